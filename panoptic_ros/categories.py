@@ -1,0 +1,91 @@
+"""The category table: it travels from the dataset into the checkpoint and onto ``~/categories``.
+
+Channel conventions used everywhere in the network: semantic channel ``i`` is ``stuff[i]`` for
+``i < num_stuff`` and ``things[i - num_stuff]`` after; detection label ``l`` (1-based, 0 =
+background) is ``things[l - 1]``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+
+import torch
+
+VOID = 255  # semantic map value of void pixels
+
+
+@dataclasses.dataclass(frozen=True)
+class Category:
+    id: int
+    name: str
+    is_thing: bool
+    color: tuple[int, int, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class CategoryTable:
+    categories: tuple[Category, ...]
+
+    def __post_init__(self) -> None:
+        ids = [c.id for c in self.categories]
+        if len(set(ids)) != len(ids):
+            raise ValueError("category ids must be unique")
+        if any(not 0 <= i < VOID for i in ids):
+            raise ValueError(f"category ids must be in 0..{VOID - 1} (they are written to a mono8 image)")
+        if not self.things or not self.stuff:
+            raise ValueError("a panoptic category table needs at least one thing and one stuff category")
+
+    @property
+    def stuff(self) -> tuple[Category, ...]:
+        return tuple(c for c in self.categories if not c.is_thing)
+
+    @property
+    def things(self) -> tuple[Category, ...]:
+        return tuple(c for c in self.categories if c.is_thing)
+
+    @property
+    def num_stuff(self) -> int:
+        return len(self.stuff)
+
+    @property
+    def num_things(self) -> int:
+        return len(self.things)
+
+    @property
+    def semantic_order(self) -> tuple[Category, ...]:
+        """Categories in semantic-channel order: stuff first, then things."""
+        return self.stuff + self.things
+
+    def semantic_index(self) -> dict[int, int]:
+        """Category id -> semantic channel."""
+        return {c.id: i for i, c in enumerate(self.semantic_order)}
+
+    def channel_category_ids(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Semantic channel -> category id, as a lookup tensor."""
+        return torch.tensor([c.id for c in self.semantic_order], dtype=torch.int64, device=device)
+
+    def colors_by_id(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """[256, 3] uint8 colour lookup indexed by category id (void and unknown ids are black)."""
+        lut = torch.zeros(256, 3, dtype=torch.uint8)
+        for c in self.categories:
+            lut[c.id] = torch.tensor(c.color, dtype=torch.uint8)
+        return lut.to(device)
+
+    def by_id(self, category_id: int) -> Category:
+        for c in self.categories:
+            if c.id == category_id:
+                return c
+        raise KeyError(category_id)
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [dataclasses.asdict(c) | {"color": list(c.color)} for c in self.categories]
+
+    @classmethod
+    def from_list(cls, items: Sequence[dict[str, Any]]) -> "CategoryTable":
+        """From COCO-panoptic-style records: ``id``, ``name``, ``isthing``/``is_thing``, ``color``."""
+        cats = []
+        for it in items:
+            is_thing = bool(it["is_thing"] if "is_thing" in it else it["isthing"])
+            color = tuple(int(v) for v in it.get("color", (128, 128, 128)))
+            cats.append(Category(int(it["id"]), str(it["name"]), is_thing, color))  # type: ignore[arg-type]
+        return cls(tuple(cats))

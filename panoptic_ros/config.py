@@ -1,0 +1,188 @@
+"""Typed configuration, loaded from ``config/*.yaml``.
+
+One dataclass per concern; ``load_config`` builds them from nested dictionaries and refuses unknown
+keys and wrong types, so a typo in a YAML file is an error at start-up, not a silent default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+import yaml
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass
+class BackboneConfig:
+    depth: Literal[18, 34, 50, 101] = 50
+    fpn_channels: int = 256
+    norm: Literal["frozen_bn", "bn", "gn"] = "frozen_bn"
+    trainable_layers: int = 3  # ResNet stages (from the top) that train; 5 = all
+
+
+@dataclasses.dataclass
+class SemanticHeadConfig:
+    channels: int = 128
+    deform_layers: int = 2  # deformable 3x3 layers per FPN level (UPSNet uses 2)
+
+
+@dataclasses.dataclass
+class InstanceHeadConfig:
+    anchor_sizes: tuple[int, ...] = (32, 64, 128, 256, 512)  # one per FPN level P2..P6
+    rpn_pre_nms_top_n: int = 1000
+    rpn_post_nms_top_n: int = 500
+    box_representation: int = 1024  # width of the two-layer box head
+    mask_head_channels: int = 256
+    mask_head_layers: int = 4
+    detections_per_image: int = 50  # also bounds the panoptic head's instance channels; < 1000
+    score_threshold: float = 0.5
+    nms_threshold: float = 0.5
+
+
+@dataclasses.dataclass
+class PanopticHeadConfig:
+    kind: Literal["affinity", "upsnet", "heuristic"] = "affinity"
+    embed_dim: int = 64          # affinity embedding width
+    affinity_stride: int = 8     # the dense affinity is computed at 1/stride of the input
+    affinity_pairs: int = 1024   # pixels sampled per image for the pairwise affinity loss
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    backbone: BackboneConfig = dataclasses.field(default_factory=BackboneConfig)
+    semantic: SemanticHeadConfig = dataclasses.field(default_factory=SemanticHeadConfig)
+    instance: InstanceHeadConfig = dataclasses.field(default_factory=InstanceHeadConfig)
+    panoptic: PanopticHeadConfig = dataclasses.field(default_factory=PanopticHeadConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.instance.detections_per_image < 1000:
+            raise ValueError("instance.detections_per_image must be in 1..999 (ids are category*1000+instance)")
+        if len(self.instance.anchor_sizes) != 5:
+            raise ValueError("instance.anchor_sizes needs one size per FPN level P2..P6 (5)")
+
+
+@dataclasses.dataclass
+class LossWeights:
+    rpn: float = 1.0
+    box: float = 1.0
+    mask: float = 1.0
+    semantic: float = 1.0
+    panoptic: float = 1.0
+    affinity: float = 1.0
+
+
+@dataclasses.dataclass
+class DataConfig:
+    kind: Literal["synthetic", "coco_panoptic", "cityscapes"] = "synthetic"
+    root: str = "data/synthetic"
+    split: str = "train"
+    synthetic_images: int = 2000
+    synthetic_seed: int = 0
+    height: int = 256
+    width: int = 512
+    scale_jitter: tuple[float, float] = (0.75, 1.25)
+    crop: tuple[int, int] = (256, 512)  # training crop (height, width)
+    hflip: bool = True
+    color_jitter: float = 0.2
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    losses: LossWeights = dataclasses.field(default_factory=LossWeights)
+    iterations: int = 20000
+    batch_size: int = 4
+    workers: int = 2
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup_iterations: int = 500
+    grad_clip: float = 10.0
+    amp: bool = True
+    seed: int = 0
+    mask_cue_dropout: float = 0.5      # fraction of steps trained without mask cues (one model, both modes)
+    gt_instance_dropout: float = 0.1   # GT instances hidden from the panoptic head so "unknown" learns
+    checkpoint_every: int = 1000
+    eval_images: int = 50
+    output_dir: str = "runs/default"
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise TypeError(f"{where}: expected a mapping, got {type(value).__name__}")
+        return from_dict(tp, value, where)
+    if origin is Literal:
+        if value not in get_args(tp):
+            raise ValueError(f"{where}: {value!r} is not one of {list(get_args(tp))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{where}: expected a list, got {type(value).__name__}")
+        args = get_args(tp)
+        item = args[0]
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ValueError(f"{where}: expected {len(args)} items, got {len(value)}")
+        return tuple(_coerce(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if origin in (typing.Union, types.UnionType):
+        for arg in get_args(tp):
+            if arg is type(None) and value is None:
+                return None
+        return _coerce(next(a for a in get_args(tp) if a is not type(None)), value, where)
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, str, bool) and (type(value) is not tp):
+        raise TypeError(f"{where}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
+    """Build dataclass ``cls`` from ``data``; unknown keys and wrong types are errors."""
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(data) - names
+    if unknown:
+        raise KeyError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(names)}")
+    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """Plain, YAML/JSON-friendly dictionary of a config dataclass (tuples become lists)."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+    return plain(dataclasses.asdict(obj))
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a nested dictionary."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"override {item!r} is not key=value")
+        node = data
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = yaml.safe_load(raw)
+    return data
+
+
+def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
+    """Load ``cls`` from a YAML file (or defaults) plus ``key=value`` overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    return from_dict(cls, apply_overrides(data, overrides or []))

@@ -1,0 +1,90 @@
+"""Dense instance affinity panoptic head (Li, Qi, Torr, CVPR 2020).
+
+A light learnt submodule: per-pixel embeddings e (unit norm, ``embed_dim`` wide, at 1/``stride`` of
+the input) define the affinity of two pixels as a function of ``s = e_p . e_q``:
+
+* supervised as a probability, ``sigmoid(t * s + b)``, that p and q lie in the same segment
+  (pairwise binary cross-entropy on pixels sampled per image);
+* used for propagation in its Gibbs form, each pixel taking the ``exp(t * s)``-weighted average of
+  the initial panoptic logits over all pixels: ``softmax(t * E E^T) L``.
+
+Why this form: the N x N affinity at 1/8 of a 1024x2048 frame would be 32768^2 entries (4 GiB in
+fp32). As low-rank attention it runs through ``scaled_dot_product_attention``, whose fused kernels
+never materialise the matrix, so memory stays linear in pixels; the cost is one attention call.
+
+The initial logits are UPSNet's (with or without mask cues). Propagation lets an instance reclaim
+pixels its box or mask missed and give up pixels that belong to another instance, so with boxes
+only (no mask head at all) the affinity does the shaping.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from panoptic_ros.model.detections import Detections
+from panoptic_ros.model.upsnet_head import NEG, upsnet_logits
+
+
+class AffinityHead(nn.Module):
+    def __init__(self, in_channels: int, embed_dim: int, pool: int) -> None:
+        """``in_channels``: the semantic head's fused 1/4 features; ``pool``: 1/4 -> affinity scale."""
+        super().__init__()
+        self.pool = pool
+        self.embed = nn.Sequential(
+            nn.Conv2d(in_channels, 128, 3, padding=1, bias=False), nn.GroupNorm(32, 128), nn.ReLU(inplace=True),
+            nn.Conv2d(128, embed_dim, 1),
+        )
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(10.0)))
+        self.pair_bias = nn.Parameter(torch.tensor(-5.0))
+        self.mix = nn.Parameter(torch.tensor(1.0))  # weight of the propagated logits
+
+    def embeddings(self, fused: torch.Tensor) -> torch.Tensor:
+        """Unit-norm embeddings [B, D, h/pool, w/pool]."""
+        x = F.avg_pool2d(fused, self.pool) if self.pool > 1 else fused
+        return F.normalize(self.embed(x).float(), dim=1)
+
+    def propagate(self, logits: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        """softmax(t E E^T) V with V the logits pooled to the embedding grid; back at the logits' size."""
+        b, c, h, w = logits.shape
+        v = F.adaptive_avg_pool2d(logits, emb.shape[-2:]).flatten(2).transpose(1, 2)[:, None]  # [B,1,L,C]
+        q = (emb * self.log_temperature.exp().sqrt()).flatten(2).transpose(1, 2)[:, None]      # [B,1,L,D]
+        out = F.scaled_dot_product_attention(q.to(v.dtype), q.to(v.dtype), v, scale=1.0)
+        out = out[:, 0].transpose(1, 2).reshape(b, c, *emb.shape[-2:])
+        return F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
+
+    def forward(self, sem_logits: torch.Tensor, fused: torch.Tensor, dets: Detections,
+                mask_logits: torch.Tensor | None, num_stuff: int, stride: float
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(affinity logits, UPSNet logits they start from, embeddings). Both logits [B, S+1+N, h, w]."""
+        init, inst = upsnet_logits(sem_logits, dets, mask_logits, num_stuff, stride)
+        # Propagate the finite form (instances 0 outside their box) so they can grow past the box.
+        start = torch.cat([init[:, : num_stuff + 1], inst.values], dim=1)
+        emb = self.embeddings(fused)
+        out = start + self.mix * self.propagate(start, emb)
+        pad = ~dets.valid[:, :, None, None].expand(-1, -1, *out.shape[-2:])
+        out = torch.cat([out[:, : num_stuff + 1], out[:, num_stuff + 1:].masked_fill(pad, NEG)], dim=1)
+        return out, init, emb
+
+    def pair_loss(self, emb: torch.Tensor, segments: torch.Tensor, pairs: int) -> torch.Tensor:
+        """Pairwise BCE of the affinity probability against "same segment" on ``pairs`` sampled pixels.
+
+        ``segments``: [B, h, w] int64 segment id at the embedding's resolution, -1 for void.
+        """
+        b, d = emb.shape[:2]
+        seg = segments.flatten(1)
+        usable = seg >= 0
+        if not bool(usable.any(dim=1).all()):
+            usable = usable | ~usable.any(dim=1, keepdim=True)  # an all-void image: sample anything
+        idx = torch.multinomial(usable.float(), pairs, replacement=True)          # [B, P]
+        e = emb.flatten(2).gather(2, idx[:, None].expand(-1, d, -1))               # [B, D, P]
+        s = seg.gather(1, idx)
+        logits = self.log_temperature.exp() * torch.einsum("bdp,bdq->bpq", e, e) + self.pair_bias
+        same = (s[:, :, None] == s[:, None, :]).float()
+        valid = (s[:, :, None] >= 0) & (s[:, None, :] >= 0)
+        pos = same.sum().clamp(min=1)
+        neg = (1 - same).sum().clamp(min=1)
+        weight = torch.where(same.bool(), 0.5 / pos, 0.5 / neg) * valid
+        return (F.binary_cross_entropy_with_logits(logits, same, reduction="none") * weight).sum()

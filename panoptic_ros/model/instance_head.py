@@ -1,0 +1,93 @@
+"""Mask R-CNN instance head (RPN, box head, mask head) from torchvision building blocks.
+
+Submodule names follow torchvision's ``MaskRCNN`` (``rpn``, ``roi_heads.box_head`` ...,
+``roi_heads.mask_head``, ``roi_heads.mask_predictor``) so its weights load by name. The mask branch is
+run by us, not by ``RoIHeads``, on padded [B, N] boxes in one batched call, so it can be skipped
+entirely in the no-mask-cue mode and serves ground-truth boxes at training time.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.image_list import ImageList
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.models.detection.roi_heads import RoIHeads
+from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
+from torchvision.ops import MultiScaleRoIAlign, roi_align
+
+from panoptic_ros.config import InstanceHeadConfig
+from panoptic_ros.model.detections import Detections
+
+MASK_SIZE = 28
+
+
+class InstanceHead(nn.Module):
+    def __init__(self, cfg: InstanceHeadConfig, in_channels: int, num_things: int) -> None:
+        super().__init__()
+        anchors = AnchorGenerator(tuple((s,) for s in cfg.anchor_sizes), ((0.5, 1.0, 2.0),) * 5)
+        self.rpn = RegionProposalNetwork(
+            anchors, RPNHead(in_channels, 3), fg_iou_thresh=0.7, bg_iou_thresh=0.3,
+            batch_size_per_image=256, positive_fraction=0.5,
+            pre_nms_top_n={"training": 2 * cfg.rpn_pre_nms_top_n, "testing": cfg.rpn_pre_nms_top_n},
+            post_nms_top_n={"training": 2 * cfg.rpn_post_nms_top_n, "testing": cfg.rpn_post_nms_top_n},
+            nms_thresh=0.7,
+        )
+        levels = ["0", "1", "2", "3"]
+        rep = cfg.box_representation
+        self.roi_heads = RoIHeads(
+            MultiScaleRoIAlign(levels, 7, 2), TwoMLPHead(in_channels * 49, rep),
+            FastRCNNPredictor(rep, num_things + 1),
+            fg_iou_thresh=0.5, bg_iou_thresh=0.5, batch_size_per_image=256, positive_fraction=0.25,
+            bbox_reg_weights=None, score_thresh=cfg.score_threshold, nms_thresh=cfg.nms_threshold,
+            detections_per_img=cfg.detections_per_image,
+            mask_head=MaskRCNNHeads(in_channels, [cfg.mask_head_channels] * cfg.mask_head_layers, 1),
+            mask_predictor=MaskRCNNPredictor(cfg.mask_head_channels, cfg.mask_head_channels, num_things + 1),
+        )  # no mask_roi_pool: RoIHeads then leaves masks to ``mask_logits`` below
+        self.mask_roi_pool = MultiScaleRoIAlign(levels, 14, 2)
+
+    def set_score_threshold(self, threshold: float) -> None:
+        self.roi_heads.score_thresh = threshold
+
+    def detect(self, images: ImageList, features: OrderedDict[str, torch.Tensor],
+               targets: list[dict[str, torch.Tensor]] | None = None
+               ) -> tuple[Detections | None, dict[str, torch.Tensor]]:
+        """RPN + box head. Training: (None, losses); inference: (padded detections, {})."""
+        proposals, rpn_losses = self.rpn(images, features, targets)
+        dets, box_losses = self.roi_heads(features, proposals, images.image_sizes, targets)
+        if self.training:
+            return None, {**rpn_losses, **box_losses}
+        return Detections.from_lists([d["boxes"] for d in dets], [d["labels"] for d in dets],
+                                     [d["scores"] for d in dets]), {}
+
+    def mask_logits(self, features: OrderedDict[str, torch.Tensor], dets: Detections,
+                    image_size: tuple[int, int]) -> torch.Tensor:
+        """Mask logits of each box's own class: [B, N, 28, 28] (padding slots included, ignored later)."""
+        b, n = dets.labels.shape
+        if n == 0:
+            return features["0"].new_zeros(b, 0, MASK_SIZE, MASK_SIZE)
+        pooled = self.mask_roi_pool(features, list(dets.boxes.unbind(0)), [image_size] * b)
+        logits = self.roi_heads.mask_predictor(self.roi_heads.mask_head(pooled))  # [B*N, T+1, 28, 28]
+        idx = dets.labels.reshape(-1, 1, 1, 1).expand(-1, 1, MASK_SIZE, MASK_SIZE)
+        return logits.gather(1, idx).reshape(b, n, MASK_SIZE, MASK_SIZE)
+
+
+def mask_loss(mask_logits: torch.Tensor, dets: Detections, instance_map: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of box-aligned mask logits against the GT instance masks.
+
+    ``instance_map``: [B, H, W] int64, the detection slot each pixel belongs to (-1: none).
+    """
+    b, n = dets.valid.shape
+    if not bool(dets.valid.any()):
+        return mask_logits.sum() * 0.0
+    slots = torch.arange(n, device=instance_map.device)
+    masks = (instance_map[:, None] == slots[None, :, None, None]).flatten(0, 1)[:, None].float()
+    rois = torch.cat([torch.arange(b * n, device=masks.device, dtype=masks.dtype)[:, None],
+                      dets.boxes.reshape(-1, 4).to(masks.dtype)], dim=1)
+    targets = roi_align(masks, rois, MASK_SIZE, 1.0, aligned=True).reshape(b, n, MASK_SIZE, MASK_SIZE)
+    valid = dets.valid[..., None, None].expand_as(targets)
+    return F.binary_cross_entropy_with_logits(mask_logits[valid].float(), (targets[valid] > 0.5).float())

@@ -1,0 +1,181 @@
+"""``PanopticNet``: backbone, semantic head, instance head and the panoptic heads, end to end.
+
+Stages are separate methods (``extract``, ``semantic``, ``detect``, ``masks``, ``panoptic``) so the
+benchmark can time each one. One set of weights serves every inference mode: any ``head``
+(``affinity``, ``upsnet``, ``heuristic``) with or without mask cues.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from typing import Literal
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torchvision.models.detection.image_list import ImageList
+
+from panoptic_ros.categories import VOID, CategoryTable
+from panoptic_ros.config import ModelConfig
+from panoptic_ros.model.affinity_head import AffinityHead
+from panoptic_ros.model.backbone import build_backbone
+from panoptic_ros.model.detections import Detections
+from panoptic_ros.model.heuristic_merge import heuristic_channels
+from panoptic_ros.model.instance_head import InstanceHead, mask_loss
+from panoptic_ros.model.result import PanopticResult, build_results
+from panoptic_ros.model.semantic_head import SemanticHead
+from panoptic_ros.model.upsnet_head import upsnet_logits
+
+HeadKind = Literal["affinity", "upsnet", "heuristic"]
+SIZE_DIVISOR = 32
+SEM_STRIDE = 4  # the semantic and panoptic logits live at 1/4 of the (padded) input
+IGNORE = -100
+
+
+@dataclasses.dataclass
+class PanopticTargets:
+    """Ground truth for a batch of equally sized images.
+
+    semantic: [B, H, W] semantic channel (255 void); segments: [B, H, W] segment index (-1 void);
+    instances: [B, H, W] index into that image's ``boxes`` (-1 for non-instance pixels);
+    boxes / labels: per image [n, 4] float boxes and [n] 1-based thing labels.
+    """
+
+    semantic: torch.Tensor
+    segments: torch.Tensor
+    instances: torch.Tensor
+    boxes: list[torch.Tensor]
+    labels: list[torch.Tensor]
+
+    def to(self, device: torch.device | str) -> "PanopticTargets":
+        return PanopticTargets(self.semantic.to(device), self.segments.to(device), self.instances.to(device),
+                               [b.to(device) for b in self.boxes], [lb.to(device) for lb in self.labels])
+
+
+def _subsample(label_map: torch.Tensor, stride: int) -> torch.Tensor:
+    """Nearest-neighbour downsampling of a label map by an integer stride (cell centres)."""
+    return label_map[:, stride // 2::stride, stride // 2::stride]
+
+
+class PanopticNet(nn.Module):
+    def __init__(self, cfg: ModelConfig, categories: CategoryTable) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.categories = categories
+        fpn = cfg.backbone.fpn_channels
+        num_classes = categories.num_stuff + categories.num_things
+        self.backbone = build_backbone(cfg.backbone)
+        self.semantic_head = SemanticHead(fpn, cfg.semantic.channels, cfg.semantic.deform_layers, num_classes)
+        self.instance = InstanceHead(cfg.instance, fpn, categories.num_things)
+        self.affinity = AffinityHead(4 * cfg.semantic.channels, cfg.panoptic.embed_dim,
+                                     cfg.panoptic.affinity_stride // SEM_STRIDE)
+        self.register_buffer("pixel_mean", torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1), persistent=False)
+
+    @property
+    def num_stuff(self) -> int:
+        return self.categories.num_stuff
+
+    # ---- stages -------------------------------------------------------------------------------
+    def prepare(self, images: torch.Tensor) -> ImageList:
+        """uint8 RGB [B, 3, H, W] -> normalised float, zero-padded to a multiple of 32."""
+        if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected uint8 images [B, 3, H, W], got {tuple(images.shape)} {images.dtype}")
+        h, w = images.shape[-2:]
+        x = (images.float() - self.pixel_mean) / self.pixel_std
+        x = F.pad(x, (0, -w % SIZE_DIVISOR, 0, -h % SIZE_DIVISOR))
+        if next(self.parameters()).is_contiguous(memory_format=torch.channels_last):
+            x = x.contiguous(memory_format=torch.channels_last)
+        return ImageList(x, [(int(h), int(w))] * images.shape[0])
+
+    def extract(self, images: ImageList) -> OrderedDict[str, torch.Tensor]:
+        return self.backbone(images.tensors)
+
+    def semantic(self, feats: OrderedDict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.semantic_head([feats[k] for k in ("0", "1", "2", "3")])
+
+    def detect(self, images: ImageList, feats: OrderedDict[str, torch.Tensor]) -> Detections:
+        dets, _ = self.instance.detect(images, feats)
+        assert dets is not None
+        return dets
+
+    def masks(self, images: ImageList, feats: OrderedDict[str, torch.Tensor], dets: Detections) -> torch.Tensor:
+        return self.instance.mask_logits(feats, dets, tuple(images.tensors.shape[-2:]))
+
+    def panoptic(self, sem_logits: torch.Tensor, fused: torch.Tensor, dets: Detections,
+                 mask_logits: torch.Tensor | None, head: HeadKind) -> tuple[torch.Tensor, torch.Tensor]:
+        """(channel map, confidence), both [B, H_pad, W_pad], in the layout of ``upsnet_head``."""
+        size = (sem_logits.shape[-2] * SEM_STRIDE, sem_logits.shape[-1] * SEM_STRIDE)
+        if head == "heuristic":
+            up = F.interpolate(sem_logits.float(), size=size, mode="bilinear", align_corners=False)
+            return heuristic_channels(up, dets, mask_logits, self.num_stuff)
+        if head == "upsnet":
+            logits, _ = upsnet_logits(sem_logits, dets, mask_logits, self.num_stuff, SEM_STRIDE)
+        elif head == "affinity":
+            logits, _, _ = self.affinity(sem_logits, fused, dets, mask_logits, self.num_stuff, SEM_STRIDE)
+        else:
+            raise ValueError(f"unknown panoptic head {head!r}")
+        up = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+        confidence, channels = up.softmax(dim=1).max(dim=1)
+        return channels, confidence
+
+    # ---- inference ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, mask_cues: bool = True, head: HeadKind | None = None,
+                out_size: tuple[int, int] | None = None) -> list[PanopticResult]:
+        """uint8 RGB [B, 3, H, W] on the model's device -> one result per image, at ``out_size``."""
+        image_list = self.prepare(images)
+        feats = self.extract(image_list)
+        sem_logits, fused = self.semantic(feats)
+        dets = self.detect(image_list, feats)
+        mask_logits = self.masks(image_list, feats, dets) if mask_cues else None
+        channels, confidence = self.panoptic(sem_logits, fused, dets, mask_logits, head or self.cfg.panoptic.kind)
+        h, w = images.shape[-2:]
+        return build_results(channels[:, :h, :w], confidence[:, :h, :w], dets, self.categories,
+                             out_size or (h, w), mask_cues)
+
+    # ---- training -----------------------------------------------------------------------------
+    def forward(self, images: torch.Tensor, targets: PanopticTargets | None = None, mask_cues: bool = True,
+                instance_dropout: float = 0.0) -> dict[str, torch.Tensor] | list[PanopticResult]:
+        """Training (``self.training``): the loss dictionary; otherwise ``predict``."""
+        if not self.training:
+            return self.predict(images, mask_cues)
+        if targets is None:
+            raise ValueError("training needs targets")
+        return self.losses(images, targets, mask_cues, instance_dropout)
+
+    def losses(self, images: torch.Tensor, t: PanopticTargets, mask_cues: bool,
+               instance_dropout: float) -> dict[str, torch.Tensor]:
+        image_list = self.prepare(images)
+        pad = (0, image_list.tensors.shape[-1] - images.shape[-1], 0, image_list.tensors.shape[-2] - images.shape[-2])
+        semantic = F.pad(t.semantic, pad, value=VOID)
+        segments = F.pad(t.segments, pad, value=-1)
+        instances = F.pad(t.instances, pad, value=-1)
+
+        feats = self.extract(image_list)
+        sem_logits, fused = self.semantic(feats)
+        _, losses = self.instance.detect(image_list, feats, [{"boxes": b, "labels": lb}
+                                                             for b, lb in zip(t.boxes, t.labels)])
+        # UPSNet trains the mask and panoptic heads on ground-truth boxes and classes.
+        gt = Detections.from_lists(t.boxes, t.labels)
+        mask_logits = self.masks(image_list, feats, gt)
+        losses["loss_mask"] = mask_loss(mask_logits, gt, instances)
+
+        sem_target = _subsample(semantic, SEM_STRIDE).long()
+        losses["loss_semantic"] = F.cross_entropy(sem_logits.float(), sem_target, ignore_index=VOID)
+
+        # Hide some instances from the panoptic head: their pixels must become "unknown".
+        keep = gt.valid & (torch.rand_like(gt.scores) >= instance_dropout)
+        shown = dataclasses.replace(gt, valid=keep)
+        slot = _subsample(instances, SEM_STRIDE)
+        slot_kept = keep.gather(1, slot.clamp(min=0).flatten(1)).view_as(slot) & (slot >= 0)
+        s = self.num_stuff
+        pan_target = torch.where(sem_target < s, sem_target, IGNORE)
+        pan_target = torch.where(slot >= 0, torch.where(slot_kept, s + 1 + slot, s), pan_target)
+        out, init, emb = self.affinity(sem_logits, fused, shown, mask_logits if mask_cues else None, s, SEM_STRIDE)
+        losses["loss_panoptic"] = F.cross_entropy(out, pan_target, ignore_index=IGNORE)
+        losses["loss_panoptic_upsnet"] = F.cross_entropy(init, pan_target, ignore_index=IGNORE)
+        seg_small = _subsample(segments, SEM_STRIDE * self.affinity.pool)
+        seg_small = seg_small[:, : emb.shape[-2], : emb.shape[-1]]
+        losses["loss_affinity"] = self.affinity.pair_loss(emb, seg_small, self.cfg.panoptic.affinity_pairs)
+        return losses

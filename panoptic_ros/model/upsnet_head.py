@@ -1,0 +1,88 @@
+"""UPSNet's parameter-free panoptic head.
+
+Channel layout of the panoptic logits (shared by every head and by post-processing):
+``[0, S)`` stuff classes, ``S`` the **unknown** class, ``S + 1 + i`` detection slot ``i``.
+
+Instance ``i`` (box B_i, class c_i, mask logits M_i): Y_i = X[c_i] + M_i inside B_i, 0 outside.
+Unknown = max over thing classes of X minus max over instances of Y_i: high where the semantic head
+sees a thing that no instance explains. Outside its box an instance gets a very low logit (it has no
+say there), and padding slots always do, so softmax and argmax ignore them.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+
+from panoptic_ros.model.detections import Detections
+
+NEG = -1e4  # "no say" logit; finite so softmax/cross-entropy stay defined (float32 only)
+
+
+@dataclasses.dataclass
+class InstanceLogits:
+    values: torch.Tensor  # [B, N, h, w] Y_i, zero outside box (finite: fit for propagation)
+    in_box: torch.Tensor  # [B, N, h, w] bool
+
+
+def box_masks(boxes: torch.Tensor, size: tuple[int, int], stride: float) -> torch.Tensor:
+    """[B, N, h, w] bool: which cells of a 1/stride grid have their centre inside each box."""
+    h, w = size
+    ys = (torch.arange(h, device=boxes.device, dtype=boxes.dtype) + 0.5) * stride
+    xs = (torch.arange(w, device=boxes.device, dtype=boxes.dtype) + 0.5) * stride
+    x0, y0, x1, y1 = (boxes[..., k, None, None] for k in range(4))
+    inside_y = (ys[:, None] >= y0) & (ys[:, None] < y1)
+    inside_x = (xs[None, :] >= x0) & (xs[None, :] < x1)
+    return inside_y & inside_x
+
+
+def paste_in_boxes(masks: torch.Tensor, boxes: torch.Tensor, size: tuple[int, int], stride: float) -> torch.Tensor:
+    """Resample box-aligned maps [B, N, m, m] into their boxes on a 1/stride grid: [B, N, h, w], 0 outside.
+
+    One ``grid_sample`` over all instances at once: no per-instance loop.
+    """
+    b, n = masks.shape[:2]
+    h, w = size
+    if n == 0:
+        return masks.new_zeros(b, 0, h, w)
+    ys = (torch.arange(h, device=masks.device, dtype=torch.float32) + 0.5) * stride
+    xs = (torch.arange(w, device=masks.device, dtype=torch.float32) + 0.5) * stride
+    bx = boxes.float().reshape(b * n, 4)
+    width = (bx[:, 2] - bx[:, 0]).clamp(min=1e-3)
+    height = (bx[:, 3] - bx[:, 1]).clamp(min=1e-3)
+    gx = (xs[None, :] - bx[:, 0:1]) / width[:, None] * 2 - 1   # [BN, w]
+    gy = (ys[None, :] - bx[:, 1:2]) / height[:, None] * 2 - 1  # [BN, h]
+    grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)
+    out = F.grid_sample(masks.reshape(b * n, 1, *masks.shape[2:]).float(), grid, mode="bilinear",
+                        padding_mode="zeros", align_corners=False)
+    return out.reshape(b, n, h, w)
+
+
+def instance_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: torch.Tensor | None,
+                    num_stuff: int, stride: float) -> InstanceLogits:
+    """Y_i: the semantic logits of each detection's class inside its box, plus its pasted mask logits."""
+    b, _, h, w = sem_logits.shape
+    channel = (num_stuff + dets.labels - 1).clamp(min=0)  # thing label l -> semantic channel
+    sem = sem_logits.gather(1, channel[:, :, None, None].expand(-1, -1, h, w))
+    in_box = box_masks(dets.boxes, (h, w), stride) & dets.valid[:, :, None, None]
+    if mask_logits is not None:
+        sem = sem + paste_in_boxes(mask_logits, dets.boxes, (h, w), stride)
+    return InstanceLogits(sem * in_box, in_box)
+
+
+def unknown_logit(sem_logits: torch.Tensor, inst: InstanceLogits, num_stuff: int) -> torch.Tensor:
+    """[B, 1, h, w]: max thing semantic logit minus max instance logit (0 when there are none)."""
+    max_thing = sem_logits[:, num_stuff:].amax(dim=1, keepdim=True)
+    if inst.values.shape[1] == 0:
+        return max_thing
+    return max_thing - inst.values.amax(dim=1, keepdim=True)
+
+
+def upsnet_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: torch.Tensor | None,
+                  num_stuff: int, stride: float) -> tuple[torch.Tensor, InstanceLogits]:
+    """Panoptic logits [B, S + 1 + N, h, w] (float32) and the instance logits they were built from."""
+    sem = sem_logits.float()
+    inst = instance_logits(sem, dets, mask_logits, num_stuff, stride)
+    things = inst.values.masked_fill(~inst.in_box, NEG)
+    return torch.cat([sem[:, :num_stuff], unknown_logit(sem, inst, num_stuff), things], dim=1), inst
