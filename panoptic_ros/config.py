@@ -36,6 +36,7 @@ class InstanceHeadConfig:
     rpn_pre_nms_top_n: int = 1000
     rpn_post_nms_top_n: int = 500
     box_representation: int = 1024  # width of the two-layer box head
+    roi_batch_per_image: int = 512  # sampled proposals per image for the box loss
     mask_head_channels: int = 256
     mask_head_layers: int = 4
     detections_per_image: int = 50  # also bounds the panoptic head's instance channels; < 1000

@@ -42,7 +42,7 @@ class InstanceHead(nn.Module):
         self.roi_heads = RoIHeads(
             MultiScaleRoIAlign(levels, 7, 2), TwoMLPHead(in_channels * 49, rep),
             FastRCNNPredictor(rep, num_things + 1),
-            fg_iou_thresh=0.5, bg_iou_thresh=0.5, batch_size_per_image=256, positive_fraction=0.25,
+            fg_iou_thresh=0.5, bg_iou_thresh=0.5, batch_size_per_image=cfg.roi_batch_per_image, positive_fraction=0.25,
             bbox_reg_weights=None, score_thresh=cfg.score_threshold, nms_thresh=cfg.nms_threshold,
             detections_per_img=cfg.detections_per_image,
             mask_head=MaskRCNNHeads(in_channels, [cfg.mask_head_channels] * cfg.mask_head_layers, 1),

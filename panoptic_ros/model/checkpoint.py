@@ -1,0 +1,113 @@
+"""Checkpoints: our own format (config + weights + category table), loaded safely.
+
+A checkpoint is one ``torch.save``d dictionary of plain types and tensors, read back with
+``torch.load(weights_only=True)`` so a file can never run code. ``load_torchvision_weights`` maps
+torchvision's ResNet / Mask R-CNN state dicts onto the matching parts for users who bring their own
+pretrained weights (class-specific layers whose shapes differ are skipped and reported).
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from panoptic_ros.categories import CategoryTable
+from panoptic_ros.config import ModelConfig, from_dict, to_dict
+from panoptic_ros.model.network import PanopticNet
+
+FORMAT = "panoptic_ros/checkpoint-v1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used, with the reason."""
+
+
+def save_checkpoint(path: str | Path, model: PanopticNet, name: str, half: bool = False,
+                    extra: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` (fp16 weights when ``half``: half the size, same inference quality)."""
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+             for k, v in model.state_dict().items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({"format": FORMAT, "name": name, "config": to_dict(model.cfg),
+                "categories": model.categories.to_list(), "state_dict": state, "extra": extra or {}}, tmp)
+    tmp.replace(path)  # never leave a half-written checkpoint under the real name
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt, truncated, or not a torch file at all
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a panoptic_ros checkpoint (expected format {FORMAT!r}); "
+                              "for torchvision weights use load_torchvision_weights")
+    return data
+
+
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[PanopticNet, dict[str, Any]]:
+    """(model in eval mode on ``device``, checkpoint metadata). Every mismatch is a ``CheckpointError``."""
+    data = read_checkpoint(path)
+    try:
+        cfg = from_dict(ModelConfig, data["config"])
+        categories = CategoryTable.from_list(data["categories"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: invalid config or category table: {exc}") from exc
+    model = PanopticNet(cfg, categories)
+    own = model.state_dict()
+    state = data["state_dict"]
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        def few(keys: list[str]) -> str:
+            return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
+        problems = [f"missing keys: {few(missing)}" if missing else "",
+                    f"unexpected keys: {few(unexpected)}" if unexpected else "",
+                    "wrong shapes: " + few([f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}" for k in wrong])
+                    if wrong else ""]
+        raise CheckpointError(f"{path} does not match its config: " + "; ".join(p for p in problems if p))
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    meta = {k: data[k] for k in ("name", "extra")}
+    return model.to(device).eval(), meta
+
+
+@dataclasses.dataclass
+class LoadReport:
+    loaded: list[str]
+    skipped_shape: list[str]
+    unused: list[str]
+
+
+def _torchvision_key(key: str) -> str | None:
+    """torchvision name -> ours (``None``: no counterpart, e.g. a classifier's ``fc``)."""
+    if key.startswith(("backbone.", )):
+        return key
+    if key.startswith(("rpn.", "roi_heads.")):
+        return "instance." + key
+    if key.startswith(("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")):
+        return "backbone.body." + key  # a plain ResNet classifier's state dict
+    return None
+
+
+def load_torchvision_weights(model: PanopticNet, state_dict: dict[str, torch.Tensor]) -> LoadReport:
+    """Copy every torchvision tensor that has a same-shaped counterpart into ``model``."""
+    own = model.state_dict()
+    update, skipped, unused = {}, [], []
+    for key, value in state_dict.items():
+        ours = _torchvision_key(key)
+        if ours is None or ours not in own:
+            unused.append(key)
+        elif own[ours].shape != value.shape:
+            skipped.append(key)
+        else:
+            update[ours] = value
+    model.load_state_dict(update, strict=False)
+    return LoadReport(sorted(update), sorted(skipped), sorted(unused))

@@ -1,0 +1,179 @@
+"""``panoptic-train``: train PanopticNet end to end (single process, or DDP under ``torchrun``).
+
+    panoptic-train --config config/train_synthetic.yaml iterations=2000 data.synthetic_images=500
+    torchrun --nproc-per-node 2 -m panoptic_ros.train --config ...
+
+Each step runs with mask cues, or without them with probability ``mask_cue_dropout`` (the same
+choice on every rank), so one checkpoint serves both inference modes. Logs go to
+``<output_dir>/log.csv``; ``last.pt`` is written every ``checkpoint_every`` steps (and ``resume``
+continues from it), ``best.pt`` whenever the held-out PQ of the affinity head improves.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from panoptic_ros.config import TrainConfig, load_config, to_dict
+from panoptic_ros.data.augment import Augmentation
+from panoptic_ros.data.dataset import SyntheticStreetScenes, TrainingDataset, build_source, collate
+from panoptic_ros.eval.model_eval import evaluate_model
+from panoptic_ros.model.checkpoint import read_checkpoint, save_checkpoint
+from panoptic_ros.model.network import PanopticNet
+
+HELD_OUT_SEED_OFFSET = 1_000_003  # validation scenes come from a seed the training scenes never use
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to 1% of ``lr``."""
+    if step < cfg.warmup_iterations:
+        return cfg.lr * (0.1 + 0.9 * step / cfg.warmup_iterations)
+    t = (step - cfg.warmup_iterations) / max(1, cfg.iterations - cfg.warmup_iterations)
+    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
+def _batches(loader: DataLoader, dataset: TrainingDataset, sampler: DistributedSampler | None
+             ) -> Iterator[tuple[torch.Tensor, Any]]:
+    epoch = 0
+    while True:
+        dataset.epoch = epoch
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        yield from loader
+        epoch += 1
+
+
+def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: bool = False) -> Path:
+    """Run training; returns the output directory."""
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+            torch.cuda.set_device(device)
+    rank = dist.get_rank() if distributed else 0
+    _seed_everything(cfg.seed + rank)
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    source = build_source(cfg.data)
+    d = cfg.data
+    dataset = TrainingDataset(source, Augmentation(d.scale_jitter, d.crop, d.hflip, d.color_jitter), cfg.seed)
+    sampler = DistributedSampler(dataset, seed=cfg.seed, drop_last=True) if distributed else None
+    loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
+                        num_workers=cfg.workers, collate_fn=collate, drop_last=True,
+                        persistent_workers=cfg.workers > 0)
+    model = PanopticNet(cfg.model, source.categories).to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    use_amp = cfg.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler(enabled=use_amp)
+    start, best_pq = 0, -1.0
+    if resume and (out / "last.pt").is_file():
+        state = read_checkpoint(out / "last.pt")
+        model.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(state["extra"]["optimizer"])
+        start, best_pq = state["extra"]["step"], state["extra"]["best_pq"]
+    net = DistributedDataParallel(model, find_unused_parameters=True) if distributed else model
+    held_out = SyntheticStreetScenes(cfg.eval_images, cfg.data.synthetic_seed + HELD_OUT_SEED_OFFSET,
+                                     cfg.data.height, cfg.data.width) if cfg.data.kind == "synthetic" else None
+
+    log_path = out / "log.csv"
+    log_file = open(log_path, "a", newline="") if rank == 0 else None
+    writer: csv.DictWriter | None = None
+    mask_rng = random.Random(cfg.seed)  # same draws on every rank
+    for _ in range(start):
+        mask_rng.random()
+    bar = tqdm(total=cfg.iterations, initial=start, disable=rank != 0 or quiet, dynamic_ncols=True)
+    batches = _batches(loader, dataset, sampler)
+    model.train()
+    t_last = time.perf_counter()
+    for step in range(start, cfg.iterations):
+        images, targets = next(batches)
+        images, targets = images.to(device, non_blocking=True), targets.to(device)
+        mask_cues = mask_rng.random() >= cfg.mask_cue_dropout
+        for g in optimizer.param_groups:
+            g["lr"] = learning_rate(cfg, step)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+            losses = net(images, targets, mask_cues=mask_cues, instance_dropout=cfg.gt_instance_dropout)
+        w = cfg.losses
+        weights = {"loss_objectness": w.rpn, "loss_rpn_box_reg": w.rpn, "loss_classifier": w.box,
+                   "loss_box_reg": w.box, "loss_mask": w.mask, "loss_semantic": w.semantic,
+                   "loss_panoptic": w.panoptic, "loss_panoptic_upsnet": w.panoptic, "loss_affinity": w.affinity}
+        loss = sum(weights[k] * v for k, v in losses.items())
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+
+        if rank == 0:
+            row = {"step": step + 1, "lr": optimizer.param_groups[0]["lr"], "loss": loss.item(),
+                   "mask_cues": int(mask_cues), "sec_per_step": time.perf_counter() - t_last}
+            row |= {k: round(v.item(), 5) for k, v in losses.items()}
+            t_last = time.perf_counter()
+            if writer is None:
+                writer = csv.DictWriter(log_file, fieldnames=list(row))
+                if log_file.tell() == 0:
+                    writer.writeheader()
+            writer.writerow(row)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", pan=f"{row['loss_panoptic']:.3f}",
+                            sem=f"{row['loss_semantic']:.3f}", refresh=False)
+            bar.update(1)
+            last = step + 1 == cfg.iterations
+            if (step + 1) % cfg.checkpoint_every == 0 or last:
+                log_file.flush()
+                extra = {"step": step + 1, "best_pq": best_pq, "optimizer": optimizer.state_dict(),
+                         "train_config": to_dict(cfg)}
+                if held_out is not None:
+                    model.eval()
+                    pq = evaluate_model(model, held_out, "affinity", True)["All"]["pq"]
+                    model.train()
+                    bar.write(f"step {step + 1}: held-out PQ (affinity, mask cues) {100 * pq:.2f}")
+                    if pq > best_pq:
+                        best_pq = extra["best_pq"] = pq
+                        save_checkpoint(out / "best.pt", model, out.name, extra={"step": step + 1, "pq": pq})
+                save_checkpoint(out / "last.pt", model, out.name, extra=extra)
+    bar.close()
+    if log_file is not None:
+        log_file.close()
+    if distributed:
+        dist.destroy_process_group()
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="YAML file with a TrainConfig")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--resume", action="store_true", help="continue from <output_dir>/last.pt")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. iterations=500")
+    args = parser.parse_args(argv)
+    cfg = load_config(TrainConfig, args.config, args.overrides)
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
+    out = train(cfg, device, args.resume, args.quiet)
+    print(f"checkpoints and log in {out}")
+
+
+if __name__ == "__main__":
+    main()
