@@ -17,9 +17,6 @@ from panoptic_ros.model.upsnet_head import box_masks, paste_in_boxes
 
 def _paint(masks: torch.Tensor, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(winning slot [B, H, W], covered [B, H, W]) with the highest score winning overlaps."""
-    if masks.shape[1] == 0:
-        empty = masks.new_zeros(masks.shape[0], *masks.shape[2:], dtype=torch.bool)
-        return empty.long(), empty
     ranked = torch.where(masks, scores[:, :, None, None], scores.new_tensor(-1.0))
     best, winner = ranked.max(dim=1)
     return winner, best >= 0
@@ -30,6 +27,9 @@ def heuristic_channels(sem_logits: torch.Tensor, dets: Detections, mask_logits: 
     """``sem_logits`` at the output size [B, K, H, W] -> (channel map [B, H, W], confidence [B, H, W])."""
     h, w = sem_logits.shape[-2:]
     prob, sem_cls = sem_logits.float().softmax(dim=1).max(dim=1)
+    stuff_or_unknown = torch.where(sem_cls < num_stuff, sem_cls, torch.full_like(sem_cls, num_stuff))
+    if dets.num_slots == 0:
+        return stuff_or_unknown, prob
     if mask_logits is not None:
         masks = paste_in_boxes(mask_logits, dets.boxes, (h, w), 1.0) > 0
     else:
@@ -38,11 +38,9 @@ def heuristic_channels(sem_logits: torch.Tensor, dets: Detections, mask_logits: 
     masks = masks & dets.valid[:, :, None, None]
     winner, covered = _paint(masks, dets.scores)
     area = masks.sum(dim=(2, 3))
-    visible = torch.zeros_like(area).scatter_add_(1, (winner * covered).flatten(1), covered.flatten(1).long())
+    visible = torch.zeros_like(area).scatter_add_(1, winner.flatten(1), covered.flatten(1).long())
     masks = masks & (visible >= overlap * area)[:, :, None, None]
     winner, covered = _paint(masks, dets.scores)
-    stuff_or_unknown = torch.where(sem_cls < num_stuff, sem_cls, torch.full_like(sem_cls, num_stuff))
     channels = torch.where(covered, num_stuff + 1 + winner, stuff_or_unknown)
-    confidence = torch.where(covered, dets.scores.gather(1, winner.flatten(1)).view_as(prob) if dets.num_slots
-                             else prob, prob)
+    confidence = torch.where(covered, dets.scores.gather(1, winner.flatten(1)).view_as(prob), prob)
     return channels, confidence

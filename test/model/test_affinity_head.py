@@ -1,0 +1,51 @@
+import math
+
+import torch
+import torch.nn.functional as F
+
+from panoptic_ros.model.affinity_head import AffinityHead
+
+
+def _head(temperature: float) -> AffinityHead:
+    head = AffinityHead(in_channels=8, embed_dim=2, pool=1)
+    with torch.no_grad():
+        head.log_temperature.fill_(math.log(temperature))
+    return head
+
+
+def test_propagation_with_a_known_affinity_averages_within_each_instance():
+    # Two instances: left two columns embed as (1, 0), right two as (0, 1). With a sharp affinity
+    # every pixel takes the mean of the logits over its own instance.
+    emb = torch.zeros(1, 2, 3, 4)
+    emb[0, 0, :, :2] = 1
+    emb[0, 1, :, 2:] = 1
+    logits = torch.arange(2 * 12, dtype=torch.float32).reshape(1, 2, 3, 4)
+    out = _head(60.0).propagate(logits, emb)
+    left = logits[..., :2].mean(dim=(-1, -2))
+    right = logits[..., 2:].mean(dim=(-1, -2))
+    assert torch.allclose(out[..., :2], left[..., None, None].expand(1, 2, 3, 2), atol=1e-4)
+    assert torch.allclose(out[..., 2:], right[..., None, None].expand(1, 2, 3, 2), atol=1e-4)
+
+
+def test_fused_propagation_equals_the_explicit_affinity_matrix():
+    torch.manual_seed(0)
+    emb = F.normalize(torch.randn(2, 2, 3, 5), dim=1)
+    logits = torch.randn(2, 4, 3, 5)
+    t = 7.0
+    out = _head(t).propagate(logits, emb)
+    e = emb.flatten(2)                                       # [B, D, L]
+    affinity = torch.softmax(t * e.transpose(1, 2) @ e, -1)  # [B, L, L], rows sum to 1
+    expected = (affinity @ logits.flatten(2).transpose(1, 2)).transpose(1, 2).reshape_as(logits)
+    assert torch.allclose(out, expected, atol=1e-5)
+
+
+def test_pair_loss_prefers_embeddings_that_separate_segments():
+    head = _head(10.0)
+    segments = torch.zeros(1, 4, 4, dtype=torch.long)
+    segments[0, :, 2:] = 1
+    good = torch.zeros(1, 2, 4, 4)
+    good[0, 0, :, :2] = 1
+    good[0, 1, :, 2:] = 1
+    bad = F.normalize(torch.ones(1, 2, 4, 4), dim=1)
+    torch.manual_seed(0)
+    assert head.pair_loss(good, segments, 64) < 0.5 * head.pair_loss(bad, segments, 64)

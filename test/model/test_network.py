@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+import torch
+
+from helpers import small_categories, small_model_config
+from panoptic_ros.data.augment import Augmentation
+from panoptic_ros.data.dataset import SyntheticStreetScenes, TrainingDataset, collate
+from panoptic_ros.model.checkpoint import load_checkpoint, save_checkpoint
+from panoptic_ros.model.network import PanopticNet
+from panoptic_ros.model.result import ID_DIVISOR, PanopticResult
+from panoptic_ros.data.synthetic import STREET_CATEGORIES
+
+
+def _images(b: int = 2, h: int = 64, w: int = 96) -> torch.Tensor:
+    return torch.randint(0, 256, (b, 3, h, w), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+
+
+def assert_consistent(r: PanopticResult) -> None:
+    """Every pixel has one id; the segment list is exactly the ids present, with exact areas and boxes."""
+    pan = r.panoptic.numpy()
+    assert r.panoptic.dtype == torch.int32 and r.semantic.dtype == torch.uint8
+    ids, counts = np.unique(pan[pan >= 0], return_counts=True)
+    assert r.segment_ids.tolist() == ids.tolist()
+    assert r.areas.tolist() == counts.tolist()
+    for sid, box in zip(r.segment_ids.tolist(), r.boxes.tolist()):
+        ys, xs = np.nonzero(pan == sid)
+        assert box == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+    assert torch.equal(r.category_ids, r.segment_ids.long() // ID_DIVISOR)
+    assert torch.equal(r.is_thing, r.instance_ids > 0)
+    sem = np.where(pan >= 0, pan // ID_DIVISOR, 255)
+    assert np.array_equal(r.semantic.numpy(), sem)
+    assert len(set(r.segment_ids[r.is_thing].tolist())) == int(r.is_thing.sum())
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> str:
+    torch.manual_seed(0)
+    model = PanopticNet(small_model_config(), small_categories())
+    return str(save_checkpoint(tmp_path_factory.mktemp("ckpt") / "small.pt", model, "small"))
+
+
+@pytest.mark.parametrize("head", ["affinity", "upsnet", "heuristic"])
+@pytest.mark.parametrize("mask_cues", [True, False])
+def test_every_head_and_mode_runs_from_one_checkpoint(checkpoint, head, mask_cues):
+    model, meta = load_checkpoint(checkpoint)
+    assert meta["name"] == "small"
+    results = model.predict(_images(), mask_cues=mask_cues, head=head, out_size=(80, 120))
+    assert len(results) == 2
+    for r in results:
+        assert r.panoptic.shape == (80, 120) and r.mask_cues is mask_cues
+        assert_consistent(r)
+
+
+def test_no_mask_cue_mode_never_runs_the_mask_head(checkpoint, monkeypatch):
+    model, _ = load_checkpoint(checkpoint)
+    calls = []
+    monkeypatch.setattr(model.instance.roi_heads.mask_head, "forward", lambda *a: calls.append(1))
+    model.predict(_images(1), mask_cues=False)
+    assert not calls
+
+
+def test_channels_last_and_batched_inference_agree_with_single_images(checkpoint):
+    model, _ = load_checkpoint(checkpoint)
+    images = _images(2)
+    batch = model.predict(images)
+    single = model.predict(images[1:])
+    assert torch.equal(batch[1].panoptic, single[0].panoptic)
+    model = model.to(memory_format=torch.channels_last)
+    assert torch.equal(model.predict(images[1:])[0].panoptic, single[0].panoptic)
+
+
+def _street_batch(n: int = 1):
+    ds = TrainingDataset(SyntheticStreetScenes(n, seed=3, height=64, width=128), Augmentation((1.0, 1.0), (64, 128), False, 0))
+    return collate([ds[i] for i in range(n)])
+
+
+def _street_model() -> PanopticNet:
+    torch.manual_seed(0)
+    return PanopticNet(small_model_config(), STREET_CATEGORIES).train()
+
+
+def test_panoptic_loss_alone_reaches_the_backbone():
+    model = _street_model()
+    images, targets = _street_batch()
+    for mask_cues in (True, False):
+        model.zero_grad()
+        model(images, targets, mask_cues=mask_cues)["loss_panoptic"].backward()
+        grad = model.backbone.body.conv1.weight.grad
+        assert grad is not None and grad.abs().sum() > 0
+        assert model.semantic_head.classifier.weight.grad.abs().sum() > 0
+        assert model.affinity.embed[0].weight.grad.abs().sum() > 0
+        mask_grad = model.instance.roi_heads.mask_predictor.mask_fcn_logits.weight.grad
+        assert (mask_grad is not None and mask_grad.abs().sum() > 0) if mask_cues else mask_grad is None
+
+
+def test_a_few_steps_on_one_image_drive_the_loss_down():
+    model = _street_model()
+    images, targets = _street_batch()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    history = []
+    for step in range(25):
+        losses = model(images, targets, mask_cues=step % 2 == 0)
+        loss = sum(losses.values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        history.append({k: v.item() for k, v in losses.items()})
+    first, last = history[0], history[-1]
+    assert sum(last.values()) < 0.5 * sum(first.values())
+    assert last["loss_panoptic"] < 0.5 * first["loss_panoptic"]
