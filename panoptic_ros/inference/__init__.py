@@ -1,0 +1,1 @@
+"""Inference: the ``Predictor`` interface the node and tools call, and overlay rendering."""

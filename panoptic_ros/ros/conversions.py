@@ -1,0 +1,50 @@
+"""PanopticResult / category table -> ROS messages (the only place that builds output messages)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from panoptic_msgs.msg import Category, PanopticInfo, PanopticSegmentation, Segment
+from sensor_msgs.msg import Image, RegionOfInterest
+from std_msgs.msg import ColorRGBA, Header
+
+from panoptic_ros.categories import CategoryTable
+from panoptic_ros.image_encoding import image_fields
+from panoptic_ros.model.result import PanopticResult
+
+
+def image_message(array: np.ndarray, encoding: str, header: Header) -> Image:
+    h, w, step, data = image_fields(array, encoding)
+    return Image(header=header, height=h, width=w, encoding=encoding, is_bigendian=0, step=step, data=data)
+
+
+def segments_message(result: PanopticResult, header: Header) -> PanopticSegmentation:
+    """Per-segment message; one device-to-host copy of the per-segment tensors."""
+    cols = [t.cpu().tolist() for t in (result.segment_ids, result.category_ids, result.instance_ids,
+                                       result.is_thing, result.scores, result.areas, result.boxes)]
+    segments = [
+        Segment(id=sid, category_id=cat, instance_id=inst, is_thing=thing, score=float(score), area=area,
+                bbox=RegionOfInterest(x_offset=box[0], y_offset=box[1], width=box[2] - box[0],
+                                      height=box[3] - box[1]))
+        for sid, cat, inst, thing, score, area, box in zip(*cols)
+    ]
+    h, w = result.panoptic.shape
+    return PanopticSegmentation(header=header, height=h, width=w, mask_cues=result.mask_cues, segments=segments)
+
+
+def result_messages(result: PanopticResult, header: Header) -> tuple[Image, Image, PanopticSegmentation]:
+    """(``~/panoptic`` 32SC1, ``~/semantic`` mono8, ``~/segments``), all stamped with ``header``."""
+    panoptic = result.panoptic.cpu().numpy()
+    semantic = result.semantic.cpu().numpy()
+    return (image_message(panoptic, "32SC1", header), image_message(semantic, "mono8", header),
+            segments_message(result, header))
+
+
+def categories_message(table: CategoryTable, model_name: str, header: Header) -> PanopticInfo:
+    return PanopticInfo(header=header, model_name=model_name, categories=[
+        Category(id=c.id, name=c.name, is_thing=c.is_thing,
+                 color=ColorRGBA(r=c.color[0] / 255, g=c.color[1] / 255, b=c.color[2] / 255, a=1.0))
+        for c in table.categories])
+
+
+def overlay_message(overlay: torch.Tensor, header: Header) -> Image:
+    return image_message(overlay.cpu().numpy(), "rgb8", header)

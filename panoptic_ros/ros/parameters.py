@@ -1,0 +1,75 @@
+"""The node's parameters: one table that the node declares from and the tests check the launch
+file and ``config/panoptic.yaml`` against. Validation happens here, without ROS, so a bad value
+is refused at start-up with a message that names the parameter.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from panoptic_ros.image_encoding import MAX_PIXELS
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    default: Any
+    description: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    dynamic: bool = False  # may change while the node runs
+
+
+PARAMETERS: tuple[ParameterSpec, ...] = (
+    ParameterSpec("model", "", "Checkpoint path; empty = the model shipped in the package's models/ folder."),
+    ParameterSpec("device", "auto", "auto (first GPU if any, else CPU), cpu, cuda or cuda:N."),
+    ParameterSpec("precision", "fp32", "Inference precision (fp16 needs a GPU).", choices=("fp32", "fp16", "bf16")),
+    ParameterSpec("mask_cues", True, "true: instances start from the mask head; false: boxes only, the mask "
+                  "head is skipped (lightweight mode)."),
+    ParameterSpec("head", "", "Panoptic head; empty = the checkpoint's choice.",
+                  choices=("", "affinity", "upsnet", "heuristic")),
+    ParameterSpec("score_threshold", 0.5, "Minimum detection score of an instance.", minimum=0.0, maximum=1.0,
+                  dynamic=True),
+    ParameterSpec("input_transport", "raw", "raw: subscribe image (sensor_msgs/Image); compressed: "
+                  "image/compressed (sensor_msgs/CompressedImage, JPEG/PNG).", choices=("raw", "compressed")),
+    ParameterSpec("publish_overlay", False, "Publish ~/overlay even when nobody subscribes to it.", dynamic=True),
+    ParameterSpec("overlay_alpha", 0.5, "Opacity of the segment colours in ~/overlay.", minimum=0.0, maximum=1.0,
+                  dynamic=True),
+    ParameterSpec("inference_size", [128, 256], "[height, width] the network runs at; [0, 0] = each input's "
+                  "own size. Outputs always come back at the input's resolution."),
+    ParameterSpec("qos_reliability", "reliable", "Input subscription reliability. reliable receives full-size "
+                  "frames from ordinary (reliable) camera drivers.", choices=("reliable", "best_effort")),
+    ParameterSpec("qos_depth", 5, "Input queue depth (keep-last). The node always processes the newest frame "
+                  "and counts the older ones it skips; a deeper queue only makes that count exact.",
+                  minimum=1, maximum=100),
+    ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", minimum=0.05, maximum=60.0),
+)
+
+BY_NAME = {p.name: p for p in PARAMETERS}
+
+
+def validate(values: dict[str, Any]) -> dict[str, Any]:
+    """Check types, choices and ranges; returns the values, or raises ``ValueError`` naming the problem."""
+    for name, value in values.items():
+        spec = BY_NAME.get(name)
+        if spec is None:
+            raise ValueError(f"unknown parameter {name!r}")
+        expected = type(spec.default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = values[name] = float(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ValueError(f"parameter {name!r} must be {expected.__name__}, got {value!r}")
+        if spec.choices and value not in spec.choices:
+            raise ValueError(f"parameter {name!r} must be one of {list(spec.choices)}, got {value!r}")
+        if spec.minimum is not None and value < spec.minimum:
+            raise ValueError(f"parameter {name!r} must be >= {spec.minimum}, got {value!r}")
+        if spec.maximum is not None and value > spec.maximum:
+            raise ValueError(f"parameter {name!r} must be <= {spec.maximum}, got {value!r}")
+    size = values.get("inference_size")
+    if size is not None:
+        if len(size) != 2 or any(not isinstance(v, int) or v < 0 for v in size) or (0 in size and any(size)):
+            raise ValueError(f"parameter 'inference_size' must be [height, width] (positive) or [0, 0], got {size!r}")
+        if size[0] * size[1] > MAX_PIXELS or (any(size) and min(size) < 32):
+            raise ValueError(f"parameter 'inference_size' {size!r} is out of range (32..8192 per side)")
+    return values

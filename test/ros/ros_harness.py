@@ -1,0 +1,122 @@
+"""Run ``panoptic_node`` as its own process and talk to it over DDS from the test process."""
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+from panoptic_msgs.msg import PanopticInfo, PanopticSegmentation
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import CompressedImage, Image
+
+OUTPUTS = {"panoptic": Image, "semantic": Image, "segments": PanopticSegmentation, "overlay": Image}
+
+
+def isolated_ros_env() -> dict[str, str]:
+    """A private DDS domain on loopback, so parallel runs and other sessions never cross."""
+    env = dict(os.environ)
+    env["ROS_DOMAIN_ID"] = str(random.randint(1, 100))
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def node_executable() -> str:
+    exe = shutil.which("panoptic_node", path=str(Path(sys.executable).parent)) or shutil.which("panoptic_node")
+    assert exe, "panoptic_node console script not installed (pip install -e .)"
+    return exe
+
+
+class NodeProcess:
+    def __init__(self, env: dict[str, str], params: dict[str, str], log: Path) -> None:
+        args = [node_executable(), "--ros-args"]
+        for k, v in params.items():
+            args += ["-p", f"{k}:={v}"]
+        self.log_path = log
+        self._log = open(log, "w")
+        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> int:
+        if self.alive():
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+class Client:
+    """A test node in this process: publishes camera frames, records the panoptic node's outputs."""
+
+    def __init__(self, domain_id: int, transport: str = "raw") -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = rclpy.create_node("panoptic_test_client", context=self.context)
+        camera_qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # an ordinary camera driver
+        msg_type, topic = (CompressedImage, "/image/compressed") if transport == "compressed" else (Image, "/image")
+        self.pub = self.node.create_publisher(msg_type, topic, camera_qos)
+        self.lock = threading.Lock()
+        self.received: dict[str, list[Any]] = {k: [] for k in OUTPUTS}
+        self.received["categories"] = []
+        self.received["diagnostics"] = []
+        for name, t in OUTPUTS.items():
+            self.node.create_subscription(t, f"/panoptic/{name}", self._recorder(name),
+                                          QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
+        self.node.create_subscription(PanopticInfo, "/panoptic/categories", self._recorder("categories"),
+                                      QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                                                 durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._recorder("diagnostics"), 10)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+
+    def _recorder(self, name: str) -> Callable[[Any], None]:
+        def record(msg: Any) -> None:
+            with self.lock:
+                self.received[name].append(msg)
+        return record
+
+    def count(self, name: str) -> int:
+        with self.lock:
+            return len(self.received[name])
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float, what: str, node: NodeProcess) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            assert node.alive(), f"panoptic_node died while waiting for {what}:\n{node.log()}"
+            time.sleep(0.05)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}\nnode log:\n{node.log()}")
+
+    def last_diagnostics(self) -> dict[str, str]:
+        with self.lock:
+            status = self.received["diagnostics"][-1].status[0]
+        return {kv.key: kv.value for kv in status.values}
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)

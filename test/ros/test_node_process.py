@@ -1,0 +1,189 @@
+"""``panoptic_node`` started as its own process (its console script), driven over real DDS."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from builtin_interfaces.msg import Time
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from helpers import small_categories, small_model_config
+from panoptic_ros.image_encoding import INPUT_ENCODINGS
+from panoptic_ros.model.checkpoint import save_checkpoint
+from panoptic_ros.model.network import PanopticNet
+from ros_harness import Client, NodeProcess, isolated_ros_env
+
+H, W = 48, 80
+RGB = np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8)
+
+
+def _encode(rgb: np.ndarray, encoding: str) -> np.ndarray:
+    if encoding == "rgb8":
+        return rgb
+    if encoding == "bgr8":
+        return rgb[..., ::-1]
+    if encoding in ("rgba8", "bgra8"):
+        c = rgb if encoding == "rgba8" else rgb[..., ::-1]
+        return np.dstack([c, np.full(rgb.shape[:2], 255, np.uint8)])
+    if encoding == "mono8":
+        return rgb[..., 1]
+    if encoding == "mono16":
+        return rgb[..., 1].astype(np.uint16) * 256
+    pattern = encoding.split("_")[1][:4].upper()
+    mosaic = np.zeros(rgb.shape[:2], np.uint8)
+    for k, ch in enumerate(pattern):
+        mosaic[k // 2::2, k % 2::2] = rgb[k // 2::2, k % 2::2, "RGB".index(ch)]
+    return mosaic
+
+
+def image_msg(array: np.ndarray, encoding: str, stamp: int, step: int | None = None, data: bytes | None = None) -> Image:
+    array = np.ascontiguousarray(array)
+    h, w = array.shape[:2]
+    row = array.strides[0]
+    return Image(header=Header(stamp=Time(sec=stamp), frame_id="camera"), height=h, width=w, encoding=encoding,
+                 is_bigendian=0, step=row if step is None else step, data=array.tobytes() if data is None else data)
+
+
+BAD_FRAMES = [
+    lambda s: image_msg(RGB, "yuv422", s),                                   # unsupported encoding
+    lambda s: image_msg(RGB, "rgb8", s, step=W),                             # step too small
+    lambda s: image_msg(RGB, "rgb8", s, data=RGB.tobytes()[:-7]),            # truncated data
+    lambda s: Image(header=Header(stamp=Time(sec=s)), height=0, width=0, encoding="rgb8", step=0, data=b""),
+    lambda s: Image(header=Header(stamp=Time(sec=s)), height=60000, width=60000, encoding="mono8", step=60000,
+                    data=b"\0" * 16),                                        # absurd size
+]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> str:
+    torch.manual_seed(0)
+    return str(save_checkpoint(tmp_path_factory.mktemp("model") / "small.pt",
+                               PanopticNet(small_model_config(), small_categories()), "small-random"))
+
+
+def _start(checkpoint: str, tmp_path, **params: str):
+    env = isolated_ros_env()
+    node = NodeProcess(env, {"model": checkpoint, "score_threshold": "0.0", "inference_size": "[48,80]",
+                             "diagnostics_period": "0.2"} | params,
+                       tmp_path / "node.log")
+    client = Client(int(env["ROS_DOMAIN_ID"]), params.get("input_transport", "raw"))
+    client.wait_for(lambda: client.pub.get_subscription_count() > 0, 90, "the node to subscribe", node)
+    return node, client
+
+
+@pytest.fixture(scope="module")
+def running(checkpoint, tmp_path_factory):
+    node, client = _start(checkpoint, tmp_path_factory.mktemp("raw"))
+    yield node, client
+    client.close()
+    assert node.stop() == 0, node.log()
+
+
+def _outputs_for(client: Client, stamp: int) -> dict[str, object]:
+    with client.lock:
+        return {name: next((m for m in msgs if m.header.stamp.sec == stamp), None)
+                for name, msgs in client.received.items() if name in ("panoptic", "semantic", "segments", "overlay")}
+
+
+def _check_consistent(out: dict, h: int, w: int) -> None:
+    pan_msg, sem_msg, seg_msg = out["panoptic"], out["semantic"], out["segments"]
+    assert (pan_msg.encoding, sem_msg.encoding) == ("32SC1", "mono8")
+    assert (pan_msg.height, pan_msg.width, seg_msg.height, seg_msg.width) == (h, w, h, w)
+    pan = np.frombuffer(bytes(pan_msg.data), "<i4").reshape(h, w)
+    sem = np.frombuffer(bytes(sem_msg.data), np.uint8).reshape(h, w)
+    assert np.array_equal(sem, np.where(pan >= 0, pan // 1000, 255))
+    ids, areas = np.unique(pan[pan >= 0], return_counts=True)
+    segs = sorted(seg_msg.segments, key=lambda s: s.id)
+    assert [s.id for s in segs] == ids.tolist() and [s.area for s in segs] == areas.tolist()
+    for s in segs:
+        ys, xs = np.nonzero(pan == s.id)
+        assert (s.bbox.x_offset, s.bbox.y_offset, s.bbox.width, s.bbox.height) == (
+            xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
+        assert s.category_id == s.id // 1000 and s.instance_id == s.id % 1000 and s.is_thing == (s.instance_id > 0)
+
+
+def test_every_encoding_gets_consistent_outputs_and_bad_frames_are_survived(running):
+    node, client = running
+    stamp = 100
+    for k, encoding in enumerate(INPUT_ENCODINGS):
+        stamp += 1
+        client.pub.publish(image_msg(_encode(RGB, encoding), encoding, stamp))
+        client.wait_for(lambda: all(_outputs_for(client, stamp).values()), 60, f"outputs of a {encoding} frame", node)
+        out = _outputs_for(client, stamp)
+        _check_consistent(out, H, W)
+        assert out["overlay"].encoding == "rgb8" and (out["overlay"].height, out["overlay"].width) == (H, W)
+        assert out["segments"].header.frame_id == "camera" and out["segments"].mask_cues
+        stamp += 1
+        client.pub.publish(BAD_FRAMES[k % len(BAD_FRAMES)](stamp))
+        # Wait until it is counted: a newer frame would otherwise replace it (newest-frame policy).
+        client.wait_for(lambda: client.count("diagnostics") > 0
+                        and client.last_diagnostics()["bad_frames"] == str(k + 1), 30,
+                        f"diagnostics to count bad frame {k + 1}", node)
+        assert not any(_outputs_for(client, stamp).values())
+    diag = client.last_diagnostics()
+    assert diag["frames_processed"] == str(len(INPUT_ENCODINGS)) and diag["device"] == "cpu"
+    assert float(diag["latency_p50_ms"]) > 0
+    assert node.log().count("unsupported encoding 'yuv422'") >= 1 and node.alive()
+
+
+def test_categories_are_latched(running):
+    node, client = running
+    client.wait_for(lambda: client.count("categories") > 0, 30, "~/categories", node)
+    info = client.received["categories"][0]
+    assert info.model_name == "small-random"
+    assert [(c.id, c.name, c.is_thing) for c in info.categories] == [
+        (c.id, c.name, c.is_thing) for c in small_categories().categories]
+
+
+def test_a_burst_faster_than_the_model_drops_old_frames_instead_of_queueing(running):
+    node, client = running
+    before = client.count("panoptic")
+    stamps = range(1000, 1040)
+    for s in stamps:
+        client.pub.publish(image_msg(RGB, "rgb8", s))
+    client.wait_for(lambda: _outputs_for(client, stamps[-1])["panoptic"] is not None, 60,
+                    "the newest frame of the burst", node)
+    processed = client.count("panoptic") - before
+    assert processed < len(stamps)  # frames were dropped, not queued
+    client.wait_for(lambda: int(client.last_diagnostics()["frames_dropped"]) > 0, 10, "drops in diagnostics", node)
+
+
+def test_full_resolution_frames_from_a_reliable_camera_all_arrive(running):
+    node, client = running
+    frame = np.random.default_rng(1).integers(0, 256, (1024, 2048, 3), dtype=np.uint8)
+    for s in (2001, 2002, 2003):
+        client.pub.publish(image_msg(frame, "rgb8", s))
+        client.wait_for(lambda: all(_outputs_for(client, s).values()), 90, f"outputs of 2048x1024 frame {s}", node)
+        out = _outputs_for(client, s)
+        assert (out["panoptic"].height, out["panoptic"].width) == (1024, 2048)
+    _check_consistent(out, 1024, 2048)
+
+
+def test_compressed_transport_and_corrupt_jpegs(checkpoint, tmp_path):
+    node, client = _start(checkpoint, tmp_path, input_transport="compressed")
+    try:
+        ok, jpeg = cv2.imencode(".jpg", RGB[..., ::-1])
+        good = CompressedImage(header=Header(stamp=Time(sec=7)), format="jpeg", data=jpeg.tobytes())
+        corrupt = CompressedImage(header=Header(stamp=Time(sec=8)), format="jpeg", data=jpeg.tobytes()[:40])
+        client.pub.publish(corrupt)
+        client.wait_for(lambda: client.count("diagnostics") > 0 and client.last_diagnostics()["bad_frames"] == "1",
+                        30, "the corrupt JPEG to be counted", node)
+        client.pub.publish(good)
+        client.wait_for(lambda: _outputs_for(client, 7)["segments"] is not None, 60, "output of a JPEG frame", node)
+        _check_consistent(_outputs_for(client, 7), H, W)
+        assert "could not be decoded" in node.log()
+    finally:
+        client.close()
+        assert node.stop() == 0
+
+
+def test_invalid_parameters_refuse_to_start_with_a_clear_message(checkpoint, tmp_path):
+    env = isolated_ros_env()
+    node = NodeProcess(env, {"model": checkpoint, "precision": "fp64"}, tmp_path / "bad.log")
+    assert node.proc.wait(timeout=90) == 1
+    assert "parameter 'precision' must be one of" in node.log()
+    node = NodeProcess(env, {"model": str(tmp_path / "missing.pt")}, tmp_path / "missing.log")
+    assert node.proc.wait(timeout=90) == 1
+    assert "does not exist" in node.log()

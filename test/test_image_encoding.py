@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+import torch
+
+from panoptic_ros.image_encoding import (INPUT_ENCODINGS, ImageEncodingError, decode_compressed, image_fields,
+                                         image_view, rgb_tensor)
+
+RNG = np.random.default_rng(0)
+RGB = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+
+
+def _buffer(array: np.ndarray, pad: int = 0) -> tuple[bytearray, int]:
+    """Rows padded by ``pad`` bytes, as some drivers send them."""
+    rows = array.reshape(array.shape[0], -1).view(np.uint8)
+    padded = np.zeros((rows.shape[0], rows.shape[1] + pad), np.uint8)
+    padded[:, : rows.shape[1]] = rows
+    return bytearray(padded.tobytes()), padded.shape[1]
+
+
+@pytest.mark.parametrize("encoding,array,expected", [
+    ("rgb8", RGB, RGB),
+    ("bgr8", RGB[..., ::-1].copy(), RGB),
+    ("rgba8", np.dstack([RGB, np.full(RGB.shape[:2], 9, np.uint8)]), RGB),
+    ("bgra8", np.dstack([RGB[..., ::-1], np.full(RGB.shape[:2], 9, np.uint8)]), RGB),
+    ("mono8", RGB[..., 0].copy(), np.repeat(RGB[..., :1], 3, axis=2)),
+])
+@pytest.mark.parametrize("pad", [0, 3])
+def test_byte_encodings_are_zero_copy_views_and_convert_to_rgb(encoding, array, expected, pad):
+    data, step = _buffer(array, pad)
+    view = image_view(5, 7, encoding, step, data)
+    assert np.shares_memory(view, np.frombuffer(data, np.uint8))
+    assert np.array_equal(view, array)
+    assert torch.equal(rgb_tensor(view, encoding).permute(1, 2, 0), torch.from_numpy(expected))
+
+
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_mono16_scales_like_cv_bridge(big_endian):
+    values = np.array([[0, 127, 128, 383, 384, 65535]], dtype=np.uint16)
+    raw = values.astype(">u2" if big_endian else "<u2").tobytes()
+    view = image_view(1, 6, "mono16", 12, bytearray(raw), is_bigendian=big_endian)
+    assert np.array_equal(view, values)
+    out = rgb_tensor(view, "mono16")[0, 0].tolist()
+    assert out == [0, 0, 0, 1, 2, 255]  # x/256 rounded half to even (OpenCV's convertTo), saturated
+
+
+@pytest.mark.parametrize("encoding,pattern", [
+    ("bayer_rggb8", "RGGB"), ("bayer_bggr8", "BGGR"), ("bayer_gbrg8", "GBRG"), ("bayer_grbg8", "GRBG")])
+def test_bayer_patterns_demosaic_to_the_right_colours(encoding, pattern):
+    colour = {"R": 200, "G": 120, "B": 40}
+    mosaic = np.zeros((8, 8), np.uint8)
+    for k, ch in enumerate(pattern):
+        mosaic[k // 2::2, k % 2::2] = colour[ch]
+    rgb = rgb_tensor(image_view(8, 8, encoding, 8, bytearray(mosaic.tobytes())), encoding)
+    centre = rgb[:, 2:6, 2:6].reshape(3, -1).float().mean(1).round().tolist()
+    assert centre == [200, 120, 40]
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"encoding": "yuv422"}, "unsupported encoding"),
+    ({"step": 20}, "step 20 is smaller"),
+    ({"data": bytearray(10)}, "data has 10 bytes"),
+    ({"height": 0}, "empty image"),
+    ({"height": 100000, "width": 100000}, "pixel limit"),
+])
+def test_malformed_frames_raise_clear_errors(kwargs, message):
+    args = {"height": 5, "width": 7, "encoding": "rgb8", "step": 21, "data": bytearray(RGB.tobytes())} | kwargs
+    with pytest.raises(ImageEncodingError, match=message):
+        image_view(**args)
+
+
+def test_non_input_encodings_are_refused_for_inference():
+    view = image_view(1, 2, "32SC1", 8, bytearray(8))
+    with pytest.raises(ImageEncodingError, match="unsupported input encoding"):
+        rgb_tensor(view, "32SC1")
+
+
+def test_compressed_round_trip_and_corrupt_payloads():
+    import cv2
+    ok, png = cv2.imencode(".png", RGB[..., ::-1])
+    assert ok and np.array_equal(decode_compressed(png.tobytes()), RGB)
+    with pytest.raises(ImageEncodingError, match="could not be decoded"):
+        decode_compressed(b"\xff\xd8\xff\xe0garbage")
+    with pytest.raises(ImageEncodingError, match="empty"):
+        decode_compressed(b"")
+
+
+def test_output_fields_for_label_images():
+    labels = np.array([[-1, 5001], [3000, 0]], dtype=np.int32)
+    h, w, step, data = image_fields(labels, "32SC1")
+    assert (h, w, step) == (2, 2, 8)
+    assert np.array_equal(image_view(h, w, "32SC1", step, bytearray(data)), labels)
+
+
+def test_agrees_with_ros2_cv_bridge_where_installed():
+    cv_bridge = pytest.importorskip("cv_bridge", reason="cv_bridge comes with a ROS 2 install, not with the wheels")
+    from sensor_msgs.msg import Image
+    bridge = cv_bridge.CvBridge()
+    for encoding in INPUT_ENCODINGS:
+        if encoding == "mono16":
+            array = RNG.integers(0, 65536, (5, 7), dtype=np.uint16)
+        elif encoding in ("rgba8", "bgra8"):
+            array = RNG.integers(0, 256, (5, 7, 4), dtype=np.uint8)
+        elif encoding in ("rgb8", "bgr8"):
+            array = RGB
+        else:
+            array = RNG.integers(0, 256, (5, 7), dtype=np.uint8)
+        msg: Image = bridge.cv2_to_imgmsg(array, encoding=encoding)
+        ours = rgb_tensor(image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data, bool(msg.is_bigendian)),
+                          msg.encoding).permute(1, 2, 0).numpy()
+        assert np.array_equal(ours, bridge.imgmsg_to_cv2(msg, "rgb8")), encoding
