@@ -99,8 +99,9 @@ class TrainConfig:
     iterations: int = 20000
     batch_size: int = 4
     workers: int = 2
+    optimizer: Literal["sgd", "adamw"] = "sgd"
     lr: float = 0.01
-    momentum: float = 0.9
+    momentum: float = 0.9  # SGD only
     weight_decay: float = 1e-4
     warmup_iterations: int = 500
     grad_clip: float = 10.0

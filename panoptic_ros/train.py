@@ -28,13 +28,10 @@ from tqdm import tqdm
 
 from panoptic_ros.config import TrainConfig, load_config, to_dict
 from panoptic_ros.data.augment import Augmentation
-from panoptic_ros.data.dataset import SyntheticStreetScenes, TrainingDataset, build_source, collate
+from panoptic_ros.data.dataset import HELD_OUT_SEED, SyntheticStreetScenes, TrainingDataset, build_source, collate
 from panoptic_ros.eval.model_eval import evaluate_model
 from panoptic_ros.model.checkpoint import read_checkpoint, save_checkpoint
 from panoptic_ros.model.network import PanopticNet
-
-HELD_OUT_SEED_OFFSET = 1_000_003  # validation scenes come from a seed the training scenes never use
-
 
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -83,7 +80,10 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                         persistent_workers=cfg.workers > 0)
     model = PanopticNet(cfg.model, source.categories).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler(enabled=use_amp)
     start, best_pq = 0, -1.0
@@ -93,7 +93,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         optimizer.load_state_dict(state["extra"]["optimizer"])
         start, best_pq = state["extra"]["step"], state["extra"]["best_pq"]
     net = DistributedDataParallel(model, find_unused_parameters=True) if distributed else model
-    held_out = SyntheticStreetScenes(cfg.eval_images, cfg.data.synthetic_seed + HELD_OUT_SEED_OFFSET,
+    held_out = SyntheticStreetScenes(cfg.eval_images, cfg.data.synthetic_seed + HELD_OUT_SEED,
                                      cfg.data.height, cfg.data.width) if cfg.data.kind == "synthetic" else None
 
     log_path = out / "log.csv"
@@ -136,6 +136,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                 if log_file.tell() == 0:
                     writer.writeheader()
             writer.writerow(row)
+            if (step + 1) % 20 == 0:
+                log_file.flush()
             bar.set_postfix(loss=f"{row['loss']:.3f}", pan=f"{row['loss_panoptic']:.3f}",
                             sem=f"{row['loss_semantic']:.3f}", refresh=False)
             bar.update(1)

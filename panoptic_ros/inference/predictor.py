@@ -18,6 +18,7 @@ from panoptic_ros.categories import CategoryTable
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.model.network import HeadKind, PanopticNet
 from panoptic_ros.model.result import PanopticResult
+from panoptic_ros.resources import package_file
 
 Precision = Literal["fp32", "fp16", "bf16"]
 _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
@@ -48,16 +49,8 @@ SHIPPED_MODEL = "street_r18.pt"
 
 
 def shipped_model_path() -> Path:
-    """The model in ``models/``: from the ROS package share directory when installed with colcon,
-    else beside the source tree (editable install)."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        candidate = Path(get_package_share_directory("panoptic_ros")) / "models" / SHIPPED_MODEL
-        if candidate.is_file():
-            return candidate
-    except (ImportError, LookupError, ValueError):
-        pass
-    return Path(__file__).resolve().parents[2] / "models" / SHIPPED_MODEL
+    """The model in ``models/`` (installed share directory, else the source tree)."""
+    return package_file("panoptic_ros", "models", SHIPPED_MODEL)
 
 
 def resolve_device(name: str) -> torch.device:

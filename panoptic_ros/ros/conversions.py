@@ -6,6 +6,7 @@ import torch
 from panoptic_msgs.msg import Category, PanopticInfo, PanopticSegmentation, Segment
 from sensor_msgs.msg import Image, RegionOfInterest
 from std_msgs.msg import ColorRGBA, Header
+from visualization_msgs.msg import Marker, MarkerArray
 
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.image_encoding import image_fields
@@ -39,11 +40,26 @@ def result_messages(result: PanopticResult, header: Header) -> tuple[Image, Imag
             segments_message(result, header))
 
 
+def _rgba(color: tuple[int, int, int]) -> ColorRGBA:
+    return ColorRGBA(r=color[0] / 255, g=color[1] / 255, b=color[2] / 255, a=1.0)
+
+
 def categories_message(table: CategoryTable, model_name: str, header: Header) -> PanopticInfo:
     return PanopticInfo(header=header, model_name=model_name, categories=[
-        Category(id=c.id, name=c.name, is_thing=c.is_thing,
-                 color=ColorRGBA(r=c.color[0] / 255, g=c.color[1] / 255, b=c.color[2] / 255, a=1.0))
-        for c in table.categories])
+        Category(id=c.id, name=c.name, is_thing=c.is_thing, color=_rgba(c.color)) for c in table.categories])
+
+
+def legend_message(table: CategoryTable, header: Header) -> MarkerArray:
+    """The category names in their overlay colours, stacked as text markers for RViz."""
+    markers = []
+    for k, c in enumerate(table.categories):
+        m = Marker(header=header, ns="panoptic_legend", id=k, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD,
+                   text=f"{c.name} ({c.id}{', thing' if c.is_thing else ''})", color=_rgba(c.color))
+        m.pose.position.y = -0.25 * k
+        m.pose.orientation.w = 1.0
+        m.scale.z = 0.2
+        markers.append(m)
+    return MarkerArray(markers=markers)
 
 
 def overlay_message(overlay: torch.Tensor, header: Header) -> Image:

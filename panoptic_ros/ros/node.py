@@ -25,6 +25,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
 
 from panoptic_ros.image_encoding import ImageEncodingError, decode_compressed, image_view, rgb_tensor
 from panoptic_ros.inference.overlay import render_overlay
@@ -80,6 +81,8 @@ class PanopticNode(Node):
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.pub_categories = self.create_publisher(PanopticInfo, "~/categories", latched)
+        self.pub_legend = self.create_publisher(MarkerArray, "~/legend", latched)
+        self._legend_sent = False
         self.pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.pub_categories.publish(conversions.categories_message(
             self.predictor.categories, self.predictor.model_name, Header(stamp=self.get_clock().now().to_msg())))
@@ -190,6 +193,9 @@ class PanopticNode(Node):
         self.pub_segments.publish(segments)
         if overlay is not None:
             self.pub_overlay.publish(overlay)
+        if not self._legend_sent:  # needs a frame id, so it waits for the first frame
+            self.pub_legend.publish(conversions.legend_message(self.predictor.categories, msg.header))
+            self._legend_sent = True
         with self.stats.lock:
             self.stats.processed += 1
             self.stats.latencies.append(time.monotonic() - received)

@@ -1,0 +1,60 @@
+"""Start panoptic_node with config/panoptic.yaml, a camera topic and an optional namespace.
+
+    ros2 launch panoptic_ros panoptic.launch.py camera:=/camera/image_raw device:=cuda mask_cues:=false
+
+Every node parameter is a launch argument; an argument left empty keeps the params file's value.
+"""
+import os
+
+import yaml
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+# name -> description; values are parsed as YAML (true, 0.3, [256, 512]) except for the strings.
+NODE_PARAMETERS = {
+    "model": "checkpoint path (empty: the shipped model)",
+    "device": "auto, cpu, cuda or cuda:N",
+    "precision": "fp32, fp16 or bf16",
+    "mask_cues": "true, or false for the lightweight boxes-only mode",
+    "head": "affinity, upsnet or heuristic (empty: the checkpoint's choice)",
+    "score_threshold": "minimum detection score",
+    "input_transport": "raw or compressed",
+    "publish_overlay": "publish ~/overlay even without subscribers",
+    "overlay_alpha": "overlay opacity, 0..1",
+    "inference_size": "[height, width] the network runs at, [0, 0] for the input's size",
+    "qos_reliability": "reliable or best_effort",
+    "qos_depth": "input queue depth",
+    "diagnostics_period": "seconds between /diagnostics messages",
+}
+STRING_PARAMETERS = {"model", "device", "precision", "head", "input_transport", "qos_reliability"}
+
+
+def _node(context):
+    overrides = {}
+    for name in NODE_PARAMETERS:
+        value = LaunchConfiguration(name).perform(context)
+        if value != "":
+            overrides[name] = value if name in STRING_PARAMETERS else yaml.safe_load(value)
+    camera = LaunchConfiguration("camera").perform(context)
+    return [Node(
+        package="panoptic_ros", executable="panoptic_node", name="panoptic",
+        namespace=LaunchConfiguration("namespace"), output="screen",
+        parameters=[LaunchConfiguration("params_file"), overrides],
+        remappings=[("image", camera), ("image/compressed", camera + "/compressed")],
+    )]
+
+
+def generate_launch_description():
+    share = get_package_share_directory("panoptic_ros")
+    return LaunchDescription([
+        DeclareLaunchArgument("camera", default_value="/camera/image_raw", description="camera image topic"),
+        DeclareLaunchArgument("namespace", default_value="", description="namespace of the node"),
+        DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "panoptic.yaml"),
+                              description="parameters file"),
+        *[DeclareLaunchArgument(name, default_value="", description=f"{desc} (empty: params file)")
+          for name, desc in NODE_PARAMETERS.items()],
+        OpaqueFunction(function=_node),
+    ])

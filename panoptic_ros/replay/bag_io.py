@@ -1,0 +1,132 @@
+"""rosbag2 reading and writing with ``rosbags`` (no ROS install needed for the container format).
+
+Messages are (de)serialised with rclpy's own CDR code and the same message classes the node uses,
+so what the replay writes is byte for byte what the node would publish; ``rosbags`` only handles
+the sqlite3/mcap container and its metadata (our panoptic_msgs definitions are registered with its
+type store so the bag describes them).
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from rclpy.serialization import deserialize_message, serialize_message
+from rosbags.rosbag2 import Reader, Writer
+from rosbags.rosbag2.enums import CompressionFormat, CompressionMode, StoragePlugin
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+from panoptic_ros.resources import package_file
+from panoptic_ros.image_encoding import ImageEncodingError, decode_compressed, image_view, rgb_tensor
+from sensor_msgs.msg import CompressedImage, Image
+
+IMAGE_TYPES = {"sensor_msgs/msg/Image": Image, "sensor_msgs/msg/CompressedImage": CompressedImage}
+PANOPTIC_MSGS = ("Category", "PanopticInfo", "Segment", "PanopticSegmentation")
+
+
+class BagError(RuntimeError):
+    """A bag that cannot be used (missing, corrupt, or without the requested topic)."""
+
+
+def typestore() -> Any:
+    """rosbags' Kilted type store plus panoptic_msgs."""
+    store = get_typestore(Stores.ROS2_KILTED)
+    types: dict[str, Any] = {}
+    for name in PANOPTIC_MSGS:
+        types |= get_types_from_msg(package_file("panoptic_msgs", "msg", f"{name}.msg").read_text(), f"panoptic_msgs/msg/{name}")
+    store.register(types)
+    return store
+
+
+@dataclasses.dataclass
+class Frame:
+    timestamp: int   # bag receive time, ns
+    msg: Image | CompressedImage
+
+    @property
+    def stamp_ns(self) -> int:
+        return self.msg.header.stamp.sec * 1_000_000_000 + self.msg.header.stamp.nanosec
+
+
+def open_reader(path: Path) -> Reader:
+    if not path.exists():
+        raise BagError(f"bag {path} does not exist")
+    try:
+        reader = Reader(path)
+        reader.open()
+    except Exception as exc:  # rosbags raises several types for damaged metadata or storage
+        raise BagError(f"cannot open bag {path}: {type(exc).__name__}: {exc}") from exc
+    return reader
+
+
+def read_messages(path: Path, topic: str, types: dict[str, type]) -> Iterator[tuple[int, Any]]:
+    """(timestamp, message) of ``topic``, whose type must be one of ``types``."""
+    reader = open_reader(path)
+    try:
+        conns = [c for c in reader.connections if c.topic == topic]
+        if not conns:
+            available = ", ".join(f"{c.topic} ({c.msgtype})" for c in reader.connections)
+            raise BagError(f"topic {topic!r} is not in {path}; it has: {available}")
+        if conns[0].msgtype not in types:
+            raise BagError(f"topic {topic!r} has type {conns[0].msgtype}, expected one of {sorted(types)}")
+        cls = types[conns[0].msgtype]
+        try:
+            for conn, timestamp, raw in reader.messages(connections=conns):
+                yield timestamp, deserialize_message(bytes(raw), cls)
+        except BagError:
+            raise
+        except Exception as exc:
+            raise BagError(f"bag {path} is corrupt: {type(exc).__name__}: {exc}") from exc
+    finally:
+        reader.close()
+
+
+def read_frames(path: Path, topic: str) -> Iterator[Frame]:
+    for timestamp, msg in read_messages(path, topic, IMAGE_TYPES):
+        yield Frame(timestamp, msg)
+
+
+def frame_rgb(msg: Image | CompressedImage, device: Any = "cpu") -> Any:
+    """RGB uint8 [3, H, W] tensor of a camera message (raises ``ImageEncodingError``)."""
+    import torch
+    if isinstance(msg, CompressedImage):
+        return torch.from_numpy(decode_compressed(msg.data)).to(device).permute(2, 0, 1)
+    return rgb_tensor(image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data, bool(msg.is_bigendian)),
+                      msg.encoding, device)
+
+
+def label_image(msg: Image) -> np.ndarray:
+    """A ground-truth label image in the ``~/panoptic`` encoding (32SC1)."""
+    if msg.encoding != "32SC1":
+        raise ImageEncodingError(f"ground-truth label images must be 32SC1, got {msg.encoding!r}")
+    return np.array(image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data, bool(msg.is_bigendian)))
+
+
+class BagWriter:
+    """Write rclpy messages to a new rosbag2 (mcap by default), zstd-compressed per message."""
+
+    def __init__(self, path: Path, storage: str = "mcap", compress: bool = True) -> None:
+        self.store = typestore()
+        plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+        self.writer = Writer(path, version=9, storage_plugin=plugin)
+        if compress:
+            self.writer.set_compression(CompressionMode.MESSAGE, CompressionFormat.ZSTD)
+        self.writer.open()
+        self.connections: dict[str, Any] = {}
+
+    def write(self, topic: str, msg: Any, timestamp: int) -> None:
+        if topic not in self.connections:
+            module = type(msg).__module__.split(".")[0]
+            msgtype = f"{module}/msg/{type(msg).__name__}"
+            self.connections[topic] = self.writer.add_connection(topic, msgtype, typestore=self.store)
+        self.writer.write(self.connections[topic], timestamp, serialize_message(msg))
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def __enter__(self) -> "BagWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

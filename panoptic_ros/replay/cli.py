@@ -1,0 +1,159 @@
+"""``panoptic-replay`` (also ``ros2 run panoptic_ros replay``): judge the model on a rosbag2.
+
+    panoptic-replay BAG --topic /camera/image_raw --out out/replay [--gt-topic /camera/panoptic_gt]
+    panoptic-replay BAG --live --rate 1.0 ...      # through the real panoptic_node over DDS
+
+Writes OUT/output_bag (the node's output topics, stamped like the inputs), OUT/preview.mp4,
+OUT/preview.png, OUT/report.json and OUT/report.md. Work happens in OUT.partial, renamed to OUT only
+when everything is written. Ground truth: a label-image topic in the ``~/panoptic`` encoding
+(``--gt-topic``), or a COCO panoptic folder whose PNGs are named by the frame's stamp in nanoseconds
+(``--gt-json``/``--gt-dir``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
+from panoptic_ros.image_encoding import ImageEncodingError
+from panoptic_ros.model.checkpoint import CheckpointError
+from panoptic_ros.replay.bag_io import BagError, label_image, read_frames, read_messages
+from panoptic_ros.replay.output import StagedOutput
+from panoptic_ros.replay.report import markdown, write_report
+from sensor_msgs.msg import CompressedImage, Image
+
+
+def ground_truth(args: argparse.Namespace, table: Any = None) -> dict[int, np.ndarray]:
+    """Stamp (ns) -> label image in the ``~/panoptic`` encoding."""
+    if args.gt_topic:
+        return {msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec: label_image(msg)
+                for _, msg in read_messages(args.bag, args.gt_topic, {"sensor_msgs/msg/Image": Image})}
+    if args.gt_json:
+        ds = CocoPanopticDataset(args.gt_json, args.gt_dir)
+        out = {}
+        for i, ann in enumerate(ds.annotations):
+            seg, cats, _ = ds.load_segments(i)
+            things = {c.id for c in ds.categories.things}
+            lut = {sid: cat * 1000 + (k + 1 if cat in things else 0) for k, (sid, cat) in enumerate(sorted(cats.items()))}
+            keys = np.array(sorted(lut), dtype=np.int64)
+            vals = np.array([lut[k] for k in keys], dtype=np.int32)
+            pos = np.clip(np.searchsorted(keys, seg), 0, max(len(keys) - 1, 0))
+            out[int(Path(ann["file_name"]).stem)] = np.where(keys[pos] == seg, vals[pos], -1) if len(keys) else \
+                np.full(seg.shape, -1, np.int32)
+        return out
+    return {}
+
+
+def _node_params(args: argparse.Namespace) -> dict[str, str]:
+    params = {"device": args.device, "precision": args.precision, "mask_cues": str(args.mask_cues).lower(),
+              "inference_size": f"[{args.inference_size[0]},{args.inference_size[1]}]",
+              "score_threshold": str(args.score_threshold), "publish_overlay": "true"}
+    if args.model:
+        params["model"] = str(args.model)
+    if args.head:
+        params["head"] = args.head
+    return params
+
+
+def run_live(args: argparse.Namespace, frames: list, gt: dict, out: Path) -> dict[str, Any]:
+    from panoptic_ros.replay.live import LiveSession, replay_live
+    compressed = isinstance(frames[0].msg, CompressedImage)
+    node = None
+    if not args.no_start_node:
+        cmd = [sys.executable, "-m", "panoptic_ros.ros.node", "--ros-args"]
+        params = _node_params(args) | {"input_transport": "compressed" if compressed else "raw"}
+        for k, v in params.items():
+            cmd += ["-p", f"{k}:={v}"]
+        cmd += ["-r", f"{'image/compressed' if compressed else 'image'}:={args.topic}"]
+        node = subprocess.Popen(cmd, stdout=open(out / "node.log", "w"), stderr=subprocess.STDOUT,
+                                env=os.environ | {"PYTHONUNBUFFERED": "1"})
+    alive = (lambda: node.poll() is None) if node else (lambda: True)
+    session = LiveSession(args.topic, compressed)
+    try:
+        session.wait_ready(args.startup_timeout, alive)
+        recorder, extra = replay_live(frames, session, out, gt, args.rate, args.settle, alive, args.storage,
+                                      not args.quiet)
+    finally:
+        session.close()
+        if node is not None:
+            node.terminate()
+            node.wait(timeout=30)
+    recorder.bad_frames = int(extra["node_diagnostics"].get("bad_frames", 0))
+    diag = extra["node_diagnostics"]
+    return recorder.finish({"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
+                            "mask_cues": args.mask_cues, **extra})
+
+
+def run_offline(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]:
+    from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor, shipped_model_path
+    from panoptic_ros.replay.offline import replay_offline
+    size = tuple(args.inference_size) if any(args.inference_size) else None
+    predictor = TorchPredictor.from_checkpoint(args.model or shipped_model_path(), PredictorOptions(
+        args.device, args.precision, args.mask_cues, args.head, args.score_threshold, size))
+    recorder = replay_offline(read_frames(args.bag, args.topic), None, predictor, out, args.batch, gt,
+                              storage=args.storage, progress=not args.quiet)
+    if recorder.processed == 0:
+        raise ImageEncodingError(f"no frame of {args.topic} could be used: {'; '.join(recorder.errors)}")
+    return recorder.finish({"mode": "offline", "batch": args.batch, "model": predictor.model_name,
+                            "device": str(predictor.device), "mask_cues": args.mask_cues,
+                            "precision": args.precision})
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("bag", type=Path, help="rosbag2 folder (sqlite3 or mcap)")
+    p.add_argument("--topic", default="/camera/image_raw", help="Image or CompressedImage topic")
+    p.add_argument("--out", type=Path, default=Path("out/replay"))
+    p.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
+    p.add_argument("--no-mask-cues", dest="mask_cues", action="store_false", help="boxes-only lightweight mode")
+    p.add_argument("--head", choices=["affinity", "upsnet", "heuristic"])
+    p.add_argument("--score-threshold", type=float, default=0.5)
+    p.add_argument("--inference-size", type=int, nargs=2, default=[128, 256], metavar=("H", "W"))
+    p.add_argument("--batch", type=int, default=4, help="offline batch size")
+    p.add_argument("--gt-topic", help="ground-truth label images (32SC1, category*1000+instance)")
+    p.add_argument("--gt-json", type=Path)
+    p.add_argument("--gt-dir", type=Path)
+    p.add_argument("--live", action="store_true", help="replay through panoptic_node over DDS")
+    p.add_argument("--rate", type=float, default=1.0, help="live: playback speed factor")
+    p.add_argument("--settle", type=float, default=60.0, help="live: seconds to wait for the last outputs")
+    p.add_argument("--startup-timeout", type=float, default=180.0)
+    p.add_argument("--no-start-node", action="store_true", help="live: use a panoptic_node already running")
+    p.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"])
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    if bool(args.gt_json) != bool(args.gt_dir):
+        p.error("--gt-json and --gt-dir go together")
+    try:
+        gt = ground_truth(args)
+        with StagedOutput(args.out) as out:
+            if args.live:
+                frames = list(read_frames(args.bag, args.topic))
+                if not frames:
+                    raise BagError(f"topic {args.topic} of {args.bag} has no messages")
+                report = run_live(args, frames, gt, out)
+            else:
+                report = run_offline(args, gt, out)
+            report = {"bag": str(args.bag), "topic": args.topic, **report,
+                      "outputs": {"bag": str(args.out / "output_bag"), "preview_mp4": str(args.out / "preview.mp4"),
+                                  "preview_png": str(args.out / "preview.png"), "report": str(args.out / "report.json")}}
+            write_report(out, report)
+    except (BagError, ImageEncodingError, CheckpointError, RuntimeError, OSError, ValueError) as exc:
+        print(f"panoptic-replay: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(markdown(report))
+    print(json.dumps({k: report[k] for k in ("frames", "processed", "fps")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Offline replay: every frame of a bag straight through the ``Predictor``, batched, as fast as the
+device allows; outputs are written to a new bag exactly as the node would publish them."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from panoptic_ros.image_encoding import ImageEncodingError
+from panoptic_ros.inference.overlay import render_overlay
+from panoptic_ros.inference.predictor import Predictor
+from panoptic_ros.replay.bag_io import BagWriter, Frame, frame_rgb
+from panoptic_ros.replay.preview import PreviewWriter
+from panoptic_ros.replay.report import ReplayRecorder
+from panoptic_ros.ros import conversions
+
+OUTPUT_NS = "/panoptic"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder: ReplayRecorder
+             ) -> Iterable[list[tuple[Frame, torch.Tensor]]]:
+    batch: list[tuple[Frame, torch.Tensor]] = []
+    for frame in frames:
+        recorder.frames_in += 1
+        try:
+            batch.append((frame, frame_rgb(frame.msg, predictor.device)))
+        except ImageEncodingError as exc:
+            recorder.bad(str(exc))
+            continue
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predictor, out_dir: Path,
+                   batch_size: int, ground_truth: dict[int, np.ndarray], overlay_alpha: float = 0.5,
+                   storage: str = "mcap", progress: bool = True) -> ReplayRecorder:
+    recorder = ReplayRecorder(predictor.categories)
+    colors = predictor.categories.colors_by_id(predictor.device)
+    preview = PreviewWriter(out_dir, fps=5.0)
+    bar = tqdm(total=total, unit="frame", disable=not progress, desc="replay")
+    with BagWriter(out_dir / "output_bag", storage) as bag:
+        for batch in _batches(frames, batch_size, predictor, recorder):
+            _sync(predictor.device)
+            t0 = time.perf_counter()
+            results = predictor.predict([rgb for _, rgb in batch])
+            _sync(predictor.device)
+            latency = time.perf_counter() - t0  # every frame of a batch waits for the whole batch
+            recorder.seconds += latency
+            for (frame, rgb), result in zip(batch, results):
+                header = frame.msg.header
+                panoptic, semantic, segments = conversions.result_messages(result, header)
+                overlay = render_overlay(rgb, result.panoptic, colors, overlay_alpha).cpu().numpy()
+                for name, msg in (("panoptic", panoptic), ("semantic", semantic), ("segments", segments),
+                                  ("overlay", conversions.image_message(overlay, "rgb8", header))):
+                    bag.write(f"{OUTPUT_NS}/{name}", msg, frame.timestamp)
+                preview.add(overlay)
+                recorder.add_result([s.category_id for s in segments.segments], [s.area for s in segments.segments],
+                                    latency)
+                gt = ground_truth.get(frame.stamp_ns)
+                if gt is not None:
+                    recorder.add_ground_truth(gt, result.panoptic.cpu().numpy())
+            bar.update(len(batch))
+    bar.close()
+    preview.close()
+    return recorder

@@ -1,0 +1,42 @@
+"""Previews of replayed overlays: an MP4 and a PNG strip of evenly spaced frames."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+STRIP_FRAMES = 6
+
+
+class PreviewWriter:
+    def __init__(self, out_dir: Path, fps: float) -> None:
+        self.out_dir = out_dir
+        self.fps = max(fps, 1.0)
+        self.video: cv2.VideoWriter | None = None
+        self.frames: list[np.ndarray] = []  # a thumbnail of every frame, for the strip
+
+    def add(self, overlay_rgb: np.ndarray) -> None:
+        bgr = np.ascontiguousarray(overlay_rgb[..., ::-1])
+        if self.video is None:
+            h, w = bgr.shape[:2]
+            self.size = (w, h)
+            self.video = cv2.VideoWriter(str(self.out_dir / "preview.mp4"), cv2.VideoWriter_fourcc(*"mp4v"),
+                                         self.fps, self.size)
+        if (bgr.shape[1], bgr.shape[0]) != self.size:
+            bgr = cv2.resize(bgr, self.size, interpolation=cv2.INTER_NEAREST)
+        self.video.write(bgr)
+        scale = 256 / bgr.shape[1]
+        self.frames.append(cv2.resize(bgr, (256, max(1, round(bgr.shape[0] * scale))), interpolation=cv2.INTER_AREA))
+
+    def close(self) -> list[Path]:
+        written = []
+        if self.video is not None:
+            self.video.release()
+            written.append(self.out_dir / "preview.mp4")
+        if self.frames:
+            idx = np.linspace(0, len(self.frames) - 1, min(STRIP_FRAMES, len(self.frames))).round().astype(int)
+            strip = np.concatenate([self.frames[i] for i in idx], axis=0)
+            cv2.imwrite(str(self.out_dir / "preview.png"), strip)
+            written.append(self.out_dir / "preview.png")
+        return written

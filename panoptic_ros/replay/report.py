@@ -1,0 +1,112 @@
+"""The replay report: latency, throughput, segments, classes and (with ground truth) PQ.
+
+One ``ReplayRecorder`` collects per-frame facts from either replay mode; ``finish`` turns them into
+the JSON report and its Markdown rendering.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from panoptic_ros.categories import CategoryTable
+from panoptic_ros.eval.model_eval import panoptic_to_segments
+from panoptic_ros.eval.pq import PQAccumulator, format_table
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    a = np.asarray(values) * 1000
+    return {"p50": float(np.percentile(a, 50)), "p90": float(np.percentile(a, 90)),
+            "p99": float(np.percentile(a, 99)), "max": float(a.max()), "mean": float(a.mean())}
+
+
+@dataclasses.dataclass
+class ReplayRecorder:
+    categories: CategoryTable
+    frames_in: int = 0
+    bad_frames: int = 0
+    processed: int = 0
+    latencies: list[float] = dataclasses.field(default_factory=list)      # seconds per frame
+    segments_per_frame: list[int] = dataclasses.field(default_factory=list)
+    class_segments: dict[int, int] = dataclasses.field(default_factory=dict)
+    class_pixels: dict[int, int] = dataclasses.field(default_factory=dict)
+    errors: list[str] = dataclasses.field(default_factory=list)
+    seconds: float = 0.0  # time the throughput is measured over (offline: inference; live: the whole run)
+    latency_name: str = "latency_ms"  # live replays measure end to end: "e2e_latency_ms"
+
+    def __post_init__(self) -> None:
+        self.pq = PQAccumulator(self.categories)
+        self.gt_frames = 0
+
+    def add_result(self, category_ids: list[int], areas: list[int], latency: float | None) -> None:
+        self.processed += 1
+        if latency is not None:
+            self.latencies.append(latency)
+        self.segments_per_frame.append(len(category_ids))
+        for c, a in zip(category_ids, areas):
+            self.class_segments[c] = self.class_segments.get(c, 0) + 1
+            self.class_pixels[c] = self.class_pixels.get(c, 0) + a
+
+    def add_ground_truth(self, gt_panoptic: np.ndarray, pred_panoptic: np.ndarray) -> None:
+        gt, gt_cats = panoptic_to_segments(gt_panoptic)
+        pred, pred_cats = panoptic_to_segments(pred_panoptic)
+        self.pq.add(gt, gt_cats, set(), pred, pred_cats)
+        self.gt_frames += 1
+
+    def bad(self, message: str) -> None:
+        self.bad_frames += 1
+        if message not in self.errors:
+            self.errors.append(message)
+
+    def finish(self, extra: dict[str, Any]) -> dict[str, Any]:
+        names = {c.id: c.name for c in self.categories.categories}
+        spf = self.segments_per_frame
+        report: dict[str, Any] = {
+            **extra,
+            "frames": self.frames_in, "processed": self.processed, "bad_frames": self.bad_frames,
+            "bad_frame_errors": self.errors,
+            self.latency_name: _percentiles(self.latencies),
+            "fps": self.processed / self.seconds if self.seconds > 0 else 0.0,
+            "segments_per_frame": {"mean": float(np.mean(spf)), "min": int(min(spf)), "max": int(max(spf))}
+            if spf else {},
+            "class_histogram": {names.get(c, str(c)): {"segments": n, "pixels": self.class_pixels[c]}
+                                for c, n in sorted(self.class_segments.items())},
+        }
+        if self.gt_frames:
+            report["pq"] = self.pq.summary() | {"frames": self.gt_frames}
+        return report
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [f"# Replay report: {report.get('bag', '')}", "",
+             f"- mode: {report.get('mode')}, model: {report.get('model')}, device: {report.get('device')}, "
+             f"mask cues: {report.get('mask_cues')}",
+             f"- frames: {report['frames']}, processed: {report['processed']}, bad: {report['bad_frames']}"
+             + (f", dropped: {report['dropped']}" if "dropped" in report else ""),
+             f"- throughput: {report['fps']:.2f} frames/s"]
+    for key, title in (("latency_ms", "inference latency"), ("e2e_latency_ms", "end-to-end latency (publish to output)")):
+        lat = report.get(key)
+        if lat:
+            lines.append(f"- {title}: p50 {lat['p50']:.1f} ms, p90 {lat['p90']:.1f} ms, p99 {lat['p99']:.1f} ms, "
+                         f"max {lat['max']:.1f} ms")
+    if report.get("segments_per_frame"):
+        s = report["segments_per_frame"]
+        lines.append(f"- segments per frame: mean {s['mean']:.1f} (min {s['min']}, max {s['max']})")
+    for err in report.get("bad_frame_errors", []):
+        lines.append(f"- bad frame: {err}")
+    lines += ["", "| class | segments | pixels |", "|---|---:|---:|"]
+    lines += [f"| {k} | {v['segments']} | {v['pixels']} |" for k, v in report["class_histogram"].items()]
+    if "pq" in report:
+        lines += ["", f"## Panoptic quality ({report['pq']['frames']} frames with ground truth)", "", "```",
+                  format_table(report["pq"]), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out_dir: Path, report: dict[str, Any]) -> None:
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
+    (out_dir / "report.md").write_text(markdown(report))

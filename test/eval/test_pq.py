@@ -1,0 +1,149 @@
+"""PQ against hand-computed cases and against a naive reference on real COCO panoptic ground truth."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from panoptic_ros.categories import Category, CategoryTable
+from panoptic_ros.data.coco_panoptic import CocoPanopticDataset, id_to_rgb, write_rgb
+from panoptic_ros.eval.cli import main as eval_main
+from panoptic_ros.eval.pq import PQAccumulator
+
+SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "coco_panoptic_sample"
+TABLE = CategoryTable((Category(1, "road", False, (0, 0, 0)), Category(2, "car", True, (0, 0, 0))))
+
+
+def reference_pq(pairs, categories: CategoryTable) -> dict[int, tuple[float, int, int, int]]:
+    """Straight from the COCO panoptic definition, one boolean mask at a time (slow, obvious)."""
+    stats = {c.id: [0.0, 0, 0, 0] for c in categories.categories}
+    for gt, gt_cats, crowd, pred, pred_cats in pairs:
+        gt = np.where(np.isin(gt, list(gt_cats)), gt, 0)
+        void = gt == 0
+        matched_p = set()
+        for g, gc in gt_cats.items():
+            gm = gt == g
+            if not gm.any() or g in crowd:
+                continue
+            hit = False
+            for p, pc in pred_cats.items():
+                pm = pred == p
+                if pc != gc or not pm.any():
+                    continue
+                inter = (gm & pm).sum()
+                union = (gm | pm).sum() - (pm & void).sum()
+                if inter / union > 0.5:
+                    stats[gc][0] += inter / union
+                    stats[gc][1] += 1
+                    matched_p.add(p)
+                    hit = True
+            if not hit:
+                stats[gc][3] += 1
+        for p, pc in pred_cats.items():
+            pm = pred == p
+            if p in matched_p or not pm.any():
+                continue
+            ignored = (pm & void).sum() + sum((pm & (gt == g)).sum() for g in crowd if gt_cats[g] == pc)
+            if ignored / pm.sum() <= 0.5:
+                stats[pc][2] += 1
+    return {k: tuple(v) for k, v in stats.items()}
+
+
+def _pq_from(stats) -> dict[int, float]:
+    return {k: (iou / (tp + fp / 2 + fn / 2) if tp + fp + fn else None) for k, (iou, tp, fp, fn) in stats.items()}
+
+
+def test_hand_computed_case():
+    gt = np.zeros((10, 10), np.int64)
+    gt[:, :5] = 1           # road: 50 px
+    gt[:4, 5:] = 2          # car A: 20 px
+    gt[6:, 5:] = 3          # car B: 20 px; rows 4-5 of the right half are void
+    pred = np.zeros_like(gt)
+    pred[:, :6] = 10        # road with one extra column: 60 px, 4 of them on void
+    pred[:4, 6:] = 20       # car A minus one column: 16 px -> IoU 16/20
+    pred[6:, 8:] = 30       # car B, only 8 px -> IoU 8/20: no match, a false positive
+    acc = PQAccumulator(TABLE)
+    acc.add(gt, {1: 1, 2: 2, 3: 2}, set(), pred, {10: 1, 20: 2, 30: 2})
+    s = acc.summary()
+    road_iou = 50 / (60 + 50 - 50 - 2)  # 4 of the extra pixels sit on GT cars, 2 on void -> union 58
+    assert s["per_class"]["road"]["pq"] == pytest.approx(road_iou)
+    assert s["per_class"]["car"]["sq"] == pytest.approx(16 / 20)
+    assert s["per_class"]["car"]["rq"] == pytest.approx(1 / (1 + 0.5 + 0.5))
+    assert s["All"]["pq"] == pytest.approx((road_iou + 0.8 * 0.5) / 2)
+    assert s["Things"]["n"] == 1 and s["Stuff"]["n"] == 1
+
+
+def test_crowd_and_void_do_not_make_false_positives():
+    gt = np.zeros((4, 8), np.int64)
+    gt[:, :4] = 5  # a crowd of cars
+    pred = np.zeros_like(gt)
+    pred[:, :3] = 7  # a car predicted inside the crowd
+    pred[:, 5:] = 8  # a car predicted on void
+    acc = PQAccumulator(TABLE)
+    acc.add(gt, {5: 2}, {5}, pred, {7: 2, 8: 2})
+    assert acc.summary()["per_class"] == {}
+
+
+def _coco_pairs(perturb):
+    ds = CocoPanopticDataset(SAMPLE / "panoptic_examples.json", SAMPLE / "panoptic_examples")
+    pairs = []
+    rng = np.random.default_rng(0)
+    for i in range(len(ds)):
+        gt, cats, crowd = ds.load_segments(i)
+        pred, pred_cats = perturb(gt.copy(), dict(cats), rng)
+        pairs.append((gt, cats, set(crowd), pred, pred_cats))
+    return ds.categories, pairs
+
+
+def _drop_merge_shift(seg, cats, rng):
+    ids = sorted(cats)
+    seg[seg == ids[0]] = 0                               # a missed segment
+    seg[seg == ids[1]] = ids[2]                          # two segments merged
+    cats[ids[3]] = next(c for c in cats.values() if c != cats[ids[3]])  # a wrong class
+    seg = np.roll(seg, 7, axis=1)                        # everything shifted: IoUs below 1
+    noise = rng.random(seg.shape) < 0.05
+    seg[noise] = ids[4]                                  # speckle
+    return seg, {k: v for k, v in cats.items() if k != ids[0] and k != ids[1]}
+
+
+@pytest.mark.parametrize("perturb", [lambda s, c, r: (s, c), _drop_merge_shift])
+def test_matches_the_reference_on_real_coco_ground_truth(perturb):
+    categories, pairs = _coco_pairs(perturb)
+    acc = PQAccumulator(categories)
+    for p in pairs:
+        acc.add(*p)
+    ref = reference_pq(pairs, categories)
+    ours = {c.id: acc.stats[c.id] for c in categories.categories}
+    for cid, (iou, tp, fp, fn) in ref.items():
+        st = ours[cid]
+        assert (st.tp, st.fp, st.fn) == (tp, fp, fn), categories.by_id(cid).name
+        assert st.iou == pytest.approx(iou, abs=1e-6)
+    s = acc.summary()
+    ref_pq = [v for v in _pq_from(ref).values() if v is not None]
+    assert s["All"]["pq"] == pytest.approx(sum(ref_pq) / len(ref_pq), abs=1e-6)
+    if perturb.__name__ == "<lambda>":
+        assert s["All"]["pq"] == pytest.approx(1.0) and s["All"]["n"] == len(ref_pq)
+
+
+def test_cli_on_prediction_files(tmp_path, capsys):
+    _, pairs = _coco_pairs(_drop_merge_shift)
+    data = json.loads((SAMPLE / "panoptic_examples.json").read_text())
+    (tmp_path / "pred").mkdir()
+    for ann, (_, _, _, pred, pred_cats) in zip(data["annotations"], pairs):
+        write_rgb(tmp_path / "pred" / ann["file_name"], id_to_rgb(pred))
+        ann["segments_info"] = [{"id": int(k), "category_id": v, "iscrowd": 0} for k, v in pred_cats.items()]
+    (tmp_path / "pred.json").write_text(json.dumps(data))
+    out = tmp_path / "report.json"
+    assert eval_main(["--gt-json", str(SAMPLE / "panoptic_examples.json"), "--gt-dir", str(SAMPLE / "panoptic_examples"),
+                      "--pred-json", str(tmp_path / "pred.json"), "--pred-dir", str(tmp_path / "pred"),
+                      "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report) == {"All", "Things", "Stuff", "per_class"}
+    assert 0 < report["All"]["pq"] < 1 and set(report["All"]) == {"pq", "sq", "rq", "n"}
+    assert "All" in capsys.readouterr().out
+    shutil.rmtree(tmp_path / "pred")
+    assert eval_main(["--gt-json", str(SAMPLE / "panoptic_examples.json"), "--gt-dir", str(SAMPLE / "panoptic_examples"),
+                      "--pred-json", str(tmp_path / "pred.json"), "--pred-dir", str(tmp_path / "pred")]) == 2
