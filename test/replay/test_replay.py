@@ -1,0 +1,122 @@
+"""panoptic-replay on generated and on real bags: outputs, report, ground truth, errors."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import small_model_config
+from panoptic_ros.data.synthetic import STREET_CATEGORIES
+from panoptic_ros.model.checkpoint import save_checkpoint
+from panoptic_ros.model.network import PanopticNet
+from panoptic_ros.replay.bag_io import read_messages
+from panoptic_ros.replay.cli import main as replay
+from panoptic_ros.replay.synthetic_bag import GT_TOPIC, IMAGE_TOPIC, write_synthetic_bag
+from panoptic_msgs.msg import PanopticSegmentation
+from ros_harness import isolated_ros_env
+from sensor_msgs.msg import Image
+
+SHARED_BAGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "bags"
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> str:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "street_small.pt"
+    return str(save_checkpoint(path, PanopticNet(small_model_config(), STREET_CATEGORIES), "street-small"))
+
+
+@pytest.fixture(scope="module")
+def bag(tmp_path_factory) -> Path:
+    return write_synthetic_bag(tmp_path_factory.mktemp("bags") / "street", frames=6, height=64, width=128, seed=5)
+
+
+def _args(bag: Path, out: Path, model: str, *extra: str) -> list[str]:
+    return [str(bag), "--out", str(out), "--model", model, "--score-threshold", "0.0", "--inference-size", "64", "128",
+            "--quiet", *extra]
+
+
+def test_synthetic_bag_has_images_and_matching_ground_truth(bag):
+    images = list(read_messages(bag, IMAGE_TOPIC, {"sensor_msgs/msg/Image": Image}))
+    labels = list(read_messages(bag, GT_TOPIC, {"sensor_msgs/msg/Image": Image}))
+    assert len(images) == len(labels) == 6
+    assert [m.header.stamp for _, m in images] == [m.header.stamp for _, m in labels]
+    gt = np.frombuffer(bytes(labels[0][1].data), "<i4").reshape(64, 128)
+    cats = set((gt[gt >= 0] // 1000).tolist())
+    assert cats <= {c.id for c in STREET_CATEGORIES.categories} and len(cats) >= 3
+
+
+def test_offline_replay_writes_bag_previews_and_report(bag, model, tmp_path):
+    out = tmp_path / "replay"
+    assert replay(_args(bag, out, model, "--gt-topic", GT_TOPIC, "--batch", "4")) == 0
+    assert not (tmp_path / "replay.partial").exists()
+    assert {p.name for p in out.iterdir()} == {"output_bag", "preview.mp4", "preview.png", "report.json", "report.md"}
+    report = json.loads((out / "report.json").read_text())
+    assert report["frames"] == report["processed"] == 6 and report["bad_frames"] == 0
+    assert set(report["latency_ms"]) == {"p50", "p90", "p99", "max", "mean"} and report["fps"] > 0
+    assert report["pq"]["frames"] == 6 and set(report["pq"]["All"]) == {"pq", "sq", "rq", "n"}
+    assert sum(v["segments"] for v in report["class_histogram"].values()) == round(
+        report["segments_per_frame"]["mean"] * 6)
+    inputs = [m.header.stamp for _, m in read_messages(bag, IMAGE_TOPIC, {"sensor_msgs/msg/Image": Image})]
+    pans = [m for _, m in read_messages(out / "output_bag", "/panoptic/panoptic", {"sensor_msgs/msg/Image": Image})]
+    segs = [m for _, m in read_messages(out / "output_bag", "/panoptic/segments",
+                                        {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation})]
+    assert [m.header.stamp for m in pans] == [m.header.stamp for m in segs] == inputs
+    pan = np.frombuffer(bytes(pans[0].data), "<i4").reshape(pans[0].height, pans[0].width)
+    ids, areas = np.unique(pan[pan >= 0], return_counts=True)
+    assert sorted((s.id, s.area) for s in segs[0].segments) == list(zip(ids.tolist(), areas.tolist()))
+    assert "Panoptic quality" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("storage,topic", [("coco_sample_sqlite3", "/camera/image_raw/compressed"),
+                                           ("coco_sample_mcap", "/camera/image_raw")])
+def test_real_bags_in_both_storages_and_transports(storage, topic, model, tmp_path):
+    out = tmp_path / "out"
+    assert replay(_args(SHARED_BAGS / storage, out, model, "--topic", topic)) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["frames"] == report["processed"] == 6
+
+
+def test_missing_topic_and_corrupt_bag_are_clear_errors_and_leave_nothing_complete(model, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert replay(_args(SHARED_BAGS / "coco_sample_mcap", out, model, "--topic", "/nope")) == 2
+    err = capsys.readouterr().err
+    assert "topic '/nope' is not in" in err and "/camera/image_raw (sensor_msgs/msg/Image)" in err
+    assert not out.exists() and (tmp_path / "out.partial" / "INCOMPLETE").is_file()
+    broken = tmp_path / "broken"
+    shutil.copytree(SHARED_BAGS / "coco_sample_sqlite3", broken)
+    db = broken / "coco_sample_sqlite3.db3"
+    db.write_bytes(db.read_bytes()[:20000])
+    assert replay(_args(broken, out, model)) == 2
+    assert "panoptic-replay:" in capsys.readouterr().err and not out.exists()
+
+
+def test_unknown_encodings_are_counted_and_an_all_bad_bag_fails(tmp_path, model, capsys):
+    from builtin_interfaces.msg import Time
+    from std_msgs.msg import Header
+    from panoptic_ros.replay.bag_io import BagWriter
+    path = tmp_path / "bad"
+    with BagWriter(path) as bag:
+        for i in range(3):
+            bag.write("/cam", Image(header=Header(stamp=Time(sec=i)), height=2, width=2, encoding="yuv422", step=4,
+                                    data=bytes(8)), i)
+    assert replay(_args(path, tmp_path / "out", model, "--topic", "/cam")) == 2
+    assert "no frame of /cam could be used: unsupported encoding 'yuv422'" in capsys.readouterr().err
+
+
+def test_live_replay_measures_the_running_node(bag, model, tmp_path, monkeypatch):
+    for k, v in isolated_ros_env().items():
+        monkeypatch.setenv(k, v)
+    out = tmp_path / "live"
+    assert replay(_args(bag, out, model, "--live", "--rate", "2", "--gt-topic", GT_TOPIC)) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["mode"] == "live" and report["frames"] == 6
+    assert report["processed"] + report["dropped"] == 6 and report["processed"] >= 1
+    assert report["e2e_latency_ms"]["p50"] > 0
+    assert report["node_diagnostics"]["model"] == "street-small"
+    assert report["pq"]["frames"] == report["processed"]
+    assert (out / "preview.png").is_file() and (out / "output_bag").is_dir()

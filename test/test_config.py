@@ -1,0 +1,44 @@
+from pathlib import Path
+
+import pytest
+
+from panoptic_ros.categories import Category, CategoryTable
+from panoptic_ros.config import ModelConfig, TrainConfig, from_dict, load_config, to_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_training_config_loads_and_round_trips():
+    cfg = load_config(TrainConfig, ROOT / "config" / "train_synthetic.yaml")
+    assert cfg.model.backbone.depth == 18 and cfg.data.kind == "synthetic"
+    assert from_dict(TrainConfig, to_dict(cfg)) == cfg
+
+
+def test_overrides_reach_nested_fields():
+    cfg = load_config(TrainConfig, None, ["model.backbone.depth=34", "data.crop=[64, 128]", "lr=0.5"])
+    assert cfg.model.backbone.depth == 34 and cfg.data.crop == (64, 128) and cfg.lr == 0.5
+
+
+@pytest.mark.parametrize("data,error", [
+    ({"backbone": {"depht": 50}}, "unknown key"),
+    ({"backbone": {"depth": 42}}, "not one of"),
+    ({"semantic": {"channels": "many"}}, "expected int"),
+    ({"instance": {"detections_per_image": 1000}}, "1..999"),
+    ({"instance": {"anchor_sizes": [32, 64]}}, "one size per FPN level"),
+])
+def test_bad_configs_fail_loudly(data, error):
+    with pytest.raises((KeyError, TypeError, ValueError), match=error):
+        from_dict(ModelConfig, data)
+
+
+def test_category_table_checks_and_lookups():
+    table = CategoryTable.from_list([{"id": 7, "name": "road", "isthing": 0, "color": [1, 2, 3]},
+                                     {"id": 26, "name": "car", "isthing": 1}])
+    assert table.semantic_index() == {7: 0, 26: 1}
+    assert table.channel_category_ids().tolist() == [7, 26]
+    assert table.colors_by_id()[7].tolist() == [1, 2, 3]
+    assert CategoryTable.from_list(table.to_list()) == table
+    with pytest.raises(ValueError, match="unique"):
+        CategoryTable((Category(1, "a", True, (0, 0, 0)), Category(1, "b", False, (0, 0, 0))))
+    with pytest.raises(ValueError, match="at least one thing"):
+        CategoryTable((Category(1, "a", False, (0, 0, 0)),))
