@@ -15,6 +15,7 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
         (f"share/{PACKAGE}/models", glob("models/*")),
+        (f"share/{PACKAGE}/samples/street_demo", glob("samples/street_demo/*")),
     ],
     install_requires=["setuptools"],
     zip_safe=False,
