@@ -57,7 +57,10 @@ def resolve_device(name: str) -> torch.device:
     """``auto`` picks the first GPU when there is one; asking for a GPU that is absent is an error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}") from exc
     if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
         raise ValueError(f"device {name!r} requested but no such CUDA device is available")
     if device.type not in ("cpu", "cuda"):

@@ -23,7 +23,12 @@ class DeformConvBlock(nn.Module):
         self.norm = nn.GroupNorm(min(32, out_channels), out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.norm(self.conv(x, self.offset(x))))
+        offset = self.offset(x)
+        if x.device.type == "cpu" and x.dtype != torch.float32:
+            # torchvision's CPU kernel has no bf16/fp16 path (its CUDA autocast handles precision itself).
+            with torch.autocast("cpu", enabled=False):
+                return F.relu(self.norm(self.conv(x.float(), offset.float())))
+        return F.relu(self.norm(self.conv(x, offset)))
 
 
 class SemanticHead(nn.Module):

@@ -1,0 +1,1 @@
+"""Datasets, formats and augmentation (no ROS imports)."""

@@ -1,0 +1,110 @@
+"""COCO panoptic format: PNGs with RGB-encoded segment ids + JSON ``segments_info`` (panopticapi's
+convention, ``id = R + 256 G + 256^2 B``). Reading and writing, so synthetic data and predictions
+share the format that the evaluator reads.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+import cv2
+import numpy as np
+
+from panoptic_ros.categories import CategoryTable
+from panoptic_ros.data.sample import PanopticSample
+
+
+def rgb_to_id(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.int32)
+    return rgb[..., 0] + 256 * rgb[..., 1] + 256 * 256 * rgb[..., 2]
+
+
+def id_to_rgb(ids: np.ndarray) -> np.ndarray:
+    ids = ids.astype(np.int64)
+    return np.stack([ids % 256, ids // 256 % 256, ids // 65536 % 256], axis=-1).astype(np.uint8)
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FileNotFoundError(f"cannot read image {path}")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def write_rgb(path: Path, rgb: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"cannot write {path}")
+
+
+def segments_info(segments: np.ndarray, categories: dict[int, int], crowd: Iterable[int] = ()) -> list[dict[str, Any]]:
+    """COCO ``segments_info`` (id, category_id, iscrowd, bbox [x, y, w, h], area) of present segments."""
+    crowd = set(crowd)
+    ids, inverse, areas = np.unique(segments, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(segments.shape)
+    ys, xs = np.indices(segments.shape)
+    out = []
+    for k, sid in enumerate(ids.tolist()):
+        if sid == 0 or sid not in categories:
+            continue
+        m = inverse == k
+        x0, x1, y0, y1 = xs[m].min(), xs[m].max(), ys[m].min(), ys[m].max()
+        out.append({"id": int(sid), "category_id": int(categories[sid]), "iscrowd": int(sid in crowd),
+                    "bbox": [int(x0), int(y0), int(x1 - x0 + 1), int(y1 - y0 + 1)], "area": int(areas[k])})
+    return out
+
+
+class CocoPanopticDataset:
+    """Read-only access to a COCO panoptic split (images + panoptic PNGs + JSON)."""
+
+    def __init__(self, json_path: str | Path, panoptic_dir: str | Path, image_dir: str | Path | None = None) -> None:
+        self.json_path = Path(json_path)
+        data = json.loads(self.json_path.read_text())
+        self.panoptic_dir = Path(panoptic_dir)
+        self.image_dir = Path(image_dir) if image_dir is not None else None
+        self.categories = CategoryTable.from_list(data["categories"])
+        images = {im["id"]: im for im in data.get("images", [])}
+        self.annotations = data["annotations"]
+        self.images = [images.get(a["image_id"], {"file_name": Path(a["file_name"]).with_suffix(".jpg").name})
+                       for a in self.annotations]
+
+    def __len__(self) -> int:
+        return len(self.annotations)
+
+    def load_segments(self, i: int) -> tuple[np.ndarray, dict[int, int], frozenset[int]]:
+        ann = self.annotations[i]
+        seg = rgb_to_id(read_rgb(self.panoptic_dir / ann["file_name"]))
+        info = {s["id"]: s["category_id"] for s in ann["segments_info"]}
+        crowd = frozenset(s["id"] for s in ann["segments_info"] if s.get("iscrowd", 0))
+        return seg, info, crowd
+
+    def __getitem__(self, i: int) -> PanopticSample:
+        if self.image_dir is None:
+            raise ValueError("this dataset was opened without an image directory")
+        seg, info, crowd = self.load_segments(i)
+        image = read_rgb(self.image_dir / self.images[i]["file_name"])
+        return PanopticSample(image, seg, info, crowd, Path(self.annotations[i]["file_name"]).stem)
+
+
+def write_coco_panoptic(out_dir: str | Path, samples: Iterable[PanopticSample], categories: CategoryTable,
+                        write_images: bool = True) -> Path:
+    """Write ``images/``, ``panoptic/`` and ``panoptic.json``; returns the JSON path."""
+    out = Path(out_dir)
+    (out / "panoptic").mkdir(parents=True, exist_ok=True)
+    if write_images:
+        (out / "images").mkdir(exist_ok=True)
+    images, annotations = [], []
+    for k, s in enumerate(samples):
+        name = s.name or f"{k:06d}"
+        if write_images:
+            write_rgb(out / "images" / f"{name}.png", s.image)
+        write_rgb(out / "panoptic" / f"{name}.png", id_to_rgb(s.segments))
+        h, w = s.segments.shape
+        images.append({"id": name, "file_name": f"{name}.png", "height": h, "width": w})
+        annotations.append({"image_id": name, "file_name": f"{name}.png",
+                            "segments_info": segments_info(s.segments, s.categories, s.crowd)})
+    cats = [{"id": c.id, "name": c.name, "isthing": int(c.is_thing), "color": list(c.color)}
+            for c in categories.categories]
+    path = out / "panoptic.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": cats}))
+    return path

@@ -1,0 +1,70 @@
+"""``PanopticSample`` (one image + its panoptic ground truth) and its conversion to training arrays."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from panoptic_ros.categories import VOID, CategoryTable
+
+
+@dataclasses.dataclass
+class PanopticSample:
+    image: np.ndarray              # [H, W, 3] uint8 RGB
+    segments: np.ndarray           # [H, W] int32 segment id, 0 = void
+    categories: dict[int, int]     # segment id -> category id
+    crowd: frozenset[int] = frozenset()  # segment ids marked iscrowd
+    name: str = ""
+
+
+@dataclasses.dataclass
+class TrainingArrays:
+    """What the network's loss needs, per image (see ``PanopticTargets``)."""
+
+    image: np.ndarray      # [3, H, W] uint8
+    semantic: np.ndarray   # [H, W] int64 semantic channel, 255 void
+    segments: np.ndarray   # [H, W] int64 segment index, -1 void or crowd
+    instances: np.ndarray  # [H, W] int64 instance slot, -1 none
+    boxes: np.ndarray      # [n, 4] float32
+    labels: np.ndarray     # [n] int64, 1-based thing label
+
+
+def to_training_arrays(sample: PanopticSample, table: CategoryTable) -> TrainingArrays:
+    """Vectorised lookups from segment ids to semantic channels, instance slots and boxes."""
+    seg = sample.segments
+    ids = np.array(sorted(sample.categories), dtype=np.int64)
+    channel_of = table.semantic_index()
+    things = {c.id for c in table.things}
+    sem_of_id = np.array([channel_of.get(sample.categories[i], VOID) for i in ids], dtype=np.int64)
+    is_instance = np.array([sample.categories[i] in things and i not in sample.crowd for i in ids], dtype=bool)
+    is_crowd = np.array([i in sample.crowd for i in ids], dtype=bool)
+    known = sem_of_id != VOID
+
+    pos = np.searchsorted(ids, seg) if len(ids) else np.zeros_like(seg, dtype=np.int64)
+    pos = np.clip(pos, 0, max(len(ids) - 1, 0))
+    present = (len(ids) > 0) & (ids[pos] == seg) if len(ids) else np.zeros(seg.shape, bool)
+    semantic = np.where(present & known[pos], sem_of_id[pos], VOID) if len(ids) else np.full(seg.shape, VOID)
+    segments = np.where(present & known[pos] & ~is_crowd[pos], pos, -1) if len(ids) else np.full(seg.shape, -1)
+
+    inst_ids = ids[is_instance & known]
+    areas = np.bincount(pos[present].ravel(), minlength=len(ids)) if len(ids) else np.zeros(0, int)
+    inst_ids = inst_ids[areas[np.searchsorted(ids, inst_ids)] > 0] if len(inst_ids) else inst_ids
+    slot_of_pos = np.full(max(len(ids), 1), -1, dtype=np.int64)
+    slot_of_pos[np.searchsorted(ids, inst_ids)] = np.arange(len(inst_ids))
+    instances = np.where(present, slot_of_pos[pos], -1) if len(ids) else np.full(seg.shape, -1)
+
+    n = len(inst_ids)
+    ys, xs = np.nonzero(instances >= 0)
+    slots = instances[ys, xs]
+    boxes = np.zeros((n, 4), np.float32)
+    if n:
+        boxes[:, 0] = np.full(n, np.inf)
+        boxes[:, 1] = np.full(n, np.inf)
+        np.minimum.at(boxes[:, 0], slots, xs)
+        np.minimum.at(boxes[:, 1], slots, ys)
+        np.maximum.at(boxes[:, 2], slots, xs + 1)
+        np.maximum.at(boxes[:, 3], slots, ys + 1)
+    thing_index = {c.id: k + 1 for k, c in enumerate(table.things)}
+    labels = np.array([thing_index[sample.categories[int(i)]] for i in inst_ids], dtype=np.int64)
+    return TrainingArrays(np.ascontiguousarray(sample.image.transpose(2, 0, 1)), semantic.astype(np.int64),
+                          segments.astype(np.int64), instances.astype(np.int64), boxes, labels)

@@ -1,0 +1,37 @@
+import numpy as np
+
+from helpers import small_categories
+from panoptic_ros.data.augment import Augmentation
+from panoptic_ros.data.sample import PanopticSample, to_training_arrays
+
+
+def _sample() -> PanopticSample:
+    seg = np.zeros((6, 8), np.int32)
+    seg[:3] = 1          # sky (category 2)
+    seg[3:] = 2          # road (category 1)
+    seg[3:5, 1:3] = 3    # car
+    seg[4:6, 5:8] = 4    # person
+    seg[0, 7] = 5        # a car crowd
+    seg[5, 0] = 0        # void
+    return PanopticSample(np.zeros((6, 8, 3), np.uint8), seg, {1: 2, 2: 1, 3: 11, 4: 12, 5: 11}, frozenset({5}))
+
+
+def test_training_arrays_from_a_hand_built_sample():
+    arrays = to_training_arrays(_sample(), small_categories())
+    # semantic channels: stuff road=0, sky=1, then things car=2, person=3
+    assert arrays.semantic[0, 0] == 1 and arrays.semantic[3, 0] == 0 and arrays.semantic[3, 1] == 2
+    assert arrays.semantic[0, 7] == 2 and arrays.semantic[5, 0] == 255    # crowd keeps its class; void
+    assert arrays.instances[0, 7] == -1 and arrays.segments[0, 7] == -1   # but is no instance, no segment
+    assert arrays.boxes.tolist() == [[1, 3, 3, 5], [5, 4, 8, 6]]
+    assert arrays.labels.tolist() == [1, 2]
+    assert set(np.unique(arrays.instances).tolist()) == {-1, 0, 1}
+    assert arrays.image.shape == (3, 6, 8)
+
+
+def test_augmentation_keeps_labels_exact_and_crops_to_size():
+    s = _sample()
+    out = Augmentation(scale=(1.5, 2.0), crop=(5, 7), hflip=True, color=0.3)(s, np.random.default_rng(0))
+    assert out.image.shape == (5, 7, 3) and out.segments.shape == (5, 7)
+    assert set(np.unique(out.segments).tolist()) <= set(np.unique(s.segments).tolist())
+    padded = Augmentation(scale=(1.0, 1.0), crop=(10, 12), hflip=False, color=0)(s, np.random.default_rng(0))
+    assert padded.segments.shape == (10, 12) and (padded.segments[6:] == 0).all()  # padding is void

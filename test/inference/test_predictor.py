@@ -1,0 +1,39 @@
+import pytest
+import torch
+
+from helpers import small_categories, small_model_config
+from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor, resolve_device
+from panoptic_ros.model.network import PanopticNet
+
+
+def _predictor(**options) -> TorchPredictor:
+    torch.manual_seed(0)
+    model = PanopticNet(small_model_config(), small_categories())
+    return TorchPredictor(model, "small", PredictorOptions(device="cpu", score_threshold=0.0, **options))
+
+
+def test_outputs_come_back_at_each_inputs_resolution_with_mixed_sizes():
+    p = _predictor(inference_size=(64, 96))
+    images = [torch.randint(0, 256, (3, h, w), dtype=torch.uint8) for h, w in ((120, 200), (64, 96), (120, 200))]
+    results = p.predict(images)
+    assert [tuple(r.panoptic.shape) for r in results] == [(120, 200), (64, 96), (120, 200)]
+    assert torch.equal(p.predict(images[:1])[0].panoptic, results[0].panoptic)  # batching changes nothing
+
+
+def test_bf16_autocast_runs_on_the_cpu_and_mostly_agrees_with_fp32():
+    image = [torch.randint(0, 256, (3, 64, 96), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))]
+    fp32 = _predictor().predict(image)[0]
+    bf16 = _predictor(precision="bf16").predict(image)[0]
+    assert bf16.panoptic.shape == fp32.panoptic.shape
+    assert (bf16.semantic == fp32.semantic).float().mean() > 0.5
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
+        _predictor(precision="fp16")
+    with pytest.raises(ValueError, match="device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no such CUDA device"):
+            resolve_device("cuda:0")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
