@@ -120,3 +120,28 @@ def test_live_replay_measures_the_running_node(bag, model, tmp_path, monkeypatch
     assert report["node_diagnostics"]["model"] == "street-small"
     assert report["pq"]["frames"] == report["processed"]
     assert (out / "preview.png").is_file() and (out / "output_bag").is_dir()
+
+
+def test_ground_truth_from_a_coco_panoptic_folder_named_by_stamp(bag, model, tmp_path):
+    """The same ground truth as the label topic, as COCO panoptic PNGs named <stamp_ns>.png."""
+    from panoptic_ros.categories import CategoryTable
+    from panoptic_ros.data.coco_panoptic import write_coco_panoptic
+    from panoptic_ros.data.sample import PanopticSample
+    from panoptic_ros.replay.bag_io import label_image
+
+    samples = []
+    for _, msg in read_messages(bag, GT_TOPIC, {"sensor_msgs/msg/Image": Image}):
+        pan = label_image(msg)
+        seg = pan.astype(np.int64) + 1  # void (-1) -> 0
+        cats = {int(i): int((i - 1) // 1000) for i in np.unique(seg) if i}
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        samples.append(PanopticSample(np.zeros((*pan.shape, 3), np.uint8), seg.astype(np.int32), cats, name=str(stamp)))
+    write_coco_panoptic(tmp_path / "gt", samples, STREET_CATEGORIES, write_images=False)
+    by_topic, by_folder = tmp_path / "a", tmp_path / "b"
+    assert replay(_args(bag, by_topic, model, "--gt-topic", GT_TOPIC)) == 0
+    assert replay(_args(bag, by_folder, model, "--gt-json", str(tmp_path / "gt" / "panoptic.json"),
+                        "--gt-dir", str(tmp_path / "gt" / "panoptic"))) == 0
+    a = json.loads((by_topic / "report.json").read_text())["pq"]
+    b = json.loads((by_folder / "report.json").read_text())["pq"]
+    assert a["frames"] == b["frames"] == 6
+    assert a["All"] == pytest.approx(b["All"]) and a["per_class"] == b["per_class"]
