@@ -104,6 +104,10 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         mask_rng.random()
     bar = tqdm(total=cfg.iterations, initial=start, disable=rank != 0 or quiet, dynamic_ncols=True)
     batches = _batches(loader, dataset, sampler)
+    w = cfg.losses
+    weights = {"loss_objectness": w.rpn, "loss_rpn_box_reg": w.rpn, "loss_classifier": w.box,
+               "loss_box_reg": w.box, "loss_mask": w.mask, "loss_semantic": w.semantic,
+               "loss_panoptic": w.panoptic, "loss_panoptic_upsnet": w.panoptic, "loss_affinity": w.affinity}
     model.train()
     t_last = time.perf_counter()
     for step in range(start, cfg.iterations):
@@ -114,10 +118,6 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
             g["lr"] = learning_rate(cfg, step)
         with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
             losses = net(images, targets, mask_cues=mask_cues, instance_dropout=cfg.gt_instance_dropout)
-        w = cfg.losses
-        weights = {"loss_objectness": w.rpn, "loss_rpn_box_reg": w.rpn, "loss_classifier": w.box,
-                   "loss_box_reg": w.box, "loss_mask": w.mask, "loss_semantic": w.semantic,
-                   "loss_panoptic": w.panoptic, "loss_panoptic_upsnet": w.panoptic, "loss_affinity": w.affinity}
         loss = sum(weights[k] * v for k, v in losses.items())
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()

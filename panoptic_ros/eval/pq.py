@@ -66,7 +66,7 @@ class PQAccumulator:
                 matched_pred.add(p)
 
         crowd_of_cat = {gt_cats[g]: g for g in gt_crowd if g in gt_area}
-        for g, area in gt_area.items():
+        for g in gt_area:
             if g != VOID_ID and g not in gt_crowd and g not in matched_gt:
                 self.stats[gt_cats[g]].fn += 1
         for p, area in pred_area.items():

@@ -72,7 +72,7 @@ def read_messages(path: Path, topic: str, types: dict[str, type]) -> Iterator[tu
             raise BagError(f"topic {topic!r} has type {conns[0].msgtype}, expected one of {sorted(types)}")
         cls = types[conns[0].msgtype]
         try:
-            for conn, timestamp, raw in reader.messages(connections=conns):
+            for _, timestamp, raw in reader.messages(connections=conns):
                 yield timestamp, deserialize_message(bytes(raw), cls)
         except BagError:
             raise

@@ -11,7 +11,6 @@ import collections
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,7 @@ from panoptic_ros.image_encoding import ImageEncodingError, decode_compressed, i
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.inference.predictor import Predictor, PredictorOptions, TorchPredictor, shipped_model_path
 from panoptic_ros.ros import conversions
-from panoptic_ros.ros.parameters import PARAMETERS, BY_NAME, validate
+from panoptic_ros.ros.parameters import PARAMETERS, validate
 
 LATENCY_WINDOW = 500
 

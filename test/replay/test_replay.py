@@ -124,7 +124,6 @@ def test_live_replay_measures_the_running_node(bag, model, tmp_path, monkeypatch
 
 def test_ground_truth_from_a_coco_panoptic_folder_named_by_stamp(bag, model, tmp_path):
     """The same ground truth as the label topic, as COCO panoptic PNGs named <stamp_ns>.png."""
-    from panoptic_ros.categories import CategoryTable
     from panoptic_ros.data.coco_panoptic import write_coco_panoptic
     from panoptic_ros.data.sample import PanopticSample
     from panoptic_ros.replay.bag_io import label_image
