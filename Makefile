@@ -4,16 +4,19 @@
 # panoptic_msgs is built with colcon into ./install; otherwise ROS 2 Kilted wheels are used.
 
 SHELL := /bin/bash
-PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 MSG_SOURCES := $(wildcard panoptic_msgs/msg/*.msg) panoptic_msgs/CMakeLists.txt panoptic_msgs/package.xml
 
 ifdef ROS_DISTRO
+# the distribution's own interpreter, whose rclpy it ships
+PYTHON ?= python3
 VENV_FLAGS := --system-site-packages
 REQUIREMENTS := requirements/python.txt
 RUN := source install/setup.bash &&
 else
+# the ROS 2 Kilted wheels are built for CPython 3.11
+PYTHON ?= python3.11
 VENV_FLAGS :=
 REQUIREMENTS := requirements/python.txt requirements/ros-kilted.txt
 RUN :=
