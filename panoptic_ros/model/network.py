@@ -104,19 +104,23 @@ class PanopticNet(nn.Module):
 
     def panoptic(self, sem_logits: torch.Tensor, fused: torch.Tensor, dets: Detections,
                  mask_logits: torch.Tensor | None, head: HeadKind) -> tuple[torch.Tensor, torch.Tensor]:
-        """(channel map, confidence), both [B, H_pad, W_pad], in the layout of ``upsnet_head``."""
+        """(channel map, confidence), both [B, H_pad, W_pad], in the layout of ``upsnet_head``.
+
+        Every head is evaluated at the input's resolution: semantic logits upsampled, masks pasted
+        into their boxes at full resolution (as UPSNet does at inference). The heads' formulas do not
+        depend on the grid (training computes them at 1/4), and thin objects survive.
+        """
         size = (sem_logits.shape[-2] * SEM_STRIDE, sem_logits.shape[-1] * SEM_STRIDE)
+        sem = F.interpolate(sem_logits.float(), size=size, mode="bilinear", align_corners=False)
         if head == "heuristic":
-            up = F.interpolate(sem_logits.float(), size=size, mode="bilinear", align_corners=False)
-            return heuristic_channels(up, dets, mask_logits, self.num_stuff)
+            return heuristic_channels(sem, dets, mask_logits, self.num_stuff)
         if head == "upsnet":
-            logits, _ = upsnet_logits(sem_logits, dets, mask_logits, self.num_stuff, SEM_STRIDE)
+            logits, _ = upsnet_logits(sem, dets, mask_logits, self.num_stuff, 1.0)
         elif head == "affinity":
-            logits, _, _ = self.affinity(sem_logits, fused, dets, mask_logits, self.num_stuff, SEM_STRIDE)
+            logits, _, _ = self.affinity(sem, fused, dets, mask_logits, self.num_stuff, 1.0)
         else:
             raise ValueError(f"unknown panoptic head {head!r}")
-        up = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-        confidence, channels = up.softmax(dim=1).max(dim=1)
+        confidence, channels = logits.softmax(dim=1).max(dim=1)
         return channels, confidence
 
     # ---- inference ----------------------------------------------------------------------------
