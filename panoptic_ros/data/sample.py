@@ -68,3 +68,16 @@ def to_training_arrays(sample: PanopticSample, table: CategoryTable) -> Training
     labels = np.array([thing_index[sample.categories[int(i)]] for i in inst_ids], dtype=np.int64)
     return TrainingArrays(np.ascontiguousarray(sample.image.transpose(2, 0, 1)), semantic.astype(np.int64),
                           segments.astype(np.int64), instances.astype(np.int64), boxes, labels)
+
+
+def panoptic_ids(segments: np.ndarray, categories: dict[int, int], things: set[int]) -> np.ndarray:
+    """Segment ids (0 void) -> the node's ``~/panoptic`` encoding: ``category * 1000 + instance``
+    with instances numbered 1.. per image in segment-id order, stuff ``category * 1000``, void -1."""
+    ids = np.array(sorted(categories), dtype=np.int64)
+    if len(ids) == 0:
+        return np.full(segments.shape, -1, np.int32)
+    is_thing = np.array([categories[i] in things for i in ids])
+    instance = np.where(is_thing, np.cumsum(is_thing), 0)
+    values = (np.array([categories[i] for i in ids]) * 1000 + instance).astype(np.int32)
+    pos = np.clip(np.searchsorted(ids, segments), 0, len(ids) - 1)
+    return np.where(ids[pos] == segments, values[pos], -1).astype(np.int32)

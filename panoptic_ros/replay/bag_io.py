@@ -60,6 +60,15 @@ def open_reader(path: Path) -> Reader:
     return reader
 
 
+def count_messages(path: Path, topic: str) -> int:
+    """Messages of ``topic`` according to the bag's metadata (for progress bars)."""
+    reader = open_reader(path)
+    try:
+        return sum(c.msgcount for c in reader.connections if c.topic == topic)
+    finally:
+        reader.close()
+
+
 def read_messages(path: Path, topic: str, types: dict[str, type]) -> Iterator[tuple[int, Any]]:
     """(timestamp, message) of ``topic``, whose type must be one of ``types``."""
     reader = open_reader(path)

@@ -22,31 +22,27 @@ from typing import Any
 import numpy as np
 
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
+from panoptic_ros.data.sample import panoptic_ids
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.model.checkpoint import CheckpointError
-from panoptic_ros.replay.bag_io import BagError, label_image, read_frames, read_messages
+from panoptic_ros.replay.bag_io import BagError, count_messages, label_image, read_frames, read_messages
 from panoptic_ros.replay.output import StagedOutput
 from panoptic_ros.replay.report import markdown, write_report
 from sensor_msgs.msg import CompressedImage, Image
 
 
-def ground_truth(args: argparse.Namespace, table: Any = None) -> dict[int, np.ndarray]:
+def ground_truth(args: argparse.Namespace) -> dict[int, np.ndarray]:
     """Stamp (ns) -> label image in the ``~/panoptic`` encoding."""
     if args.gt_topic:
         return {msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec: label_image(msg)
                 for _, msg in read_messages(args.bag, args.gt_topic, {"sensor_msgs/msg/Image": Image})}
     if args.gt_json:
         ds = CocoPanopticDataset(args.gt_json, args.gt_dir)
+        things = {c.id for c in ds.categories.things}
         out = {}
         for i, ann in enumerate(ds.annotations):
-            seg, cats, _ = ds.load_segments(i)
-            things = {c.id for c in ds.categories.things}
-            lut = {sid: cat * 1000 + (k + 1 if cat in things else 0) for k, (sid, cat) in enumerate(sorted(cats.items()))}
-            keys = np.array(sorted(lut), dtype=np.int64)
-            vals = np.array([lut[k] for k in keys], dtype=np.int32)
-            pos = np.clip(np.searchsorted(keys, seg), 0, max(len(keys) - 1, 0))
-            out[int(Path(ann["file_name"]).stem)] = np.where(keys[pos] == seg, vals[pos], -1) if len(keys) else \
-                np.full(seg.shape, -1, np.int32)
+            segments, categories, _ = ds.load_segments(i)
+            out[int(Path(ann["file_name"]).stem)] = panoptic_ids(segments, categories, things)
         return out
     return {}
 
@@ -97,7 +93,7 @@ def run_offline(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]
     size = tuple(args.inference_size) if any(args.inference_size) else None
     predictor = TorchPredictor.from_checkpoint(args.model or shipped_model_path(), PredictorOptions(
         args.device, args.precision, args.mask_cues, args.head, args.score_threshold, size))
-    recorder = replay_offline(read_frames(args.bag, args.topic), None, predictor, out, args.batch, gt,
+    recorder = replay_offline(read_frames(args.bag, args.topic), count_messages(args.bag, args.topic), predictor, out, args.batch, gt,
                               storage=args.storage, progress=not args.quiet)
     if recorder.processed == 0:
         raise ImageEncodingError(f"no frame of {args.topic} could be used: {'; '.join(recorder.errors)}")

@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 from builtin_interfaces.msg import Time
 from std_msgs.msg import Header
 
+from panoptic_ros.data.sample import panoptic_ids
 from panoptic_ros.data.synthetic import StreetSceneGenerator
 from panoptic_ros.replay.bag_io import BagWriter
 from panoptic_ros.ros.conversions import image_message
@@ -19,19 +19,6 @@ from panoptic_ros.ros.conversions import image_message
 IMAGE_TOPIC = "/camera/image_raw"
 GT_TOPIC = "/camera/panoptic_gt"
 START_NS = 1_700_000_000_000_000_000
-
-
-def scene_label_image(segments: np.ndarray, categories: dict[int, int], things: set[int]) -> np.ndarray:
-    """Segment ids -> ``category * 1000 + instance`` (instances numbered per image), -1 void."""
-    lut = np.full(max(categories, default=0) + 1, -1, np.int32)
-    counter = 0
-    for sid, cat in sorted(categories.items()):
-        if cat in things:
-            counter += 1
-            lut[sid] = cat * 1000 + counter
-        else:
-            lut[sid] = cat * 1000
-    return lut[segments]
 
 
 def write_synthetic_bag(path: Path, frames: int, height: int, width: int, seed: int, rate_hz: float = 5.0,
@@ -45,7 +32,7 @@ def write_synthetic_bag(path: Path, frames: int, height: int, width: int, seed: 
             t = START_NS + int(i * 1e9 / rate_hz)
             header = Header(stamp=Time(sec=t // 1_000_000_000, nanosec=t % 1_000_000_000), frame_id="camera")
             bag.write(IMAGE_TOPIC, image_message(scene.image, "rgb8", header), t)
-            bag.write(GT_TOPIC, image_message(scene_label_image(scene.segments, scene.categories, things), "32SC1",
+            bag.write(GT_TOPIC, image_message(panoptic_ids(scene.segments, scene.categories, things), "32SC1",
                                               header), t)
     return path
 

@@ -35,3 +35,10 @@ def test_augmentation_keeps_labels_exact_and_crops_to_size():
     assert set(np.unique(out.segments).tolist()) <= set(np.unique(s.segments).tolist())
     padded = Augmentation(scale=(1.0, 1.0), crop=(10, 12), hflip=False, color=0)(s, np.random.default_rng(0))
     assert padded.segments.shape == (10, 12) and (padded.segments[6:] == 0).all()  # padding is void
+
+
+def test_panoptic_ids_number_instances_and_keep_void():
+    from panoptic_ros.data.sample import panoptic_ids
+    seg = np.array([[0, 5, 5], [9, 7, 1000000]])
+    out = panoptic_ids(seg, {5: 1, 7: 11, 9: 11, 1000000: 12}, things={11, 12})
+    assert out.tolist() == [[-1, 1000, 1000], [11002, 11001, 12003]]
