@@ -19,6 +19,7 @@ import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from panoptic_msgs.msg import PanopticInfo, PanopticSegmentation
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -63,12 +64,13 @@ class FrameStats:
 class PanopticNode(Node):
     def __init__(self, predictor: Predictor | None = None, **kwargs: Any) -> None:
         super().__init__("panoptic", **kwargs)
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None  # started last: a failed start has nothing to stop
         self.params = self._declare_parameters()
         self.predictor = predictor or self._load_predictor()
         self.stats = FrameStats()
         self._pending: tuple[Any, float] | None = None
         self._wake = threading.Condition()
-        self._stop = threading.Event()
         self._warned: set[str] = set()
         self._colors = self.predictor.categories.colors_by_id(self.predictor.device)
 
@@ -111,7 +113,10 @@ class PanopticNode(Node):
                 desc.floating_point_range = [FloatingPointRange(from_value=spec.minimum, to_value=spec.maximum)]
             elif spec.minimum is not None:
                 desc.integer_range = [IntegerRange(from_value=int(spec.minimum), to_value=int(spec.maximum), step=1)]
-            self.declare_parameter(spec.name, spec.default, desc)
+            try:
+                self.declare_parameter(spec.name, spec.default, desc)
+            except ParameterException as exc:  # out of the descriptor's range, or the wrong type
+                raise ValueError(f"parameter {spec.name!r}: {exc}") from exc
         values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         values["inference_size"] = list(values["inference_size"])
         return validate(values)
@@ -216,9 +221,10 @@ class PanopticNode(Node):
 
     def destroy_node(self) -> None:
         self._stop.set()
-        with self._wake:
-            self._wake.notify_all()
-        self._worker.join(timeout=5.0)
+        if self._worker is not None:
+            with self._wake:
+                self._wake.notify_all()
+            self._worker.join(timeout=5.0)
         super().destroy_node()
 
 

@@ -187,3 +187,7 @@ def test_invalid_parameters_refuse_to_start_with_a_clear_message(checkpoint, tmp
     node = NodeProcess(env, {"model": str(tmp_path / "missing.pt")}, tmp_path / "missing.log")
     assert node.proc.wait(timeout=90) == 1
     assert "does not exist" in node.log()
+    for params, message in (({"score_threshold": "2.0"}, "score_threshold"), ({"qos_depth": "deep"}, "qos_depth")):
+        node = NodeProcess(env, {"model": checkpoint} | params, tmp_path / "range.log")
+        assert node.proc.wait(timeout=90) == 1
+        assert "cannot start" in node.log() and message in node.log() and "Traceback" not in node.log()
