@@ -19,14 +19,14 @@ def image_message(array: np.ndarray, encoding: str, header: Header) -> Image:
 
 
 def segments_message(result: PanopticResult, header: Header) -> PanopticSegmentation:
-    """Per-segment message; one device-to-host copy of the per-segment tensors."""
-    cols = [t.cpu().tolist() for t in (result.segment_ids, result.category_ids, result.instance_ids,
-                                       result.is_thing, result.scores, result.areas, result.boxes)]
+    """Per-segment message; the statistics cross to the host in two copies (integers, scores)."""
+    ints = torch.cat([result.segment_ids[:, None].long(), result.category_ids[:, None], result.instance_ids[:, None],
+                      result.areas[:, None], result.boxes], dim=1).cpu().tolist()
+    scores = result.scores.cpu().tolist()
     segments = [
-        Segment(id=sid, category_id=cat, instance_id=inst, is_thing=thing, score=float(score), area=area,
-                bbox=RegionOfInterest(x_offset=box[0], y_offset=box[1], width=box[2] - box[0],
-                                      height=box[3] - box[1]))
-        for sid, cat, inst, thing, score, area, box in zip(*cols)
+        Segment(id=sid, category_id=cat, instance_id=inst, is_thing=inst > 0, score=float(score), area=area,
+                bbox=RegionOfInterest(x_offset=x0, y_offset=y0, width=x1 - x0, height=y1 - y0))
+        for (sid, cat, inst, area, x0, y0, x1, y1), score in zip(ints, scores)
     ]
     h, w = result.panoptic.shape
     return PanopticSegmentation(header=header, height=h, width=w, mask_cues=result.mask_cues, segments=segments)
