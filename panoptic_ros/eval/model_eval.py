@@ -9,6 +9,7 @@ import torch
 
 from panoptic_ros.data.dataset import SampleSource
 from panoptic_ros.eval.pq import PQAccumulator
+from panoptic_ros.inference.predictor import synchronize
 from panoptic_ros.model.network import HeadKind, PanopticNet
 from panoptic_ros.model.result import ID_DIVISOR
 
@@ -17,11 +18,6 @@ def panoptic_to_segments(panoptic: np.ndarray) -> tuple[np.ndarray, dict[int, in
     """Our panoptic image (category*1000+instance, -1 void) -> (segment ids with 0 void, id -> category)."""
     seg = panoptic.astype(np.int64) + 1
     return seg, {int(i): int((i - 1) // ID_DIVISOR) for i in np.unique(seg) if i != 0}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @torch.no_grad()
@@ -35,10 +31,10 @@ def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mas
     for start in range(0, n, batch_size):
         samples = [source[i] for i in range(start, min(n, start + batch_size))]
         images = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2).to(device)
-        _sync(device)
+        synchronize(device)
         t0 = time.perf_counter()
         results = model.predict(images, mask_cues=mask_cues, head=head)
-        _sync(device)
+        synchronize(device)
         seconds += time.perf_counter() - t0
         for s, r in zip(samples, results):
             pred, pred_cats = panoptic_to_segments(r.panoptic.cpu().numpy())

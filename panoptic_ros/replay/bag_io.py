@@ -18,7 +18,7 @@ from rosbags.rosbag2.enums import CompressionFormat, CompressionMode, StoragePlu
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from panoptic_ros.resources import package_file
-from panoptic_ros.image_encoding import ImageEncodingError, decode_compressed, image_view, rgb_tensor
+from panoptic_ros.image_encoding import ImageEncodingError, image_view
 from sensor_msgs.msg import CompressedImage, Image
 
 IMAGE_TYPES = {"sensor_msgs/msg/Image": Image, "sensor_msgs/msg/CompressedImage": CompressedImage}
@@ -94,15 +94,6 @@ def read_messages(path: Path, topic: str, types: dict[str, type]) -> Iterator[tu
 def read_frames(path: Path, topic: str) -> Iterator[Frame]:
     for timestamp, msg in read_messages(path, topic, IMAGE_TYPES):
         yield Frame(timestamp, msg)
-
-
-def frame_rgb(msg: Image | CompressedImage, device: Any = "cpu") -> Any:
-    """RGB uint8 [3, H, W] tensor of a camera message (raises ``ImageEncodingError``)."""
-    import torch
-    if isinstance(msg, CompressedImage):
-        return torch.from_numpy(decode_compressed(msg.data)).to(device).permute(2, 0, 1)
-    return rgb_tensor(image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data, bool(msg.is_bigendian)),
-                      msg.encoding, device)
 
 
 def label_image(msg: Image) -> np.ndarray:

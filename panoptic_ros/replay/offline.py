@@ -12,18 +12,13 @@ from tqdm import tqdm
 
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
-from panoptic_ros.inference.predictor import Predictor
-from panoptic_ros.replay.bag_io import BagWriter, Frame, frame_rgb
+from panoptic_ros.inference.predictor import Predictor, synchronize
+from panoptic_ros.replay.bag_io import BagWriter, Frame
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros import conversions
 
 OUTPUT_NS = "/panoptic"
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder: ReplayRecorder
@@ -32,7 +27,7 @@ def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder:
     for frame in frames:
         recorder.frames_in += 1
         try:
-            batch.append((frame, frame_rgb(frame.msg, predictor.device)))
+            batch.append((frame, conversions.rgb_from_message(frame.msg, predictor.device)))
         except ImageEncodingError as exc:
             recorder.bad(str(exc))
             continue
@@ -52,10 +47,10 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
     bar = tqdm(total=total, unit="frame", disable=not progress, desc="replay")
     with BagWriter(out_dir / "output_bag", storage) as bag:
         for batch in _batches(frames, batch_size, predictor, recorder):
-            _sync(predictor.device)
+            synchronize(predictor.device)
             t0 = time.perf_counter()
             results = predictor.predict([rgb for _, rgb in batch])
-            _sync(predictor.device)
+            synchronize(predictor.device)
             latency = time.perf_counter() - t0  # every frame of a batch waits for the whole batch
             recorder.seconds += latency
             for (frame, rgb), result in zip(batch, results):

@@ -4,13 +4,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 from panoptic_msgs.msg import Category, PanopticInfo, PanopticSegmentation, Segment
-from sensor_msgs.msg import Image, RegionOfInterest
+from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from panoptic_ros.categories import CategoryTable
-from panoptic_ros.image_encoding import image_fields
+from panoptic_ros.image_encoding import decode_compressed, image_fields, image_view, rgb_tensor
 from panoptic_ros.model.result import PanopticResult
+
+
+def rgb_from_message(msg: Image | CompressedImage, device: torch.device | str = "cpu") -> torch.Tensor:
+    """RGB uint8 [3, H, W] on ``device`` from a camera message (raises ``ImageEncodingError``)."""
+    if isinstance(msg, CompressedImage):
+        return torch.from_numpy(decode_compressed(msg.data)).to(device).permute(2, 0, 1)
+    view = image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data, bool(msg.is_bigendian))
+    return rgb_tensor(view, msg.encoding, device)
 
 
 def image_message(array: np.ndarray, encoding: str, header: Header) -> Image:

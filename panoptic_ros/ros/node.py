@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import rclpy
-import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from panoptic_msgs.msg import PanopticInfo, PanopticSegmentation
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
@@ -27,7 +26,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
-from panoptic_ros.image_encoding import ImageEncodingError, decode_compressed, image_view, rgb_tensor
+from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.inference.predictor import Predictor, PredictorOptions, TorchPredictor, shipped_model_path
 from panoptic_ros.ros import conversions
@@ -157,13 +156,6 @@ class PanopticNode(Node):
         else:
             self.get_logger().warning(message, throttle_duration_sec=10.0)
 
-    def _to_rgb(self, msg: Image | CompressedImage) -> torch.Tensor:
-        device = self.predictor.device
-        if isinstance(msg, CompressedImage):
-            return torch.from_numpy(decode_compressed(msg.data)).to(device).permute(2, 0, 1)
-        view = image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data, bool(msg.is_bigendian))
-        return rgb_tensor(view, msg.encoding, device)
-
     def _run(self) -> None:
         while not self._stop.is_set():
             with self._wake:
@@ -174,7 +166,7 @@ class PanopticNode(Node):
 
     def _process(self, msg: Image | CompressedImage, received: float) -> None:
         try:
-            rgb = self._to_rgb(msg)
+            rgb = conversions.rgb_from_message(msg, self.predictor.device)
         except ImageEncodingError as exc:
             with self.stats.lock:
                 self.stats.bad += 1
