@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from panoptic_ros.model.detections import Detections
 from panoptic_ros.model.upsnet_head import NEG, upsnet_logits
 
+SDPA_ALIGN = 8  # query/value width multiple that every fused attention kernel accepts (fp16, bf16, fp32)
+
 
 class AffinityHead(nn.Module):
     def __init__(self, in_channels: int, embed_dim: int, pool: int) -> None:
@@ -47,12 +49,22 @@ class AffinityHead(nn.Module):
         return F.normalize(self.embed(x).float(), dim=1)
 
     def propagate(self, logits: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        """softmax(t E E^T) V with V the logits pooled to the embedding grid; back at the logits' size."""
+        """softmax(t E E^T) V with V the logits pooled to the embedding grid; back at the logits' size.
+
+        Queries and values are zero-padded to one width, a multiple of ``SDPA_ALIGN``: zero columns
+        change neither q.k nor the kept output columns, and the fused kernels (flash on CPU and CUDA,
+        memory-efficient on CUDA) want equal widths divisible by 8 (fp16) or 4 (fp32). The value width
+        S+1+N changes with the detections, so unpadded most frames would fall back to the math kernel,
+        which materialises the L x L matrix (4 GiB at 1/8 of 1024x2048).
+        """
         b, c, h, w = logits.shape
-        v = F.adaptive_avg_pool2d(logits, emb.shape[-2:]).flatten(2).transpose(1, 2)[:, None]  # [B,1,L,C]
-        q = (emb * self.log_temperature.exp().sqrt()).flatten(2).transpose(1, 2)[:, None]      # [B,1,L,D]
-        out = F.scaled_dot_product_attention(q.to(v.dtype), q.to(v.dtype), v, scale=1.0)
-        out = out[:, 0].transpose(1, 2).reshape(b, c, *emb.shape[-2:])
+        d = emb.shape[1]
+        width = -(-max(c, d) // SDPA_ALIGN) * SDPA_ALIGN
+        v = F.adaptive_avg_pool2d(logits, emb.shape[-2:]).flatten(2).transpose(1, 2)           # [B,L,C]
+        q = (emb * self.log_temperature.exp().sqrt()).flatten(2).transpose(1, 2).to(v.dtype)  # [B,L,D]
+        v, q = F.pad(v, (0, width - c))[:, None], F.pad(q, (0, width - d))[:, None]
+        out = F.scaled_dot_product_attention(q, q, v, scale=1.0)[:, 0, :, :c]
+        out = out.transpose(1, 2).reshape(b, c, *emb.shape[-2:])
         return F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
 
     def forward(self, sem_logits: torch.Tensor, fused: torch.Tensor, dets: Detections,

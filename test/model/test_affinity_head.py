@@ -2,6 +2,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from panoptic_ros.model.affinity_head import AffinityHead
 
@@ -37,6 +38,19 @@ def test_fused_propagation_equals_the_explicit_affinity_matrix():
     affinity = torch.softmax(t * e.transpose(1, 2) @ e, -1)  # [B, L, L], rows sum to 1
     expected = (affinity @ logits.flatten(2).transpose(1, 2)).transpose(1, 2).reshape_as(logits)
     assert torch.allclose(out, expected, atol=1e-5)
+
+
+def test_propagation_runs_on_a_fused_kernel_whatever_the_widths():
+    # 3-d embeddings and 5 logit channels: unpadded, no fused kernel accepts them (math disabled here).
+    torch.manual_seed(0)
+    emb = F.normalize(torch.randn(1, 3, 4, 6), dim=1)
+    logits = torch.randn(1, 5, 4, 6)
+    head = _head(5.0)
+    with sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION]):
+        fused = head.propagate(logits, emb)
+    with sdpa_kernel([SDPBackend.MATH]):
+        math = head.propagate(logits, emb)
+    assert fused.shape == logits.shape and torch.allclose(fused, math, atol=1e-5)
 
 
 def test_pair_loss_prefers_embeddings_that_separate_segments():
