@@ -4,15 +4,24 @@
 encoding, step, is_bigendian, data), honouring row padding; ``rgb_tensor`` turns that view into an
 RGB uint8 tensor on the inference device (channel swaps happen there, after one host-to-device copy
 of the raw bytes; only Bayer demosaicing runs on the CPU, through OpenCV as cv_bridge does).
-Every malformed buffer raises ``ImageEncodingError`` with a message fit for a log line.
+Every malformed buffer raises ``ImageEncodingError`` with a message fit for a log line (bounded in
+length whatever the sender put in the message). Compressed payloads are decoded with Pillow rather
+than OpenCV: Pillow reads the header alone first, so a size is checked before any pixel memory is
+taken, and its libjpeg error handler raises instead of writing one unthrottled stderr line per
+corrupt JPEG.
 """
 from __future__ import annotations
+
+import io
+import warnings
 
 import cv2
 import numpy as np
 import torch
+from PIL import Image as PILImage
 
-MAX_PIXELS = 8192 * 8192  # refuse absurd sizes before touching memory
+MAX_PIXELS = 8192 * 8192  # refuse absurd sizes before touching memory (raw and compressed alike)
+COMPRESSED_FORMATS = ("JPEG", "PNG")  # what sensor_msgs/CompressedImage carries from image_transport
 
 # encoding -> (numpy dtype, channels)
 ENCODINGS: dict[str, tuple[str, int]] = {
@@ -33,15 +42,24 @@ class ImageEncodingError(ValueError):
     """A frame that cannot be interpreted; the message says why."""
 
 
-def image_view(height: int, width: int, encoding: str, step: int, data: bytes | bytearray | memoryview,
-               is_bigendian: bool = False) -> np.ndarray:
-    """Zero-copy [H, W] or [H, W, C] view of an image buffer (row padding in ``step`` is skipped)."""
-    if encoding not in ENCODINGS:
-        raise ImageEncodingError(f"unsupported encoding {encoding!r}; supported: {', '.join(INPUT_ENCODINGS)}")
+def _short(text: str, limit: int = 40) -> str:
+    """``repr`` of a sender-supplied string, cut so that one log line stays one line."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def _check_size(height: int, width: int) -> None:
     if height <= 0 or width <= 0:
         raise ImageEncodingError(f"empty image ({width}x{height})")
     if height * width > MAX_PIXELS:
         raise ImageEncodingError(f"image of {width}x{height} exceeds the {MAX_PIXELS} pixel limit")
+
+
+def image_view(height: int, width: int, encoding: str, step: int, data: bytes | bytearray | memoryview,
+               is_bigendian: bool = False) -> np.ndarray:
+    """Zero-copy [H, W] or [H, W, C] view of an image buffer (row padding in ``step`` is skipped)."""
+    if encoding not in ENCODINGS:
+        raise ImageEncodingError(f"unsupported encoding {_short(encoding)}; supported: {', '.join(INPUT_ENCODINGS)}")
+    _check_size(height, width)
     kind, channels = ENCODINGS[encoding]
     dtype = np.dtype(kind).newbyteorder(">" if is_bigendian else "<")
     row = width * channels * dtype.itemsize
@@ -58,7 +76,7 @@ def image_view(height: int, width: int, encoding: str, step: int, data: bytes | 
 def rgb_tensor(view: np.ndarray, encoding: str, device: torch.device | str = "cpu") -> torch.Tensor:
     """RGB uint8 [3, H, W] on ``device`` from an ``image_view`` of an input encoding."""
     if encoding not in INPUT_ENCODINGS:
-        raise ImageEncodingError(f"unsupported input encoding {encoding!r}; supported: {', '.join(INPUT_ENCODINGS)}")
+        raise ImageEncodingError(f"unsupported input encoding {_short(encoding)}; supported: {', '.join(INPUT_ENCODINGS)}")
     if encoding in _BAYER_TO_RGB:
         view = cv2.cvtColor(np.ascontiguousarray(view), _BAYER_TO_RGB[encoding])
         encoding = "rgb8"
@@ -76,13 +94,30 @@ def rgb_tensor(view: np.ndarray, encoding: str, device: torch.device | str = "cp
 
 def decode_compressed(data: bytes | bytearray | memoryview) -> np.ndarray:
     """RGB uint8 [H, W, 3] from JPEG/PNG bytes (a ``sensor_msgs/CompressedImage`` payload)."""
-    buf = np.frombuffer(data, dtype=np.uint8)
-    if buf.size == 0:
+    size = len(memoryview(data).cast("B"))
+    if size == 0:
         raise ImageEncodingError("compressed image is empty")
-    image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    if image is None:
-        raise ImageEncodingError(f"compressed image ({buf.size} bytes) could not be decoded as JPEG or PNG")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    try:
+        with warnings.catch_warnings():  # our own MAX_PIXELS check below replaces Pillow's bomb warning
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            image = PILImage.open(io.BytesIO(data), formats=COMPRESSED_FORMATS)  # reads the header only
+    except PILImage.DecompressionBombError:  # more than twice Pillow's own limit, itself above ours
+        raise ImageEncodingError(f"compressed image ({size} bytes) claims a size that exceeds the {MAX_PIXELS} "
+                                 "pixel limit") from None
+    except PILImage.UnidentifiedImageError:
+        raise ImageEncodingError(f"compressed image ({size} bytes) could not be decoded: not JPEG or PNG") from None
+    except (OSError, ValueError, SyntaxError) as exc:  # Pillow's header parsers raise these
+        raise ImageEncodingError(f"compressed image ({size} bytes) could not be decoded: corrupt header "
+                                 f"({str(exc)[:120]})") from None
+    _check_size(image.height, image.width)
+    try:
+        if image.mode.startswith("I"):  # 16-bit grey PNG: to 8 bit by the high byte, as OpenCV does
+            grey = (np.asarray(image).astype(np.uint32) >> 8).astype(np.uint8)
+            return np.repeat(grey[..., None], 3, axis=2)
+        return np.array(image.convert("RGB"))  # writeable, so torch.from_numpy takes it without a warning
+    except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt image data
+        raise ImageEncodingError(f"compressed {image.format} image ({size} bytes) could not be decoded: "
+                                 f"{str(exc)[:120]}") from None
 
 
 def image_fields(array: np.ndarray, encoding: str) -> tuple[int, int, int, bytes]:

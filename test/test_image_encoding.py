@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from panoptic_ros.image_encoding import (INPUT_ENCODINGS, ImageEncodingError, decode_compressed, image_fields,
-                                         image_view, rgb_tensor)
+from panoptic_ros.image_encoding import (INPUT_ENCODINGS, MAX_PIXELS, ImageEncodingError, decode_compressed,
+                                         image_fields, image_view, rgb_tensor)
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)
@@ -108,3 +108,69 @@ def test_agrees_with_ros2_cv_bridge_where_installed():
         ours = rgb_tensor(image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data, bool(msg.is_bigendian)),
                           msg.encoding).permute(1, 2, 0).numpy()
         assert np.array_equal(ours, bridge.imgmsg_to_cv2(msg, "rgb8")), encoding
+
+
+def _jpeg_claiming(height: int, width: int) -> bytes:
+    """A small valid JPEG whose frame header (SOF0) claims another size: what a hostile sender needs."""
+    import cv2
+    import struct
+    data = bytearray(cv2.imencode(".jpg", RGB[..., ::-1])[1].tobytes())
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5: sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("height,width", [(40000, 65500), (12000, 12000)])
+def test_compressed_headers_claiming_huge_sizes_are_refused_before_decoding(height, width):
+    payload = _jpeg_claiming(height, width)
+    assert len(payload) < 1000
+    with pytest.raises(ImageEncodingError, match=f"exceeds the {MAX_PIXELS} pixel limit"):
+        decode_compressed(payload)
+
+
+@pytest.mark.parametrize("extension", [".bmp", ".tiff", ".webp"])
+def test_only_jpeg_and_png_payloads_are_accepted(extension):
+    import cv2
+    ok, payload = cv2.imencode(extension, RGB[..., ::-1])
+    assert ok
+    with pytest.raises(ImageEncodingError, match="not JPEG or PNG"):
+        decode_compressed(payload.tobytes())
+
+
+def test_gif_payloads_are_refused():
+    import io
+    from PIL import Image as PILImage
+    buf = io.BytesIO()
+    PILImage.fromarray(RGB).save(buf, format="GIF")
+    with pytest.raises(ImageEncodingError, match="not JPEG or PNG"):
+        decode_compressed(buf.getvalue())
+
+
+def test_corrupt_jpeg_data_is_decoded_without_writing_to_stderr(capfd):
+    import cv2
+    rgb = RNG.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    jpeg = cv2.imencode(".jpg", rgb[..., ::-1])[1].tobytes()
+    decode_compressed(jpeg[:600] + b"\xff\xd0garbage" + jpeg[600:])  # libjpeg: "Corrupt JPEG data: ..."
+    with pytest.raises(ImageEncodingError, match="truncated"):
+        decode_compressed(jpeg[: len(jpeg) // 2])
+    assert capfd.readouterr().err == ""
+
+
+def test_jpeg_and_sixteen_bit_png_decode_like_opencv():
+    import cv2
+    rgb = RNG.integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    jpeg = cv2.imencode(".jpg", rgb[..., ::-1])[1].tobytes()
+    reference = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert np.abs(decode_compressed(jpeg).astype(int) - reference).max() <= 1
+    gray16 = RNG.integers(0, 65536, (5, 7), dtype=np.uint16)
+    png16 = cv2.imencode(".png", gray16)[1].tobytes()
+    reference = cv2.cvtColor(cv2.imdecode(np.frombuffer(png16, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(decode_compressed(png16), reference)
+    gray8 = cv2.imencode(".png", rgb[..., 0])[1].tobytes()
+    assert np.array_equal(decode_compressed(gray8), np.repeat(rgb[..., :1], 3, axis=2))
+
+
+def test_long_encoding_names_are_shortened_in_errors():
+    with pytest.raises(ImageEncodingError) as info:
+        image_view(5, 7, "x" * 1_000_000, 21, bytearray(RGB.tobytes()))
+    assert len(str(info.value)) < 300 and "1000000 characters" in str(info.value)
