@@ -8,6 +8,7 @@ pretrained weights (class-specific layers whose shapes differ are skipped and re
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +40,44 @@ def save_checkpoint(path: str | Path, model: PanopticNet, name: str, half: bool 
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's dictionary, its fields type-checked. Errors are one line, fit for a log."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a directory, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's own message goes on to suggest switching the safety off
+        raise CheckpointError(f"checkpoint {path} cannot be read: it holds objects other than tensors and plain "
+                              "data, which could run code when loaded, so it is refused") from None
     except Exception as exc:  # corrupt, truncated, or not a torch file at all
-        raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc})") from exc
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {first_line})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a panoptic_ros checkpoint (expected format {FORMAT!r}); "
                               "for torchvision weights use load_torchvision_weights")
+    state = data.get("state_dict")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: state_dict must be a dictionary of tensors, got {type(state).__name__}")
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{path}: state_dict entry {str(key)[:80]!r} is {type(value).__name__}, "
+                                  "not a tensor")
+    if not isinstance(data.setdefault("name", ""), str):
+        raise CheckpointError(f"{path}: 'name' must be a string, got {type(data['name']).__name__}")
+    if not isinstance(data.setdefault("extra", {}), dict):
+        raise CheckpointError(f"{path}: 'extra' must be a dictionary, got {type(data['extra']).__name__}")
     return data
+
+
+def _check_finite(path: str | Path, state: dict[str, torch.Tensor]) -> None:
+    """NaN or infinite weights crash deformable convolutions (a segfault, no log line): refuse them here."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
+        raise CheckpointError(f"{path}: non-finite values (NaN or infinity) in {len(bad)} weight tensor(s): "
+                              f"{', '.join(bad[:3])}{more}")
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[PanopticNet, dict[str, Any]]:
@@ -74,6 +102,7 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
                     "wrong shapes: " + few([f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}" for k in wrong])
                     if wrong else ""]
         raise CheckpointError(f"{path} does not match its config: " + "; ".join(p for p in problems if p))
+    _check_finite(path, state)
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
     meta = {k: data[k] for k in ("name", "extra")}
     return model.to(device).eval(), meta

@@ -91,3 +91,52 @@ def test_plain_resnet_classifier_weights_load_into_the_backbone():
     assert torch.equal(model.backbone.body.layer4[1].conv2.weight, resnet.layer4[1].conv2.weight)
     assert torch.equal(model.backbone.body.bn1.running_var, resnet.bn1.running_var)
     assert report.unused == ["fc.bias", "fc.weight"]
+
+
+def _rewritten(tmp_path, name: str, change) -> str:
+    """A checkpoint of the small model with ``change(data)`` applied to its saved dictionary."""
+    data = torch.load(save_checkpoint(tmp_path / "m.pt", _model(), "m"), weights_only=True)
+    change(data)
+    torch.save(data, tmp_path / name)
+    return tmp_path / name
+
+
+def test_non_finite_weights_are_refused_at_load_with_the_tensor_named(tmp_path):
+    path = _rewritten(tmp_path, "nan.pt", lambda d: d["state_dict"]["semantic_head.classifier.weight"].fill_(float("nan")))
+    with pytest.raises(CheckpointError, match=r"non-finite values .*semantic_head.classifier.weight") as info:
+        load_checkpoint(path)
+    assert "\n" not in str(info.value)
+    path = _rewritten(tmp_path, "inf.pt", lambda d: d["state_dict"]["affinity.mix"].fill_(float("inf")))
+    with pytest.raises(CheckpointError, match=r"non-finite values .*affinity.mix"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("state_dict,message", [
+    (None, "state_dict must be a dictionary of tensors"),
+    ({"backbone.body.conv1.weight": 3}, "state_dict entry 'backbone.body.conv1.weight' is int, not a tensor"),
+])
+def test_state_dicts_that_are_not_tensors_are_refused(tmp_path, state_dict, message):
+    path = _rewritten(tmp_path, "bad.pt", lambda d: d.update(state_dict=state_dict))
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+
+
+def test_a_checkpoint_without_a_name_loads_and_a_wrong_name_is_refused(tmp_path):
+    _, meta = load_checkpoint(_rewritten(tmp_path, "anonymous.pt", lambda d: d.pop("name")))
+    assert meta["name"] == ""
+    with pytest.raises(CheckpointError, match="'name' must be a string"):
+        load_checkpoint(_rewritten(tmp_path, "named.pt", lambda d: d.update(name=[1])))
+
+
+def test_a_directory_is_named_as_one(tmp_path):
+    with pytest.raises(CheckpointError, match="is a directory, not a checkpoint file"):
+        load_checkpoint(tmp_path)
+
+
+def test_refused_pickles_never_suggest_turning_safety_off(tmp_path):
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "x", "obj": torch.nn.Linear(1, 1)}, evil)
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(evil)
+    assert "weights_only" not in str(info.value) and "objects other than tensors" in str(info.value)
+    assert "\n" not in str(info.value)
