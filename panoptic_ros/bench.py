@@ -17,7 +17,7 @@ import itertools
 import json
 import statistics
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,19 +25,19 @@ import torch
 
 from panoptic_ros.config import ModelConfig, load_config
 from panoptic_ros.data.cityscapes import CITYSCAPES_CATEGORIES
-from panoptic_ros.inference.predictor import resolve_device
+from panoptic_ros.device import PRECISIONS, autocast, check_precision, resolve_device, synchronize
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import build_results
 
 STAGES = ("backbone", "semantic", "instance", "panoptic_head", "postprocess")
-_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 class StageTimer:
     """Per-stage elapsed times: CUDA events on a GPU (no sync inside the frame), else wall clock."""
 
     def __init__(self, device: torch.device) -> None:
+        self.device = device
         self.cuda = device.type == "cuda"
         self.marks: list[tuple[str, Any, Any]] = []
 
@@ -56,13 +56,9 @@ class StageTimer:
 
     def elapsed_ms(self) -> dict[str, float]:
         if self.cuda:
-            torch.cuda.synchronize()
+            synchronize(self.device)
             return {n: s.elapsed_time(e) for n, s, e in self.marks}
         return {n: (e - s) * 1000 for n, s, e in self.marks}
-
-
-def _autocast(device: torch.device, precision: str) -> Any:
-    return torch.autocast(device.type, dtype=_DTYPES[precision]) if precision in _DTYPES else nullcontext()
 
 
 @torch.inference_mode()
@@ -72,7 +68,7 @@ def time_panoptic(model: PanopticNet, images: torch.Tensor, precision: str, mask
     runs: list[dict[str, float]] = []
     for i in range(warmup + iters):
         t = StageTimer(device)
-        with _autocast(device, precision):
+        with autocast(device, precision):
             with t("backbone"):
                 image_list = model.prepare(images)
                 feats = model.extract(image_list)
@@ -105,7 +101,7 @@ def time_reference(images: torch.Tensor, precision: str, warmup: int, iters: int
     runs = []
     for i in range(warmup + iters):
         t = StageTimer(images.device)
-        with _autocast(images.device, precision), t("total"):
+        with autocast(images.device, precision), t("total"):
             ref(batch)
         if i >= warmup:
             runs.append(t.elapsed_ms()["total"])
@@ -128,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, nargs=2, action="append", metavar=("H", "W"),
                    help="input size; repeat for several (default 512 1024)")
     p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "fp16", "bf16"])
+    p.add_argument("--precision", nargs="+", default=["fp32"], choices=list(PRECISIONS))
     p.add_argument("--mask-cues", nargs="+", default=["on", "off"], choices=["on", "off"])
     p.add_argument("--head", nargs="+", default=["affinity", "upsnet", "heuristic"],
                    choices=["affinity", "upsnet", "heuristic"])
@@ -139,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="write the results as JSON")
     args = p.parse_args(argv)
     device = resolve_device(args.device)
+    for precision in args.precision:
+        check_precision(precision, device)
     if args.checkpoint:
         model, _ = load_checkpoint(args.checkpoint, device)
     else:

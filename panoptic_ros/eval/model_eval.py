@@ -9,7 +9,7 @@ import torch
 
 from panoptic_ros.data.dataset import SampleSource
 from panoptic_ros.eval.pq import PQAccumulator
-from panoptic_ros.inference.predictor import synchronize
+from panoptic_ros.device import synchronize
 from panoptic_ros.model.network import HeadKind, PanopticNet
 from panoptic_ros.model.result import ID_DIVISOR
 

@@ -12,7 +12,8 @@ from tqdm import tqdm
 
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
-from panoptic_ros.inference.predictor import Predictor, synchronize
+from panoptic_ros.device import synchronize
+from panoptic_ros.inference.predictor import Predictor
 from panoptic_ros.replay.bag_io import BagWriter, Frame
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from helpers import small_categories, small_model_config
-from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor, resolve_device
+from panoptic_ros.device import resolve_device
+from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor
 from panoptic_ros.model.network import PanopticNet
 
 
@@ -33,6 +34,8 @@ def test_bad_options_are_refused():
         _predictor(precision="fp16")
     with pytest.raises(ValueError, match="device"):
         resolve_device("tpu")
+    with pytest.raises(ValueError, match="precision must be one of fp32, fp16, bf16"):
+        _predictor(precision="fp8")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no such CUDA device"):
             resolve_device("cuda:0")

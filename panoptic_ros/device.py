@@ -1,0 +1,49 @@
+"""Devices and precisions: the one table that the predictor, evaluation, replay, benchmark and
+training derive their choices from, so a precision means the same dtype and autocast everywhere.
+"""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from typing import Literal
+
+import torch
+
+Precision = Literal["fp32", "fp16", "bf16"]
+# precision -> the dtype autocast runs in (None: no autocast, plain fp32)
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks the first GPU when there is one; asking for a GPU that is absent is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"device must be {DEVICE_CHOICES}, got {name!r}") from exc
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be {DEVICE_CHOICES}, got {name!r}")
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"device {name!r} requested but no such CUDA device is available")
+    return device
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """Refuse an unknown precision, and fp16 on the CPU (its deformable and attention kernels lack it)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "fp16" and device.type == "cpu":
+        raise ValueError("fp16 needs a CUDA device; use fp32 or bf16 on the CPU")
+
+
+def autocast(device: torch.device, precision: str) -> AbstractContextManager[object]:
+    """The autocast context of ``precision`` on ``device`` (fp32: none)."""
+    dtype = PRECISIONS[precision]
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so wall-clock timings cover it (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
