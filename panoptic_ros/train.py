@@ -6,7 +6,7 @@
 Each step runs with mask cues, or without them with probability ``mask_cue_dropout`` (the same
 choice on every rank), so one checkpoint serves both inference modes. Logs go to
 ``<output_dir>/log.csv``; ``last.pt`` is written every ``checkpoint_every`` steps (and ``resume``
-continues from it), ``best.pt`` whenever the held-out PQ of the affinity head improves.
+continues from it), ``best.pt`` whenever the PQ on ``held_out`` (with the model's own head) improves.
 """
 from __future__ import annotations
 
@@ -28,8 +28,11 @@ from tqdm import tqdm
 
 from panoptic_ros.config import TrainConfig, load_config, to_dict
 from panoptic_ros.data.augment import Augmentation
-from panoptic_ros.data.dataset import HELD_OUT_SEED, SyntheticStreetScenes, TrainingDataset, build_source, collate
+from panoptic_ros.data.dataset import (
+    TrainingDataset, balanced_class_weights, build_source, build_training_source, class_frequencies, collate,
+)
 from panoptic_ros.eval.model_eval import evaluate_model
+from panoptic_ros.model.backbone import load_pretrained
 from panoptic_ros.model.checkpoint import read_checkpoint, save_checkpoint
 from panoptic_ros.model.network import PanopticNet
 
@@ -71,14 +74,20 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    source = build_source(cfg.data)
+    source = build_training_source(cfg.data, cfg.seed)
     d = cfg.data
     dataset = TrainingDataset(source, Augmentation(d.scale_jitter, d.crop, d.hflip, d.color_jitter), cfg.seed)
     sampler = DistributedSampler(dataset, seed=cfg.seed, drop_last=True) if distributed else None
     loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
                         num_workers=cfg.workers, collate_fn=collate, drop_last=True,
                         persistent_workers=cfg.workers > 0)
-    model = PanopticNet(cfg.model, source.categories).to(device)
+    model = PanopticNet(cfg.model, source.categories)
+    loaded = load_pretrained(model.backbone, cfg.model.backbone)  # before resume, which overwrites it
+    model.to(device)
+    semantic_weight = None
+    if cfg.losses.semantic_class_balance > 0:
+        weights = balanced_class_weights(class_frequencies(source, seed=cfg.seed), cfg.losses.semantic_class_balance)
+        semantic_weight = torch.tensor(weights, dtype=torch.float32, device=device)
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "adamw":
         optimizer: torch.optim.Optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -93,8 +102,10 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         optimizer.load_state_dict(state["extra"]["optimizer"])
         start, best_pq = state["extra"]["step"], state["extra"]["best_pq"]
     net = DistributedDataParallel(model, find_unused_parameters=True) if distributed else model
-    held_out = SyntheticStreetScenes(cfg.eval_images, cfg.data.synthetic_seed + HELD_OUT_SEED,
-                                     cfg.data.height, cfg.data.width) if cfg.data.kind == "synthetic" else None
+    held_out = build_source(cfg.held_out) if cfg.held_out is not None else None
+    if rank == 0 and not quiet:
+        print(f"{len(source)} training samples; backbone {cfg.model.backbone.name}: {loaded} pretrained tensors; "
+              f"semantic class weights {None if semantic_weight is None else semantic_weight.tolist()}")
 
     log_path = out / "log.csv"
     log_file = open(log_path, "a", newline="") if rank == 0 else None
@@ -117,7 +128,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         for g in optimizer.param_groups:
             g["lr"] = learning_rate(cfg, step)
         with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-            losses = net(images, targets, mask_cues=mask_cues, instance_dropout=cfg.gt_instance_dropout)
+            losses = net(images, targets, mask_cues=mask_cues, instance_dropout=cfg.gt_instance_dropout,
+                         semantic_weight=semantic_weight)
         loss = sum(weights[k] * v for k, v in losses.items())
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
@@ -148,9 +160,11 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                          "train_config": to_dict(cfg)}
                 if held_out is not None:
                     model.eval()
-                    pq = evaluate_model(model, held_out, "affinity", True)["All"]["pq"]
+                    summary = evaluate_model(model, held_out, cfg.model.panoptic.kind, True)
                     model.train()
-                    bar.write(f"step {step + 1}: held-out PQ (affinity, mask cues) {100 * pq:.2f}")
+                    pq = summary["All"]["pq"]
+                    bar.write(f"step {step + 1}: held-out PQ ({cfg.model.panoptic.kind}, mask cues) {100 * pq:.2f}, "
+                              f"mIoU {100 * summary['miou']:.2f}")
                     if pq > best_pq:
                         best_pq = extra["best_pq"] = pq
                         save_checkpoint(out / "best.pt", model, out.name, extra={"step": step + 1, "pq": pq})

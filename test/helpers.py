@@ -20,7 +20,7 @@ def small_categories() -> CategoryTable:
 
 def small_model_config() -> ModelConfig:
     return ModelConfig(
-        backbone=BackboneConfig(depth=18, fpn_channels=32, norm="bn", trainable_layers=5),
+        backbone=BackboneConfig(name="resnet18", fpn_channels=32, norm="bn", trainable_layers=5),
         semantic=SemanticHeadConfig(channels=32, deform_layers=1),
         instance=InstanceHeadConfig(anchor_sizes=(8, 16, 32, 64, 128), rpn_pre_nms_top_n=200,
                                     rpn_post_nms_top_n=50, box_representation=64, mask_head_channels=32,

@@ -1,7 +1,7 @@
 """The model in models/ loads with the real loading code and really segments (a quality floor well
 below its measured held-out PQ, so a broken or untrained model cannot ship)."""
 from panoptic_ros.data.dataset import HELD_OUT_SEED, SyntheticStreetScenes
-from panoptic_ros.data.synthetic import STREET_CATEGORIES
+from panoptic_ros.data.street_categories import STREET_CATEGORIES
 from panoptic_ros.eval.model_eval import evaluate_model
 from panoptic_ros.inference.predictor import shipped_model_path
 from panoptic_ros.model.checkpoint import load_checkpoint

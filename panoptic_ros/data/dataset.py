@@ -8,10 +8,11 @@ import torch
 from torch.utils.data import Dataset
 
 from panoptic_ros.categories import CategoryTable
-from panoptic_ros.config import DataConfig
+from panoptic_ros.config import DataConfig, SourceConfig
 from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.sample import PanopticSample, TrainingArrays, to_training_arrays
-from panoptic_ros.data.synthetic import STREET_CATEGORIES, StreetSceneGenerator
+from panoptic_ros.data.street_categories import STREET_CATEGORIES
+from panoptic_ros.data.synthetic import StreetSceneGenerator
 from panoptic_ros.model.network import PanopticTargets
 
 
@@ -44,15 +45,86 @@ class SyntheticStreetScenes:
         return PanopticSample(g.image, g.segments, g.categories, frozenset(), f"synthetic_{i:06d}")
 
 
-def build_source(cfg: DataConfig) -> SampleSource:
-    """The sample source a data config names."""
+def build_source(cfg: SourceConfig) -> SampleSource:
+    """The sample source a source config names."""
     if cfg.kind == "synthetic":
-        return SyntheticStreetScenes(cfg.synthetic_images, cfg.synthetic_seed, cfg.height, cfg.width)
+        if cfg.split not in ("train", "heldout"):
+            raise ValueError(f"synthetic split must be train or heldout, got {cfg.split!r}")
+        seed = cfg.seed + (HELD_OUT_SEED if cfg.split == "heldout" else 0)
+        return SyntheticStreetScenes(cfg.images, seed, cfg.height, cfg.width)
+    if cfg.kind == "camvid":
+        from panoptic_ros.data.camvid import CamVidDataset
+        return CamVidDataset(cfg.root, cfg.split)
     if cfg.kind == "coco_panoptic":
         from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
         return CocoPanopticDataset(f"{cfg.root}/panoptic.json", f"{cfg.root}/panoptic", f"{cfg.root}/images")
     from panoptic_ros.data.cityscapes import CityscapesDataset
     return CityscapesDataset(cfg.root, cfg.split)
+
+
+class MixedSource:
+    """Several sources with one category table, drawn by weight: item ``i`` is a fixed (source, index).
+
+    ``len`` is the sum of the sources' lengths (one "epoch" sees as many samples as they hold); the
+    source of each item is drawn once from ``seed``, and each source's items cycle through a
+    permutation of it, so a small heavily weighted source is revisited and a large light one sampled.
+    """
+
+    def __init__(self, sources: Sequence[SampleSource], weights: Sequence[float], seed: int = 0) -> None:
+        tables = {s.categories for s in sources}
+        if len(tables) != 1:
+            raise ValueError("mixed data sources must share one category table")
+        self.categories = sources[0].categories
+        self.sources = list(sources)
+        rng = np.random.default_rng(seed)
+        length = sum(len(s) for s in sources)
+        p = np.asarray(weights, dtype=float) / sum(weights)
+        which = rng.choice(len(sources), size=length, p=p)
+        index = np.zeros(length, dtype=np.int64)
+        for k, source in enumerate(sources):
+            slots = np.flatnonzero(which == k)
+            order = rng.permutation(len(source))
+            index[slots] = order[np.arange(len(slots)) % len(source)]
+        self.items = list(zip(which.tolist(), index.tolist()))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> PanopticSample:
+        k, j = self.items[i]
+        return self.sources[k][j]
+
+
+def build_training_source(cfg: DataConfig, seed: int = 0) -> SampleSource:
+    """The data config's sources, mixed by weight when there are several."""
+    sources = [build_source(s) for s in cfg.sources]
+    if len(sources) == 1:
+        return sources[0]
+    return MixedSource(sources, [s.weight for s in cfg.sources], seed)
+
+
+def class_frequencies(source: SampleSource, limit: int = 200, seed: int = 0) -> np.ndarray:
+    """Share of labelled pixels per semantic channel over up to ``limit`` samples drawn from ``source``."""
+    table = source.categories
+    channel = table.semantic_index()
+    counts = np.zeros(table.num_stuff + table.num_things)
+    picks = np.random.default_rng(seed).permutation(len(source))[:limit]
+    for i in picks:
+        sample = source[int(i)]
+        ids, areas = np.unique(sample.segments, return_counts=True)
+        for sid, area in zip(ids.tolist(), areas.tolist()):
+            if sid in sample.categories and sample.categories[sid] in channel:
+                counts[channel[sample.categories[sid]]] += area
+    return counts / max(counts.sum(), 1)
+
+
+def balanced_class_weights(frequencies: np.ndarray, power: float) -> np.ndarray:
+    """Median-frequency balancing ``(median / f_c) ** power``; absent classes get weight 1."""
+    present = frequencies > 0
+    weights = np.ones_like(frequencies)
+    if power > 0 and present.any():
+        weights[present] = (np.median(frequencies[present]) / frequencies[present]) ** power
+    return weights
 
 
 class TrainingDataset(Dataset):

@@ -1,7 +1,7 @@
 """Synthetic street scenes with exact panoptic ground truth, deterministic from a seed.
 
-A perspective road with lane marks and curbs, sidewalks, buildings with windows, trees and sky are
-stuff; cars, pedestrians, cyclists and traffic signs are things. Objects stand on the ground plane,
+A perspective road with lane marks and curbs, sidewalks, buildings with windows, trees, sky, sign
+poles and their plates are stuff; cars, pedestrians and cyclists are things (``STREET_CATEGORIES``). Objects stand on the ground plane,
 shrink with distance and are painted far to near, so they occlude each other (parked cars in a row,
 pedestrians in front of cars); lighting, colour cast, shadows, blur and sensor noise vary per image.
 Everything is drawn twice in one pass: colours into the image, segment ids into the label map.
@@ -13,22 +13,9 @@ import dataclasses
 import cv2
 import numpy as np
 
-from panoptic_ros.categories import Category, CategoryTable
-
-ROAD, SIDEWALK, BUILDING, VEGETATION, SKY = 1, 2, 3, 4, 5
-CAR, PERSON, CYCLIST, SIGN = 11, 12, 13, 14
-
-STREET_CATEGORIES = CategoryTable((
-    Category(ROAD, "road", False, (128, 64, 128)),
-    Category(SIDEWALK, "sidewalk", False, (244, 35, 232)),
-    Category(BUILDING, "building", False, (70, 70, 70)),
-    Category(VEGETATION, "vegetation", False, (107, 142, 35)),
-    Category(SKY, "sky", False, (70, 130, 180)),
-    Category(CAR, "car", True, (0, 0, 142)),
-    Category(PERSON, "person", True, (220, 20, 60)),
-    Category(CYCLIST, "cyclist", True, (255, 0, 0)),
-    Category(SIGN, "traffic_sign", True, (220, 220, 0)),
-))
+from panoptic_ros.data.street_categories import (
+    BUILDING, CAR, CYCLIST, PERSON, POLE, ROAD, SIDEWALK, SKY, STREET_CATEGORIES, TRAFFIC_SIGN, VEGETATION,
+)
 
 
 @dataclasses.dataclass
@@ -52,6 +39,13 @@ class _Canvas:
         self._next_id += 1
         self.categories[sid] = category
         return sid
+
+    def stuff_segment(self, category: int) -> int:
+        """The image's one segment of a stuff category (panoptic stuff is one segment per class)."""
+        for sid, cat in self.categories.items():
+            if cat == category:
+                return sid
+        return self.new_segment(category)
 
     def poly(self, pts: np.ndarray, color: tuple[int, ...], sid: int | None) -> None:
         p = np.round(pts).astype(np.int32)
@@ -232,9 +226,10 @@ class StreetSceneGenerator:
         self._person_shape(cv, rng, x, y - r * 1.5, s, sid, 0.3)
 
     def _sign(self, cv: _Canvas, rng: np.random.Generator, x: float, y: float, s: float) -> None:
-        sid = cv.new_segment(SIGN)
+        """A pole (stuff ``pole``) carrying a plate (stuff ``traffic_sign``), as CamVid labels them."""
+        sid = cv.stuff_segment(TRAFFIC_SIGN)
         ph = s * rng.uniform(0.45, 0.6)
-        cv.line((x, y), (x, y - ph), (150, 150, 150), max(1, s * 0.015), sid)
+        cv.line((x, y), (x, y - ph), (150, 150, 150), max(1, s * 0.015), cv.stuff_segment(POLE))
         r = s * 0.06
         if rng.random() < 0.5:
             cv.circle((x, y - ph), r, (200, 20, 20), sid)

@@ -1,4 +1,4 @@
-"""Evaluate a model directly on a sample source: PQ plus latency per image."""
+"""Evaluate a model directly on a sample source: PQ, semantic mIoU and latency per image."""
 from __future__ import annotations
 
 import time
@@ -7,7 +7,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from panoptic_ros.categories import VOID
 from panoptic_ros.data.dataset import SampleSource
+from panoptic_ros.data.sample import PanopticSample, panoptic_ids
+from panoptic_ros.eval.miou import IoUAccumulator
 from panoptic_ros.eval.pq import PQAccumulator
 from panoptic_ros.device import synchronize
 from panoptic_ros.model.network import HeadKind, PanopticNet
@@ -20,12 +23,20 @@ def panoptic_to_segments(panoptic: np.ndarray) -> tuple[np.ndarray, dict[int, in
     return seg, {int(i): int((i - 1) // ID_DIVISOR) for i in np.unique(seg) if i != 0}
 
 
+def semantic_map(sample: PanopticSample) -> np.ndarray:
+    """The sample's ground truth as a semantic map of category ids (``VOID`` where unlabelled)."""
+    ids = panoptic_ids(sample.segments, sample.categories, set())
+    return np.where(ids >= 0, ids // ID_DIVISOR, VOID).astype(np.uint8)
+
+
 @torch.no_grad()
 def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mask_cues: bool,
                    limit: int | None = None, batch_size: int = 1) -> dict[str, Any]:
-    """PQ summary of ``model`` on the first ``limit`` samples, with ``latency_ms`` and ``fps``."""
+    """PQ summary of ``model`` on the first ``limit`` samples, with ``miou`` (of the published semantic
+    map, per class in ``miou_per_class``), ``latency_ms`` and ``fps``."""
     device = next(model.parameters()).device
     acc = PQAccumulator(source.categories)
+    iou = IoUAccumulator(source.categories)
     n = len(source) if limit is None else min(limit, len(source))
     seconds = 0.0
     for start in range(0, n, batch_size):
@@ -39,7 +50,10 @@ def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mas
         for s, r in zip(samples, results):
             pred, pred_cats = panoptic_to_segments(r.panoptic.cpu().numpy())
             acc.add(s.segments, s.categories, s.crowd, pred, pred_cats)
+            iou.add(semantic_map(s), r.semantic.cpu().numpy())
     summary = acc.summary()
+    semantic = iou.summary()
+    summary["miou"], summary["miou_per_class"] = semantic["miou"], semantic["per_class"]
     summary["latency_ms"] = 1000 * seconds / max(n, 1)
     summary["fps"] = n / seconds if seconds else 0.0
     summary["images"] = n

@@ -18,7 +18,7 @@ from torchvision.models.detection.image_list import ImageList
 from panoptic_ros.categories import VOID, CategoryTable
 from panoptic_ros.config import ModelConfig
 from panoptic_ros.model.affinity_head import AffinityHead
-from panoptic_ros.model.backbone import build_backbone
+from panoptic_ros.model.backbone import INPUT_SCALING, build_backbone, family
 from panoptic_ros.model.detections import Detections
 from panoptic_ros.model.heuristic_merge import heuristic_channels
 from panoptic_ros.model.instance_head import InstanceHead, mask_loss
@@ -52,6 +52,16 @@ class PanopticTargets:
                                [b.to(device) for b in self.boxes], [lb.to(device) for lb in self.labels])
 
 
+def cross_entropy(logits: torch.Tensor, target: torch.Tensor, ignore_index: int,
+                  weight: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.cross_entropy``'s (weighted) mean, but 0 instead of NaN when every pixel is ignored
+    (a crop of void pixels, or no stuff and no instance)."""
+    total = F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index, reduction="sum")
+    valid = target != ignore_index
+    count = weight[target[valid]].sum() if weight is not None else valid.sum()
+    return total / count.clamp(min=1e-6)
+
+
 def _subsample(label_map: torch.Tensor, stride: int) -> torch.Tensor:
     """Nearest-neighbour downsampling of a label map by an integer stride (cell centres)."""
     return label_map[:, stride // 2::stride, stride // 2::stride]
@@ -65,12 +75,14 @@ class PanopticNet(nn.Module):
         fpn = cfg.backbone.fpn_channels
         num_classes = categories.num_stuff + categories.num_things
         self.backbone = build_backbone(cfg.backbone)
-        self.semantic_head = SemanticHead(fpn, cfg.semantic.channels, cfg.semantic.deform_layers, num_classes)
+        self.semantic_head = SemanticHead(fpn, cfg.semantic.channels, cfg.semantic.deform_layers, num_classes,
+                                          cfg.semantic.deformable)
         self.instance = InstanceHead(cfg.instance, fpn, categories.num_things)
         self.affinity = AffinityHead(4 * cfg.semantic.channels, cfg.panoptic.embed_dim,
                                      cfg.panoptic.affinity_stride // SEM_STRIDE)
-        self.register_buffer("pixel_mean", torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("pixel_std", torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1), persistent=False)
+        mean, std = INPUT_SCALING[family(cfg.backbone)]
+        self.register_buffer("pixel_mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     @property
     def num_stuff(self) -> int:
@@ -140,16 +152,28 @@ class PanopticNet(nn.Module):
 
     # ---- training -----------------------------------------------------------------------------
     def forward(self, images: torch.Tensor, targets: PanopticTargets | None = None, mask_cues: bool = True,
-                instance_dropout: float = 0.0) -> dict[str, torch.Tensor] | list[PanopticResult]:
+                instance_dropout: float = 0.0, semantic_weight: torch.Tensor | None = None
+                ) -> dict[str, torch.Tensor] | list[PanopticResult]:
         """Training (``self.training``): the loss dictionary; otherwise ``predict``."""
         if not self.training:
             return self.predict(images, mask_cues)
         if targets is None:
             raise ValueError("training needs targets")
-        return self.losses(images, targets, mask_cues, instance_dropout)
+        return self.losses(images, targets, mask_cues, instance_dropout, semantic_weight)
 
-    def losses(self, images: torch.Tensor, t: PanopticTargets, mask_cues: bool,
-               instance_dropout: float) -> dict[str, torch.Tensor]:
+    def losses(self, images: torch.Tensor, t: PanopticTargets, mask_cues: bool, instance_dropout: float,
+               semantic_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Every head's loss for one batch.
+
+        Args:
+            images: uint8 RGB [B, 3, H, W].
+            t: the batch's ground truth; images without any thing instance are fine.
+            mask_cues: whether the panoptic heads see the mask head's logits.
+            instance_dropout: fraction of ground-truth instances hidden from the panoptic heads.
+            semantic_weight: [K] class weights of the semantic cross-entropy (None: unweighted).
+        Returns:
+            Named scalar losses (torchvision's RPN/box losses, mask, semantic, panoptic, affinity).
+        """
         image_list = self.prepare(images)
         pad = (0, image_list.tensors.shape[-1] - images.shape[-1], 0, image_list.tensors.shape[-2] - images.shape[-2])
         semantic = F.pad(t.semantic, pad, value=VOID)
@@ -165,20 +189,25 @@ class PanopticNet(nn.Module):
         mask_logits = self.masks(image_list, feats, gt)
         losses["loss_mask"] = mask_loss(mask_logits, gt, instances)
 
-        sem_target = _subsample(semantic, SEM_STRIDE).long()
-        losses["loss_semantic"] = F.cross_entropy(sem_logits.float(), sem_target, ignore_index=VOID)
+        # Semantic loss at the labels' full resolution, so thin classes (poles, signs) count fully.
+        full = F.interpolate(sem_logits.float(), size=semantic.shape[-2:], mode="bilinear", align_corners=False)
+        losses["loss_semantic"] = cross_entropy(full, semantic.long(), VOID, semantic_weight)
 
         # Hide some instances from the panoptic head: their pixels must become "unknown".
         keep = gt.valid & (torch.rand_like(gt.scores) >= instance_dropout)
         shown = dataclasses.replace(gt, valid=keep)
+        sem_target = _subsample(semantic, SEM_STRIDE).long()
         slot = _subsample(instances, SEM_STRIDE)
-        slot_kept = keep.gather(1, slot.clamp(min=0).flatten(1)).view_as(slot) & (slot >= 0)
+        if gt.num_slots:
+            slot_kept = keep.gather(1, slot.clamp(min=0).flatten(1)).view_as(slot) & (slot >= 0)
+        else:  # no thing instance in the whole batch
+            slot_kept = torch.zeros_like(slot, dtype=torch.bool)
         s = self.num_stuff
         pan_target = torch.where(sem_target < s, sem_target, IGNORE)
         pan_target = torch.where(slot >= 0, torch.where(slot_kept, s + 1 + slot, s), pan_target)
         out, init, emb = self.affinity(sem_logits, fused, shown, mask_logits if mask_cues else None, s, SEM_STRIDE)
-        losses["loss_panoptic"] = F.cross_entropy(out, pan_target, ignore_index=IGNORE)
-        losses["loss_panoptic_upsnet"] = F.cross_entropy(init, pan_target, ignore_index=IGNORE)
+        losses["loss_panoptic"] = cross_entropy(out, pan_target, IGNORE)
+        losses["loss_panoptic_upsnet"] = cross_entropy(init, pan_target, IGNORE)
         seg_small = _subsample(segments, SEM_STRIDE * self.affinity.pool)
         seg_small = seg_small[:, : emb.shape[-2], : emb.shape[-1]]
         losses["loss_affinity"] = self.affinity.pair_loss(emb, seg_small, self.cfg.panoptic.affinity_pairs)

@@ -23,7 +23,7 @@ START_NS = 1_700_000_000_000_000_000
 
 def write_synthetic_bag(path: Path, frames: int, height: int, width: int, seed: int, rate_hz: float = 5.0,
                         storage: str = "mcap") -> Path:
-    from panoptic_ros.data.synthetic import STREET_CATEGORIES
+    from panoptic_ros.data.street_categories import STREET_CATEGORIES
     things = {c.id for c in STREET_CATEGORIES.things}
     generator = StreetSceneGenerator(height, width, seed)
     with BagWriter(path, storage) as bag:

@@ -1,6 +1,7 @@
 import numpy as np
 
-from panoptic_ros.data.synthetic import STREET_CATEGORIES, StreetSceneGenerator
+from panoptic_ros.data.street_categories import STREET_CATEGORIES
+from panoptic_ros.data.synthetic import StreetSceneGenerator
 
 
 def test_scenes_are_deterministic_per_seed_and_index():

@@ -66,7 +66,7 @@ def test_wrong_shapes_and_missing_keys_are_named(tmp_path):
 def test_torchvision_mask_rcnn_weights_load_into_the_matching_parts():
     torch.manual_seed(0)
     reference = torchvision.models.detection.maskrcnn_resnet50_fpn(weights=None, weights_backbone=None)
-    cfg = ModelConfig(backbone=BackboneConfig(depth=50, fpn_channels=256))
+    cfg = ModelConfig(backbone=BackboneConfig(name="resnet50", fpn_channels=256))
     model = PanopticNet(cfg, small_categories())
     report = load_torchvision_weights(model, reference.state_dict())
     state = model.state_dict()

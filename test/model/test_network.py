@@ -8,7 +8,7 @@ from panoptic_ros.data.dataset import SyntheticStreetScenes, TrainingDataset, co
 from panoptic_ros.model.checkpoint import load_checkpoint, save_checkpoint
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import ID_DIVISOR, PanopticResult
-from panoptic_ros.data.synthetic import STREET_CATEGORIES
+from panoptic_ros.data.street_categories import STREET_CATEGORIES
 
 
 def _images(b: int = 2, h: int = 64, w: int = 96) -> torch.Tensor:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from helpers import small_model_config
-from panoptic_ros.data.synthetic import STREET_CATEGORIES
+from panoptic_ros.data.street_categories import STREET_CATEGORIES
 from panoptic_ros.model.checkpoint import save_checkpoint
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.replay.bag_io import read_messages
