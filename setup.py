@@ -25,7 +25,7 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            "panoptic_node = panoptic_ros.ros.node:main",
+            "panoptic_node = panoptic_ros.ros.entry:main",
             "replay = panoptic_ros.replay.cli:main",
             "panoptic-replay = panoptic_ros.replay.cli:main",
             "panoptic-train = panoptic_ros.train:main",

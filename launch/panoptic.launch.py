@@ -28,6 +28,7 @@ NODE_PARAMETERS = {
     "qos_reliability": "reliable or best_effort",
     "qos_depth": "input queue depth",
     "diagnostics_period": "seconds between /diagnostics messages",
+    "shutdown_timeout": "seconds a stop waits for the frame in inference",
 }
 STRING_PARAMETERS = {"model", "device", "precision", "head", "input_transport", "qos_reliability"}
 

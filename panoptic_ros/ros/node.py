@@ -1,27 +1,29 @@
 """``panoptic_node``: camera images in, panoptic segmentation out.
 
-The subscription callback only parks the newest message (an older one still waiting is dropped and
-counted), and one inference thread takes it from there, so latency stays bounded however fast
-frames come. The thread converts the message, calls the ``Predictor`` and publishes; malformed
-frames are counted, logged once per kind (then throttled) and produce no output.
+The subscription callback only parks the newest message in a ``NewestFrameWorker`` (an older one
+still waiting is dropped and counted), whose one thread converts the message, calls the
+``Predictor`` and publishes, so latency stays bounded however fast frames come. Whatever one frame
+raises is counted, logged once per kind (then throttled) and produces no output; the next frame
+goes on. A stop waits ``shutdown_timeout`` for the frame in inference, then abandons it.
 """
 from __future__ import annotations
 
-import collections
+import os
+import re
 import sys
 import threading
 import time
 from typing import Any
 
-import numpy as np
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from panoptic_msgs.msg import PanopticInfo, PanopticSegmentation
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.subscription import MessageInfo
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
@@ -30,47 +32,28 @@ from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.inference.predictor import Predictor, PredictorOptions, TorchPredictor, shipped_model_path
 from panoptic_ros.ros import conversions
-from panoptic_ros.ros.parameters import PARAMETERS, validate
+from panoptic_ros.ros.diagnostics import FrameStats, diagnostic_status
+from panoptic_ros.ros.newest_frame import NewestFrameWorker
+from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, validate
 
-LATENCY_WINDOW = 500
+Frame = tuple[Image | CompressedImage, float]  # (message, monotonic time it reached the callback)
 
 
-class FrameStats:
-    """Counters and a latency window for /diagnostics (touched by two threads, hence the lock)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.received = self.processed = self.dropped = self.bad = self.errors = 0
-        self.latencies: collections.deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
-        self.last_received = self.last_processed = 0
-        self.last_time = time.monotonic()
-
-    def snapshot(self) -> dict[str, Any]:
-        with self.lock:
-            now = time.monotonic()
-            dt = max(now - self.last_time, 1e-9)
-            lat = np.array(self.latencies) * 1000 if self.latencies else np.zeros(1)
-            snap = {"frames_received": self.received, "frames_processed": self.processed,
-                    "frames_dropped": self.dropped, "bad_frames": self.bad, "errors": self.errors,
-                    "input_rate_hz": (self.received - self.last_received) / dt,
-                    "output_rate_hz": (self.processed - self.last_processed) / dt,
-                    "latency_p50_ms": float(np.percentile(lat, 50)), "latency_p90_ms": float(np.percentile(lat, 90)),
-                    "latency_p99_ms": float(np.percentile(lat, 99)), "latency_max_ms": float(lat.max())}
-            self.last_received, self.last_processed, self.last_time = self.received, self.processed, now
-            return snap
+def _log_text(exc: Exception) -> str:
+    """One bounded line for a log, whatever the exception carries."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}{'...' if len(text) > 300 else ''}"
 
 
 class PanopticNode(Node):
     def __init__(self, predictor: Predictor | None = None, **kwargs: Any) -> None:
         super().__init__("panoptic", **kwargs)
-        self._stop = threading.Event()
-        self._worker: threading.Thread | None = None  # started last: a failed start has nothing to stop
+        self._worker: NewestFrameWorker[Frame] | None = None  # started last: a failed start has nothing to stop
         self.params = self._declare_parameters()
         self.predictor = predictor or self._load_predictor()
         self.stats = FrameStats()
-        self._pending: tuple[Any, float] | None = None
-        self._wake = threading.Condition()
         self._warned: set[str] = set()
+        self._publish_lock = threading.Lock()  # a stop never destroys a publisher in the middle of a publish
         self._colors = self.predictor.categories.colors_by_id(self.predictor.device)
 
         out_qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
@@ -90,14 +73,13 @@ class PanopticNode(Node):
         in_qos = QoSProfile(depth=self.params["qos_depth"], history=HistoryPolicy.KEEP_LAST,
                             reliability=ReliabilityPolicy.RELIABLE if self.params["qos_reliability"] == "reliable"
                             else ReliabilityPolicy.BEST_EFFORT)
+        self._worker = NewestFrameWorker(self._process, self._on_failure, name="panoptic-inference")
         if self.params["input_transport"] == "compressed":
             self.sub = self.create_subscription(CompressedImage, "image/compressed", self._on_image, in_qos)
         else:
             self.sub = self.create_subscription(Image, "image", self._on_image, in_qos)
         self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self._worker = threading.Thread(target=self._run, name="panoptic-inference", daemon=True)
-        self._worker.start()
         self.get_logger().info(
             f"model {self.predictor.model_name!r} on {self.predictor.device}, mask cues "
             f"{'on' if self.predictor.mask_cues else 'off'}, listening on {self.sub.topic_name}")
@@ -121,11 +103,13 @@ class PanopticNode(Node):
         return validate(values)
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """Checks this node's own parameters; others (``use_sim_time``, ...) are rclpy's to judge."""
+        own = [p for p in params if p.name in BY_NAME]
         try:
-            validate({p.name: p.value for p in params})
+            validate({p.name: p.value for p in own})
         except ValueError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
-        for p in params:
+        for p in own:
             self.params[p.name] = p.value
             if p.name == "score_threshold" and isinstance(self.predictor, TorchPredictor):
                 self.predictor.model.instance.set_score_threshold(p.value)
@@ -139,102 +123,100 @@ class PanopticNode(Node):
         return TorchPredictor.from_checkpoint(p["model"] or shipped_model_path(), options)
 
     # ---- frames -------------------------------------------------------------------------------
-    def _on_image(self, msg: Image | CompressedImage) -> None:
-        with self._wake:
-            with self.stats.lock:
-                self.stats.received += 1
-                if self._pending is not None:
-                    self.stats.dropped += 1
-            self._pending = (msg, time.monotonic())
-            self._wake.notify()
+    def _on_image(self, msg: Image | CompressedImage, info: MessageInfo) -> None:
+        dropped = self._worker.submit((msg, time.monotonic()))  # type: ignore[union-attr]
+        gid = info.get("publisher_gid")
+        self.stats.count_received(gid["data"] if gid else None, info.get("publication_sequence_number"), dropped)
 
-    def _warn(self, kind: str, message: str) -> None:
+    def _warn(self, message: str) -> None:
         """First occurrence of each kind of problem at WARN, then at most one line every 10 s."""
+        kind = re.sub(r"\d+", "N", message)[:80]
         if kind not in self._warned:
             self._warned.add(kind)
             self.get_logger().warning(message)
         else:
             self.get_logger().warning(message, throttle_duration_sec=10.0)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            with self._wake:
-                self._wake.wait_for(lambda: self._pending is not None or self._stop.is_set(), timeout=0.5)
-                item, self._pending = self._pending, None
-            if item is not None:
-                self._process(*item)
+    def _process(self, frame: Frame) -> None:
+        msg, received = frame
+        rgb = conversions.rgb_from_message(msg, self.predictor.device)
+        result = self.predictor.predict([rgb])[0]
+        panoptic, semantic, segments = conversions.result_messages(result, msg.header)
+        overlay = None
+        if self.params["publish_overlay"] or self.pub_overlay.get_subscription_count() > 0:
+            overlay = conversions.overlay_message(
+                render_overlay(rgb, result.panoptic, self._colors, self.params["overlay_alpha"]), msg.header)
+        with self._publish_lock:
+            if self._worker.stopping:  # type: ignore[union-attr]  # stopping: the publishers may be gone
+                return
+            self.pub_panoptic.publish(panoptic)
+            self.pub_semantic.publish(semantic)
+            self.pub_segments.publish(segments)
+            if overlay is not None:
+                self.pub_overlay.publish(overlay)
+            if not self._legend_sent:  # needs a frame id, so it waits for the first frame
+                self.pub_legend.publish(conversions.legend_message(self.predictor.categories, msg.header))
+                self._legend_sent = True
+        self.stats.count("processed", latency=time.monotonic() - received)
 
-    def _process(self, msg: Image | CompressedImage, received: float) -> None:
-        try:
-            rgb = conversions.rgb_from_message(msg, self.predictor.device)
-        except ImageEncodingError as exc:
-            with self.stats.lock:
-                self.stats.bad += 1
-            self._warn(f"bad:{type(msg).__name__}:{str(exc).split(' ')[0]}", f"dropping bad frame: {exc}")
+    def _on_failure(self, frame: Frame, exc: Exception) -> None:
+        """The guard's report: a bad frame, or any other failure of one frame (out of memory, a decoder's
+        assertion, ...). A failure while the node stops (its context already shut down) is no error."""
+        if self._worker.stopping or not self.context.ok():  # type: ignore[union-attr]
             return
-        try:
-            result = self.predictor.predict([rgb])[0]
-            panoptic, semantic, segments = conversions.result_messages(result, msg.header)
-            overlay = None
-            if self.params["publish_overlay"] or self.pub_overlay.get_subscription_count() > 0:
-                overlay = conversions.overlay_message(
-                    render_overlay(rgb, result.panoptic, self._colors, self.params["overlay_alpha"]), msg.header)
-        except Exception as exc:  # a failing frame (e.g. out of GPU memory) must not stop the node
-            with self.stats.lock:
-                self.stats.errors += 1
-            self._warn(f"error:{type(exc).__name__}", f"inference failed on a frame: {type(exc).__name__}: {exc}")
-            return
-        self.pub_panoptic.publish(panoptic)
-        self.pub_semantic.publish(semantic)
-        self.pub_segments.publish(segments)
-        if overlay is not None:
-            self.pub_overlay.publish(overlay)
-        if not self._legend_sent:  # needs a frame id, so it waits for the first frame
-            self.pub_legend.publish(conversions.legend_message(self.predictor.categories, msg.header))
-            self._legend_sent = True
-        with self.stats.lock:
-            self.stats.processed += 1
-            self.stats.latencies.append(time.monotonic() - received)
+        if isinstance(exc, ImageEncodingError):
+            self.stats.count("bad")
+            self._warn(f"dropping bad frame: {_log_text(exc).removeprefix('ImageEncodingError: ')}")
+        else:
+            self.stats.count("errors")
+            self._warn(f"inference failed on a frame: {_log_text(exc)}")
 
     def _publish_diagnostics(self) -> None:
-        snap = self.stats.snapshot()
-        level = DiagnosticStatus.OK
-        message = "running"
-        if snap["errors"] or snap["bad_frames"]:
-            level, message = DiagnosticStatus.WARN, f"{snap['bad_frames']} bad frames, {snap['errors']} errors"
-        values = [KeyValue(key=k, value=f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in snap.items()]
-        values += [KeyValue(key="device", value=str(self.predictor.device)),
-                   KeyValue(key="model", value=self.predictor.model_name),
-                   KeyValue(key="mask_cues", value=str(self.predictor.mask_cues).lower())]
-        status = DiagnosticStatus(level=level, name=f"{self.get_name()}: panoptic segmentation", message=message,
-                                  hardware_id=str(self.predictor.device), values=values)
+        status = diagnostic_status(self.get_fully_qualified_name(), str(self.predictor.device), self.stats.snapshot(),
+                                   {"model": self.predictor.model_name,
+                                    "mask_cues": str(self.predictor.mask_cues).lower()})
         self.pub_diagnostics.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()),
                                                      status=[status]))
 
-    def destroy_node(self) -> None:
-        self._stop.set()
-        if self._worker is not None:
-            with self._wake:
-                self._wake.notify_all()
-            self._worker.join(timeout=5.0)
-        super().destroy_node()
+    def stop(self) -> bool:
+        """Stop taking frames and wait ``shutdown_timeout`` for the one in inference; False: it was
+        abandoned (still running, and it will publish nothing)."""
+        if self._worker is None:
+            return True
+        with self._publish_lock:
+            finished = self._worker.stop(0.0)
+        return finished or self._worker.stop(self.params["shutdown_timeout"])
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
+    """Exit 0 after a stop (Ctrl-C, SIGTERM, a shut-down context); 1 with one FATAL line when the node
+    cannot start. A frame still in inference after ``shutdown_timeout`` is abandoned: the process ends
+    at once (``os._exit``), because letting the interpreter finalise under a thread still inside
+    PyTorch aborts it."""
+    logger = rclpy.logging.get_logger("panoptic")
     try:
+        rclpy.init(args=args)
         node = PanopticNode()
-    except (ValueError, OSError, RuntimeError) as exc:  # bad parameters, missing/corrupt model, no GPU
-        rclpy.logging.get_logger("panoptic").fatal(f"cannot start: {exc}")
+    except KeyboardInterrupt:  # stopped while starting: nothing to clean up but the context
+        rclpy.try_shutdown()
+        return 0
+    except Exception as exc:  # bad parameters or params file, missing/corrupt model, no GPU, ...
+        logger.fatal(f"cannot start: {_log_text(exc).removeprefix('ValueError: ').removeprefix('CheckpointError: ')}")
         rclpy.try_shutdown()
         return 1
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    finished = node.stop()
+    if not finished:
+        logger.warning(f"stopping: the frame in inference did not finish within "
+                       f"{node.params['shutdown_timeout']} s and was abandoned")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    node.destroy_node()
+    rclpy.try_shutdown()
     return 0
 
 

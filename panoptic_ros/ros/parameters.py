@@ -44,6 +44,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "and counts the older ones it skips; a deeper queue only makes that count exact.",
                   minimum=1, maximum=100),
     ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", minimum=0.05, maximum=60.0),
+    ParameterSpec("shutdown_timeout", 5.0, "Seconds a stop waits for the frame being inferred; a frame still "
+                  "running then is abandoned and the process exits without it.", minimum=0.0, maximum=600.0),
 )
 
 BY_NAME = {p.name: p for p in PARAMETERS}
@@ -54,7 +56,7 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
     for name, value in values.items():
         spec = BY_NAME.get(name)
         if spec is None:
-            raise ValueError(f"unknown parameter {name!r}")
+            raise ValueError(f"unknown parameter {name[:80]!r}")
         expected = type(spec.default)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = values[name] = float(value)

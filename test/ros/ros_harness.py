@@ -18,6 +18,9 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from panoptic_msgs.msg import PanopticInfo, PanopticSegmentation
 from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
+from rcl_interfaces.srv import SetParameters
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import CompressedImage, Image
 
 OUTPUTS = {"panoptic": Image, "semantic": Image, "segments": PanopticSegmentation, "overlay": Image}
@@ -39,8 +42,8 @@ def node_executable() -> str:
 
 
 class NodeProcess:
-    def __init__(self, env: dict[str, str], params: dict[str, str], log: Path) -> None:
-        args = [node_executable(), "--ros-args"]
+    def __init__(self, env: dict[str, str], params: dict[str, str], log: Path, ros_args: tuple[str, ...] = ()) -> None:
+        args = [node_executable(), "--ros-args", *ros_args]
         for k, v in params.items():
             args += ["-p", f"{k}:={v}"]
         self.log_path = log
@@ -48,11 +51,18 @@ class NodeProcess:
         self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text()
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def wait_for_log(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            assert self.alive() and time.monotonic() < deadline, f"{text!r} not logged:\n{self.log()}"
+            time.sleep(0.05)
 
     def stop(self) -> int:
         if self.alive():
@@ -115,6 +125,16 @@ class Client:
         with self.lock:
             status = self.received["diagnostics"][-1].status[0]
         return {kv.key: kv.value for kv in status.values}
+
+    def set_parameters(self, values: dict[str, Any], node: NodeProcess) -> list[SetParametersResult]:
+        """Through the node's ``set_parameters`` service, as ``ros2 param set`` does."""
+        service = self.node.create_client(SetParameters, "/panoptic/set_parameters")
+        self.wait_for(lambda: service.service_is_ready(), 30, "the parameter service", node)
+        future = service.call_async(SetParameters.Request(
+            parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()]))
+        self.wait_for(future.done, 30, "the parameter service's answer", node)
+        self.node.destroy_client(service)
+        return future.result().results
 
     def close(self) -> None:
         self.executor.shutdown()

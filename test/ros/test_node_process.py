@@ -1,6 +1,10 @@
 """``panoptic_node`` started as its own process (its console script), driven over real DDS."""
 from __future__ import annotations
 
+import signal
+import struct
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -53,6 +57,7 @@ BAD_FRAMES = [
     lambda s: Image(header=Header(stamp=Time(sec=s)), height=0, width=0, encoding="rgb8", step=0, data=b""),
     lambda s: Image(header=Header(stamp=Time(sec=s)), height=60000, width=60000, encoding="mono8", step=60000,
                     data=b"\0" * 16),                                        # absurd size
+    lambda s: image_msg(RGB, "x" * 1_000_000, s),                            # a 1-MB encoding name
 ]
 
 
@@ -61,6 +66,16 @@ def checkpoint(tmp_path_factory) -> str:
     torch.manual_seed(0)
     return str(save_checkpoint(tmp_path_factory.mktemp("model") / "small.pt",
                                PanopticNet(small_model_config(), small_categories()), "small-random"))
+
+
+def _checkpoint_with(tmp_path, name: str, change) -> str:
+    """The small checkpoint with ``change(data)`` applied to its saved dictionary."""
+    torch.manual_seed(0)
+    data = torch.load(save_checkpoint(tmp_path / "m.pt", PanopticNet(small_model_config(), small_categories()), "m"),
+                      weights_only=True)
+    change(data)
+    torch.save(data, tmp_path / name)
+    return str(tmp_path / name)
 
 
 def _start(checkpoint: str, tmp_path, **params: str):
@@ -79,6 +94,9 @@ def running(checkpoint, tmp_path_factory):
     yield node, client
     client.close()
     assert node.stop() == 0, node.log()
+    log = node.log()
+    assert "inference failed" not in log and "Traceback" not in log, log  # a normal stop is no error
+    assert max(len(line) for line in log.splitlines()) < 1000  # sender strings never flood the log
 
 
 def _outputs_for(client: Client, stamp: int) -> dict[str, object]:
@@ -124,6 +142,7 @@ def test_every_encoding_gets_consistent_outputs_and_bad_frames_are_survived(runn
         assert not any(_outputs_for(client, stamp).values())
     diag = client.last_diagnostics()
     assert diag["frames_processed"] == str(len(INPUT_ENCODINGS)) and diag["device"] == "cpu"
+    assert diag["frames_lost"] == "0" and diag["errors"] == "0"
     assert float(diag["latency_p50_ms"]) > 0
     assert node.log().count("unsupported encoding 'yuv422'") >= 1 and node.alive()
 
@@ -161,22 +180,105 @@ def test_full_resolution_frames_from_a_reliable_camera_all_arrive(running):
     _check_consistent(out, 1024, 2048)
 
 
-def test_compressed_transport_and_corrupt_jpegs(checkpoint, tmp_path):
+def _jpeg_claiming(jpeg: bytes, height: int, width: int) -> bytes:
+    """``jpeg`` with a frame header (SOF0) that claims another size: a few hundred bytes."""
+    data = bytearray(jpeg)
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5: sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def test_compressed_transport_survives_corrupt_huge_and_foreign_payloads(checkpoint, tmp_path):
     node, client = _start(checkpoint, tmp_path, input_transport="compressed")
     try:
         ok, jpeg = cv2.imencode(".jpg", RGB[..., ::-1])
-        good = CompressedImage(header=Header(stamp=Time(sec=7)), format="jpeg", data=jpeg.tobytes())
-        corrupt = CompressedImage(header=Header(stamp=Time(sec=8)), format="jpeg", data=jpeg.tobytes()[:40])
-        client.pub.publish(corrupt)
-        client.wait_for(lambda: client.count("diagnostics") > 0 and client.last_diagnostics()["bad_frames"] == "1",
-                        30, "the corrupt JPEG to be counted", node)
-        client.pub.publish(good)
+        jpeg = jpeg.tobytes()
+        bad = [jpeg[:40],                                   # corrupt
+               _jpeg_claiming(jpeg, 40000, 65500),          # OpenCV raised cv2.error: the thread died
+               _jpeg_claiming(jpeg, 12000, 12000),          # was decoded: 37 s, 9 GB
+               cv2.imencode(".bmp", RGB)[1].tobytes()]      # not JPEG or PNG
+        for k, payload in enumerate(bad):
+            start = time.monotonic()
+            client.pub.publish(CompressedImage(header=Header(stamp=Time(sec=8 + k)), format="jpeg", data=payload))
+            client.wait_for(lambda: client.count("diagnostics") > 0
+                            and client.last_diagnostics()["bad_frames"] == str(k + 1),
+                            30, f"bad payload {k} to be counted", node)
+            assert time.monotonic() - start < 10
+        client.pub.publish(CompressedImage(header=Header(stamp=Time(sec=7)), format="jpeg", data=jpeg))
         client.wait_for(lambda: _outputs_for(client, 7)["segments"] is not None, 60, "output of a JPEG frame", node)
         _check_consistent(_outputs_for(client, 7), H, W)
-        assert "could not be decoded" in node.log()
+        log = node.log()
+        assert "could not be decoded" in log and "exceeds the" in log and "not JPEG or PNG" in log
+        assert client.last_diagnostics()["errors"] == "0"
     finally:
         client.close()
         assert node.stop() == 0
+
+
+def test_parameters_the_node_does_not_own_can_be_set_at_run_time(running):
+    node, client = running
+    results = client.set_parameters({"use_sim_time": True}, node)
+    assert results[0].successful, results[0].reason
+    results = client.set_parameters({"use_sim_time": False, "score_threshold": 0.0}, node)
+    assert all(r.successful for r in results)
+    refused = client.set_parameters({"overlay_alpha": 2.0}, node)[0]
+    assert not refused.successful and "overlay_alpha" in refused.reason
+
+
+@pytest.mark.parametrize("shutdown_timeout", ["0.0", "60.0"])
+def test_stopping_during_a_long_inference_exits_cleanly(checkpoint, tmp_path, shutdown_timeout):
+    node, client = _start(checkpoint, tmp_path, inference_size="[0,0]", shutdown_timeout=shutdown_timeout)
+    try:
+        frame = np.random.default_rng(2).integers(0, 256, (1024, 2048, 3), dtype=np.uint8)
+        client.pub.publish(image_msg(frame, "rgb8", 1))
+        client.wait_for(lambda: client.count("diagnostics") > 0 and client.last_diagnostics()["frames_received"] == "1",
+                        30, "the frame to arrive", node)
+        assert client.last_diagnostics()["frames_processed"] == "0"  # in flight
+    finally:
+        client.close()
+    assert node.stop() == 0, node.log()
+    log = node.log()
+    assert "terminate called" not in log and "inference failed" not in log and "Traceback" not in log, log
+    assert ("abandoned" in log) == (shutdown_timeout == "0.0"), log
+
+
+def test_a_checkpoint_with_nan_weights_is_refused_at_start(tmp_path):
+    nan = _checkpoint_with(tmp_path, "nan.pt", lambda d: d["state_dict"]["semantic_head.classifier.weight"].fill_(
+        float("nan")))
+    node = NodeProcess(isolated_ros_env(), {"model": nan}, tmp_path / "nan.log")
+    assert node.proc.wait(timeout=90) == 1, node.log()
+    assert "non-finite values" in node.log() and "Traceback" not in node.log()
+
+
+def test_bad_start_ups_end_in_one_line_without_a_traceback(checkpoint, tmp_path):
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "x", "obj": torch.nn.Linear(1, 1)}, evil)
+    cases = [
+        ({"model": _checkpoint_with(tmp_path, "none.pt", lambda d: d.update(state_dict=None))}, (),
+         "state_dict must be a dictionary of tensors"),
+        ({"model": _checkpoint_with(tmp_path, "ints.pt", lambda d: d["state_dict"].update(
+            {k: 1 for k in d["state_dict"]}))}, (), "not a tensor"),
+        ({"model": str(tmp_path)}, (), "is a directory"),
+        ({"model": str(evil)}, (), "objects other than tensors"),
+        ({"model": checkpoint}, ("--params-file", str(tmp_path / "absent.yaml")), "absent.yaml"),
+    ]
+    env = isolated_ros_env()
+    for k, (params, ros_args, message) in enumerate(cases):
+        node = NodeProcess(env, params, tmp_path / f"start{k}.log", ros_args)
+        assert node.proc.wait(timeout=90) == 1, node.log()
+        log = node.log()
+        assert message in log and "cannot start" in log, log
+        assert "Traceback" not in log and "weights_only" not in log, log
+        assert len([line for line in log.splitlines() if "[panoptic]" in line]) == 1, log  # rcl may add its own
+
+
+@pytest.mark.parametrize("delay", [0.3, 2.5])
+def test_ctrl_c_during_start_up_exits_quietly(checkpoint, tmp_path, delay):
+    node = NodeProcess(isolated_ros_env(), {"model": checkpoint}, tmp_path / "early.log")
+    time.sleep(delay)
+    node.proc.send_signal(signal.SIGINT)
+    assert node.proc.wait(timeout=60) == 0, node.log()
+    assert "Traceback" not in node.log(), node.log()
 
 
 def test_invalid_parameters_refuse_to_start_with_a_clear_message(checkpoint, tmp_path):

@@ -1,0 +1,34 @@
+"""Frame counters and the /diagnostics status, without DDS."""
+from diagnostic_msgs.msg import DiagnosticStatus
+
+from panoptic_ros.ros.diagnostics import FrameStats, diagnostic_status
+
+
+def test_gaps_in_each_publishers_sequence_numbers_count_as_lost_frames():
+    stats = FrameStats()
+    for publisher, sequence in [(b"a", 5), (b"a", 6), (b"b", 1), (b"a", 9), (b"b", 2), (b"a", 10), (b"b", 7)]:
+        stats.count_received(publisher, sequence, dropped=False)
+    assert (stats.received, stats.lost) == (7, 2 + 4)  # a: 7, 8 missing; b: 3..6 missing
+    stats.count_received(b"a", 8, dropped=True)  # late, out of order: not a new gap
+    stats.count_received(None, None, dropped=False)  # a middleware without sequence numbers
+    assert (stats.received, stats.lost, stats.dropped) == (9, 6, 1)
+    assert stats.snapshot()["frames_lost"] == 6
+
+
+def test_nodes_in_different_namespaces_report_under_different_names_and_hardware_ids():
+    snap = FrameStats().snapshot()
+    a = diagnostic_status("/panoptic", "cpu", snap, {})
+    b = diagnostic_status("/car2/panoptic", "cpu", snap, {})
+    assert a.name == "panoptic: panoptic segmentation"  # what the live replay listens for
+    assert b.name == "car2/panoptic: panoptic segmentation"
+    assert a.hardware_id != b.hardware_id and a.level == DiagnosticStatus.OK
+
+
+def test_problems_raise_the_level_and_are_named():
+    stats = FrameStats()
+    stats.count("bad")
+    stats.count("processed", latency=0.25)
+    status = diagnostic_status("/panoptic", "cpu", stats.snapshot(), {"model": "m"})
+    values = {kv.key: kv.value for kv in status.values}
+    assert status.level == DiagnosticStatus.WARN and status.message == "1 bad frames"
+    assert values["latency_p50_ms"] == "250.000" and values["model"] == "m" and values["device"] == "cpu"
