@@ -50,6 +50,23 @@ def shipped_model_path() -> Path:
     return package_file("panoptic_ros", "models", SHIPPED_MODEL)
 
 
+def resize_rgb(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear antialiased resize of an RGB uint8 [3, H, W] image (the network's input resize).
+
+    On the CPU it runs in uint8 on the channels-last layout camera images arrive in (about 10x faster
+    than a float round trip at 2 MP; within one grey level of it). CUDA has no uint8 kernel for it,
+    so there it goes through float, which costs little on a GPU.
+    """
+    x = image[None]
+    if x.device.type == "cpu":
+        x = F.interpolate(x.contiguous(memory_format=torch.channels_last), size=size, mode="bilinear",
+                          align_corners=False, antialias=True)
+    else:
+        x = F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False,
+                          antialias=True).round_().clamp_(0, 255).to(torch.uint8)
+    return x[0]
+
+
 class TorchPredictor:
     """``PanopticNet`` behind the ``Predictor`` interface."""
 
@@ -77,10 +94,9 @@ class TorchPredictor:
         for i, im in enumerate(images):
             groups.setdefault(tuple(im.shape[-2:]), []).append(i)
         for size, idx in groups.items():
-            batch = torch.stack([images[i] for i in idx]).to(self.device, non_blocking=True)
-            if self.options.inference_size and tuple(self.options.inference_size) != size:
-                batch = F.interpolate(batch.float(), size=self.options.inference_size, mode="bilinear",
-                                      align_corners=False, antialias=True).round_().clamp_(0, 255).to(torch.uint8)
+            target = tuple(self.options.inference_size or size)
+            batch = torch.stack([resize_rgb(images[i].to(self.device, non_blocking=True), target)  # type: ignore[arg-type]
+                                 if target != size else images[i].to(self.device, non_blocking=True) for i in idx])
             with autocast(self.device, self.options.precision):
                 results = self.model.predict(batch, self.options.mask_cues, self.options.head, out_size=size)
             for i, r in zip(idx, results):

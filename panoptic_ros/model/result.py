@@ -1,17 +1,19 @@
 """``PanopticResult``: the network's output for one image, and its batched construction.
 
 All tensors stay on the network's device; per-segment statistics come from one ``unique`` and a few
-scatter reductions over the whole batch (no per-segment or per-pixel Python loops).
+scatter reductions over the whole batch (no per-segment or per-pixel Python loops). They are those of
+the full-resolution maps, computed exactly on the network's own small maps (``model.nearest``), so
+the only work at the input's resolution is writing the panoptic and semantic maps.
 """
 from __future__ import annotations
 
 import dataclasses
 
 import torch
-import torch.nn.functional as F
 
 from panoptic_ros.categories import VOID, CategoryTable
 from panoptic_ros.model.detections import Detections
+from panoptic_ros.model.nearest import NearestGrid
 
 ID_DIVISOR = 1000  # panoptic id = category_id * 1000 + instance_id; -1 = void / unknown
 
@@ -27,6 +29,8 @@ class PanopticResult:
     scores: torch.Tensor        # [K] float32
     areas: torch.Tensor         # [K] int64 pixels
     boxes: torch.Tensor         # [K, 4] int64 x0, y0, x1, y1 (x1/y1 exclusive)
+    coarse: torch.Tensor        # [h, w] int32 the network's panoptic map: ``panoptic == grid.resize(coarse)``
+    grid: NearestGrid
     mask_cues: bool = True
 
     def to(self, device: torch.device | str) -> "PanopticResult":
@@ -51,38 +55,47 @@ def channel_tables(dets: Detections, categories: CategoryTable) -> tuple[torch.T
 def build_results(channels: torch.Tensor, confidence: torch.Tensor, dets: Detections,
                   categories: CategoryTable, out_size: tuple[int, int] | None = None,
                   mask_cues: bool = True) -> list[PanopticResult]:
-    """Channel maps [B, H, W] -> one ``PanopticResult`` per image, resized (nearest) to ``out_size``."""
-    cats, inst = channel_tables(dets, categories)
-    flat = channels.flatten(1)
-    cat = cats.gather(1, flat).view_as(channels)
-    panoptic = torch.where(cat >= 0, cat * ID_DIVISOR + inst.gather(1, flat).view_as(channels), -1)
-    if out_size is not None and tuple(panoptic.shape[-2:]) != tuple(out_size):
-        panoptic = F.interpolate(panoptic[:, None].double(), size=out_size, mode="nearest")[:, 0].long()
-        confidence = F.interpolate(confidence[:, None].float(), size=out_size, mode="nearest")[:, 0]
-    b, h, w = panoptic.shape
-    semantic = torch.where(panoptic >= 0, panoptic // ID_DIVISOR, VOID).to(torch.uint8)
+    """Channel maps [B, h, w] -> one ``PanopticResult`` per image, resized (nearest) to ``out_size``.
 
-    # One unique over (image, id) keys for the whole batch.
-    key = torch.arange(b, device=panoptic.device)[:, None, None] * (1 << 32) + (panoptic + 1)
-    keys, inverse, areas = torch.unique(key.flatten(), return_inverse=True, return_counts=True)
-    k = keys.numel()
-    ys = torch.arange(h, device=panoptic.device).repeat_interleave(w).repeat(b)
-    xs = torch.arange(w, device=panoptic.device).repeat(h * b)
-    def reduce(values: torch.Tensor, op: str) -> torch.Tensor:
-        init = torch.zeros(k, dtype=values.dtype, device=values.device)
-        return init.scatter_reduce(0, inverse, values, op, include_self=False)
-    boxes = torch.stack([reduce(xs, "amin"), reduce(ys, "amin"), reduce(xs, "amax") + 1, reduce(ys, "amax") + 1], 1)
-    mean_conf = reduce(confidence.flatten().float(), "mean")
-    image = keys >> 32
-    ids = (keys & 0xFFFFFFFF) - 1
-    keep = ids >= 0
-    category = ids // ID_DIVISOR
-    instance = ids % ID_DIVISOR
-    thing = instance > 0
-    det_score = dets.scores[image, (instance - 1).clamp(0, dets.num_slots - 1)] if dets.num_slots else mean_conf
-    score = torch.where(thing, det_score.float(), mean_conf)
-    per_image = torch.bincount(image[keep], minlength=b).tolist()  # the one host sync
-    fields = [t[keep] for t in (ids.int(), category, instance, thing, score, areas, boxes)]
+    Areas, boxes and mean confidences are those of the resized maps: each small-map pixel counts as
+    the block of output pixels it becomes (none where downscaling skips it). A segment is an
+    (image, channel) pair, and every non-void channel has its own id, so pixels are binned by channel
+    directly (no sort over pixels); segments come out ordered by image, then id.
+    """
+    cats, inst = channel_tables(dets, categories)                  # [B, C]
+    ids = torch.where(cats >= 0, cats * ID_DIVISOR + inst, -1)      # [B, C] panoptic id of each channel
+    b, h, w = channels.shape
+    c = ids.shape[1]
+    device = channels.device
+    grid = NearestGrid.between((h, w), out_size or (h, w), device)
+    row_first, row_count, col_first, col_count = grid.runs()
+    weight = row_count[:, None] * col_count[None, :]               # output pixels per small-map pixel
+    covered = weight > 0
+    big_h, big_w = grid.out_size
+
+    bins = (channels + torch.arange(b, device=device)[:, None, None] * c).flatten()
+    def reduce(per_pixel: torch.Tensor, op: str, init: int | float) -> torch.Tensor:
+        values = per_pixel.expand(b, h, w).flatten()
+        return torch.full((b * c,), init, dtype=values.dtype, device=device).scatter_reduce_(0, bins, values, op)
+    areas = reduce(weight, "sum", 0)
+    boxes = torch.stack([reduce(torch.where(covered, col_first[None, :], big_w), "amin", big_w),
+                         reduce(torch.where(covered, row_first[:, None], big_h), "amin", big_h),
+                         reduce(torch.where(covered, (col_first + col_count)[None, :], 0), "amax", 0),
+                         reduce(torch.where(covered, (row_first + row_count)[:, None], 0), "amax", 0)], 1)
+    mean_conf = (reduce(confidence.double() * weight, "sum", 0.0) / areas.clamp(min=1)).float()
+    thing = inst.flatten() > 0
+    score = torch.where(thing, torch.cat([mean_conf.view(b, -1)[:, : c - dets.num_slots], dets.scores.float()],
+                                         1).flatten(), mean_conf)
+    flat_ids = ids.flatten()
+    image = torch.arange(b, device=device).repeat_interleave(c)
+    present = (flat_ids >= 0) & (areas > 0)
+    order = torch.argsort(image * (1 << 32) + flat_ids)
+    order = order[present[order]]
+    per_image = torch.bincount(image[order], minlength=b).tolist()  # the one host sync
+    fields = [t[order] for t in (flat_ids.int(), cats.flatten(), inst.flatten(), thing, score, areas, boxes)]
     split = [torch.split(t, per_image) for t in fields]
-    return [PanopticResult(panoptic[i].int(), semantic[i], *(s[i] for s in split), mask_cues=mask_cues)
+    coarse = ids.gather(1, channels.flatten(1)).view(b, h, w).int()
+    semantic = torch.where(cats >= 0, cats, VOID).gather(1, channels.flatten(1)).view(b, h, w).to(torch.uint8)
+    panoptic, semantic = grid.resize(coarse), grid.resize(semantic)
+    return [PanopticResult(panoptic[i], semantic[i], *(s[i] for s in split), coarse[i], grid, mask_cues=mask_cues)
             for i in range(b)]

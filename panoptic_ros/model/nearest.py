@@ -1,0 +1,72 @@
+"""Nearest-neighbour resizing of label maps, described by where each output row and column comes from.
+
+``F.interpolate(mode="nearest")`` takes output row ``y`` from source row ``rows[y]`` (non-decreasing)
+and output column ``x`` from ``cols[x]``, so the resized map is the source with each row repeated
+``row_counts[i]`` times and each column ``col_counts[j]`` times (0 where downscaling skips it). Any
+per-segment statistic of the output (area, box) therefore follows exactly from the small source map
+weighted by those counts, and the only full-resolution work left is writing the resized map itself.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+
+
+def source_index(n_in: int, n_out: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """[n_out] int64: the source index ``F.interpolate(mode="nearest")`` reads for each output index.
+
+    Asked of the operator itself (on an arange, exact in float32 below 2^24) so that its float
+    rounding of the scale is reproduced on every device and for every ratio.
+    """
+    src = torch.arange(n_in, dtype=torch.float32, device=device)[None, None]
+    return F.interpolate(src, size=n_out, mode="nearest")[0, 0].long()
+
+
+def _first_and_count(index: torch.Tensor, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per source index: (first output index that reads it, how many do); first is valid where count > 0."""
+    count = torch.bincount(index, minlength=n_in)
+    return count.cumsum(0) - count, count
+
+
+@dataclasses.dataclass(frozen=True)
+class NearestGrid:
+    """Nearest resize from ``in_size`` to ``(len(rows), len(cols))``, as source rows and columns."""
+
+    rows: torch.Tensor  # [H] int64 source row of each output row
+    cols: torch.Tensor  # [W] int64 source column of each output column
+    in_size: tuple[int, int]
+
+    @classmethod
+    def between(cls, in_size: tuple[int, int], out_size: tuple[int, int], device: torch.device | str) -> "NearestGrid":
+        return cls(source_index(in_size[0], out_size[0], device), source_index(in_size[1], out_size[1], device),
+                   (int(in_size[0]), int(in_size[1])))
+
+    @property
+    def out_size(self) -> tuple[int, int]:
+        return (self.rows.numel(), self.cols.numel())
+
+    def to(self, device: torch.device | str) -> "NearestGrid":
+        return dataclasses.replace(self, rows=self.rows.to(device), cols=self.cols.to(device))
+
+    def runs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(row_first [h], row_count [h], col_first [w], col_count [w]): source pixel (i, j) becomes the
+        output block of ``row_count[i] x col_count[j]`` pixels starting at ``(row_first[i], col_first[j])``."""
+        return (*_first_and_count(self.rows, self.in_size[0]), *_first_and_count(self.cols, self.in_size[1]))
+
+    def resize(self, labels: torch.Tensor) -> torch.Tensor:
+        """[..., h, w] int32 or uint8 labels -> [..., H, W], equal to ``F.interpolate(mode="nearest")``.
+
+        Nearest resizing only copies values, so an int32 map goes through the float32 kernel as its
+        raw bits (a view, no conversion pass over the output and exact for every id).
+        """
+        lead = labels.shape[:-2]
+        flat = labels.reshape(-1, 1, *labels.shape[-2:])
+        if labels.dtype == torch.int32:
+            out = F.interpolate(flat.view(torch.float32), size=self.out_size, mode="nearest").view(torch.int32)
+        elif labels.dtype == torch.uint8:
+            out = F.interpolate(flat, size=self.out_size, mode="nearest")
+        else:
+            raise TypeError(f"labels must be int32 or uint8, got {labels.dtype}")
+        return out.view(*lead, *self.out_size)
