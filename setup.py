@@ -31,6 +31,7 @@ setup(
             "panoptic-train = panoptic_ros.train:main",
             "panoptic-eval = panoptic_ros.eval.cli:main",
             "panoptic-bench = panoptic_ros.bench:main",
+            "panoptic-soak = panoptic_ros.tools.soak:main",
         ],
     },
 )

@@ -4,6 +4,7 @@ import torch
 
 from panoptic_ros.image_encoding import (INPUT_ENCODINGS, MAX_PIXELS, ImageEncodingError, decode_compressed,
                                          image_fields, image_view, rgb_tensor)
+from panoptic_ros.tools.hostile_frames import COMPRESSED, jpeg_claiming
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)
@@ -110,20 +111,10 @@ def test_agrees_with_ros2_cv_bridge_where_installed():
         assert np.array_equal(ours, bridge.imgmsg_to_cv2(msg, "rgb8")), encoding
 
 
-def _jpeg_claiming(height: int, width: int) -> bytes:
-    """A small valid JPEG whose frame header (SOF0) claims another size: what a hostile sender needs."""
-    import cv2
-    import struct
-    data = bytearray(cv2.imencode(".jpg", RGB[..., ::-1])[1].tobytes())
-    sof = data.find(b"\xff\xc0")
-    data[sof + 5: sof + 9] = struct.pack(">HH", height, width)
-    return bytes(data)
-
-
 @pytest.mark.parametrize("height,width", [(40000, 65500), (12000, 12000)])
 def test_compressed_headers_claiming_huge_sizes_are_refused_before_decoding(height, width):
-    payload = _jpeg_claiming(height, width)
-    assert len(payload) < 1000
+    payload = jpeg_claiming(height, width)
+    assert len(payload) < 10_000  # a few kilobytes that claim gigabytes
     with pytest.raises(ImageEncodingError, match=f"exceeds the {MAX_PIXELS} pixel limit"):
         decode_compressed(payload)
 
@@ -137,13 +128,10 @@ def test_only_jpeg_and_png_payloads_are_accepted(extension):
         decode_compressed(payload.tobytes())
 
 
-def test_gif_payloads_are_refused():
-    import io
-    from PIL import Image as PILImage
-    buf = io.BytesIO()
-    PILImage.fromarray(RGB).save(buf, format="GIF")
-    with pytest.raises(ImageEncodingError, match="not JPEG or PNG"):
-        decode_compressed(buf.getvalue())
+@pytest.mark.parametrize("name", list(COMPRESSED))
+def test_every_hostile_payload_of_the_catalogue_is_refused(name):
+    with pytest.raises(ImageEncodingError):
+        decode_compressed(COMPRESSED[name])
 
 
 def test_corrupt_jpeg_data_is_decoded_without_writing_to_stderr(capfd):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import signal
-import struct
 import time
 
 import cv2
@@ -17,6 +16,7 @@ from helpers import small_categories, small_model_config
 from panoptic_ros.image_encoding import INPUT_ENCODINGS
 from panoptic_ros.model.checkpoint import save_checkpoint
 from panoptic_ros.model.network import PanopticNet
+from panoptic_ros.tools import hostile_frames
 from ros_harness import Client, NodeProcess, isolated_ros_env
 
 H, W = 48, 80
@@ -50,15 +50,8 @@ def image_msg(array: np.ndarray, encoding: str, stamp: int, step: int | None = N
                  is_bigendian=0, step=row if step is None else step, data=array.tobytes() if data is None else data)
 
 
-BAD_FRAMES = [
-    lambda s: image_msg(RGB, "yuv422", s),                                   # unsupported encoding
-    lambda s: image_msg(RGB, "rgb8", s, step=W),                             # step too small
-    lambda s: image_msg(RGB, "rgb8", s, data=RGB.tobytes()[:-7]),            # truncated data
-    lambda s: Image(header=Header(stamp=Time(sec=s)), height=0, width=0, encoding="rgb8", step=0, data=b""),
-    lambda s: Image(header=Header(stamp=Time(sec=s)), height=60000, width=60000, encoding="mono8", step=60000,
-                    data=b"\0" * 16),                                        # absurd size
-    lambda s: image_msg(RGB, "x" * 1_000_000, s),                            # a 1-MB encoding name
-]
+BAD_FRAMES = [lambda s, fields=fields: Image(header=Header(stamp=Time(sec=s)), **fields)
+              for fields in hostile_frames.RAW.values()]
 
 
 @pytest.fixture(scope="module")
@@ -180,30 +173,17 @@ def test_full_resolution_frames_from_a_reliable_camera_all_arrive(running):
     _check_consistent(out, 1024, 2048)
 
 
-def _jpeg_claiming(jpeg: bytes, height: int, width: int) -> bytes:
-    """``jpeg`` with a frame header (SOF0) that claims another size: a few hundred bytes."""
-    data = bytearray(jpeg)
-    sof = data.find(b"\xff\xc0")
-    data[sof + 5: sof + 9] = struct.pack(">HH", height, width)
-    return bytes(data)
-
-
 def test_compressed_transport_survives_corrupt_huge_and_foreign_payloads(checkpoint, tmp_path):
     node, client = _start(checkpoint, tmp_path, input_transport="compressed")
     try:
-        ok, jpeg = cv2.imencode(".jpg", RGB[..., ::-1])
-        jpeg = jpeg.tobytes()
-        bad = [jpeg[:40],                                   # corrupt
-               _jpeg_claiming(jpeg, 40000, 65500),          # OpenCV raised cv2.error: the thread died
-               _jpeg_claiming(jpeg, 12000, 12000),          # was decoded: 37 s, 9 GB
-               cv2.imencode(".bmp", RGB)[1].tobytes()]      # not JPEG or PNG
-        for k, payload in enumerate(bad):
+        jpeg = cv2.imencode(".jpg", RGB[..., ::-1])[1].tobytes()
+        for k, (name, payload) in enumerate(hostile_frames.COMPRESSED.items()):
             start = time.monotonic()
             client.pub.publish(CompressedImage(header=Header(stamp=Time(sec=8 + k)), format="jpeg", data=payload))
             client.wait_for(lambda: client.count("diagnostics") > 0
                             and client.last_diagnostics()["bad_frames"] == str(k + 1),
-                            30, f"bad payload {k} to be counted", node)
-            assert time.monotonic() - start < 10
+                            30, f"the {name} to be counted", node)
+            assert time.monotonic() - start < 10, name  # a JPEG bomb was decoded for 37 s
         client.pub.publish(CompressedImage(header=Header(stamp=Time(sec=7)), format="jpeg", data=jpeg))
         client.wait_for(lambda: _outputs_for(client, 7)["segments"] is not None, 60, "output of a JPEG frame", node)
         _check_consistent(_outputs_for(client, 7), H, W)

@@ -1,0 +1,1 @@
+"""Operator tools that drive the ROS node from outside (soak and fuzz runs)."""
