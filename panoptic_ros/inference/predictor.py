@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Protocol
 
 import torch
-import torch.nn.functional as F
 
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.device import Precision, autocast, check_precision, resolve_device
+from panoptic_ros.inference.resize import resize_rgb
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.model.network import HeadKind, PanopticNet
 from panoptic_ros.model.result import PanopticResult
@@ -50,23 +50,6 @@ def shipped_model_path() -> Path:
     return package_file("panoptic_ros", "models", SHIPPED_MODEL)
 
 
-def resize_rgb(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear antialiased resize of an RGB uint8 [3, H, W] image (the network's input resize).
-
-    On the CPU it runs in uint8 on the channels-last layout camera images arrive in (about 10x faster
-    than a float round trip at 2 MP; within one grey level of it). CUDA has no uint8 kernel for it,
-    so there it goes through float, which costs little on a GPU.
-    """
-    x = image[None]
-    if x.device.type == "cpu":
-        x = F.interpolate(x.contiguous(memory_format=torch.channels_last), size=size, mode="bilinear",
-                          align_corners=False, antialias=True)
-    else:
-        x = F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False,
-                          antialias=True).round_().clamp_(0, 255).to(torch.uint8)
-    return x[0]
-
-
 class TorchPredictor:
     """``PanopticNet`` behind the ``Predictor`` interface."""
 
@@ -94,9 +77,9 @@ class TorchPredictor:
         for i, im in enumerate(images):
             groups.setdefault(tuple(im.shape[-2:]), []).append(i)
         for size, idx in groups.items():
-            target = tuple(self.options.inference_size or size)
-            batch = torch.stack([resize_rgb(images[i].to(self.device, non_blocking=True), target)  # type: ignore[arg-type]
-                                 if target != size else images[i].to(self.device, non_blocking=True) for i in idx])
+            target: tuple[int, int] = tuple(self.options.inference_size or size)  # type: ignore[assignment]
+            on_device = [images[i].to(self.device, non_blocking=True) for i in idx]
+            batch = torch.stack([resize_rgb(im, target) if target != size else im for im in on_device])
             with autocast(self.device, self.options.precision):
                 results = self.model.predict(batch, self.options.mask_cues, self.options.head, out_size=size)
             for i, r in zip(idx, results):

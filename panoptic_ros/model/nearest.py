@@ -26,7 +26,7 @@ def source_index(n_in: int, n_out: int, device: torch.device | str = "cpu") -> t
 
 def _first_and_count(index: torch.Tensor, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per source index: (first output index that reads it, how many do); first is valid where count > 0."""
-    count = torch.bincount(index, minlength=n_in)
+    count = torch.zeros(n_in, dtype=torch.int64, device=index.device).scatter_add_(0, index, torch.ones_like(index))
     return count.cumsum(0) - count, count
 
 

@@ -89,9 +89,10 @@ def build_results(channels: torch.Tensor, confidence: torch.Tensor, dets: Detect
     flat_ids = ids.flatten()
     image = torch.arange(b, device=device).repeat_interleave(c)
     present = (flat_ids >= 0) & (areas > 0)
-    order = torch.argsort(image * (1 << 32) + flat_ids)
-    order = order[present[order]]
-    per_image = torch.bincount(image[order], minlength=b).tolist()  # the one host sync
+    order = torch.argsort(torch.where(present, image * (1 << 32) + flat_ids, 1 << 62))  # present ones first
+    per_image = torch.zeros(b, dtype=torch.int64, device=device).index_add_(0, image, present.long())
+    per_image = per_image.tolist()  # the one host sync
+    order = order[: sum(per_image)]
     fields = [t[order] for t in (flat_ids.int(), cats.flatten(), inst.flatten(), thing, score, areas, boxes)]
     split = [torch.split(t, per_image) for t in fields]
     coarse = ids.gather(1, channels.flatten(1)).view(b, h, w).int()

@@ -57,7 +57,7 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
             for (frame, rgb), result in zip(batch, results):
                 header = frame.msg.header
                 panoptic, semantic, segments = conversions.result_messages(result, header)
-                overlay = render_overlay(rgb, result.panoptic, colors, overlay_alpha).cpu().numpy()
+                overlay = render_overlay(rgb, result, colors, overlay_alpha).cpu().numpy()
                 for name, msg in (("panoptic", panoptic), ("semantic", semantic), ("segments", segments),
                                   ("overlay", conversions.image_message(overlay, "rgb8", header))):
                     bag.write(f"{OUTPUT_NS}/{name}", msg, frame.timestamp)

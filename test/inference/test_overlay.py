@@ -1,6 +1,12 @@
+import pytest
 import torch
+import torch.nn.functional as F
 
+from helpers import small_categories
 from panoptic_ros.inference.overlay import render_overlay
+from panoptic_ros.inference.resize import resize_rgb
+from panoptic_ros.model.detections import Detections
+from panoptic_ros.model.result import ID_DIVISOR, build_results
 
 
 def test_blends_segment_colours_leaves_void_and_draws_borders():
@@ -14,3 +20,62 @@ def test_blends_segment_colours_leaves_void_and_draws_borders():
     assert out[0, 0].tolist() == [100, 100, 100]          # void: the input
     assert out[0, 5].tolist() == [150, 50, 50]            # 50/50 blend
     assert out[:, 3].tolist() == [[255, 255, 255]] * 4    # the border column
+
+
+def _float_overlay(image, panoptic, colors, alpha):
+    """The overlay's definition in float, pixel by pixel at full resolution."""
+    valid = panoptic >= 0
+    category = torch.where(valid, panoptic // ID_DIVISOR, 0).long()
+    instance = torch.where(valid, panoptic % ID_DIVISOR, 0)
+    shift = ((instance * 47) % 96 - 48).where(instance > 0, 0)
+    color = (colors[category].int() + shift[..., None]).clamp(0, 255).double()
+    base = image.permute(1, 2, 0).double()
+    out = torch.where(valid[..., None], (1 - alpha) * base + alpha * color, base)
+    border = torch.zeros_like(valid)
+    border[:, 1:] |= panoptic[:, 1:] != panoptic[:, :-1]
+    border[1:, :] |= panoptic[1:, :] != panoptic[:-1, :]
+    out[border] = 255.0
+    return out, border
+
+
+def _result(small, out_size, seed):
+    """A result from random blocky channel maps with speckle, stuff, instances and void (unknown)."""
+    gen = torch.Generator().manual_seed(seed)
+    categories = small_categories()
+    c = categories.num_stuff + 1 + 3
+    blocks = torch.randint(0, c, (1, 1, 4, 4), generator=gen).float()
+    channels = F.interpolate(blocks, size=small, mode="nearest")[:, 0].long()
+    speckle = torch.rand(1, *small, generator=gen) < 0.15
+    channels = torch.where(speckle, torch.randint(0, c, (1, *small), generator=gen), channels)
+    dets = Detections(torch.zeros(1, 3, 4), torch.tensor([[1, 2, 1]]), torch.ones(1, 3), torch.ones(1, 3, dtype=torch.bool))
+    return build_results(channels, torch.rand(1, *small, generator=gen), dets, categories, out_size)[0]
+
+
+SIZES = [((7, 9), (23, 31)), ((13, 11), (5, 4)), ((9, 10), (20, 7)), ((8, 6), (16, 12)), ((6, 7), (6, 7))]
+
+
+@pytest.mark.parametrize("small,out_size", SIZES)
+@pytest.mark.parametrize("alpha,tolerance", [(0.5, 1), (0.25, 1), (1.0, 0), (0.0, 0), (0.3, 2)])
+def test_equals_the_float_definition_from_the_small_map(small, out_size, alpha, tolerance):
+    result = _result(small, out_size, seed=small[0] + out_size[1])
+    colors = small_categories().colors_by_id()
+    hwc = torch.randint(0, 256, (*out_size, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    image = hwc.permute(2, 0, 1)  # the layout camera messages arrive in
+    expected, border = _float_overlay(image, result.panoptic, colors, alpha)
+    out = render_overlay(image, result, colors, alpha)
+    assert out.shape == (*out_size, 3) and out.dtype == torch.uint8
+    assert (out[border] == 255).all()
+    assert (out.double() - expected).abs().max() <= tolerance
+    # the same from the full-resolution map, and from a planar image
+    assert torch.equal(render_overlay(image.contiguous(), result.panoptic, colors, alpha), out)
+
+
+def test_capped_size_keeps_the_aspect_and_takes_labels_from_the_small_map():
+    result = _result((9, 16), (180, 320), seed=5)
+    colors = small_categories().colors_by_id()
+    image = torch.randint(0, 256, (3, 180, 320), dtype=torch.uint8, generator=torch.Generator().manual_seed(4))
+    out = render_overlay(image, result, colors, 0.5, max_size=100)
+    assert out.shape == (56, 100, 3)
+    labels = F.interpolate(result.coarse[None, None].double(), size=(56, 100), mode="nearest")[0, 0].int()
+    assert torch.equal(out, render_overlay(resize_rgb(image, (56, 100)), labels, colors, 0.5))
+    assert torch.equal(render_overlay(image, result, colors, 0.5, max_size=320), render_overlay(image, result, colors, 0.5))
