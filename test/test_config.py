@@ -8,20 +8,29 @@ from panoptic_ros.config import ModelConfig, TrainConfig, from_dict, load_config
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_shipped_training_config_loads_and_round_trips():
-    cfg = load_config(TrainConfig, ROOT / "config" / "train_synthetic.yaml")
-    assert cfg.model.backbone.depth == 18 and cfg.data.kind == "synthetic"
+@pytest.mark.parametrize("name", ["train_synthetic.yaml", "train_camvid.yaml"])
+def test_shipped_training_configs_load_and_round_trip(name):
+    cfg = load_config(TrainConfig, ROOT / "config" / name)
     assert from_dict(TrainConfig, to_dict(cfg)) == cfg
 
 
+def test_the_default_model_mixes_real_and_synthetic_streets_from_imagenet_weights():
+    cfg = load_config(TrainConfig, ROOT / "config" / "train_camvid.yaml")
+    assert cfg.model.backbone.name.startswith("efficientnet_lite") and cfg.model.backbone.pretrained == "imagenet"
+    assert [s.kind for s in cfg.data.sources] == ["camvid", "synthetic"] and cfg.data.sources[0].split == "train"
+    assert cfg.held_out is not None and cfg.held_out.split == "heldout"
+
+
 def test_overrides_reach_nested_fields():
-    cfg = load_config(TrainConfig, None, ["model.backbone.depth=34", "data.crop=[64, 128]", "lr=0.5"])
-    assert cfg.model.backbone.depth == 34 and cfg.data.crop == (64, 128) and cfg.lr == 0.5
+    cfg = load_config(TrainConfig, None, ["model.backbone.name=resnet34", "data.crop=[64, 128]", "lr=0.5",
+                                          "data.sources=[{kind: camvid, weight: 2}, {images: 5}]"])
+    assert cfg.model.backbone.name == "resnet34" and cfg.data.crop == (64, 128) and cfg.lr == 0.5
+    assert [(s.kind, s.weight, s.images) for s in cfg.data.sources] == [("camvid", 2.0, 2000), ("synthetic", 1.0, 5)]
 
 
 @pytest.mark.parametrize("data,error", [
-    ({"backbone": {"depht": 50}}, "unknown key"),
-    ({"backbone": {"depth": 42}}, "not one of"),
+    ({"backbone": {"depth": 50}}, "unknown key"),
+    ({"backbone": {"name": "resnet42"}}, "not one of"),
     ({"semantic": {"channels": "many"}}, "expected int"),
     ({"instance": {"detections_per_image": 1000}}, "1..999"),
     ({"instance": {"anchor_sizes": [32, 64]}}, "one size per FPN level"),

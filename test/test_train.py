@@ -10,16 +10,17 @@ from pathlib import Path
 import yaml
 
 from helpers import small_model_config
-from panoptic_ros.config import DataConfig, TrainConfig, to_dict
+from panoptic_ros.config import DataConfig, SourceConfig, TrainConfig, to_dict
 from panoptic_ros.model.checkpoint import load_checkpoint, read_checkpoint
 from panoptic_ros.train import learning_rate, main
 
 
 def _config(tmp_path: Path, iterations: int) -> Path:
     cfg = TrainConfig(model=small_model_config(),
-                      data=DataConfig(synthetic_images=8, height=64, width=128, crop=(64, 128)),
+                      data=DataConfig((SourceConfig(images=8, height=64, width=128),), crop=(64, 128)),
                       iterations=iterations, batch_size=2, workers=0, warmup_iterations=1, checkpoint_every=2,
-                      eval_images=2, optimizer="adamw", lr=1e-3, output_dir=str(tmp_path / "run"))
+                      held_out=SourceConfig(split="heldout", images=2, height=64, width=128),
+                      optimizer="adamw", lr=1e-3, output_dir=str(tmp_path / "run"))
     path = tmp_path / "train.yaml"
     path.write_text(yaml.safe_dump(to_dict(cfg)))
     return path

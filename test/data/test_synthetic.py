@@ -1,6 +1,6 @@
 import numpy as np
 
-from panoptic_ros.data.street_categories import STREET_CATEGORIES
+from panoptic_ros.data.street_categories import CAR, FENCE, STREET_CATEGORIES
 from panoptic_ros.data.synthetic import StreetSceneGenerator
 
 
@@ -21,8 +21,10 @@ def test_every_category_appears_and_things_occlude_each_other():
         present = set(np.unique(s.segments).tolist()) - {0}
         seen |= {s.categories[p] for p in present}
         occluded += len(s.categories) - len(present)  # painted over completely by nearer objects
-        cars_per_image.append(sum(1 for p in present if s.categories[p] == 11))
+        cars_per_image.append(sum(1 for p in present if s.categories[p] == CAR))
         assert s.image.dtype == np.uint8 and s.image.shape == (128, 256, 3)
         assert (s.segments == 0).mean() < 0.01  # nearly every pixel is labelled
-    assert seen == {c.id for c in STREET_CATEGORIES.categories}
+    assert seen == {c.id for c in STREET_CATEGORIES.categories} - {FENCE}  # the generator draws no fences
+    stuff = {c.id for c in STREET_CATEGORIES.stuff}
+    assert all(list(s.categories.values()).count(c) <= 1 for c in stuff)  # one segment per stuff class
     assert occluded > 0 and max(cars_per_image) >= 5

@@ -9,16 +9,18 @@ from panoptic_ros.model.instance_head import MASK_SIZE, InstanceHead
 from panoptic_ros.model.semantic_head import SemanticHead
 
 
-@pytest.mark.parametrize("depth", [18, 34, 50, 101])
-def test_resnet_fpn_levels_and_strides(depth):
-    backbone = build_backbone(BackboneConfig(depth=depth, fpn_channels=32, norm="frozen_bn", trainable_layers=2)).eval()
+@pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50", "resnet101",
+                                  "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"])
+def test_fpn_levels_and_strides(name):
+    backbone = build_backbone(BackboneConfig(name=name, fpn_channels=32, norm="frozen_bn", trainable_layers=2)).eval()
     with torch.no_grad():
         feats = backbone(torch.zeros(1, 3, 64, 128))
     assert tuple(feats) == FPN_LEVELS
     assert [tuple(f.shape[-2:]) for f in feats.values()] == [(16, 32), (8, 16), (4, 8), (2, 4), (1, 2)]
     assert all(f.shape[1] == 32 for f in feats.values())
-    trainable = {n.split(".")[0] for n, p in backbone.body.named_parameters() if p.requires_grad}
-    assert trainable == {"layer3", "layer4"}
+    if name.startswith("resnet"):
+        trainable = {n.split(".")[0] for n, p in backbone.body.named_parameters() if p.requires_grad}
+        assert trainable == {"layer3", "layer4"}
 
 
 def test_semantic_head_fuses_levels_at_quarter_scale():

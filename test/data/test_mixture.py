@@ -1,0 +1,61 @@
+"""Data sources by config, weighted mixtures, and class-balancing weights."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers import small_categories
+from panoptic_ros.config import SourceConfig
+from panoptic_ros.data.dataset import (
+    HELD_OUT_SEED, MixedSource, SyntheticStreetScenes, balanced_class_weights, build_source, class_frequencies,
+)
+from panoptic_ros.data.sample import PanopticSample
+
+
+class _Constant:
+    """A source whose every sample is one colour, to see which source an item came from."""
+
+    def __init__(self, value: int, count: int, categories=None) -> None:
+        self.value, self.count = value, count
+        self.categories = categories or SyntheticStreetScenes.categories
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int) -> PanopticSample:
+        return PanopticSample(np.full((2, 2, 3), self.value, np.uint8), np.full((2, 2), i + 1, np.int32),
+                              {i + 1: 1})
+
+
+def test_sources_are_drawn_by_weight_deterministically_and_cycle_through_small_ones():
+    mix = MixedSource([_Constant(0, 10), _Constant(1, 990)], [3.0, 1.0], seed=4)
+    assert len(mix) == 1000
+    which = np.array([mix[i].image[0, 0, 0] for i in range(len(mix))])
+    assert 0.7 < (which == 0).mean() < 0.8
+    small = [int(mix[i].segments[0, 0]) for i in range(len(mix)) if which[i] == 0]
+    assert set(small) == set(range(1, 11))  # every item of the small source is used, evenly
+    assert max(np.bincount(small)) - min(np.bincount(small)[1:]) <= 1
+    again = MixedSource([_Constant(0, 10), _Constant(1, 990)], [3.0, 1.0], seed=4)
+    assert again.items == mix.items
+
+
+def test_mixing_needs_one_category_table():
+    with pytest.raises(ValueError, match="one category table"):
+        MixedSource([_Constant(0, 2), _Constant(1, 2, small_categories())], [1.0, 1.0])
+
+
+def test_synthetic_held_out_split_is_another_seed_range():
+    train = build_source(SourceConfig(images=3, height=32, width=64))
+    held_out = build_source(SourceConfig(split="heldout", images=3, height=32, width=64))
+    assert held_out.generator.seed == HELD_OUT_SEED and train.generator.seed == 0
+    assert not np.array_equal(train[0].image, held_out[0].image)
+    with pytest.raises(ValueError, match="train or heldout"):
+        build_source(SourceConfig(split="val"))
+
+
+def test_class_frequencies_and_median_balancing():
+    freq = class_frequencies(SyntheticStreetScenes(4, 0, 64, 128), limit=4)
+    assert freq.shape == (11,) and abs(freq.sum() - 1) < 1e-9
+    weights = balanced_class_weights(np.array([0.5, 0.3, 0.15, 0.05, 0.0]), 1.0)
+    assert np.allclose(weights, [0.45, 0.75, 1.5, 4.5, 1.0])  # median of the present ones: 0.225
+    assert np.allclose(balanced_class_weights(np.array([0.5, 0.5]), 0.0), 1.0)
