@@ -1,14 +1,21 @@
-"""``panoptic-bench``: time the network per stage, and torchvision's Mask R-CNN as the reference.
+"""``panoptic-bench``: the network per stage with torchvision's Mask R-CNN as the reference, the
+node's per-frame path at camera resolution, and the affinity propagation's attention kernel.
 
     panoptic-bench --model-config config/model_r50.yaml --size 1024 2048 --precision fp32 fp16 \
                    --mask-cues on off --head affinity upsnet heuristic --out bench.json
+    panoptic-bench --checkpoint models/street_r18.pt --tables node --input-size 1024 2048 \
+                   --inference-size 128 256 --inference-size 352 480 --mask-cues on --head upsnet
+    panoptic-bench --tables attention --size 512 1024 --size 1024 2048 --precision fp32 fp16
 
-Stages: backbone (normalise + ResNet-FPN), semantic head, instance head (RPN + boxes, + masks with
-mask cues), panoptic head, post-processing (ids, per-segment statistics). Each configuration gets
-``--warmup`` untimed runs, then ``--iters`` timed ones (CUDA events on a GPU, wall clock on the CPU);
-the table shows medians in milliseconds. Weights are random and the score threshold is 0, so every
-image carries ``detections_per_image`` instances, the worst case for the instance and panoptic stages.
-The reference, ``maskrcnn_resnet50_fpn`` (its own resizing disabled), runs on the same input.
+``network`` (default): backbone (normalise + ResNet-FPN), semantic head, instance head (RPN + boxes,
++ masks with mask cues), panoptic head, post-processing (ids, per-segment statistics) at ``--size``.
+``node``: ``bench_node`` (conversion, resize, network, results, messages, overlay) for each
+``--input-size`` and ``--inference-size``. ``attention``: ``bench_attention`` at each ``--size``.
+Each configuration gets ``--warmup`` untimed runs, then ``--iters`` timed ones (CUDA events on a GPU,
+wall clock on the CPU); tables show medians in milliseconds. The score threshold is 0, so every
+image carries ``detections_per_image`` instances (or ``--detections``), the worst case for the
+instance, panoptic and per-segment stages. The reference, ``maskrcnn_resnet50_fpn`` (its own
+resizing disabled), runs on the same input.
 """
 from __future__ import annotations
 
@@ -16,49 +23,22 @@ import argparse
 import itertools
 import json
 import statistics
-import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
+from panoptic_ros.bench_attention import attention_check, attention_table
+from panoptic_ros.bench_node import node_table, time_node_path
+from panoptic_ros.bench_stages import NETWORK_STAGES, StageTimer, medians, run_network
 from panoptic_ros.config import ModelConfig, load_config
 from panoptic_ros.data.cityscapes import CITYSCAPES_CATEGORIES
-from panoptic_ros.device import PRECISIONS, autocast, check_precision, resolve_device, synchronize
+from panoptic_ros.device import PRECISIONS, autocast, check_precision, resolve_device
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import build_results
 
-STAGES = ("backbone", "semantic", "instance", "panoptic_head", "postprocess")
-
-
-class StageTimer:
-    """Per-stage elapsed times: CUDA events on a GPU (no sync inside the frame), else wall clock."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.cuda = device.type == "cuda"
-        self.marks: list[tuple[str, Any, Any]] = []
-
-    @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        if self.cuda:
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            yield
-            end.record()
-        else:
-            start = time.perf_counter()
-            yield
-            end = time.perf_counter()
-        self.marks.append((name, start, end))
-
-    def elapsed_ms(self) -> dict[str, float]:
-        if self.cuda:
-            synchronize(self.device)
-            return {n: s.elapsed_time(e) for n, s, e in self.marks}
-        return {n: (e - s) * 1000 for n, s, e in self.marks}
+STAGES = (*NETWORK_STAGES, "postprocess")
 
 
 @torch.inference_mode()
@@ -69,23 +49,12 @@ def time_panoptic(model: PanopticNet, images: torch.Tensor, precision: str, mask
     for i in range(warmup + iters):
         t = StageTimer(device)
         with autocast(device, precision):
-            with t("backbone"):
-                image_list = model.prepare(images)
-                feats = model.extract(image_list)
-            with t("semantic"):
-                sem, fused = model.semantic(feats)
-            with t("instance"):
-                dets = model.detect(image_list, feats)
-                masks = model.masks(image_list, feats, dets) if mask_cues else None
-            with t("panoptic_head"):
-                channels, confidence = model.panoptic(sem, fused, dets, masks, head)  # type: ignore[arg-type]
+            channels, confidence, dets = run_network(model, images, mask_cues, head, t)
             with t("postprocess"):
-                h, w = images.shape[-2:]
-                build_results(channels[:, :h, :w], confidence[:, :h, :w], dets, model.categories, (h, w), mask_cues)
+                build_results(channels, confidence, dets, model.categories, None, mask_cues)
         if i >= warmup:
             runs.append(t.elapsed_ms())
-    out = {s: statistics.median(r[s] for r in runs) for s in STAGES}
-    out["total"] = statistics.median(sum(r.values()) for r in runs)
+    out = medians(runs, STAGES)
     out["detections"] = float(dets.valid.sum()) / images.shape[0]
     return out
 
@@ -117,33 +86,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model-config", type=Path, default=Path("config/model_r50.yaml"))
-    p.add_argument("--checkpoint", type=Path, help="time a trained checkpoint instead of --model-config")
-    p.add_argument("--size", type=int, nargs=2, action="append", metavar=("H", "W"),
-                   help="input size; repeat for several (default 512 1024)")
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--precision", nargs="+", default=["fp32"], choices=list(PRECISIONS))
-    p.add_argument("--mask-cues", nargs="+", default=["on", "off"], choices=["on", "off"])
-    p.add_argument("--head", nargs="+", default=["affinity", "upsnet", "heuristic"],
-                   choices=["affinity", "upsnet", "heuristic"])
-    p.add_argument("--device", default="auto")
-    p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--iters", type=int, default=20)
-    p.add_argument("--no-reference", action="store_true", help="skip torchvision's maskrcnn_resnet50_fpn")
-    p.add_argument("--out", type=Path, help="write the results as JSON")
-    args = p.parse_args(argv)
-    device = resolve_device(args.device)
-    for precision in args.precision:
-        check_precision(precision, device)
-    if args.checkpoint:
-        model, _ = load_checkpoint(args.checkpoint, device)
-    else:
-        cfg = load_config(ModelConfig, args.model_config)
-        model = PanopticNet(cfg, CITYSCAPES_CATEGORIES).to(device).eval()
-    model.instance.set_score_threshold(0.0)
-    model = model.to(memory_format=torch.channels_last)
+def _network_rows(model: PanopticNet, args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     gen = torch.Generator().manual_seed(0)
     for (h, w), precision in itertools.product(args.size or [[512, 1024]], args.precision):
@@ -158,10 +101,86 @@ def main(argv: list[str] | None = None) -> int:
             ms = time_reference(images, precision, args.warmup, args.iters)
             rows.append({"name": f"{h}x{w} {precision} torchvision maskrcnn_r50", "size": [h, w],
                          "precision": precision, "head": "reference", "mask_cues": True, "batch": args.batch, "ms": ms})
-    result = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-              "torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}
-    print(f"\ndevice: {result['device']}, torch {result['torch']}, batch {args.batch}, medians of {args.iters} runs (ms)")
-    print(_table(rows))
+    return rows
+
+
+def _node_rows(model: PanopticNet, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for size, inference, precision, cues, head, dets in itertools.product(
+            args.input_size or [[1024, 2048]], args.inference_size or [[128, 256]], args.precision,
+            args.mask_cues, args.head, args.detections or [model.cfg.instance.detections_per_image]):
+        model.instance.roi_heads.detections_per_img = dets
+        ms = time_node_path(model, tuple(size), tuple(inference), precision, cues == "on", head, args.warmup,
+                            args.iters, overlay_max_size=args.overlay_max_size)
+        name = (f"{size[1]}x{size[0]} <- {inference[1]}x{inference[0]} {precision} {head} "
+                f"{'masks' if cues == 'on' else 'boxes'} n={dets}")
+        rows.append({"name": name, "input_size": size, "inference_size": inference, "precision": precision,
+                     "head": head, "mask_cues": cues == "on", "max_detections": dets, "ms": ms})
+        print(f"{name}: own work {ms['own']:.1f} ms = {100 * ms['own_share']:.0f}% of the network's "
+              f"{ms['network']:.1f} ms", flush=True)
+    model.instance.roi_heads.detections_per_img = model.cfg.instance.detections_per_image
+    return rows
+
+
+def _attention_rows(model: PanopticNet, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for (h, w), precision in itertools.product(args.size or [[512, 1024]], args.precision):
+        rows.append({"name": f"{h}x{w} {precision}", "size": [h, w], "precision": precision,
+                     "attention": attention_check(model, (h, w), precision)})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tables", nargs="+", default=["network"], choices=["network", "node", "attention"])
+    p.add_argument("--model-config", type=Path, default=Path("config/model_r50.yaml"))
+    p.add_argument("--checkpoint", type=Path, help="time a trained checkpoint instead of --model-config")
+    p.add_argument("--size", type=int, nargs=2, action="append", metavar=("H", "W"),
+                   help="network / attention input size; repeat for several (default 512 1024)")
+    p.add_argument("--input-size", type=int, nargs=2, action="append", metavar=("H", "W"),
+                   help="node table: camera image size; repeat for several (default 1024 2048)")
+    p.add_argument("--inference-size", type=int, nargs=2, action="append", metavar=("H", "W"),
+                   help="node table: the node's inference_size; repeat for several (default 128 256)")
+    p.add_argument("--detections", type=int, nargs="+",
+                   help="node table: detections per image (default: the model's detections_per_image)")
+    p.add_argument("--overlay-max-size", type=int, help="node table: cap on the overlay's longer side")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--precision", nargs="+", default=["fp32"], choices=list(PRECISIONS))
+    p.add_argument("--mask-cues", nargs="+", default=["on", "off"], choices=["on", "off"])
+    p.add_argument("--head", nargs="+", default=["affinity", "upsnet", "heuristic"],
+                   choices=["affinity", "upsnet", "heuristic"])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--no-reference", action="store_true", help="skip torchvision's maskrcnn_resnet50_fpn")
+    p.add_argument("--out", type=Path, help="write the results as JSON")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    for precision in args.precision:
+        check_precision(precision, device)
+    if args.checkpoint:
+        model, _ = load_checkpoint(args.checkpoint, device)
+    else:
+        cfg = load_config(ModelConfig, args.model_config)
+        model = PanopticNet(cfg, CITYSCAPES_CATEGORIES).to(device).eval()
+    model.instance.set_score_threshold(0.0)
+    model = model.to(memory_format=torch.channels_last)
+    result: dict[str, Any] = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                              "torch": torch.__version__, "threads": torch.get_num_threads()}
+    print(f"device: {result['device']}, torch {result['torch']}, {result['threads']} CPU threads, "
+          f"batch {args.batch}, medians of {args.iters} runs (ms)", flush=True)
+    if "network" in args.tables:
+        result["rows"] = _network_rows(model, args, device)
+        print(_table(result["rows"]))
+    if "node" in args.tables:
+        result["node"] = _node_rows(model, args)
+        print(node_table(result["node"]))
+    if "attention" in args.tables:
+        result["attention"] = _attention_rows(model, args)
+        print(attention_table(result["attention"]))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2))

@@ -5,6 +5,7 @@ import yaml
 
 from helpers import small_model_config
 from panoptic_ros.bench import STAGES, main
+from panoptic_ros.bench_node import NODE_STAGES
 from panoptic_ros.config import to_dict
 
 
@@ -22,3 +23,34 @@ def test_bench_times_every_stage_and_the_reference(tmp_path, capsys):
         assert r["ms"]["detections"] == 10  # score threshold 0: every slot filled, the worst case
     assert rows[-1]["ms"]["total"] > 0
     assert "torchvision maskrcnn_r50" in capsys.readouterr().out
+
+
+def test_node_path_times_each_stage_per_input_size_and_detection_count(tmp_path, capsys):
+    cfg = tmp_path / "model.yaml"
+    cfg.write_text(yaml.safe_dump(to_dict(small_model_config())))
+    out = tmp_path / "bench.json"
+    assert main(["--model-config", str(cfg), "--tables", "node", "--input-size", "120", "200",
+                 "--input-size", "48", "64", "--inference-size", "64", "96", "--detections", "1", "5",
+                 "--head", "upsnet", "--mask-cues", "on", "--warmup", "1", "--iters", "1", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["node"]
+    assert [(r["input_size"], r["max_detections"]) for r in rows] == [([120, 200], 1), ([120, 200], 5),
+                                                                      ([48, 64], 1), ([48, 64], 5)]
+    for r in rows:
+        ms = r["ms"]
+        assert set(NODE_STAGES) <= set(ms) and all(ms[s] >= 0 for s in NODE_STAGES)
+        assert ms["own"] > 0 and ms["own_share"] == ms["own"] / ms["network"]
+        assert ms["detections"] == r["max_detections"]
+    assert "of the network's" in capsys.readouterr().out
+
+
+def test_attention_table_names_the_fused_kernel(tmp_path):
+    cfg = tmp_path / "model.yaml"
+    cfg.write_text(yaml.safe_dump(to_dict(small_model_config())))
+    out = tmp_path / "bench.json"
+    assert main(["--model-config", str(cfg), "--tables", "attention", "--device", "cpu", "--size", "64", "96", "--size", "96", "128",
+                 "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["attention"]
+    assert [r["attention"]["positions"] for r in rows] == [8 * 12, 12 * 16]  # 1/8 of the input
+    for r in rows:  # on the CPU: the flash kernel, never the L x L math fallback; memory is measured on CUDA only
+        assert r["attention"]["kernel"] == "aten::_scaled_dot_product_flash_attention_for_cpu"
+        assert r["attention"]["peak_mib"] is None

@@ -1,0 +1,74 @@
+"""The node's per-frame path, timed stage by stage at a camera's resolution.
+
+Everything ``panoptic_node`` does with one frame, in its order: camera message -> RGB tensor
+(``conversion``), the input resize to ``inference_size`` (``resize``), the ``network``, the results at
+the input's resolution (``results``), the label / semantic / segments messages (``messages``) and the
+overlay with its message (``overlay``). All but the network is the node's own work, reported as a
+share of the network's time from the same runs.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from panoptic_ros.bench_stages import StageTimer, medians, run_network
+from panoptic_ros.device import autocast
+from panoptic_ros.inference.overlay import render_overlay
+from panoptic_ros.inference.resize import resize_rgb
+from panoptic_ros.model.network import PanopticNet
+from panoptic_ros.model.result import build_results
+
+NODE_STAGES = ("conversion", "resize", "network", "results", "messages", "overlay")
+OWN_STAGES = tuple(s for s in NODE_STAGES if s != "network")
+
+
+@torch.inference_mode()
+def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_size: tuple[int, int],
+                   precision: str, mask_cues: bool, head: str, warmup: int, iters: int,
+                   overlay_alpha: float = 0.5, overlay_max_size: int | None = None) -> dict[str, float]:
+    """Medians (ms) per stage of one rgb8 frame of ``input_size`` through the node's path, plus
+    ``own`` (all but the network), ``own_share`` (own / network) and ``detections``."""
+    from sensor_msgs.msg import Image  # the ROS message packages are needed for this table only
+
+    from panoptic_ros.ros import conversions
+
+    device = next(model.parameters()).device
+    h, w = input_size
+    frame = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    msg = Image(height=h, width=w, encoding="rgb8", step=3 * w, data=frame.tobytes())
+    colors = model.categories.colors_by_id(device)
+    runs: list[dict[str, float]] = []
+    for i in range(warmup + iters):
+        t = StageTimer(device)
+        with t("conversion"):
+            rgb = conversions.rgb_from_message(msg, device)
+        with t("resize"):
+            small = (resize_rgb(rgb, inference_size) if tuple(inference_size) != (h, w) else rgb)[None]
+        with t("network"), autocast(device, precision):
+            channels, confidence, dets = run_network(model, small, mask_cues, head)
+        with t("results"):
+            result = build_results(channels, confidence, dets, model.categories, (h, w), mask_cues)[0]
+        with t("messages"):
+            conversions.result_messages(result, msg.header)
+        with t("overlay"):
+            conversions.overlay_message(render_overlay(rgb, result, colors, overlay_alpha, overlay_max_size),
+                                        msg.header)
+        if i >= warmup:
+            runs.append(t.elapsed_ms())
+    out = medians(runs, NODE_STAGES)
+    own = medians(runs, OWN_STAGES)["total"]
+    out.update(own=own, own_share=own / out["network"], detections=float(dets.valid.sum()))
+    return out
+
+
+def node_table(rows: list[dict[str, Any]]) -> str:
+    head = f"{'node path: input <- inference, head':52s}" + "".join(
+        f"{s:>11s}" for s in (*NODE_STAGES, "own", "own/net", "dets"))
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        ms = r["ms"]
+        cells = "".join(f"{ms[s]:11.1f}" for s in (*NODE_STAGES, "own"))
+        lines.append(f"{r['name']:52s}{cells}{100 * ms['own_share']:10.0f}%{ms['detections']:11.0f}")
+    return "\n".join(lines)

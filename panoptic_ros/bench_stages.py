@@ -1,0 +1,68 @@
+"""What every benchmark table shares: a per-stage timer and the network's stages in order."""
+from __future__ import annotations
+
+import statistics
+import time
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Callable, Iterator
+
+import torch
+
+from panoptic_ros.device import synchronize
+from panoptic_ros.model.detections import Detections
+from panoptic_ros.model.network import PanopticNet
+
+NETWORK_STAGES = ("backbone", "semantic", "instance", "panoptic_head")
+
+
+class StageTimer:
+    """Per-stage elapsed times: CUDA events on a GPU (no sync inside the frame), else wall clock."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.cuda = device.type == "cuda"
+        self.marks: list[tuple[str, Any, Any]] = []
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        if self.cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            yield
+            end.record()
+        else:
+            start = time.perf_counter()
+            yield
+            end = time.perf_counter()
+        self.marks.append((name, start, end))
+
+    def elapsed_ms(self) -> dict[str, float]:
+        if self.cuda:
+            synchronize(self.device)
+            return {n: s.elapsed_time(e) for n, s, e in self.marks}
+        return {n: (e - s) * 1000 for n, s, e in self.marks}
+
+
+def medians(runs: list[dict[str, float]], stages: tuple[str, ...]) -> dict[str, float]:
+    """Median per stage and of the per-run total."""
+    out = {s: statistics.median(r[s] for r in runs) for s in stages}
+    out["total"] = statistics.median(sum(r[s] for s in stages) for r in runs)
+    return out
+
+
+def run_network(model: PanopticNet, images: torch.Tensor, mask_cues: bool, head: str,
+                stage: Callable[[str], AbstractContextManager[Any]] = lambda name: nullcontext()
+                ) -> tuple[torch.Tensor, torch.Tensor, Detections]:
+    """``PanopticNet.predict`` up to the channel maps (cropped to the input), each stage under ``stage``."""
+    with stage("backbone"):
+        image_list = model.prepare(images)
+        feats = model.extract(image_list)
+    with stage("semantic"):
+        sem, fused = model.semantic(feats)
+    with stage("instance"):
+        dets = model.detect(image_list, feats)
+        masks = model.masks(image_list, feats, dets) if mask_cues else None
+    with stage("panoptic_head"):
+        channels, confidence = model.panoptic(sem, fused, dets, masks, head)  # type: ignore[arg-type]
+    h, w = images.shape[-2:]
+    return channels[:, :h, :w], confidence[:, :h, :w], dets
