@@ -19,9 +19,7 @@ from panoptic_ros.model.result import ID_DIVISOR, PanopticResult
 
 ALPHA_BITS = 7  # alpha in steps of 1/128: (colour - input) * alpha stays within int16
 _FULL = 1 << ALPHA_BITS
-# Styles are int16 ``colour | alpha << 8`` taken as 16 unsigned bits: alpha 128 sets the sign bit,
-# so alpha is read back as ``(style >> 8) & 255``. White at full opacity:
-_BORDER = (255 | _FULL << 8) - (1 << 16)
+MAX_ID = 256 * ID_DIVISOR  # category ids are uint8 (the semantic map), so every panoptic id is below
 
 
 def _blocks(index: torch.Tensor, n_in: int) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -40,14 +38,23 @@ def _blocks(index: torch.Tensor, n_in: int) -> tuple[torch.Tensor, torch.Tensor,
     return index, previous, 1
 
 
-def _colours(labels: torch.Tensor, colors: torch.Tensor, alpha: int) -> torch.Tensor:
-    """[R, C] panoptic ids -> [R, C, 3] int16 ``colour | alpha << 8`` (void: alpha 0, the input shows)."""
-    valid = labels >= 0
-    category = torch.where(valid, labels // ID_DIVISOR, 0).long()
-    instance = torch.where(valid, labels % ID_DIVISOR, 0)
+def _styles(ids: torch.Tensor, colors: torch.Tensor, alpha: int) -> torch.Tensor:
+    """[K] segment ids -> [K + 2, 3] int16 styles ``colour | alpha << 8``: the K segments, void (alpha 0:
+    the input shows) and the border (white, opaque). Styles are 16 unsigned bits kept in int16 (alpha
+    128 sets the sign bit), which is why alpha is read back as ``(style >> 8) & 255``."""
+    ids = ids.long()
+    instance = ids % ID_DIVISOR
     shift = ((instance * 47) % 96 - 48).where(instance > 0, 0)  # distinct shades per instance
-    colour = (colors[category].int() + shift[..., None]).clamp_(0, 255)
-    return torch.where(valid[..., None], colour | (alpha << 8), 0).to(torch.int16)  # wraps, see _BORDER
+    colour = (colors[ids // ID_DIVISOR].long() + shift[:, None]).clamp_(0, 255) | (alpha << 8)
+    extra = torch.tensor([[0] * 3, [255 | _FULL << 8] * 3], device=ids.device)
+    return torch.cat([colour, extra]).to(torch.int16)  # wraps into the sign bit, see above
+
+
+def _codes(coarse: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """[h, w] panoptic ids -> index of each pixel's segment in ``ids`` (len(ids) for void), by lookup."""
+    lut = torch.full((MAX_ID + 1,), ids.numel(), dtype=torch.int64, device=ids.device)
+    lut[ids.long() + 1] = torch.arange(ids.numel(), device=ids.device)
+    return lut.index_select(0, coarse.flatten().long() + 1).view(coarse.shape)
 
 
 def render_overlay(image: torch.Tensor, panoptic: torch.Tensor | PanopticResult, colors: torch.Tensor,
@@ -60,10 +67,12 @@ def render_overlay(image: torch.Tensor, panoptic: torch.Tensor | PanopticResult,
     ``input + round((colour - input) * alpha)`` with alpha in steps of 1/128.
     """
     if isinstance(panoptic, PanopticResult):
-        coarse, grid = panoptic.coarse, panoptic.grid
+        coarse, grid, ids = panoptic.coarse, panoptic.grid, panoptic.segment_ids
     else:
         coarse = panoptic
         grid = NearestGrid.between(tuple(panoptic.shape), tuple(panoptic.shape), panoptic.device)
+        ids = panoptic.unique()
+        ids = ids[ids >= 0]
     h, w = image.shape[-2:]
     if max_size is not None and max(h, w) > max_size:
         size = (max(1, round(h * max_size / max(h, w))), max(1, round(w * max_size / max(h, w))))
@@ -74,12 +83,14 @@ def render_overlay(image: torch.Tensor, panoptic: torch.Tensor | PanopticResult,
     # borders with the block above / to the left, per source pixel (sources never read come out False)
     top = (row_prev >= 0)[:, None] & (coarse != coarse.index_select(0, row_prev.clamp(min=0)))
     left = (col_prev >= 0)[None, :] & (coarse != coarse.index_select(1, col_prev.clamp(min=0)))
-    # style per kind [h, nr, w, nc, 3]; only the first index of a block (kind flag 0) can be a border
+    # style index per kind [h, nr, w, nc]; only the first index of a block (kind flag 0) can be a border
     first_row = (torch.arange(nr, device=coarse.device) == 0)[None, :, None, None]
     first_col = (torch.arange(nc, device=coarse.device) == 0)[None, None, None, :]
     border = (first_row & top[:, None, :, None]) | (first_col & left[:, None, :, None])
-    style = _colours(coarse, colors, round(alpha * _FULL))[:, None, :, None].repeat(1, nr, 1, nc, 1)
-    style = style.masked_fill_(border[..., None], _BORDER).view(h_in * nr, w_in * nc, 3)
+    kinds = _codes(coarse, ids)[:, None, :, None].expand(h_in, nr, w_in, nc).contiguous()
+    kinds.masked_fill_(border, ids.numel() + 1)
+    styles = _styles(ids, colors, round(alpha * _FULL))
+    style = styles.index_select(0, kinds.flatten()).view(h_in * nr, w_in * nc, 3)
     # Full resolution: one gather per axis, then the blend in place, all int16 in the input's layout
     # (mixed dtypes, broadcasts and strided operands take PyTorch's slow CPU paths).
     mix = style.index_select(1, col_kind).index_select(0, row_kind)      # [H, W, 3] colour | alpha << 8
