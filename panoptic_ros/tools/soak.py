@@ -52,10 +52,16 @@ def _rss_mb(pid: int) -> float | None:
 class Probe:
     """The camera and the observer: publishes frames, records when each frame's ~/segments arrives."""
 
-    def __init__(self, domain_id: int, compressed: bool) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
-        self.node = rclpy.create_node("panoptic_soak", context=self.context)
+    def __init__(self, ros_env: dict[str, str], compressed: bool) -> None:
+        saved = dict(os.environ)
+        os.environ.update(ros_env)  # the middleware reads its settings when the participant is created
+        try:
+            self.context = rclpy.Context()
+            rclpy.init(context=self.context)
+            self.node = rclpy.create_node("panoptic_soak", context=self.context)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         camera_qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # an ordinary camera driver
         msg_type, topic = (CompressedImage, "/image/compressed") if compressed else (Image, "/image")
         self.pub = self.node.create_publisher(msg_type, topic, camera_qos)
@@ -107,9 +113,8 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 def soak(args: argparse.Namespace) -> dict[str, Any]:
-    domain = random.randint(101, 200)
-    env = os.environ | {"ROS_DOMAIN_ID": str(domain), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
-                        "PYTHONUNBUFFERED": "1"}
+    ros_env = {"ROS_DOMAIN_ID": str(random.randint(101, 200)), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    env = os.environ | ros_env | {"PYTHONUNBUFFERED": "1"}
     params = {"input_transport": args.transport} | dict(p.split(":=", 1) for p in args.param)
     cmd = [sys.executable, "-m", "panoptic_ros.ros.node", "--ros-args"]
     for k, v in params.items():
@@ -117,7 +122,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     log_path = args.out.with_suffix(".node.log")
     node = subprocess.Popen(cmd, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
-    probe = Probe(domain, args.transport == "compressed")
+    probe = Probe(ros_env, args.transport == "compressed")
     if args.transport == "compressed":
         hostile = [(name, lambda stamp, data=data: CompressedImage(header=_header(stamp), format="jpeg", data=data))
                    for name, data in hostile_frames.COMPRESSED.items()]
