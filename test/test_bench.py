@@ -47,7 +47,8 @@ def test_attention_table_names_the_fused_kernel(tmp_path):
     cfg = tmp_path / "model.yaml"
     cfg.write_text(yaml.safe_dump(to_dict(small_model_config())))
     out = tmp_path / "bench.json"
-    assert main(["--model-config", str(cfg), "--tables", "attention", "--device", "cpu", "--size", "64", "96", "--size", "96", "128",
+    assert main(["--model-config", str(cfg), "--tables", "attention", "--device", "cpu",
+                 "--size", "64", "96", "--size", "96", "128",
                  "--out", str(out)]) == 0
     rows = json.loads(out.read_text())["attention"]
     assert [r["attention"]["positions"] for r in rows] == [8 * 12, 12 * 16]  # 1/8 of the input

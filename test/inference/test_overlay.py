@@ -47,7 +47,8 @@ def _result(small, out_size, seed):
     channels = F.interpolate(blocks, size=small, mode="nearest")[:, 0].long()
     speckle = torch.rand(1, *small, generator=gen) < 0.15
     channels = torch.where(speckle, torch.randint(0, c, (1, *small), generator=gen), channels)
-    dets = Detections(torch.zeros(1, 3, 4), torch.tensor([[1, 2, 1]]), torch.ones(1, 3), torch.ones(1, 3, dtype=torch.bool))
+    dets = Detections(torch.zeros(1, 3, 4), torch.tensor([[1, 2, 1]]), torch.ones(1, 3),
+                      torch.ones(1, 3, dtype=torch.bool))
     return build_results(channels, torch.rand(1, *small, generator=gen), dets, categories, out_size)[0]
 
 
@@ -78,4 +79,5 @@ def test_capped_size_keeps_the_aspect_and_takes_labels_from_the_small_map():
     assert out.shape == (56, 100, 3)
     labels = F.interpolate(result.coarse[None, None].double(), size=(56, 100), mode="nearest")[0, 0].int()
     assert torch.equal(out, render_overlay(resize_rgb(image, (56, 100)), labels, colors, 0.5))
-    assert torch.equal(render_overlay(image, result, colors, 0.5, max_size=320), render_overlay(image, result, colors, 0.5))
+    uncapped = render_overlay(image, result, colors, 0.5)
+    assert torch.equal(render_overlay(image, result, colors, 0.5, max_size=320), uncapped)

@@ -56,12 +56,9 @@ def test_statistics_equal_the_full_resolution_computation(device, small, out_siz
     valid = torch.tensor([[True, True, False], [True, False, False]])
     dets = Detections(torch.zeros(b, n, 4), torch.tensor([[1, 2, 0], [2, 0, 0]]), torch.rand(b, n, generator=gen),
                       valid)
-    channels, confidence, dets = channels.to(device), confidence.to(device), dets  # detections as the net leaves them
-    dets = Detections(*(t.to(device) for t in (dets.boxes, dets.labels, dets.scores, dets.valid)))
-
-    results = build_results(channels, confidence, dets, categories, out_size)
-    expected = _reference(channels.cpu(), confidence.cpu(), Detections(*(t.cpu() for t in (
-        dets.boxes, dets.labels, dets.scores, dets.valid))), categories, out_size)
+    expected = _reference(channels, confidence, dets, categories, out_size)
+    on_device = Detections(*(t.to(device) for t in (dets.boxes, dets.labels, dets.scores, dets.valid)))
+    results = build_results(channels.to(device), confidence.to(device), on_device, categories, out_size)
     for r, (panoptic, semantic, segments) in zip(results, expected):
         r = r.to("cpu")
         assert r.panoptic.dtype == torch.int32 and torch.equal(r.panoptic.long(), panoptic)
