@@ -18,7 +18,7 @@ from typing import Any
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from panoptic_msgs.msg import PanopticInfo, PanopticSegmentation
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -34,7 +34,7 @@ from panoptic_ros.inference.predictor import Predictor, PredictorOptions, TorchP
 from panoptic_ros.ros import conversions
 from panoptic_ros.ros.diagnostics import FrameStats, diagnostic_status
 from panoptic_ros.ros.newest_frame import NewestFrameWorker
-from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, validate
+from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, descriptor, validate
 
 Frame = tuple[Image | CompressedImage, float]  # (message, monotonic time it reached the callback)
 
@@ -79,7 +79,8 @@ class PanopticNode(Node):
         else:
             self.sub = self.create_subscription(Image, "image", self._on_image, in_qos)
         self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.add_on_set_parameters_callback(self._check_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
         self.get_logger().info(
             f"model {self.predictor.model_name!r} on {self.predictor.device}, mask cues "
             f"{'on' if self.predictor.mask_cues else 'off'}, listening on {self.sub.topic_name}")
@@ -87,33 +88,29 @@ class PanopticNode(Node):
     # ---- parameters ---------------------------------------------------------------------------
     def _declare_parameters(self) -> dict[str, Any]:
         for spec in PARAMETERS:
-            desc = ParameterDescriptor(description=spec.description, read_only=not spec.dynamic)
-            if spec.choices:
-                desc.additional_constraints = "one of: " + ", ".join(repr(c) for c in spec.choices)
-            if spec.minimum is not None and isinstance(spec.default, float):
-                desc.floating_point_range = [FloatingPointRange(from_value=spec.minimum, to_value=spec.maximum)]
-            elif spec.minimum is not None:
-                desc.integer_range = [IntegerRange(from_value=int(spec.minimum), to_value=int(spec.maximum), step=1)]
             try:
-                self.declare_parameter(spec.name, spec.default, desc)
+                self.declare_parameter(spec.name, spec.default, descriptor(spec))
             except ParameterException as exc:  # out of the descriptor's range, or the wrong type
                 raise ValueError(f"parameter {spec.name!r}: {exc}") from exc
         values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         values["inference_size"] = list(values["inference_size"])
         return validate(values)
 
-    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+    def _check_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """Checks this node's own parameters; others (``use_sim_time``, ...) are rclpy's to judge."""
-        own = [p for p in params if p.name in BY_NAME]
         try:
-            validate({p.name: p.value for p in own})
+            validate({p.name: p.value for p in params if p.name in BY_NAME})
         except ValueError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
-        for p in own:
-            self.params[p.name] = p.value
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, params: list[Parameter]) -> None:
+        """Runs once a change is accepted (post-set), so a refused change never half-applies."""
+        for p in params:
+            if p.name in BY_NAME:
+                self.params[p.name] = p.value
             if p.name == "score_threshold" and isinstance(self.predictor, TorchPredictor):
                 self.predictor.model.instance.set_score_threshold(p.value)
-        return SetParametersResult(successful=True)
 
     def _load_predictor(self) -> TorchPredictor:
         p = self.params
@@ -208,7 +205,10 @@ def main(args: list[str] | None = None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
-    finished = node.stop()
+    try:
+        finished = node.stop()
+    except KeyboardInterrupt:  # a second Ctrl-C while waiting for the frame in inference: stop waiting
+        finished = False
     if not finished:
         logger.warning(f"stopping: the frame in inference did not finish within "
                        f"{node.params['shutdown_timeout']} s and was abandoned")

@@ -1,11 +1,13 @@
-"""The node's parameters: one table that the node declares from and the tests check the launch
-file and ``config/panoptic.yaml`` against. Validation happens here, without ROS, so a bad value
-is refused at start-up with a message that names the parameter.
+"""The node's parameters: one table that the node declares from (with the descriptors built here)
+and the tests check the launch file and ``config/panoptic.yaml`` against. Validation happens here,
+without rclpy, so a bad value is refused at start-up with a message that names the parameter.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 from panoptic_ros.image_encoding import MAX_PIXELS
 
@@ -49,6 +51,18 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 )
 
 BY_NAME = {p.name: p for p in PARAMETERS}
+
+
+def descriptor(spec: ParameterSpec) -> ParameterDescriptor:
+    """What ``ros2 param describe`` shows: description, range or choices, read-only unless dynamic."""
+    desc = ParameterDescriptor(description=spec.description, read_only=not spec.dynamic)
+    if spec.choices:
+        desc.additional_constraints = "one of: " + ", ".join(repr(c) for c in spec.choices)
+    if spec.minimum is not None and isinstance(spec.default, float):
+        desc.floating_point_range = [FloatingPointRange(from_value=spec.minimum, to_value=spec.maximum)]
+    elif spec.minimum is not None:
+        desc.integer_range = [IntegerRange(from_value=int(spec.minimum), to_value=int(spec.maximum), step=1)]
+    return desc
 
 
 def validate(values: dict[str, Any]) -> dict[str, Any]:

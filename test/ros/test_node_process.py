@@ -205,6 +205,17 @@ def test_parameters_the_node_does_not_own_can_be_set_at_run_time(running):
     assert not refused.successful and "overlay_alpha" in refused.reason
 
 
+def test_a_run_time_score_threshold_applies_to_the_next_frame(running):
+    node, client = running
+    for stamp, threshold in ((3001, 0.0), (3002, 1.0)):
+        assert client.set_parameters({"score_threshold": threshold}, node)[0].successful
+        client.pub.publish(image_msg(RGB, "rgb8", stamp))
+        client.wait_for(lambda: _outputs_for(client, stamp)["segments"] is not None, 60, f"frame {stamp}", node)
+    things = [[s for s in _outputs_for(client, stamp)["segments"].segments if s.is_thing] for stamp in (3001, 3002)]
+    assert things[0] and not things[1]  # random weights find instances at 0.0, none survive 1.0
+    assert client.set_parameters({"score_threshold": 0.0}, node)[0].successful
+
+
 @pytest.mark.parametrize("shutdown_timeout", ["0.0", "60.0"])
 def test_stopping_during_a_long_inference_exits_cleanly(checkpoint, tmp_path, shutdown_timeout):
     node, client = _start(checkpoint, tmp_path, inference_size="[0,0]", shutdown_timeout=shutdown_timeout)
