@@ -23,6 +23,7 @@ import numpy as np
 
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
 from panoptic_ros.data.sample import panoptic_ids
+from panoptic_ros.device import PRECISIONS
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.replay.bag_io import BagError, count_messages, label_image, read_frames, read_messages
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("out/replay"))
     p.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
+    p.add_argument("--precision", default="fp32", choices=list(PRECISIONS))
     p.add_argument("--no-mask-cues", dest="mask_cues", action="store_false", help="boxes-only lightweight mode")
     p.add_argument("--head", choices=["affinity", "upsnet", "heuristic"])
     p.add_argument("--score-threshold", type=float, default=0.5)
