@@ -71,8 +71,7 @@ def render_overlay(image: torch.Tensor, panoptic: torch.Tensor | PanopticResult,
     else:
         coarse = panoptic
         grid = NearestGrid.between(tuple(panoptic.shape), tuple(panoptic.shape), panoptic.device)
-        ids = panoptic.unique()
-        ids = ids[ids >= 0]
+        ids = torch.arange(MAX_ID, device=panoptic.device)  # every possible id: no pass over the map to find them
     h, w = image.shape[-2:]
     if max_size is not None and max(h, w) > max_size:
         size = (max(1, round(h * max_size / max(h, w))), max(1, round(w * max_size / max(h, w))))
