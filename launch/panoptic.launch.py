@@ -3,6 +3,8 @@
     ros2 launch panoptic_ros panoptic.launch.py camera:=/camera/image_raw device:=cuda mask_cues:=false
 
 Every node parameter is a launch argument; an argument left empty keeps the params file's value.
+The camera subscription's QoS is set the standard way, in the params file:
+``qos_overrides./camera/image_raw.subscription.{reliability,depth,history}`` (the remapped topic's name).
 """
 import os
 
@@ -25,12 +27,11 @@ NODE_PARAMETERS = {
     "publish_overlay": "publish ~/overlay even without subscribers",
     "overlay_alpha": "overlay opacity, 0..1",
     "inference_size": "[height, width] the network runs at, [0, 0] for the input's size",
-    "qos_reliability": "reliable or best_effort",
-    "qos_depth": "input queue depth",
     "diagnostics_period": "seconds between /diagnostics messages",
     "shutdown_timeout": "seconds a stop waits for the frame in inference",
 }
-STRING_PARAMETERS = {"model", "device", "precision", "head", "input_transport", "qos_reliability"}
+DEFAULT_CAMERA = "/camera/image_raw"  # config/panoptic.yaml sets its subscription's QoS overrides
+STRING_PARAMETERS = {"model", "device", "precision", "head", "input_transport"}
 
 
 def _node(context):
@@ -51,7 +52,7 @@ def _node(context):
 def generate_launch_description():
     share = get_package_share_directory("panoptic_ros")
     return LaunchDescription([
-        DeclareLaunchArgument("camera", default_value="/camera/image_raw", description="camera image topic"),
+        DeclareLaunchArgument("camera", default_value=DEFAULT_CAMERA, description="camera image topic"),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node"),
         DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "panoptic.yaml"),
                               description="parameters file"),

@@ -23,6 +23,7 @@ from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.subscription import MessageInfo
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
@@ -35,6 +36,11 @@ from panoptic_ros.ros import conversions
 from panoptic_ros.ros.diagnostics import FrameStats, diagnostic_status
 from panoptic_ros.ros.newest_frame import NewestFrameWorker
 from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, descriptor, validate
+
+# The camera subscription's QoS unless ``qos_overrides./<topic>.subscription.{reliability,depth,history}``
+# say otherwise (as image_pipeline's nodes do). Reliable: a best-effort reader loses most full-size frames
+# from an ordinary (reliable) camera driver over Fast DDS. Depth 5: see the README on frames_lost.
+INPUT_QOS = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
 
 Frame = tuple[Image | CompressedImage, float]  # (message, monotonic time it reached the callback)
 
@@ -70,14 +76,11 @@ class PanopticNode(Node):
         self.pub_categories.publish(conversions.categories_message(
             self.predictor.categories, self.predictor.model_name, Header(stamp=self.get_clock().now().to_msg())))
 
-        in_qos = QoSProfile(depth=self.params["qos_depth"], history=HistoryPolicy.KEEP_LAST,
-                            reliability=ReliabilityPolicy.RELIABLE if self.params["qos_reliability"] == "reliable"
-                            else ReliabilityPolicy.BEST_EFFORT)
         self._worker = NewestFrameWorker(self._process, self._on_failure, name="panoptic-inference")
-        if self.params["input_transport"] == "compressed":
-            self.sub = self.create_subscription(CompressedImage, "image/compressed", self._on_image, in_qos)
-        else:
-            self.sub = self.create_subscription(Image, "image", self._on_image, in_qos)
+        msg_type, topic = ((CompressedImage, "image/compressed") if self.params["input_transport"] == "compressed"
+                           else (Image, "image"))
+        self.sub = self.create_subscription(msg_type, topic, self._on_image, INPUT_QOS,
+                                            qos_overriding_options=QoSOverridingOptions.with_default_policies())
         self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)

@@ -40,11 +40,6 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   dynamic=True),
     ParameterSpec("inference_size", [128, 256], "[height, width] the network runs at; [0, 0] = each input's "
                   "own size. Outputs always come back at the input's resolution."),
-    ParameterSpec("qos_reliability", "reliable", "Input subscription reliability. reliable receives full-size "
-                  "frames from ordinary (reliable) camera drivers.", choices=("reliable", "best_effort")),
-    ParameterSpec("qos_depth", 5, "Input queue depth (keep-last). The node always processes the newest frame "
-                  "and counts the older ones it skips; a deeper queue only makes that count exact.",
-                  minimum=1, maximum=100),
     ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", minimum=0.05, maximum=60.0),
     ParameterSpec("shutdown_timeout", 5.0, "Seconds a stop waits for the frame being inferred; a frame still "
                   "running then is abandoned and the process exits without it.", minimum=0.0, maximum=600.0),

@@ -19,8 +19,8 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from panoptic_msgs.msg import PanopticInfo, PanopticSegmentation
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
-from rcl_interfaces.srv import SetParameters
-from rclpy.parameter import Parameter
+from rcl_interfaces.srv import GetParameters, SetParameters
+from rclpy.parameter import Parameter, parameter_value_to_python
 from sensor_msgs.msg import CompressedImage, Image
 
 OUTPUTS = {"panoptic": Image, "semantic": Image, "segments": PanopticSegmentation, "overlay": Image}
@@ -126,15 +126,23 @@ class Client:
             status = self.received["diagnostics"][-1].status[0]
         return {kv.key: kv.value for kv in status.values}
 
+    def _call(self, srv_type: Any, name: str, request: Any, node: NodeProcess) -> Any:
+        service = self.node.create_client(srv_type, f"/panoptic/{name}")
+        self.wait_for(lambda: service.service_is_ready(), 30, f"the {name} service", node)
+        future = service.call_async(request)
+        self.wait_for(future.done, 30, f"the {name} service's answer", node)
+        self.node.destroy_client(service)
+        return future.result()
+
     def set_parameters(self, values: dict[str, Any], node: NodeProcess) -> list[SetParametersResult]:
         """Through the node's ``set_parameters`` service, as ``ros2 param set`` does."""
-        service = self.node.create_client(SetParameters, "/panoptic/set_parameters")
-        self.wait_for(lambda: service.service_is_ready(), 30, "the parameter service", node)
-        future = service.call_async(SetParameters.Request(
-            parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()]))
-        self.wait_for(future.done, 30, "the parameter service's answer", node)
-        self.node.destroy_client(service)
-        return future.result().results
+        return self._call(SetParameters, "set_parameters", SetParameters.Request(
+            parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()]), node).results
+
+    def get_parameters(self, names: list[str], node: NodeProcess) -> list[Any]:
+        """Values through the node's ``get_parameters`` service, as ``ros2 param get`` does."""
+        answer = self._call(GetParameters, "get_parameters", GetParameters.Request(names=names), node)
+        return [parameter_value_to_python(v) for v in answer.values]
 
     def close(self) -> None:
         self.executor.shutdown()

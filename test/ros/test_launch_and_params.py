@@ -37,6 +37,9 @@ def test_launch_file_declares_every_node_parameter_and_nothing_else():
 def test_params_file_sets_every_parameter_with_a_valid_value():
     data = yaml.safe_load((ROOT / "config" / "panoptic.yaml").read_text())
     values = data["panoptic"]["ros__parameters"]
+    qos = values.pop("qos_overrides")  # rclpy's own parameters for the camera subscription
+    assert qos == {_literal("DEFAULT_CAMERA"): {"subscription": {"reliability": "reliable", "depth": 5,
+                                                                  "history": "keep_last"}}}
     assert list(values) == [p.name for p in PARAMETERS]
     validate(dict(values))
     for p in PARAMETERS:  # the file documents the defaults the node uses without it

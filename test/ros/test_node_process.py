@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from builtin_interfaces.msg import Time
+from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -195,6 +196,24 @@ def test_compressed_transport_survives_corrupt_huge_and_foreign_payloads(checkpo
         assert node.stop() == 0
 
 
+def test_the_camera_subscription_is_reliable_keep_last_5_unless_qos_overrides_say_otherwise(running, checkpoint,
+                                                                                           tmp_path):
+    """Reliability travels with discovery; depth and history are read back as the node's parameters."""
+    names = [f"qos_overrides./image.subscription.{policy}" for policy in ("reliability", "history", "depth")]
+    node, client = running
+    assert client.node.get_subscriptions_info_by_topic("/image")[0].qos_profile.reliability == \
+        ReliabilityPolicy.RELIABLE
+    assert client.get_parameters(names, node) == ["reliable", "keep_last", 5]
+    other, other_client = _start(checkpoint, tmp_path, **{names[0]: "best_effort", names[2]: "20"})
+    try:
+        assert other_client.node.get_subscriptions_info_by_topic("/image")[0].qos_profile.reliability == \
+            ReliabilityPolicy.BEST_EFFORT
+        assert other_client.get_parameters(names, other) == ["best_effort", "keep_last", 20]
+    finally:
+        other_client.close()
+        assert other.stop() == 0
+
+
 def test_parameters_the_node_does_not_own_can_be_set_at_run_time(running):
     node, client = running
     results = client.set_parameters({"use_sim_time": True}, node)
@@ -280,7 +299,8 @@ def test_invalid_parameters_refuse_to_start_with_a_clear_message(checkpoint, tmp
     node = NodeProcess(env, {"model": str(tmp_path / "missing.pt")}, tmp_path / "missing.log")
     assert node.proc.wait(timeout=90) == 1
     assert "does not exist" in node.log()
-    for params, message in (({"score_threshold": "2.0"}, "score_threshold"), ({"qos_depth": "deep"}, "qos_depth")):
+    for params, message in (({"score_threshold": "2.0"}, "score_threshold"), ({"qos_overrides./image.subscription.reliability": "sometimes"}, "reliability"),
+                            ({"qos_overrides./image.subscription.depth": "deep"}, "depth")):
         node = NodeProcess(env, {"model": checkpoint} | params, tmp_path / "range.log")
         assert node.proc.wait(timeout=90) == 1
         assert "cannot start" in node.log() and message in node.log() and "Traceback" not in node.log()
