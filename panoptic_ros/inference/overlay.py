@@ -46,7 +46,8 @@ def _styles(ids: torch.Tensor, colors: torch.Tensor, alpha: int) -> torch.Tensor
     instance = ids % ID_DIVISOR
     shift = ((instance * 47) % 96 - 48).where(instance > 0, 0)  # distinct shades per instance
     colour = (colors[ids // ID_DIVISOR].long() + shift[:, None]).clamp_(0, 255) | (alpha << 8)
-    extra = torch.tensor([[0] * 3, [255 | _FULL << 8] * 3], device=ids.device)
+    extra = torch.zeros(2, 3, dtype=colour.dtype, device=ids.device)
+    extra[1] = 255 | _FULL << 8
     return torch.cat([colour, extra]).to(torch.int16)  # wraps into the sign bit, see above
 
 
