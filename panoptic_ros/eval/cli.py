@@ -1,11 +1,15 @@
 """``panoptic-eval``: PQ / SQ / RQ of COCO-panoptic prediction files, or of a checkpoint on a dataset.
 
     panoptic-eval --gt-json gt.json --gt-dir gt/ --pred-json pred.json --pred-dir pred/ [--out report.json]
-    panoptic-eval --checkpoint models/street_r18.pt --data synthetic --images 500 [--head all --mask-cues both]
+    panoptic-eval --checkpoint models/street_lite0.pt --data camvid --root ../shared/data/camvid \
+        --head all --mask-cues both --preview out/eval_camvid/preview.png --out out/eval_camvid/report.json
+    panoptic-eval --checkpoint models/street_lite0.pt --data synthetic --images 500
 
 Files follow panopticapi's convention (PNG ids ``R + 256 G + 256^2 B``, JSON ``segments_info``);
 annotations are paired by ``image_id``. The report is JSON with ``All``/``Things``/``Stuff``
-(fractions, not percent), ``per_class``, and for checkpoints latency per image and frames per second.
+(fractions, not percent), ``per_class``, and for checkpoints the semantic mIoU of the published
+semantic map (``miou``, ``miou_per_class``), latency per image and frames per second. Checkpoints are
+evaluated on a held-out split by default (``EVAL_SPLITS``).
 """
 from __future__ import annotations
 
@@ -13,11 +17,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
+from panoptic_ros.config import SourceConfig
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
-from panoptic_ros.data.dataset import HELD_OUT_SEED
 from panoptic_ros.eval.pq import PQAccumulator, format_table
+from panoptic_ros.model.checkpoint import CheckpointError
+from panoptic_ros.model.network import HeadKind
+
+DATA_KINDS = get_args(get_type_hints(SourceConfig)["kind"])
+# the split a checkpoint is judged on when none is named: data no training run has seen
+EVAL_SPLITS = {"synthetic": "heldout", "camvid": "heldout", "cityscapes": "val", "coco_panoptic": "val"}
 
 
 def evaluate_files(gt_json: Path, gt_dir: Path, pred_json: Path, pred_dir: Path) -> dict[str, Any]:
@@ -37,19 +47,21 @@ def evaluate_files(gt_json: Path, gt_dir: Path, pred_json: Path, pred_dir: Path)
 def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    from panoptic_ros.config import DataConfig
     from panoptic_ros.data.dataset import build_source
+    from panoptic_ros.device import resolve_device
     from panoptic_ros.eval.model_eval import evaluate_model
-    from panoptic_ros.inference.predictor import resolve_device
+    from panoptic_ros.eval.preview import write_preview
     from panoptic_ros.model.checkpoint import load_checkpoint
 
     torch.set_grad_enabled(False)
     device = resolve_device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device)
-    data = DataConfig(kind=args.data, root=args.root or "", split=args.split, synthetic_images=args.images,
-                      synthetic_seed=args.seed, height=args.height, width=args.width)
-    source = build_source(data)
-    heads = ["heuristic", "upsnet", "affinity"] if args.head == "all" else [args.head]
+    source = build_source(SourceConfig(kind=args.data, root=args.root or "", split=args.split or EVAL_SPLITS[args.data],
+                                       images=args.images, seed=args.seed, height=args.height, width=args.width))
+    if args.preview:
+        written = write_preview(args.preview, model, source, model.cfg.panoptic.kind, True)
+        print(f"preview (input | {model.cfg.panoptic.kind} with mask cues | ground truth) written to {written}")
+    heads = list(get_args(HeadKind)) if args.head == "all" else [args.head]
     modes = {"on": [True], "off": [False], "both": [True, False]}[args.mask_cues]
     runs = {}
     for head in heads:
@@ -57,7 +69,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
             summary = evaluate_model(model, source, head, cues, limit=args.images, batch_size=args.batch)
             name = f"{head}/{'mask' if cues else 'boxes'}"
             print(f"\n== {name}: {summary['images']} images, {summary['latency_ms']:.1f} ms/image, "
-                  f"{summary['fps']:.2f} fps on {device}\n{format_table(summary)}")
+                  f"{summary['fps']:.2f} fps on {device}; mIoU {100 * summary['miou']:.2f}\n{format_table(summary)}")
             runs[name] = summary
     return {"checkpoint": str(args.checkpoint), "model": meta["name"], "device": str(device), "runs": runs}
 
@@ -71,17 +83,20 @@ def main(argv: list[str] | None = None) -> int:
     files.add_argument("--pred-dir", type=Path)
     model = parser.add_argument_group("checkpoint on a dataset")
     model.add_argument("--checkpoint", type=Path)
-    model.add_argument("--data", default="synthetic", choices=["synthetic", "coco_panoptic", "cityscapes"])
-    model.add_argument("--root", help="dataset root (coco_panoptic: panoptic.json, panoptic/, images/)")
-    model.add_argument("--split", default="val")
-    model.add_argument("--images", type=int, default=500, help="number of images (synthetic: generated)")
-    model.add_argument("--seed", type=int, default=HELD_OUT_SEED, help="synthetic seed (default: the held-out split)")
+    model.add_argument("--data", default="synthetic", choices=DATA_KINDS)
+    model.add_argument("--root", help="dataset root (camvid: the folder with train.txt; "
+                       "coco_panoptic: panoptic.json, panoptic/, images/)")
+    model.add_argument("--split", help=f"default: the held-out split of each kind {EVAL_SPLITS}")
+    model.add_argument("--images", type=int, default=500, help="number of images (at most; synthetic: generated)")
+    model.add_argument("--seed", type=int, default=0, help="synthetic seed")
     model.add_argument("--height", type=int, default=128)
     model.add_argument("--width", type=int, default=256)
-    model.add_argument("--head", default="affinity", choices=["affinity", "upsnet", "heuristic", "all"])
+    model.add_argument("--head", default="affinity", choices=[*get_args(HeadKind), "all"])
     model.add_argument("--mask-cues", default="on", choices=["on", "off", "both"])
     model.add_argument("--device", default="auto")
     model.add_argument("--batch", type=int, default=1)
+    model.add_argument("--preview", type=Path, help="also write a PNG strip: input | prediction | ground truth "
+                       "(never commit one made from CamVid: its terms forbid it)")
     parser.add_argument("--out", type=Path, help="write the report as JSON")
     args = parser.parse_args(argv)
     try:
@@ -92,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             print(format_table(report))
         else:
             parser.error("give --gt-json/--gt-dir/--pred-json/--pred-dir, or --checkpoint")
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, CheckpointError) as exc:
         print(f"panoptic-eval: {exc}", file=sys.stderr)
         return 2
     if args.out:

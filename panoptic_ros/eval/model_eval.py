@@ -23,10 +23,14 @@ def panoptic_to_segments(panoptic: np.ndarray) -> tuple[np.ndarray, dict[int, in
     return seg, {int(i): int((i - 1) // ID_DIVISOR) for i in np.unique(seg) if i != 0}
 
 
+def semantic_from_panoptic(panoptic: np.ndarray) -> np.ndarray:
+    """Our panoptic image -> the semantic image the node publishes beside it (category id, ``VOID``)."""
+    return np.where(panoptic >= 0, panoptic // ID_DIVISOR, VOID).astype(np.uint8)
+
+
 def semantic_map(sample: PanopticSample) -> np.ndarray:
     """The sample's ground truth as a semantic map of category ids (``VOID`` where unlabelled)."""
-    ids = panoptic_ids(sample.segments, sample.categories, set())
-    return np.where(ids >= 0, ids // ID_DIVISOR, VOID).astype(np.uint8)
+    return semantic_from_panoptic(panoptic_ids(sample.segments, sample.categories, set()))
 
 
 @torch.no_grad()

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from panoptic_ros.categories import CategoryTable
-from panoptic_ros.eval.model_eval import panoptic_to_segments
+from panoptic_ros.eval.model_eval import panoptic_to_segments, semantic_from_panoptic
+from panoptic_ros.eval.miou import IoUAccumulator
 from panoptic_ros.eval.pq import PQAccumulator, format_table
 
 
@@ -41,6 +42,7 @@ class ReplayRecorder:
 
     def __post_init__(self) -> None:
         self.pq = PQAccumulator(self.categories)
+        self.iou = IoUAccumulator(self.categories)
         self.gt_frames = 0
 
     def add_result(self, category_ids: list[int], areas: list[int], latency: float | None) -> None:
@@ -56,6 +58,7 @@ class ReplayRecorder:
         gt, gt_cats = panoptic_to_segments(gt_panoptic)
         pred, pred_cats = panoptic_to_segments(pred_panoptic)
         self.pq.add(gt, gt_cats, set(), pred, pred_cats)
+        self.iou.add(semantic_from_panoptic(gt_panoptic), semantic_from_panoptic(pred_panoptic))
         self.gt_frames += 1
 
     def bad(self, message: str) -> None:
@@ -78,7 +81,9 @@ class ReplayRecorder:
                                 for c, n in sorted(self.class_segments.items())},
         }
         if self.gt_frames:
-            report["pq"] = self.pq.summary() | {"frames": self.gt_frames}
+            semantic = self.iou.summary()
+            report["pq"] = self.pq.summary() | {"frames": self.gt_frames, "miou": semantic["miou"],
+                                                "miou_per_class": semantic["per_class"]}
         return report
 
 
@@ -102,8 +107,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "| class | segments | pixels |", "|---|---:|---:|"]
     lines += [f"| {k} | {v['segments']} | {v['pixels']} |" for k, v in report["class_histogram"].items()]
     if "pq" in report:
-        lines += ["", f"## Panoptic quality ({report['pq']['frames']} frames with ground truth)", "", "```",
-                  format_table(report["pq"]), "```"]
+        lines += ["", f"## Panoptic quality ({report['pq']['frames']} frames with ground truth)", "",
+                  f"Semantic mIoU: {100 * report['pq']['miou']:.2f}", "", "```", format_table(report["pq"]), "```"]
     return "\n".join(lines) + "\n"
 
 

@@ -1,18 +1,26 @@
-"""Write a rosbag2 of synthetic street scenes with their panoptic ground truth.
+"""Write a rosbag2 of any sample source's frames with their panoptic ground truth.
 
 Topics: ``/camera/image_raw`` (sensor_msgs/Image, rgb8) and ``/camera/panoptic_gt``
-(sensor_msgs/Image, 32SC1 in the node's ``~/panoptic`` encoding), same header stamps.
+(sensor_msgs/Image, 32SC1 in the node's ``~/panoptic`` encoding), same header stamps. The frames
+are spread evenly over the source, so a bag of 24 frames from a held-out CamVid sequence covers the
+whole drive.
+
+    python -m panoptic_ros.replay.sample_bag out/bag --frames 50                      # synthetic scenes
+    python -m panoptic_ros.replay.sample_bag out/camvid --data camvid --root ../shared/data/camvid
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import get_args, get_type_hints
 
+import numpy as np
 from builtin_interfaces.msg import Time
 from std_msgs.msg import Header
 
+from panoptic_ros.config import SourceConfig
+from panoptic_ros.data.dataset import SampleSource, build_source
 from panoptic_ros.data.sample import panoptic_ids
-from panoptic_ros.data.synthetic import StreetSceneGenerator
 from panoptic_ros.replay.bag_io import BagWriter
 from panoptic_ros.ros.conversions import image_message
 
@@ -21,33 +29,38 @@ GT_TOPIC = "/camera/panoptic_gt"
 START_NS = 1_700_000_000_000_000_000
 
 
-def write_synthetic_bag(path: Path, frames: int, height: int, width: int, seed: int, rate_hz: float = 5.0,
-                        storage: str = "mcap") -> Path:
-    from panoptic_ros.data.street_categories import STREET_CATEGORIES
-    things = {c.id for c in STREET_CATEGORIES.things}
-    generator = StreetSceneGenerator(height, width, seed)
+def write_sample_bag(path: Path, source: SampleSource, frames: int, rate_hz: float = 5.0,
+                     storage: str = "mcap") -> Path:
+    """Write ``frames`` evenly spaced samples of ``source`` (all of them if it has fewer) at ``rate_hz``."""
+    things = {c.id for c in source.categories.things}
+    picks = np.unique(np.linspace(0, len(source) - 1, min(frames, len(source))).round().astype(int))
     with BagWriter(path, storage) as bag:
-        for i in range(frames):
-            scene = generator.generate(i)
-            t = START_NS + int(i * 1e9 / rate_hz)
+        for k, i in enumerate(picks.tolist()):
+            sample = source[i]
+            t = START_NS + int(k * 1e9 / rate_hz)
             header = Header(stamp=Time(sec=t // 1_000_000_000, nanosec=t % 1_000_000_000), frame_id="camera")
-            bag.write(IMAGE_TOPIC, image_message(scene.image, "rgb8", header), t)
-            bag.write(GT_TOPIC, image_message(panoptic_ids(scene.segments, scene.categories, things), "32SC1",
+            bag.write(IMAGE_TOPIC, image_message(sample.image, "rgb8", header), t)
+            bag.write(GT_TOPIC, image_message(panoptic_ids(sample.segments, sample.categories, things), "32SC1",
                                               header), t)
     return path
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path)
+    parser.add_argument("--data", default="synthetic", choices=get_args(get_type_hints(SourceConfig)["kind"]))
+    parser.add_argument("--root", default="", help="dataset folder (not synthetic)")
+    parser.add_argument("--split", default="heldout")
     parser.add_argument("--frames", type=int, default=20)
-    parser.add_argument("--height", type=int, default=256)
-    parser.add_argument("--width", type=int, default=512)
-    parser.add_argument("--seed", type=int, default=2_000_003)
+    parser.add_argument("--height", type=int, default=256, help="synthetic scene height")
+    parser.add_argument("--width", type=int, default=512, help="synthetic scene width")
+    parser.add_argument("--seed", type=int, default=1_000_000, help="synthetic seed")
     parser.add_argument("--rate", type=float, default=5.0, help="frames per second")
     parser.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"])
     args = parser.parse_args(argv)
-    print(write_synthetic_bag(args.out, args.frames, args.height, args.width, args.seed, args.rate, args.storage))
+    source = build_source(SourceConfig(kind=args.data, root=args.root, split=args.split, images=args.frames,
+                                       seed=args.seed, height=args.height, width=args.width))
+    print(write_sample_bag(args.out, source, args.frames, args.rate, args.storage))
 
 
 if __name__ == "__main__":

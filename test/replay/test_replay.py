@@ -10,12 +10,13 @@ import pytest
 import torch
 
 from helpers import small_model_config
+from panoptic_ros.data.dataset import SyntheticStreetScenes
 from panoptic_ros.data.street_categories import STREET_CATEGORIES
 from panoptic_ros.model.checkpoint import save_checkpoint
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.replay.bag_io import read_messages
 from panoptic_ros.replay.cli import main as replay
-from panoptic_ros.replay.synthetic_bag import GT_TOPIC, IMAGE_TOPIC, write_synthetic_bag
+from panoptic_ros.replay.sample_bag import GT_TOPIC, IMAGE_TOPIC, write_sample_bag
 from panoptic_msgs.msg import PanopticSegmentation
 from ros_harness import isolated_ros_env
 from sensor_msgs.msg import Image
@@ -32,7 +33,7 @@ def model(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def bag(tmp_path_factory) -> Path:
-    return write_synthetic_bag(tmp_path_factory.mktemp("bags") / "street", frames=6, height=64, width=128, seed=5)
+    return write_sample_bag(tmp_path_factory.mktemp("bags") / "street", SyntheticStreetScenes(6, 5, 64, 128), 6)
 
 
 def _args(bag: Path, out: Path, model: str, *extra: str) -> list[str]:
