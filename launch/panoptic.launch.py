@@ -17,6 +17,7 @@ from launch_ros.actions import Node
 
 # name -> description; values are parsed as YAML (true, 0.3, [256, 512]) except for the strings.
 NODE_PARAMETERS = {
+    "autostart": "true, or false to leave configure/activate to a lifecycle manager",
     "model": "checkpoint path (empty: the shipped model)",
     "device": "auto, cpu, cuda or cuda:N",
     "precision": "fp32, fp16 or bf16",

@@ -1,4 +1,7 @@
-"""``panoptic_node``: camera images in, panoptic segmentation out.
+"""``panoptic_node``: camera images in, panoptic segmentation out. A lifecycle node: configure loads
+the model and creates the publishers, activate warms the network up and subscribes, deactivate
+unsubscribes (and gives cached GPU memory back), cleanup drops the model; ``autostart`` (default)
+runs configure and activate at start, so ``ros2 run`` and the launch file behave like a plain node.
 
 The subscription callback only parks the newest message in a ``NewestFrameWorker`` (an older one
 still waiting is dropped and counted), whose one thread converts the message, calls the
@@ -13,18 +16,20 @@ import re
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import rclpy
+import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from panoptic_msgs.msg import PanopticInfo, PanopticSegmentation
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.subscription import MessageInfo
+from rclpy.timer import Timer
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
@@ -51,17 +56,68 @@ def _log_text(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[:300]}{'...' if len(text) > 300 else ''}"
 
 
-class PanopticNode(Node):
+class PanopticNode(LifecycleNode):
     def __init__(self, predictor: Predictor | None = None, **kwargs: Any) -> None:
         super().__init__("panoptic", **kwargs)
-        self._worker: NewestFrameWorker[Frame] | None = None  # started last: a failed start has nothing to stop
-        self.params = self._declare_parameters()
-        self.predictor = predictor or self._load_predictor()
+        self.params = self._declare_parameters()  # a bad value stops the start here, in any state
+        self._given_predictor = predictor
+        self.predictor: Predictor | None = None
+        self.failure = ""  # the last failed transition's reason
+        self._log_failures = True
         self.stats = FrameStats()
         self._warned: set[str] = set()
         self._publish_lock = threading.Lock()  # a stop never destroys a publisher in the middle of a publish
-        self._colors = self.predictor.categories.colors_by_id(self.predictor.device)
+        self._worker: NewestFrameWorker[Frame] | None = None
+        self._stopped = threading.Event()  # of the current activation; set: publish nothing more
+        self.sub: Any = None
+        self._entities: list[Any] = []  # publishers and timer of the configured state
+        self.add_on_set_parameters_callback(self._check_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
 
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> bool:
+        """``autostart``: configure and activate; False (reason in ``failure``, not logged) if either fails."""
+        self._log_failures = False
+        try:
+            return (self.trigger_configure() == TransitionCallbackReturn.SUCCESS
+                    and self.trigger_activate() == TransitionCallbackReturn.SUCCESS)
+        finally:
+            self._log_failures = True
+
+    def _transition(self, name: str, work: Callable[[], None]) -> TransitionCallbackReturn:
+        """A failed transition leaves the node in its previous state with one ERROR line, no traceback."""
+        try:
+            work()
+        except Exception as exc:
+            self.failure = _log_text(exc).removeprefix("ValueError: ").removeprefix("CheckpointError: ")
+            if self._log_failures:
+                self.get_logger().error(f"{name} failed: {self.failure}")
+            return TransitionCallbackReturn.FAILURE
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        return self._transition("configure", self._configure)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        return self._transition("activate", self._activate)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        return self._transition("deactivate", self._deactivate)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        return self._transition("cleanup", self._cleanup)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        def shutdown() -> None:
+            if self.sub is not None:
+                self._deactivate()
+            if self.predictor is not None:
+                self._cleanup()
+        return self._transition("shutdown", shutdown)
+
+    def _configure(self) -> None:
+        self.predictor = self._given_predictor or self._load_predictor()
+        self._colors = self.predictor.categories.colors_by_id(self.predictor.device)
         out_qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
         self.pub_panoptic = self.create_publisher(Image, "~/panoptic", out_qos)
         self.pub_semantic = self.create_publisher(Image, "~/semantic", out_qos)
@@ -73,20 +129,42 @@ class PanopticNode(Node):
         self.pub_legend = self.create_publisher(MarkerArray, "~/legend", latched)
         self._legend_sent = False
         self.pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        timer = self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
+        self._entities = [self.pub_panoptic, self.pub_semantic, self.pub_segments, self.pub_overlay,
+                          self.pub_categories, self.pub_legend, self.pub_diagnostics, timer]
         self.pub_categories.publish(conversions.categories_message(
             self.predictor.categories, self.predictor.model_name, Header(stamp=self.get_clock().now().to_msg())))
 
-        self._worker = NewestFrameWorker(self._process, self._on_failure, name="panoptic-inference")
+    def _activate(self) -> None:
+        assert self.predictor is not None
+        height, width = self.params["inference_size"] if any(self.params["inference_size"]) else (128, 256)
+        self.predictor.predict([torch.zeros(3, height, width, dtype=torch.uint8, device=self.predictor.device)])
+        stopped = self._stopped = threading.Event()
+        self._worker = NewestFrameWorker(lambda frame: self._process(frame, stopped),
+                                         lambda frame, exc: self._on_failure(exc, stopped), name="panoptic-inference")
         msg_type, topic = ((CompressedImage, "image/compressed") if self.params["input_transport"] == "compressed"
                            else (Image, "image"))
         self.sub = self.create_subscription(msg_type, topic, self._on_image, INPUT_QOS,
                                             qos_overriding_options=QoSOverridingOptions.with_default_policies())
-        self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
-        self.add_on_set_parameters_callback(self._check_parameters)
-        self.add_post_set_parameters_callback(self._apply_parameters)
         self.get_logger().info(
             f"model {self.predictor.model_name!r} on {self.predictor.device}, mask cues "
             f"{'on' if self.predictor.mask_cues else 'off'}, listening on {self.sub.topic_name}")
+
+    def _deactivate(self) -> None:
+        self.destroy_subscription(self.sub)
+        self.sub = None
+        if not self.stop():
+            self.get_logger().warning("deactivating: the frame in inference was abandoned")
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()  # the model's own weights stay until cleanup
+
+    def _cleanup(self) -> None:
+        for entity in self._entities:
+            (self.destroy_timer if isinstance(entity, Timer) else self.destroy_publisher)(entity)
+        self._entities = []
+        self.predictor = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     # ---- parameters ---------------------------------------------------------------------------
     def _declare_parameters(self) -> dict[str, Any]:
@@ -137,7 +215,8 @@ class PanopticNode(Node):
         else:
             self.get_logger().warning(message, throttle_duration_sec=10.0)
 
-    def _process(self, frame: Frame) -> None:
+    def _process(self, frame: Frame, stopped: threading.Event) -> None:
+        assert self.predictor is not None
         msg, received = frame
         rgb = conversions.rgb_from_message(msg, self.predictor.device)
         result = self.predictor.predict([rgb])[0]
@@ -147,7 +226,7 @@ class PanopticNode(Node):
             overlay = conversions.overlay_message(
                 render_overlay(rgb, result.panoptic, self._colors, self.params["overlay_alpha"]), msg.header)
         with self._publish_lock:
-            if self._worker.stopping:  # type: ignore[union-attr]  # stopping: the publishers may be gone
+            if stopped.is_set():  # deactivated or stopping: the publishers may be gone
                 return
             self.pub_panoptic.publish(panoptic)
             self.pub_semantic.publish(semantic)
@@ -159,10 +238,10 @@ class PanopticNode(Node):
                 self._legend_sent = True
         self.stats.count("processed", latency=time.monotonic() - received)
 
-    def _on_failure(self, frame: Frame, exc: Exception) -> None:
+    def _on_failure(self, exc: Exception, stopped: threading.Event) -> None:
         """The guard's report: a bad frame, or any other failure of one frame (out of memory, a decoder's
         assertion, ...). A failure while the node stops (its context already shut down) is no error."""
-        if self._worker.stopping or not self.context.ok():  # type: ignore[union-attr]
+        if stopped.is_set() or not self.context.ok():
             return
         if isinstance(exc, ImageEncodingError):
             self.stats.count("bad")
@@ -172,6 +251,7 @@ class PanopticNode(Node):
             self._warn(f"inference failed on a frame: {_log_text(exc)}")
 
     def _publish_diagnostics(self) -> None:
+        assert self.predictor is not None
         status = diagnostic_status(self.get_fully_qualified_name(), str(self.predictor.device), self.stats.snapshot(),
                                    {"model": self.predictor.model_name,
                                     "mask_cues": str(self.predictor.mask_cues).lower()})
@@ -184,8 +264,10 @@ class PanopticNode(Node):
         if self._worker is None:
             return True
         with self._publish_lock:
-            finished = self._worker.stop(0.0)
-        return finished or self._worker.stop(self.params["shutdown_timeout"])
+            self._stopped.set()
+        finished = self._worker.stop(self.params["shutdown_timeout"])
+        self._worker = None if finished else self._worker
+        return finished
 
 
 def main(args: list[str] | None = None) -> int:
@@ -197,11 +279,16 @@ def main(args: list[str] | None = None) -> int:
     try:
         rclpy.init(args=args)
         node = PanopticNode()
+        if node.params["autostart"] and not node.start():
+            raise RuntimeError(node.failure)
     except KeyboardInterrupt:  # stopped while starting: nothing to clean up but the context
         rclpy.try_shutdown()
         return 0
     except Exception as exc:  # bad parameters or params file, missing/corrupt model, no GPU, ...
-        logger.fatal(f"cannot start: {_log_text(exc).removeprefix('ValueError: ').removeprefix('CheckpointError: ')}")
+        text = _log_text(exc)
+        for prefix in ("ValueError: ", "RuntimeError: "):
+            text = text.removeprefix(prefix)
+        logger.fatal(f"cannot start: {text}")
         rclpy.try_shutdown()
         return 1
     try:

@@ -24,6 +24,8 @@ class ParameterSpec:
 
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
+    ParameterSpec("autostart", True, "Configure and activate at start; false: a lifecycle manager drives the "
+                  "node through ~/change_state."),
     ParameterSpec("model", "", "Checkpoint path; empty = the model shipped in the package's models/ folder."),
     ParameterSpec("device", "auto", "auto (first GPU if any, else CPU), cpu, cuda or cuda:N."),
     ParameterSpec("precision", "fp32", "Inference precision (fp16 needs a GPU).", choices=("fp32", "fp16", "bf16")),

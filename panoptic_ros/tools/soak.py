@@ -112,17 +112,8 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {f"p{q}": round(float(np.percentile(ms, q)), 1) for q in (50, 90, 99)} | {"max": round(float(ms.max()), 1)}
 
 
-def soak(args: argparse.Namespace) -> dict[str, Any]:
-    ros_env = {"ROS_DOMAIN_ID": str(random.randint(101, 200)), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
-    env = os.environ | ros_env | {"PYTHONUNBUFFERED": "1"}
-    params = {"input_transport": args.transport} | dict(p.split(":=", 1) for p in args.param)
-    cmd = [sys.executable, "-m", "panoptic_ros.ros.node", "--ros-args"]
-    for k, v in params.items():
-        cmd += ["-p", f"{k}:={v}"]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    log_path = args.out.with_suffix(".node.log")
-    node = subprocess.Popen(cmd, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
-    probe = Probe(ros_env, args.transport == "compressed")
+def _send(args: argparse.Namespace, node: subprocess.Popen, probe: Probe, log_path: Path) -> dict[str, Any]:
+    """Waits for the node to subscribe, then sends for ``args.duration`` s at ``args.rate``."""
     if args.transport == "compressed":
         hostile = [(name, lambda stamp, data=data: CompressedImage(header=_header(stamp), format="jpeg", data=data))
                    for name, data in hostile_frames.COMPRESSED.items()]
@@ -134,47 +125,73 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     hostile_sent: dict[str, int] = {}
     rss: list[tuple[float, float]] = []
     longest_gap = 0.0
-    try:
-        deadline = time.monotonic() + args.startup_timeout
-        while probe.pub.get_subscription_count() == 0:
-            if node.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"panoptic_node did not come up; see {log_path}")
-            time.sleep(0.1)
-        start = time.monotonic()
-        next_rss = start
-        stamp = 0
-        while (now := time.monotonic()) < start + args.duration and node.poll() is None:
-            stamp += 1
-            if args.hostile_every and stamp % args.hostile_every == 0:
-                name, make = hostile[(stamp // args.hostile_every) % len(hostile)]
-                probe.pub.publish(make(stamp))
-                hostile_sent[name] = hostile_sent.get(name, 0) + 1
-            else:
-                good.header = _header(stamp)
-                published[stamp] = time.monotonic()
-                probe.pub.publish(good)
-            if now >= next_rss:
-                rss.append((now - start, _rss_mb(node.pid) or 0.0))
-                next_rss += 1.0
-            with probe.lock:
-                last_output = max(probe.arrivals.values(), default=start)
-            longest_gap = max(longest_gap, now - last_output)
-            time.sleep(max(0.0, start + stamp / args.rate - time.monotonic()))
-        sending = time.monotonic() - start
-        time.sleep(args.settle)  # outputs of the last frames, and one more diagnostics message
-        alive = node.poll() is None
-    finally:
-        probe.close()
-    exit_code = None
+    deadline = time.monotonic() + args.startup_timeout
+    while probe.pub.get_subscription_count() == 0:
+        if node.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"panoptic_node did not come up; see {log_path}")
+        time.sleep(0.1)
+    start = time.monotonic()
+    next_rss = start
+    stamp = 0
+    while (now := time.monotonic()) < start + args.duration and node.poll() is None:
+        stamp += 1
+        if args.hostile_every and stamp % args.hostile_every == 0:
+            name, make = hostile[(stamp // args.hostile_every) % len(hostile)]
+            probe.pub.publish(make(stamp))
+            hostile_sent[name] = hostile_sent.get(name, 0) + 1
+        else:
+            good.header = _header(stamp)
+            published[stamp] = time.monotonic()
+            probe.pub.publish(good)
+        if now >= next_rss:
+            rss.append((now - start, _rss_mb(node.pid) or 0.0))
+            next_rss += 1.0
+        with probe.lock:
+            last_output = max(probe.arrivals.values(), default=start)
+        longest_gap = max(longest_gap, now - last_output)
+        time.sleep(max(0.0, start + stamp / args.rate - time.monotonic()))
+    sending = time.monotonic() - start
+    time.sleep(args.settle)  # outputs of the last frames, and one more diagnostics message
+    alive = node.poll() is None
+    return {"published": published, "hostile_sent": hostile_sent, "rss": rss, "longest_gap": longest_gap,
+            "sending": sending, "alive": alive, "stamp": stamp}
+
+
+def _stop(node: subprocess.Popen) -> int | None:
+    """Ctrl-C, as an operator would; the exit code, or None when it had to be killed after 60 s."""
     if node.poll() is None:
         node.send_signal(signal.SIGINT)
         try:
-            exit_code = node.wait(timeout=60)
+            node.wait(timeout=60)
         except subprocess.TimeoutExpired:
             node.kill()
+            node.wait()
+            return None
+    return node.returncode
+
+
+def soak(args: argparse.Namespace) -> dict[str, Any]:
+    ros_env = {"ROS_DOMAIN_ID": str(random.randint(101, 200)), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    env = os.environ | ros_env | {"PYTHONUNBUFFERED": "1"}
+    params = {"input_transport": args.transport} | dict(p.split(":=", 1) for p in args.param)
+    cmd = [sys.executable, "-m", "panoptic_ros.ros.node", "--ros-args"]
+    for k, v in params.items():
+        cmd += ["-p", f"{k}:={v}"]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    log_path = args.out.with_suffix(".node.log")
+    node = subprocess.Popen(cmd, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    try:
+        probe = Probe(ros_env, args.transport == "compressed")
+        try:
+            run = _send(args, node, probe, log_path)
+        finally:
+            probe.close()
+    finally:
+        exit_code = _stop(node)  # also when the run failed: never leave a node behind
     log = log_path.read_text()
     with probe.lock:
         arrivals, diag = dict(probe.arrivals), dict(probe.diagnostics)
+    published, rss, sending, longest_gap = run["published"], run["rss"], run["sending"], run["longest_gap"]
     latencies = [arrivals[s] - t for s, t in published.items() if s in arrivals]
     steady = [mb for t, mb in rss if t >= min(10.0, args.duration / 4)] or [mb for _, mb in rss]
     report = {
@@ -182,22 +199,22 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         "node_parameters": params,
         "frame": {"size": args.size, "transport": args.transport},
         "duration_s": round(sending, 1),
-        "rate_hz": {"sent": round(stamp / sending, 2), "good_sent": round(len(published) / sending, 2),
+        "rate_hz": {"sent": round(run["stamp"] / sending, 2), "good_sent": round(len(published) / sending, 2),
                     "answered": round(len(latencies) / sending, 2)},
         "good_frames": {"sent": len(published), "answered": len(latencies)},
-        "hostile_frames_sent": hostile_sent,
+        "hostile_frames_sent": run["hostile_sent"],
         "end_to_end_latency_ms": _percentiles(latencies),
         "node_diagnostics": diag,
         "node_rss_mb": {"after_warm_up": round(steady[0], 1), "end": round(steady[-1], 1),
                         "max": round(max(steady), 1)} if steady else {},
         "longest_output_gap_s": round(longest_gap, 1),
-        "node_alive_at_end": alive,
+        "node_alive_at_end": run["alive"],
         "node_exit_code": exit_code,
         "log_lines": len(log.splitlines()),
         "longest_log_line": max((len(line) for line in log.splitlines()), default=0),
     }
     problems = []
-    if not alive:
+    if not run["alive"]:
         problems.append("the node died")
     if longest_gap > STALL_SECONDS:
         problems.append(f"no output for {longest_gap:.0f} s")
@@ -225,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not 0 < args.duration <= 1800 or args.rate <= 0:
         p.error("--duration must be in (0, 1800] and --rate positive")
-    report = soak(args)
+    try:
+        report = soak(args)
+    except RuntimeError as exc:  # the node never came up: its log says why
+        print(f"panoptic-soak: {exc}", file=sys.stderr)
+        return 1
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     for problem in report["problems"]:

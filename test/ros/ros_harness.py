@@ -19,6 +19,8 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from panoptic_msgs.msg import PanopticInfo, PanopticSegmentation
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.parameter import Parameter, parameter_value_to_python
 from sensor_msgs.msg import CompressedImage, Image
@@ -143,6 +145,14 @@ class Client:
         """Values through the node's ``get_parameters`` service, as ``ros2 param get`` does."""
         answer = self._call(GetParameters, "get_parameters", GetParameters.Request(names=names), node)
         return [parameter_value_to_python(v) for v in answer.values]
+
+    def change_state(self, transition: int, node: NodeProcess) -> bool:
+        """A lifecycle transition (``lifecycle_msgs/Transition`` id) through ``~/change_state``."""
+        return self._call(ChangeState, "change_state", ChangeState.Request(transition=Transition(id=transition)),
+                          node).success
+
+    def lifecycle_state(self, node: NodeProcess) -> str:
+        return self._call(GetState, "get_state", GetState.Request(), node).current_state.label
 
     def close(self) -> None:
         self.executor.shutdown()

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from builtin_interfaces.msg import Time
+from lifecycle_msgs.msg import Transition
 from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
@@ -304,3 +305,43 @@ def test_invalid_parameters_refuse_to_start_with_a_clear_message(checkpoint, tmp
         node = NodeProcess(env, {"model": checkpoint} | params, tmp_path / "range.log")
         assert node.proc.wait(timeout=90) == 1
         assert "cannot start" in node.log() and message in node.log() and "Traceback" not in node.log()
+
+
+def test_a_lifecycle_manager_drives_the_node_when_autostart_is_off(checkpoint, tmp_path):
+    env = isolated_ros_env()
+    node = NodeProcess(env, {"model": checkpoint, "score_threshold": "0.0", "inference_size": "[48,80]",
+                             "autostart": "false"}, tmp_path / "lifecycle.log")
+    client = Client(int(env["ROS_DOMAIN_ID"]))
+    try:
+        assert client.lifecycle_state(node) == "unconfigured" and client.pub.get_subscription_count() == 0
+        assert client.change_state(Transition.TRANSITION_CONFIGURE, node)
+        assert client.lifecycle_state(node) == "inactive"
+        client.wait_for(lambda: client.count("categories") > 0, 30, "~/categories once configured", node)
+        assert client.pub.get_subscription_count() == 0
+        for stamp in (1, 2):  # activate, answer, deactivate: twice
+            assert client.change_state(Transition.TRANSITION_ACTIVATE, node)
+            client.wait_for(lambda: client.pub.get_subscription_count() > 0, 30, "the subscription", node)
+            client.pub.publish(image_msg(RGB, "rgb8", stamp))
+            client.wait_for(lambda: _outputs_for(client, stamp)["segments"] is not None, 60, f"frame {stamp}", node)
+            assert client.change_state(Transition.TRANSITION_DEACTIVATE, node)
+            client.wait_for(lambda: client.pub.get_subscription_count() == 0, 30, "the unsubscription", node)
+        assert client.change_state(Transition.TRANSITION_CLEANUP, node)
+        assert client.lifecycle_state(node) == "unconfigured"
+    finally:
+        client.close()
+    assert node.stop() == 0, node.log()
+    assert "Traceback" not in node.log()
+
+
+def test_a_failed_transition_leaves_the_node_in_its_state_with_one_line(tmp_path):
+    env = isolated_ros_env()
+    node = NodeProcess(env, {"model": str(tmp_path / "absent.pt"), "autostart": "false"}, tmp_path / "failed.log")
+    client = Client(int(env["ROS_DOMAIN_ID"]))
+    try:
+        assert not client.change_state(Transition.TRANSITION_CONFIGURE, node)
+        assert client.lifecycle_state(node) == "unconfigured" and node.alive()
+    finally:
+        client.close()
+    assert node.stop() == 0
+    log = node.log()
+    assert "configure failed" in log and "does not exist" in log and "Traceback" not in log, log
