@@ -76,7 +76,8 @@ def image_view(height: int, width: int, encoding: str, step: int, data: bytes | 
 def rgb_tensor(view: np.ndarray, encoding: str, device: torch.device | str = "cpu") -> torch.Tensor:
     """RGB uint8 [3, H, W] on ``device`` from an ``image_view`` of an input encoding."""
     if encoding not in INPUT_ENCODINGS:
-        raise ImageEncodingError(f"unsupported input encoding {_short(encoding)}; supported: {', '.join(INPUT_ENCODINGS)}")
+        raise ImageEncodingError(f"unsupported input encoding {_short(encoding)}; "
+                                 f"supported: {', '.join(INPUT_ENCODINGS)}")
     if encoding in _BAYER_TO_RGB:
         view = cv2.cvtColor(np.ascontiguousarray(view), _BAYER_TO_RGB[encoding])
         encoding = "rgb8"

@@ -102,7 +102,8 @@ def _rewritten(tmp_path, name: str, change) -> str:
 
 
 def test_non_finite_weights_are_refused_at_load_with_the_tensor_named(tmp_path):
-    path = _rewritten(tmp_path, "nan.pt", lambda d: d["state_dict"]["semantic_head.classifier.weight"].fill_(float("nan")))
+    path = _rewritten(tmp_path, "nan.pt",
+                      lambda d: d["state_dict"]["semantic_head.classifier.weight"].fill_(float("nan")))
     with pytest.raises(CheckpointError, match=r"non-finite values .*semantic_head.classifier.weight") as info:
         load_checkpoint(path)
     assert "\n" not in str(info.value)

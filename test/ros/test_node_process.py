@@ -300,7 +300,8 @@ def test_invalid_parameters_refuse_to_start_with_a_clear_message(checkpoint, tmp
     node = NodeProcess(env, {"model": str(tmp_path / "missing.pt")}, tmp_path / "missing.log")
     assert node.proc.wait(timeout=90) == 1
     assert "does not exist" in node.log()
-    for params, message in (({"score_threshold": "2.0"}, "score_threshold"), ({"qos_overrides./image.subscription.reliability": "sometimes"}, "reliability"),
+    for params, message in (({"score_threshold": "2.0"}, "score_threshold"),
+                            ({"qos_overrides./image.subscription.reliability": "sometimes"}, "reliability"),
                             ({"qos_overrides./image.subscription.depth": "deep"}, "depth")):
         node = NodeProcess(env, {"model": checkpoint} | params, tmp_path / "range.log")
         assert node.proc.wait(timeout=90) == 1
