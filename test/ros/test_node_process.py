@@ -79,7 +79,12 @@ def _start(checkpoint: str, tmp_path, **params: str):
                              "diagnostics_period": "0.2"} | params,
                        tmp_path / "node.log")
     client = Client(int(env["ROS_DOMAIN_ID"]), params.get("input_transport", "raw"))
-    client.wait_for(lambda: client.pub.get_subscription_count() > 0, 90, "the node to subscribe", node)
+    try:
+        client.wait_for(lambda: client.pub.get_subscription_count() > 0, 90, "the node to subscribe", node)
+    except AssertionError:  # never leave a node process behind
+        client.close()
+        node.stop()
+        raise
     return node, client
 
 
