@@ -44,7 +44,10 @@ def node_executable() -> str:
 
 
 class NodeProcess:
+    started: list["NodeProcess"] = []  # every one, so a test's teardown can stop what a failure left running
+
     def __init__(self, env: dict[str, str], params: dict[str, str], log: Path, ros_args: tuple[str, ...] = ()) -> None:
+        NodeProcess.started.append(self)
         args = [node_executable(), "--ros-args", *ros_args]
         for k, v in params.items():
             args += ["-p", f"{k}:={v}"]

@@ -56,6 +56,16 @@ BAD_FRAMES = [lambda s, fields=fields: Image(header=Header(stamp=Time(sec=s)), *
               for fields in hostile_frames.RAW.values()]
 
 
+@pytest.fixture(autouse=True)
+def no_node_left_behind():
+    """A test that fails half-way must not leave its node processes running (module fixtures' stay)."""
+    before = len(NodeProcess.started)
+    yield
+    for node in NodeProcess.started[before:]:
+        if node.alive():
+            node.stop()
+
+
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> str:
     torch.manual_seed(0)
