@@ -303,7 +303,8 @@ def test_ctrl_c_during_start_up_exits_quietly(checkpoint, tmp_path, delay):
     node = NodeProcess(isolated_ros_env(), {"model": checkpoint}, tmp_path / "early.log")
     time.sleep(delay)
     node.proc.send_signal(signal.SIGINT)
-    assert node.proc.wait(timeout=60) == 0, node.log()
+    # 0, or killed by the signal itself when it came before the interpreter had started
+    assert node.proc.wait(timeout=60) in (0, -signal.SIGINT), node.log()
     assert "Traceback" not in node.log(), node.log()
 
 
