@@ -54,7 +54,7 @@ demo: setup
 	$(RUN) $(PY) -m panoptic_ros.demo
 
 train: setup
-	$(RUN) $(PY) -m panoptic_ros.train --config config/train_synthetic.yaml
+	$(RUN) $(PY) -m panoptic_ros.train --config config/train_camvid.yaml
 
 bench: setup
 	$(RUN) $(PY) -m panoptic_ros.bench

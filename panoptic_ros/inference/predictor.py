@@ -42,7 +42,7 @@ class PredictorOptions:
     inference_size: tuple[int, int] | None = None  # (height, width); None: each input's size
 
 
-SHIPPED_MODEL = "street_r18.pt"
+SHIPPED_MODEL = "street_lite0.pt"
 
 
 def shipped_model_path() -> Path:

@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
@@ -26,9 +26,11 @@ from panoptic_ros.data.sample import panoptic_ids
 from panoptic_ros.device import PRECISIONS
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.model.checkpoint import CheckpointError
+from panoptic_ros.model.network import HeadKind
 from panoptic_ros.replay.bag_io import BagError, count_messages, label_image, read_frames, read_messages
 from panoptic_ros.replay.output import StagedOutput
 from panoptic_ros.replay.report import markdown, write_report
+from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS
 from sensor_msgs.msg import CompressedImage, Image
 
 
@@ -112,9 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="fp32", choices=list(PRECISIONS))
     p.add_argument("--no-mask-cues", dest="mask_cues", action="store_false", help="boxes-only lightweight mode")
-    p.add_argument("--head", choices=["affinity", "upsnet", "heuristic"])
+    p.add_argument("--head", choices=get_args(HeadKind))
     p.add_argument("--score-threshold", type=float, default=0.5)
-    p.add_argument("--inference-size", type=int, nargs=2, default=[128, 256], metavar=("H", "W"))
+    p.add_argument("--inference-size", type=int, nargs=2, default=NODE_PARAMETERS["inference_size"].default,
+                   metavar=("H", "W"), help="default: the node's; 0 0 = each frame's own size")
     p.add_argument("--batch", type=int, default=4, help="offline batch size")
     p.add_argument("--gt-topic", help="ground-truth label images (32SC1, category*1000+instance)")
     p.add_argument("--gt-json", type=Path)

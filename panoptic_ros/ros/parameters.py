@@ -40,7 +40,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("publish_overlay", False, "Publish ~/overlay even when nobody subscribes to it.", dynamic=True),
     ParameterSpec("overlay_alpha", 0.5, "Opacity of the segment colours in ~/overlay.", minimum=0.0, maximum=1.0,
                   dynamic=True),
-    ParameterSpec("inference_size", [128, 256], "[height, width] the network runs at; [0, 0] = each input's "
+    ParameterSpec("inference_size", [360, 480], "[height, width] the network runs at; [0, 0] = each input's "
                   "own size. Outputs always come back at the input's resolution."),
     ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", minimum=0.05, maximum=60.0),
     ParameterSpec("shutdown_timeout", 5.0, "Seconds a stop waits for the frame being inferred; a frame still "

@@ -6,7 +6,7 @@ from helpers import small_categories, small_model_config
 from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.dataset import SyntheticStreetScenes, TrainingDataset, collate
 from panoptic_ros.model.checkpoint import load_checkpoint, save_checkpoint
-from panoptic_ros.model.network import PanopticNet
+from panoptic_ros.model.network import PanopticNet, PanopticTargets
 from panoptic_ros.model.result import ID_DIVISOR, PanopticResult
 from panoptic_ros.data.street_categories import STREET_CATEGORIES
 
@@ -108,3 +108,21 @@ def test_a_few_steps_on_one_image_drive_the_loss_down():
     first, last = history[0], history[-1]
     assert sum(last.values()) < 0.5 * sum(first.values())
     assert last["loss_panoptic"] < 0.5 * first["loss_panoptic"]
+
+
+def test_batches_without_any_thing_instance_train_with_finite_losses():
+    """Real data has crops without cars or people (and crops that are all void): no crash, no NaN."""
+    model = _street_model()
+    images, targets = _street_batch(2)
+    empty = PanopticTargets(targets.semantic.clone(), targets.segments.clone(), torch.full_like(targets.instances, -1),
+                            [b[:0] for b in targets.boxes], [lb[:0] for lb in targets.labels])
+    void = PanopticTargets(torch.full_like(targets.semantic, 255), torch.full_like(targets.segments, -1),
+                           empty.instances, empty.boxes, empty.labels)
+    for t in (empty, void):
+        for mask_cues in (True, False):
+            model.zero_grad()
+            losses = model(images, t, mask_cues=mask_cues)
+            assert all(torch.isfinite(v) for v in losses.values()), losses
+            sum(losses.values()).backward()
+    weight = torch.ones(STREET_CATEGORIES.num_stuff + STREET_CATEGORIES.num_things)
+    assert torch.isfinite(model(images, targets, semantic_weight=weight)["loss_semantic"])
