@@ -31,6 +31,7 @@ from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.dataset import (
     TrainingDataset, balanced_class_weights, build_source, build_training_source, class_frequencies, collate,
 )
+from panoptic_ros.device import DEVICE_CHOICES, autocast, resolve_device
 from panoptic_ros.eval.model_eval import evaluate_model
 from panoptic_ros.model.backbone import load_pretrained
 from panoptic_ros.model.checkpoint import read_checkpoint, save_checkpoint
@@ -127,7 +128,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         mask_cues = mask_rng.random() >= cfg.mask_cue_dropout
         for g in optimizer.param_groups:
             g["lr"] = learning_rate(cfg, step)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+        with autocast(device, "fp16" if use_amp else "fp32"):
             losses = net(images, targets, mask_cues=mask_cues, instance_dropout=cfg.gt_instance_dropout,
                          semantic_weight=semantic_weight)
         loss = sum(weights[k] * v for k, v in losses.items())
@@ -180,13 +181,13 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="YAML file with a TrainConfig")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--device", default="auto", help=DEVICE_CHOICES)
     parser.add_argument("--resume", action="store_true", help="continue from <output_dir>/last.pt")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. iterations=500")
     args = parser.parse_args(argv)
     cfg = load_config(TrainConfig, args.config, args.overrides)
-    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
+    device = resolve_device(args.device)
     out = train(cfg, device, args.resume, args.quiet)
     print(f"checkpoints and log in {out}")
 
