@@ -96,7 +96,7 @@ class AffinityHead(nn.Module):
         logits = self.log_temperature.exp() * torch.einsum("bdp,bdq->bpq", e, e) + self.pair_bias
         same = (s[:, :, None] == s[:, None, :]).float()
         valid = (s[:, :, None] >= 0) & (s[:, None, :] >= 0)
-        pos = same.sum().clamp(min=1)
-        neg = (1 - same).sum().clamp(min=1)
+        pos = (same * valid).sum().clamp(min=1)  # void pairs count in neither normaliser
+        neg = ((1 - same) * valid).sum().clamp(min=1)
         weight = torch.where(same.bool(), 0.5 / pos, 0.5 / neg) * valid
         return (F.binary_cross_entropy_with_logits(logits, same, reduction="none") * weight).sum()

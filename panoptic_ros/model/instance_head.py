@@ -88,6 +88,7 @@ def mask_loss(mask_logits: torch.Tensor, dets: Detections, instance_map: torch.T
     masks = (instance_map[:, None] == slots[None, :, None, None]).flatten(0, 1)[:, None].float()
     rois = torch.cat([torch.arange(b * n, device=masks.device, dtype=masks.dtype)[:, None],
                       dets.boxes.reshape(-1, 4).to(masks.dtype)], dim=1)
-    targets = roi_align(masks, rois, MASK_SIZE, 1.0, aligned=True).reshape(b, n, MASK_SIZE, MASK_SIZE)
+    # aligned=False, as MultiScaleRoIAlign pools the features these logits come from
+    targets = roi_align(masks, rois, MASK_SIZE, 1.0, aligned=False).reshape(b, n, MASK_SIZE, MASK_SIZE)
     valid = dets.valid[..., None, None].expand_as(targets)
     return F.binary_cross_entropy_with_logits(mask_logits[valid].float(), (targets[valid] > 0.5).float())

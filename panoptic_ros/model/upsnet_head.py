@@ -71,12 +71,17 @@ def instance_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: tor
     return InstanceLogits(sem * in_box, in_box)
 
 
-def unknown_logit(sem_logits: torch.Tensor, inst: InstanceLogits, num_stuff: int) -> torch.Tensor:
-    """[B, 1, h, w]: max thing semantic logit minus max instance logit (0 when there are none)."""
+def unknown_logit(sem_logits: torch.Tensor, inst: InstanceLogits, valid: torch.Tensor, num_stuff: int) -> torch.Tensor:
+    """[B, 1, h, w]: max thing semantic logit minus max instance logit over the image's real detections.
+
+    Padding slots (``valid`` False) take no part, so an image's unknown channel does not depend on what
+    it is batched with; an image without detections subtracts 0 (as outside every box).
+    """
     max_thing = sem_logits[:, num_stuff:].amax(dim=1, keepdim=True)
     if inst.values.shape[1] == 0:
         return max_thing
-    return max_thing - inst.values.amax(dim=1, keepdim=True)
+    best = inst.values.masked_fill(~valid[:, :, None, None], NEG).amax(dim=1, keepdim=True)
+    return max_thing - torch.where(valid.any(dim=1)[:, None, None, None], best, 0.0)
 
 
 def upsnet_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: torch.Tensor | None,
@@ -85,4 +90,4 @@ def upsnet_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: torch
     sem = sem_logits.float()
     inst = instance_logits(sem, dets, mask_logits, num_stuff, stride)
     things = inst.values.masked_fill(~inst.in_box, NEG)
-    return torch.cat([sem[:, :num_stuff], unknown_logit(sem, inst, num_stuff), things], dim=1), inst
+    return torch.cat([sem[:, :num_stuff], unknown_logit(sem, inst, dets.valid, num_stuff), things], dim=1), inst

@@ -1,0 +1,70 @@
+"""A frame gives the same panoptic output alone and in a batch with frames that have more detections
+(padding slots must not reach any head), and void pixels never weigh in the affinity loss."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from panoptic_ros.model.affinity_head import AffinityHead
+from panoptic_ros.model.detections import Detections
+from panoptic_ros.model.heuristic_merge import heuristic_channels
+from panoptic_ros.model.upsnet_head import upsnet_logits
+
+S, T = 2, 2  # stuff and thing classes
+
+
+def _frame(seed: int, n: int) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    g = torch.Generator().manual_seed(seed)
+    sem = torch.randn(1, S + T, 16, 16, generator=g) * 3
+    fused = torch.randn(1, 8, 16, 16, generator=g)
+    xy = torch.rand(n, 2, generator=g) * 10
+    boxes = torch.cat([xy, xy + 2 + torch.rand(n, 2, generator=g) * 6], 1)
+    labels = torch.randint(1, T + 1, (n,), generator=g)
+    masks = torch.randn(n, 28, 28, generator=g) * 3
+    return sem, fused, [boxes, labels, torch.rand(n, generator=g), masks]
+
+
+def _outputs(frames: list, head: str, mask_cues: bool, affinity: AffinityHead) -> torch.Tensor:
+    sem = torch.cat([f[0] for f in frames])
+    fused = torch.cat([f[1] for f in frames])
+    dets = Detections.from_lists([f[2][0] for f in frames], [f[2][1] for f in frames], [f[2][2] for f in frames])
+    n = dets.num_slots
+    masks = torch.stack([torch.cat([f[2][3], torch.zeros(n - len(f[2][3]), 28, 28)]) for f in frames])
+    masks = masks if mask_cues else None
+    if head == "heuristic":
+        return heuristic_channels(sem, dets, masks, S)[0]
+    if head == "upsnet":
+        logits = upsnet_logits(sem, dets, masks, S, 1.0)[0]
+    else:
+        logits = affinity(sem, fused, dets, masks, S, 1.0)[0]
+    return logits[:, : S + 1 + len(frames[0][2][0])]  # the first frame's own channels
+
+
+@pytest.mark.parametrize("head", ["heuristic", "upsnet", "affinity"])
+@pytest.mark.parametrize("mask_cues", [True, False])
+@pytest.mark.parametrize("own", [0, 1, 3])
+def test_a_frame_alone_and_in_a_batch_give_identical_outputs(head, mask_cues, own):
+    torch.manual_seed(0)
+    affinity = AffinityHead(8, 4, 2).eval()
+    frame, other = _frame(1, own), _frame(2, 5)
+    with torch.no_grad():
+        alone = _outputs([frame], head, mask_cues, affinity)
+        batched = _outputs([frame, other], head, mask_cues, affinity)[:1]
+    assert torch.allclose(alone, batched, atol=1e-5), (alone - batched).abs().max()
+
+
+def test_void_pairs_weigh_nothing_in_the_affinity_loss():
+    torch.manual_seed(0)
+    head = AffinityHead(8, 4, 1)
+    emb = torch.nn.functional.normalize(torch.randn(1, 4, 4, 4), dim=1)
+    segments = torch.tensor([[0, 0, 1, 1]] * 2 + [[-1, -1, -1, -1]] * 2)[None]
+    more_void = segments.clone()
+    more_void[0, 1] = -1
+    torch.manual_seed(1)
+    loss = head.pair_loss(emb, segments, 64)
+    # With the same labelled pixels drawn, the loss is a weighted mean over labelled pairs only, so it
+    # stays in the range of the per-pair losses whatever share of the samples fell on void.
+    assert torch.isfinite(loss) and 0 < loss.item() < 20
+    torch.manual_seed(1)
+    all_void = head.pair_loss(emb, torch.full_like(segments, -1), 64)
+    assert all_void.item() == 0.0
