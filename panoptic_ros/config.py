@@ -131,6 +131,7 @@ class TrainConfig:
     gt_instance_dropout: float = 0.1   # GT instances hidden from the panoptic head so "unknown" learns
     checkpoint_every: int = 1000
     held_out: SourceConfig | None = None  # evaluated at each checkpoint; best.pt follows its PQ
+    init_from: str = ""  # a checkpoint to start from (same model config and categories), e.g. to fine-tune
     output_dir: str = "runs/default"
 
 

@@ -34,7 +34,7 @@ from panoptic_ros.data.dataset import (
 from panoptic_ros.device import DEVICE_CHOICES, autocast, resolve_device
 from panoptic_ros.eval.model_eval import evaluate_model
 from panoptic_ros.model.backbone import load_pretrained
-from panoptic_ros.model.checkpoint import read_checkpoint, save_checkpoint
+from panoptic_ros.model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from panoptic_ros.model.network import PanopticNet
 
 def _seed_everything(seed: int) -> None:
@@ -83,7 +83,14 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                         num_workers=cfg.workers, collate_fn=collate, drop_last=True,
                         persistent_workers=cfg.workers > 0)
     model = PanopticNet(cfg.model, source.categories)
-    loaded = load_pretrained(model.backbone, cfg.model.backbone)  # before resume, which overwrites it
+    if cfg.init_from:  # fine-tune a trained model (same architecture and categories) from its weights
+        initial, _ = load_checkpoint(cfg.init_from)
+        if initial.categories != source.categories or to_dict(initial.cfg) != to_dict(cfg.model):
+            raise ValueError(f"init_from {cfg.init_from}: its model config or categories differ from this run's")
+        model.load_state_dict(initial.state_dict())
+        loaded = 0
+    else:
+        loaded = load_pretrained(model.backbone, cfg.model.backbone)  # before resume, which overwrites it
     model.to(device)
     semantic_weight = None
     if cfg.losses.semantic_class_balance > 0:

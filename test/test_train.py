@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
 import yaml
 
 from helpers import small_model_config
@@ -62,3 +64,18 @@ def test_ddp_with_two_gloo_processes(tmp_path):
     rows = _log(tmp_path / "run")
     assert [int(r["step"]) for r in rows] == [1, 2]  # rank 0 logs each step once
     assert read_checkpoint(tmp_path / "run" / "last.pt")["extra"]["step"] == 2
+
+
+def test_a_run_can_start_from_a_trained_checkpoint_and_refuses_a_different_model(tmp_path):
+    config = _config(tmp_path, 2)
+    main(["--config", str(config), "--quiet", "--device", "cpu"])
+    first = tmp_path / "run" / "last.pt"
+    main(["--config", str(config), "--quiet", "--device", "cpu", f"init_from={first}", "iterations=1",
+          f"output_dir={tmp_path / 'tuned'}", "lr=0.0"])
+    before, _ = load_checkpoint(first)
+    after, _ = load_checkpoint(tmp_path / "tuned" / "last.pt")
+    name = "semantic_head.classifier.weight"
+    assert torch.allclose(before.state_dict()[name], after.state_dict()[name], atol=1e-3)  # lr 0: unchanged
+    with pytest.raises(ValueError, match="differ from this run"):
+        main(["--config", str(config), "--quiet", "--device", "cpu", f"init_from={first}",
+              "model.backbone.fpn_channels=16", f"output_dir={tmp_path / 'other'}"])
