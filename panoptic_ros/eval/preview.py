@@ -30,7 +30,7 @@ def write_preview(path: Path, model: PanopticNet, source: SampleSource, head: He
         result = model.predict(image[None], mask_cues=mask_cues, head=head)[0]
         truth = torch.from_numpy(panoptic_ids(sample.segments, sample.categories, things)).to(device)
         rows.append(np.concatenate([sample.image,
-                                    render_overlay(image, result.panoptic, colors, ALPHA).cpu().numpy(),
+                                    render_overlay(image, result, colors, ALPHA).cpu().numpy(),
                                     render_overlay(image, truth, colors, ALPHA).cpu().numpy()], axis=1))
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR)):
