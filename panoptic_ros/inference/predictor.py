@@ -31,6 +31,10 @@ class Predictor(Protocol):
         """``images``: RGB uint8 [3, H, W] tensors on ``device`` (sizes may differ)."""
         ...
 
+    def set_score_threshold(self, threshold: float) -> None:
+        """Minimum detection score of an instance, from the next ``predict`` on (settable at run time)."""
+        ...
+
 
 @dataclasses.dataclass
 class PredictorOptions:
@@ -58,11 +62,14 @@ class TorchPredictor:
         check_precision(options.precision, self.device)
         self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)
         if options.score_threshold is not None:
-            self.model.instance.set_score_threshold(options.score_threshold)
+            self.set_score_threshold(options.score_threshold)
         self.options = options
         self.categories = model.categories
         self.model_name = model_name
         self.mask_cues = options.mask_cues
+
+    def set_score_threshold(self, threshold: float) -> None:
+        self.model.instance.set_score_threshold(threshold)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, options: PredictorOptions) -> "TorchPredictor":

@@ -190,8 +190,8 @@ class PanopticNode(LifecycleNode):
         for p in params:
             if p.name in BY_NAME:
                 self.params[p.name] = p.value
-            if p.name == "score_threshold" and isinstance(self.predictor, TorchPredictor):
-                self.predictor.model.instance.set_score_threshold(p.value)
+            if p.name == "score_threshold" and self.predictor is not None:
+                self.predictor.set_score_threshold(p.value)
 
     def _load_predictor(self) -> TorchPredictor:
         p = self.params
