@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from helpers import small_model_config
+from panoptic_ros.data.camvid import CamVidDataset
 from panoptic_ros.data.dataset import SyntheticStreetScenes
 from panoptic_ros.data.street_categories import STREET_CATEGORIES
 from panoptic_ros.model.checkpoint import save_checkpoint
@@ -49,6 +50,20 @@ def test_synthetic_bag_has_images_and_matching_ground_truth(bag):
     gt = np.frombuffer(bytes(labels[0][1].data), "<i4").reshape(64, 128)
     cats = set((gt[gt >= 0] // 1000).tolist())
     assert cats <= {c.id for c in STREET_CATEGORIES.categories} and len(cats) >= 3
+
+
+def test_a_bag_of_real_frames_spreads_over_the_whole_held_out_drive(tmp_path):
+    drive = CamVidDataset(Path(__file__).resolve().parents[2].parent / "shared" / "data" / "camvid", "heldout")
+    path = write_sample_bag(tmp_path / "camvid", drive, frames=3, rate_hz=2.0)
+    labels = list(read_messages(path, GT_TOPIC, {"sensor_msgs/msg/Image": Image}))
+    images = list(read_messages(path, IMAGE_TOPIC, {"sensor_msgs/msg/Image": Image}))
+    assert len(images) == len(labels) == 3 and (images[0][1].width, images[0][1].height) == (480, 360)
+    assert [t for t, _ in images] == [1_700_000_000_000_000_000 + k * 500_000_000 for k in range(3)]
+    first = np.frombuffer(bytes(images[0][1].data), np.uint8).reshape(360, 480, 3)
+    last = np.frombuffer(bytes(images[2][1].data), np.uint8).reshape(360, 480, 3)
+    assert np.array_equal(first, drive[0].image) and np.array_equal(last, drive[len(drive) - 1].image)
+    gt = np.frombuffer(bytes(labels[0][1].data), "<i4").reshape(360, 480)
+    assert set((gt[gt >= 0] // 1000).tolist()) <= {c.id for c in STREET_CATEGORIES.categories}
 
 
 def test_offline_replay_writes_bag_previews_and_report(bag, model, tmp_path):
