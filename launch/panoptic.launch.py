@@ -27,6 +27,7 @@ NODE_PARAMETERS = {
     "input_transport": "raw or compressed",
     "publish_overlay": "publish ~/overlay even without subscribers",
     "overlay_alpha": "overlay opacity, 0..1",
+    "overlay_max_size": "longest side of ~/overlay in pixels, 0 for the input's size",
     "inference_size": "[height, width] the network runs at, [0, 0] for the input's size",
     "diagnostics_period": "seconds between /diagnostics messages",
     "shutdown_timeout": "seconds a stop waits for the frame in inference",

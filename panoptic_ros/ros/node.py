@@ -224,7 +224,8 @@ class PanopticNode(LifecycleNode):
         overlay = None
         if self.params["publish_overlay"] or self.pub_overlay.get_subscription_count() > 0:
             overlay = conversions.overlay_message(
-                render_overlay(rgb, result, self._colors, self.params["overlay_alpha"]), msg.header)
+                render_overlay(rgb, result, self._colors, self.params["overlay_alpha"],
+                               self.params["overlay_max_size"] or None), msg.header)
         with self._publish_lock:
             if stopped.is_set():  # deactivated or stopping: the publishers may be gone
                 return

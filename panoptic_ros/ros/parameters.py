@@ -40,6 +40,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("publish_overlay", False, "Publish ~/overlay even when nobody subscribes to it.", dynamic=True),
     ParameterSpec("overlay_alpha", 0.5, "Opacity of the segment colours in ~/overlay.", minimum=0.0, maximum=1.0,
                   dynamic=True),
+    ParameterSpec("overlay_max_size", 0, "Longest side of ~/overlay in pixels (smaller overlays cost less to "
+                  "draw and send); 0 = the input's size.", minimum=0, maximum=8192, dynamic=True),
     ParameterSpec("inference_size", [360, 480], "[height, width] the network runs at; [0, 0] = each input's "
                   "own size. Outputs always come back at the input's resolution."),
     ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", minimum=0.05, maximum=60.0),

@@ -251,6 +251,18 @@ def test_a_run_time_score_threshold_applies_to_the_next_frame(running):
     assert client.set_parameters({"score_threshold": 0.0}, node)[0].successful
 
 
+def test_a_run_time_overlay_cap_shrinks_the_next_overlay(running):
+    node, client = running
+    for stamp, cap in ((3101, 0), (3102, 16)):
+        assert client.set_parameters({"overlay_max_size": cap}, node)[0].successful
+        client.pub.publish(image_msg(RGB, "rgb8", stamp))
+        client.wait_for(lambda: _outputs_for(client, stamp)["overlay"] is not None, 60, f"overlay {stamp}", node)
+    full, capped = (_outputs_for(client, stamp)["overlay"] for stamp in (3101, 3102))
+    assert (full.height, full.width) == RGB.shape[:2] and max(capped.height, capped.width) == 16
+    assert _outputs_for(client, 3102)["panoptic"].width == RGB.shape[1]  # only the overlay is capped
+    assert client.set_parameters({"overlay_max_size": 0}, node)[0].successful
+
+
 @pytest.mark.parametrize("shutdown_timeout", ["0.0", "60.0"])
 def test_stopping_during_a_long_inference_exits_cleanly(checkpoint, tmp_path, shutdown_timeout):
     node, client = _start(checkpoint, tmp_path, inference_size="[0,0]", shutdown_timeout=shutdown_timeout)
