@@ -98,6 +98,9 @@ class SourceConfig:
     width: int = 512
 
 
+SOURCE_KINDS: tuple[str, ...] = get_args(get_type_hints(SourceConfig)["kind"])  # for CLI choices
+
+
 @dataclasses.dataclass
 class DataConfig:
     sources: tuple[SourceConfig, ...] = dataclasses.field(default_factory=lambda: (SourceConfig(),))

@@ -17,15 +17,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, get_args, get_type_hints
+from typing import Any, get_args
 
-from panoptic_ros.config import SourceConfig
+from panoptic_ros.config import SOURCE_KINDS, SourceConfig
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
 from panoptic_ros.eval.pq import PQAccumulator, format_table
 from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.model.network import HeadKind
 
-DATA_KINDS = get_args(get_type_hints(SourceConfig)["kind"])
 # the split a checkpoint is judged on when none is named: data no training run has seen
 EVAL_SPLITS = {"synthetic": "heldout", "camvid": "heldout", "cityscapes": "val", "coco_panoptic": "val"}
 
@@ -83,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     files.add_argument("--pred-dir", type=Path)
     model = parser.add_argument_group("checkpoint on a dataset")
     model.add_argument("--checkpoint", type=Path)
-    model.add_argument("--data", default="synthetic", choices=DATA_KINDS)
+    model.add_argument("--data", default="synthetic", choices=SOURCE_KINDS)
     model.add_argument("--root", help="dataset root (camvid: the folder with train.txt; "
                        "coco_panoptic: panoptic.json, panoptic/, images/)")
     model.add_argument("--split", help=f"default: the held-out split of each kind {EVAL_SPLITS}")

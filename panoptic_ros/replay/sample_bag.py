@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import get_args, get_type_hints
 
 import numpy as np
 from builtin_interfaces.msg import Time
 from std_msgs.msg import Header
 
-from panoptic_ros.config import SourceConfig
+from panoptic_ros.config import SOURCE_KINDS, SourceConfig
 from panoptic_ros.data.dataset import SampleSource, build_source
 from panoptic_ros.data.sample import panoptic_ids
 from panoptic_ros.replay.bag_io import BagWriter
@@ -48,7 +47,7 @@ def write_sample_bag(path: Path, source: SampleSource, frames: int, rate_hz: flo
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--data", default="synthetic", choices=get_args(get_type_hints(SourceConfig)["kind"]))
+    parser.add_argument("--data", default="synthetic", choices=SOURCE_KINDS)
     parser.add_argument("--root", default="", help="dataset folder (not synthetic)")
     parser.add_argument("--split", default="heldout")
     parser.add_argument("--frames", type=int, default=20)

@@ -240,12 +240,18 @@ def test_parameters_the_node_does_not_own_can_be_set_at_run_time(running):
     assert not refused.successful and "overlay_alpha" in refused.reason
 
 
+def _frames_after_setting(running, name: str, values: dict[int, object], output: str) -> None:
+    """For each stamp: set ``name`` at run time, publish a frame with that stamp, wait for its ``output``."""
+    node, client = running
+    for stamp, value in values.items():
+        assert client.set_parameters({name: value}, node)[0].successful
+        client.pub.publish(image_msg(RGB, "rgb8", stamp))
+        client.wait_for(lambda: _outputs_for(client, stamp)[output] is not None, 60, f"{output} {stamp}", node)
+
+
 def test_a_run_time_score_threshold_applies_to_the_next_frame(running):
     node, client = running
-    for stamp, threshold in ((3001, 0.0), (3002, 1.0)):
-        assert client.set_parameters({"score_threshold": threshold}, node)[0].successful
-        client.pub.publish(image_msg(RGB, "rgb8", stamp))
-        client.wait_for(lambda: _outputs_for(client, stamp)["segments"] is not None, 60, f"frame {stamp}", node)
+    _frames_after_setting(running, "score_threshold", {3001: 0.0, 3002: 1.0}, "segments")
     things = [[s for s in _outputs_for(client, stamp)["segments"].segments if s.is_thing] for stamp in (3001, 3002)]
     assert things[0] and not things[1]  # random weights find instances at 0.0, none survive 1.0
     assert client.set_parameters({"score_threshold": 0.0}, node)[0].successful
@@ -253,10 +259,7 @@ def test_a_run_time_score_threshold_applies_to_the_next_frame(running):
 
 def test_a_run_time_overlay_cap_shrinks_the_next_overlay(running):
     node, client = running
-    for stamp, cap in ((3101, 0), (3102, 16)):
-        assert client.set_parameters({"overlay_max_size": cap}, node)[0].successful
-        client.pub.publish(image_msg(RGB, "rgb8", stamp))
-        client.wait_for(lambda: _outputs_for(client, stamp)["overlay"] is not None, 60, f"overlay {stamp}", node)
+    _frames_after_setting(running, "overlay_max_size", {3101: 0, 3102: 16}, "overlay")
     full, capped = (_outputs_for(client, stamp)["overlay"] for stamp in (3101, 3102))
     assert (full.height, full.width) == RGB.shape[:2] and max(capped.height, capped.width) == 16
     assert _outputs_for(client, 3102)["panoptic"].width == RGB.shape[1]  # only the overlay is capped
