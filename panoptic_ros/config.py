@@ -42,6 +42,7 @@ class InstanceHeadConfig:
     rpn_post_nms_top_n: int = 500
     box_representation: int = 1024  # width of the two-layer box head
     roi_batch_per_image: int = 512  # sampled proposals per image for the box loss
+    mask_positive_per_image: int = 16  # positive proposals per image (besides the GT boxes) for the mask loss
     mask_head_channels: int = 256
     mask_head_layers: int = 4
     detections_per_image: int = 50  # also bounds the panoptic head's instance channels; < 1000
@@ -54,7 +55,7 @@ class PanopticHeadConfig:
     kind: Literal["affinity", "upsnet", "heuristic"] = "affinity"
     embed_dim: int = 64          # affinity embedding width
     affinity_stride: int = 8     # the dense affinity is computed at 1/stride of the input
-    affinity_pairs: int = 1024   # pixels sampled per image for the pairwise affinity loss
+    affinity_pairs: int = 1024   # pixels sampled per image for the affinity loss
 
 
 @dataclasses.dataclass
@@ -131,7 +132,8 @@ class TrainConfig:
     amp: bool = True
     seed: int = 0
     mask_cue_dropout: float = 0.5      # fraction of steps trained without mask cues (one model, both modes)
-    gt_instance_dropout: float = 0.1   # GT instances hidden from the panoptic head so "unknown" learns
+    own_detections: float = 0.5        # fraction of steps whose panoptic heads see the network's own detections
+    gt_box_keep: float = 0.7           # otherwise: share of GT boxes shown; the hidden ones teach "unknown"
     checkpoint_every: int = 1000
     held_out: SourceConfig | None = None  # evaluated at each checkpoint; best.pt follows its PQ
     init_from: str = ""  # a checkpoint to start from (same model config and categories), e.g. to fine-tune

@@ -3,8 +3,10 @@
     panoptic-train --config config/train_synthetic.yaml iterations=2000 data.synthetic_images=500
     torchrun --nproc-per-node 2 -m panoptic_ros.train --config ...
 
-Each step runs with mask cues, or without them with probability ``mask_cue_dropout`` (the same
-choice on every rank), so one checkpoint serves both inference modes. Logs go to
+Each step runs with mask cues, or without them with probability ``mask_cue_dropout``, so one
+checkpoint serves both inference modes; its panoptic heads see the network's own detections with
+probability ``own_detections``, else ground-truth boxes with some hidden (the same choices on every
+rank). Logs go to
 ``<output_dir>/log.csv``; ``last.pt`` is written every ``checkpoint_every`` steps (and ``resume``
 continues from it), ``best.pt`` whenever the PQ on ``held_out`` (with the model's own head) improves.
 """
@@ -119,7 +121,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     log_file = open(log_path, "a", newline="") if rank == 0 else None
     writer: csv.DictWriter | None = None
     mask_rng = random.Random(cfg.seed)  # same draws on every rank
-    for _ in range(start):
+    for _ in range(2 * start):  # two draws per step
         mask_rng.random()
     bar = tqdm(total=cfg.iterations, initial=start, disable=rank != 0 or quiet, dynamic_ncols=True)
     batches = _batches(loader, dataset, sampler)
@@ -133,11 +135,12 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         images, targets = next(batches)
         images, targets = images.to(device, non_blocking=True), targets.to(device)
         mask_cues = mask_rng.random() >= cfg.mask_cue_dropout
+        own_detections = mask_rng.random() < cfg.own_detections
         for g in optimizer.param_groups:
             g["lr"] = learning_rate(cfg, step)
         with autocast(device, "fp16" if use_amp else "fp32"):
-            losses = net(images, targets, mask_cues=mask_cues, instance_dropout=cfg.gt_instance_dropout,
-                         semantic_weight=semantic_weight)
+            losses = net(images, targets, mask_cues=mask_cues, own_detections=own_detections,
+                         box_keep=cfg.gt_box_keep, semantic_weight=semantic_weight)
         loss = sum(weights[k] * v for k, v in losses.items())
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
@@ -148,7 +151,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
 
         if rank == 0:
             row = {"step": step + 1, "lr": optimizer.param_groups[0]["lr"], "loss": loss.item(),
-                   "mask_cues": int(mask_cues), "sec_per_step": time.perf_counter() - t_last}
+                   "mask_cues": int(mask_cues), "own_detections": int(own_detections), "sec_per_step": time.perf_counter() - t_last}
             row |= {k: round(v.item(), 5) for k, v in losses.items()}
             t_last = time.perf_counter()
             if writer is None:

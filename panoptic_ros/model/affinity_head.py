@@ -1,12 +1,17 @@
 """Dense instance affinity panoptic head (Li, Qi, Torr, CVPR 2020).
 
 A light learnt submodule: per-pixel embeddings e (unit norm, ``embed_dim`` wide, at 1/``stride`` of
-the input) define the affinity of two pixels as a function of ``s = e_p . e_q``:
+the input) define one affinity, ``A = softmax(t * E E^T)`` row by row: how much of pixel p's
+attention goes to pixel q. The same operator is
 
-* supervised as a probability, ``sigmoid(t * s + b)``, that p and q lie in the same segment
-  (pairwise binary cross-entropy on pixels sampled per image);
-* used for propagation in its Gibbs form, each pixel taking the ``exp(t * s)``-weighted average of
-  the initial panoptic logits over all pixels: ``softmax(t * E E^T) L``.
+* used for propagation: each pixel takes the A-weighted average of the initial panoptic logits;
+* trained: for pixels sampled uniformly over the image, the share of their row of A (restricted to
+  the sample) that falls inside their own segment should be one (cross-entropy of that share).
+
+Training on the row softmax itself, with pixels drawn as propagation meets them, teaches what
+propagation needs: a large road region must not outweigh a person's few pixels in the person's row
+however many road pixels there are, which a per-pair probability (the earlier ``sigmoid(t s + b)``)
+never asked for.
 
 Why this form: the N x N affinity at 1/8 of a 1024x2048 frame would be 32768^2 entries (4 GiB in
 fp32). As low-rank attention it runs through ``scaled_dot_product_attention``, whose fused kernels
@@ -40,7 +45,6 @@ class AffinityHead(nn.Module):
             nn.Conv2d(128, embed_dim, 1),
         )
         self.log_temperature = nn.Parameter(torch.tensor(math.log(10.0)))
-        self.pair_bias = nn.Parameter(torch.tensor(-5.0))
         self.mix = nn.Parameter(torch.tensor(1.0))  # weight of the propagated logits
 
     def embeddings(self, fused: torch.Tensor) -> torch.Tensor:
@@ -80,23 +84,28 @@ class AffinityHead(nn.Module):
         out = torch.cat([out[:, : num_stuff + 1], out[:, num_stuff + 1:].masked_fill(pad, NEG)], dim=1)
         return out, init, emb
 
-    def pair_loss(self, emb: torch.Tensor, segments: torch.Tensor, pairs: int) -> torch.Tensor:
-        """Pairwise BCE of the affinity probability against "same segment" on ``pairs`` sampled pixels.
+    def loss(self, emb: torch.Tensor, segments: torch.Tensor, samples: int) -> torch.Tensor:
+        """Cross-entropy of the affinity's row mass inside each pixel's own segment, on ``samples`` pixels
+        drawn per image over its labelled pixels.
 
-        ``segments``: [B, h, w] int64 segment id at the embedding's resolution, -1 for void.
+        Args:
+            emb: [B, D, h, w] unit-norm embeddings.
+            segments: [B, h, w] int64 segment id at the embedding's resolution, -1 for void.
+        Returns:
+            The mean over sampled pixels with at least one other sampled pixel in their segment (void
+            pixels take no part in any row; 0 when no pixel qualifies).
         """
         b, d = emb.shape[:2]
         seg = segments.flatten(1)
-        usable = seg >= 0
-        if not bool(usable.any(dim=1).all()):
-            usable = usable | ~usable.any(dim=1, keepdim=True)  # an all-void image: sample anything
-        idx = torch.multinomial(usable.float(), pairs, replacement=True)          # [B, P]
-        e = emb.flatten(2).gather(2, idx[:, None].expand(-1, d, -1))               # [B, D, P]
+        labelled = seg >= 0
+        weights = torch.where(labelled.any(dim=1, keepdim=True), labelled.float(), 1.0)  # all void: any
+        idx = torch.multinomial(weights, samples, replacement=True)                     # [B, P]
+        e = emb.flatten(2).gather(2, idx[:, None].expand(-1, d, -1))                    # [B, D, P]
         s = seg.gather(1, idx)
-        logits = self.log_temperature.exp() * torch.einsum("bdp,bdq->bpq", e, e) + self.pair_bias
-        same = (s[:, :, None] == s[:, None, :]).float()
-        valid = (s[:, :, None] >= 0) & (s[:, None, :] >= 0)
-        pos = (same * valid).sum().clamp(min=1)  # void pairs count in neither normaliser
-        neg = ((1 - same) * valid).sum().clamp(min=1)
-        weight = torch.where(same.bool(), 0.5 / pos, 0.5 / neg) * valid
-        return (F.binary_cross_entropy_with_logits(logits, same, reduction="none") * weight).sum()
+        logits = self.log_temperature.exp() * torch.einsum("bdp,bdq->bpq", e, e)
+        others = (s >= 0)[:, None, :] & ~torch.eye(samples, dtype=torch.bool, device=emb.device)
+        same = others & (s[:, :, None] == s[:, None, :])
+        row_mass = torch.logsumexp(logits.masked_fill(~others, NEG), dim=2)
+        own_mass = torch.logsumexp(logits.masked_fill(~same, NEG), dim=2)
+        rows = (s >= 0) & same.any(dim=2)
+        return ((row_mass - own_mass) * rows).sum() / rows.sum().clamp(min=1)

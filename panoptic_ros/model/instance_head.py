@@ -55,14 +55,24 @@ class InstanceHead(nn.Module):
 
     def detect(self, images: ImageList, features: OrderedDict[str, torch.Tensor],
                targets: list[dict[str, torch.Tensor]] | None = None
-               ) -> tuple[Detections | None, dict[str, torch.Tensor]]:
-        """RPN + box head. Training: (None, losses); inference: (padded detections, {})."""
-        proposals, rpn_losses = self.rpn(images, features, targets)
-        dets, box_losses = self.roi_heads(features, proposals, images.image_sizes, targets)
+               ) -> tuple[Detections, list[torch.Tensor], dict[str, torch.Tensor]]:
+        """RPN + box head: (padded detections, per-image proposals, losses).
+
+        Training (``targets`` given) adds the RPN and box losses and still returns the detections the
+        box head makes of the same proposals (without gradient), so the panoptic heads can be trained
+        on the network's own detections, as they will see them at inference.
+        """
+        proposals, losses = self.rpn(images, features, targets)
         if self.training:
-            return None, {**rpn_losses, **box_losses}
-        return Detections.from_lists([d["boxes"] for d in dets], [d["labels"] for d in dets],
-                                     [d["scores"] for d in dets]), {}
+            _, box_losses = self.roi_heads(features, proposals, images.image_sizes, targets)
+            losses = {**losses, **box_losses}
+        heads = self.roi_heads
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.training):
+            pooled = heads.box_head(heads.box_roi_pool(features, proposals, images.image_sizes))
+            class_logits, box_regression = heads.box_predictor(pooled)
+            boxes, scores, labels = heads.postprocess_detections(class_logits, box_regression, proposals,
+                                                                 images.image_sizes)
+        return Detections.from_lists(boxes, labels, scores), proposals, losses
 
     def mask_logits(self, features: OrderedDict[str, torch.Tensor], dets: Detections,
                     image_size: tuple[int, int]) -> torch.Tensor:
@@ -76,16 +86,22 @@ class InstanceHead(nn.Module):
         return logits.gather(1, idx).reshape(b, n, MASK_SIZE, MASK_SIZE)
 
 
-def mask_loss(mask_logits: torch.Tensor, dets: Detections, instance_map: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy of box-aligned mask logits against the GT instance masks.
+def mask_loss(mask_logits: torch.Tensor, dets: Detections, instance_map: torch.Tensor,
+              source: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of box-aligned mask logits against ground-truth instance masks.
 
-    ``instance_map``: [B, H, W] int64, the detection slot each pixel belongs to (-1: none).
+    Args:
+        mask_logits: [B, N, 28, 28] logits of each box's own class.
+        dets: [B, N] the boxes they were pooled from.
+        instance_map: [B, H, W] int64 ground-truth instance index of each pixel (-1: none).
+        source: [B, N] the ground-truth instance whose mask each box learns (-1: none).
+    Returns:
+        The mean loss over the cells of every valid box (0 when there is none).
     """
     b, n = dets.valid.shape
     if not bool(dets.valid.any()):
         return mask_logits.sum() * 0.0
-    slots = torch.arange(n, device=instance_map.device)
-    masks = (instance_map[:, None] == slots[None, :, None, None]).flatten(0, 1)[:, None].float()
+    masks = (instance_map[:, None] == source[:, :, None, None]).flatten(0, 1)[:, None].float()
     rois = torch.cat([torch.arange(b * n, device=masks.device, dtype=masks.dtype)[:, None],
                       dets.boxes.reshape(-1, 4).to(masks.dtype)], dim=1)
     # aligned=False, as MultiScaleRoIAlign pools the features these logits come from

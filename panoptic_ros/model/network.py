@@ -24,12 +24,12 @@ from panoptic_ros.model.heuristic_merge import heuristic_channels
 from panoptic_ros.model.instance_head import InstanceHead, mask_loss
 from panoptic_ros.model.result import PanopticResult, build_results
 from panoptic_ros.model.semantic_head import SemanticHead
-from panoptic_ros.model.upsnet_head import upsnet_logits
+from panoptic_ros.model.matching import keep_some_instances, match_detections, positive_proposals
+from panoptic_ros.model.upsnet_head import IGNORE, NEG, panoptic_targets, upsnet_logits
 
 HeadKind = Literal["affinity", "upsnet", "heuristic"]
 SIZE_DIVISOR = 32
 SEM_STRIDE = 4  # the semantic and panoptic logits live at 1/4 of the (padded) input
-IGNORE = -100
 
 
 @dataclasses.dataclass
@@ -107,9 +107,7 @@ class PanopticNet(nn.Module):
         return self.semantic_head([feats[k] for k in ("0", "1", "2", "3")])
 
     def detect(self, images: ImageList, feats: OrderedDict[str, torch.Tensor]) -> Detections:
-        dets, _ = self.instance.detect(images, feats)
-        assert dets is not None
-        return dets
+        return self.instance.detect(images, feats)[0]
 
     def masks(self, images: ImageList, feats: OrderedDict[str, torch.Tensor], dets: Detections) -> torch.Tensor:
         return self.instance.mask_logits(feats, dets, tuple(images.tensors.shape[-2:]))
@@ -152,24 +150,28 @@ class PanopticNet(nn.Module):
 
     # ---- training -----------------------------------------------------------------------------
     def forward(self, images: torch.Tensor, targets: PanopticTargets | None = None, mask_cues: bool = True,
-                instance_dropout: float = 0.0, semantic_weight: torch.Tensor | None = None
-                ) -> dict[str, torch.Tensor] | list[PanopticResult]:
+                own_detections: bool = False, box_keep: float = 1.0,
+                semantic_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor] | list[PanopticResult]:
         """Training (``self.training``): the loss dictionary; otherwise ``predict``."""
         if not self.training:
             return self.predict(images, mask_cues)
         if targets is None:
             raise ValueError("training needs targets")
-        return self.losses(images, targets, mask_cues, instance_dropout, semantic_weight)
+        return self.losses(images, targets, mask_cues, own_detections, box_keep, semantic_weight)
 
-    def losses(self, images: torch.Tensor, t: PanopticTargets, mask_cues: bool, instance_dropout: float,
-               semantic_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def losses(self, images: torch.Tensor, t: PanopticTargets, mask_cues: bool, own_detections: bool,
+               box_keep: float, semantic_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Every head's loss for one batch.
 
         Args:
             images: uint8 RGB [B, 3, H, W].
             t: the batch's ground truth; images without any thing instance are fine.
             mask_cues: whether the panoptic heads see the mask head's logits.
-            instance_dropout: fraction of ground-truth instances hidden from the panoptic heads.
+            own_detections: the panoptic heads see the network's own detections (matched one-to-one to
+                the ground truth for their targets; misses become unknown, duplicates and false
+                positives must lose) instead of ground-truth boxes.
+            box_keep: with ground-truth boxes, the fraction shown (at least one per image); the hidden
+                instances' pixels teach the unknown class, as in UPSNet.
             semantic_weight: [K] class weights of the semantic cross-entropy (None: unweighted).
         Returns:
             Named scalar losses (torchvision's RPN/box losses, mask, semantic, panoptic, affinity).
@@ -182,33 +184,34 @@ class PanopticNet(nn.Module):
 
         feats = self.extract(image_list)
         sem_logits, fused = self.semantic(feats)
-        _, losses = self.instance.detect(image_list, feats, [{"boxes": b, "labels": lb}
-                                                             for b, lb in zip(t.boxes, t.labels)])
-        # UPSNet trains the mask and panoptic heads on ground-truth boxes and classes.
+        dets, proposals, losses = self.instance.detect(image_list, feats, [{"boxes": b, "labels": lb}
+                                                                           for b, lb in zip(t.boxes, t.labels)])
         gt = Detections.from_lists(t.boxes, t.labels)
-        mask_logits = self.masks(image_list, feats, gt)
-        losses["loss_mask"] = mask_loss(mask_logits, gt, instances)
+        # The mask head learns from sampled positive proposals (and the ground-truth boxes), as Mask R-CNN.
+        mask_boxes, mask_source = positive_proposals(proposals, gt, self.cfg.instance.mask_positive_per_image)
+        losses["loss_mask"] = mask_loss(self.masks(image_list, feats, mask_boxes), mask_boxes, instances, mask_source)
 
         # Semantic loss at the labels' full resolution, so thin classes (poles, signs) count fully.
         full = F.interpolate(sem_logits.float(), size=semantic.shape[-2:], mode="bilinear", align_corners=False)
         losses["loss_semantic"] = cross_entropy(full, semantic.long(), VOID, semantic_weight)
 
-        # Hide some instances from the panoptic head: their pixels must become "unknown".
-        keep = gt.valid & (torch.rand_like(gt.scores) >= instance_dropout)
-        shown = dataclasses.replace(gt, valid=keep)
-        sem_target = _subsample(semantic, SEM_STRIDE).long()
-        slot = _subsample(instances, SEM_STRIDE)
-        if gt.num_slots:
-            slot_kept = keep.gather(1, slot.clamp(min=0).flatten(1)).view_as(slot) & (slot >= 0)
-        else:  # no thing instance in the whole batch
-            slot_kept = torch.zeros_like(slot, dtype=torch.bool)
+        if own_detections:
+            shown, shown_slot = dets, match_detections(dets, gt)
+        else:
+            keep = keep_some_instances(gt.valid, box_keep)
+            shown = dataclasses.replace(gt, valid=keep)
+            shown_slot = torch.where(keep, torch.arange(gt.num_slots, device=keep.device), -1)
+        mask_logits = self.masks(image_list, feats, shown) if mask_cues else None
         s = self.num_stuff
-        pan_target = torch.where(sem_target < s, sem_target, IGNORE)
-        pan_target = torch.where(slot >= 0, torch.where(slot_kept, s + 1 + slot, s), pan_target)
-        out, init, emb = self.affinity(sem_logits, fused, shown, mask_logits if mask_cues else None, s, SEM_STRIDE)
+        pan_target = panoptic_targets(_subsample(semantic, SEM_STRIDE), _subsample(instances, SEM_STRIDE),
+                                      shown_slot, s)
+        out, init, emb = self.affinity(sem_logits, fused, shown, mask_logits, s, SEM_STRIDE)
         losses["loss_panoptic"] = cross_entropy(out, pan_target, IGNORE)
-        losses["loss_panoptic_upsnet"] = cross_entropy(init, pan_target, IGNORE)
+        # UPSNet's parameter-free logits cannot claim pixels outside an instance's box (a detected box
+        # smaller than the object); those pixels train only the affinity head, which can grow past boxes.
+        reachable = init.gather(1, pan_target.clamp(min=0)[:, None])[:, 0] > NEG / 2
+        losses["loss_panoptic_upsnet"] = cross_entropy(init, torch.where(reachable, pan_target, IGNORE), IGNORE)
         seg_small = _subsample(segments, SEM_STRIDE * self.affinity.pool)
         seg_small = seg_small[:, : emb.shape[-2], : emb.shape[-1]]
-        losses["loss_affinity"] = self.affinity.pair_loss(emb, seg_small, self.cfg.panoptic.affinity_pairs)
+        losses["loss_affinity"] = self.affinity.loss(emb, seg_small, self.cfg.panoptic.affinity_pairs)
         return losses

@@ -4,9 +4,12 @@ Channel layout of the panoptic logits (shared by every head and by post-processi
 ``[0, S)`` stuff classes, ``S`` the **unknown** class, ``S + 1 + i`` detection slot ``i``.
 
 Instance ``i`` (box B_i, class c_i, mask logits M_i): Y_i = X[c_i] + M_i inside B_i, 0 outside.
-Unknown = max over thing classes of X minus max over instances of Y_i: high where the semantic head
-sees a thing that no instance explains. Outside its box an instance gets a very low logit (it has no
+Unknown = max over thing classes of X minus max over instances of the box-cropped semantic logit
+X[c_i] (as UPSNet's official code: the mask logits take no part): high where the semantic head sees a
+thing that no instance's box explains. Outside its box an instance gets a very low logit (it has no
 say there), and padding slots always do, so softmax and argmax ignore them.
+
+``panoptic_targets`` writes ground truth in this same layout, so it lives here too.
 """
 from __future__ import annotations
 
@@ -20,10 +23,14 @@ from panoptic_ros.model.detections import Detections
 NEG = -1e4  # "no say" logit; finite so softmax/cross-entropy stay defined (float32 only)
 
 
+IGNORE = -100  # panoptic target of pixels no channel should be trained towards (void, crowd)
+
+
 @dataclasses.dataclass
 class InstanceLogits:
-    values: torch.Tensor  # [B, N, h, w] Y_i, zero outside box (finite: fit for propagation)
-    in_box: torch.Tensor  # [B, N, h, w] bool
+    values: torch.Tensor    # [B, N, h, w] Y_i, zero outside box (finite: fit for propagation)
+    semantic: torch.Tensor  # [B, N, h, w] X[c_i] inside the box, zero outside (the unknown class's term)
+    in_box: torch.Tensor    # [B, N, h, w] bool
 
 
 def box_masks(boxes: torch.Tensor, size: tuple[int, int], stride: float) -> torch.Tensor:
@@ -40,7 +47,8 @@ def box_masks(boxes: torch.Tensor, size: tuple[int, int], stride: float) -> torc
 def paste_in_boxes(masks: torch.Tensor, boxes: torch.Tensor, size: tuple[int, int], stride: float) -> torch.Tensor:
     """Resample box-aligned maps [B, N, m, m] into their boxes on a 1/stride grid: [B, N, h, w], 0 outside.
 
-    One ``grid_sample`` over all instances at once: no per-instance loop.
+    One ``grid_sample`` over all instances at once: no per-instance loop. Cells near the box edge read
+    the mask's border value (not a blend with zero logits, which would mean "50 % foreground").
     """
     b, n = masks.shape[:2]
     h, w = size
@@ -55,7 +63,7 @@ def paste_in_boxes(masks: torch.Tensor, boxes: torch.Tensor, size: tuple[int, in
     gy = (ys[None, :] - bx[:, 1:2]) / height[:, None] * 2 - 1  # [BN, h]
     grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)
     out = F.grid_sample(masks.reshape(b * n, 1, *masks.shape[2:]).float(), grid, mode="bilinear",
-                        padding_mode="zeros", align_corners=False)
+                        padding_mode="border", align_corners=False)
     return out.reshape(b, n, h, w)
 
 
@@ -66,13 +74,16 @@ def instance_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: tor
     channel = (num_stuff + dets.labels - 1).clamp(min=0)  # thing label l -> semantic channel
     sem = sem_logits.gather(1, channel[:, :, None, None].expand(-1, -1, h, w))
     in_box = box_masks(dets.boxes, (h, w), stride) & dets.valid[:, :, None, None]
-    if mask_logits is not None:
-        sem = sem + paste_in_boxes(mask_logits, dets.boxes, (h, w), stride)
-    return InstanceLogits(sem * in_box, in_box)
+    cropped = sem * in_box
+    if mask_logits is None:
+        return InstanceLogits(cropped, cropped, in_box)
+    pasted = paste_in_boxes(mask_logits, dets.boxes, (h, w), stride)
+    return InstanceLogits((sem + pasted) * in_box, cropped, in_box)
 
 
 def unknown_logit(sem_logits: torch.Tensor, inst: InstanceLogits, valid: torch.Tensor, num_stuff: int) -> torch.Tensor:
-    """[B, 1, h, w]: max thing semantic logit minus max instance logit over the image's real detections.
+    """[B, 1, h, w]: max thing semantic logit minus max box-cropped semantic logit over the image's real
+    detections.
 
     Padding slots (``valid`` False) take no part, so an image's unknown channel does not depend on what
     it is batched with; an image without detections subtracts 0 (as outside every box).
@@ -80,7 +91,7 @@ def unknown_logit(sem_logits: torch.Tensor, inst: InstanceLogits, valid: torch.T
     max_thing = sem_logits[:, num_stuff:].amax(dim=1, keepdim=True)
     if inst.values.shape[1] == 0:
         return max_thing
-    best = inst.values.masked_fill(~valid[:, :, None, None], NEG).amax(dim=1, keepdim=True)
+    best = inst.semantic.masked_fill(~valid[:, :, None, None], NEG).amax(dim=1, keepdim=True)
     return max_thing - torch.where(valid.any(dim=1)[:, None, None, None], best, 0.0)
 
 
@@ -91,3 +102,24 @@ def upsnet_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: torch
     inst = instance_logits(sem, dets, mask_logits, num_stuff, stride)
     things = inst.values.masked_fill(~inst.in_box, NEG)
     return torch.cat([sem[:, :num_stuff], unknown_logit(sem, inst, dets.valid, num_stuff), things], dim=1), inst
+
+
+def panoptic_targets(semantic: torch.Tensor, instances: torch.Tensor, shown_slot: torch.Tensor,
+                     num_stuff: int) -> torch.Tensor:
+    """Ground truth in the panoptic-logit layout, for the detections the heads were shown.
+
+    Args:
+        semantic: [B, h, w] semantic channel (stuff ``< num_stuff``; void 255).
+        instances: [B, h, w] ground-truth instance index per pixel, -1 for none.
+        shown_slot: [B, G] the detection slot that shows each ground-truth instance, -1 if none does
+            (hidden on purpose, or missed by the detector).
+    Returns:
+        [B, h, w] int64: a stuff channel, ``S + 1 + slot`` for a shown instance's pixels, ``S``
+        (unknown) for an instance no detection shows, ``IGNORE`` for void and unlabelled thing pixels.
+    """
+    stuff = torch.where(semantic < num_stuff, semantic.long(), IGNORE)
+    if shown_slot.shape[1] == 0:
+        return stuff
+    slot = shown_slot.gather(1, instances.clamp(min=0).flatten(1)).view_as(instances)
+    thing = torch.where(slot >= 0, num_stuff + 1 + slot, num_stuff)
+    return torch.where(instances >= 0, thing, stuff)

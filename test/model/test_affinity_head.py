@@ -53,7 +53,7 @@ def test_propagation_runs_on_a_fused_kernel_whatever_the_widths():
     assert fused.shape == logits.shape and torch.allclose(fused, math, atol=1e-5)
 
 
-def test_pair_loss_prefers_embeddings_that_separate_segments():
+def test_affinity_loss_prefers_embeddings_that_separate_segments():
     head = _head(10.0)
     segments = torch.zeros(1, 4, 4, dtype=torch.long)
     segments[0, :, 2:] = 1
@@ -62,4 +62,24 @@ def test_pair_loss_prefers_embeddings_that_separate_segments():
     good[0, 1, :, 2:] = 1
     bad = F.normalize(torch.ones(1, 2, 4, 4), dim=1)
     torch.manual_seed(0)
-    assert head.pair_loss(good, segments, 64) < 0.5 * head.pair_loss(bad, segments, 64)
+    good_loss = head.loss(good, segments, 64)
+    torch.manual_seed(0)
+    assert good_loss < 0.01 and head.loss(bad, segments, 64) > 0.5
+
+
+def test_affinity_loss_is_the_row_softmax_that_propagation_uses():
+    """A small segment beside a large one: with the same embeddings, the loss of a small-segment pixel
+    is -log of its row's softmax mass inside its segment, the weights propagation averages with."""
+    head = _head(4.0)
+    emb = F.normalize(torch.tensor([[[[1.0, 1.0, 1.0, 1.0]], [[0.0, 0.2, 0.2, 0.2]]]]), dim=1)  # [1, 2, 1, 4]
+    segments = torch.tensor([[[0, 1, 1, 1]]])
+    torch.manual_seed(0)
+    loss = head.loss(emb, segments, 200)
+    # Sampling with replacement keeps each pixel's share of the row; the large segment's pull on the
+    # small one grows with its pixel count, as in propagation over the whole image.
+    e = emb.flatten(2)[0]
+    row = torch.softmax(4.0 * e.T @ e, dim=1)
+    expected_small = -torch.log(row[0, 0] / row[0].sum())
+    assert loss > 0.25 * expected_small
+
+

@@ -40,7 +40,7 @@ def test_instance_head_pads_detections_and_gives_one_mask_per_slot():
     feats = {k: torch.randn(2, 16, 16 // 2 ** i, 32 // 2 ** i) for i, k in enumerate(FPN_LEVELS)}
     images = ImageList(torch.zeros(2, 3, 64, 128), [(64, 128)] * 2)
     with torch.no_grad():
-        dets, losses = head.detect(images, feats)
+        dets, _, losses = head.detect(images, feats)
         masks = head.mask_logits(feats, dets, (64, 128))
     assert losses == {} and dets.boxes.shape[:2] == dets.labels.shape == dets.valid.shape
     assert dets.num_slots <= 7 and bool(((dets.labels >= 1) & (dets.labels <= 3))[dets.valid].all())

@@ -53,18 +53,19 @@ def test_a_frame_alone_and_in_a_batch_give_identical_outputs(head, mask_cues, ow
     assert torch.allclose(alone, batched, atol=1e-5), (alone - batched).abs().max()
 
 
-def test_void_pairs_weigh_nothing_in_the_affinity_loss():
+def test_void_pixels_take_no_part_in_the_affinity_loss():
     torch.manual_seed(0)
     head = AffinityHead(8, 4, 1)
     emb = torch.nn.functional.normalize(torch.randn(1, 4, 4, 4), dim=1)
     segments = torch.tensor([[0, 0, 1, 1]] * 2 + [[-1, -1, -1, -1]] * 2)[None]
-    more_void = segments.clone()
-    more_void[0, 1] = -1
     torch.manual_seed(1)
-    loss = head.pair_loss(emb, segments, 64)
-    # With the same labelled pixels drawn, the loss is a weighted mean over labelled pairs only, so it
-    # stays in the range of the per-pair losses whatever share of the samples fell on void.
-    assert torch.isfinite(loss) and 0 < loss.item() < 20
+    loss = head.loss(emb, segments, 64)
+    # Void pixels are neither drawn (while labelled ones exist) nor part of any row: what they embed
+    # changes nothing.
+    other = emb.clone()
+    other[..., 2:, :] = torch.nn.functional.normalize(torch.randn(1, 4, 2, 4), dim=1)
     torch.manual_seed(1)
-    all_void = head.pair_loss(emb, torch.full_like(segments, -1), 64)
+    assert torch.isfinite(loss) and loss > 0 and torch.equal(loss, head.loss(other, segments, 64))
+    torch.manual_seed(1)
+    all_void = head.loss(emb, torch.full_like(segments, -1), 64)
     assert all_void.item() == 0.0

@@ -126,3 +126,26 @@ def test_batches_without_any_thing_instance_train_with_finite_losses():
             sum(losses.values()).backward()
     weight = torch.ones(STREET_CATEGORIES.num_stuff + STREET_CATEGORIES.num_things)
     assert torch.isfinite(model(images, targets, semantic_weight=weight)["loss_semantic"])
+
+
+@pytest.mark.parametrize("count", ["none", "one", "many"])
+def test_panoptic_heads_train_on_the_networks_own_detections(count):
+    """Li et al.: the panoptic heads learn from the detections they will see at inference."""
+    model = _street_model()
+    images, targets = _street_batch(2)
+    heads = model.instance.roi_heads
+    heads.score_thresh, heads.detections_per_img = {"none": (1.1, 50), "one": (0.0, 1), "many": (0.0, 50)}[count]
+    seen = []
+    original = model.affinity.forward
+    def spy(sem, fused, dets, *args):
+        seen.append(dets.valid.sum(dim=1).tolist())
+        return original(sem, fused, dets, *args)
+    model.affinity.forward = spy
+    for mask_cues in (True, False):
+        model.zero_grad()
+        losses = model(images, targets, mask_cues=mask_cues, own_detections=True)
+        assert all(torch.isfinite(v) for v in losses.values()), losses
+        sum(losses.values()).backward()
+        assert model.affinity.embed[0].weight.grad.abs().sum() > 0
+    expected = {"none": [0, 0], "one": [1, 1]}.get(count)
+    assert all(s == expected for s in seen) if expected else all(min(s) > 1 for s in seen)
