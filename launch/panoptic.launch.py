@@ -1,9 +1,13 @@
-"""Start panoptic_node with config/panoptic.yaml, a camera topic and an optional namespace.
+"""Start panoptic_node with config/panoptic.yaml, its camera topic(s) and an optional namespace.
 
     ros2 launch panoptic_ros panoptic.launch.py camera:=/camera/image_raw device:=cuda mask_cues:=false
+    ros2 launch panoptic_ros panoptic.launch.py cameras:="[front, left]" \
+        camera:="[/front/image_raw, /left/image_raw]"
 
 Every node parameter is a launch argument; an argument left empty keeps the params file's value.
-The camera subscription's QoS is set the standard way, in the params file:
+``camera`` is the one camera's topic; with several ``cameras`` it is a list, one topic per camera, or
+left at its default to keep each camera ``c`` on ``c/image``. The camera subscriptions' QoS is set
+the standard way, in the params file:
 ``qos_overrides./camera/image_raw.subscription.{reliability,depth,history}`` (the remapped topic's name).
 """
 import os
@@ -15,6 +19,8 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from panoptic_ros.ros.parameters import camera_remappings, validate
+
 # name -> description; values are parsed as YAML (true, 0.3, [256, 512]) except for the strings.
 NODE_PARAMETERS = {
     "autostart": "true, or false to leave configure/activate to a lifecycle manager",
@@ -24,6 +30,7 @@ NODE_PARAMETERS = {
     "mask_cues": "true, or false for the lightweight boxes-only mode",
     "head": "affinity, upsnet or heuristic (empty: the checkpoint's choice)",
     "score_threshold": "minimum detection score",
+    "cameras": "camera names, e.g. [front, left]: camera c subscribes c/image and publishes ~/c/panoptic, ...",
     "input_transport": "raw or compressed",
     "publish_overlay": "publish ~/overlay even without subscribers",
     "overlay_alpha": "overlay opacity, 0..1",
@@ -42,19 +49,20 @@ def _node(context):
         value = LaunchConfiguration(name).perform(context)
         if value != "":
             overrides[name] = value if name in STRING_PARAMETERS else yaml.safe_load(value)
-    camera = LaunchConfiguration("camera").perform(context)
+    cameras = validate({"cameras": overrides.get("cameras", [""])})["cameras"]
     return [Node(
         package="panoptic_ros", executable="panoptic_node", name="panoptic",
         namespace=LaunchConfiguration("namespace"), output="screen",
         parameters=[LaunchConfiguration("params_file"), overrides],
-        remappings=[("image", camera), ("image/compressed", camera + "/compressed")],
+        remappings=camera_remappings(cameras, LaunchConfiguration("camera").perform(context), DEFAULT_CAMERA),
     )]
 
 
 def generate_launch_description():
     share = get_package_share_directory("panoptic_ros")
     return LaunchDescription([
-        DeclareLaunchArgument("camera", default_value=DEFAULT_CAMERA, description="camera image topic"),
+        DeclareLaunchArgument("camera", default_value=DEFAULT_CAMERA,
+                              description="camera image topic; with several cameras, a list of one topic each"),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node"),
         DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "panoptic.yaml"),
                               description="parameters file"),

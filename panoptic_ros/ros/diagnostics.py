@@ -1,4 +1,5 @@
-"""What the node counts about its frames, and the ``/diagnostics`` status it publishes from that.
+"""What the node counts about its frames, per camera and per batch, and the ``/diagnostics``
+statuses it publishes from that.
 
 Counters are touched by the subscription callback and the inference thread, hence the lock.
 Frames lost before the callback ever saw them (overwritten in the subscription's queue, or never
@@ -19,6 +20,8 @@ LATENCY_WINDOW = 500
 
 
 class FrameStats:
+    """One camera's counters."""
+
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.received = self.processed = self.dropped = self.bad = self.errors = self.lost = 0
@@ -48,30 +51,79 @@ class FrameStats:
 
     def snapshot(self) -> dict[str, Any]:
         """Counters, rates since the previous snapshot and latency percentiles (ms)."""
+        return _summary([self._take()])
+
+    def _take(self) -> tuple[dict[str, int], dict[str, float], list[float]]:
+        """(counters, rates since the previous take, latencies in s)."""
         with self.lock:
             now = time.monotonic()
             dt = max(now - self._last_time, 1e-9)
-            lat = np.array(self.latencies) * 1000 if self.latencies else np.zeros(1)
-            snap = {"frames_received": self.received, "frames_processed": self.processed,
-                    "frames_dropped": self.dropped, "frames_lost": self.lost, "bad_frames": self.bad,
-                    "errors": self.errors,
-                    "input_rate_hz": (self.received - self._last_received) / dt,
-                    "output_rate_hz": (self.processed - self._last_processed) / dt,
-                    "latency_p50_ms": float(np.percentile(lat, 50)), "latency_p90_ms": float(np.percentile(lat, 90)),
-                    "latency_p99_ms": float(np.percentile(lat, 99)), "latency_max_ms": float(lat.max())}
+            counters = {"frames_received": self.received, "frames_processed": self.processed,
+                        "frames_dropped": self.dropped, "frames_lost": self.lost, "bad_frames": self.bad,
+                        "errors": self.errors}
+            rates = {"input_rate_hz": (self.received - self._last_received) / dt,
+                     "output_rate_hz": (self.processed - self._last_processed) / dt}
             self._last_received, self._last_processed, self._last_time = self.received, self.processed, now
-            return snap
+            return counters, rates, list(self.latencies)
+
+
+def _summary(takes: list[tuple[dict[str, int], dict[str, float], list[float]]]) -> dict[str, Any]:
+    """Counters and rates summed over ``takes``, latency percentiles (ms) over all their latencies."""
+    snap: dict[str, Any] = {}
+    for counters, rates, _ in takes:
+        for key, value in (*counters.items(), *rates.items()):
+            snap[key] = snap.get(key, 0) + value
+    latencies = [v for _, _, lat in takes for v in lat]
+    lat = np.array(latencies) * 1000 if latencies else np.zeros(1)
+    snap.update(latency_p50_ms=float(np.percentile(lat, 50)), latency_p90_ms=float(np.percentile(lat, 90)),
+                latency_p99_ms=float(np.percentile(lat, 99)), latency_max_ms=float(lat.max()))
+    return snap
+
+
+class NodeStats:
+    """Every camera's ``FrameStats`` and the batches they went through the network in."""
+
+    def __init__(self, cameras: list[str]) -> None:
+        self.cameras = {camera: FrameStats() for camera in cameras}
+        self._lock = threading.Lock()
+        self._batches = self._batched_frames = self._largest_batch = 0
+
+    def count_batch(self, size: int) -> None:
+        """One predictor call on ``size`` frames (one per camera at most)."""
+        with self._lock:
+            self._batches += 1
+            self._batched_frames += size
+            self._largest_batch = max(self._largest_batch, size)
+
+    def snapshot(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """(the node's totals with its batch sizes, each camera's own snapshot)."""
+        takes = {camera: stats._take() for camera, stats in self.cameras.items()}
+        total = _summary(list(takes.values()))
+        with self._lock:
+            total.update(batches=self._batches, batch_size_max=self._largest_batch,
+                         batch_size_mean=self._batched_frames / max(self._batches, 1))
+        return total, {camera: _summary([take]) for camera, take in takes.items()}
 
 
 def diagnostic_status(node_name: str, device: str, snapshot: dict[str, Any],
                       extra: dict[str, str]) -> DiagnosticStatus:
     """The node's status; ``node_name`` is fully qualified, so nodes in other namespaces never merge
     in an aggregator (the default node keeps the name ``panoptic: panoptic segmentation``)."""
+    return _status(f"{node_name.lstrip('/')}: panoptic segmentation", f"{device} {node_name}", snapshot,
+                   {"device": device, **extra})
+
+
+def camera_status(node_name: str, device: str, camera: str, snapshot: dict[str, Any]) -> DiagnosticStatus:
+    """One camera's own status beside the node's (same hardware id), so a camera that drops, loses or
+    sends bad frames is named."""
+    return _status(f"{node_name.lstrip('/')}: camera {camera}", f"{device} {node_name}", snapshot, {})
+
+
+def _status(name: str, hardware_id: str, snapshot: dict[str, Any], extra: dict[str, str]) -> DiagnosticStatus:
     level, message = DiagnosticStatus.OK, "running"
     problems = [f"{snapshot[k]} {k.replace('_', ' ')}" for k in ("bad_frames", "errors", "frames_lost") if snapshot[k]]
     if problems:
         level, message = DiagnosticStatus.WARN, ", ".join(problems)
     values = [KeyValue(key=k, value=f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in snapshot.items()]
-    values += [KeyValue(key="device", value=device)] + [KeyValue(key=k, value=v) for k, v in extra.items()]
-    return DiagnosticStatus(level=level, name=f"{node_name.lstrip('/')}: panoptic segmentation", message=message,
-                            hardware_id=f"{device} {node_name}", values=values)
+    values += [KeyValue(key=k, value=v) for k, v in extra.items()]
+    return DiagnosticStatus(level=level, name=name, message=message, hardware_id=hardware_id, values=values)

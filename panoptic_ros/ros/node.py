@@ -1,13 +1,16 @@
-"""``panoptic_node``: camera images in, panoptic segmentation out. A lifecycle node: configure loads
-the model and creates the publishers, activate warms the network up and subscribes, deactivate
-unsubscribes (and gives cached GPU memory back), cleanup drops the model; ``autostart`` (default)
+"""``panoptic_node``: camera images in, panoptic segmentation out, for one camera or several through
+one network. A lifecycle node: configure loads the model and creates the publishers, activate warms
+the network up and subscribes, deactivate unsubscribes (and gives cached GPU memory back), cleanup
+drops the model; ``autostart`` (default)
 runs configure and activate at start, so ``ros2 run`` and the launch file behave like a plain node.
 
-The subscription callback only parks the newest message in a ``NewestFrameWorker`` (an older one
-still waiting is dropped and counted), whose one thread converts the message, calls the
-``Predictor`` and publishes, so latency stays bounded however fast frames come. Whatever one frame
-raises is counted, logged once per kind (then throttled) and produces no output; the next frame
-goes on. A stop waits ``shutdown_timeout`` for the frame in inference, then abandons it.
+Each camera's subscription callback only parks the newest message in its camera's slot of a
+``NewestFrameWorker`` (an older one still waiting is dropped and counted for that camera), whose one
+thread converts the newest frame of every camera, calls the ``Predictor`` once on all of them and
+publishes each camera's results, so latency stays bounded however fast frames come and no camera
+starves another. Whatever one frame raises is counted for its camera, logged once per kind (then
+throttled) and produces no output; the other frames and the next batch go on. A stop waits
+``shutdown_timeout`` for the batch in inference, then abandons it.
 """
 from __future__ import annotations
 
@@ -16,6 +19,9 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from typing import Any, Callable
 
 import rclpy
@@ -37,10 +43,11 @@ from visualization_msgs.msg import MarkerArray
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.inference.predictor import Predictor, PredictorOptions, TorchPredictor, shipped_model_path
+from panoptic_ros.model.result import PanopticResult
 from panoptic_ros.ros import conversions
-from panoptic_ros.ros.diagnostics import FrameStats, diagnostic_status
+from panoptic_ros.ros.diagnostics import NodeStats, camera_status, diagnostic_status
 from panoptic_ros.ros.newest_frame import NewestFrameWorker
-from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, descriptor, validate
+from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, camera_topic, descriptor, validate
 
 # The camera subscription's QoS unless ``qos_overrides./<topic>.subscription.{reliability,depth,history}``
 # say otherwise (as image_pipeline's nodes do). Reliable: a best-effort reader loses most full-size frames
@@ -48,6 +55,7 @@ from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, descriptor, validat
 INPUT_QOS = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
 
 Frame = tuple[Image | CompressedImage, float]  # (message, monotonic time it reached the callback)
+OUTPUTS = {"panoptic": Image, "semantic": Image, "segments": PanopticSegmentation, "overlay": Image}  # per camera
 
 
 def _log_text(exc: Exception) -> str:
@@ -64,12 +72,14 @@ class PanopticNode(LifecycleNode):
         self.predictor: Predictor | None = None
         self.failure = ""  # the last failed transition's reason
         self._log_failures = True
-        self.stats = FrameStats()
+        self.cameras: list[str] = self.params["cameras"]
+        self.stats = NodeStats(self.cameras)
         self._warned: set[str] = set()
         self._publish_lock = threading.Lock()  # a stop never destroys a publisher in the middle of a publish
-        self._worker: NewestFrameWorker[Frame] | None = None
+        self._worker: NewestFrameWorker[str, Frame] | None = None
         self._stopped = threading.Event()  # of the current activation; set: publish nothing more
-        self.sub: Any = None
+        self.subs: list[Any] = []  # one per camera while active
+        self.outputs: dict[str, dict[str, Any]] = {}  # camera -> output name -> publisher, while configured
         self._entities: list[Any] = []  # publishers and timer of the configured state
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
@@ -109,7 +119,7 @@ class PanopticNode(LifecycleNode):
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         def shutdown() -> None:
-            if self.sub is not None:
+            if self.subs:
                 self._deactivate()
             if self.predictor is not None:
                 self._cleanup()
@@ -119,10 +129,8 @@ class PanopticNode(LifecycleNode):
         self.predictor = self._given_predictor or self._load_predictor()
         self._colors = self.predictor.categories.colors_by_id(self.predictor.device)
         out_qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-        self.pub_panoptic = self.create_publisher(Image, "~/panoptic", out_qos)
-        self.pub_semantic = self.create_publisher(Image, "~/semantic", out_qos)
-        self.pub_segments = self.create_publisher(PanopticSegmentation, "~/segments", out_qos)
-        self.pub_overlay = self.create_publisher(Image, "~/overlay", out_qos)
+        self.outputs = {camera: {name: self.create_publisher(msg_type, "~/" + camera_topic(camera, name), out_qos)
+                                 for name, msg_type in OUTPUTS.items()} for camera in self.cameras}
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.pub_categories = self.create_publisher(PanopticInfo, "~/categories", latched)
@@ -130,7 +138,7 @@ class PanopticNode(LifecycleNode):
         self._legend_sent = False
         self.pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         timer = self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
-        self._entities = [self.pub_panoptic, self.pub_semantic, self.pub_segments, self.pub_overlay,
+        self._entities = [*(pub for outputs in self.outputs.values() for pub in outputs.values()),
                           self.pub_categories, self.pub_legend, self.pub_diagnostics, timer]
         self.pub_categories.publish(conversions.categories_message(
             self.predictor.categories, self.predictor.model_name, Header(stamp=self.get_clock().now().to_msg())))
@@ -140,19 +148,24 @@ class PanopticNode(LifecycleNode):
         height, width = self.params["inference_size"] if any(self.params["inference_size"]) else (128, 256)
         self.predictor.predict([torch.zeros(3, height, width, dtype=torch.uint8, device=self.predictor.device)])
         stopped = self._stopped = threading.Event()
-        self._worker = NewestFrameWorker(lambda frame: self._process(frame, stopped),
-                                         lambda frame, exc: self._on_failure(exc, stopped), name="panoptic-inference")
+        self._worker = NewestFrameWorker(lambda batch: self._process(batch, stopped),
+                                         lambda batch, exc: self._on_failure(list(batch), exc, stopped),
+                                         name="panoptic-inference")
         msg_type, topic = ((CompressedImage, "image/compressed") if self.params["input_transport"] == "compressed"
                            else (Image, "image"))
-        self.sub = self.create_subscription(msg_type, topic, self._on_image, INPUT_QOS,
-                                            qos_overriding_options=QoSOverridingOptions.with_default_policies())
+        self.subs = [self.create_subscription(msg_type, camera_topic(camera, topic), partial(self._on_image, camera),
+                                              INPUT_QOS,
+                                              qos_overriding_options=QoSOverridingOptions.with_default_policies())
+                     for camera in self.cameras]
         self.get_logger().info(
             f"model {self.predictor.model_name!r} on {self.predictor.device}, mask cues "
-            f"{'on' if self.predictor.mask_cues else 'off'}, listening on {self.sub.topic_name}")
+            f"{'on' if self.predictor.mask_cues else 'off'}, listening on "
+            f"{', '.join(sub.topic_name for sub in self.subs)}")
 
     def _deactivate(self) -> None:
-        self.destroy_subscription(self.sub)
-        self.sub = None
+        for sub in self.subs:
+            self.destroy_subscription(sub)
+        self.subs = []
         if not self.stop():
             self.get_logger().warning("deactivating: the frame in inference was abandoned")
         if torch.cuda.is_available():
@@ -162,6 +175,7 @@ class PanopticNode(LifecycleNode):
         for entity in self._entities:
             (self.destroy_timer if isinstance(entity, Timer) else self.destroy_publisher)(entity)
         self._entities = []
+        self.outputs = {}
         self.predictor = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -175,6 +189,7 @@ class PanopticNode(LifecycleNode):
                 raise ValueError(f"parameter {spec.name!r}: {exc}") from exc
         values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         values["inference_size"] = list(values["inference_size"])
+        values["cameras"] = list(values["cameras"])
         return validate(values)
 
     def _check_parameters(self, params: list[Parameter]) -> SetParametersResult:
@@ -201,10 +216,11 @@ class PanopticNode(LifecycleNode):
         return TorchPredictor.from_checkpoint(p["model"] or shipped_model_path(), options)
 
     # ---- frames -------------------------------------------------------------------------------
-    def _on_image(self, msg: Image | CompressedImage, info: MessageInfo) -> None:
-        dropped = self._worker.submit((msg, time.monotonic()))  # type: ignore[union-attr]
+    def _on_image(self, camera: str, msg: Image | CompressedImage, info: MessageInfo) -> None:
+        dropped = self._worker.submit(camera, (msg, time.monotonic()))  # type: ignore[union-attr]
         gid = info.get("publisher_gid")
-        self.stats.count_received(gid["data"] if gid else None, info.get("publication_sequence_number"), dropped)
+        self.stats.cameras[camera].count_received(gid["data"] if gid else None,
+                                                  info.get("publication_sequence_number"), dropped)
 
     def _warn(self, message: str) -> None:
         """First occurrence of each kind of problem at WARN, then at most one line every 10 s."""
@@ -215,49 +231,78 @@ class PanopticNode(LifecycleNode):
         else:
             self.get_logger().warning(message, throttle_duration_sec=10.0)
 
-    def _process(self, frame: Frame, stopped: threading.Event) -> None:
+    @contextmanager
+    def _guard(self, cameras: list[str], stopped: threading.Event) -> Iterator[None]:
+        """Inside a batch: what the guarded work raises is counted for ``cameras`` (the frames it
+        concerns), and the rest of the batch goes on."""
+        try:
+            yield
+        except Exception as exc:
+            self._on_failure(cameras, exc, stopped)
+
+    def _process(self, batch: dict[str, Frame], stopped: threading.Event) -> None:
+        """The newest frame of every camera that has one: converted one by one (a bad frame is its
+        camera's alone), then one ``predict`` for all, then each camera's messages."""
+        assert self.predictor is not None
+        frames: dict[str, tuple[Frame, torch.Tensor]] = {}
+        for camera, frame in batch.items():
+            with self._guard([camera], stopped):
+                frames[camera] = frame, conversions.rgb_from_message(frame[0], self.predictor.device)
+        results = []
+        with self._guard(list(frames), stopped):
+            if frames:
+                results = self.predictor.predict([rgb for _, rgb in frames.values()])
+                self.stats.count_batch(len(frames))
+        for (camera, (frame, rgb)), result in zip(frames.items(), results):
+            with self._guard([camera], stopped):
+                self._publish(camera, frame, rgb, result, stopped)
+
+    def _publish(self, camera: str, frame: Frame, rgb: torch.Tensor, result: PanopticResult,
+                 stopped: threading.Event) -> None:
         assert self.predictor is not None
         msg, received = frame
-        rgb = conversions.rgb_from_message(msg, self.predictor.device)
-        result = self.predictor.predict([rgb])[0]
-        panoptic, semantic, segments = conversions.result_messages(result, msg.header)
-        overlay = None
-        if self.params["publish_overlay"] or self.pub_overlay.get_subscription_count() > 0:
-            overlay = conversions.overlay_message(
+        publishers = self.outputs[camera]
+        messages: dict[str, Any] = dict(zip(("panoptic", "semantic", "segments"),
+                                            conversions.result_messages(result, msg.header)))
+        if self.params["publish_overlay"] or publishers["overlay"].get_subscription_count() > 0:
+            messages["overlay"] = conversions.overlay_message(
                 render_overlay(rgb, result, self._colors, self.params["overlay_alpha"],
                                self.params["overlay_max_size"] or None), msg.header)
         with self._publish_lock:
             if stopped.is_set():  # deactivated or stopping: the publishers may be gone
                 return
-            self.pub_panoptic.publish(panoptic)
-            self.pub_semantic.publish(semantic)
-            self.pub_segments.publish(segments)
-            if overlay is not None:
-                self.pub_overlay.publish(overlay)
+            for name, message in messages.items():
+                publishers[name].publish(message)
             if not self._legend_sent:  # needs a frame id, so it waits for the first frame
                 self.pub_legend.publish(conversions.legend_message(self.predictor.categories, msg.header))
                 self._legend_sent = True
-        self.stats.count("processed", latency=time.monotonic() - received)
+        self.stats.cameras[camera].count("processed", latency=time.monotonic() - received)
 
-    def _on_failure(self, exc: Exception, stopped: threading.Event) -> None:
-        """The guard's report: a bad frame, or any other failure of one frame (out of memory, a decoder's
-        assertion, ...). A failure while the node stops (its context already shut down) is no error."""
+    def _on_failure(self, cameras: list[str], exc: Exception, stopped: threading.Event) -> None:
+        """A guard's report: a bad frame, or any other failure of the frames of ``cameras`` (out of
+        memory, a decoder's assertion, ...), counted for each. A failure while the node stops (its
+        context already shut down) is no error."""
         if stopped.is_set() or not self.context.ok():
             return
-        if isinstance(exc, ImageEncodingError):
-            self.stats.count("bad")
+        bad = isinstance(exc, ImageEncodingError)
+        for camera in cameras:
+            self.stats.cameras[camera].count("bad" if bad else "errors")
+        if bad:
             self._warn(f"dropping bad frame: {_log_text(exc).removeprefix('ImageEncodingError: ')}")
         else:
-            self.stats.count("errors")
             self._warn(f"inference failed on a frame: {_log_text(exc)}")
 
     def _publish_diagnostics(self) -> None:
+        """The node's status (totals and batch sizes), then one per named camera."""
         assert self.predictor is not None
-        status = diagnostic_status(self.get_fully_qualified_name(), str(self.predictor.device), self.stats.snapshot(),
-                                   {"model": self.predictor.model_name,
-                                    "mask_cues": str(self.predictor.mask_cues).lower()})
+        node, device = self.get_fully_qualified_name(), str(self.predictor.device)
+        total, per_camera = self.stats.snapshot()
+        statuses = [diagnostic_status(node, device, total, {"model": self.predictor.model_name,
+                                                            "mask_cues": str(self.predictor.mask_cues).lower()})]
+        if self.cameras != [""]:
+            statuses += [camera_status(node, device, camera, snapshot) for camera, snapshot in per_camera.items()]
         self.pub_diagnostics.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()),
-                                                     status=[status]))
+                                                     status=statuses))
 
     def stop(self) -> bool:
         """Stop taking frames and wait ``shutdown_timeout`` for the one in inference; False: it was

@@ -1,12 +1,15 @@
 """The node's parameters: one table that the node declares from (with the descriptors built here)
 and the tests check the launch file and ``config/panoptic.yaml`` against. Validation happens here,
 without rclpy, so a bad value is refused at start-up with a message that names the parameter.
+The ``cameras`` parameter's topic names are made here too, for the node and the launch file alike.
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
+import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 from panoptic_ros.image_encoding import MAX_PIXELS
@@ -35,6 +38,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   choices=("", "affinity", "upsnet", "heuristic")),
     ParameterSpec("score_threshold", 0.5, "Minimum detection score of an instance.", minimum=0.0, maximum=1.0,
                   dynamic=True),
+    ParameterSpec("cameras", [""], "Camera names; camera c subscribes c/image (or c/image/compressed) and publishes "
+                  "~/c/panoptic, ~/c/semantic, ~/c/segments and ~/c/overlay. The newest frame of every camera goes "
+                  "through the network in one batch. [''] = one camera on image and ~/panoptic, ..."),
     ParameterSpec("input_transport", "raw", "raw: subscribe image (sensor_msgs/Image); compressed: "
                   "image/compressed (sensor_msgs/CompressedImage, JPEG/PNG).", choices=("raw", "compressed")),
     ParameterSpec("publish_overlay", False, "Publish ~/overlay even when nobody subscribes to it.", dynamic=True),
@@ -50,6 +56,35 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 )
 
 BY_NAME = {p.name: p for p in PARAMETERS}
+
+# A camera name is a relative ROS name (tokens of letters, digits and _, not starting with a digit,
+# joined by /), so ``c/image`` and ``~/c/panoptic`` are valid topic names in any namespace.
+CAMERA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def camera_topic(camera: str, name: str) -> str:
+    """Camera ``camera``'s topic ``name`` (``image``, ``panoptic``, ...): ``camera/name``, or ``name``
+    itself for the unnamed camera ``""``, whose topics are those of the single-camera node."""
+    return f"{camera}/{name}" if camera else name
+
+
+def camera_remappings(cameras: list[str], camera: str, default: str) -> list[tuple[str, str]]:
+    """The launch file's remappings from its ``camera`` argument: one topic, or a YAML list of topics
+    (``[/front/image_raw, /left/image_raw]``), one per camera; each camera's ``image`` goes to its
+    topic and ``image/compressed`` to the topic's ``/compressed``, as image_transport names them.
+    Left at ``default`` with several cameras, it remaps nothing: camera ``c`` stays on ``c/image``."""
+    if camera.startswith("["):
+        topics = yaml.safe_load(camera)
+    elif len(cameras) > 1 and camera == default:
+        return []
+    else:
+        topics = [camera]
+    if not isinstance(topics, list) or len(topics) != len(cameras) or not all(
+            isinstance(t, str) and t for t in topics):
+        raise ValueError(f"camera:={camera!r} for cameras {cameras}: give one topic per camera")
+    return [pair for name, topic in zip(cameras, topics)
+            for pair in ((camera_topic(name, "image"), topic),
+                         (camera_topic(name, "image/compressed"), f"{topic}/compressed"))]
 
 
 def descriptor(spec: ParameterSpec) -> ParameterDescriptor:
@@ -81,6 +116,12 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"parameter {name!r} must be >= {spec.minimum}, got {value!r}")
         if spec.maximum is not None and value > spec.maximum:
             raise ValueError(f"parameter {name!r} must be <= {spec.maximum}, got {value!r}")
+    cameras = values.get("cameras")
+    if cameras is not None:
+        named = all(isinstance(c, str) and CAMERA_NAME.fullmatch(c) for c in cameras)
+        if not (cameras == [""] or (cameras and named and len(set(cameras)) == len(cameras))):
+            raise ValueError(f"parameter 'cameras' must be distinct camera names (letters, digits, _ and /, "
+                             f"not starting with a digit or /), or [''] for one unnamed camera, got {cameras!r}")
     size = values.get("inference_size")
     if size is not None:
         if len(size) != 2 or any(not isinstance(v, int) or v < 0 for v in size) or (0 in size and any(size)):

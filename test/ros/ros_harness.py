@@ -25,6 +25,8 @@ from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.parameter import Parameter, parameter_value_to_python
 from sensor_msgs.msg import CompressedImage, Image
 
+from panoptic_ros.ros.parameters import camera_topic
+
 OUTPUTS = {"panoptic": Image, "semantic": Image, "segments": PanopticSegmentation, "overlay": Image}
 
 
@@ -82,22 +84,30 @@ class NodeProcess:
 
 
 class Client:
-    """A test node in this process: publishes camera frames, records the panoptic node's outputs."""
+    """A test node in this process: publishes camera frames, records the panoptic node's outputs.
 
-    def __init__(self, domain_id: int, transport: str = "raw") -> None:
+    Camera ``c`` (``""``: the node's default one) publishes on ``pubs[c]``; its outputs are recorded
+    under ``camera_topic(c, output)`` (``panoptic`` for the default camera, ``front/panoptic``, ...).
+    ``pub`` is the first camera's publisher."""
+
+    def __init__(self, domain_id: int, transport: str = "raw", cameras: tuple[str, ...] = ("",)) -> None:
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=domain_id)
         self.node = rclpy.create_node("panoptic_test_client", context=self.context)
         camera_qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # an ordinary camera driver
-        msg_type, topic = (CompressedImage, "/image/compressed") if transport == "compressed" else (Image, "/image")
-        self.pub = self.node.create_publisher(msg_type, topic, camera_qos)
+        msg_type, topic = (CompressedImage, "image/compressed") if transport == "compressed" else (Image, "image")
+        self.pubs = {c: self.node.create_publisher(msg_type, "/" + camera_topic(c, topic), camera_qos)
+                     for c in cameras}
+        self.pub = self.pubs[cameras[0]]
         self.lock = threading.Lock()
-        self.received: dict[str, list[Any]] = {k: [] for k in OUTPUTS}
+        self.received: dict[str, list[Any]] = {camera_topic(c, k): [] for c in cameras for k in OUTPUTS}
         self.received["categories"] = []
         self.received["diagnostics"] = []
-        for name, t in OUTPUTS.items():
-            self.node.create_subscription(t, f"/panoptic/{name}", self._recorder(name),
-                                          QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
+        for c in cameras:
+            for name, t in OUTPUTS.items():
+                self.node.create_subscription(t, "/panoptic/" + camera_topic(c, name),
+                                              self._recorder(camera_topic(c, name)),
+                                              QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
         self.node.create_subscription(PanopticInfo, "/panoptic/categories", self._recorder("categories"),
                                       QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                                                  durability=DurabilityPolicy.TRANSIENT_LOCAL))
@@ -126,9 +136,11 @@ class Client:
             time.sleep(0.05)
         raise AssertionError(f"timed out after {timeout}s waiting for {what}\nnode log:\n{node.log()}")
 
-    def last_diagnostics(self) -> dict[str, str]:
+    def last_diagnostics(self, status_name: str = "panoptic: panoptic segmentation") -> dict[str, str]:
+        """The values of the newest ``/diagnostics`` status of that name (the node's own, or
+        ``panoptic: camera <c>``)."""
         with self.lock:
-            status = self.received["diagnostics"][-1].status[0]
+            status = next(s for s in self.received["diagnostics"][-1].status if s.name == status_name)
         return {kv.key: kv.value for kv in status.values}
 
     def _call(self, srv_type: Any, name: str, request: Any, node: NodeProcess) -> Any:

@@ -1,7 +1,7 @@
 """Frame counters and the /diagnostics status, without DDS."""
 from diagnostic_msgs.msg import DiagnosticStatus
 
-from panoptic_ros.ros.diagnostics import FrameStats, diagnostic_status
+from panoptic_ros.ros.diagnostics import FrameStats, NodeStats, camera_status, diagnostic_status
 
 
 def test_gaps_in_each_publishers_sequence_numbers_count_as_lost_frames():
@@ -32,3 +32,25 @@ def test_problems_raise_the_level_and_are_named():
     values = {kv.key: kv.value for kv in status.values}
     assert status.level == DiagnosticStatus.WARN and status.message == "1 bad frames"
     assert values["latency_p50_ms"] == "250.000" and values["model"] == "m" and values["device"] == "cpu"
+
+
+def test_the_node_totals_its_cameras_and_reports_batch_sizes_beside_each_cameras_own_counts():
+    stats = NodeStats(["front", "left"])
+    for latency in (0.1, 0.2, 0.3):
+        stats.cameras["front"].count_received(None, None, dropped=latency > 0.1)
+        stats.cameras["front"].count("processed", latency=latency)
+    stats.cameras["left"].count_received(None, None, dropped=False)
+    stats.cameras["left"].count("processed", latency=0.9)
+    stats.cameras["left"].count("bad")
+    for size in (2, 1, 2):
+        stats.count_batch(size)
+    total, per_camera = stats.snapshot()
+    assert (total["frames_received"], total["frames_processed"], total["frames_dropped"], total["bad_frames"]) == (
+        4, 4, 2, 1)
+    assert total["latency_max_ms"] == 900.0 and total["latency_p50_ms"] == 250.0  # over both cameras' frames
+    assert (total["batches"], total["batch_size_max"]) == (3, 2) and abs(total["batch_size_mean"] - 5 / 3) < 1e-9
+    assert per_camera["front"]["frames_dropped"] == 2 and per_camera["left"]["frames_dropped"] == 0
+    assert per_camera["front"]["latency_max_ms"] == 300.0 and "batches" not in per_camera["front"]
+    left = camera_status("/car/panoptic", "cpu", "left", per_camera["left"])
+    assert left.name == "car/panoptic: camera left" and left.level == DiagnosticStatus.WARN
+    assert left.message == "1 bad frames" and left.hardware_id == "cpu /car/panoptic"

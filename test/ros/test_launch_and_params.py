@@ -48,10 +48,11 @@ def test_params_file_sets_every_parameter_with_a_valid_value():
 
 def test_launch_overrides_are_parsed_like_the_node_expects():
     strings = _literal("STRING_PARAMETERS")
-    overrides = {"mask_cues": "false", "inference_size": "[256, 512]", "score_threshold": "0.3", "device": "cuda:0"}
+    overrides = {"mask_cues": "false", "inference_size": "[256, 512]", "score_threshold": "0.3", "device": "cuda:0",
+                 "cameras": "[front, left]"}
     parsed = {k: v if k in strings else yaml.safe_load(v) for k, v in overrides.items()}
     assert validate(parsed) == {"mask_cues": False, "inference_size": [256, 512], "score_threshold": 0.3,
-                                "device": "cuda:0"}
+                                "device": "cuda:0", "cameras": ["front", "left"]}
 
 
 def test_rviz_config_shows_the_overlay_and_the_legend():

@@ -1,4 +1,5 @@
-"""The newest-frame worker without DDS: drops, the per-frame guard, bounded stops."""
+"""The newest-frame worker without DDS: drops per source, batches of every source, fairness, the
+per-batch guard, bounded stops."""
 import threading
 import time
 
@@ -18,43 +19,97 @@ def _wait(condition, timeout: float = 10.0) -> None:
 def test_items_waiting_behind_a_slow_one_are_dropped_and_the_newest_is_handled():
     gate, handled = threading.Event(), []
 
-    def handle(item: int) -> None:
+    def handle(batch: dict[str, int]) -> None:
         gate.wait()
-        handled.append(item)
+        handled.append(batch)
 
-    worker = NewestFrameWorker(handle, lambda item, exc: None)
-    assert worker.submit(0) is False
+    worker = NewestFrameWorker(handle, lambda batch, exc: None)
+    assert worker.submit("cam", 0) is False
     _wait(lambda: worker.busy)
-    assert [worker.submit(k) for k in (1, 2, 3)] == [False, True, True]
+    assert [worker.submit("cam", k) for k in (1, 2, 3)] == [False, True, True]
     gate.set()
-    _wait(lambda: handled == [0, 3] and not worker.busy)
+    _wait(lambda: handled == [{"cam": 0}, {"cam": 3}] and not worker.busy)
     assert worker.stop(1.0)
+
+
+def test_every_waiting_source_goes_into_one_batch_and_only_its_own_older_items_are_dropped():
+    gate, handled = threading.Event(), []
+
+    def handle(batch: dict[str, int]) -> None:
+        gate.wait()
+        handled.append(batch)
+
+    worker = NewestFrameWorker(handle, lambda batch, exc: None)
+    worker.submit("fast", 0)
+    _wait(lambda: worker.busy)
+    drops = [worker.submit("fast", k) for k in range(1, 40)]  # one camera floods while the batch runs
+    assert [worker.submit("left", 100), worker.submit("right", 200)] == [False, False]
+    assert sum(drops) == 38
+    gate.set()
+    _wait(lambda: len(handled) == 2 and not worker.busy)
+    assert handled[1] == {"fast": 39, "left": 100, "right": 200}
+    assert worker.stop(1.0)
+
+
+def test_a_camera_much_faster_than_the_others_starves_none_of_them():
+    """Real threads, no gate: while one camera floods, each frame of two slow ones is handled promptly."""
+    handled: list[dict[str, int]] = []
+
+    def handle(batch: dict[str, int]) -> None:
+        time.sleep(0.02)  # the network
+        handled.append(batch)
+
+    worker = NewestFrameWorker(handle, lambda batch, exc: None)
+    flooding = threading.Event()
+    fast_drops = []
+
+    def flood() -> None:
+        k = 0
+        while not flooding.is_set():
+            fast_drops.append(worker.submit("fast", k))
+            k += 1
+            time.sleep(0.001)
+
+    flooder = threading.Thread(target=flood)
+    flooder.start()
+    try:
+        for k in range(10):
+            assert not worker.submit("left", k) and not worker.submit("right", k)
+            _wait(lambda: all(any(b.get(c) == k for b in handled) for c in ("left", "right")), timeout=5.0)
+    finally:
+        flooding.set()
+        flooder.join()
+    assert worker.stop(1.0)
+    for camera in ("left", "right"):
+        assert [b[camera] for b in handled if camera in b] == list(range(10))
+    assert any(fast_drops) and sum("fast" in b for b in handled) >= 10
+    assert max(len(b) for b in handled) == 3  # the cameras shared batches
 
 
 @pytest.mark.parametrize("error", [cv2.error("decoder assertion"), MemoryError(), KeyError("x"), RuntimeError("nan")])
-def test_any_exception_of_one_frame_is_reported_and_the_next_frame_is_handled(error):
+def test_any_exception_of_one_batch_is_reported_and_the_next_batch_is_handled(error):
     failures, handled = [], []
 
-    def handle(item: int) -> None:
-        if item == 0:
+    def handle(batch: dict[str, int]) -> None:
+        if batch.get("cam") == 0:
             raise error
-        handled.append(item)
+        handled.append(batch)
 
-    worker = NewestFrameWorker(handle, lambda item, exc: failures.append((item, exc)))
-    worker.submit(0)
+    worker = NewestFrameWorker(handle, lambda batch, exc: failures.append((batch, exc)))
+    worker.submit("cam", 0)
     _wait(lambda: failures)
-    worker.submit(1)
-    _wait(lambda: handled == [1])
-    assert failures == [(0, error)]
+    worker.submit("cam", 1)
+    _wait(lambda: handled == [{"cam": 1}])
+    assert failures == [({"cam": 0}, error)]
     assert worker.stop(1.0)
 
 
-def test_stop_waits_a_bounded_time_for_the_item_in_hand_and_says_whether_it_ended():
+def test_stop_waits_a_bounded_time_for_the_batch_in_hand_and_says_whether_it_ended():
     release = threading.Event()
-    worker = NewestFrameWorker(lambda item: release.wait(), lambda item, exc: None)
-    worker.submit(0)
+    worker = NewestFrameWorker(lambda batch: release.wait(), lambda batch, exc: None)
+    worker.submit("cam", 0)
     _wait(lambda: worker.busy)
-    worker.submit(1)  # waiting: discarded by stop
+    worker.submit("cam", 1)  # waiting: discarded by stop
     start = time.monotonic()
     assert worker.stop(0.2) is False and worker.stopping
     assert time.monotonic() - start < 2.0

@@ -19,7 +19,8 @@ from panoptic_ros.image_encoding import INPUT_ENCODINGS
 from panoptic_ros.model.checkpoint import save_checkpoint
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.tools import hostile_frames
-from ros_harness import Client, NodeProcess, isolated_ros_env
+from panoptic_ros.ros.parameters import camera_topic
+from ros_harness import OUTPUTS, Client, NodeProcess, isolated_ros_env
 
 H, W = 48, 80
 RGB = np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8)
@@ -44,11 +45,12 @@ def _encode(rgb: np.ndarray, encoding: str) -> np.ndarray:
     return mosaic
 
 
-def image_msg(array: np.ndarray, encoding: str, stamp: int, step: int | None = None, data: bytes | None = None) -> Image:
+def image_msg(array: np.ndarray, encoding: str, stamp: int, step: int | None = None, data: bytes | None = None,
+              frame_id: str = "camera") -> Image:
     array = np.ascontiguousarray(array)
     h, w = array.shape[:2]
     row = array.strides[0]
-    return Image(header=Header(stamp=Time(sec=stamp), frame_id="camera"), height=h, width=w, encoding=encoding,
+    return Image(header=Header(stamp=Time(sec=stamp), frame_id=frame_id), height=h, width=w, encoding=encoding,
                  is_bigendian=0, step=row if step is None else step, data=array.tobytes() if data is None else data)
 
 
@@ -83,14 +85,17 @@ def _checkpoint_with(tmp_path, name: str, change) -> str:
     return str(tmp_path / name)
 
 
-def _start(checkpoint: str, tmp_path, **params: str):
+def _start(checkpoint: str, tmp_path, cameras: tuple[str, ...] = ("",), **params: str):
     env = isolated_ros_env()
+    if cameras != ("",):
+        params["cameras"] = f"[{','.join(cameras)}]"
     node = NodeProcess(env, {"model": checkpoint, "score_threshold": "0.0", "inference_size": "[48,80]",
                              "diagnostics_period": "0.2"} | params,
                        tmp_path / "node.log")
-    client = Client(int(env["ROS_DOMAIN_ID"]), params.get("input_transport", "raw"))
+    client = Client(int(env["ROS_DOMAIN_ID"]), params.get("input_transport", "raw"), cameras)
     try:
-        client.wait_for(lambda: client.pub.get_subscription_count() > 0, 90, "the node to subscribe", node)
+        client.wait_for(lambda: all(pub.get_subscription_count() > 0 for pub in client.pubs.values()), 90,
+                        "the node to subscribe", node)
     except AssertionError:  # never leave a node process behind
         client.close()
         node.stop()
@@ -109,10 +114,11 @@ def running(checkpoint, tmp_path_factory):
     assert max(len(line) for line in log.splitlines()) < 1000  # sender strings never flood the log
 
 
-def _outputs_for(client: Client, stamp: int) -> dict[str, object]:
+def _outputs_for(client: Client, stamp: int, camera: str = "") -> dict[str, object]:
+    """Camera ``camera``'s output messages stamped ``stamp`` (None where none arrived)."""
     with client.lock:
-        return {name: next((m for m in msgs if m.header.stamp.sec == stamp), None)
-                for name, msgs in client.received.items() if name in ("panoptic", "semantic", "segments", "overlay")}
+        return {name: next((m for m in client.received[camera_topic(camera, name)] if m.header.stamp.sec == stamp),
+                           None) for name in OUTPUTS}
 
 
 def _check_consistent(out: dict, h: int, w: int) -> None:
@@ -188,6 +194,64 @@ def test_full_resolution_frames_from_a_reliable_camera_all_arrive(running):
         out = _outputs_for(client, s)
         assert (out["panoptic"].height, out["panoptic"].width) == (1024, 2048)
     _check_consistent(out, 1024, 2048)
+
+
+CAMERA_SIZES = {"front": (48, 80), "left": (60, 100), "rear": (36, 64)}
+
+
+def test_three_cameras_share_the_network_each_answered_on_its_own_topics_and_none_starved(checkpoint, tmp_path):
+    """Three cameras at three resolutions through one node: each frame is answered on its own camera's
+    topics with its own header and size; the predictor gets the cameras' frames together; while one
+    camera floods the node, every frame of the two others is answered and only the fast one drops."""
+    cameras = tuple(CAMERA_SIZES)
+    node, client = _start(checkpoint, tmp_path, cameras=cameras)
+    rng = np.random.default_rng(3)
+    frames = {c: rng.integers(0, 256, (*size, 3), dtype=np.uint8) for c, size in CAMERA_SIZES.items()}
+
+    def publish(camera: str, stamp: int) -> None:
+        client.pubs[camera].publish(image_msg(frames[camera], "rgb8", stamp, frame_id=f"{camera}_optical"))
+
+    try:
+        for k, camera in enumerate(cameras):  # one frame each, at once
+            publish(camera, 10 + k)
+        for k, camera in enumerate(cameras):
+            client.wait_for(lambda: all(_outputs_for(client, 10 + k, camera).values()), 60, f"{camera}'s outputs", node)
+            out = _outputs_for(client, 10 + k, camera)
+            _check_consistent(out, *CAMERA_SIZES[camera])
+            assert (out["overlay"].height, out["overlay"].width) == CAMERA_SIZES[camera]
+            assert {m.header.frame_id for m in out.values()} == {f"{camera}_optical"}
+            assert not any(any(_outputs_for(client, 10 + k, other).values()) for other in cameras if other != camera)
+
+        rounds, first = 5, {"left": 1000, "rear": 2000}
+        answered = dict.fromkeys(first, 0)
+        for camera in first:
+            publish(camera, first[camera])
+        fast, deadline = 5000, time.monotonic() + 120
+        while min(answered.values()) < rounds:  # front floods; left and rear send their next frame once answered
+            publish("front", fast)
+            fast += 1
+            for camera, done in answered.items():
+                if done < rounds and _outputs_for(client, first[camera] + done, camera)["segments"] is not None:
+                    answered[camera] = done + 1
+                    if done + 1 < rounds:
+                        publish(camera, first[camera] + done + 1)
+            assert node.alive() and time.monotonic() < deadline, f"starved: {answered} after {fast - 5000} " \
+                                                                   f"front frames\n{node.log()}"
+            time.sleep(0.005)
+        client.wait_for(lambda: client.last_diagnostics("panoptic: camera left")["frames_processed"] == str(1 + rounds)
+                        and client.last_diagnostics("panoptic: camera rear")["frames_processed"] == str(1 + rounds),
+                        30, "the slow cameras' counts in /diagnostics", node)
+        total = client.last_diagnostics()
+        per_camera = {c: client.last_diagnostics(f"panoptic: camera {c}") for c in cameras}
+        assert 2 <= int(total["batch_size_max"]) <= 3 and int(total["batches"]) < int(total["frames_processed"])
+        assert int(per_camera["front"]["frames_dropped"]) > 0 and int(per_camera["front"]["frames_processed"]) > 1
+        assert per_camera["left"]["frames_dropped"] == per_camera["rear"]["frames_dropped"] == "0"
+        assert all(float(per_camera[c]["latency_p50_ms"]) > 0 for c in cameras)
+        assert total["frames_processed"] == str(sum(int(per_camera[c]["frames_processed"]) for c in cameras))
+    finally:
+        client.close()
+        assert node.stop() == 0, node.log()
+    assert "/front/image, /left/image, /rear/image" in node.log() and "Traceback" not in node.log()
 
 
 def test_compressed_transport_survives_corrupt_huge_and_foreign_payloads(checkpoint, tmp_path):
