@@ -9,6 +9,10 @@ Every node parameter is a launch argument; an argument left empty keeps the para
 left at its default to keep each camera ``c`` on ``c/image``. The camera subscriptions' QoS is set
 the standard way, in the params file:
 ``qos_overrides./camera/image_raw.subscription.{reliability,depth,history}`` (the remapped topic's name).
+
+The node is launch_ros's ``LifecycleNode``, so launch's lifecycle events reach it. Its own
+``autostart`` parameter (default true) configures and activates it; the action's ``autostart`` is
+left off, or launch would ask an already active node to configure again.
 """
 import os
 
@@ -17,7 +21,7 @@ from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode
 
 from panoptic_ros.ros.parameters import camera_remappings, validate
 
@@ -50,7 +54,7 @@ def _node(context):
         if value != "":
             overrides[name] = value if name in STRING_PARAMETERS else yaml.safe_load(value)
     cameras = validate({"cameras": overrides.get("cameras", [""])})["cameras"]
-    return [Node(
+    return [LifecycleNode(
         package="panoptic_ros", executable="panoptic_node", name="panoptic",
         namespace=LaunchConfiguration("namespace"), output="screen",
         parameters=[LaunchConfiguration("params_file"), overrides],

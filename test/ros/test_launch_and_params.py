@@ -55,6 +55,20 @@ def test_launch_overrides_are_parsed_like_the_node_expects():
                                 "device": "cuda:0", "cameras": ["front", "left"]}
 
 
+def test_launch_starts_a_lifecycle_node_that_autostarts_itself_with_the_cameras_remapped():
+    """launch_ros's LifecycleNode needs ``name`` and ``namespace``; its own ``autostart`` stays off (the
+    node's parameter activates it; launch's would ask an active node to configure again)."""
+    calls = {c.func.id: c for c in ast.walk(_launch_module()) if isinstance(c, ast.Call)
+             and isinstance(c.func, ast.Name)}
+    assert "Node" not in calls
+    keywords = {k.arg: k.value for k in calls["LifecycleNode"].keywords}
+    assert {"name", "namespace", "package", "executable", "parameters", "remappings"} <= set(keywords)
+    assert "autostart" not in keywords and ast.literal_eval(keywords["name"]) == "panoptic"
+    remap = keywords["remappings"]
+    assert isinstance(remap, ast.Call) and remap.func.id == "camera_remappings"
+    assert ast.unparse(remap.args[2]) == "DEFAULT_CAMERA"  # several cameras, camera:= left alone: no remapping
+
+
 def test_rviz_config_shows_the_overlay_and_the_legend():
     rviz = yaml.safe_load((ROOT / "config" / "panoptic.rviz").read_text())
     topics = {d["Topic"]["Value"] for d in rviz["Visualization Manager"]["Displays"]}
