@@ -35,6 +35,15 @@ class Predictor(Protocol):
         """Minimum detection score of an instance, from the next ``predict`` on (settable at run time)."""
         ...
 
+    def offload(self) -> None:
+        """Give the device's memory back while the predictor is idle (a deactivated node): the weights
+        go to host memory; ``predict`` needs ``restore`` first."""
+        ...
+
+    def restore(self) -> None:
+        """Bring the weights back onto ``device`` after ``offload`` (a no-op otherwise)."""
+        ...
+
 
 @dataclasses.dataclass
 class PredictorOptions:
@@ -70,6 +79,14 @@ class TorchPredictor:
 
     def set_score_threshold(self, threshold: float) -> None:
         self.model.instance.set_score_threshold(threshold)
+
+    def offload(self) -> None:
+        self.model.to("cpu")
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()  # the allocator's cached blocks, now free, back to the driver
+
+    def restore(self) -> None:
+        self.model.to(self.device)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, options: PredictorOptions) -> "TorchPredictor":

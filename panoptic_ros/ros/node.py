@@ -1,7 +1,7 @@
 """``panoptic_node``: camera images in, panoptic segmentation out, for one camera or several through
-one network. A lifecycle node: configure loads the model and creates the publishers, activate warms
-the network up and subscribes, deactivate unsubscribes (and gives cached GPU memory back), cleanup
-drops the model; ``autostart`` (default)
+one network. A lifecycle node: configure loads the model and creates the publishers, activate moves
+the network onto its device, warms it up and subscribes, deactivate unsubscribes and moves the
+network off the device (its memory goes back), cleanup drops the model; ``autostart`` (default)
 runs configure and activate at start, so ``ros2 run`` and the launch file behave like a plain node.
 
 Each camera's subscription callback only parks the newest message in its camera's slot of a
@@ -145,6 +145,7 @@ class PanopticNode(LifecycleNode):
 
     def _activate(self) -> None:
         assert self.predictor is not None
+        self.predictor.restore()
         height, width = self.params["inference_size"] if any(self.params["inference_size"]) else (128, 256)
         self.predictor.predict([torch.zeros(3, height, width, dtype=torch.uint8, device=self.predictor.device)])
         stopped = self._stopped = threading.Event()
@@ -163,13 +164,13 @@ class PanopticNode(LifecycleNode):
             f"{', '.join(sub.topic_name for sub in self.subs)}")
 
     def _deactivate(self) -> None:
+        assert self.predictor is not None
         for sub in self.subs:
             self.destroy_subscription(sub)
         self.subs = []
         if not self.stop():
             self.get_logger().warning("deactivating: the frame in inference was abandoned")
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()  # the model's own weights stay until cleanup
+        self.predictor.offload()
 
     def _cleanup(self) -> None:
         for entity in self._entities:

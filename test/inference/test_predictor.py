@@ -41,3 +41,13 @@ def test_bad_options_are_refused():
             resolve_device("cuda:0")
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
 
+
+def test_offload_puts_every_weight_in_host_memory_and_restore_gives_the_same_results():
+    p = _predictor(inference_size=(64, 96))
+    image = [torch.randint(0, 256, (3, 64, 96), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))]
+    before = p.predict(image)[0]
+    p.offload()
+    assert all(t.device.type == "cpu" for t in (*p.model.parameters(), *p.model.buffers()))
+    p.restore()
+    assert all(t.device == p.device for t in p.model.parameters())
+    assert torch.equal(p.predict(image)[0].panoptic, before.panoptic)

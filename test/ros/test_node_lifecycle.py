@@ -1,0 +1,75 @@
+"""The node's lifecycle in this process, with the predictor instrumented: what each transition does
+to the network (a CPU test of the state machine; GPU memory itself is not measured here)."""
+import random
+
+import pytest
+import rclpy
+import torch
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.parameter import Parameter
+
+from helpers import small_categories, small_model_config
+from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor
+from panoptic_ros.model.network import PanopticNet
+from panoptic_ros.ros.node import PanopticNode
+
+SUCCESS = TransitionCallbackReturn.SUCCESS
+
+
+class RecordingPredictor(TorchPredictor):
+    """A small network that records the calls the node makes and where its weights are."""
+
+    def __init__(self) -> None:
+        torch.manual_seed(0)
+        super().__init__(PanopticNet(small_model_config(), small_categories()), "small",
+                         PredictorOptions(device="cpu", score_threshold=0.0, inference_size=(48, 80)))
+        self.calls: list[str] = []
+
+    def offload(self) -> None:
+        super().offload()
+        self.calls.append("offload")
+
+    def restore(self) -> None:
+        super().restore()
+        self.calls.append("restore")
+
+    def predict(self, images: list[torch.Tensor]) -> list:
+        self.calls.append(f"predict {len(images)}")
+        return super().predict(images)
+
+
+@pytest.fixture
+def node_and_predictor():
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=random.randint(101, 200))
+    predictor = RecordingPredictor()
+    node = PanopticNode(predictor, context=context, parameter_overrides=[
+        Parameter("autostart", value=False), Parameter("cameras", value=["front", "left"])])
+    yield node, predictor
+    node.destroy_node()
+    rclpy.shutdown(context=context)
+
+
+def test_deactivate_takes_the_network_off_its_device_and_activate_brings_it_back(node_and_predictor):
+    node, predictor = node_and_predictor
+    assert node.trigger_configure() == SUCCESS and predictor.calls == []
+    published = {t for t, _ in node.get_publisher_names_and_types_by_node("panoptic", "/")}
+    assert {f"/panoptic/{camera}/{output}" for camera in ("front", "left")
+            for output in ("panoptic", "semantic", "segments", "overlay")} | {
+        "/diagnostics", "/panoptic/categories", "/panoptic/legend"} <= published
+    assert not {"/panoptic/panoptic", "/panoptic/overlay"} & published  # the unnamed camera's are not made
+    for _ in range(2):
+        assert node.trigger_activate() == SUCCESS
+        assert predictor.calls[-2:] == ["restore", "predict 1"]  # back on the device, then the warm-up
+        assert sorted(sub.topic_name for sub in node.subs) == ["/front/image", "/left/image"]
+        assert node.trigger_deactivate() == SUCCESS
+        assert predictor.calls[-1] == "offload" and node.subs == []
+    assert node.trigger_cleanup() == SUCCESS and node.predictor is None and node.outputs == {}
+    assert predictor.calls == ["restore", "predict 1", "offload"] * 2
+
+
+def test_shutdown_while_active_unsubscribes_and_takes_the_network_off_its_device(node_and_predictor):
+    node, predictor = node_and_predictor
+    assert node.trigger_configure() == SUCCESS and node.trigger_activate() == SUCCESS
+    assert node.trigger_shutdown() == SUCCESS
+    assert predictor.calls[-1] == "offload" and node.subs == [] and node.predictor is None
