@@ -6,11 +6,16 @@ node's per-frame path at camera resolution, and the affinity propagation's atten
     panoptic-bench --checkpoint models/street_r18.pt --tables node --input-size 1024 2048 \
                    --inference-size 128 256 --inference-size 352 480 --mask-cues on --head upsnet
     panoptic-bench --tables attention --size 512 1024 --size 1024 2048 --precision fp32 fp16
+    panoptic-bench --checkpoint models/street_lite0.pt --tables cameras --cameras 1 2 4 \
+                   --input-size 360 480 --inference-size 360 480 --mask-cues on --head upsnet
 
 ``network`` (default): backbone (normalise + ResNet-FPN), semantic head, instance head (RPN + boxes,
 + masks with mask cues), panoptic head, post-processing (ids, per-segment statistics) at ``--size``.
 ``node``: ``bench_node`` (conversion, resize, network, results, messages, overlay) for each
 ``--input-size`` and ``--inference-size``. ``attention``: ``bench_attention`` at each ``--size``.
+``cameras``: ``bench_cameras``, frames/s and memory of 1, 2, 4 (``--cameras``) cameras batched through one
+network against one network per camera (the first ``--input-size``, ``--inference-size``, precision,
+mask-cues and head value).
 Each configuration gets ``--warmup`` untimed runs, then ``--iters`` timed ones (CUDA events on a GPU,
 wall clock on the CPU); tables show medians in milliseconds. The score threshold is 0, so every
 image carries ``detections_per_image`` instances (or ``--detections``), the worst case for the
@@ -29,6 +34,7 @@ from typing import Any
 import torch
 
 from panoptic_ros.bench_attention import attention_check, attention_table
+from panoptic_ros.bench_cameras import cameras_rows, cameras_table
 from panoptic_ros.bench_node import node_table, time_node_path
 from panoptic_ros.bench_stages import NETWORK_STAGES, StageTimer, medians, run_network
 from panoptic_ros.config import ModelConfig, load_config
@@ -130,9 +136,20 @@ def _attention_rows(model: PanopticNet, args: argparse.Namespace) -> list[dict[s
     return rows
 
 
+def load_model(args: argparse.Namespace, device: torch.device) -> PanopticNet:
+    """``--checkpoint``, else a random network of ``--model-config``; score threshold 0 (the worst case)."""
+    if args.checkpoint:
+        model, _ = load_checkpoint(args.checkpoint, device)
+    else:
+        cfg = load_config(ModelConfig, args.model_config)
+        model = PanopticNet(cfg, CITYSCAPES_CATEGORIES).to(device).eval()
+    model.instance.set_score_threshold(0.0)
+    return model.to(memory_format=torch.channels_last)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--tables", nargs="+", default=["network"], choices=["network", "node", "attention"])
+    p.add_argument("--tables", nargs="+", default=["network"], choices=["network", "node", "attention", "cameras"])
     p.add_argument("--model-config", type=Path, default=Path("config/model_r50.yaml"))
     p.add_argument("--checkpoint", type=Path, help="time a trained checkpoint instead of --model-config")
     p.add_argument("--size", type=int, nargs=2, action="append", metavar=("H", "W"),
@@ -144,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detections", type=int, nargs="+",
                    help="node table: detections per image (default: the model's detections_per_image)")
     p.add_argument("--overlay-max-size", type=int, help="node table: cap on the overlay's longer side")
+    p.add_argument("--cameras", type=int, nargs="+", default=[1, 2, 4],
+                   help="cameras table: camera counts (default 1 2 4)")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--precision", nargs="+", default=["fp32"], choices=list(PRECISIONS))
     p.add_argument("--mask-cues", nargs="+", default=["on", "off"], choices=["on", "off"])
@@ -161,13 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device)
     for precision in args.precision:
         check_precision(precision, device)
-    if args.checkpoint:
-        model, _ = load_checkpoint(args.checkpoint, device)
-    else:
-        cfg = load_config(ModelConfig, args.model_config)
-        model = PanopticNet(cfg, CITYSCAPES_CATEGORIES).to(device).eval()
-    model.instance.set_score_threshold(0.0)
-    model = model.to(memory_format=torch.channels_last)
+    model = load_model(args, device)
     result: dict[str, Any] = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
                               "torch": torch.__version__, "threads": torch.get_num_threads()}
     print(f"device: {result['device']}, torch {result['torch']}, {result['threads']} CPU threads, "
@@ -181,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     if "attention" in args.tables:
         result["attention"] = _attention_rows(model, args)
         print(attention_table(result["attention"]))
+    if "cameras" in args.tables:
+        result["cameras"] = cameras_rows(args, load_model)
+        print(cameras_table(result["cameras"]))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2))

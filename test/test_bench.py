@@ -55,3 +55,17 @@ def test_attention_table_names_the_fused_kernel(tmp_path):
     for r in rows:  # on the CPU: the flash kernel, never the L x L math fallback; memory is measured on CUDA only
         assert r["attention"]["kernel"] == "aten::_scaled_dot_product_flash_attention_for_cpu"
         assert r["attention"]["peak_mib"] is None
+
+
+def test_cameras_table_compares_one_batched_network_with_one_network_per_camera(tmp_path, capsys):
+    cfg = tmp_path / "model.yaml"
+    cfg.write_text(yaml.safe_dump(to_dict(small_model_config())))
+    out = tmp_path / "bench.json"
+    assert main(["--model-config", str(cfg), "--tables", "cameras", "--cameras", "2", "--device", "cpu",
+                 "--input-size", "48", "64", "--inference-size", "48", "64", "--head", "upsnet",
+                 "--mask-cues", "on", "--warmup", "0", "--iters", "1", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["cameras"]
+    assert [(r["cameras"], r["mode"]) for r in rows] == [(2, "batched"), (2, "separate")]
+    for r in rows:  # each measured in its own process
+        assert r["fps"] == 2000 / r["step_ms"] and r["rss_mb"] > 100 and r["gpu_peak_mib"] is None
+    assert "speed-up" in capsys.readouterr().out
