@@ -147,7 +147,8 @@ class PanopticNode(LifecycleNode):
         assert self.predictor is not None
         self.predictor.restore()
         height, width = self.params["inference_size"] if any(self.params["inference_size"]) else (128, 256)
-        self.predictor.predict([torch.zeros(3, height, width, dtype=torch.uint8, device=self.predictor.device)])
+        blank = torch.zeros(3, height, width, dtype=torch.uint8, device=self.predictor.device)
+        self.predictor.predict([blank] * len(self.cameras))  # warm up at the batch the cameras will make
         stopped = self._stopped = threading.Event()
         self._worker = NewestFrameWorker(lambda batch: self._process(batch, stopped),
                                          lambda batch, exc: self._on_failure(list(batch), exc, stopped),

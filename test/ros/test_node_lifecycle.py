@@ -60,12 +60,12 @@ def test_deactivate_takes_the_network_off_its_device_and_activate_brings_it_back
     assert not {"/panoptic/panoptic", "/panoptic/overlay"} & published  # the unnamed camera's are not made
     for _ in range(2):
         assert node.trigger_activate() == SUCCESS
-        assert predictor.calls[-2:] == ["restore", "predict 1"]  # back on the device, then the warm-up
+        assert predictor.calls[-2:] == ["restore", "predict 2"]  # back on the device, then the warm-up (2 cameras)
         assert sorted(sub.topic_name for sub in node.subs) == ["/front/image", "/left/image"]
         assert node.trigger_deactivate() == SUCCESS
         assert predictor.calls[-1] == "offload" and node.subs == []
     assert node.trigger_cleanup() == SUCCESS and node.predictor is None and node.outputs == {}
-    assert predictor.calls == ["restore", "predict 1", "offload"] * 2
+    assert predictor.calls == ["restore", "predict 2", "offload"] * 2
 
 
 def test_shutdown_while_active_unsubscribes_and_takes_the_network_off_its_device(node_and_predictor):
