@@ -63,6 +63,6 @@ def run_network(model: PanopticNet, images: torch.Tensor, mask_cues: bool, head:
         dets = model.detect(image_list, feats)
         masks = model.masks(image_list, feats, dets) if mask_cues else None
     with stage("panoptic_head"):
-        channels, confidence = model.panoptic(sem, fused, dets, masks, head)  # type: ignore[arg-type]
-    h, w = images.shape[-2:]
-    return channels[:, :h, :w], confidence[:, :h, :w], dets
+        channels, confidence = model.panoptic(sem, fused, dets, masks, head,  # type: ignore[arg-type]
+                                              tuple(images.shape[-2:]))
+    return channels, confidence, dets

@@ -56,6 +56,10 @@ class PanopticHeadConfig:
     embed_dim: int = 64          # affinity embedding width
     affinity_stride: int = 8     # the dense affinity is computed at 1/stride of the input
     affinity_pairs: int = 1024   # pixels sampled per image for the affinity loss
+    # Inference post-processing, the same for every head (model/postprocess.py); UPSNet's steps.
+    overlap_nms: float = 0.7     # class-agnostic box IoU above which the lower-scored detection goes (1: off)
+    min_visible: float = 0.5     # an instance with less of its mask visible is dropped (0: off)
+    min_stuff_area: float = 0.002  # stuff segments under this fraction of the image become void (0: off)
 
 
 @dataclasses.dataclass
@@ -81,7 +85,7 @@ class LossWeights:
     # Semantic cross-entropy class weights (median frequency / frequency) ** this, from the training
     # data's label histogram: 0 = unweighted, 1 = full median-frequency balancing (SegNet's choice).
     semantic_class_balance: float = 0.0
-    panoptic: float = 1.0
+    panoptic: float = 0.5  # UPSNet: semantic 1, panoptic 0.5
     affinity: float = 1.0
 
 

@@ -4,6 +4,8 @@
     panoptic-eval --checkpoint models/street_lite0.pt --data camvid --root ../shared/data/camvid \
         --head all --mask-cues both --preview out/eval_camvid/preview.png --out out/eval_camvid/report.json
     panoptic-eval --checkpoint models/street_lite0.pt --data synthetic --images 500
+    panoptic-eval --checkpoint models/street_lite0.pt --data camvid --root ../shared/data/camvid \
+        --head all --set panoptic.min_visible=0 panoptic.overlap_nms=1 panoptic.min_stuff_area=0
 
 Files follow panopticapi's convention (PNG ids ``R + 256 G + 256^2 B``, JSON ``segments_info``);
 annotations are paired by ``image_id``. The report is JSON with ``All``/``Things``/``Stuff``
@@ -19,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, get_args
 
-from panoptic_ros.config import SOURCE_KINDS, SourceConfig
+from panoptic_ros.config import SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides, from_dict, to_dict
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
 from panoptic_ros.eval.pq import PQAccumulator, format_table
 from panoptic_ros.model.checkpoint import CheckpointError
@@ -43,6 +45,15 @@ def evaluate_files(gt_json: Path, gt_dir: Path, pred_json: Path, pred_dir: Path)
     return acc.summary()
 
 
+def with_inference_overrides(cfg: ModelConfig, overrides: list[str]) -> ModelConfig:
+    """The checkpoint's model config with ``panoptic.KEY=VALUE`` overrides: inference-time choices only
+    (post-processing steps, the default head); the weights fix everything else."""
+    for item in overrides:
+        if not item.startswith("panoptic.") or "=" not in item:
+            raise ValueError(f"--set {item!r}: only panoptic.KEY=VALUE (inference-time settings) can be changed")
+    return from_dict(ModelConfig, apply_overrides(to_dict(cfg), overrides))
+
+
 def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
@@ -55,6 +66,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_grad_enabled(False)
     device = resolve_device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device)
+    model.cfg = with_inference_overrides(model.cfg, args.set)
     source = build_source(SourceConfig(kind=args.data, root=args.root or "", split=args.split or EVAL_SPLITS[args.data],
                                        images=args.images, seed=args.seed, height=args.height, width=args.width))
     if args.preview:
@@ -94,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("--mask-cues", default="on", choices=["on", "off", "both"])
     model.add_argument("--device", default="auto")
     model.add_argument("--batch", type=int, default=1)
+    model.add_argument("--set", nargs="+", default=[], metavar="panoptic.KEY=VALUE",
+                       help="override inference-time settings of the checkpoint's config, e.g. the "
+                       "post-processing steps panoptic.overlap_nms / min_visible / min_stuff_area")
     model.add_argument("--preview", type=Path, help="also write a PNG strip: input | prediction | ground truth "
                        "(never commit one made from CamVid: its terms forbid it)")
     parser.add_argument("--out", type=Path, help="write the report as JSON")

@@ -24,6 +24,7 @@ from panoptic_ros.model.heuristic_merge import heuristic_channels
 from panoptic_ros.model.instance_head import InstanceHead, mask_loss
 from panoptic_ros.model.result import PanopticResult, build_results
 from panoptic_ros.model.semantic_head import SemanticHead
+from panoptic_ros.model.postprocess import drop_covered, instance_masks, suppress_overlaps, void_small_stuff
 from panoptic_ros.model.matching import keep_some_instances, match_detections, positive_proposals
 from panoptic_ros.model.upsnet_head import IGNORE, NEG, panoptic_targets, upsnet_logits
 
@@ -113,25 +114,33 @@ class PanopticNet(nn.Module):
         return self.instance.mask_logits(feats, dets, tuple(images.tensors.shape[-2:]))
 
     def panoptic(self, sem_logits: torch.Tensor, fused: torch.Tensor, dets: Detections,
-                 mask_logits: torch.Tensor | None, head: HeadKind) -> tuple[torch.Tensor, torch.Tensor]:
-        """(channel map, confidence), both [B, H_pad, W_pad], in the layout of ``upsnet_head``.
+                 mask_logits: torch.Tensor | None, head: HeadKind, size: tuple[int, int] | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(channel map, confidence), both [B, h, w] in the layout of ``upsnet_head``, cropped to ``size``
+        (the input's; default the padded grid), after the post-processing every head shares
+        (``postprocess``, steps set in ``cfg.panoptic``).
 
         Every head is evaluated at the input's resolution: semantic logits upsampled, masks pasted
         into their boxes at full resolution (as UPSNet does at inference). The heads' formulas do not
         depend on the grid (training computes them at 1/4), and thin objects survive.
         """
-        size = (sem_logits.shape[-2] * SEM_STRIDE, sem_logits.shape[-1] * SEM_STRIDE)
-        sem = F.interpolate(sem_logits.float(), size=size, mode="bilinear", align_corners=False)
+        p, s = self.cfg.panoptic, self.num_stuff
+        grid = (sem_logits.shape[-2] * SEM_STRIDE, sem_logits.shape[-1] * SEM_STRIDE)
+        sem = F.interpolate(sem_logits.float(), size=grid, mode="bilinear", align_corners=False)
+        dets = suppress_overlaps(dets, p.overlap_nms)
+        masks = instance_masks(sem, dets, mask_logits, s) if head == "heuristic" or p.min_visible > 0 else None
         if head == "heuristic":
-            return heuristic_channels(sem, dets, mask_logits, self.num_stuff)
-        if head == "upsnet":
-            logits, _ = upsnet_logits(sem, dets, mask_logits, self.num_stuff, 1.0)
-        elif head == "affinity":
-            logits, _, _ = self.affinity(sem, fused, dets, mask_logits, self.num_stuff, 1.0)
+            channels, confidence = heuristic_channels(sem, dets, masks, s, p.min_visible)
         else:
-            raise ValueError(f"unknown panoptic head {head!r}")
-        confidence, channels = logits.softmax(dim=1).max(dim=1)
-        return channels, confidence
+            if head == "upsnet":
+                logits, _ = upsnet_logits(sem, dets, mask_logits, s, 1.0)
+            elif head == "affinity":
+                logits, _, _ = self.affinity(sem, fused, dets, mask_logits, s, 1.0)
+            else:
+                raise ValueError(f"unknown panoptic head {head!r}")
+            channels, confidence = drop_covered(logits, masks, s, p.min_visible)
+        h, w = size or grid
+        return void_small_stuff(channels[:, :h, :w], s, p.min_stuff_area), confidence[:, :h, :w]
 
     # ---- inference ----------------------------------------------------------------------------
     @torch.no_grad()
@@ -143,9 +152,10 @@ class PanopticNet(nn.Module):
         sem_logits, fused = self.semantic(feats)
         dets = self.detect(image_list, feats)
         mask_logits = self.masks(image_list, feats, dets) if mask_cues else None
-        channels, confidence = self.panoptic(sem_logits, fused, dets, mask_logits, head or self.cfg.panoptic.kind)
         h, w = images.shape[-2:]
-        return build_results(channels[:, :h, :w], confidence[:, :h, :w], dets, self.categories,
+        channels, confidence = self.panoptic(sem_logits, fused, dets, mask_logits, head or self.cfg.panoptic.kind,
+                                             (h, w))
+        return build_results(channels, confidence, dets, self.categories,
                              out_size or (h, w), mask_cues)
 
     # ---- training -----------------------------------------------------------------------------

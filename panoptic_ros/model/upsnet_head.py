@@ -64,7 +64,7 @@ def paste_in_boxes(masks: torch.Tensor, boxes: torch.Tensor, size: tuple[int, in
     grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)
     out = F.grid_sample(masks.reshape(b * n, 1, *masks.shape[2:]).float(), grid, mode="bilinear",
                         padding_mode="border", align_corners=False)
-    return out.reshape(b, n, h, w)
+    return out.reshape(b, n, h, w) * box_masks(boxes, size, stride)  # border padding reaches past the box
 
 
 def instance_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: torch.Tensor | None,

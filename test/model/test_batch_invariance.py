@@ -8,6 +8,7 @@ import torch
 from panoptic_ros.model.affinity_head import AffinityHead
 from panoptic_ros.model.detections import Detections
 from panoptic_ros.model.heuristic_merge import heuristic_channels
+from panoptic_ros.model.postprocess import instance_masks
 from panoptic_ros.model.upsnet_head import upsnet_logits
 
 S, T = 2, 2  # stuff and thing classes
@@ -32,7 +33,7 @@ def _outputs(frames: list, head: str, mask_cues: bool, affinity: AffinityHead) -
     masks = torch.stack([torch.cat([f[2][3], torch.zeros(n - len(f[2][3]), 28, 28)]) for f in frames])
     masks = masks if mask_cues else None
     if head == "heuristic":
-        return heuristic_channels(sem, dets, masks, S)[0]
+        return heuristic_channels(sem, dets, instance_masks(sem, dets, masks, S), S)[0]
     if head == "upsnet":
         logits = upsnet_logits(sem, dets, masks, S, 1.0)[0]
     else:

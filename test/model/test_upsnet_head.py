@@ -85,7 +85,7 @@ def test_box_masks_and_paste_use_cell_centres():
     expected[:2, 1:3] = True
     assert torch.equal(inside, expected)
     pasted = paste_in_boxes(torch.ones(1, 1, 28, 28), boxes, (4, 4), 4.0)[0, 0]
-    assert torch.allclose(pasted[expected], torch.ones(4))
+    assert torch.allclose(pasted[expected], torch.ones(4)) and torch.all(pasted[~expected] == 0)
 
 
 def test_paste_reads_the_mask_border_not_zero_logits_at_the_box_edge():

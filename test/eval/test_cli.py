@@ -1,0 +1,17 @@
+import pytest
+
+from panoptic_ros.config import ModelConfig
+from panoptic_ros.eval.cli import with_inference_overrides
+
+
+def test_post_processing_steps_can_be_switched_off_for_an_evaluation():
+    cfg = with_inference_overrides(ModelConfig(), ["panoptic.min_visible=0", "panoptic.overlap_nms=1",
+                                                   "panoptic.min_stuff_area=0"])
+    assert (cfg.panoptic.min_visible, cfg.panoptic.overlap_nms, cfg.panoptic.min_stuff_area) == (0, 1, 0)
+    assert cfg.backbone == ModelConfig().backbone
+
+
+@pytest.mark.parametrize("item", ["backbone.name=resnet50", "instance.detections_per_image=5", "panoptic.min_visible"])
+def test_only_inference_time_settings_can_be_overridden(item):
+    with pytest.raises(ValueError, match="only panoptic"):
+        with_inference_overrides(ModelConfig(), [item])

@@ -1,0 +1,58 @@
+import torch
+
+from panoptic_ros.model.detections import Detections
+from panoptic_ros.model.postprocess import drop_covered, instance_masks, suppress_overlaps, void_small_stuff
+from panoptic_ros.model.upsnet_head import NEG
+
+S = 2  # stuff channels; channel 2 is unknown, 3.. detection slots
+
+
+def _dets(boxes, labels, scores, valid=None) -> Detections:
+    valid = torch.ones(1, len(boxes), dtype=torch.bool) if valid is None else torch.tensor([valid])
+    return Detections(torch.tensor([boxes], dtype=torch.float32), torch.tensor([labels]),
+                      torch.tensor([scores]), valid)
+
+
+def test_overlap_suppression_is_class_agnostic_and_keeps_the_higher_score():
+    dets = _dets([[0, 0, 10, 10], [0, 0, 10, 9], [20, 0, 30, 10], [0, 0, 10, 10]], [1, 2, 1, 1],
+                 [0.6, 0.9, 0.8, 0.5], [True, True, True, False])
+    kept = suppress_overlaps(dets, 0.7)
+    # slot 0 (car) overlaps slot 1 (person, higher score) by 0.9: gone; slot 3 is padding, never suppresses
+    assert kept.valid.tolist() == [[False, True, True, False]]
+    assert suppress_overlaps(dets, 1.0).valid.tolist() == dets.valid.tolist()
+
+
+def test_mostly_covered_instances_are_dropped_and_their_pixels_re_decided():
+    # 1x8 image. Slot 0 (channel 3) wins columns 0-5; slot 1's own mask is columns 4-7 but it wins only
+    # columns 6-7 (half): kept at min_visible 0.5; slot 2's mask is columns 0-4, it wins nothing: dropped.
+    logits = torch.full((1, S + 1 + 3, 1, 8), -5.0)
+    logits[0, 3, 0, :6] = 5.0
+    logits[0, 4, 0, 6:] = 5.0
+    logits[0, 5, 0, :2] = 4.0
+    logits[0, 0, 0, :2] = 3.0
+    masks = torch.zeros(1, 3, 1, 8, dtype=torch.bool)
+    masks[0, 0, 0, :6] = masks[0, 1, 0, 4:] = masks[0, 2, 0, :5] = True
+    channels, confidence = drop_covered(logits, masks, S, 0.5)
+    assert channels[0, 0].tolist() == [3, 3, 3, 3, 3, 3, 4, 4]
+    # Slot 0 gone from columns 0-1: slot 2 wins them, 2 of its 5 mask pixels: dropped, road takes them.
+    logits[0, 3, 0, :2] = NEG
+    channels, _ = drop_covered(logits, masks, S, 0.5)
+    assert channels[0, 0, :2].tolist() == [0, 0]
+    kept, _ = drop_covered(logits, masks, S, 0.0)
+    assert kept[0, 0, :2].tolist() == [5, 5]
+
+
+def test_small_stuff_segments_become_void():
+    channels = torch.tensor([[[0, 0, 0, 0, 0, 0, 1, 3, 2, 0]]])  # road 7 px, sky 1 px, a thing, unknown
+    assert void_small_stuff(channels, S, 0.15).tolist() == [[[0, 0, 0, 0, 0, 0, 2, 3, 2, 0]]]
+    assert torch.equal(void_small_stuff(channels, S, 0.0), channels)
+
+
+def test_instance_masks_come_from_mask_logits_or_box_and_semantic_class():
+    sem = torch.zeros(1, 3, 4, 4)
+    sem[0, 2, :, :2] = 5.0  # the thing class on the left half
+    dets = _dets([[0, 0, 4, 4]], [1], [0.9])
+    without = instance_masks(sem, dets, None, S)
+    assert without[0, 0, :, :2].all() and not without[0, 0, :, 2:].any()
+    with_cues = instance_masks(sem, dets, torch.full((1, 1, 28, 28), -1.0), S)
+    assert not with_cues.any()
