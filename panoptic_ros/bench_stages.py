@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from panoptic_ros.device import synchronize
-from panoptic_ros.model.detections import Detections
+from panoptic_ros.structures import Detections
 from panoptic_ros.model.network import PanopticNet
 
 NETWORK_STAGES = ("backbone", "semantic", "instance", "panoptic_head")

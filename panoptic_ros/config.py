@@ -13,6 +13,8 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
+from panoptic_ros.structures import ID_DIVISOR
+
 T = TypeVar("T")
 
 
@@ -45,7 +47,7 @@ class InstanceHeadConfig:
     mask_positive_per_image: int = 16  # positive proposals per image (besides the GT boxes) for the mask loss
     mask_head_channels: int = 256
     mask_head_layers: int = 4
-    detections_per_image: int = 50  # also bounds the panoptic head's instance channels; < 1000
+    detections_per_image: int = 50  # also bounds the panoptic head's instance channels; < ID_DIVISOR
     score_threshold: float = 0.5
     nms_threshold: float = 0.5
 
@@ -70,8 +72,9 @@ class ModelConfig:
     panoptic: PanopticHeadConfig = dataclasses.field(default_factory=PanopticHeadConfig)
 
     def __post_init__(self) -> None:
-        if not 0 < self.instance.detections_per_image < 1000:
-            raise ValueError("instance.detections_per_image must be in 1..999 (ids are category*1000+instance)")
+        if not 0 < self.instance.detections_per_image < ID_DIVISOR:
+            raise ValueError(f"instance.detections_per_image must be in 1..{ID_DIVISOR - 1} "
+                             f"(panoptic ids are category * {ID_DIVISOR} + instance)")
         if len(self.instance.anchor_sizes) != 5:
             raise ValueError("instance.anchor_sizes needs one size per FPN level P2..P6 (5)")
 

@@ -13,7 +13,7 @@ from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.sample import PanopticSample, TrainingArrays, to_training_arrays
 from panoptic_ros.data.street_categories import STREET_CATEGORIES
 from panoptic_ros.data.synthetic import StreetSceneGenerator
-from panoptic_ros.model.network import PanopticTargets
+from panoptic_ros.structures import PanopticTargets
 
 
 HELD_OUT_SEED = 1_000_003  # seed offset of the held-out synthetic split: training scenes never use it

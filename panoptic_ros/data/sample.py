@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 
 from panoptic_ros.categories import VOID, CategoryTable
+from panoptic_ros.structures import VOID_ID, panoptic_id
 
 
 @dataclasses.dataclass
@@ -71,13 +72,13 @@ def to_training_arrays(sample: PanopticSample, table: CategoryTable) -> Training
 
 
 def panoptic_ids(segments: np.ndarray, categories: dict[int, int], things: set[int]) -> np.ndarray:
-    """Segment ids (0 void) -> the node's ``~/panoptic`` encoding: ``category * 1000 + instance``
-    with instances numbered 1.. per image in segment-id order, stuff ``category * 1000``, void -1."""
+    """Segment ids (0 void) -> the node's ``~/panoptic`` encoding (``structures.panoptic_id``), with
+    instances numbered 1.. per image in segment-id order, stuff instance 0, void ``VOID_ID``."""
     ids = np.array(sorted(categories), dtype=np.int64)
     if len(ids) == 0:
-        return np.full(segments.shape, -1, np.int32)
+        return np.full(segments.shape, VOID_ID, np.int32)
     is_thing = np.array([categories[i] in things for i in ids])
     instance = np.where(is_thing, np.cumsum(is_thing), 0)
-    values = (np.array([categories[i] for i in ids]) * 1000 + instance).astype(np.int32)
+    values = panoptic_id(np.array([categories[i] for i in ids]), instance).astype(np.int32)
     pos = np.clip(np.searchsorted(ids, segments), 0, len(ids) - 1)
-    return np.where(ids[pos] == segments, values[pos], -1).astype(np.int32)
+    return np.where(ids[pos] == segments, values[pos], VOID_ID).astype(np.int32)

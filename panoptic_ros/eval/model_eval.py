@@ -14,18 +14,18 @@ from panoptic_ros.eval.miou import IoUAccumulator
 from panoptic_ros.eval.pq import PQAccumulator
 from panoptic_ros.device import synchronize
 from panoptic_ros.model.network import HeadKind, PanopticNet
-from panoptic_ros.model.result import ID_DIVISOR
+from panoptic_ros.structures import category_of
 
 
 def panoptic_to_segments(panoptic: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
     """Our panoptic image (category*1000+instance, -1 void) -> (segment ids with 0 void, id -> category)."""
     seg = panoptic.astype(np.int64) + 1
-    return seg, {int(i): int((i - 1) // ID_DIVISOR) for i in np.unique(seg) if i != 0}
+    return seg, {int(i): int(category_of(i - 1)) for i in np.unique(seg) if i != 0}
 
 
 def semantic_from_panoptic(panoptic: np.ndarray) -> np.ndarray:
     """Our panoptic image -> the semantic image the node publishes beside it (category id, ``VOID``)."""
-    return np.where(panoptic >= 0, panoptic // ID_DIVISOR, VOID).astype(np.uint8)
+    return np.where(panoptic >= 0, category_of(panoptic), VOID).astype(np.uint8)
 
 
 def semantic_map(sample: PanopticSample) -> np.ndarray:

@@ -15,7 +15,7 @@ import torch
 
 from panoptic_ros.inference.resize import resize_rgb
 from panoptic_ros.model.nearest import NearestGrid
-from panoptic_ros.model.result import ID_DIVISOR, PanopticResult
+from panoptic_ros.structures import ID_DIVISOR, PanopticResult, category_of, instance_of
 
 ALPHA_BITS = 7  # alpha in steps of 1/128: (colour - input) * alpha stays within int16
 _FULL = 1 << ALPHA_BITS
@@ -43,9 +43,9 @@ def _styles(ids: torch.Tensor, colors: torch.Tensor, alpha: int) -> torch.Tensor
     the input shows) and the border (white, opaque). Styles are 16 unsigned bits kept in int16 (alpha
     128 sets the sign bit), which is why alpha is read back as ``(style >> 8) & 255``."""
     ids = ids.long()
-    instance = ids % ID_DIVISOR
+    instance = instance_of(ids)
     shift = ((instance * 47) % 96 - 48).where(instance > 0, 0)  # distinct shades per instance
-    colour = (colors[ids // ID_DIVISOR].long() + shift[:, None]).clamp_(0, 255) | (alpha << 8)
+    colour = (colors[category_of(ids)].long() + shift[:, None]).clamp_(0, 255) | (alpha << 8)
     extra = torch.zeros(2, 3, dtype=colour.dtype, device=ids.device)
     extra[1] = 255 | _FULL << 8
     return torch.cat([colour, extra]).to(torch.int16)  # wraps into the sign bit, see above

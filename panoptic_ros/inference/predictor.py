@@ -17,7 +17,7 @@ from panoptic_ros.device import Precision, autocast, check_precision, resolve_de
 from panoptic_ros.inference.resize import resize_rgb
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.model.network import HeadKind, PanopticNet
-from panoptic_ros.model.result import PanopticResult
+from panoptic_ros.structures import PanopticResult
 from panoptic_ros.resources import package_file
 
 

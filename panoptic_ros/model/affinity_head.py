@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from panoptic_ros.model.detections import Detections
+from panoptic_ros.structures import Detections
 from panoptic_ros.model.upsnet_head import NEG, upsnet_logits
 
 SDPA_ALIGN = 8  # query/value width multiple that every fused attention kernel accepts (fp16, bf16, fp32)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from panoptic_ros.model.detections import Detections
+from panoptic_ros.structures import Detections
 from panoptic_ros.model.postprocess import covered_instances
 
 

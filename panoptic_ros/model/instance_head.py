@@ -21,7 +21,7 @@ from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from torchvision.ops import MultiScaleRoIAlign, roi_align
 
 from panoptic_ros.config import InstanceHeadConfig
-from panoptic_ros.model.detections import Detections
+from panoptic_ros.structures import Detections
 
 MASK_SIZE = 28
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from panoptic_ros.model.detections import Detections
+from panoptic_ros.structures import Detections
 
 
 def pairwise_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -19,10 +19,11 @@ from panoptic_ros.categories import VOID, CategoryTable
 from panoptic_ros.config import ModelConfig
 from panoptic_ros.model.affinity_head import AffinityHead
 from panoptic_ros.model.backbone import INPUT_SCALING, build_backbone, family
-from panoptic_ros.model.detections import Detections
+from panoptic_ros.structures import Detections
 from panoptic_ros.model.heuristic_merge import heuristic_channels
 from panoptic_ros.model.instance_head import InstanceHead, mask_loss
-from panoptic_ros.model.result import PanopticResult, build_results
+from panoptic_ros.model.result import build_results
+from panoptic_ros.structures import PanopticResult
 from panoptic_ros.model.semantic_head import SemanticHead
 from panoptic_ros.model.postprocess import drop_covered, instance_masks, suppress_overlaps, void_small_stuff
 from panoptic_ros.model.matching import keep_some_instances, match_detections, positive_proposals
@@ -31,26 +32,6 @@ from panoptic_ros.model.upsnet_head import IGNORE, NEG, panoptic_targets, upsnet
 HeadKind = Literal["affinity", "upsnet", "heuristic"]
 SIZE_DIVISOR = 32
 SEM_STRIDE = 4  # the semantic and panoptic logits live at 1/4 of the (padded) input
-
-
-@dataclasses.dataclass
-class PanopticTargets:
-    """Ground truth for a batch of equally sized images.
-
-    semantic: [B, H, W] semantic channel (255 void); segments: [B, H, W] segment index (-1 void);
-    instances: [B, H, W] index into that image's ``boxes`` (-1 for non-instance pixels);
-    boxes / labels: per image [n, 4] float boxes and [n] 1-based thing labels.
-    """
-
-    semantic: torch.Tensor
-    segments: torch.Tensor
-    instances: torch.Tensor
-    boxes: list[torch.Tensor]
-    labels: list[torch.Tensor]
-
-    def to(self, device: torch.device | str) -> "PanopticTargets":
-        return PanopticTargets(self.semantic.to(device), self.segments.to(device), self.instances.to(device),
-                               [b.to(device) for b in self.boxes], [lb.to(device) for lb in self.labels])
 
 
 def cross_entropy(logits: torch.Tensor, target: torch.Tensor, ignore_index: int,

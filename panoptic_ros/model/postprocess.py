@@ -18,7 +18,7 @@ import dataclasses
 
 import torch
 
-from panoptic_ros.model.detections import Detections
+from panoptic_ros.structures import Detections
 from panoptic_ros.model.matching import pairwise_iou
 from panoptic_ros.model.upsnet_head import NEG, box_masks, paste_in_boxes
 

@@ -1,4 +1,4 @@
-"""``PanopticResult``: the network's output for one image, and its batched construction.
+"""``PanopticResult``s built for a batch from the panoptic heads' channel maps.
 
 All tensors stay on the network's device; per-segment statistics come from one ``unique`` and a few
 scatter reductions over the whole batch (no per-segment or per-pixel Python loops). They are those of
@@ -7,36 +7,11 @@ the only work at the input's resolution is writing the panoptic and semantic map
 """
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
 from panoptic_ros.categories import VOID, CategoryTable
-from panoptic_ros.model.detections import Detections
 from panoptic_ros.model.nearest import NearestGrid
-
-ID_DIVISOR = 1000  # panoptic id = category_id * 1000 + instance_id; -1 = void / unknown
-
-
-@dataclasses.dataclass
-class PanopticResult:
-    panoptic: torch.Tensor      # [H, W] int32
-    semantic: torch.Tensor      # [H, W] uint8 category id, 255 = void
-    segment_ids: torch.Tensor   # [K] int32, the values present in ``panoptic`` (void excluded)
-    category_ids: torch.Tensor  # [K] int64
-    instance_ids: torch.Tensor  # [K] int64, 0 for stuff
-    is_thing: torch.Tensor      # [K] bool
-    scores: torch.Tensor        # [K] float32
-    areas: torch.Tensor         # [K] int64 pixels
-    boxes: torch.Tensor         # [K, 4] int64 x0, y0, x1, y1 (x1/y1 exclusive)
-    coarse: torch.Tensor        # [h, w] int32 the network's panoptic map: ``panoptic == grid.resize(coarse)``
-    grid: NearestGrid
-    mask_cues: bool = True
-
-    def to(self, device: torch.device | str) -> "PanopticResult":
-        return dataclasses.replace(self, **{f.name: getattr(self, f.name).to(device)
-                                            for f in dataclasses.fields(self) if f.name != "mask_cues"})
-
+from panoptic_ros.structures import Detections, PanopticResult, VOID_ID, panoptic_id
 
 def channel_tables(dets: Detections, categories: CategoryTable) -> tuple[torch.Tensor, torch.Tensor]:
     """Per image, panoptic channel -> (category id or -1, instance id): [B, S + 1 + N] each."""
@@ -63,7 +38,7 @@ def build_results(channels: torch.Tensor, confidence: torch.Tensor, dets: Detect
     directly (no sort over pixels); segments come out ordered by image, then id.
     """
     cats, inst = channel_tables(dets, categories)                  # [B, C]
-    ids = torch.where(cats >= 0, cats * ID_DIVISOR + inst, -1)      # [B, C] panoptic id of each channel
+    ids = torch.where(cats >= 0, panoptic_id(cats, inst), VOID_ID)      # [B, C] panoptic id of each channel
     b, h, w = channels.shape
     c = ids.shape[1]
     device = channels.device

@@ -18,7 +18,7 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
-from panoptic_ros.model.detections import Detections
+from panoptic_ros.structures import Detections
 
 NEG = -1e4  # "no say" logit; finite so softmax/cross-entropy stay defined (float32 only)
 

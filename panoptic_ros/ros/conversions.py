@@ -10,7 +10,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.image_encoding import decode_compressed, image_fields, image_view, rgb_tensor
-from panoptic_ros.model.result import PanopticResult
+from panoptic_ros.structures import PanopticResult
 
 
 def rgb_from_message(msg: Image | CompressedImage, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -43,7 +43,7 @@ from visualization_msgs.msg import MarkerArray
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.inference.predictor import Predictor, PredictorOptions, TorchPredictor, shipped_model_path
-from panoptic_ros.model.result import PanopticResult
+from panoptic_ros.structures import PanopticResult
 from panoptic_ros.ros import conversions
 from panoptic_ros.ros.diagnostics import NodeStats, camera_status, diagnostic_status
 from panoptic_ros.ros.newest_frame import NewestFrameWorker

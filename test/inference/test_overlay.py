@@ -5,8 +5,9 @@ import torch.nn.functional as F
 from helpers import small_categories
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.inference.resize import resize_rgb
-from panoptic_ros.model.detections import Detections
-from panoptic_ros.model.result import ID_DIVISOR, build_results
+from panoptic_ros.structures import Detections
+from panoptic_ros.model.result import build_results
+from panoptic_ros.structures import ID_DIVISOR
 
 
 def test_blends_segment_colours_leaves_void_and_draws_borders():

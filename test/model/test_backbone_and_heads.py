@@ -4,7 +4,7 @@ from torchvision.models.detection.image_list import ImageList
 
 from panoptic_ros.config import BackboneConfig, InstanceHeadConfig
 from panoptic_ros.model.backbone import FPN_LEVELS, build_backbone
-from panoptic_ros.model.detections import Detections
+from panoptic_ros.structures import Detections
 from panoptic_ros.model.instance_head import MASK_SIZE, InstanceHead
 from panoptic_ros.model.semantic_head import SemanticHead
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from panoptic_ros.model.affinity_head import AffinityHead
-from panoptic_ros.model.detections import Detections
+from panoptic_ros.structures import Detections
 from panoptic_ros.model.heuristic_merge import heuristic_channels
 from panoptic_ros.model.postprocess import instance_masks
 from panoptic_ros.model.upsnet_head import upsnet_logits

@@ -1,6 +1,6 @@
 import torch
 
-from panoptic_ros.model.detections import Detections
+from panoptic_ros.structures import Detections
 from panoptic_ros.model.heuristic_merge import heuristic_channels
 from panoptic_ros.model.postprocess import instance_masks
 

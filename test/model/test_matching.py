@@ -1,6 +1,6 @@
 import torch
 
-from panoptic_ros.model.detections import Detections
+from panoptic_ros.structures import Detections
 from panoptic_ros.model.matching import keep_some_instances, match_detections, pairwise_iou, positive_proposals
 
 

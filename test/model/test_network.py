@@ -6,8 +6,9 @@ from helpers import small_categories, small_model_config
 from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.dataset import SyntheticStreetScenes, TrainingDataset, collate
 from panoptic_ros.model.checkpoint import load_checkpoint, save_checkpoint
-from panoptic_ros.model.network import PanopticNet, PanopticTargets
-from panoptic_ros.model.result import ID_DIVISOR, PanopticResult
+from panoptic_ros.model.network import PanopticNet
+from panoptic_ros.structures import PanopticTargets
+from panoptic_ros.structures import ID_DIVISOR, PanopticResult
 from panoptic_ros.data.street_categories import STREET_CATEGORIES
 
 

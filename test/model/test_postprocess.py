@@ -1,6 +1,6 @@
 import torch
 
-from panoptic_ros.model.detections import Detections
+from panoptic_ros.structures import Detections
 from panoptic_ros.model.postprocess import drop_covered, instance_masks, suppress_overlaps, void_small_stuff
 from panoptic_ros.model.upsnet_head import NEG
 

@@ -6,8 +6,9 @@ import torch.nn.functional as F
 
 from helpers import small_categories
 from panoptic_ros.categories import VOID
-from panoptic_ros.model.detections import Detections
-from panoptic_ros.model.result import ID_DIVISOR, build_results, channel_tables
+from panoptic_ros.structures import Detections
+from panoptic_ros.model.result import build_results, channel_tables
+from panoptic_ros.structures import ID_DIVISOR
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 # (small map size, output size): odd sizes, non-integer up- and downscaling, mixed, exact 2x, identity

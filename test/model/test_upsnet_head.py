@@ -1,6 +1,6 @@
 import torch
 
-from panoptic_ros.model.detections import Detections
+from panoptic_ros.structures import Detections
 from panoptic_ros.model.upsnet_head import IGNORE, NEG, box_masks, panoptic_targets, paste_in_boxes, upsnet_logits
 
 ROAD, SKY, CAR, PERSON = 0, 1, 2, 3  # semantic channels: 2 stuff, then 2 things

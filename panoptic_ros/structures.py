@@ -1,0 +1,115 @@
+"""The data types every layer shares (model, data, eval, inference, ROS), and the panoptic id encoding.
+
+Kept apart from the code that fills them so that the data layer can build ``PanopticTargets`` and
+the eval and ROS layers can read a ``PanopticResult`` without importing the network.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from panoptic_ros.model.nearest import NearestGrid
+
+# A panoptic id is category_id * ID_DIVISOR + instance_id (0 for stuff); VOID_ID marks void / unknown.
+# The node's ~/panoptic images, the eval files and the replay's ground truth all use it.
+ID_DIVISOR = 1000
+VOID_ID = -1
+
+Ids = TypeVar("Ids", np.ndarray, torch.Tensor)
+
+
+def panoptic_id(category: Ids, instance: Ids) -> Ids:
+    """Encode (category id, instance id) arrays or tensors; instance 0 for stuff."""
+    return category * ID_DIVISOR + instance
+
+
+def category_of(ids: Ids) -> Ids:
+    """The category id of each (non-void) panoptic id."""
+    return ids // ID_DIVISOR
+
+
+def instance_of(ids: Ids) -> Ids:
+    """The instance id of each (non-void) panoptic id; 0 for stuff."""
+    return ids % ID_DIVISOR
+
+
+@dataclasses.dataclass
+class Detections:
+    """``N`` detection slots per image; ``valid`` marks the real ones (the rest is padding).
+
+    boxes: [B, N, 4] float (x0, y0, x1, y1) in network-input pixels; labels: [B, N] int64, 1-based
+    thing label (0 on padding); scores: [B, N]; valid: [B, N] bool.
+    """
+
+    boxes: torch.Tensor
+    labels: torch.Tensor
+    scores: torch.Tensor
+    valid: torch.Tensor
+
+    @property
+    def num_slots(self) -> int:
+        return self.boxes.shape[1]
+
+    @classmethod
+    def from_lists(cls, boxes: list[torch.Tensor], labels: list[torch.Tensor],
+                   scores: list[torch.Tensor] | None = None) -> "Detections":
+        """Pad per-image tensors (as torchvision returns them) into one batch."""
+        device = boxes[0].device
+        count = torch.tensor([len(b) for b in boxes], device=device)
+        n = max(len(b) for b in boxes)
+        valid = torch.arange(n, device=device)[None, :] < count[:, None]
+        pad = torch.nn.utils.rnn.pad_sequence
+        if n == 0:
+            b = len(boxes)
+            return cls(torch.zeros(b, 0, 4, device=device), torch.zeros(b, 0, dtype=torch.int64, device=device),
+                       torch.zeros(b, 0, device=device), valid)
+        if scores is None:
+            scores = [torch.ones(len(b), device=device) for b in boxes]
+        return cls(pad(boxes, batch_first=True), pad(labels, batch_first=True),
+                   pad(scores, batch_first=True), valid)
+
+
+@dataclasses.dataclass
+class PanopticTargets:
+    """Ground truth for a batch of equally sized images.
+
+    semantic: [B, H, W] semantic channel (255 void); segments: [B, H, W] segment index (-1 void);
+    instances: [B, H, W] index into that image's ``boxes`` (-1 for non-instance pixels);
+    boxes / labels: per image [n, 4] float boxes and [n] 1-based thing labels.
+    """
+
+    semantic: torch.Tensor
+    segments: torch.Tensor
+    instances: torch.Tensor
+    boxes: list[torch.Tensor]
+    labels: list[torch.Tensor]
+
+    def to(self, device: torch.device | str) -> "PanopticTargets":
+        return PanopticTargets(self.semantic.to(device), self.segments.to(device), self.instances.to(device),
+                               [b.to(device) for b in self.boxes], [lb.to(device) for lb in self.labels])
+
+
+@dataclasses.dataclass
+class PanopticResult:
+    """The network's output for one image, on the network's device; ids as ``panoptic_id``."""
+
+    panoptic: torch.Tensor      # [H, W] int32
+    semantic: torch.Tensor      # [H, W] uint8 category id, 255 = void
+    segment_ids: torch.Tensor   # [K] int32, the values present in ``panoptic`` (void excluded)
+    category_ids: torch.Tensor  # [K] int64
+    instance_ids: torch.Tensor  # [K] int64, 0 for stuff
+    is_thing: torch.Tensor      # [K] bool
+    scores: torch.Tensor        # [K] float32
+    areas: torch.Tensor         # [K] int64 pixels
+    boxes: torch.Tensor         # [K, 4] int64 x0, y0, x1, y1 (x1/y1 exclusive)
+    coarse: torch.Tensor        # [h, w] int32 the network's panoptic map: ``panoptic == grid.resize(coarse)``
+    grid: NearestGrid
+    mask_cues: bool = True
+
+    def to(self, device: torch.device | str) -> "PanopticResult":
+        return dataclasses.replace(self, **{f.name: getattr(self, f.name).to(device)
+                                            for f in dataclasses.fields(self) if f.name != "mask_cues"})
