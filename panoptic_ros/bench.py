@@ -37,6 +37,7 @@ from panoptic_ros.bench_attention import attention_check, attention_table
 from panoptic_ros.bench_cameras import cameras_rows, cameras_table
 from panoptic_ros.bench_node import node_table, time_node_path
 from panoptic_ros.bench_stages import NETWORK_STAGES, StageTimer, medians, run_network
+from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.config import ModelConfig, load_config
 from panoptic_ros.data.cityscapes import CITYSCAPES_CATEGORIES
 from panoptic_ros.device import PRECISIONS, autocast, check_precision, resolve_device
@@ -166,8 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--precision", nargs="+", default=["fp32"], choices=list(PRECISIONS))
     p.add_argument("--mask-cues", nargs="+", default=["on", "off"], choices=["on", "off"])
-    p.add_argument("--head", nargs="+", default=["affinity", "upsnet", "heuristic"],
-                   choices=["affinity", "upsnet", "heuristic"])
+    p.add_argument("--head", nargs="+", default=list(HEAD_KINDS), choices=HEAD_KINDS)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     p.add_argument("--warmup", type=int, default=5)

@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
+from panoptic_ros.heads import HeadKind
 from panoptic_ros.structures import ID_DIVISOR
 
 T = TypeVar("T")
@@ -54,7 +55,7 @@ class InstanceHeadConfig:
 
 @dataclasses.dataclass
 class PanopticHeadConfig:
-    kind: Literal["affinity", "upsnet", "heuristic"] = "affinity"
+    kind: HeadKind = "affinity"
     embed_dim: int = 64          # affinity embedding width
     affinity_stride: int = 8     # the dense affinity is computed at 1/stride of the input
     affinity_pairs: int = 1024   # pixels sampled per image for the affinity loss

@@ -19,13 +19,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from panoptic_ros.config import SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides, from_dict, to_dict
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
 from panoptic_ros.eval.pq import PQAccumulator, format_table
 from panoptic_ros.model.checkpoint import CheckpointError
-from panoptic_ros.model.network import HeadKind
+from panoptic_ros.heads import HEAD_KINDS
 
 # the split a checkpoint is judged on when none is named: data no training run has seen
 EVAL_SPLITS = {"synthetic": "heldout", "camvid": "heldout", "cityscapes": "val", "coco_panoptic": "val"}
@@ -72,7 +72,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     if args.preview:
         written = write_preview(args.preview, model, source, model.cfg.panoptic.kind, True)
         print(f"preview (input | {model.cfg.panoptic.kind} with mask cues | ground truth) written to {written}")
-    heads = list(get_args(HeadKind)) if args.head == "all" else [args.head]
+    heads = list(HEAD_KINDS) if args.head == "all" else [args.head]
     modes = {"on": [True], "off": [False], "both": [True, False]}[args.mask_cues]
     runs = {}
     for head in heads:
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("--seed", type=int, default=0, help="synthetic seed")
     model.add_argument("--height", type=int, default=128)
     model.add_argument("--width", type=int, default=256)
-    model.add_argument("--head", default="affinity", choices=[*get_args(HeadKind), "all"])
+    model.add_argument("--head", default="affinity", choices=[*HEAD_KINDS, "all"])
     model.add_argument("--mask-cues", default="on", choices=["on", "off", "both"])
     model.add_argument("--device", default="auto")
     model.add_argument("--batch", type=int, default=1)

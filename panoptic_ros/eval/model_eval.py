@@ -13,7 +13,8 @@ from panoptic_ros.data.sample import PanopticSample, panoptic_ids
 from panoptic_ros.eval.miou import IoUAccumulator
 from panoptic_ros.eval.pq import PQAccumulator
 from panoptic_ros.device import synchronize
-from panoptic_ros.model.network import HeadKind, PanopticNet
+from panoptic_ros.heads import HeadKind
+from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.structures import category_of
 
 

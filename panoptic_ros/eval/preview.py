@@ -10,7 +10,8 @@ import torch
 from panoptic_ros.data.dataset import SampleSource
 from panoptic_ros.data.sample import panoptic_ids
 from panoptic_ros.inference.overlay import render_overlay
-from panoptic_ros.model.network import HeadKind, PanopticNet
+from panoptic_ros.heads import HeadKind
+from panoptic_ros.model.network import PanopticNet
 
 PREVIEW_FRAMES = 6
 ALPHA = 0.6

@@ -16,7 +16,8 @@ from panoptic_ros.categories import CategoryTable
 from panoptic_ros.device import Precision, autocast, check_precision, resolve_device
 from panoptic_ros.inference.resize import resize_rgb
 from panoptic_ros.model.checkpoint import load_checkpoint
-from panoptic_ros.model.network import HeadKind, PanopticNet
+from panoptic_ros.heads import HeadKind
+from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.structures import PanopticResult
 from panoptic_ros.resources import package_file
 

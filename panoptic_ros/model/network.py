@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from typing import Literal
 
 import torch
 import torch.nn as nn
@@ -17,6 +16,7 @@ from torchvision.models.detection.image_list import ImageList
 
 from panoptic_ros.categories import VOID, CategoryTable
 from panoptic_ros.config import ModelConfig
+from panoptic_ros.heads import HeadKind
 from panoptic_ros.model.affinity_head import AffinityHead
 from panoptic_ros.model.backbone import INPUT_SCALING, build_backbone, family
 from panoptic_ros.structures import Detections
@@ -29,7 +29,6 @@ from panoptic_ros.model.postprocess import drop_covered, instance_masks, suppres
 from panoptic_ros.model.matching import keep_some_instances, match_detections, positive_proposals
 from panoptic_ros.model.upsnet_head import IGNORE, NEG, panoptic_targets, upsnet_logits
 
-HeadKind = Literal["affinity", "upsnet", "heuristic"]
 SIZE_DIVISOR = 32
 SEM_STRIDE = 4  # the semantic and panoptic logits live at 1/4 of the (padded) input
 

@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from panoptic_ros.data.sample import panoptic_ids
 from panoptic_ros.device import PRECISIONS
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.model.checkpoint import CheckpointError
-from panoptic_ros.model.network import HeadKind
+from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.replay.bag_io import BagError, count_messages, label_image, read_frames, read_messages
 from panoptic_ros.replay.output import StagedOutput
 from panoptic_ros.replay.report import markdown, write_report
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="fp32", choices=list(PRECISIONS))
     p.add_argument("--no-mask-cues", dest="mask_cues", action="store_false", help="boxes-only lightweight mode")
-    p.add_argument("--head", choices=get_args(HeadKind))
+    p.add_argument("--head", choices=HEAD_KINDS)
     p.add_argument("--score-threshold", type=float, default=0.5)
     p.add_argument("--inference-size", type=int, nargs=2, default=NODE_PARAMETERS["inference_size"].default,
                    metavar=("H", "W"), help="default: the node's; 0 0 = each frame's own size")

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
+from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_encoding import MAX_PIXELS
 
 
@@ -35,7 +36,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("mask_cues", True, "true: instances start from the mask head; false: boxes only, the mask "
                   "head is skipped (lightweight mode)."),
     ParameterSpec("head", "", "Panoptic head; empty = the checkpoint's choice.",
-                  choices=("", "affinity", "upsnet", "heuristic")),
+                  choices=("", *HEAD_KINDS)),
     ParameterSpec("score_threshold", 0.5, "Minimum detection score of an instance.", minimum=0.0, maximum=1.0,
                   dynamic=True),
     ParameterSpec("cameras", [""], "Camera names; camera c subscribes c/image (or c/image/compressed) and publishes "
