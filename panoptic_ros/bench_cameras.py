@@ -4,7 +4,9 @@ against one predictor per camera run one after another (one single-camera node p
 One step is the node's per-frame path for every camera: camera message -> RGB tensor, the
 ``Predictor``, the label / semantic / segments messages. *batched*: one predictor, one ``predict``
 call on the newest frame of all N cameras. *separate*: N predictors, each with its own copy of the
-weights, each called on its own camera's frame in turn. Throughput is N frames over the median step.
+weights, each called on its own camera's frame in turn. Throughput is N frames over the median step;
+the process's CPU time per frame (all its threads) is reported beside it, since it measures the work
+done whatever else the machine runs, where wall-clock throughput on a loaded machine does not.
 Each configuration runs in a fresh process, so its peak RSS (and, on a GPU, peak allocated memory)
 is its own; N separate nodes would be N processes, each also paying for the runtime, so the
 *separate* RSS here (N weight copies in one process) is a lower bound for them.
@@ -61,15 +63,17 @@ def _time_cameras(args: argparse.Namespace, load_model: ModelLoader, cameras: in
         for m, r in zip(msgs, results):
             conversions.result_messages(r, m.header)
 
-    runs = []
+    runs, cpu_runs = [], []
     for i in range(args.warmup + args.iters):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         step()
         synchronize(device)
         if i >= args.warmup:
             runs.append(1000 * (time.perf_counter() - start))
+            cpu_runs.append(1000 * (time.process_time() - cpu_start))
     ms = statistics.median(runs)
     return {"cameras": cameras, "mode": mode, "step_ms": ms, "fps": 1000 * cameras / ms,
+            "cpu_ms_per_frame": statistics.median(cpu_runs) / cameras,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "gpu_peak_mib": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None}
 
@@ -91,12 +95,14 @@ def cameras_rows(args: argparse.Namespace, load_model: ModelLoader) -> list[dict
 def cameras_table(rows: list[dict[str, Any]]) -> str:
     """Batched and separate side by side for each camera count."""
     head = (f"{'cameras':>7s}{'batched fps':>13s}{'ms/step':>9s}{'separate fps':>14s}{'ms/step':>9s}"
-            f"{'speed-up':>10s}{'RSS batched':>13s}{'RSS separate':>14s}{'GPU batched':>13s}{'GPU separate':>14s}")
+            f"{'speed-up':>10s}{'CPU ms/frame b.':>17s}{'sep.':>7s}{'RSS batched':>13s}{'RSS separate':>14s}"
+            f"{'GPU batched':>13s}{'GPU separate':>14s}")
     lines = [head, "-" * len(head)]
     by_key = {(r["cameras"], r["mode"]): r for r in rows}
     for cameras in dict.fromkeys(r["cameras"] for r in rows):
         b, s = by_key[cameras, "batched"], by_key[cameras, "separate"]
         gpu = [f"{r['gpu_peak_mib']:10.0f} MiB" if r["gpu_peak_mib"] is not None else f"{'-':>14s}" for r in (b, s)]
         lines.append(f"{cameras:7d}{b['fps']:13.2f}{b['step_ms']:9.0f}{s['fps']:14.2f}{s['step_ms']:9.0f}"
-                     f"{b['fps'] / s['fps']:9.2f}x{b['rss_mb']:10.0f} MB{s['rss_mb']:11.0f} MB{gpu[0]:>13s}{gpu[1]:>14s}")
+                     f"{b['fps'] / s['fps']:9.2f}x{b['cpu_ms_per_frame']:17.0f}{s['cpu_ms_per_frame']:7.0f}"
+                     f"{b['rss_mb']:10.0f} MB{s['rss_mb']:11.0f} MB{gpu[0]:>13s}{gpu[1]:>14s}")
     return "\n".join(lines)

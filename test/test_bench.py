@@ -68,4 +68,5 @@ def test_cameras_table_compares_one_batched_network_with_one_network_per_camera(
     assert [(r["cameras"], r["mode"]) for r in rows] == [(2, "batched"), (2, "separate")]
     for r in rows:  # each measured in its own process
         assert r["fps"] == 2000 / r["step_ms"] and r["rss_mb"] > 100 and r["gpu_peak_mib"] is None
+        assert r["cpu_ms_per_frame"] > 0
     assert "speed-up" in capsys.readouterr().out
