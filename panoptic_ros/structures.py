@@ -54,6 +54,10 @@ class Detections:
     def num_slots(self) -> int:
         return self.boxes.shape[1]
 
+    def images(self, index: torch.Tensor) -> "Detections":
+        """The detections of the images ``index`` [k] of the batch, in that order."""
+        return Detections(self.boxes[index], self.labels[index], self.scores[index], self.valid[index])
+
     @classmethod
     def from_lists(cls, boxes: list[torch.Tensor], labels: list[torch.Tensor],
                    scores: list[torch.Tensor] | None = None) -> "Detections":

@@ -96,17 +96,19 @@ class TorchPredictor:
 
     @torch.inference_mode()
     def predict(self, images: list[torch.Tensor]) -> list[PanopticResult]:
-        """Batch same-sized inputs together; each result has its input's size."""
+        """One network pass per network-input size (with ``inference_size`` set: one for the whole batch,
+        whatever the inputs' resolutions); each result has its input's size."""
         out: list[PanopticResult | None] = [None] * len(images)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, im in enumerate(images):
-            groups.setdefault(tuple(im.shape[-2:]), []).append(i)
-        for size, idx in groups.items():
-            target: tuple[int, int] = tuple(self.options.inference_size or size)  # type: ignore[assignment]
+            groups.setdefault(tuple(self.options.inference_size or im.shape[-2:]), []).append(i)  # type: ignore[arg-type]
+        for target, idx in groups.items():
+            sizes = [tuple(images[i].shape[-2:]) for i in idx]
             on_device = [images[i].to(self.device, non_blocking=True) for i in idx]
-            batch = torch.stack([resize_rgb(im, target) if target != size else im for im in on_device])
+            batch = torch.stack([resize_rgb(im, target) if size != target else im for im, size in zip(on_device, sizes)])
             with autocast(self.device, self.options.precision):
-                results = self.model.predict(batch, self.options.mask_cues, self.options.head, out_size=size)
+                results = self.model.predict(batch, self.options.mask_cues, self.options.head,
+                                             out_size=sizes)  # type: ignore[arg-type]
             for i, r in zip(idx, results):
                 out[i] = r
         return out  # type: ignore[return-value]

@@ -125,8 +125,9 @@ class PanopticNet(nn.Module):
     # ---- inference ----------------------------------------------------------------------------
     @torch.no_grad()
     def predict(self, images: torch.Tensor, mask_cues: bool = True, head: HeadKind | None = None,
-                out_size: tuple[int, int] | None = None) -> list[PanopticResult]:
-        """uint8 RGB [B, 3, H, W] on the model's device -> one result per image, at ``out_size``."""
+                out_size: tuple[int, int] | list[tuple[int, int]] | None = None) -> list[PanopticResult]:
+        """uint8 RGB [B, 3, H, W] on the model's device -> one result per image, at ``out_size`` (one size
+        for all, or one per image: cameras of different resolutions share one network pass)."""
         image_list = self.prepare(images)
         feats = self.extract(image_list)
         sem_logits, fused = self.semantic(feats)
@@ -135,8 +136,15 @@ class PanopticNet(nn.Module):
         h, w = images.shape[-2:]
         channels, confidence = self.panoptic(sem_logits, fused, dets, mask_logits, head or self.cfg.panoptic.kind,
                                              (h, w))
-        return build_results(channels, confidence, dets, self.categories,
-                             out_size or (h, w), mask_cues)
+        sizes = out_size if isinstance(out_size, list) else [out_size or (h, w)] * images.shape[0]
+        results: list[PanopticResult] = [None] * len(sizes)  # type: ignore[list-item]
+        for size in dict.fromkeys(sizes):  # one batched build per distinct output size
+            index = [i for i, s in enumerate(sizes) if s == size]
+            pick = torch.tensor(index, device=channels.device)
+            built = build_results(channels[pick], confidence[pick], dets.images(pick), self.categories, size, mask_cues)
+            for i, result in zip(index, built):
+                results[i] = result
+        return results
 
     # ---- training -----------------------------------------------------------------------------
     def forward(self, images: torch.Tensor, targets: PanopticTargets | None = None, mask_cues: bool = True,

@@ -16,9 +16,14 @@ def _predictor(**options) -> TorchPredictor:
 def test_outputs_come_back_at_each_inputs_resolution_with_mixed_sizes():
     p = _predictor(inference_size=(64, 96))
     images = [torch.randint(0, 256, (3, h, w), dtype=torch.uint8) for h, w in ((120, 200), (64, 96), (120, 200))]
+    passes = []
+    extract = p.model.extract
+    p.model.extract = lambda image_list: passes.append(image_list.tensors.shape[0]) or extract(image_list)
     results = p.predict(images)
+    assert passes == [3]  # one network pass for the whole mix of resolutions
     assert [tuple(r.panoptic.shape) for r in results] == [(120, 200), (64, 96), (120, 200)]
     assert torch.equal(p.predict(images[:1])[0].panoptic, results[0].panoptic)  # batching changes nothing
+    assert torch.equal(p.predict(images[1:2])[0].panoptic, results[1].panoptic)
 
 
 def test_bf16_autocast_runs_on_the_cpu_and_mostly_agrees_with_fp32():
