@@ -30,7 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from panoptic_ros.structures import Detections
-from panoptic_ros.model.upsnet_head import NEG, upsnet_logits
+from panoptic_ros.model.upsnet_head import NEG, InstanceLogits, upsnet_logits
 
 SDPA_ALIGN = 8  # query/value width multiple that every fused attention kernel accepts (fp16, bf16, fp32)
 
@@ -73,8 +73,9 @@ class AffinityHead(nn.Module):
 
     def forward(self, sem_logits: torch.Tensor, fused: torch.Tensor, dets: Detections,
                 mask_logits: torch.Tensor | None, num_stuff: int, stride: float
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(affinity logits, UPSNet logits they start from, embeddings). Both logits [B, S+1+N, h, w]."""
+                ) -> tuple[torch.Tensor, torch.Tensor, InstanceLogits, torch.Tensor]:
+        """(affinity logits, UPSNet logits they start from, the instance logits behind those, embeddings).
+        Both logits [B, S+1+N, h, w]."""
         init, inst = upsnet_logits(sem_logits, dets, mask_logits, num_stuff, stride)
         # Propagate the finite form (instances 0 outside their box) so they can grow past the box.
         start = torch.cat([init[:, : num_stuff + 1], inst.values], dim=1)
@@ -82,7 +83,7 @@ class AffinityHead(nn.Module):
         out = start + self.mix * self.propagate(start, emb)
         pad = ~dets.valid[:, :, None, None].expand(-1, -1, *out.shape[-2:])
         out = torch.cat([out[:, : num_stuff + 1], out[:, num_stuff + 1:].masked_fill(pad, NEG)], dim=1)
-        return out, init, emb
+        return out, init, inst, emb
 
     def loss(self, emb: torch.Tensor, segments: torch.Tensor, samples: int) -> torch.Tensor:
         """Cross-entropy of the affinity's row mass inside each pixel's own segment, on ``samples`` pixels

@@ -4,7 +4,8 @@ Instances are painted in score order (at each pixel the highest-scoring instance
 covers it wins), an instance left with less than ``min_visible`` of its mask visible is dropped, and
 the rest of the image takes the semantic head's stuff class; thing pixels no instance claims are void.
 Done as two vectorised passes (paint, drop, repaint) instead of the usual per-instance loop. The masks
-are ``postprocess.instance_masks``, the same every head's post-processing uses.
+are ``postprocess.instance_masks``, the same every head's post-processing uses; ``panoptic_heads`` wraps it
+behind the interface the learnt heads share.
 Output: a channel map in the panoptic-logit layout of ``upsnet_head``.
 """
 from __future__ import annotations

@@ -20,14 +20,14 @@ from panoptic_ros.heads import HeadKind
 from panoptic_ros.model.affinity_head import AffinityHead
 from panoptic_ros.model.backbone import INPUT_SCALING, build_backbone, family
 from panoptic_ros.structures import Detections
-from panoptic_ros.model.heuristic_merge import heuristic_channels
 from panoptic_ros.model.instance_head import InstanceHead, mask_loss
 from panoptic_ros.model.result import build_results
 from panoptic_ros.structures import PanopticResult
 from panoptic_ros.model.semantic_head import SemanticHead
-from panoptic_ros.model.postprocess import drop_covered, instance_masks, suppress_overlaps, void_small_stuff
+from panoptic_ros.model.panoptic_heads import PanopticInputs, run_panoptic_head
+from panoptic_ros.model.postprocess import suppress_overlaps, void_small_stuff
 from panoptic_ros.model.matching import keep_some_instances, match_detections, positive_proposals
-from panoptic_ros.model.upsnet_head import IGNORE, NEG, panoptic_targets, upsnet_logits
+from panoptic_ros.model.upsnet_head import IGNORE, NEG, panoptic_targets
 
 SIZE_DIVISOR = 32
 SEM_STRIDE = 4  # the semantic and panoptic logits live at 1/4 of the (padded) input
@@ -107,18 +107,9 @@ class PanopticNet(nn.Module):
         p, s = self.cfg.panoptic, self.num_stuff
         grid = (sem_logits.shape[-2] * SEM_STRIDE, sem_logits.shape[-1] * SEM_STRIDE)
         sem = F.interpolate(sem_logits.float(), size=grid, mode="bilinear", align_corners=False)
-        dets = suppress_overlaps(dets, p.overlap_nms)
-        masks = instance_masks(sem, dets, mask_logits, s) if head == "heuristic" or p.min_visible > 0 else None
-        if head == "heuristic":
-            channels, confidence = heuristic_channels(sem, dets, masks, s, p.min_visible)
-        else:
-            if head == "upsnet":
-                logits, _ = upsnet_logits(sem, dets, mask_logits, s, 1.0)
-            elif head == "affinity":
-                logits, _, _ = self.affinity(sem, fused, dets, mask_logits, s, 1.0)
-            else:
-                raise ValueError(f"unknown panoptic head {head!r}")
-            channels, confidence = drop_covered(logits, masks, s, p.min_visible)
+        inputs = PanopticInputs(sem, fused, suppress_overlaps(dets, p.overlap_nms), mask_logits, self.affinity,
+                                s, p.min_visible)
+        channels, confidence = run_panoptic_head(head, inputs)
         h, w = size or grid
         return void_small_stuff(channels[:, :h, :w], s, p.min_stuff_area), confidence[:, :h, :w]
 
@@ -203,7 +194,7 @@ class PanopticNet(nn.Module):
         s = self.num_stuff
         pan_target = panoptic_targets(_subsample(semantic, SEM_STRIDE), _subsample(instances, SEM_STRIDE),
                                       shown_slot, s)
-        out, init, emb = self.affinity(sem_logits, fused, shown, mask_logits, s, SEM_STRIDE)
+        out, init, _, emb = self.affinity(sem_logits, fused, shown, mask_logits, s, SEM_STRIDE)
         losses["loss_panoptic"] = cross_entropy(out, pan_target, IGNORE)
         # UPSNet's parameter-free logits cannot claim pixels outside an instance's box (a detected box
         # smaller than the object); those pixels train only the affinity head, which can grow past boxes.

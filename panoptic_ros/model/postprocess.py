@@ -20,7 +20,7 @@ import torch
 
 from panoptic_ros.structures import Detections
 from panoptic_ros.model.matching import pairwise_iou
-from panoptic_ros.model.upsnet_head import NEG, box_masks, paste_in_boxes
+from panoptic_ros.model.upsnet_head import NEG, box_masks
 
 
 def suppress_overlaps(dets: Detections, iou_threshold: float) -> Detections:
@@ -39,16 +39,22 @@ def suppress_overlaps(dets: Detections, iou_threshold: float) -> Detections:
     return dataclasses.replace(dets, valid=dets.valid & ~suppressed)
 
 
-def instance_masks(sem_logits: torch.Tensor, dets: Detections, mask_logits: torch.Tensor | None,
+def instance_masks(sem_logits: torch.Tensor, dets: Detections, pasted_masks: torch.Tensor | None,
                    num_stuff: int) -> torch.Tensor:
     """Each detection's own binary mask at the logits' resolution: [B, N, H, W] bool.
 
-    With mask cues the mask head's (logit > 0); without them the box intersected with the pixels the
-    semantic head gives the detection's class.
+    Args:
+        sem_logits: [B, K, H, W] semantic logits.
+        dets: the detections.
+        pasted_masks: [B, N, H, W] mask logits already pasted into their boxes at this resolution
+            (``paste_in_boxes``, zero outside the box), or None without mask cues.
+    Returns:
+        With mask cues the mask head's pixels (logit > 0); without them the box intersected with the
+        pixels the semantic head gives the detection's class; nothing for padding slots.
     """
     h, w = sem_logits.shape[-2:]
-    if mask_logits is not None:
-        masks = paste_in_boxes(mask_logits, dets.boxes, (h, w), 1.0) > 0
+    if pasted_masks is not None:
+        masks = pasted_masks > 0
     else:
         own_class = (num_stuff + dets.labels - 1)[:, :, None, None]
         masks = box_masks(dets.boxes, (h, w), 1.0) & (sem_logits.argmax(dim=1, keepdim=True) == own_class)

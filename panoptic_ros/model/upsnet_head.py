@@ -31,6 +31,7 @@ class InstanceLogits:
     values: torch.Tensor    # [B, N, h, w] Y_i, zero outside box (finite: fit for propagation)
     semantic: torch.Tensor  # [B, N, h, w] X[c_i] inside the box, zero outside (the unknown class's term)
     in_box: torch.Tensor    # [B, N, h, w] bool
+    mask: torch.Tensor | None  # [B, N, h, w] the pasted mask logits, zero outside the box; None: no mask cues
 
 
 def box_masks(boxes: torch.Tensor, size: tuple[int, int], stride: float) -> torch.Tensor:
@@ -76,9 +77,9 @@ def instance_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: tor
     in_box = box_masks(dets.boxes, (h, w), stride) & dets.valid[:, :, None, None]
     cropped = sem * in_box
     if mask_logits is None:
-        return InstanceLogits(cropped, cropped, in_box)
+        return InstanceLogits(cropped, cropped, in_box, None)
     pasted = paste_in_boxes(mask_logits, dets.boxes, (h, w), stride)
-    return InstanceLogits((sem + pasted) * in_box, cropped, in_box)
+    return InstanceLogits((sem + pasted) * in_box, cropped, in_box, pasted)
 
 
 def unknown_logit(sem_logits: torch.Tensor, inst: InstanceLogits, valid: torch.Tensor, num_stuff: int) -> torch.Tensor:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.model.affinity_head import AffinityHead
 from panoptic_ros.structures import Detections
-from panoptic_ros.model.heuristic_merge import heuristic_channels
-from panoptic_ros.model.postprocess import instance_masks
-from panoptic_ros.model.upsnet_head import upsnet_logits
+from panoptic_ros.model.panoptic_heads import PanopticInputs, run_panoptic_head
 
 S, T = 2, 2  # stuff and thing classes
 
@@ -26,22 +25,18 @@ def _frame(seed: int, n: int) -> tuple[torch.Tensor, torch.Tensor, list[torch.Te
 
 
 def _outputs(frames: list, head: str, mask_cues: bool, affinity: AffinityHead) -> torch.Tensor:
+    """Channel map and confidence of every frame, stacked: [2, B, H, W]."""
     sem = torch.cat([f[0] for f in frames])
     fused = torch.cat([f[1] for f in frames])
     dets = Detections.from_lists([f[2][0] for f in frames], [f[2][1] for f in frames], [f[2][2] for f in frames])
     n = dets.num_slots
     masks = torch.stack([torch.cat([f[2][3], torch.zeros(n - len(f[2][3]), 28, 28)]) for f in frames])
-    masks = masks if mask_cues else None
-    if head == "heuristic":
-        return heuristic_channels(sem, dets, instance_masks(sem, dets, masks, S), S)[0]
-    if head == "upsnet":
-        logits = upsnet_logits(sem, dets, masks, S, 1.0)[0]
-    else:
-        logits = affinity(sem, fused, dets, masks, S, 1.0)[0]
-    return logits[:, : S + 1 + len(frames[0][2][0])]  # the first frame's own channels
+    inputs = PanopticInputs(sem, fused, dets, masks if mask_cues else None, affinity, S, min_visible=0.5)
+    channels, confidence = run_panoptic_head(head, inputs)
+    return torch.stack([channels.float(), confidence])
 
 
-@pytest.mark.parametrize("head", ["heuristic", "upsnet", "affinity"])
+@pytest.mark.parametrize("head", HEAD_KINDS)
 @pytest.mark.parametrize("mask_cues", [True, False])
 @pytest.mark.parametrize("own", [0, 1, 3])
 def test_a_frame_alone_and_in_a_batch_give_identical_outputs(head, mask_cues, own):
@@ -50,7 +45,7 @@ def test_a_frame_alone_and_in_a_batch_give_identical_outputs(head, mask_cues, ow
     frame, other = _frame(1, own), _frame(2, 5)
     with torch.no_grad():
         alone = _outputs([frame], head, mask_cues, affinity)
-        batched = _outputs([frame, other], head, mask_cues, affinity)[:1]
+        batched = _outputs([frame, other], head, mask_cues, affinity)[:, :1]
     assert torch.allclose(alone, batched, atol=1e-5), (alone - batched).abs().max()
 
 

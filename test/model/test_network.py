@@ -10,6 +10,7 @@ from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.structures import PanopticTargets
 from panoptic_ros.structures import ID_DIVISOR, PanopticResult
 from panoptic_ros.data.street_categories import STREET_CATEGORIES
+from panoptic_ros.heads import HEAD_KINDS
 
 
 def _images(b: int = 2, h: int = 64, w: int = 96) -> torch.Tensor:
@@ -40,7 +41,7 @@ def checkpoint(tmp_path_factory) -> str:
     return str(save_checkpoint(tmp_path_factory.mktemp("ckpt") / "small.pt", model, "small"))
 
 
-@pytest.mark.parametrize("head", ["affinity", "upsnet", "heuristic"])
+@pytest.mark.parametrize("head", HEAD_KINDS)
 @pytest.mark.parametrize("mask_cues", [True, False])
 def test_every_head_and_mode_runs_from_one_checkpoint(checkpoint, head, mask_cues):
     model, meta = load_checkpoint(checkpoint)

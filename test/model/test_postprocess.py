@@ -48,11 +48,13 @@ def test_small_stuff_segments_become_void():
     assert torch.equal(void_small_stuff(channels, S, 0.0), channels)
 
 
-def test_instance_masks_come_from_mask_logits_or_box_and_semantic_class():
+def test_instance_masks_come_from_pasted_mask_logits_or_box_and_semantic_class():
     sem = torch.zeros(1, 3, 4, 4)
     sem[0, 2, :, :2] = 5.0  # the thing class on the left half
     dets = _dets([[0, 0, 4, 4]], [1], [0.9])
     without = instance_masks(sem, dets, None, S)
     assert without[0, 0, :, :2].all() and not without[0, 0, :, 2:].any()
-    with_cues = instance_masks(sem, dets, torch.full((1, 1, 28, 28), -1.0), S)
-    assert not with_cues.any()
+    pasted = torch.full((1, 1, 4, 4), -1.0)
+    pasted[0, 0, 1:3, 1:3] = 2.0
+    with_cues = instance_masks(sem, dets, pasted, S)
+    assert with_cues[0, 0].tolist() == (pasted[0, 0] > 0).tolist()
