@@ -7,18 +7,19 @@ Why it is cheap at camera resolution: the labels are a nearest resize of a small
 axis an output pixel either starts a new block of its source pixel or repeats the one before it, and
 only a block start can be a border. Colours and borders are therefore decided per (source pixel,
 starts a row block, starts a column block) on the small map, and that table is expanded to the output
-with one gather per axis; the per-pixel work left is an integer blend in the input's own layout.
+with one gather per axis; the per-pixel work left is the blend, in uint8.
 """
 from __future__ import annotations
 
 import torch
 
+import cv2
+
 from panoptic_ros.inference.resize import resize_rgb
 from panoptic_ros.model.nearest import NearestGrid
 from panoptic_ros.structures import ID_DIVISOR, PanopticResult, category_of, instance_of
 
-ALPHA_BITS = 7  # alpha in steps of 1/128: (colour - input) * alpha stays within int16
-_FULL = 1 << ALPHA_BITS
+VOID, SEGMENT, BORDER = 0, 1, 2  # what a pixel shows: the input, the blend, white
 MAX_ID = 256 * ID_DIVISOR  # category ids are uint8 (the semantic map), so every panoptic id is below
 
 
@@ -38,17 +39,40 @@ def _blocks(index: torch.Tensor, n_in: int) -> tuple[torch.Tensor, torch.Tensor,
     return index, previous, 1
 
 
-def _styles(ids: torch.Tensor, colors: torch.Tensor, alpha: int) -> torch.Tensor:
-    """[K] segment ids -> [K + 2, 3] int16 styles ``colour | alpha << 8``: the K segments, void (alpha 0:
-    the input shows) and the border (white, opaque). Styles are 16 unsigned bits kept in int16 (alpha
-    128 sets the sign bit), which is why alpha is read back as ``(style >> 8) & 255``."""
+def _styles(ids: torch.Tensor, colors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """[K] segment ids -> (colours [K + 2, 3] uint8, roles [K + 2] uint8): the K segments, then void and
+    the border (white)."""
     ids = ids.long()
     instance = instance_of(ids)
     shift = ((instance * 47) % 96 - 48).where(instance > 0, 0)  # distinct shades per instance
-    colour = (colors[category_of(ids)].long() + shift[:, None]).clamp_(0, 255) | (alpha << 8)
-    extra = torch.zeros(2, 3, dtype=colour.dtype, device=ids.device)
-    extra[1] = 255 | _FULL << 8
-    return torch.cat([colour, extra]).to(torch.int16)  # wraps into the sign bit, see above
+    colour = (colors[category_of(ids)].long() + shift[:, None]).clamp_(0, 255)
+    extra = torch.tensor([[0, 0, 0], [255, 255, 255]], dtype=colour.dtype, device=ids.device)
+    roles = torch.full((ids.numel() + 2,), SEGMENT, dtype=torch.uint8, device=ids.device)
+    roles[-2:] = torch.tensor([VOID, BORDER], dtype=torch.uint8)
+    return torch.cat([colour, extra]).to(torch.uint8), roles
+
+
+def _blend_opencv(rgb: torch.Tensor, colour: torch.Tensor, role: torch.Tensor, alpha: float) -> torch.Tensor:
+    """``_blend`` for CPU tensors: OpenCV's vectorised blend and masked copies, three passes over uint8
+    (PyTorch's CPU kernels would need int16 or float copies of the frame: several times slower at
+    camera resolution)."""
+    src, out, roles = rgb.contiguous().numpy(), colour.numpy(), role.numpy()
+    blended = cv2.addWeighted(src, 1.0 - alpha, out, alpha, 0.0)
+    blended = cv2.copyTo(src, cv2.compare(roles, VOID, cv2.CMP_EQ), blended)
+    blended = cv2.copyTo(out, cv2.compare(roles, BORDER, cv2.CMP_EQ), blended)
+    return torch.from_numpy(blended)
+
+
+def _blend_torch(rgb: torch.Tensor, colour: torch.Tensor, role: torch.Tensor, alpha: float) -> torch.Tensor:
+    """``_blend`` in PyTorch, on the tensors' device (a GPU's)."""
+    blended = torch.lerp(rgb.float(), colour.float(), alpha).round_().to(torch.uint8)
+    return torch.where((role == VOID)[..., None], rgb, torch.where((role == BORDER)[..., None], colour, blended))
+
+
+def _blend(rgb: torch.Tensor, colour: torch.Tensor, role: torch.Tensor, alpha: float) -> torch.Tensor:
+    """[H, W, 3] uint8 input and colours, [H, W] roles -> the overlay: ``input + (colour - input) * alpha``
+    on segments, the input on void, the colour on borders."""
+    return (_blend_opencv if rgb.device.type == "cpu" else _blend_torch)(rgb, colour, role, alpha)
 
 
 def _codes(coarse: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -65,7 +89,7 @@ def render_overlay(image: torch.Tensor, panoptic: torch.Tensor | PanopticResult,
     ``panoptic``: a result (its small map is used: the cheap way) or any [H, W] map. ``colors``:
     [256, 3] uint8 by category id. ``max_size`` caps the overlay's longer side (input resized
     bilinearly, labels taken from the small map by nearest resize). The blend is
-    ``input + round((colour - input) * alpha)`` with alpha in steps of 1/128.
+    ``input + (colour - input) * alpha``, rounded.
     """
     if isinstance(panoptic, PanopticResult):
         coarse, grid, ids = panoptic.coarse, panoptic.grid, panoptic.segment_ids
@@ -87,15 +111,12 @@ def render_overlay(image: torch.Tensor, panoptic: torch.Tensor | PanopticResult,
     first_row = (torch.arange(nr, device=coarse.device) == 0)[None, :, None, None]
     first_col = (torch.arange(nc, device=coarse.device) == 0)[None, None, None, :]
     border = (first_row & top[:, None, :, None]) | (first_col & left[:, None, :, None])
-    kinds = _codes(coarse, ids)[:, None, :, None].expand(h_in, nr, w_in, nc).contiguous()
-    kinds.masked_fill_(border, ids.numel() + 1)
-    styles = _styles(ids, colors, round(alpha * _FULL))
-    style = styles.index_select(0, kinds.flatten()).view(h_in * nr, w_in * nc, 3)
-    # Full resolution: one gather per axis, then the blend in place, all int16 in the input's layout
-    # (mixed dtypes, broadcasts and strided operands take PyTorch's slow CPU paths).
-    mix = style.index_select(1, col_kind).index_select(0, row_kind)      # [H, W, 3] colour | alpha << 8
-    weight = (mix >> 8).bitwise_and_(255)
-    rgb = image.permute(1, 2, 0)
-    base = torch.empty(rgb.shape, dtype=torch.int16, device=rgb.device).copy_(rgb)
-    mix.bitwise_and_(255).sub_(base).mul_(weight).add_(_FULL // 2).bitwise_right_shift_(ALPHA_BITS).add_(base)
-    return torch.empty(rgb.shape, dtype=torch.uint8, device=rgb.device).copy_(mix)
+    codes = _codes(coarse, ids)[:, None, :, None].expand(h_in, nr, w_in, nc).contiguous()
+    codes.masked_fill_(border, ids.numel() + 1)
+    colours, roles = _styles(ids, colors)
+    # Full resolution: one gather per axis for the colours and the roles, then the blend.
+    colour = colours.index_select(0, codes.flatten()).view(h_in * nr, w_in * nc, 3)
+    role = roles.index_select(0, codes.flatten()).view(h_in * nr, w_in * nc)
+    colour = colour.index_select(1, col_kind).index_select(0, row_kind)
+    role = role.index_select(1, col_kind).index_select(0, row_kind)
+    return _blend(image.permute(1, 2, 0), colour, role, alpha)

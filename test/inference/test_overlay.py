@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers import small_categories
-from panoptic_ros.inference.overlay import render_overlay
+from panoptic_ros.inference.overlay import BORDER, VOID, _blend_opencv, _blend_torch, render_overlay
 from panoptic_ros.inference.resize import resize_rgb
 from panoptic_ros.structures import Detections
 from panoptic_ros.model.result import build_results
@@ -82,3 +82,15 @@ def test_capped_size_keeps_the_aspect_and_takes_labels_from_the_small_map():
     assert torch.equal(out, render_overlay(resize_rgb(image, (56, 100)), labels, colors, 0.5))
     uncapped = render_overlay(image, result, colors, 0.5)
     assert torch.equal(render_overlay(image, result, colors, 0.5, max_size=320), uncapped)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 0.5, 1.0])
+def test_the_opencv_and_torch_blends_agree(alpha):
+    """The CPU blend (OpenCV) and the one used on other devices (PyTorch) give one overlay."""
+    gen = torch.Generator().manual_seed(7)
+    rgb = torch.randint(0, 256, (3, 33, 47), dtype=torch.uint8, generator=gen).permute(1, 2, 0)  # planar
+    colour = torch.randint(0, 256, (33, 47, 3), dtype=torch.uint8, generator=gen)
+    role = torch.randint(0, 3, (33, 47), dtype=torch.uint8, generator=gen)
+    a, b = _blend_opencv(rgb, colour, role, alpha), _blend_torch(rgb, colour, role, alpha)
+    assert (a.int() - b.int()).abs().max() <= (0 if alpha in (0.0, 1.0) else 1)
+    assert torch.equal(a[role == VOID], rgb[role == VOID]) and torch.equal(a[role == BORDER], colour[role == BORDER])
