@@ -11,9 +11,8 @@ with one gather per axis; the per-pixel work left is the blend, in uint8.
 """
 from __future__ import annotations
 
-import torch
-
 import cv2
+import torch
 
 from panoptic_ros.inference.resize import resize_rgb
 from panoptic_ros.model.nearest import NearestGrid
