@@ -7,7 +7,7 @@ Why it is cheap at camera resolution: the labels are a nearest resize of a small
 axis an output pixel either starts a new block of its source pixel or repeats the one before it, and
 only a block start can be a border. Colours and borders are therefore decided per (source pixel,
 starts a row block, starts a column block) on the small map, and that table is expanded to the output
-with one gather per axis; the per-pixel work left is the blend, in uint8.
+with one gather per axis (a style is one 32-bit word); the per-pixel work left is the blend, in uint8.
 """
 from __future__ import annotations
 
@@ -38,40 +38,56 @@ def _blocks(index: torch.Tensor, n_in: int) -> tuple[torch.Tensor, torch.Tensor,
     return index, previous, 1
 
 
-def _styles(ids: torch.Tensor, colors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """[K] segment ids -> (colours [K + 2, 3] uint8, roles [K + 2] uint8): the K segments, then void and
-    the border (white)."""
+def _styles(ids: torch.Tensor, colors: torch.Tensor) -> torch.Tensor:
+    """[K] segment ids -> [K + 2] int32 styles: the K segments, then void and the border (white).
+
+    A style is four bytes, red, green, blue and the pixel's role, viewed as one int32, so that expanding
+    the styles to full resolution is one gather of one word per pixel.
+    """
     ids = ids.long()
     instance = instance_of(ids)
     shift = ((instance * 47) % 96 - 48).where(instance > 0, 0)  # distinct shades per instance
     colour = (colors[category_of(ids)].long() + shift[:, None]).clamp_(0, 255)
     extra = torch.tensor([[0, 0, 0], [255, 255, 255]], dtype=colour.dtype, device=ids.device)
-    roles = torch.full((ids.numel() + 2,), SEGMENT, dtype=torch.uint8, device=ids.device)
-    roles[-2:] = torch.tensor([VOID, BORDER], dtype=torch.uint8)
-    return torch.cat([colour, extra]).to(torch.uint8), roles
+    roles = torch.full((ids.numel() + 2, 1), SEGMENT, dtype=colour.dtype, device=ids.device)
+    roles[-2:, 0] = torch.tensor([VOID, BORDER])
+    return torch.cat([torch.cat([colour, extra]), roles], dim=1).to(torch.uint8).view(torch.int32)[:, 0]
 
 
-def _blend_opencv(rgb: torch.Tensor, colour: torch.Tensor, role: torch.Tensor, alpha: float) -> torch.Tensor:
-    """``_blend`` for CPU tensors: OpenCV's vectorised blend and masked copies, three passes over uint8
-    (PyTorch's CPU kernels would need int16 or float copies of the frame: several times slower at
-    camera resolution)."""
-    src, out, roles = rgb.contiguous().numpy(), colour.numpy(), role.numpy()
-    blended = cv2.addWeighted(src, 1.0 - alpha, out, alpha, 0.0)
+def _expand(table: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """``table[rows][:, cols]`` for a 2-d int32 table: one gather per axis. On the CPU the column gather
+    is NumPy's fancy indexing (about 4x faster than ``index_select`` along columns there); rows are
+    whole-row copies either way."""
+    if table.device.type == "cpu":
+        table = torch.from_numpy(table.numpy()[:, cols.numpy()])
+    else:
+        table = table.index_select(1, cols)
+    return table.index_select(0, rows)
+
+
+def _blend_opencv(rgb: torch.Tensor, styled: torch.Tensor, alpha: float) -> torch.Tensor:
+    """``_blend`` for CPU tensors: OpenCV's vectorised channel split, blend and masked copies over
+    uint8 (PyTorch's CPU kernels would need int16 or float copies of the frame: several times slower
+    at camera resolution)."""
+    src, rgba = rgb.contiguous().numpy(), styled.numpy()
+    colour, roles = cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB), cv2.extractChannel(rgba, 3)
+    blended = cv2.addWeighted(src, 1.0 - alpha, colour, alpha, 0.0)
     blended = cv2.copyTo(src, cv2.compare(roles, VOID, cv2.CMP_EQ), blended)
-    blended = cv2.copyTo(out, cv2.compare(roles, BORDER, cv2.CMP_EQ), blended)
+    blended = cv2.copyTo(colour, cv2.compare(roles, BORDER, cv2.CMP_EQ), blended)
     return torch.from_numpy(blended)
 
 
-def _blend_torch(rgb: torch.Tensor, colour: torch.Tensor, role: torch.Tensor, alpha: float) -> torch.Tensor:
+def _blend_torch(rgb: torch.Tensor, styled: torch.Tensor, alpha: float) -> torch.Tensor:
     """``_blend`` in PyTorch, on the tensors' device (a GPU's)."""
+    colour, role = styled[..., :3], styled[..., 3:]
     blended = torch.lerp(rgb.float(), colour.float(), alpha).round_().to(torch.uint8)
-    return torch.where((role == VOID)[..., None], rgb, torch.where((role == BORDER)[..., None], colour, blended))
+    return torch.where(role == VOID, rgb, torch.where(role == BORDER, colour, blended))
 
 
-def _blend(rgb: torch.Tensor, colour: torch.Tensor, role: torch.Tensor, alpha: float) -> torch.Tensor:
-    """[H, W, 3] uint8 input and colours, [H, W] roles -> the overlay: ``input + (colour - input) * alpha``
-    on segments, the input on void, the colour on borders."""
-    return (_blend_opencv if rgb.device.type == "cpu" else _blend_torch)(rgb, colour, role, alpha)
+def _blend(rgb: torch.Tensor, styled: torch.Tensor, alpha: float) -> torch.Tensor:
+    """[H, W, 3] uint8 input, [H, W, 4] uint8 styles (colour, role) -> the overlay:
+    ``input + (colour - input) * alpha`` on segments, the input on void, the colour on borders."""
+    return (_blend_opencv if rgb.device.type == "cpu" else _blend_torch)(rgb, styled, alpha)
 
 
 def _codes(coarse: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -112,10 +128,6 @@ def render_overlay(image: torch.Tensor, panoptic: torch.Tensor | PanopticResult,
     border = (first_row & top[:, None, :, None]) | (first_col & left[:, None, :, None])
     codes = _codes(coarse, ids)[:, None, :, None].expand(h_in, nr, w_in, nc).contiguous()
     codes.masked_fill_(border, ids.numel() + 1)
-    colours, roles = _styles(ids, colors)
-    # Full resolution: one gather per axis for the colours and the roles, then the blend.
-    colour = colours.index_select(0, codes.flatten()).view(h_in * nr, w_in * nc, 3)
-    role = roles.index_select(0, codes.flatten()).view(h_in * nr, w_in * nc)
-    colour = colour.index_select(1, col_kind).index_select(0, row_kind)
-    role = role.index_select(1, col_kind).index_select(0, row_kind)
-    return _blend(image.permute(1, 2, 0), colour, role, alpha)
+    styles = _styles(ids, colors).index_select(0, codes.flatten()).view(h_in * nr, w_in * nc)
+    styled = _expand(styles, row_kind, col_kind)  # [H, W] int32: full resolution from here
+    return _blend(image.permute(1, 2, 0), styled.view(torch.uint8).view(*styled.shape, 4), alpha)

@@ -91,6 +91,7 @@ def test_the_opencv_and_torch_blends_agree(alpha):
     rgb = torch.randint(0, 256, (3, 33, 47), dtype=torch.uint8, generator=gen).permute(1, 2, 0)  # planar
     colour = torch.randint(0, 256, (33, 47, 3), dtype=torch.uint8, generator=gen)
     role = torch.randint(0, 3, (33, 47), dtype=torch.uint8, generator=gen)
-    a, b = _blend_opencv(rgb, colour, role, alpha), _blend_torch(rgb, colour, role, alpha)
+    styled = torch.cat([colour, role[..., None]], dim=2)
+    a, b = _blend_opencv(rgb, styled, alpha), _blend_torch(rgb, styled, alpha)
     assert (a.int() - b.int()).abs().max() <= (0 if alpha in (0.0, 1.0) else 1)
     assert torch.equal(a[role == VOID], rgb[role == VOID]) and torch.equal(a[role == BORDER], colour[role == BORDER])
