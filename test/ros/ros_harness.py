@@ -30,10 +30,20 @@ from panoptic_ros.ros.parameters import camera_topic
 OUTPUTS = {"panoptic": Image, "semantic": Image, "segments": PanopticSegmentation, "overlay": Image}
 
 
+_DOMAIN_IDS = random.sample(range(1, 101), 100)  # this run's order of the safe domain ids
+
+
 def isolated_ros_env() -> dict[str, str]:
-    """A private DDS domain on loopback, so parallel runs and other sessions never cross."""
+    """A private DDS domain on loopback, so parallel runs and other sessions never cross.
+
+    Successive calls get distinct domain ids (the least recently handed out when all 100 have been):
+    a random draw per call made two nodes of one test share a domain now and then, and a client then
+    saw the other node's subscription.
+    """
     env = dict(os.environ)
-    env["ROS_DOMAIN_ID"] = str(random.randint(1, 100))
+    domain = _DOMAIN_IDS.pop(0)
+    _DOMAIN_IDS.append(domain)
+    env["ROS_DOMAIN_ID"] = str(domain)
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     env["PYTHONUNBUFFERED"] = "1"
     return env
