@@ -24,7 +24,7 @@ from panoptic_ros.heads import HEAD_KINDS, HeadKind
 from panoptic_ros.model.affinity_head import AffinityHead
 from panoptic_ros.model.heuristic_merge import heuristic_channels
 from panoptic_ros.model.postprocess import drop_covered, instance_masks
-from panoptic_ros.model.upsnet_head import paste_in_boxes, upsnet_logits
+from panoptic_ros.model.upsnet_head import InstanceLogits, paste_in_boxes, upsnet_logits
 from panoptic_ros.structures import Detections
 
 
@@ -51,18 +51,24 @@ def heuristic_head(x: PanopticInputs) -> tuple[torch.Tensor, torch.Tensor]:
     return heuristic_channels(x.sem_logits, x.dets, masks, x.num_stuff, x.min_visible)
 
 
+def _argmax_of_logits(x: PanopticInputs, logits: torch.Tensor, inst: InstanceLogits
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A learnt head's output: the argmax of its panoptic logits after ``min_visible``, judged on the
+    masks already pasted behind those logits."""
+    masks = instance_masks(x.sem_logits, x.dets, inst.mask, x.num_stuff) if x.min_visible > 0 else None
+    return drop_covered(logits, masks, x.num_stuff, x.min_visible)
+
+
 def upsnet_head(x: PanopticInputs) -> tuple[torch.Tensor, torch.Tensor]:
     """Argmax of UPSNet's parameter-free logits."""
     logits, inst = upsnet_logits(x.sem_logits, x.dets, x.mask_logits, x.num_stuff, 1.0)
-    masks = instance_masks(x.sem_logits, x.dets, inst.mask, x.num_stuff) if x.min_visible > 0 else None
-    return drop_covered(logits, masks, x.num_stuff, x.min_visible)
+    return _argmax_of_logits(x, logits, inst)
 
 
 def affinity_head(x: PanopticInputs) -> tuple[torch.Tensor, torch.Tensor]:
     """Argmax of the UPSNet logits after propagation by the learnt dense affinity."""
     logits, _, inst, _ = x.affinity(x.sem_logits, x.fused, x.dets, x.mask_logits, x.num_stuff, 1.0)
-    masks = instance_masks(x.sem_logits, x.dets, inst.mask, x.num_stuff) if x.min_visible > 0 else None
-    return drop_covered(logits, masks, x.num_stuff, x.min_visible)
+    return _argmax_of_logits(x, logits, inst)
 
 
 PANOPTIC_HEADS: dict[HeadKind, PanopticHeadFn] = {
