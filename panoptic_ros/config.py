@@ -144,7 +144,7 @@ class TrainConfig:
     gt_box_keep: float = 0.7           # otherwise: share of GT boxes shown; the hidden ones teach "unknown"
     checkpoint_every: int = 1000
     held_out: SourceConfig | None = None  # evaluated at each checkpoint; best.pt follows its PQ
-    init_from: str = ""  # a checkpoint to start from (same model config and categories), e.g. to fine-tune
+    init_from: str = ""  # a checkpoint to start from (same parameters and categories), e.g. to fine-tune
     output_dir: str = "runs/default"
 
 
