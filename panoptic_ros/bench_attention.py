@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
 from panoptic_ros.device import autocast, synchronize
-from panoptic_ros.model.network import SEM_STRIDE, PanopticNet
+from panoptic_ros.model.network import PanopticNet
 
 _GENERIC = "aten::scaled_dot_product_attention"
 
@@ -26,7 +26,7 @@ def attention_check(model: PanopticNet, input_size: tuple[int, int], precision: 
     device = next(model.parameters()).device
     head = model.affinity
     h, w = input_size
-    stride = SEM_STRIDE * head.pool
+    stride = model.cfg.panoptic.affinity_stride
     grid = (-(-h // stride), -(-w // stride))
     channels = model.num_stuff + 1 + model.cfg.instance.detections_per_image
     emb = F.normalize(torch.randn(1, model.cfg.panoptic.embed_dim, *grid, device=device), dim=1)

@@ -57,7 +57,9 @@ class InstanceHeadConfig:
 class PanopticHeadConfig:
     kind: HeadKind = "affinity"
     embed_dim: int = 64          # affinity embedding width
-    affinity_stride: int = 8     # the dense affinity is computed at 1/stride of the input
+    # The dense affinity's grid, 1/stride of the input (4, 8, 16, ...). Also an inference-time setting:
+    # small inputs want a finer grid (models/README.md: 4 for the 128x256 synthetic scenes).
+    affinity_stride: int = 8
     affinity_pairs: int = 1024   # pixels sampled per image for the affinity loss
     # Inference post-processing, the same for every head (model/postprocess.py); UPSNet's steps.
     overlap_nms: float = 0.7     # class-agnostic box IoU above which the lower-scored detection goes (1: off)
@@ -78,6 +80,8 @@ class ModelConfig:
                              f"(panoptic ids are category * {ID_DIVISOR} + instance)")
         if len(self.instance.anchor_sizes) != 5:
             raise ValueError("instance.anchor_sizes needs one size per FPN level P2..P6 (5)")
+        if self.panoptic.affinity_stride < 4 or self.panoptic.affinity_stride % 4:
+            raise ValueError("panoptic.affinity_stride must be a multiple of 4 (the fused features' stride)")
 
 
 @dataclasses.dataclass

@@ -34,6 +34,7 @@ def test_overrides_reach_nested_fields():
     ({"semantic": {"channels": "many"}}, "expected int"),
     ({"instance": {"detections_per_image": 1000}}, "1..999"),
     ({"instance": {"anchor_sizes": [32, 64]}}, "one size per FPN level"),
+    ({"panoptic": {"affinity_stride": 6}}, "multiple of 4"),
 ])
 def test_bad_configs_fail_loudly(data, error):
     with pytest.raises((KeyError, TypeError, ValueError), match=error):

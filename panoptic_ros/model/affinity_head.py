@@ -36,10 +36,11 @@ SDPA_ALIGN = 8  # query/value width multiple that every fused attention kernel a
 
 
 class AffinityHead(nn.Module):
-    def __init__(self, in_channels: int, embed_dim: int, pool: int) -> None:
-        """``in_channels``: the semantic head's fused 1/4 features; ``pool``: 1/4 -> affinity scale."""
+    def __init__(self, in_channels: int, embed_dim: int) -> None:
+        """``in_channels``: the semantic head's fused 1/4 features. The grid the affinity works on
+        (``pool``: 1/4 -> affinity scale) is chosen per call: the embedding layers are convolutions, so
+        one trained model can run on a finer grid where inputs are small."""
         super().__init__()
-        self.pool = pool
         self.embed = nn.Sequential(
             nn.Conv2d(in_channels, 128, 3, padding=1, bias=False), nn.GroupNorm(32, 128), nn.ReLU(inplace=True),
             nn.Conv2d(128, embed_dim, 1),
@@ -47,9 +48,9 @@ class AffinityHead(nn.Module):
         self.log_temperature = nn.Parameter(torch.tensor(math.log(10.0)))
         self.mix = nn.Parameter(torch.tensor(1.0))  # weight of the propagated logits
 
-    def embeddings(self, fused: torch.Tensor) -> torch.Tensor:
+    def embeddings(self, fused: torch.Tensor, pool: int) -> torch.Tensor:
         """Unit-norm embeddings [B, D, h/pool, w/pool]."""
-        x = F.avg_pool2d(fused, self.pool) if self.pool > 1 else fused
+        x = F.avg_pool2d(fused, pool) if pool > 1 else fused
         return F.normalize(self.embed(x).float(), dim=1)
 
     def propagate(self, logits: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
@@ -72,14 +73,14 @@ class AffinityHead(nn.Module):
         return F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
 
     def forward(self, sem_logits: torch.Tensor, fused: torch.Tensor, dets: Detections,
-                mask_logits: torch.Tensor | None, num_stuff: int, stride: float
+                mask_logits: torch.Tensor | None, num_stuff: int, stride: float, pool: int
                 ) -> tuple[torch.Tensor, torch.Tensor, InstanceLogits, torch.Tensor]:
         """(affinity logits, UPSNet logits they start from, the instance logits behind those, embeddings).
-        Both logits [B, S+1+N, h, w]."""
+        Both logits [B, S+1+N, h, w]; embeddings at 1/``pool`` of the fused features."""
         init, inst = upsnet_logits(sem_logits, dets, mask_logits, num_stuff, stride)
         # Propagate the finite form (instances 0 outside their box) so they can grow past the box.
         start = torch.cat([init[:, : num_stuff + 1], inst.values], dim=1)
-        emb = self.embeddings(fused)
+        emb = self.embeddings(fused, pool)
         out = start + self.mix * self.propagate(start, emb)
         pad = ~dets.valid[:, :, None, None].expand(-1, -1, *out.shape[-2:])
         out = torch.cat([out[:, : num_stuff + 1], out[:, num_stuff + 1:].masked_fill(pad, NEG)], dim=1)

@@ -59,8 +59,7 @@ class PanopticNet(nn.Module):
         self.semantic_head = SemanticHead(fpn, cfg.semantic.channels, cfg.semantic.deform_layers, num_classes,
                                           cfg.semantic.deformable)
         self.instance = InstanceHead(cfg.instance, fpn, categories.num_things)
-        self.affinity = AffinityHead(4 * cfg.semantic.channels, cfg.panoptic.embed_dim,
-                                     cfg.panoptic.affinity_stride // SEM_STRIDE)
+        self.affinity = AffinityHead(4 * cfg.semantic.channels, cfg.panoptic.embed_dim)
         mean, std = INPUT_SCALING[family(cfg.backbone)]
         self.register_buffer("pixel_mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
@@ -68,6 +67,12 @@ class PanopticNet(nn.Module):
     @property
     def num_stuff(self) -> int:
         return self.categories.num_stuff
+
+    @property
+    def affinity_pool(self) -> int:
+        """Pooling from the fused 1/4 features to the affinity's grid, from ``cfg.panoptic.affinity_stride``
+        (an inference-time setting: read at every call)."""
+        return self.cfg.panoptic.affinity_stride // SEM_STRIDE
 
     # ---- stages -------------------------------------------------------------------------------
     def prepare(self, images: torch.Tensor) -> ImageList:
@@ -108,7 +113,7 @@ class PanopticNet(nn.Module):
         grid = (sem_logits.shape[-2] * SEM_STRIDE, sem_logits.shape[-1] * SEM_STRIDE)
         sem = F.interpolate(sem_logits.float(), size=grid, mode="bilinear", align_corners=False)
         inputs = PanopticInputs(sem, fused, suppress_overlaps(dets, p.overlap_nms), mask_logits, self.affinity,
-                                s, p.min_visible)
+                                self.affinity_pool, s, p.min_visible)
         channels, confidence = run_panoptic_head(head, inputs)
         h, w = size or grid
         return void_small_stuff(channels[:, :h, :w], s, p.min_stuff_area), confidence[:, :h, :w]
@@ -194,13 +199,13 @@ class PanopticNet(nn.Module):
         s = self.num_stuff
         pan_target = panoptic_targets(_subsample(semantic, SEM_STRIDE), _subsample(instances, SEM_STRIDE),
                                       shown_slot, s)
-        out, init, _, emb = self.affinity(sem_logits, fused, shown, mask_logits, s, SEM_STRIDE)
+        out, init, _, emb = self.affinity(sem_logits, fused, shown, mask_logits, s, SEM_STRIDE, self.affinity_pool)
         losses["loss_panoptic"] = cross_entropy(out, pan_target, IGNORE)
         # UPSNet's parameter-free logits cannot claim pixels outside an instance's box (a detected box
         # smaller than the object); those pixels train only the affinity head, which can grow past boxes.
         reachable = init.gather(1, pan_target.clamp(min=0)[:, None])[:, 0] > NEG / 2
         losses["loss_panoptic_upsnet"] = cross_entropy(init, torch.where(reachable, pan_target, IGNORE), IGNORE)
-        seg_small = _subsample(segments, SEM_STRIDE * self.affinity.pool)
+        seg_small = _subsample(segments, SEM_STRIDE * self.affinity_pool)
         seg_small = seg_small[:, : emb.shape[-2], : emb.shape[-1]]
         losses["loss_affinity"] = self.affinity.loss(emb, seg_small, self.cfg.panoptic.affinity_pairs)
         return losses

@@ -36,6 +36,7 @@ class PanopticInputs:
     dets: Detections                  # after class-agnostic overlap suppression
     mask_logits: torch.Tensor | None  # [B, N, m, m] box-aligned mask logits; None without mask cues
     affinity: AffinityHead            # the learnt affinity (used by the ``affinity`` head only)
+    affinity_pool: int                # fused 1/4 features -> the affinity's grid
     num_stuff: int
     min_visible: float                # post-processing: see ``postprocess.drop_covered``
 
@@ -67,7 +68,7 @@ def upsnet_head(x: PanopticInputs) -> tuple[torch.Tensor, torch.Tensor]:
 
 def affinity_head(x: PanopticInputs) -> tuple[torch.Tensor, torch.Tensor]:
     """Argmax of the UPSNet logits after propagation by the learnt dense affinity."""
-    logits, _, inst, _ = x.affinity(x.sem_logits, x.fused, x.dets, x.mask_logits, x.num_stuff, 1.0)
+    logits, _, inst, _ = x.affinity(x.sem_logits, x.fused, x.dets, x.mask_logits, x.num_stuff, 1.0, x.affinity_pool)
     return _argmax_of_logits(x, logits, inst)
 
 

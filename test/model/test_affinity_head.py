@@ -8,7 +8,7 @@ from panoptic_ros.model.affinity_head import AffinityHead
 
 
 def _head(temperature: float) -> AffinityHead:
-    head = AffinityHead(in_channels=8, embed_dim=2, pool=1)
+    head = AffinityHead(in_channels=8, embed_dim=2)
     with torch.no_grad():
         head.log_temperature.fill_(math.log(temperature))
     return head

@@ -31,7 +31,7 @@ def _outputs(frames: list, head: str, mask_cues: bool, affinity: AffinityHead) -
     dets = Detections.from_lists([f[2][0] for f in frames], [f[2][1] for f in frames], [f[2][2] for f in frames])
     n = dets.num_slots
     masks = torch.stack([torch.cat([f[2][3], torch.zeros(n - len(f[2][3]), 28, 28)]) for f in frames])
-    inputs = PanopticInputs(sem, fused, dets, masks if mask_cues else None, affinity, S, min_visible=0.5)
+    inputs = PanopticInputs(sem, fused, dets, masks if mask_cues else None, affinity, 2, S, min_visible=0.5)
     channels, confidence = run_panoptic_head(head, inputs)
     return torch.stack([channels.float(), confidence])
 
@@ -41,7 +41,7 @@ def _outputs(frames: list, head: str, mask_cues: bool, affinity: AffinityHead) -
 @pytest.mark.parametrize("own", [0, 1, 3])
 def test_a_frame_alone_and_in_a_batch_give_identical_outputs(head, mask_cues, own):
     torch.manual_seed(0)
-    affinity = AffinityHead(8, 4, 2).eval()
+    affinity = AffinityHead(8, 4).eval()
     frame, other = _frame(1, own), _frame(2, 5)
     with torch.no_grad():
         alone = _outputs([frame], head, mask_cues, affinity)
@@ -51,7 +51,7 @@ def test_a_frame_alone_and_in_a_batch_give_identical_outputs(head, mask_cues, ow
 
 def test_void_pixels_take_no_part_in_the_affinity_loss():
     torch.manual_seed(0)
-    head = AffinityHead(8, 4, 1)
+    head = AffinityHead(8, 4)
     emb = torch.nn.functional.normalize(torch.randn(1, 4, 4, 4), dim=1)
     segments = torch.tensor([[0, 0, 1, 1]] * 2 + [[-1, -1, -1, -1]] * 2)[None]
     torch.manual_seed(1)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -59,6 +61,19 @@ def test_no_mask_cue_mode_never_runs_the_mask_head(checkpoint, monkeypatch):
     monkeypatch.setattr(model.instance.roi_heads.mask_head, "forward", lambda *a: calls.append(1))
     model.predict(_images(1), mask_cues=False)
     assert not calls
+
+
+def test_the_affinity_grid_follows_the_config_at_every_call(checkpoint, monkeypatch):
+    """affinity_stride is an inference-time setting: one trained model runs on a finer grid."""
+    model, _ = load_checkpoint(checkpoint)
+    grids = []
+    embeddings = model.affinity.embeddings
+    monkeypatch.setattr(model.affinity, "embeddings", lambda fused, pool: grids.append(
+        tuple(embeddings(fused, pool).shape[-2:])) or embeddings(fused, pool))
+    model.predict(_images(1), head="affinity")
+    model.cfg = dataclasses.replace(model.cfg, panoptic=dataclasses.replace(model.cfg.panoptic, affinity_stride=4))
+    model.predict(_images(1), head="affinity")
+    assert grids[0] == (8, 12) and grids[1] == (16, 24)  # 64x96 input at 1/8, then 1/4
 
 
 def test_channels_last_and_batched_inference_agree_with_single_images(checkpoint):

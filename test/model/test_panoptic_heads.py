@@ -19,7 +19,7 @@ def _inputs(mask_cues: bool, min_visible: float = 0.5) -> PanopticInputs:
     dets = Detections.from_lists([boxes], [torch.tensor([1, 2, 1])], [torch.tensor([0.9, 0.8, 0.7])])
     masks = torch.randn(1, 3, 28, 28, generator=g) * 3 if mask_cues else None
     return PanopticInputs(torch.randn(1, S + T, 16, 16, generator=g) * 3, torch.randn(1, 8, 16, 16, generator=g),
-                          dets, masks, AffinityHead(8, 4, 2).eval(), S, min_visible)
+                          dets, masks, AffinityHead(8, 4).eval(), 2, S, min_visible)
 
 
 def test_every_head_name_has_one_implementation():
