@@ -1,0 +1,14 @@
+"""Markdown table of ``scripts/ablate_recipe.sh``'s reports: PQ (things) per head and mask-cue mode, one
+row per arm. Usage: python scripts/ablation_table.py out/ablation/*.json"""
+import json
+import sys
+from pathlib import Path
+
+RUNS = [f"{head}/{mode}" for mode in ("mask", "boxes") for head in ("heuristic", "upsnet", "affinity")]
+
+print("| arm | " + " | ".join(RUNS) + " | mIoU (UPSNet, masks) |")
+print("|---|" + "---:|" * (len(RUNS) + 1))
+for path in sys.argv[1:]:
+    runs = json.loads(Path(path).read_text())["runs"]
+    cells = [f"{100 * runs[r]['All']['pq']:.1f} ({100 * runs[r]['Things']['pq']:.1f})" for r in RUNS]
+    print(f"| {Path(path).stem} | " + " | ".join(cells) + f" | {100 * runs['upsnet/mask']['miou']:.1f} |")
