@@ -1,6 +1,7 @@
 """``panoptic-train``: train PanopticNet end to end (single process, or DDP under ``torchrun``).
 
-    panoptic-train --config config/train_synthetic.yaml iterations=2000 data.synthetic_images=500
+    panoptic-train --config config/train_camvid.yaml iterations=2000 output_dir=runs/mine
+    panoptic-train --config config/train_camvid.yaml init_from=models/street_lite0.pt lr=0.0002
     torchrun --nproc-per-node 2 -m panoptic_ros.train --config ...
 
 Each step runs with mask cues, or without them with probability ``mask_cue_dropout``, so one
