@@ -65,11 +65,6 @@ def _batches(loader: DataLoader, dataset: TrainingDataset, sampler: DistributedS
         epoch += 1
 
 
-def _same_parameters(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    """Whether two state dicts hold the same tensor names with the same shapes."""
-    return a.keys() == b.keys() and all(a[k].shape == b[k].shape for k in a)
-
-
 def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: bool = False) -> Path:
     """Run training; returns the output directory."""
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -91,13 +86,17 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                         num_workers=cfg.workers, collate_fn=collate, drop_last=True,
                         persistent_workers=cfg.workers > 0)
     model = PanopticNet(cfg.model, source.categories)
-    if cfg.init_from:  # fine-tune a trained model (same architecture and categories) from its weights
-        # Same parameters and categories suffice: settings that only steer training or inference
-        # (mask-head proposals per image, score threshold, ...) may differ from the checkpoint's.
+    if cfg.init_from:  # fine-tune a trained model from its weights
+        # Same parameters (a strict load) and categories suffice: settings that only steer training or
+        # inference (mask-head proposals per image, score threshold, ...) may differ from the checkpoint's.
         initial, _ = load_checkpoint(cfg.init_from)
-        if initial.categories != source.categories or not _same_parameters(initial.state_dict(), model.state_dict()):
-            raise ValueError(f"init_from {cfg.init_from}: its parameters or categories differ from this run's model")
-        model.load_state_dict(initial.state_dict())
+        try:
+            if initial.categories != source.categories:
+                raise RuntimeError("categories differ")
+            model.load_state_dict(initial.state_dict())
+        except RuntimeError as error:
+            raise ValueError(f"init_from {cfg.init_from}: its parameters or categories differ from this "
+                             f"run's model ({str(error).splitlines()[0]})") from error
         loaded = 0
     else:
         loaded = load_pretrained(model.backbone, cfg.model.backbone)  # before resume, which overwrites it

@@ -68,8 +68,12 @@ def test_the_affinity_grid_follows_the_config_at_every_call(checkpoint, monkeypa
     model, _ = load_checkpoint(checkpoint)
     grids = []
     embeddings = model.affinity.embeddings
-    monkeypatch.setattr(model.affinity, "embeddings", lambda fused, pool: grids.append(
-        tuple(embeddings(fused, pool).shape[-2:])) or embeddings(fused, pool))
+
+    def recorded(fused: torch.Tensor, pool: int) -> torch.Tensor:
+        emb = embeddings(fused, pool)
+        grids.append(tuple(emb.shape[-2:]))
+        return emb
+    monkeypatch.setattr(model.affinity, "embeddings", recorded)
     model.predict(_images(1), head="affinity")
     model.cfg = dataclasses.replace(model.cfg, panoptic=dataclasses.replace(model.cfg.panoptic, affinity_stride=4))
     model.predict(_images(1), head="affinity")
