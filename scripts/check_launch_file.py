@@ -101,12 +101,12 @@ def _launch(arguments: dict[str, str], drive: bool, seconds: float = 40.0) -> tu
                                        (20.0, Transition.TRANSITION_ACTIVATE))]
     service = LaunchService(argv=[])
     service.include_launch_description(LaunchDescription(actions))
-    seen: dict[str, tuple[list[str], list[str]]] = {}
-    watcher = threading.Thread(target=lambda: seen.setdefault("r", _watch(seconds, service.shutdown)), daemon=True)
+    seen: list[tuple[list[str], list[str]]] = []
+    watcher = threading.Thread(target=lambda: seen.append(_watch(seconds, service.shutdown)), daemon=True)
     watcher.start()
     service.run()
     watcher.join()
-    return seen["r"]
+    return seen[0]
 
 
 def main() -> int:
