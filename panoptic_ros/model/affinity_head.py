@@ -67,7 +67,9 @@ class AffinityHead(nn.Module):
         width = -(-max(c, d) // SDPA_ALIGN) * SDPA_ALIGN
         v = F.adaptive_avg_pool2d(logits, emb.shape[-2:]).flatten(2).transpose(1, 2)           # [B,L,C]
         q = (emb * self.log_temperature.exp().sqrt()).flatten(2).transpose(1, 2).to(v.dtype)  # [B,L,D]
-        v, q = F.pad(v, (0, width - c))[:, None], F.pad(q, (0, width - d))[:, None]
+        # contiguous: a zero pad keeps the transposed layout, and the fused CUDA kernels need the last
+        # dimension's stride to be 1 (else the math kernel runs: seen at embed_dim == width on an H100)
+        v, q = (F.pad(x, (0, width - x.shape[-1])).contiguous()[:, None] for x in (v, q))
         out = F.scaled_dot_product_attention(q, q, v, scale=1.0)[:, 0, :, :c]
         out = out.transpose(1, 2).reshape(b, c, *emb.shape[-2:])
         return F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)

@@ -53,6 +53,23 @@ def test_propagation_runs_on_a_fused_kernel_whatever_the_widths():
     assert fused.shape == logits.shape and torch.allclose(fused, math, atol=1e-5)
 
 
+def test_attention_inputs_have_unit_last_stride_whatever_the_widths(monkeypatch):
+    # The fused CUDA kernels reject a last-dimension stride other than 1. A zero pad (embed_dim already a
+    # multiple of 8, as in the R50 config) keeps the transposed layout, which sent an H100 to the math kernel.
+    seen = []
+    sdpa = F.scaled_dot_product_attention
+
+    def spy(q, k, v, **kwargs):
+        seen.append((q.stride(-1), k.stride(-1), v.stride(-1)))
+        return sdpa(q, k, v, **kwargs)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
+    for embed_dim, channels in ((8, 5), (3, 16), (8, 8)):
+        head = AffinityHead(in_channels=8, embed_dim=embed_dim)
+        head.propagate(torch.randn(1, channels, 4, 6), F.normalize(torch.randn(1, embed_dim, 4, 6), dim=1))
+    assert seen == [(1, 1, 1)] * 3
+
+
 def test_affinity_loss_prefers_embeddings_that_separate_segments():
     head = _head(10.0)
     segments = torch.zeros(1, 4, 4, dtype=torch.long)
