@@ -47,3 +47,13 @@ def synchronize(device: torch.device) -> None:
     """Wait for queued GPU work, so wall-clock timings cover it (no-op on the CPU)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def release_cached_memory(device: torch.device) -> None:
+    """Hand the memory that no tensor uses back to the driver: the caching allocator's free blocks and
+    cuBLAS's workspaces (about 32 MiB per handle on Hopper, allocated through the same allocator and
+    kept after the network has moved to the host: measured on an H100). No-op on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch._C._cuda_clearCublasWorkspaces()  # private, but the only way; torch's own tests use it
+        torch.cuda.empty_cache()

@@ -13,7 +13,7 @@ from typing import Protocol
 import torch
 
 from panoptic_ros.categories import CategoryTable
-from panoptic_ros.device import Precision, autocast, check_precision, resolve_device
+from panoptic_ros.device import Precision, autocast, check_precision, release_cached_memory, resolve_device
 from panoptic_ros.inference.resize import resize_rgb
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.heads import HeadKind
@@ -83,8 +83,7 @@ class TorchPredictor:
 
     def offload(self) -> None:
         self.model.to("cpu")
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()  # the allocator's cached blocks, now free, back to the driver
+        release_cached_memory(self.device)
 
     def restore(self) -> None:
         self.model.to(self.device)
