@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from array import array as Array
 
 import cv2
 import numpy as np
@@ -122,12 +123,18 @@ def decode_compressed(data: bytes | bytearray | memoryview) -> np.ndarray:
                                  f"{str(exc)[:120]}") from None
 
 
-def image_fields(array: np.ndarray, encoding: str) -> tuple[int, int, int, bytes]:
-    """(height, width, step, data) for publishing a contiguous array in ``encoding`` (little endian)."""
+def image_fields(array: np.ndarray, encoding: str) -> tuple[int, int, int, Array]:
+    """(height, width, step, data) for publishing a contiguous array in ``encoding`` (little endian).
+
+    ``data`` is the ``array('B')`` that message classes store, filled with one copy of the pixels (a
+    ``bytes`` would cost two more in the message's constructor: 6 ms per 2048x1024 label image on an H100
+    machine)."""
     kind, channels = ENCODINGS[encoding]
     arr = np.ascontiguousarray(array, dtype=np.dtype(kind).newbyteorder("<"))
     expected = arr.shape[:2] + ((channels,) if channels > 1 else ())
     if arr.shape != expected:
         raise ImageEncodingError(f"array of shape {arr.shape} does not fit encoding {encoding}")
     h, w = arr.shape[:2]
-    return h, w, w * channels * arr.dtype.itemsize, arr.tobytes()
+    data = Array("B")
+    data.frombytes(memoryview(arr).cast("B"))
+    return h, w, w * channels * arr.dtype.itemsize, data

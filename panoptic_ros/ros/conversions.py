@@ -23,7 +23,9 @@ def rgb_from_message(msg: Image | CompressedImage, device: torch.device | str = 
 
 def image_message(array: np.ndarray, encoding: str, header: Header) -> Image:
     h, w, step, data = image_fields(array, encoding)
-    return Image(header=header, height=h, width=w, encoding=encoding, is_bigendian=0, step=step, data=data)
+    msg = Image(header=header, height=h, width=w, encoding=encoding, is_bigendian=0, step=step)
+    msg.data = data  # the setter keeps (or copies once) an array('B'); the constructor would copy it twice
+    return msg
 
 
 def segments_message(result: PanopticResult, header: Header) -> PanopticSegmentation:
