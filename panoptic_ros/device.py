@@ -54,6 +54,6 @@ def release_cached_memory(device: torch.device) -> None:
     cuBLAS's workspaces (about 32 MiB per handle on Hopper, allocated through the same allocator and
     kept after the network has moved to the host: measured on an H100). No-op on the CPU."""
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
+        synchronize(device)
         torch._C._cuda_clearCublasWorkspaces()  # private, but the only way; torch's own tests use it
         torch.cuda.empty_cache()
