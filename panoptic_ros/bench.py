@@ -143,9 +143,9 @@ def load_model(args: argparse.Namespace, device: torch.device) -> PanopticNet:
         model, _ = load_checkpoint(args.checkpoint, device)
     else:
         cfg = load_config(ModelConfig, args.model_config)
-        model = PanopticNet(cfg, CITYSCAPES_CATEGORIES).to(device).eval()
+        model = PanopticNet(cfg, CITYSCAPES_CATEGORIES).to(device)
     model.instance.set_score_threshold(0.0)
-    return model.to(memory_format=torch.channels_last)
+    return model.for_inference()
 
 
 def main(argv: list[str] | None = None) -> int:

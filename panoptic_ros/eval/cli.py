@@ -66,6 +66,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_grad_enabled(False)
     device = resolve_device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device)
+    model.for_inference()  # as the node runs it
     model.cfg = with_inference_overrides(model.cfg, args.set)
     source = build_source(SourceConfig(kind=args.data, root=args.root or "", split=args.split or EVAL_SPLITS[args.data],
                                        images=args.images, seed=args.seed, height=args.height, width=args.width))

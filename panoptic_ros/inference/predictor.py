@@ -70,7 +70,7 @@ class TorchPredictor:
     def __init__(self, model: PanopticNet, model_name: str, options: PredictorOptions) -> None:
         self.device = resolve_device(options.device)
         check_precision(options.precision, self.device)
-        self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)
+        self.model = model.to(self.device).for_inference()
         if options.score_threshold is not None:
             self.set_score_threshold(options.score_threshold)
         self.options = options

@@ -28,6 +28,8 @@ class CheckpointError(RuntimeError):
 def save_checkpoint(path: str | Path, model: PanopticNet, name: str, half: bool = False,
                     extra: dict[str, Any] | None = None) -> Path:
     """Write ``model`` (fp16 weights when ``half``: half the size, same inference quality)."""
+    if model.inference_only:
+        raise ValueError("a network prepared for inference (batch norms folded) cannot be saved: save the original")
     state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
              for k, v in model.state_dict().items()}
     path = Path(path)

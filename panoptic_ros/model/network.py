@@ -19,6 +19,7 @@ from panoptic_ros.config import ModelConfig
 from panoptic_ros.heads import HeadKind
 from panoptic_ros.model.affinity_head import AffinityHead
 from panoptic_ros.model.backbone import INPUT_SCALING, build_backbone, family
+from panoptic_ros.model.fold_norm import fold_batch_norms
 from panoptic_ros.structures import Detections
 from panoptic_ros.model.instance_head import InstanceHead, mask_loss
 from panoptic_ros.model.result import build_results
@@ -63,6 +64,22 @@ class PanopticNet(nn.Module):
         mean, std = INPUT_SCALING[family(cfg.backbone)]
         self.register_buffer("pixel_mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        self.inference_only = False  # set by ``for_inference``
+
+    def for_inference(self) -> "PanopticNet":
+        """This network as every inference path runs it: eval mode, batch norms folded into their
+        convolutions (``fold_batch_norms``: fewer kernels per frame, same outputs up to rounding),
+        channels-last weights. In place and one-way: afterwards it can be neither trained nor saved."""
+        self.eval()
+        if not self.inference_only:
+            fold_batch_norms(self)
+            self.inference_only = True
+        return self.to(memory_format=torch.channels_last)
+
+    def train(self, mode: bool = True) -> "PanopticNet":
+        if mode and self.inference_only:
+            raise RuntimeError("this network's batch norms are folded for inference (for_inference): it cannot train")
+        return super().train(mode)
 
     @property
     def num_stuff(self) -> int:
