@@ -26,10 +26,32 @@ from panoptic_ros.structures import Detections
 MASK_SIZE = 28
 
 
+class CachedAnchorGenerator(AnchorGenerator):
+    """torchvision's anchors, remembered for the last grid they were made for.
+
+    Anchors depend only on the padded image size and the feature map sizes, which stay the same from
+    frame to frame in the node (a fixed ``inference_size``), while making them takes about a hundred
+    small tensor ops per frame: on a GPU, that many kernel launches for nothing.
+    """
+
+    def __init__(self, sizes: tuple[tuple[int, ...], ...], aspect_ratios: tuple[tuple[float, ...], ...]) -> None:
+        super().__init__(sizes, aspect_ratios)
+        self._cached: tuple[tuple, torch.Tensor] | None = None
+
+    def forward(self, image_list: ImageList, feature_maps: list[torch.Tensor]) -> list[torch.Tensor]:
+        """One [A, 4] anchor tensor per image, the same (shared, read-only) tensor for every image."""
+        key = (tuple(image_list.tensors.shape[-2:]), tuple(tuple(f.shape[-2:]) for f in feature_maps),
+               feature_maps[0].dtype, feature_maps[0].device)
+        if self._cached is None or self._cached[0] != key:
+            one_image = ImageList(image_list.tensors[:1], image_list.image_sizes[:1])
+            self._cached = (key, super().forward(one_image, feature_maps)[0])
+        return [self._cached[1]] * len(image_list.image_sizes)
+
+
 class InstanceHead(nn.Module):
     def __init__(self, cfg: InstanceHeadConfig, in_channels: int, num_things: int) -> None:
         super().__init__()
-        anchors = AnchorGenerator(tuple((s,) for s in cfg.anchor_sizes), ((0.5, 1.0, 2.0),) * 5)
+        anchors = CachedAnchorGenerator(tuple((s,) for s in cfg.anchor_sizes), ((0.5, 1.0, 2.0),) * 5)
         self.rpn = RegionProposalNetwork(
             anchors, RPNHead(in_channels, 3), fg_iou_thresh=0.7, bg_iou_thresh=0.3,
             batch_size_per_image=256, positive_fraction=0.5,

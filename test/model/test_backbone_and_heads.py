@@ -53,3 +53,20 @@ def test_detections_from_lists_pads_with_invalid_slots():
     assert d.scores.tolist() == [[1.0, 1.0], [0.0, 0.0]]
     empty = Detections.from_lists([torch.ones(0, 4)], [torch.zeros(0, dtype=torch.long)])
     assert empty.num_slots == 0 and empty.valid.shape == (1, 0)
+
+
+def test_anchors_are_torchvisions_and_made_again_only_when_the_grid_changes():
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+
+    from panoptic_ros.model.instance_head import CachedAnchorGenerator
+    args = (((8,), (16,), (32,)), ((0.5, 1.0, 2.0),) * 3)
+    cached, reference = CachedAnchorGenerator(*args), AnchorGenerator(*args)
+    for h, w in ((64, 96), (64, 96), (96, 64)):
+        images = ImageList(torch.zeros(2, 3, h, w), [(h, w)] * 2)
+        feats = [torch.zeros(2, 4, h // s, w // s) for s in (4, 8, 16)]
+        first = cached(images, feats)[0]
+        expected = reference(images, feats)
+        assert len(cached(images, feats)) == 2
+        for got in cached(images, feats):
+            torch.testing.assert_close(got, expected[0], rtol=0, atol=0)
+        assert cached(images, feats)[0] is first  # remembered, not made again
