@@ -6,6 +6,7 @@ node's per-frame path at camera resolution, and the affinity propagation's atten
     panoptic-bench --checkpoint models/street_r18.pt --tables node --input-size 1024 2048 \
                    --inference-size 128 256 --inference-size 352 480 --mask-cues on --head upsnet
     panoptic-bench --tables attention --size 512 1024 --size 1024 2048 --precision fp32 fp16
+    panoptic-bench --model-config config/model_r50.yaml --tables dispatch --size 512 1024 --head upsnet
     panoptic-bench --checkpoint models/street_lite0.pt --tables cameras --cameras 1 2 4 \
                    --input-size 360 480 --inference-size 360 480 --mask-cues on --head upsnet
 
@@ -13,6 +14,8 @@ node's per-frame path at camera resolution, and the affinity propagation's atten
 + masks with mask cues), panoptic head, post-processing (ids, per-segment statistics) at ``--size``.
 ``node``: ``bench_node`` (conversion, resize, network, results, messages, overlay) for each
 ``--input-size`` and ``--inference-size``. ``attention``: ``bench_attention`` at each ``--size``.
+``dispatch``: ``bench_dispatch``, tensor ops and host waits per stage of one frame at each ``--size`` (the
+same on any machine: what a GPU pays per kernel launch and per wait, counted on the CPU).
 ``cameras``: ``bench_cameras``, frames/s and memory of 1, 2, 4 (``--cameras``) cameras batched through one
 network against one network per camera (the first ``--input-size``, ``--inference-size``, precision,
 mask-cues and head value).
@@ -35,8 +38,9 @@ import torch
 
 from panoptic_ros.bench_attention import attention_check, attention_table
 from panoptic_ros.bench_cameras import cameras_rows, cameras_table
+from panoptic_ros.bench_dispatch import count_dispatch, dispatch_table
 from panoptic_ros.bench_node import node_table, time_node_path
-from panoptic_ros.bench_stages import NETWORK_STAGES, StageTimer, medians, run_network
+from panoptic_ros.bench_stages import STAGES, StageTimer, medians, run_network
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.config import ModelConfig, load_config
 from panoptic_ros.data.cityscapes import CITYSCAPES_CATEGORIES
@@ -44,8 +48,6 @@ from panoptic_ros.device import PRECISIONS, autocast, check_precision, resolve_d
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import build_results
-
-STAGES = (*NETWORK_STAGES, "postprocess")
 
 
 @torch.inference_mode()
@@ -137,6 +139,17 @@ def _attention_rows(model: PanopticNet, args: argparse.Namespace) -> list[dict[s
     return rows
 
 
+def _dispatch_rows(model: PanopticNet, args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
+    rows = []
+    for (h, w), precision in itertools.product(args.size or [[512, 1024]], args.precision):
+        images = torch.randint(0, 256, (args.batch, 3, h, w), dtype=torch.uint8).to(device)
+        for cues, head in itertools.product(args.mask_cues, args.head):
+            counts = count_dispatch(model, images, precision, cues == "on", head)
+            rows.append({"name": f"{h}x{w} {precision} {head} {'masks' if cues == 'on' else 'boxes'}",
+                         "size": [h, w], "precision": precision, "head": head, "mask_cues": cues == "on", **counts})
+    return rows
+
+
 def load_model(args: argparse.Namespace, device: torch.device) -> PanopticNet:
     """``--checkpoint``, else a random network of ``--model-config``; score threshold 0 (the worst case)."""
     if args.checkpoint:
@@ -150,7 +163,7 @@ def load_model(args: argparse.Namespace, device: torch.device) -> PanopticNet:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--tables", nargs="+", default=["network"], choices=["network", "node", "attention", "cameras"])
+    p.add_argument("--tables", nargs="+", default=["network"], choices=["network", "node", "attention", "cameras", "dispatch"])
     p.add_argument("--model-config", type=Path, default=Path("config/model_r50.yaml"))
     p.add_argument("--checkpoint", type=Path, help="time a trained checkpoint instead of --model-config")
     p.add_argument("--size", type=int, nargs=2, action="append", metavar=("H", "W"),
@@ -197,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     if "cameras" in args.tables:
         result["cameras"] = cameras_rows(args, load_model)
         print(cameras_table(result["cameras"]))
+    if "dispatch" in args.tables:
+        result["dispatch"] = _dispatch_rows(model, args, device)
+        print(dispatch_table(result["dispatch"]))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2))

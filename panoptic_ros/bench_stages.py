@@ -13,6 +13,7 @@ from panoptic_ros.structures import Detections
 from panoptic_ros.model.network import PanopticNet
 
 NETWORK_STAGES = ("backbone", "semantic", "instance", "panoptic_head")
+STAGES = (*NETWORK_STAGES, "postprocess")  # a frame: the network, then its results built
 
 
 class StageTimer:

@@ -70,3 +70,16 @@ def test_cameras_table_compares_one_batched_network_with_one_network_per_camera(
         assert r["fps"] == 2000 / r["step_ms"] and r["rss_mb"] > 100 and r["gpu_peak_mib"] is None
         assert r["cpu_ms_per_frame"] > 0
     assert "speed-up" in capsys.readouterr().out
+
+
+def test_dispatch_table_counts_ops_and_host_waits_per_stage(tmp_path, capsys):
+    cfg = tmp_path / "model.yaml"
+    cfg.write_text(yaml.safe_dump(to_dict(small_model_config())))
+    out = tmp_path / "bench.json"
+    assert main(["--model-config", str(cfg), "--tables", "dispatch", "--size", "64", "96", "--head", "upsnet",
+                 "--mask-cues", "on", "--device", "cpu", "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["dispatch"]
+    assert all(row["ops"][s] > 0 for s in STAGES) and row["ops"]["total"] == sum(row["ops"][s] for s in STAGES)
+    assert row["waits"]["backbone"] == 0  # dense convolutions: nothing to wait for
+    assert row["waits"]["instance"] > 0  # proposal filtering and NMS have data-dependent sizes
+    assert "host waits" in capsys.readouterr().out

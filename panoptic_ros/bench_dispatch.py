@@ -1,0 +1,85 @@
+"""How many tensor ops each stage of one frame dispatches, and how many of them make the host wait.
+
+On a GPU every op is at least one kernel launch, a few microseconds of Python, dispatcher and driver
+work whatever its size, and an op whose output size depends on the data (``nonzero``, ``unique``,
+``.item()``, torchvision's NMS) makes the host wait until the device has caught up. The H100 table in
+the README shows stage times that do not grow with the pixels: launch- and wait-bound. Unlike times,
+these counts barely depend on the machine, so they can be measured, and improved, on the CPU. The one
+known difference: torchvision's batched NMS loops over FPN levels (one ``unique``, one NMS per level)
+above 1000 boxes on the CPU but only above 25000 on CUDA, so the instance stage counts a few more ops
+and waits on the CPU than a GPU runs.
+
+Counts are of the second of two identical frames (caches filled, as in a running node).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Callable, Iterator
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from panoptic_ros.bench_stages import STAGES, run_network
+from panoptic_ros.device import autocast
+from panoptic_ros.model.network import PanopticNet
+from panoptic_ros.model.result import build_results
+
+# ops whose output size, or value on the host, depends on the data: on CUDA each waits for the device
+HOST_WAITS = frozenset({
+    "aten._local_scalar_dense.default", "aten.nonzero.default", "aten.masked_select.default",
+    "aten._unique2.default", "aten.unique_dim.default", "aten.unique_consecutive.default",
+    "aten.is_nonzero.default", "aten.equal.default", "aten.repeat_interleave.Tensor", "torchvision.nms.default",
+})
+
+
+class DispatchCounter(TorchDispatchMode):
+    """Counts every dispatched op, and those in ``HOST_WAITS``, under the stage named by ``counter(name)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stage = "other"
+        self.ops: Counter[str] = Counter()
+        self.waits: Counter[str] = Counter()
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        previous, self.stage = self.stage, name
+        try:
+            yield
+        finally:
+            self.stage = previous
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        self.ops[self.stage] += 1
+        if str(func) in HOST_WAITS:
+            self.waits[self.stage] += 1
+        return func(*args, **(kwargs or {}))
+
+
+@torch.inference_mode()
+def count_dispatch(model: PanopticNet, images: torch.Tensor, precision: str, mask_cues: bool,
+                   head: str) -> dict[str, dict[str, int]]:
+    """``{"ops": {stage: n, "total": n}, "waits": {...}}`` for one frame of ``images`` through ``model``."""
+    def frame(stage: Callable[[str], AbstractContextManager[Any]]) -> None:
+        with autocast(images.device, precision):
+            channels, confidence, dets = run_network(model, images, mask_cues, head, stage)
+            with stage("postprocess"):
+                build_results(channels, confidence, dets, model.categories, None, mask_cues)
+
+    frame(lambda name: nullcontext())  # fills the caches, as in a running node
+    counter = DispatchCounter()
+    with counter:
+        frame(counter)
+    return {kind: {**{s: tally[s] for s in STAGES}, "total": sum(tally[s] for s in STAGES)}
+            for kind, tally in (("ops", counter.ops), ("waits", counter.waits))}
+
+
+def dispatch_table(rows: list[dict[str, Any]]) -> str:
+    """Ops / host waits per stage, one line per configuration."""
+    head = f"{'configuration':42s}" + "".join(f"{s:>16s}" for s in (*STAGES, "total"))
+    lines = [head + "   (ops / host waits)", "-" * len(head)]
+    for r in rows:
+        cells = "".join(f"{r['ops'][s]:>10d} / {r['waits'][s]:<3d}" for s in (*STAGES, "total"))
+        lines.append(f"{r['name']:42s}{cells}")
+    return "\n".join(lines)
