@@ -14,8 +14,8 @@ node's per-frame path at camera resolution, and the affinity propagation's atten
 + masks with mask cues), panoptic head, post-processing (ids, per-segment statistics) at ``--size``.
 ``node``: ``bench_node`` (conversion, resize, network, results, messages, overlay) for each
 ``--input-size`` and ``--inference-size``. ``attention``: ``bench_attention`` at each ``--size``.
-``dispatch``: ``bench_dispatch``, tensor ops and host waits per stage of one frame at each ``--size`` (the
-same on any machine: what a GPU pays per kernel launch and per wait, counted on the CPU).
+``dispatch``: ``bench_dispatch``, tensor ops and host waits per stage of one frame at each ``--size`` (nearly
+the same on any machine: what a GPU pays per kernel launch and per wait, counted on the CPU).
 ``cameras``: ``bench_cameras``, frames/s and memory of 1, 2, 4 (``--cameras``) cameras batched through one
 network against one network per camera (the first ``--input-size``, ``--inference-size``, precision,
 mask-cues and head value).

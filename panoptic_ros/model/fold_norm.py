@@ -17,13 +17,13 @@ import torch.nn as nn
 from timm.layers.norm_act import BatchNormAct2d, FrozenBatchNormAct2d
 from torchvision.ops import FrozenBatchNorm2d
 
-_FIXED_STATISTICS = (FrozenBatchNorm2d, FrozenBatchNormAct2d, nn.BatchNorm2d)  # BatchNormAct2d is a BatchNorm2d
+_FROZEN = (FrozenBatchNorm2d, FrozenBatchNormAct2d)
 
 
 def _foldable(norm: nn.Module) -> bool:
-    if isinstance(norm, nn.BatchNorm2d):  # its statistics are fixed only in eval mode
+    if isinstance(norm, nn.BatchNorm2d):  # timm's BatchNormAct2d too; statistics fixed only in eval mode
         return not norm.training and norm.track_running_stats and norm.affine
-    return isinstance(norm, _FIXED_STATISTICS)
+    return isinstance(norm, _FROZEN)
 
 
 def _after_norm(norm: nn.Module) -> nn.Module:

@@ -1,11 +1,12 @@
 import pytest
 import torch
+from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.image_list import ImageList
 
 from panoptic_ros.config import BackboneConfig, InstanceHeadConfig
 from panoptic_ros.model.backbone import FPN_LEVELS, build_backbone
 from panoptic_ros.structures import Detections
-from panoptic_ros.model.instance_head import MASK_SIZE, InstanceHead
+from panoptic_ros.model.instance_head import MASK_SIZE, CachedAnchorGenerator, InstanceHead
 from panoptic_ros.model.semantic_head import SemanticHead
 
 
@@ -56,9 +57,6 @@ def test_detections_from_lists_pads_with_invalid_slots():
 
 
 def test_anchors_are_torchvisions_and_made_again_only_when_the_grid_changes():
-    from torchvision.models.detection.anchor_utils import AnchorGenerator
-
-    from panoptic_ros.model.instance_head import CachedAnchorGenerator
     args = (((8,), (16,), (32,)), ((0.5, 1.0, 2.0),) * 3)
     cached, reference = CachedAnchorGenerator(*args), AnchorGenerator(*args)
     for h, w in ((64, 96), (64, 96), (96, 64)):
