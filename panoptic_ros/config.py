@@ -120,7 +120,10 @@ class DataConfig:
     scale_jitter: tuple[float, float] = (0.75, 1.25)
     crop: tuple[int, int] = (256, 512)  # training crop (height, width)
     hflip: bool = True
-    color_jitter: float = 0.2
+    color_jitter: float = 0.2       # per-channel gain and bias (``Augmentation.color``)
+    saturation_jitter: float = 0.0  # ``Augmentation.saturation``
+    gamma_jitter: float = 0.0       # ``Augmentation.gamma``
+    blur: float = 0.0               # probability of a blur (``Augmentation.blur``)
 
     def __post_init__(self) -> None:
         if not self.sources or any(s.weight <= 0 for s in self.sources):

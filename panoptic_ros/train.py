@@ -80,7 +80,9 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
 
     source = build_training_source(cfg.data, cfg.seed)
     d = cfg.data
-    dataset = TrainingDataset(source, Augmentation(d.scale_jitter, d.crop, d.hflip, d.color_jitter), cfg.seed)
+    augmentation = Augmentation(d.scale_jitter, d.crop, d.hflip, d.color_jitter, d.saturation_jitter,
+                                d.gamma_jitter, d.blur)
+    dataset = TrainingDataset(source, augmentation, cfg.seed)
     sampler = DistributedSampler(dataset, seed=cfg.seed, drop_last=True) if distributed else None
     loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
                         num_workers=cfg.workers, collate_fn=collate, drop_last=True,

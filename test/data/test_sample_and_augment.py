@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 
 from helpers import small_categories
@@ -42,3 +44,16 @@ def test_panoptic_ids_number_instances_and_keep_void():
     seg = np.array([[0, 5, 5], [9, 7, 1000000]])
     out = panoptic_ids(seg, {5: 1, 7: 11, 9: 11, 1000000: 12}, things={11, 12})
     assert out.tolist() == [[-1, 1000, 1000], [11002, 11001, 12003]]
+
+
+def test_photometric_changes_touch_only_the_image_and_switch_off_at_zero():
+    s = dataclasses.replace(_sample(), image=np.random.default_rng(1).integers(0, 256, (6, 8, 3), dtype=np.uint8))
+    still = Augmentation(scale=(1.0, 1.0), crop=(6, 8), hflip=False, color=0)(s, np.random.default_rng(0))
+    assert (still.image == s.image).all()
+    strong = Augmentation(scale=(1.0, 1.0), crop=(6, 8), hflip=False, color=0.3, saturation=0.5, gamma=0.5, blur=1.0)
+    out = strong(s, np.random.default_rng(0))
+    assert out.image.dtype == np.uint8 and out.image.shape == s.image.shape
+    assert not (out.image == s.image).all() and (out.segments == s.segments).all()
+    grey = dataclasses.replace(s, image=np.full((6, 8, 3), 128, np.uint8))
+    desaturated = Augmentation(scale=(1.0, 1.0), crop=(6, 8), hflip=False, color=0, saturation=0.9)
+    assert (desaturated(grey, np.random.default_rng(0)).image == 128).all()  # grey has no colour to change
