@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -58,15 +59,25 @@ class NearestGrid:
     def resize(self, labels: torch.Tensor) -> torch.Tensor:
         """[..., h, w] int32 or uint8 labels -> [..., H, W], equal to ``F.interpolate(mode="nearest")``.
 
-        Nearest resizing only copies values, so an int32 map goes through the float32 kernel as its
-        raw bits (a view, no conversion pass over the output and exact for every id).
+        On the CPU that is one NumPy ``take`` per axis (single-threaded, and still several times faster
+        than PyTorch's nearest kernel there, steadily so when other work shares the cores). Elsewhere
+        nearest resizing only copies values, so an int32 map goes through the float32 kernel as its raw
+        bits (a view, no conversion pass over the output and exact for every id).
         """
+        if labels.dtype not in (torch.int32, torch.uint8):
+            raise TypeError(f"labels must be int32 or uint8, got {labels.dtype}")
+        if labels.device.type == "cpu":
+            return torch.from_numpy(take_grid(labels.numpy(), self.rows.numpy(), self.cols.numpy()))
         lead = labels.shape[:-2]
         flat = labels.reshape(-1, 1, *labels.shape[-2:])
         if labels.dtype == torch.int32:
             out = F.interpolate(flat.view(torch.float32), size=self.out_size, mode="nearest").view(torch.int32)
-        elif labels.dtype == torch.uint8:
-            out = F.interpolate(flat, size=self.out_size, mode="nearest")
         else:
-            raise TypeError(f"labels must be int32 or uint8, got {labels.dtype}")
+            out = F.interpolate(flat, size=self.out_size, mode="nearest")
         return out.view(*lead, *self.out_size)
+
+
+def take_grid(table: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``table[..., rows, :][..., cols]``: one NumPy ``take`` per axis, columns first (the smaller
+    intermediate when rows repeat)."""
+    return table.take(cols, axis=-1).take(rows, axis=-2)
