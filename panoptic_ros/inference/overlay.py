@@ -25,8 +25,9 @@ MAX_ID = 256 * ID_DIVISOR  # category ids are uint8 (the semantic map), so every
 def _blocks(index: torch.Tensor, n_in: int) -> tuple[torch.Tensor, torch.Tensor, int]:
     """One axis of a nearest resize -> (kind of each output index [n_out], previous source [n_in], kinds per source).
 
-    Upscaling, a source's block has a first index and repeats: kind ``2 * source + (0 if first else 1)``.
-    Otherwise every index starts its own block and the kind is the source. ``previous[i]`` is the
+    Upscaling, a source's block has a first index and repeats: kind ``source`` for the first and
+    ``n_in + source`` for the repeats (first indices make one contiguous half of the table, which is
+    where borders are drawn). Otherwise every index starts its own block and the kind is the source. ``previous[i]`` is the
     source just before source i's block (-1 for the first block, and for sources never read).
     """
     start = torch.ones_like(index, dtype=torch.bool)
@@ -34,7 +35,7 @@ def _blocks(index: torch.Tensor, n_in: int) -> tuple[torch.Tensor, torch.Tensor,
     before = torch.cat([index.new_full((1,), -1), index[:-1]])
     previous = index.new_full((n_in,), -1).scatter_reduce_(0, index, torch.where(start, before, -1), "amax")
     if index.numel() > n_in:
-        return 2 * index + (~start).long(), previous, 2
+        return index + n_in * (~start).long(), previous, 2
     return index, previous, 1
 
 
@@ -118,13 +119,14 @@ def render_overlay(image: torch.Tensor, panoptic: torch.Tensor | PanopticResult,
     col_kind, col_prev, nc = _blocks(grid.cols, w_in)
     # borders with the block above / to the left, per source pixel (sources never read come out False)
     top = (row_prev >= 0)[:, None] & (coarse != coarse.index_select(0, row_prev.clamp(min=0)))
-    left = (col_prev >= 0)[None, :] & (coarse != coarse.index_select(1, col_prev.clamp(min=0)))
-    # style index per kind [h, nr, w, nc]; only the first index of a block (kind flag 0) can be a border
-    first_row = (torch.arange(nr, device=coarse.device) == 0)[None, :, None, None]
-    first_col = (torch.arange(nc, device=coarse.device) == 0)[None, None, None, :]
-    border = (first_row & top[:, None, :, None]) | (first_col & left[:, None, :, None])
-    codes = _codes(coarse, ids)[:, None, :, None].expand(h_in, nr, w_in, nc).contiguous()
-    codes.masked_fill_(border, ids.numel() + 1)
-    styles = _styles(ids, colors).index_select(0, codes.flatten()).view(h_in * nr, w_in * nc)
+    left = (col_prev >= 0)[None, :] & (coarse != coarse.gather(1, col_prev.clamp(min=0).expand(h_in, -1)))
+    # style per kind [nr, h, nc, w]: the source pixel's, but only the first index of a block (kind
+    # flag 0) can be a border
+    palette = _styles(ids, colors)
+    styles = palette.index_select(0, _codes(coarse, ids).flatten()).view(1, h_in, 1, w_in)
+    styles = styles.expand(nr, h_in, nc, w_in).contiguous()
+    styles[0].masked_fill_(top[:, None, :], palette[-1])
+    styles[:, :, 0].masked_fill_(left, palette[-1])
+    styles = styles.view(nr * h_in, nc * w_in)
     styled = _expand(styles, row_kind, col_kind)  # [H, W] int32: full resolution from here
     return _blend(image.permute(1, 2, 0), styled.view(torch.uint8).view(*styled.shape, 4), alpha)
