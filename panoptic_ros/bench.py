@@ -42,6 +42,7 @@ from panoptic_ros.bench_dispatch import count_dispatch, dispatch_table
 from panoptic_ros.bench_node import node_table, time_node_path
 from panoptic_ros.bench_stages import STAGES, StageTimer, medians, run_network
 from panoptic_ros.heads import HEAD_KINDS
+from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.config import ModelConfig, load_config
 from panoptic_ros.data.cityscapes import CITYSCAPES_CATEGORIES
 from panoptic_ros.device import PRECISIONS, autocast, check_precision, resolve_device
@@ -188,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-reference", action="store_true", help="skip torchvision's maskrcnn_resnet50_fpn")
     p.add_argument("--out", type=Path, help="write the results as JSON")
     args = p.parse_args(argv)
+    keep_frame_buffers()  # as the node does
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)

@@ -27,6 +27,7 @@ from panoptic_ros.device import PRECISIONS
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.heads import HEAD_KINDS
+from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.replay.bag_io import BagError, count_messages, label_image, read_frames, read_messages
 from panoptic_ros.replay.output import StagedOutput
 from panoptic_ros.replay.report import markdown, write_report
@@ -130,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"])
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
+    keep_frame_buffers()  # frames at camera resolution, as in the node
     if bool(args.gt_json) != bool(args.gt_dir):
         p.error("--gt-json and --gt-dir go together")
     try:

@@ -43,6 +43,7 @@ from visualization_msgs.msg import MarkerArray
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.inference.predictor import Predictor, PredictorOptions, TorchPredictor, shipped_model_path
+from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.structures import PanopticResult
 from panoptic_ros.ros import conversions
 from panoptic_ros.ros.diagnostics import NodeStats, camera_status, diagnostic_status
@@ -324,6 +325,7 @@ def main(args: list[str] | None = None) -> int:
     at once (``os._exit``), because letting the interpreter finalise under a thread still inside
     PyTorch aborts it."""
     logger = rclpy.logging.get_logger("panoptic")
+    keep_frame_buffers()
     try:
         rclpy.init(args=args)
         node = PanopticNode()
