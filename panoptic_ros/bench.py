@@ -42,10 +42,10 @@ from panoptic_ros.bench_dispatch import count_dispatch, dispatch_table
 from panoptic_ros.bench_node import node_table, time_node_path
 from panoptic_ros.bench_stages import STAGES, StageTimer, medians, run_network
 from panoptic_ros.heads import HEAD_KINDS
-from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.config import ModelConfig, load_config
 from panoptic_ros.data.cityscapes import CITYSCAPES_CATEGORIES
 from panoptic_ros.device import PRECISIONS, autocast, check_precision, resolve_device
+from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import build_results

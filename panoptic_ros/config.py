@@ -128,6 +128,11 @@ class DataConfig:
     def __post_init__(self) -> None:
         if not self.sources or any(s.weight <= 0 for s in self.sources):
             raise ValueError("data.sources needs at least one source, each with a positive weight")
+        for name in ("color_jitter", "saturation_jitter", "blur"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"data.{name} must be within [0, 1], got {getattr(self, name)}")
+        if self.gamma_jitter < 0:
+            raise ValueError(f"data.gamma_jitter must be >= 0, got {self.gamma_jitter}")
 
 
 @dataclasses.dataclass

@@ -80,8 +80,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
 
     source = build_training_source(cfg.data, cfg.seed)
     d = cfg.data
-    augmentation = Augmentation(d.scale_jitter, d.crop, d.hflip, d.color_jitter, d.saturation_jitter,
-                                d.gamma_jitter, d.blur)
+    augmentation = Augmentation(scale=d.scale_jitter, crop=d.crop, hflip=d.hflip, color=d.color_jitter,
+                                saturation=d.saturation_jitter, gamma=d.gamma_jitter, blur=d.blur)
     dataset = TrainingDataset(source, augmentation, cfg.seed)
     sampler = DistributedSampler(dataset, seed=cfg.seed, drop_last=True) if distributed else None
     loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,

@@ -52,3 +52,9 @@ def test_category_table_checks_and_lookups():
         CategoryTable((Category(1, "a", True, (0, 0, 0)), Category(1, "b", False, (0, 0, 0))))
     with pytest.raises(ValueError, match="at least one thing"):
         CategoryTable((Category(1, "a", False, (0, 0, 0)),))
+
+
+@pytest.mark.parametrize("override", ["data.gamma_jitter=-1", "data.saturation_jitter=1.5", "data.blur=2"])
+def test_augmentation_settings_out_of_range_are_refused(override):
+    with pytest.raises(ValueError, match=override.split("=")[0]):
+        load_config(TrainConfig, None, [override])

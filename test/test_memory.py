@@ -1,14 +1,38 @@
+import ctypes
 import ctypes.util
-import sys
+import platform
 
 import pytest
 
 from panoptic_ros import memory
 
+LIBC, LIBC_VERSION = platform.libc_ver()
+GLIBC = LIBC == "glibc"
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
-def test_frame_buffers_are_kept_with_glibc():
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's allocator")
+def test_a_frame_sized_buffer_comes_from_the_heap_after_the_set_up():
     assert memory.keep_frame_buffers()
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    if not hasattr(libc, "mallinfo2"):
+        pytest.skip("mallinfo2 needs glibc 2.33")
+    libc.mallinfo2.restype = _MallInfo2
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, (ctypes.c_size_t,)
+    libc.free.argtypes = (ctypes.c_void_p,)
+    mapped = libc.mallinfo2().hblks
+    if tuple(map(int, LIBC_VERSION.split(".")[:2])) < (2, 35):
+        pytest.skip("older glibc caps the threshold at 32 MiB")
+    buffer = libc.malloc(40 << 20)  # above the 32 MiB that glibc's own dynamic threshold can reach
+    try:
+        assert libc.mallinfo2().hblks == mapped  # not a fresh mapping
+    finally:
+        libc.free(buffer)
 
 
 def test_without_a_usable_c_library_nothing_changes(monkeypatch):

@@ -22,8 +22,8 @@ class Augmentation:
     ``color``: per-channel gain within 1 +- color and a common bias within +-64 * color.
     ``saturation``: blend towards (or away from) the pixel's grey value by a factor within 1 +- saturation.
     ``gamma``: exponent drawn log-uniformly within [1 / (1 + gamma), 1 + gamma].
-    ``blur``: probability of a Gaussian blur with sigma between 0.3 and 1.5 pixels (defocus, motion).
-    A zero switches a change off.
+    ``blur``: probability of a Gaussian blur with sigma between 0.3 and 1.5 pixels (defocus, haze).
+    A zero switches a change off. The result is rounded to uint8 (float32 arithmetic throughout).
     """
 
     scale: tuple[float, float] = (0.75, 1.25)
@@ -59,14 +59,15 @@ class Augmentation:
             return image
         x = image.astype(np.float32)
         if self.color > 0:
-            x = x * (1 + rng.uniform(-self.color, self.color, size=3)) + rng.uniform(-self.color, self.color) * 64
+            gain = 1 + rng.uniform(-self.color, self.color, size=3).astype(np.float32)
+            x = x * gain + np.float32(rng.uniform(-self.color, self.color) * 64)
         if self.saturation > 0:
             grey = x.mean(axis=2, keepdims=True)
-            x = grey + (x - grey) * rng.uniform(1 - self.saturation, 1 + self.saturation)
+            x = grey + (x - grey) * np.float32(rng.uniform(1 - self.saturation, 1 + self.saturation))
         x = np.clip(x, 0, 255)
         if self.gamma > 0:
             bound = np.log1p(self.gamma)
-            x = 255 * (x / 255) ** np.exp(rng.uniform(-bound, bound))
+            x = 255 * (x / 255) ** np.float32(np.exp(rng.uniform(-bound, bound)))
         if self.blur > 0 and rng.random() < self.blur:
             x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.3, 1.5))
         return np.ascontiguousarray(np.clip(x + 0.5, 0, 255).astype(np.uint8))

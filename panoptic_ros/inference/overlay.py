@@ -27,8 +27,9 @@ def _blocks(index: torch.Tensor, n_in: int) -> tuple[torch.Tensor, torch.Tensor,
 
     Upscaling, a source's block has a first index and repeats: kind ``source`` for the first and
     ``n_in + source`` for the repeats (first indices make one contiguous half of the table, which is
-    where borders are drawn). Otherwise every index starts its own block and the kind is the source. ``previous[i]`` is the
-    source just before source i's block (-1 for the first block, and for sources never read).
+    where borders are drawn). Otherwise every index starts its own block and the kind is the source.
+    ``previous[i]`` is the source just before source i's block (-1 for the first block, and for
+    sources never read).
     """
     start = torch.ones_like(index, dtype=torch.bool)
     start[1:] = index[1:] != index[:-1]

@@ -61,8 +61,9 @@ class NearestGrid:
 
         On the CPU that is one NumPy ``take`` per axis: single-threaded, as fast as PyTorch's nearest
         kernel on idle cores and several times faster when other work shares them (measured beside a
-        training run), as on a robot. Elsewhere nearest resizing only copies values, so an int32 map goes through the float32 kernel as its raw
-        bits (a view, no conversion pass over the output and exact for every id).
+        training run), as on a robot. Elsewhere nearest resizing only copies values, so an int32 map
+        goes through the float32 kernel as its raw bits (a view, no conversion pass over the output
+        and exact for every id).
         """
         if labels.dtype not in (torch.int32, torch.uint8):
             raise TypeError(f"labels must be int32 or uint8, got {labels.dtype}")

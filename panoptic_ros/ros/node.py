@@ -325,7 +325,8 @@ def main(args: list[str] | None = None) -> int:
     at once (``os._exit``), because letting the interpreter finalise under a thread still inside
     PyTorch aborts it."""
     logger = rclpy.logging.get_logger("panoptic")
-    keep_frame_buffers()
+    if not keep_frame_buffers():
+        logger.info("allocator not tuned for frame buffers (not glibc?): frames above 32 MB cost page faults")
     try:
         rclpy.init(args=args)
         node = PanopticNode()

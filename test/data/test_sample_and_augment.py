@@ -46,14 +46,41 @@ def test_panoptic_ids_number_instances_and_keep_void():
     assert out.tolist() == [[-1, 1000, 1000], [11002, 11001, 12003]]
 
 
+def _only(**change) -> Augmentation:
+    """No geometry, no photometry but ``change``."""
+    return Augmentation(scale=(1.0, 1.0), crop=(6, 8), hflip=False, **{"color": 0, **change})
+
+
+def _with_image(image: np.ndarray) -> PanopticSample:
+    return dataclasses.replace(_sample(), image=image)
+
+
 def test_photometric_changes_touch_only_the_image_and_switch_off_at_zero():
-    s = dataclasses.replace(_sample(), image=np.random.default_rng(1).integers(0, 256, (6, 8, 3), dtype=np.uint8))
-    still = Augmentation(scale=(1.0, 1.0), crop=(6, 8), hflip=False, color=0)(s, np.random.default_rng(0))
-    assert (still.image == s.image).all()
-    strong = Augmentation(scale=(1.0, 1.0), crop=(6, 8), hflip=False, color=0.3, saturation=0.5, gamma=0.5, blur=1.0)
-    out = strong(s, np.random.default_rng(0))
+    s = _with_image(np.random.default_rng(1).integers(0, 256, (6, 8, 3), dtype=np.uint8))
+    assert (_only()(s, np.random.default_rng(0)).image == s.image).all()
+    out = _only(color=0.3, saturation=0.5, gamma=0.5, blur=1.0)(s, np.random.default_rng(0))
     assert out.image.dtype == np.uint8 and out.image.shape == s.image.shape
     assert not (out.image == s.image).all() and (out.segments == s.segments).all()
-    grey = dataclasses.replace(s, image=np.full((6, 8, 3), 128, np.uint8))
-    desaturated = Augmentation(scale=(1.0, 1.0), crop=(6, 8), hflip=False, color=0, saturation=0.9)
-    assert (desaturated(grey, np.random.default_rng(0)).image == 128).all()  # grey has no colour to change
+
+
+def test_saturation_keeps_each_pixels_grey_and_changes_its_colour():
+    s = _with_image(np.random.default_rng(2).integers(96, 161, (6, 8, 3), dtype=np.uint8))
+    out = _only(saturation=0.5)(s, np.random.default_rng(0)).image.astype(float)
+    assert np.abs(out.mean(axis=2) - s.image.astype(float).mean(axis=2)).max() <= 1
+    assert not (out == s.image).all()
+
+
+def test_gamma_is_monotone_and_keeps_black_and_white():
+    ramp = np.repeat(np.linspace(0, 255, 48).astype(np.uint8).reshape(6, 8, 1), 3, axis=2)
+    for seed in range(5):
+        out = _only(gamma=0.5)(_with_image(ramp), np.random.default_rng(seed)).image
+        assert out[0, 0, 0] == 0 and out[-1, -1, 0] == 255
+        assert (np.diff(out[..., 0].flatten().astype(int)) >= 0).all()
+
+
+def test_blur_smooths():
+    s = _with_image(np.random.default_rng(3).integers(0, 256, (6, 8, 3), dtype=np.uint8))
+    out = _only(blur=1.0)(s, np.random.default_rng(0)).image
+    assert out.astype(float).var() < s.image.astype(float).var()
+
+
