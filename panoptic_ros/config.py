@@ -148,6 +148,7 @@ class TrainConfig:
     momentum: float = 0.9  # SGD only
     weight_decay: float = 1e-4
     warmup_iterations: int = 500
+    backbone_lr_scale: float = 1.0  # the pretrained body's lr as a share of ``lr`` (FPN and heads: 1)
     grad_clip: float = 10.0
     amp: bool = True
     seed: int = 0
@@ -158,6 +159,10 @@ class TrainConfig:
     held_out: SourceConfig | None = None  # evaluated at each checkpoint; best.pt follows its PQ
     init_from: str = ""  # a checkpoint to start from (same parameters and categories), e.g. to fine-tune
     output_dir: str = "runs/default"
+
+    def __post_init__(self) -> None:
+        if self.backbone_lr_scale < 0:
+            raise ValueError(f"backbone_lr_scale must be >= 0, got {self.backbone_lr_scale}")
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:

@@ -54,6 +54,26 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
     return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
+def parameter_groups(model: PanopticNet, backbone_lr_scale: float) -> list[dict[str, Any]]:
+    """The trainable parameters as optimizer groups: the backbone's body, and everything else.
+
+    Fine-tuning an ImageNet body at the heads' learning rate on a few hundred frames of two drives can
+    wash out the general features that a new drive needs; ``backbone_lr_scale`` below 1 keeps the body
+    closer to them. Each group carries its ``lr_scale``, which the schedule multiplies in.
+
+    Args:
+        model: the network; frozen parameters (``requires_grad`` False) are left out.
+        backbone_lr_scale: the body's learning rate as a share of the base learning rate.
+    Returns:
+        Non-empty groups, each ``{"params": [...], "lr_scale": float}``.
+    """
+    body = {id(p) for p in model.backbone.body.parameters()}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in trainable if id(p) not in body], "lr_scale": 1.0},
+              {"params": [p for p in trainable if id(p) in body], "lr_scale": backbone_lr_scale}]
+    return [g for g in groups if g["params"]]
+
+
 def _batches(loader: DataLoader, dataset: TrainingDataset, sampler: DistributedSampler | None
              ) -> Iterator[tuple[torch.Tensor, Any]]:
     epoch = 0
@@ -107,11 +127,12 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     if cfg.losses.semantic_class_balance > 0:
         weights = balanced_class_weights(class_frequencies(source, seed=cfg.seed), cfg.losses.semantic_class_balance)
         semantic_weight = torch.tensor(weights, dtype=torch.float32, device=device)
-    params = [p for p in model.parameters() if p.requires_grad]
+    groups = parameter_groups(model, cfg.backbone_lr_scale)
+    params = [p for g in groups for p in g["params"]]
     if cfg.optimizer == "adamw":
-        optimizer: torch.optim.Optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:
-        optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler(enabled=use_amp)
     start, best_pq = 0, -1.0
@@ -145,8 +166,9 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         images, targets = images.to(device, non_blocking=True), targets.to(device)
         mask_cues = mask_rng.random() >= cfg.mask_cue_dropout
         own_detections = mask_rng.random() < cfg.own_detections
+        lr = learning_rate(cfg, step)
         for g in optimizer.param_groups:
-            g["lr"] = learning_rate(cfg, step)
+            g["lr"] = lr * g["lr_scale"]
         with autocast(device, "fp16" if use_amp else "fp32"):
             losses = net(images, targets, mask_cues=mask_cues, own_detections=own_detections,
                          box_keep=cfg.gt_box_keep, semantic_weight=semantic_weight)
@@ -159,7 +181,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         scaler.update()
 
         if rank == 0:
-            row = {"step": step + 1, "lr": optimizer.param_groups[0]["lr"], "loss": loss.item(),
+            row = {"step": step + 1, "lr": lr, "loss": loss.item(),
                    "mask_cues": int(mask_cues), "own_detections": int(own_detections), "sec_per_step": time.perf_counter() - t_last}
             row |= {k: round(v.item(), 5) for k, v in losses.items()}
             t_last = time.perf_counter()

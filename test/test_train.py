@@ -11,10 +11,11 @@ import pytest
 import torch
 import yaml
 
-from helpers import small_model_config
+from helpers import small_categories, small_model_config
 from panoptic_ros.config import DataConfig, SourceConfig, TrainConfig, to_dict
 from panoptic_ros.model.checkpoint import load_checkpoint, read_checkpoint
-from panoptic_ros.train import learning_rate, main
+from panoptic_ros.model.network import PanopticNet
+from panoptic_ros.train import learning_rate, main, parameter_groups
 
 
 def _config(tmp_path: Path, iterations: int) -> Path:
@@ -51,6 +52,26 @@ def test_learning_rate_warms_up_then_decays():
     cfg = TrainConfig(iterations=100, warmup_iterations=10, lr=1.0)
     lrs = [learning_rate(cfg, s) for s in range(100)]
     assert lrs[0] < lrs[9] < lrs[10] and lrs[10] > lrs[50] > lrs[99] >= 0.01
+
+
+def test_parameter_groups_put_the_body_apart_and_cover_every_trainable_parameter():
+    model = PanopticNet(small_model_config(), small_categories())
+    head, body = parameter_groups(model, 0.1)
+    assert (head["lr_scale"], body["lr_scale"]) == (1.0, 0.1)
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    ids = [id(p) for g in (head, body) for p in g["params"]]
+    assert len(ids) == len(set(ids)) and set(ids) == trainable
+    assert {id(p) for p in body["params"]} == {id(p) for p in model.backbone.body.parameters() if p.requires_grad}
+
+
+def test_the_body_learns_at_its_share_of_the_learning_rate(tmp_path):
+    config = _config(tmp_path, 1)
+    main(["--config", str(config), "--quiet", "--device", "cpu", "backbone_lr_scale=0.25"])
+    groups = read_checkpoint(tmp_path / "run" / "last.pt")["extra"]["optimizer"]["param_groups"]
+    assert [g["lr_scale"] for g in groups] == [1.0, 0.25]
+    assert groups[1]["lr"] == pytest.approx(0.25 * groups[0]["lr"]) and groups[0]["lr"] > 0
+    with pytest.raises(ValueError, match="backbone_lr_scale"):
+        TrainConfig(backbone_lr_scale=-1.0)
 
 
 def test_ddp_with_two_gloo_processes(tmp_path):
