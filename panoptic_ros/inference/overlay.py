@@ -71,8 +71,9 @@ def _blend_opencv(rgb: torch.Tensor, styled: torch.Tensor, alpha: float) -> torc
     src, rgba = rgb.contiguous().numpy(), styled.numpy()
     colour, roles = cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB), cv2.extractChannel(rgba, 3)
     blended = cv2.addWeighted(src, 1.0 - alpha, colour, alpha, 0.0)
-    blended = cv2.copyTo(src, cv2.compare(roles, VOID, cv2.CMP_EQ), blended)
-    blended = cv2.copyTo(colour, cv2.compare(roles, BORDER, cv2.CMP_EQ), blended)
+    # inRange, not compare: compare takes a 1x1 array for a scalar and refuses a 1x1 image
+    blended = cv2.copyTo(src, cv2.inRange(roles, VOID, VOID), blended)
+    blended = cv2.copyTo(colour, cv2.inRange(roles, BORDER, BORDER), blended)
     return torch.from_numpy(blended)
 
 

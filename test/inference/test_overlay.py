@@ -53,7 +53,8 @@ def _result(small, out_size, seed):
     return build_results(channels, torch.rand(1, *small, generator=gen), dets, categories, out_size)[0]
 
 
-SIZES = [((7, 9), (23, 31)), ((13, 11), (5, 4)), ((9, 10), (20, 7)), ((8, 6), (16, 12)), ((6, 7), (6, 7))]
+SIZES = [((7, 9), (23, 31)), ((13, 11), (5, 4)), ((9, 10), (20, 7)), ((8, 6), (16, 12)), ((6, 7), (6, 7)),
+         ((1, 1), (1, 1)), ((5, 4), (1, 1)), ((1, 1), (3, 2))]  # 1x1 images once made OpenCV refuse
 
 
 @pytest.mark.parametrize("small,out_size", SIZES)
@@ -80,17 +81,19 @@ def test_capped_size_keeps_the_aspect_and_takes_labels_from_the_small_map():
     assert out.shape == (56, 100, 3)
     labels = F.interpolate(result.coarse[None, None].double(), size=(56, 100), mode="nearest")[0, 0].int()
     assert torch.equal(out, render_overlay(resize_rgb(image, (56, 100)), labels, colors, 0.5))
+    assert render_overlay(image, result, colors, 0.5, max_size=1).shape == (1, 1, 3)
     uncapped = render_overlay(image, result, colors, 0.5)
     assert torch.equal(render_overlay(image, result, colors, 0.5, max_size=320), uncapped)
 
 
+@pytest.mark.parametrize("size", [(33, 47), (1, 1), (1, 5)])
 @pytest.mark.parametrize("alpha", [0.0, 0.3, 0.5, 1.0])
-def test_the_opencv_and_torch_blends_agree(alpha):
+def test_the_opencv_and_torch_blends_agree(alpha, size):
     """The CPU blend (OpenCV) and the one used on other devices (PyTorch) give one overlay."""
     gen = torch.Generator().manual_seed(7)
-    rgb = torch.randint(0, 256, (3, 33, 47), dtype=torch.uint8, generator=gen).permute(1, 2, 0)  # planar
-    colour = torch.randint(0, 256, (33, 47, 3), dtype=torch.uint8, generator=gen)
-    role = torch.randint(0, 3, (33, 47), dtype=torch.uint8, generator=gen)
+    rgb = torch.randint(0, 256, (3, *size), dtype=torch.uint8, generator=gen).permute(1, 2, 0)  # planar
+    colour = torch.randint(0, 256, (*size, 3), dtype=torch.uint8, generator=gen)
+    role = torch.tensor([0, VOID, BORDER], dtype=torch.uint8)[torch.randint(0, 3, size, generator=gen)]
     styled = torch.cat([colour, role[..., None]], dim=2)
     a, b = _blend_opencv(rgb, styled, alpha), _blend_torch(rgb, styled, alpha)
     assert (a.int() - b.int()).abs().max() <= (0 if alpha in (0.0, 1.0) else 1)
