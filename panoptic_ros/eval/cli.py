@@ -78,12 +78,14 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     runs = {}
     for head in heads:
         for cues in modes:
-            summary = evaluate_model(model, source, head, cues, limit=args.images, batch_size=args.batch)
+            summary = evaluate_model(model, source, head, cues, limit=args.images, batch_size=args.batch,
+                                     inference_size=args.inference_size)
             name = f"{head}/{'mask' if cues else 'boxes'}"
             print(f"\n== {name}: {summary['images']} images, {summary['latency_ms']:.1f} ms/image, "
                   f"{summary['fps']:.2f} fps on {device}; mIoU {100 * summary['miou']:.2f}\n{format_table(summary)}")
             runs[name] = summary
-    return {"checkpoint": str(args.checkpoint), "model": meta["name"], "device": str(device), "runs": runs}
+    return {"checkpoint": str(args.checkpoint), "model": meta["name"], "device": str(device),
+            "inference_size": args.inference_size, "runs": runs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("--width", type=int, default=256)
     model.add_argument("--head", default="affinity", choices=[*HEAD_KINDS, "all"])
     model.add_argument("--mask-cues", default="on", choices=["on", "off", "both"])
+    model.add_argument("--inference-size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"),
+                       help="run the network at this size, as the node's inference_size does (outputs "
+                       "and scores at each image's own size); default: each image's size")
     model.add_argument("--device", default="auto")
     model.add_argument("--batch", type=int, default=1)
     model.add_argument("--set", nargs="+", default=[], metavar="panoptic.KEY=VALUE",

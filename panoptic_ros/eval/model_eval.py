@@ -14,6 +14,7 @@ from panoptic_ros.eval.miou import IoUAccumulator
 from panoptic_ros.eval.pq import PQAccumulator
 from panoptic_ros.device import synchronize
 from panoptic_ros.heads import HeadKind
+from panoptic_ros.inference.resize import resize_rgb
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.structures import category_of
 
@@ -36,9 +37,15 @@ def semantic_map(sample: PanopticSample) -> np.ndarray:
 
 @torch.no_grad()
 def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mask_cues: bool,
-                   limit: int | None = None, batch_size: int = 1) -> dict[str, Any]:
+                   limit: int | None = None, batch_size: int = 1,
+                   inference_size: tuple[int, int] | None = None) -> dict[str, Any]:
     """PQ summary of ``model`` on the first ``limit`` samples, with ``miou`` (of the published semantic
-    map, per class in ``miou_per_class``), ``latency_ms`` and ``fps``."""
+    map, per class in ``miou_per_class``), ``latency_ms`` and ``fps``.
+
+    ``inference_size`` runs the network as the node's parameter of that name does: each image resized
+    to it, the results at the image's own size (scored against the unchanged ground truth; the resize
+    counts in the latency). ``None``: at each image's size.
+    """
     device = next(model.parameters()).device
     acc = PQAccumulator(source.categories)
     iou = IoUAccumulator(source.categories)
@@ -49,7 +56,11 @@ def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mas
         images = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2).to(device)
         synchronize(device)
         t0 = time.perf_counter()
-        results = model.predict(images, mask_cues=mask_cues, head=head)
+        if inference_size is None or tuple(inference_size) == tuple(images.shape[-2:]):
+            results = model.predict(images, mask_cues=mask_cues, head=head)
+        else:
+            small = torch.stack([resize_rgb(im, inference_size) for im in images])
+            results = model.predict(small, mask_cues=mask_cues, head=head, out_size=tuple(images.shape[-2:]))
         synchronize(device)
         seconds += time.perf_counter() - t0
         for s, r in zip(samples, results):

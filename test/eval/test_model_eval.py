@@ -1,0 +1,30 @@
+"""``evaluate_model``: the network can run at the node's ``inference_size`` while scores stay at each
+image's own resolution."""
+import torch
+
+from helpers import small_model_config
+from panoptic_ros.config import SourceConfig
+from panoptic_ros.data.dataset import build_source
+from panoptic_ros.data.street_categories import STREET_CATEGORIES
+from panoptic_ros.eval.model_eval import evaluate_model
+from panoptic_ros.model.network import PanopticNet
+
+
+def test_the_network_runs_at_the_inference_size_and_results_come_back_at_the_image_size():
+    torch.manual_seed(0)
+    model = PanopticNet(small_model_config(), STREET_CATEGORIES).eval()
+    source = build_source(SourceConfig(split="heldout", images=2, height=64, width=96))
+    seen = []
+    predict = model.predict
+
+    def spy(images, **kwargs):
+        results = predict(images, **kwargs)
+        seen.append((tuple(images.shape[-2:]), [tuple(r.panoptic.shape) for r in results]))
+        return results
+
+    model.predict = spy
+    summary = evaluate_model(model, source, "upsnet", True, inference_size=(80, 144))
+    assert seen == [((80, 144), [(64, 96)])] * 2 and summary["images"] == 2 and 0 <= summary["miou"] <= 1
+    seen.clear()
+    evaluate_model(model, source, "upsnet", True, batch_size=2)  # default: each image's own size
+    assert seen == [((64, 96), [(64, 96), (64, 96)])]
