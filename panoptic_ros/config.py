@@ -148,7 +148,7 @@ class TrainConfig:
     momentum: float = 0.9  # SGD only
     weight_decay: float = 1e-4
     warmup_iterations: int = 500
-    backbone_lr_scale: float = 1.0  # the pretrained body's lr as a share of ``lr`` (FPN and heads: 1)
+    backbone_lr_scale: float = 1.0  # the backbone body's lr as a share of ``lr`` (FPN and heads: 1)
     grad_clip: float = 10.0
     amp: bool = True
     seed: int = 0

@@ -55,20 +55,24 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 
 
 def parameter_groups(model: PanopticNet, backbone_lr_scale: float) -> list[dict[str, Any]]:
-    """The trainable parameters as optimizer groups: the backbone's body, and everything else.
+    """The trainable parameters as optimizer groups, the backbone's body apart when it learns slower.
 
-    Fine-tuning an ImageNet body at the heads' learning rate on a few hundred frames of two drives can
-    wash out the general features that a new drive needs; ``backbone_lr_scale`` below 1 keeps the body
-    closer to them. Each group carries its ``lr_scale``, which the schedule multiplies in.
+    Fine-tuning an ImageNet body at the heads' learning rate on a few hundred frames might wash out
+    the general features a new drive needs; ``backbone_lr_scale`` below 1 keeps the body closer to
+    them (on CamVid it did not help: models/README.md). AdamW's decoupled weight decay scales with it.
 
     Args:
         model: the network; frozen parameters (``requires_grad`` False) are left out.
         backbone_lr_scale: the body's learning rate as a share of the base learning rate.
     Returns:
-        Non-empty groups, each ``{"params": [...], "lr_scale": float}``.
+        ``{"params": [...], "lr_scale": float}`` groups: one group (scale 1, the layout of runs made
+        before the option existed, so they still resume) when the scale is 1, else the other
+        parameters and the body's.
     """
-    body = {id(p) for p in model.backbone.body.parameters()}
     trainable = [p for p in model.parameters() if p.requires_grad]
+    if backbone_lr_scale == 1.0:
+        return [{"params": trainable, "lr_scale": 1.0}]
+    body = {id(p) for p in model.backbone.body.parameters()}
     groups = [{"params": [p for p in trainable if id(p) not in body], "lr_scale": 1.0},
               {"params": [p for p in trainable if id(p) in body], "lr_scale": backbone_lr_scale}]
     return [g for g in groups if g["params"]]
@@ -129,6 +133,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         semantic_weight = torch.tensor(weights, dtype=torch.float32, device=device)
     groups = parameter_groups(model, cfg.backbone_lr_scale)
     params = [p for g in groups for p in g["params"]]
+    scales = [g["lr_scale"] for g in groups]
     if cfg.optimizer == "adamw":
         optimizer: torch.optim.Optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:
@@ -139,7 +144,12 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     if resume and (out / "last.pt").is_file():
         state = read_checkpoint(out / "last.pt")
         model.load_state_dict(state["state_dict"])
-        optimizer.load_state_dict(state["extra"]["optimizer"])
+        saved = state["extra"]["optimizer"]
+        if len(saved["param_groups"]) != len(groups):
+            raise ValueError(f"{out / 'last.pt'}: its optimizer has {len(saved['param_groups'])} parameter "
+                             f"groups, this run {len(groups)}: backbone_lr_scale can change on resume, but "
+                             "not between 1 and another value")
+        optimizer.load_state_dict(saved)
         start, best_pq = state["extra"]["step"], state["extra"]["best_pq"]
     net = DistributedDataParallel(model, find_unused_parameters=True) if distributed else model
     held_out = build_source(cfg.held_out) if cfg.held_out is not None else None
@@ -167,8 +177,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         mask_cues = mask_rng.random() >= cfg.mask_cue_dropout
         own_detections = mask_rng.random() < cfg.own_detections
         lr = learning_rate(cfg, step)
-        for g in optimizer.param_groups:
-            g["lr"] = lr * g["lr_scale"]
+        for g, scale in zip(optimizer.param_groups, scales):  # this run's scales, not a resumed state's
+            g["lr"] = lr * scale
         with autocast(device, "fp16" if use_amp else "fp32"):
             losses = net(images, targets, mask_cues=mask_cues, own_detections=own_detections,
                          box_keep=cfg.gt_box_keep, semantic_weight=semantic_weight)

@@ -54,22 +54,39 @@ def test_learning_rate_warms_up_then_decays():
     assert lrs[0] < lrs[9] < lrs[10] and lrs[10] > lrs[50] > lrs[99] >= 0.01
 
 
-def test_parameter_groups_put_the_body_apart_and_cover_every_trainable_parameter():
-    model = PanopticNet(small_model_config(), small_categories())
+@pytest.mark.parametrize("trainable_layers", [5, 3])
+def test_parameter_groups_put_the_body_apart_and_cover_every_trainable_parameter(trainable_layers):
+    cfg = small_model_config()
+    cfg.backbone.trainable_layers = trainable_layers
+    model = PanopticNet(cfg, small_categories())
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert len(trainable) < len(list(model.parameters())) or trainable_layers == 5
     head, body = parameter_groups(model, 0.1)
     assert (head["lr_scale"], body["lr_scale"]) == (1.0, 0.1)
-    trainable = {id(p) for p in model.parameters() if p.requires_grad}
     ids = [id(p) for g in (head, body) for p in g["params"]]
-    assert len(ids) == len(set(ids)) and set(ids) == trainable
+    assert len(ids) == len(set(ids)) and set(ids) == {id(p) for p in trainable}
     assert {id(p) for p in body["params"]} == {id(p) for p in model.backbone.body.parameters() if p.requires_grad}
+    (single,) = parameter_groups(model, 1.0)  # the layout runs had before the option: they still resume
+    assert single["lr_scale"] == 1.0 and [id(p) for p in single["params"]] == [id(p) for p in trainable]
 
 
-def test_the_body_learns_at_its_share_of_the_learning_rate(tmp_path):
+def _group_lrs(run: Path) -> list[float]:
+    return [g["lr"] for g in read_checkpoint(run / "last.pt")["extra"]["optimizer"]["param_groups"]]
+
+
+def test_the_body_learns_at_its_share_of_the_learning_rate_which_a_resume_may_change(tmp_path):
     config = _config(tmp_path, 1)
     main(["--config", str(config), "--quiet", "--device", "cpu", "backbone_lr_scale=0.25"])
-    groups = read_checkpoint(tmp_path / "run" / "last.pt")["extra"]["optimizer"]["param_groups"]
-    assert [g["lr_scale"] for g in groups] == [1.0, 0.25]
-    assert groups[1]["lr"] == pytest.approx(0.25 * groups[0]["lr"]) and groups[0]["lr"] > 0
+    head, body = _group_lrs(tmp_path / "run")
+    assert head > 0 and body == pytest.approx(0.25 * head)
+    main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=2", "backbone_lr_scale=0.5"])
+    head, body = _group_lrs(tmp_path / "run")
+    assert head > 0 and body == pytest.approx(0.5 * head)
+    with pytest.raises(ValueError, match="parameter groups"):  # one group at scale 1: not the same optimizer
+        main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=3"])
+
+
+def test_a_negative_backbone_lr_scale_is_refused():
     with pytest.raises(ValueError, match="backbone_lr_scale"):
         TrainConfig(backbone_lr_scale=-1.0)
 

@@ -63,6 +63,9 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     from panoptic_ros.eval.preview import write_preview
     from panoptic_ros.model.checkpoint import load_checkpoint
 
+    size = tuple(args.inference_size) if args.inference_size and any(args.inference_size) else None  # 0 0: own size
+    if size is not None and min(size) <= 0:
+        raise ValueError(f"--inference-size must be two positive numbers (or 0 0), got {args.inference_size}")
     torch.set_grad_enabled(False)
     device = resolve_device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device)
@@ -71,7 +74,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     source = build_source(SourceConfig(kind=args.data, root=args.root or "", split=args.split or EVAL_SPLITS[args.data],
                                        images=args.images, seed=args.seed, height=args.height, width=args.width))
     if args.preview:
-        written = write_preview(args.preview, model, source, model.cfg.panoptic.kind, True)
+        written = write_preview(args.preview, model, source, model.cfg.panoptic.kind, True, inference_size=size)
         print(f"preview (input | {model.cfg.panoptic.kind} with mask cues | ground truth) written to {written}")
     heads = list(HEAD_KINDS) if args.head == "all" else [args.head]
     modes = {"on": [True], "off": [False], "both": [True, False]}[args.mask_cues]
@@ -79,13 +82,13 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     for head in heads:
         for cues in modes:
             summary = evaluate_model(model, source, head, cues, limit=args.images, batch_size=args.batch,
-                                     inference_size=args.inference_size)
+                                     inference_size=size)
             name = f"{head}/{'mask' if cues else 'boxes'}"
             print(f"\n== {name}: {summary['images']} images, {summary['latency_ms']:.1f} ms/image, "
                   f"{summary['fps']:.2f} fps on {device}; mIoU {100 * summary['miou']:.2f}\n{format_table(summary)}")
             runs[name] = summary
     return {"checkpoint": str(args.checkpoint), "model": meta["name"], "device": str(device),
-            "inference_size": args.inference_size, "runs": runs}
+            "inference_size": size, "runs": runs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("--mask-cues", default="on", choices=["on", "off", "both"])
     model.add_argument("--inference-size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"),
                        help="run the network at this size, as the node's inference_size does (outputs "
-                       "and scores at each image's own size); default: each image's size")
+                       "and scores at each image's own size); default or 0 0: each image's size")
     model.add_argument("--device", default="auto")
     model.add_argument("--batch", type=int, default=1)
     model.add_argument("--set", nargs="+", default=[], metavar="panoptic.KEY=VALUE",

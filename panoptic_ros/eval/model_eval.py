@@ -14,9 +14,9 @@ from panoptic_ros.eval.miou import IoUAccumulator
 from panoptic_ros.eval.pq import PQAccumulator
 from panoptic_ros.device import synchronize
 from panoptic_ros.heads import HeadKind
-from panoptic_ros.inference.resize import resize_rgb
+from panoptic_ros.inference.resize import resize_batch
 from panoptic_ros.model.network import PanopticNet
-from panoptic_ros.structures import category_of
+from panoptic_ros.structures import PanopticResult, category_of
 
 
 def panoptic_to_segments(panoptic: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
@@ -35,6 +35,16 @@ def semantic_map(sample: PanopticSample) -> np.ndarray:
     return semantic_from_panoptic(panoptic_ids(sample.segments, sample.categories, set()))
 
 
+def predict_at(model: PanopticNet, images: torch.Tensor, mask_cues: bool, head: HeadKind,
+               inference_size: tuple[int, int] | None = None) -> list[PanopticResult]:
+    """``model.predict`` on uint8 [B, 3, H, W] images with the network at ``inference_size`` (``None``:
+    the images' own size), as the node's parameter of that name runs it; results at [H, W]."""
+    if inference_size is None:
+        return model.predict(images, mask_cues=mask_cues, head=head)
+    return model.predict(resize_batch(images, inference_size), mask_cues=mask_cues, head=head,
+                         out_size=tuple(images.shape[-2:]))
+
+
 @torch.no_grad()
 def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mask_cues: bool,
                    limit: int | None = None, batch_size: int = 1,
@@ -42,9 +52,8 @@ def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mas
     """PQ summary of ``model`` on the first ``limit`` samples, with ``miou`` (of the published semantic
     map, per class in ``miou_per_class``), ``latency_ms`` and ``fps``.
 
-    ``inference_size`` runs the network as the node's parameter of that name does: each image resized
-    to it, the results at the image's own size (scored against the unchanged ground truth; the resize
-    counts in the latency). ``None``: at each image's size.
+    ``inference_size``: see ``predict_at`` (scored against the unchanged ground truth at each image's
+    own size; the resize counts in the latency).
     """
     device = next(model.parameters()).device
     acc = PQAccumulator(source.categories)
@@ -56,11 +65,7 @@ def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mas
         images = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2).to(device)
         synchronize(device)
         t0 = time.perf_counter()
-        if inference_size is None or tuple(inference_size) == tuple(images.shape[-2:]):
-            results = model.predict(images, mask_cues=mask_cues, head=head)
-        else:
-            small = torch.stack([resize_rgb(im, inference_size) for im in images])
-            results = model.predict(small, mask_cues=mask_cues, head=head, out_size=tuple(images.shape[-2:]))
+        results = predict_at(model, images, mask_cues, head, inference_size)
         synchronize(device)
         seconds += time.perf_counter() - t0
         for s, r in zip(samples, results):

@@ -9,6 +9,7 @@ import torch
 
 from panoptic_ros.data.dataset import SampleSource
 from panoptic_ros.data.sample import panoptic_ids
+from panoptic_ros.eval.model_eval import predict_at
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.heads import HeadKind
 from panoptic_ros.model.network import PanopticNet
@@ -19,8 +20,9 @@ ALPHA = 0.6
 
 @torch.no_grad()
 def write_preview(path: Path, model: PanopticNet, source: SampleSource, head: HeadKind, mask_cues: bool,
-                  frames: int = PREVIEW_FRAMES) -> Path:
-    """Write ``frames`` evenly spaced samples of ``source`` as one PNG strip, one row per frame."""
+                  frames: int = PREVIEW_FRAMES, inference_size: tuple[int, int] | None = None) -> Path:
+    """Write ``frames`` evenly spaced samples of ``source`` as one PNG strip, one row per frame (the
+    network at ``inference_size``, as in ``evaluate_model``)."""
     device = next(model.parameters()).device
     colors = source.categories.colors_by_id(device)
     things = {c.id for c in source.categories.things}
@@ -28,7 +30,7 @@ def write_preview(path: Path, model: PanopticNet, source: SampleSource, head: He
     for i in np.linspace(0, len(source) - 1, min(frames, len(source))).round().astype(int):
         sample = source[int(i)]
         image = torch.from_numpy(sample.image).permute(2, 0, 1).to(device)
-        result = model.predict(image[None], mask_cues=mask_cues, head=head)[0]
+        result = predict_at(model, image[None], mask_cues, head, inference_size)[0]
         truth = torch.from_numpy(panoptic_ids(sample.segments, sample.categories, things)).to(device)
         rows.append(np.concatenate([sample.image,
                                     render_overlay(image, result, colors, ALPHA).cpu().numpy(),

@@ -14,7 +14,7 @@ import torch
 
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.device import Precision, autocast, check_precision, release_cached_memory, resolve_device
-from panoptic_ros.inference.resize import resize_rgb
+from panoptic_ros.inference.resize import resize_batch
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.heads import HeadKind
 from panoptic_ros.model.network import PanopticNet
@@ -103,8 +103,7 @@ class TorchPredictor:
             groups.setdefault(tuple(self.options.inference_size or im.shape[-2:]), []).append(i)  # type: ignore[arg-type]
         for target, idx in groups.items():
             sizes = [tuple(images[i].shape[-2:]) for i in idx]
-            on_device = [images[i].to(self.device, non_blocking=True) for i in idx]
-            batch = torch.stack([resize_rgb(im, target) if size != target else im for im, size in zip(on_device, sizes)])
+            batch = resize_batch([images[i].to(self.device, non_blocking=True) for i in idx], target)
             with autocast(self.device, self.options.precision):
                 results = self.model.predict(batch, self.options.mask_cues, self.options.head,
                                              out_size=sizes)  # type: ignore[arg-type]

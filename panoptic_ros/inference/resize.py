@@ -1,6 +1,8 @@
 """Image resizing for the per-frame path (the network's input, a capped overlay)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -20,3 +22,9 @@ def resize_rgb(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         x = F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False,
                           antialias=True).round_().clamp_(0, 255).to(torch.uint8)
     return x[0]
+
+
+def resize_batch(images: Sequence[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+    """RGB uint8 [3, H, W] images of any sizes -> one [B, 3, *size] network batch (``resize_rgb``; an
+    image already at ``size`` is taken as it is)."""
+    return torch.stack([im if tuple(im.shape[-2:]) == tuple(size) else resize_rgb(im, size) for im in images])

@@ -1,7 +1,7 @@
 import pytest
 
 from panoptic_ros.config import ModelConfig
-from panoptic_ros.eval.cli import with_inference_overrides
+from panoptic_ros.eval.cli import main, with_inference_overrides
 
 
 def test_post_processing_steps_can_be_switched_off_for_an_evaluation():
@@ -15,3 +15,9 @@ def test_post_processing_steps_can_be_switched_off_for_an_evaluation():
 def test_only_inference_time_settings_can_be_overridden(item):
     with pytest.raises(ValueError, match="only panoptic"):
         with_inference_overrides(ModelConfig(), [item])
+
+
+@pytest.mark.parametrize("size", [["-1", "5"], ["0", "480"]])
+def test_an_inference_size_that_is_not_two_positive_numbers_is_a_clear_error(size, capsys):
+    assert main(["--checkpoint", "missing.pt", "--inference-size", *size]) == 2
+    assert "--inference-size must be two positive numbers" in capsys.readouterr().err

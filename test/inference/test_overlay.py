@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers import small_categories
-from panoptic_ros.inference.overlay import BORDER, VOID, _blend_opencv, _blend_torch, render_overlay
+from panoptic_ros.inference.overlay import BORDER, SEGMENT, VOID, _blend_opencv, _blend_torch, render_overlay
 from panoptic_ros.inference.resize import resize_rgb
 from panoptic_ros.structures import Detections
 from panoptic_ros.model.result import build_results
@@ -86,14 +86,14 @@ def test_capped_size_keeps_the_aspect_and_takes_labels_from_the_small_map():
     assert torch.equal(render_overlay(image, result, colors, 0.5, max_size=320), uncapped)
 
 
-@pytest.mark.parametrize("size", [(33, 47), (1, 1), (1, 5)])
+@pytest.mark.parametrize("size", [(33, 47), (1, 1), (1, 5), (5, 1)])
 @pytest.mark.parametrize("alpha", [0.0, 0.3, 0.5, 1.0])
 def test_the_opencv_and_torch_blends_agree(alpha, size):
     """The CPU blend (OpenCV) and the one used on other devices (PyTorch) give one overlay."""
     gen = torch.Generator().manual_seed(7)
     rgb = torch.randint(0, 256, (3, *size), dtype=torch.uint8, generator=gen).permute(1, 2, 0)  # planar
     colour = torch.randint(0, 256, (*size, 3), dtype=torch.uint8, generator=gen)
-    role = torch.tensor([0, VOID, BORDER], dtype=torch.uint8)[torch.randint(0, 3, size, generator=gen)]
+    role = torch.tensor([SEGMENT, VOID, BORDER], dtype=torch.uint8)[torch.randint(0, 3, size, generator=gen)]
     styled = torch.cat([colour, role[..., None]], dim=2)
     a, b = _blend_opencv(rgb, styled, alpha), _blend_torch(rgb, styled, alpha)
     assert (a.int() - b.int()).abs().max() <= (0 if alpha in (0.0, 1.0) else 1)
