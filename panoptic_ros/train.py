@@ -8,7 +8,7 @@ Each step runs with mask cues, or without them with probability ``mask_cue_dropo
 checkpoint serves both inference modes; its panoptic heads see the network's own detections with
 probability ``own_detections``, else ground-truth boxes with some hidden (the same choices on every
 rank). Logs go to
-``<output_dir>/log.csv``; ``last.pt`` is written every ``checkpoint_every`` steps (and ``resume``
+``<output_dir>/log.csv`` (per step: base and body learning rates, losses, seconds); ``last.pt`` is written every ``checkpoint_every`` steps (and ``resume``
 continues from it), ``best.pt`` whenever the PQ on ``held_out`` (with the model's own head) improves.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, TextIO
 
 import numpy as np
 import torch
@@ -52,6 +52,21 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
         return cfg.lr * (0.1 + 0.9 * step / cfg.warmup_iterations)
     t = (step - cfg.warmup_iterations) / max(1, cfg.iterations - cfg.warmup_iterations)
     return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
+def _log_writer(log_file: TextIO, log_path: Path, columns: list[str]) -> csv.DictWriter:
+    """A CSV writer for ``log.csv`` that keeps the columns of a log a resumed run appends to.
+
+    A run started by an older version may lack a column this one logs (``lr_body``): its rows keep
+    their header's columns rather than shifting every value after the new one.
+    """
+    if log_file.tell() > 0:
+        with open(log_path, newline="") as f:
+            columns = next(csv.reader(f))
+        return csv.DictWriter(log_file, fieldnames=columns, extrasaction="ignore")
+    writer = csv.DictWriter(log_file, fieldnames=columns)
+    writer.writeheader()
+    return writer
 
 
 def parameter_groups(model: PanopticNet, backbone_lr_scale: float) -> list[dict[str, Any]]:
@@ -191,14 +206,12 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         scaler.update()
 
         if rank == 0:
-            row = {"step": step + 1, "lr": lr, "loss": loss.item(),
+            row = {"step": step + 1, "lr": lr, "lr_body": lr * scales[-1], "loss": loss.item(),
                    "mask_cues": int(mask_cues), "own_detections": int(own_detections), "sec_per_step": time.perf_counter() - t_last}
             row |= {k: round(v.item(), 5) for k, v in losses.items()}
             t_last = time.perf_counter()
             if writer is None:
-                writer = csv.DictWriter(log_file, fieldnames=list(row))
-                if log_file.tell() == 0:
-                    writer.writeheader()
+                writer = _log_writer(log_file, log_path, list(row))
             writer.writerow(row)
             if (step + 1) % 20 == 0:
                 log_file.flush()

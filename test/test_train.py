@@ -79,11 +79,29 @@ def test_the_body_learns_at_its_share_of_the_learning_rate_which_a_resume_may_ch
     main(["--config", str(config), "--quiet", "--device", "cpu", "backbone_lr_scale=0.25"])
     head, body = _group_lrs(tmp_path / "run")
     assert head > 0 and body == pytest.approx(0.25 * head)
+    (row,) = _log(tmp_path / "run")
+    assert float(row["lr_body"]) == pytest.approx(0.25 * float(row["lr"]))
     main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=2", "backbone_lr_scale=0.5"])
     head, body = _group_lrs(tmp_path / "run")
     assert head > 0 and body == pytest.approx(0.5 * head)
     with pytest.raises(ValueError, match="parameter groups"):  # one group at scale 1: not the same optimizer
         main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=3"])
+
+
+def test_a_resumed_run_keeps_the_columns_of_an_older_log(tmp_path):
+    config = _config(tmp_path, 1)
+    main(["--config", str(config), "--quiet", "--device", "cpu"])
+    log = tmp_path / "run" / "log.csv"
+    header, first = log.read_text().splitlines()
+    old_columns = [c for c in header.split(",") if c != "lr_body"]  # a log written before lr_body
+    with open(log, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=old_columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerow(dict(zip(header.split(","), first.split(","))))
+    main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=2"])
+    rows = _log(tmp_path / "run")
+    assert [int(r["step"]) for r in rows] == [1, 2] and all(None not in r for r in rows)
+    assert float(rows[1]["loss"]) > 0 and "lr_body" not in rows[1]
 
 
 def test_a_negative_backbone_lr_scale_is_refused():
