@@ -7,9 +7,9 @@
 Each step runs with mask cues, or without them with probability ``mask_cue_dropout``, so one
 checkpoint serves both inference modes; its panoptic heads see the network's own detections with
 probability ``own_detections``, else ground-truth boxes with some hidden (the same choices on every
-rank). Logs go to
-``<output_dir>/log.csv`` (per step: base and body learning rates, losses, seconds); ``last.pt`` is written every ``checkpoint_every`` steps (and ``resume``
-continues from it), ``best.pt`` whenever the PQ on ``held_out`` (with the model's own head) improves.
+rank). Logs go to ``<output_dir>/log.csv`` (per step: base and body learning rates, losses, seconds);
+``last.pt`` is written every ``checkpoint_every`` steps (and ``resume`` continues from it), ``best.pt``
+whenever the PQ on ``held_out`` (with the model's own head) improves.
 """
 from __future__ import annotations
 
@@ -54,14 +54,14 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
     return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
-def _log_writer(log_file: TextIO, log_path: Path, columns: list[str]) -> csv.DictWriter:
+def _log_writer(log_file: TextIO, columns: list[str]) -> csv.DictWriter:
     """A CSV writer for ``log.csv`` that keeps the columns of a log a resumed run appends to.
 
     A run started by an older version may lack a column this one logs (``lr_body``): its rows keep
     their header's columns rather than shifting every value after the new one.
     """
     if log_file.tell() > 0:
-        with open(log_path, newline="") as f:
+        with open(log_file.name, newline="") as f:
             columns = next(csv.reader(f))
         return csv.DictWriter(log_file, fieldnames=columns, extrasaction="ignore")
     writer = csv.DictWriter(log_file, fieldnames=columns)
@@ -211,7 +211,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
             row |= {k: round(v.item(), 5) for k, v in losses.items()}
             t_last = time.perf_counter()
             if writer is None:
-                writer = _log_writer(log_file, log_path, list(row))
+                writer = _log_writer(log_file, list(row))
             writer.writerow(row)
             if (step + 1) % 20 == 0:
                 log_file.flush()
