@@ -206,7 +206,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         scaler.update()
 
         if rank == 0:
-            row = {"step": step + 1, "lr": lr, "lr_body": lr * scales[-1], "loss": loss.item(),
+            row = {"step": step + 1, "lr": lr, "lr_body": lr * cfg.backbone_lr_scale, "loss": loss.item(),
                    "mask_cues": int(mask_cues), "own_detections": int(own_detections), "sec_per_step": time.perf_counter() - t_last}
             row |= {k: round(v.item(), 5) for k, v in losses.items()}
             t_last = time.perf_counter()
