@@ -30,10 +30,12 @@ from panoptic_ros.data.street_categories import (
 # CamVid label value -> street category id (value 11, "Unlabelled", is void).
 CAMVID_TO_STREET = (SKY, BUILDING, POLE, ROAD, SIDEWALK, VEGETATION, TRAFFIC_SIGN, FENCE, CAR, PERSON, CYCLIST)
 CAMVID_VOID = 11
+DRIVES = ("0001TP", "0006R0", "0016E5")  # 62 dusk, 101 and 305 daylight frames
 SPLITS = {
     "train": ("0001TP", "0016E5"),  # 367 frames: dusk and daylight drives
     "heldout": ("0006R0",),         # 101 frames of a drive never trained on
-    "all": ("0001TP", "0006R0", "0016E5"),
+    "all": DRIVES,
+    **{drive: (drive,) for drive in DRIVES},  # one drive each: for leave-drives-out measurements
 }
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from panoptic_ros.data.camvid import CAMVID_VOID, SPLITS, CamVidDataset, camvid_segments, sequence_of
+from panoptic_ros.data.camvid import CAMVID_VOID, DRIVES, SPLITS, CamVidDataset, camvid_segments, sequence_of
 from panoptic_ros.data.street_categories import CAR, PERSON, ROAD, SKY, STREET_CATEGORIES
 
 CAMVID = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "camvid"
@@ -34,6 +34,12 @@ def test_connected_components_become_instances_and_stuff_one_segment_per_class()
 def test_splits_hold_out_whole_sequences():
     assert not set(SPLITS["train"]) & set(SPLITS["heldout"])
     assert set(SPLITS["all"]) == set(SPLITS["train"]) | set(SPLITS["heldout"])
+
+
+def test_one_drive_splits_partition_the_frames():
+    sizes = {drive: len(CamVidDataset(CAMVID, drive)) for drive in DRIVES}
+    assert sizes == {"0001TP": 62, "0006R0": 101, "0016E5": 305}
+    assert sum(sizes.values()) == len(CamVidDataset(CAMVID, "all"))
 
 
 def test_reads_the_shared_frames_with_street_categories():
