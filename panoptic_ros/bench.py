@@ -40,7 +40,7 @@ from panoptic_ros.bench_attention import attention_check, attention_table
 from panoptic_ros.bench_cameras import cameras_rows, cameras_table
 from panoptic_ros.bench_dispatch import count_dispatch, dispatch_table
 from panoptic_ros.bench_node import node_table, time_node_path
-from panoptic_ros.bench_stages import STAGES, StageTimer, medians, run_network
+from panoptic_ros.bench_stages import STAGES, StageTimer, medians
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.config import ModelConfig, load_config
 from panoptic_ros.data.cityscapes import CITYSCAPES_CATEGORIES
@@ -59,7 +59,7 @@ def time_panoptic(model: PanopticNet, images: torch.Tensor, precision: str, mask
     for i in range(warmup + iters):
         t = StageTimer(device)
         with autocast(device, precision):
-            channels, confidence, dets = run_network(model, images, mask_cues, head, t)
+            channels, confidence, dets = model.panoptic_maps(images, mask_cues, head, t)
             with t("postprocess"):
                 build_results(channels, confidence, dets, model.categories, None, mask_cues)
         if i >= warmup:

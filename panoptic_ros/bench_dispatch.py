@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from panoptic_ros.bench_stages import STAGES, run_network
+from panoptic_ros.bench_stages import STAGES
 from panoptic_ros.device import autocast
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import build_results
@@ -63,7 +63,7 @@ def count_dispatch(model: PanopticNet, images: torch.Tensor, precision: str, mas
     """``{"ops": {stage: n, "total": n}, "waits": {...}}`` for one frame of ``images`` through ``model``."""
     def frame(stage: Callable[[str], AbstractContextManager[Any]]) -> None:
         with autocast(images.device, precision):
-            channels, confidence, dets = run_network(model, images, mask_cues, head, stage)
+            channels, confidence, dets = model.panoptic_maps(images, mask_cues, head, stage)
             with stage("postprocess"):
                 build_results(channels, confidence, dets, model.categories, None, mask_cues)
 

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from panoptic_ros.bench_stages import StageTimer, medians, run_network
+from panoptic_ros.bench_stages import StageTimer, medians
 from panoptic_ros.device import autocast
 from panoptic_ros.inference.overlay import render_overlay
-from panoptic_ros.inference.resize import resize_rgb
+from panoptic_ros.inference.resize import resize_batch
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import build_results
 
@@ -45,9 +45,9 @@ def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_si
         with t("conversion"):
             rgb = conversions.rgb_from_message(msg, device)
         with t("resize"):
-            small = (resize_rgb(rgb, inference_size) if tuple(inference_size) != (h, w) else rgb)[None]
+            small = resize_batch([rgb], inference_size)  # as ``TorchPredictor.predict``
         with t("network"), autocast(device, precision):
-            channels, confidence, dets = run_network(model, small, mask_cues, head)
+            channels, confidence, dets = model.panoptic_maps(small, mask_cues, head)
         with t("results"):
             result = build_results(channels, confidence, dets, model.categories, (h, w), mask_cues)[0]
         with t("messages"):

@@ -3,16 +3,14 @@ from __future__ import annotations
 
 import statistics
 import time
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import torch
 
 from panoptic_ros.device import synchronize
-from panoptic_ros.structures import Detections
-from panoptic_ros.model.network import PanopticNet
+from panoptic_ros.model.network import NETWORK_STAGES
 
-NETWORK_STAGES = ("backbone", "semantic", "instance", "panoptic_head")
 STAGES = (*NETWORK_STAGES, "postprocess")  # a frame: the network, then its results built
 
 
@@ -49,21 +47,3 @@ def medians(runs: list[dict[str, float]], stages: tuple[str, ...]) -> dict[str, 
     out = {s: statistics.median(r[s] for r in runs) for s in stages}
     out["total"] = statistics.median(sum(r[s] for s in stages) for r in runs)
     return out
-
-
-def run_network(model: PanopticNet, images: torch.Tensor, mask_cues: bool, head: str,
-                stage: Callable[[str], AbstractContextManager[Any]] = lambda name: nullcontext()
-                ) -> tuple[torch.Tensor, torch.Tensor, Detections]:
-    """``PanopticNet.predict`` up to the channel maps (cropped to the input), each stage under ``stage``."""
-    with stage("backbone"):
-        image_list = model.prepare(images)
-        feats = model.extract(image_list)
-    with stage("semantic"):
-        sem, fused = model.semantic(feats)
-    with stage("instance"):
-        dets = model.detect(image_list, feats)
-        masks = model.masks(image_list, feats, dets) if mask_cues else None
-    with stage("panoptic_head"):
-        channels, confidence = model.panoptic(sem, fused, dets, masks, head,  # type: ignore[arg-type]
-                                              tuple(images.shape[-2:]))
-    return channels, confidence, dets

@@ -1,13 +1,15 @@
 """``PanopticNet``: backbone, semantic head, instance head and the panoptic heads, end to end.
 
-Stages are separate methods (``extract``, ``semantic``, ``detect``, ``masks``, ``panoptic``) so the
-benchmark can time each one. One set of weights serves every inference mode: any ``head``
+Stages are separate methods (``extract``, ``semantic``, ``detect``, ``masks``, ``panoptic``), run in
+order by ``panoptic_maps`` under a hook the benchmarks use to time and count each one. One set of weights serves every inference mode: any ``head``
 (``affinity``, ``upsnet``, ``heuristic``) with or without mask cues.
 """
 from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -20,10 +22,9 @@ from panoptic_ros.heads import HeadKind
 from panoptic_ros.model.affinity_head import AffinityHead
 from panoptic_ros.model.backbone import INPUT_SCALING, build_backbone, family
 from panoptic_ros.model.fold_norm import fold_batch_norms
-from panoptic_ros.structures import Detections
 from panoptic_ros.model.instance_head import InstanceHead, mask_loss
 from panoptic_ros.model.result import build_results
-from panoptic_ros.structures import PanopticResult
+from panoptic_ros.structures import Detections, PanopticResult, PanopticTargets
 from panoptic_ros.model.semantic_head import SemanticHead
 from panoptic_ros.model.panoptic_heads import PanopticInputs, run_panoptic_head
 from panoptic_ros.model.postprocess import suppress_overlaps, void_small_stuff
@@ -31,6 +32,7 @@ from panoptic_ros.model.matching import keep_some_instances, match_detections, p
 from panoptic_ros.model.upsnet_head import IGNORE, NEG, panoptic_targets
 
 SIZE_DIVISOR = 32
+NETWORK_STAGES = ("backbone", "semantic", "instance", "panoptic_head")  # ``panoptic_maps``, in order
 SEM_STRIDE = 4  # the semantic and panoptic logits live at 1/4 of the (padded) input
 
 
@@ -137,19 +139,34 @@ class PanopticNet(nn.Module):
 
     # ---- inference ----------------------------------------------------------------------------
     @torch.no_grad()
+    def panoptic_maps(self, images: torch.Tensor, mask_cues: bool = True, head: HeadKind | None = None,
+                      stage: Callable[[str], AbstractContextManager[Any]] = lambda name: nullcontext()
+                      ) -> tuple[torch.Tensor, torch.Tensor, Detections]:
+        """uint8 RGB [B, 3, H, W] -> (channel map, confidence, detections) at [H, W], before results are
+        built: ``predict``'s network part. Each of ``NETWORK_STAGES`` runs under ``stage(name)``, so the
+        benchmarks time and count the very code the node runs."""
+        with stage("backbone"):
+            image_list = self.prepare(images)
+            feats = self.extract(image_list)
+        with stage("semantic"):
+            sem_logits, fused = self.semantic(feats)
+        with stage("instance"):
+            dets = self.detect(image_list, feats)
+            mask_logits = self.masks(image_list, feats, dets) if mask_cues else None
+        with stage("panoptic_head"):
+            channels, confidence = self.panoptic(sem_logits, fused, dets, mask_logits,
+                                                 head or self.cfg.panoptic.kind, tuple(images.shape[-2:]))
+        return channels, confidence, dets
+
+    @torch.no_grad()
     def predict(self, images: torch.Tensor, mask_cues: bool = True, head: HeadKind | None = None,
                 out_size: tuple[int, int] | list[tuple[int, int]] | None = None) -> list[PanopticResult]:
         """uint8 RGB [B, 3, H, W] on the model's device -> one result per image, at ``out_size`` (one size
         for all, or one per image: cameras of different resolutions share one network pass)."""
-        image_list = self.prepare(images)
-        feats = self.extract(image_list)
-        sem_logits, fused = self.semantic(feats)
-        dets = self.detect(image_list, feats)
-        mask_logits = self.masks(image_list, feats, dets) if mask_cues else None
-        h, w = images.shape[-2:]
-        channels, confidence = self.panoptic(sem_logits, fused, dets, mask_logits, head or self.cfg.panoptic.kind,
-                                             (h, w))
-        sizes = out_size if isinstance(out_size, list) else [out_size or (h, w)] * images.shape[0]
+        channels, confidence, dets = self.panoptic_maps(images, mask_cues, head)
+        sizes = out_size if isinstance(out_size, list) else [out_size or tuple(images.shape[-2:])] * images.shape[0]
+        if len(set(sizes)) == 1:  # the usual case: one build, no regrouping
+            return build_results(channels, confidence, dets, self.categories, sizes[0], mask_cues)
         results: list[PanopticResult] = [None] * len(sizes)  # type: ignore[list-item]
         for size in dict.fromkeys(sizes):  # one batched build per distinct output size
             index = [i for i, s in enumerate(sizes) if s == size]
