@@ -23,39 +23,22 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
 
-from panoptic_ros.ros.parameters import camera_remappings, validate
+from panoptic_ros.ros.parameters import PARAMETERS, camera_remappings, validate
+from panoptic_ros.ros.topics import DEFAULT_CAMERA, NODE_NAME
 
-# name -> description; values are parsed as YAML (true, 0.3, [256, 512]) except for the strings.
-NODE_PARAMETERS = {
-    "autostart": "true, or false to leave configure/activate to a lifecycle manager",
-    "model": "checkpoint path (empty: the shipped model)",
-    "device": "auto, cpu, cuda or cuda:N",
-    "precision": "fp32, fp16 or bf16",
-    "mask_cues": "true, or false for the lightweight boxes-only mode",
-    "head": "affinity, upsnet or heuristic (empty: the checkpoint's choice)",
-    "score_threshold": "minimum detection score",
-    "cameras": "camera names, e.g. [front, left]: camera c subscribes c/image and publishes ~/c/panoptic, ...",
-    "input_transport": "raw or compressed",
-    "publish_overlay": "publish ~/overlay even without subscribers",
-    "overlay_alpha": "overlay opacity, 0..1",
-    "overlay_max_size": "longest side of ~/overlay in pixels, 0 for the input's size",
-    "inference_size": "[height, width] the network runs at, [0, 0] for the input's size",
-    "diagnostics_period": "seconds between /diagnostics messages",
-    "shutdown_timeout": "seconds a stop waits for the frame in inference",
-}
-DEFAULT_CAMERA = "/camera/image_raw"  # config/panoptic.yaml sets its subscription's QoS overrides
-STRING_PARAMETERS = {"model", "device", "precision", "head", "input_transport"}
+# Launch arguments are parsed as YAML (true, 0.3, [256, 512]), except the string parameters' values.
+STRING_PARAMETERS = {p.name for p in PARAMETERS if isinstance(p.default, str)}
 
 
 def _node(context):
     overrides = {}
-    for name in NODE_PARAMETERS:
+    for name in (p.name for p in PARAMETERS):
         value = LaunchConfiguration(name).perform(context)
         if value != "":
             overrides[name] = value if name in STRING_PARAMETERS else yaml.safe_load(value)
     cameras = validate({"cameras": overrides.get("cameras", [""])})["cameras"]
     return [LifecycleNode(
-        package="panoptic_ros", executable="panoptic_node", name="panoptic",
+        package="panoptic_ros", executable="panoptic_node", name=NODE_NAME,
         namespace=LaunchConfiguration("namespace"), output="screen",
         parameters=[LaunchConfiguration("params_file"), overrides],
         remappings=camera_remappings(cameras, LaunchConfiguration("camera").perform(context), DEFAULT_CAMERA),
@@ -70,7 +53,7 @@ def generate_launch_description():
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node"),
         DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "panoptic.yaml"),
                               description="parameters file"),
-        *[DeclareLaunchArgument(name, default_value="", description=f"{desc} (empty: params file)")
-          for name, desc in NODE_PARAMETERS.items()],
+        *[DeclareLaunchArgument(p.name, default_value="", description=f"{p.description} (empty: params file)")
+          for p in PARAMETERS],
         OpaqueFunction(function=_node),
     ])

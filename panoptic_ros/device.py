@@ -4,13 +4,12 @@ training derive their choices from, so a precision means the same dtype and auto
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from typing import Literal
-
 import torch
 
-Precision = Literal["fp32", "fp16", "bf16"]
-# precision -> the dtype autocast runs in (None: no autocast, plain fp32)
-PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+from panoptic_ros.precisions import PRECISION_NAMES
+
+# precision -> the dtype autocast runs in (None: no autocast, plain fp32); dtypes in PRECISION_NAMES' order
+PRECISIONS: dict[str, torch.dtype | None] = dict(zip(PRECISION_NAMES, (None, torch.float16, torch.bfloat16)))
 DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
 
 

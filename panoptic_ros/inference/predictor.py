@@ -13,10 +13,11 @@ from typing import Protocol
 import torch
 
 from panoptic_ros.categories import CategoryTable
-from panoptic_ros.device import Precision, autocast, check_precision, release_cached_memory, resolve_device
+from panoptic_ros.device import autocast, check_precision, release_cached_memory, resolve_device
 from panoptic_ros.inference.resize import resize_batch
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.heads import HeadKind
+from panoptic_ros.precisions import Precision
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.structures import PanopticResult
 from panoptic_ros.resources import package_file

@@ -39,6 +39,11 @@ def typestore() -> Any:
     return store
 
 
+def stamp_ns(msg: Any) -> int:
+    """A message's header stamp in nanoseconds: the key that pairs frames, outputs and ground truth."""
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
 @dataclasses.dataclass
 class Frame:
     timestamp: int   # bag receive time, ns
@@ -46,7 +51,7 @@ class Frame:
 
     @property
     def stamp_ns(self) -> int:
-        return self.msg.header.stamp.sec * 1_000_000_000 + self.msg.header.stamp.nanosec
+        return stamp_ns(self.msg)
 
 
 def open_reader(path: Path) -> Reader:

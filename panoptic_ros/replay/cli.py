@@ -28,17 +28,19 @@ from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.memory import keep_frame_buffers
-from panoptic_ros.replay.bag_io import BagError, count_messages, label_image, read_frames, read_messages
+from panoptic_ros.replay.bag_io import BagError, count_messages, label_image, read_frames, read_messages, stamp_ns
 from panoptic_ros.replay.output import StagedOutput
 from panoptic_ros.replay.report import markdown, write_report
+from panoptic_ros.ros.entry import node_command
 from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS
+from panoptic_ros.ros.topics import DEFAULT_CAMERA, input_topic
 from sensor_msgs.msg import CompressedImage, Image
 
 
 def ground_truth(args: argparse.Namespace) -> dict[int, np.ndarray]:
     """Stamp (ns) -> label image in the ``~/panoptic`` encoding."""
     if args.gt_topic:
-        return {msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec: label_image(msg)
+        return {stamp_ns(msg): label_image(msg)
                 for _, msg in read_messages(args.bag, args.gt_topic, {"sensor_msgs/msg/Image": Image})}
     if args.gt_json:
         ds = CocoPanopticDataset(args.gt_json, args.gt_dir)
@@ -67,11 +69,8 @@ def run_live(args: argparse.Namespace, frames: list, gt: dict, out: Path) -> dic
     compressed = isinstance(frames[0].msg, CompressedImage)
     node = None
     if not args.no_start_node:
-        cmd = [sys.executable, "-m", "panoptic_ros.ros.node", "--ros-args"]
         params = _node_params(args) | {"input_transport": "compressed" if compressed else "raw"}
-        for k, v in params.items():
-            cmd += ["-p", f"{k}:={v}"]
-        cmd += ["-r", f"{'image/compressed' if compressed else 'image'}:={args.topic}"]
+        cmd = node_command(params, {input_topic(compressed): args.topic})
         node = subprocess.Popen(cmd, stdout=open(out / "node.log", "w"), stderr=subprocess.STDOUT,
                                 env=os.environ | {"PYTHONUNBUFFERED": "1"})
     alive = (lambda: node.poll() is None) if node else (lambda: True)
@@ -109,7 +108,7 @@ def run_offline(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bag", type=Path, help="rosbag2 folder (sqlite3 or mcap)")
-    p.add_argument("--topic", default="/camera/image_raw", help="Image or CompressedImage topic")
+    p.add_argument("--topic", default=DEFAULT_CAMERA, help="Image or CompressedImage topic")
     p.add_argument("--out", type=Path, default=Path("out/replay"))
     p.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
     p.add_argument("--device", default="auto")

@@ -11,44 +11,42 @@ from typing import Any
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from panoptic_msgs.msg import PanopticInfo, PanopticSegmentation
+from panoptic_msgs.msg import PanopticInfo
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from tqdm import tqdm
 
 from panoptic_ros.categories import Category, CategoryTable
-from panoptic_ros.replay.bag_io import BagWriter, Frame
+from panoptic_ros.replay.bag_io import BagWriter, Frame, stamp_ns
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
+from panoptic_ros.ros.diagnostics import status_name
+from panoptic_ros.ros.topics import CATEGORIES, DIAGNOSTICS, OUTPUTS, node_name, node_topic
 
-OUTPUTS = {"panoptic": Image, "semantic": Image, "segments": PanopticSegmentation, "overlay": Image}
-
-
-def _stamp_ns(msg: Any) -> int:
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
 class LiveSession:
     """Publishes camera frames and records the node's outputs (arrival times included)."""
 
-    def __init__(self, topic: str, compressed: bool, node_name: str = "/panoptic") -> None:
+    def __init__(self, topic: str, compressed: bool, namespace: str = "") -> None:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node("panoptic_replay", context=self.context)
         self.pub = self.node.create_publisher(CompressedImage if compressed else Image, topic,
                                               QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self.lock = threading.Lock()
+        self.status_name = status_name(node_name(namespace))  # the node's entry in /diagnostics
         self.outputs: dict[str, dict[int, tuple[float, Any]]] = {k: {} for k in OUTPUTS}
         self.info: PanopticInfo | None = None
         self.diagnostics: DiagnosticArray | None = None
         for name, cls in OUTPUTS.items():
-            self.node.create_subscription(cls, f"{node_name}/{name}", self._record(name),
+            self.node.create_subscription(cls, node_topic(name, namespace), self._record(name),
                                           QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
-        self.node.create_subscription(PanopticInfo, f"{node_name}/categories", self._on_info,
+        self.node.create_subscription(PanopticInfo, node_topic(CATEGORIES, namespace), self._on_info,
                                       QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                                                  durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics, 10)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
@@ -57,14 +55,14 @@ class LiveSession:
     def _record(self, name: str) -> Any:
         def callback(msg: Any) -> None:
             with self.lock:
-                self.outputs[name][_stamp_ns(msg)] = (time.monotonic(), msg)
+                self.outputs[name][stamp_ns(msg)] = (time.monotonic(), msg)
         return callback
 
     def _on_info(self, msg: PanopticInfo) -> None:
         self.info = msg
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
-        if any(s.name.startswith("panoptic") for s in msg.status):
+        if any(s.name == self.status_name for s in msg.status):
             self.diagnostics = msg
 
     def wait_ready(self, timeout: float, alive: Any) -> None:
@@ -127,7 +125,7 @@ def replay_live(frames: list[Frame], session: LiveSession, out_dir: Path, ground
             recorder.add_result([s.category_id for s in segments.segments], [s.area for s in segments.segments], None)
             for name in OUTPUTS:
                 if stamp in outputs[name]:
-                    bag.write(f"/panoptic/{name}", outputs[name][stamp][1], frame.timestamp)
+                    bag.write(node_topic(name), outputs[name][stamp][1], frame.timestamp)
             if stamp in outputs["overlay"]:
                 ov = outputs["overlay"][stamp][1]
                 preview.add(np.frombuffer(bytes(ov.data), np.uint8).reshape(ov.height, ov.width, 3))
@@ -140,7 +138,7 @@ def replay_live(frames: list[Frame], session: LiveSession, out_dir: Path, ground
     recorder.seconds = finished - start
     node_diag = {}
     if session.diagnostics is not None:
-        status = next(s for s in session.diagnostics.status if s.name.startswith("panoptic"))
+        status = next(s for s in session.diagnostics.status if s.name == session.status_name)
         node_diag = {kv.key: kv.value for kv in status.values}
     extra = {"dropped": len(frames) - recorder.processed, "node_diagnostics": node_diag}
     return recorder, extra

@@ -18,9 +18,7 @@ from panoptic_ros.replay.bag_io import BagWriter, Frame
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros import conversions
-
-OUTPUT_NS = "/panoptic"
-
+from panoptic_ros.ros.topics import node_topic
 
 def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder: ReplayRecorder
              ) -> Iterable[list[tuple[Frame, torch.Tensor]]]:
@@ -60,7 +58,7 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
                 overlay = render_overlay(rgb, result, colors, overlay_alpha).cpu().numpy()
                 for name, msg in (("panoptic", panoptic), ("semantic", semantic), ("segments", segments),
                                   ("overlay", conversions.image_message(overlay, "rgb8", header))):
-                    bag.write(f"{OUTPUT_NS}/{name}", msg, frame.timestamp)
+                    bag.write(node_topic(name), msg, frame.timestamp)
                 preview.add(overlay)
                 recorder.add_result([s.category_id for s in segments.segments], [s.area for s in segments.segments],
                                     latency)

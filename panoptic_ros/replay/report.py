@@ -16,14 +16,8 @@ from panoptic_ros.categories import CategoryTable
 from panoptic_ros.eval.model_eval import panoptic_to_segments, semantic_from_panoptic
 from panoptic_ros.eval.miou import IoUAccumulator
 from panoptic_ros.eval.pq import PQAccumulator, format_table
+from panoptic_ros.latency import latency_percentiles
 
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    a = np.asarray(values) * 1000
-    return {"p50": float(np.percentile(a, 50)), "p90": float(np.percentile(a, 90)),
-            "p99": float(np.percentile(a, 99)), "max": float(a.max()), "mean": float(a.mean())}
 
 
 @dataclasses.dataclass
@@ -73,7 +67,7 @@ class ReplayRecorder:
             **extra,
             "frames": self.frames_in, "processed": self.processed, "bad_frames": self.bad_frames,
             "bad_frame_errors": self.errors,
-            self.latency_name: _percentiles(self.latencies),
+            self.latency_name: latency_percentiles(self.latencies),
             "fps": self.processed / self.seconds if self.seconds > 0 else 0.0,
             "segments_per_frame": {"mean": float(np.mean(spf)), "min": int(min(spf)), "max": int(max(spf))}
             if spf else {},

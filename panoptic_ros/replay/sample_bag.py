@@ -22,8 +22,9 @@ from panoptic_ros.data.dataset import SampleSource, build_source
 from panoptic_ros.data.sample import panoptic_ids
 from panoptic_ros.replay.bag_io import BagWriter
 from panoptic_ros.ros.conversions import image_message
+from panoptic_ros.ros.topics import DEFAULT_CAMERA
 
-IMAGE_TOPIC = "/camera/image_raw"
+IMAGE_TOPIC = DEFAULT_CAMERA
 GT_TOPIC = "/camera/panoptic_gt"
 START_NS = 1_700_000_000_000_000_000
 

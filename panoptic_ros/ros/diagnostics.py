@@ -13,8 +13,9 @@ import threading
 import time
 from typing import Any
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
+from panoptic_ros.latency import latency_percentiles
 
 LATENCY_WINDOW = 500
 
@@ -74,9 +75,8 @@ def _summary(takes: list[tuple[dict[str, int], dict[str, float], list[float]]]) 
         for key, value in (*counters.items(), *rates.items()):
             snap[key] = snap.get(key, 0) + value
     latencies = [v for _, _, lat in takes for v in lat]
-    lat = np.array(latencies) * 1000 if latencies else np.zeros(1)
-    snap.update(latency_p50_ms=float(np.percentile(lat, 50)), latency_p90_ms=float(np.percentile(lat, 90)),
-                latency_p99_ms=float(np.percentile(lat, 99)), latency_max_ms=float(lat.max()))
+    lat = latency_percentiles(latencies)
+    snap.update({f"latency_{q}_ms": lat.get(q, 0.0) for q in ("p50", "p90", "p99", "max")})
     return snap
 
 
@@ -105,11 +105,17 @@ class NodeStats:
         return total, {camera: _summary([take]) for camera, take in takes.items()}
 
 
+def status_name(node_name: str) -> str:
+    """The name of a node's status in /diagnostics, from its fully qualified name (``/panoptic`` ->
+    ``panoptic: panoptic segmentation``): how the replay and soak tools pick it out."""
+    return f"{node_name.lstrip('/')}: panoptic segmentation"
+
+
 def diagnostic_status(node_name: str, device: str, snapshot: dict[str, Any],
                       extra: dict[str, str]) -> DiagnosticStatus:
     """The node's status; ``node_name`` is fully qualified, so nodes in other namespaces never merge
     in an aggregator (the default node keeps the name ``panoptic: panoptic segmentation``)."""
-    return _status(f"{node_name.lstrip('/')}: panoptic segmentation", f"{device} {node_name}", snapshot,
+    return _status(status_name(node_name), f"{device} {node_name}", snapshot,
                    {"device": device, **extra})
 
 

@@ -2,6 +2,8 @@
 in that time should end the process as quietly as one a moment later (``node.main`` handles those)."""
 from __future__ import annotations
 
+import sys
+
 
 def main() -> int:
     try:
@@ -9,3 +11,15 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     return node_main()
+
+
+def node_command(params: dict[str, str], remappings: dict[str, str] | None = None) -> list[str]:
+    """The command line that runs ``panoptic_node`` in a child process of this interpreter with ``params``
+    (``name: value`` as ``-p name:=value``) and topic ``remappings`` (``-r from:=to``): how the replay
+    and soak tools start the real node."""
+    cmd = [sys.executable, "-m", "panoptic_ros.ros.node", "--ros-args"]
+    for name, value in params.items():
+        cmd += ["-p", f"{name}:={value}"]
+    for source, target in (remappings or {}).items():
+        cmd += ["-r", f"{source}:={target}"]
+    return cmd

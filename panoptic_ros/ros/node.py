@@ -27,7 +27,7 @@ from typing import Any, Callable
 import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
-from panoptic_msgs.msg import PanopticInfo, PanopticSegmentation
+from panoptic_msgs.msg import PanopticInfo
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -42,13 +42,17 @@ from visualization_msgs.msg import MarkerArray
 
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
+from panoptic_ros.device import release_cached_memory
 from panoptic_ros.inference.predictor import Predictor, PredictorOptions, TorchPredictor, shipped_model_path
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.structures import PanopticResult
 from panoptic_ros.ros import conversions
 from panoptic_ros.ros.diagnostics import NodeStats, camera_status, diagnostic_status
 from panoptic_ros.ros.newest_frame import NewestFrameWorker
-from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, camera_topic, descriptor, validate
+from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, descriptor, validate
+from panoptic_ros.ros.topics import (
+    CATEGORIES, DIAGNOSTICS, LEGEND, NODE_NAME, OUTPUTS, RESULT_OUTPUTS, camera_topic, input_topic,
+)
 
 # The camera subscription's QoS unless ``qos_overrides./<topic>.subscription.{reliability,depth,history}``
 # say otherwise (as image_pipeline's nodes do). Reliable: a best-effort reader loses most full-size frames
@@ -56,7 +60,6 @@ from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, camera_topic, descr
 INPUT_QOS = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
 
 Frame = tuple[Image | CompressedImage, float]  # (message, monotonic time it reached the callback)
-OUTPUTS = {"panoptic": Image, "semantic": Image, "segments": PanopticSegmentation, "overlay": Image}  # per camera
 
 
 def _log_text(exc: Exception) -> str:
@@ -67,7 +70,7 @@ def _log_text(exc: Exception) -> str:
 
 class PanopticNode(LifecycleNode):
     def __init__(self, predictor: Predictor | None = None, **kwargs: Any) -> None:
-        super().__init__("panoptic", **kwargs)
+        super().__init__(NODE_NAME, **kwargs)
         self.params = self._declare_parameters()  # a bad value stops the start here, in any state
         self._given_predictor = predictor
         self.predictor: Predictor | None = None
@@ -134,10 +137,10 @@ class PanopticNode(LifecycleNode):
                                  for name, msg_type in OUTPUTS.items()} for camera in self.cameras}
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.pub_categories = self.create_publisher(PanopticInfo, "~/categories", latched)
-        self.pub_legend = self.create_publisher(MarkerArray, "~/legend", latched)
+        self.pub_categories = self.create_publisher(PanopticInfo, "~/" + CATEGORIES, latched)
+        self.pub_legend = self.create_publisher(MarkerArray, "~/" + LEGEND, latched)
         self._legend_sent = False
-        self.pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.pub_diagnostics = self.create_publisher(DiagnosticArray, DIAGNOSTICS, 10)
         timer = self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
         self._entities = [*(pub for outputs in self.outputs.values() for pub in outputs.values()),
                           self.pub_categories, self.pub_legend, self.pub_diagnostics, timer]
@@ -154,8 +157,8 @@ class PanopticNode(LifecycleNode):
         self._worker = NewestFrameWorker(lambda batch: self._process(batch, stopped),
                                          lambda batch, exc: self._on_failure(list(batch), exc, stopped),
                                          name="panoptic-inference")
-        msg_type, topic = ((CompressedImage, "image/compressed") if self.params["input_transport"] == "compressed"
-                           else (Image, "image"))
+        compressed = self.params["input_transport"] == "compressed"
+        msg_type, topic = (CompressedImage if compressed else Image), input_topic(compressed)
         self.subs = [self.create_subscription(msg_type, camera_topic(camera, topic), partial(self._on_image, camera),
                                               INPUT_QOS,
                                               qos_overriding_options=QoSOverridingOptions.with_default_policies())
@@ -179,9 +182,8 @@ class PanopticNode(LifecycleNode):
             (self.destroy_timer if isinstance(entity, Timer) else self.destroy_publisher)(entity)
         self._entities = []
         self.outputs = {}
-        self.predictor = None
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        device, self.predictor = self.predictor.device, None  # type: ignore[union-attr]
+        release_cached_memory(device)  # the network's memory, and cuBLAS's workspaces, go back
 
     # ---- parameters ---------------------------------------------------------------------------
     def _declare_parameters(self) -> dict[str, Any]:
@@ -265,7 +267,7 @@ class PanopticNode(LifecycleNode):
         assert self.predictor is not None
         msg, received = frame
         publishers = self.outputs[camera]
-        messages: dict[str, Any] = dict(zip(("panoptic", "semantic", "segments"),
+        messages: dict[str, Any] = dict(zip(RESULT_OUTPUTS,
                                             conversions.result_messages(result, msg.header)))
         if self.params["publish_overlay"] or publishers["overlay"].get_subscription_count() > 0:
             messages["overlay"] = conversions.overlay_message(
@@ -324,7 +326,7 @@ def main(args: list[str] | None = None) -> int:
     cannot start. A frame still in inference after ``shutdown_timeout`` is abandoned: the process ends
     at once (``os._exit``), because letting the interpreter finalise under a thread still inside
     PyTorch aborts it."""
-    logger = rclpy.logging.get_logger("panoptic")
+    logger = rclpy.logging.get_logger(NODE_NAME)
     if not keep_frame_buffers():
         logger.info("allocator not tuned for frame buffers (not glibc?): frames above 32 MB cost page faults")
     try:

@@ -14,6 +14,8 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_encoding import MAX_PIXELS
+from panoptic_ros.precisions import PRECISION_NAMES
+from panoptic_ros.ros.topics import COMPRESSED_IMAGE, IMAGE, camera_topic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +34,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "node through ~/change_state."),
     ParameterSpec("model", "", "Checkpoint path; empty = the model shipped in the package's models/ folder."),
     ParameterSpec("device", "auto", "auto (first GPU if any, else CPU), cpu, cuda or cuda:N."),
-    ParameterSpec("precision", "fp32", "Inference precision (fp16 needs a GPU).", choices=("fp32", "fp16", "bf16")),
+    ParameterSpec("precision", "fp32", "Inference precision (fp16 needs a GPU).", choices=PRECISION_NAMES),
     ParameterSpec("mask_cues", True, "true: instances start from the mask head; false: boxes only, the mask "
                   "head is skipped (lightweight mode)."),
     ParameterSpec("head", "", "Panoptic head; empty = the checkpoint's choice.",
@@ -63,12 +65,6 @@ BY_NAME = {p.name: p for p in PARAMETERS}
 CAMERA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*")
 
 
-def camera_topic(camera: str, name: str) -> str:
-    """Camera ``camera``'s topic ``name`` (``image``, ``panoptic``, ...): ``camera/name``, or ``name``
-    itself for the unnamed camera ``""``, whose topics are those of the single-camera node."""
-    return f"{camera}/{name}" if camera else name
-
-
 def camera_remappings(cameras: list[str], camera: str, default: str) -> list[tuple[str, str]]:
     """The launch file's remappings from its ``camera`` argument: one topic, or a YAML list of topics
     (``[/front/image_raw, /left/image_raw]``), one per camera; each camera's ``image`` goes to its
@@ -84,8 +80,8 @@ def camera_remappings(cameras: list[str], camera: str, default: str) -> list[tup
             isinstance(t, str) and t for t in topics):
         raise ValueError(f"camera:={camera!r} for cameras {cameras}: give one topic per camera")
     return [pair for name, topic in zip(cameras, topics)
-            for pair in ((camera_topic(name, "image"), topic),
-                         (camera_topic(name, "image/compressed"), f"{topic}/compressed"))]
+            for pair in ((camera_topic(name, IMAGE), topic),
+                         (camera_topic(name, COMPRESSED_IMAGE), f"{topic}/compressed"))]
 
 
 def descriptor(spec: ParameterSpec) -> ParameterDescriptor:

@@ -33,7 +33,11 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from panoptic_ros.latency import latency_percentiles
 from panoptic_ros.ros.conversions import image_message
+from panoptic_ros.ros.diagnostics import status_name
+from panoptic_ros.ros.entry import node_command
+from panoptic_ros.ros.topics import DIAGNOSTICS, input_topic, node_name, node_topic
 from panoptic_ros.tools import hostile_frames
 
 STALL_SECONDS = 15.0  # no output for this long while good frames keep coming counts as a stall
@@ -63,14 +67,14 @@ class Probe:
             os.environ.clear()
             os.environ.update(saved)
         camera_qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # an ordinary camera driver
-        msg_type, topic = (CompressedImage, "/image/compressed") if compressed else (Image, "/image")
+        msg_type, topic = (CompressedImage if compressed else Image), "/" + input_topic(compressed)
         self.pub = self.node.create_publisher(msg_type, topic, camera_qos)
         self.lock = threading.Lock()
         self.arrivals: dict[int, float] = {}
         self.diagnostics: dict[str, str] = {}
-        self.node.create_subscription(PanopticSegmentation, "/panoptic/segments", self._on_segments,
+        self.node.create_subscription(PanopticSegmentation, node_topic("segments"), self._on_segments,
                                       QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics, 10)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
@@ -81,7 +85,7 @@ class Probe:
             self.arrivals[msg.header.stamp.sec] = time.monotonic()
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
-        status = next((s for s in msg.status if s.name == "panoptic: panoptic segmentation"), None)
+        status = next((s for s in msg.status if s.name == status_name(node_name())), None)
         if status is not None:
             with self.lock:
                 self.diagnostics = {kv.key: kv.value for kv in status.values}
@@ -106,10 +110,7 @@ def _good_frame(args: argparse.Namespace) -> Image | CompressedImage:
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    ms = np.array(values) * 1000
-    return {f"p{q}": round(float(np.percentile(ms, q)), 1) for q in (50, 90, 99)} | {"max": round(float(ms.max()), 1)}
+    return {k: round(v, 1) for k, v in latency_percentiles(values).items()}
 
 
 def _send(args: argparse.Namespace, node: subprocess.Popen, probe: Probe, log_path: Path) -> dict[str, Any]:
@@ -174,9 +175,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     ros_env = {"ROS_DOMAIN_ID": str(random.randint(101, 200)), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
     env = os.environ | ros_env | {"PYTHONUNBUFFERED": "1"}
     params = {"input_transport": args.transport} | dict(p.split(":=", 1) for p in args.param)
-    cmd = [sys.executable, "-m", "panoptic_ros.ros.node", "--ros-args"]
-    for k, v in params.items():
-        cmd += ["-p", f"{k}:={v}"]
+    cmd = node_command(params)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     log_path = args.out.with_suffix(".node.log")
     node = subprocess.Popen(cmd, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)

@@ -16,7 +16,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from panoptic_msgs.msg import PanopticInfo, PanopticSegmentation
+from panoptic_msgs.msg import PanopticInfo
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from lifecycle_msgs.msg import Transition
@@ -25,9 +25,8 @@ from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.parameter import Parameter, parameter_value_to_python
 from sensor_msgs.msg import CompressedImage, Image
 
-from panoptic_ros.ros.parameters import camera_topic
+from panoptic_ros.ros.topics import OUTPUTS, camera_topic
 
-OUTPUTS = {"panoptic": Image, "semantic": Image, "segments": PanopticSegmentation, "overlay": Image}
 
 
 _DOMAIN_IDS = random.sample(range(1, 101), 100)  # this run's order of the safe domain ids

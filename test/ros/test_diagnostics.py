@@ -1,7 +1,7 @@
 """Frame counters and the /diagnostics status, without DDS."""
 from diagnostic_msgs.msg import DiagnosticStatus
 
-from panoptic_ros.ros.diagnostics import FrameStats, NodeStats, camera_status, diagnostic_status
+from panoptic_ros.ros.diagnostics import FrameStats, NodeStats, camera_status, diagnostic_status, status_name
 
 
 def test_gaps_in_each_publishers_sequence_numbers_count_as_lost_frames():
@@ -19,8 +19,8 @@ def test_nodes_in_different_namespaces_report_under_different_names_and_hardware
     snap = FrameStats().snapshot()
     a = diagnostic_status("/panoptic", "cpu", snap, {})
     b = diagnostic_status("/car2/panoptic", "cpu", snap, {})
-    assert a.name == "panoptic: panoptic segmentation"  # what the live replay listens for
-    assert b.name == "car2/panoptic: panoptic segmentation"
+    assert a.name == "panoptic: panoptic segmentation" == status_name("/panoptic")  # what the replay listens for
+    assert b.name == "car2/panoptic: panoptic segmentation" == status_name("/car2/panoptic")
     assert a.hardware_id != b.hardware_id and a.level == DiagnosticStatus.OK
 
 

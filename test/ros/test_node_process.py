@@ -19,7 +19,7 @@ from panoptic_ros.image_encoding import INPUT_ENCODINGS
 from panoptic_ros.model.checkpoint import save_checkpoint
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.tools import hostile_frames
-from panoptic_ros.ros.parameters import camera_topic
+from panoptic_ros.ros.topics import camera_topic
 from ros_harness import OUTPUTS, Client, NodeProcess, isolated_ros_env
 
 H, W = 48, 80

@@ -1,6 +1,7 @@
 import pytest
 
-from panoptic_ros.ros.parameters import PARAMETERS, camera_remappings, camera_topic, validate
+from panoptic_ros.ros.parameters import PARAMETERS, camera_remappings, validate
+from panoptic_ros.ros.topics import camera_topic
 
 
 def test_defaults_are_valid():

@@ -1,0 +1,39 @@
+"""The node's name and topic names, defined once: the node creates its publishers and subscriptions
+from these, and the launch file, the replay and soak tools and the test harness find it by them."""
+from __future__ import annotations
+
+from panoptic_msgs.msg import PanopticSegmentation
+from sensor_msgs.msg import Image
+
+NODE_NAME = "panoptic"
+DIAGNOSTICS = "/diagnostics"
+CATEGORIES = "categories"  # ~/categories (latched)
+LEGEND = "legend"          # ~/legend (latched)
+# A camera's inputs, relative, so remapping and namespaces apply (image_transport's names).
+IMAGE = "image"
+COMPRESSED_IMAGE = "image/compressed"
+DEFAULT_CAMERA = "/camera/image_raw"  # the camera topic the launch file and the tools assume
+# Per camera, private (~/<camera>/<name>): the results, then the overlay drawn from them.
+RESULT_OUTPUTS = {"panoptic": Image, "semantic": Image, "segments": PanopticSegmentation}
+OUTPUTS = {**RESULT_OUTPUTS, "overlay": Image}
+
+
+def camera_topic(camera: str, name: str) -> str:
+    """Camera ``camera``'s topic ``name`` (``image``, ``panoptic``, ...): ``camera/name``, or ``name``
+    itself for the unnamed camera ``""``, whose topics are those of the single-camera node."""
+    return f"{camera}/{name}" if camera else name
+
+
+def input_topic(compressed: bool) -> str:
+    """A camera's input topic for the transport: ``image`` or ``image/compressed``."""
+    return COMPRESSED_IMAGE if compressed else IMAGE
+
+
+def node_name(namespace: str = "") -> str:
+    """The node's fully qualified name in ``namespace``: ``/panoptic``, ``/ns/panoptic``."""
+    return f"{namespace.rstrip('/')}/{NODE_NAME}"
+
+
+def node_topic(name: str, namespace: str = "") -> str:
+    """The absolute name of the node's private topic ``name`` in ``namespace``: ``/panoptic/segments``."""
+    return f"{node_name(namespace)}/{name}"
