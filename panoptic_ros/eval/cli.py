@@ -76,7 +76,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     if args.preview:
         written = write_preview(args.preview, model, source, model.cfg.panoptic.kind, True, inference_size=size)
         print(f"preview (input | {model.cfg.panoptic.kind} with mask cues | ground truth) written to {written}")
-    heads = list(HEAD_KINDS) if args.head == "all" else [args.head]
+    heads = list(HEAD_KINDS) if args.head == "all" else [args.head or model.cfg.panoptic.kind]
     modes = {"on": [True], "off": [False], "both": [True, False]}[args.mask_cues]
     runs = {}
     for head in heads:
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("--seed", type=int, default=0, help="synthetic seed")
     model.add_argument("--height", type=int, default=128)
     model.add_argument("--width", type=int, default=256)
-    model.add_argument("--head", default="affinity", choices=[*HEAD_KINDS, "all"])
+    model.add_argument("--head", choices=[*HEAD_KINDS, "all"], help="default: the checkpoint's own head, as the node runs it")
     model.add_argument("--mask-cues", default="on", choices=["on", "off", "both"])
     model.add_argument("--inference-size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"),
                        help="run the network at this size, as the node's inference_size does (outputs "

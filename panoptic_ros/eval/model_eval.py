@@ -20,7 +20,8 @@ from panoptic_ros.structures import PanopticResult, category_of
 
 
 def panoptic_to_segments(panoptic: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
-    """Our panoptic image (category*1000+instance, -1 void) -> (segment ids with 0 void, id -> category)."""
+    """Our panoptic image (``structures.panoptic_id``; ``VOID_ID`` void) -> (segment ids with 0 void,
+    id -> category)."""
     seg = panoptic.astype(np.int64) + 1
     return seg, {int(i): int(category_of(i - 1)) for i in np.unique(seg) if i != 0}
 

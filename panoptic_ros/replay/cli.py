@@ -34,6 +34,7 @@ from panoptic_ros.replay.report import markdown, write_report
 from panoptic_ros.ros.entry import node_command
 from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS
 from panoptic_ros.ros.topics import DEFAULT_CAMERA, input_topic
+from panoptic_ros.structures import ID_DIVISOR
 from sensor_msgs.msg import CompressedImage, Image
 
 
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--inference-size", type=int, nargs=2, default=NODE_PARAMETERS["inference_size"].default,
                    metavar=("H", "W"), help="default: the node's; 0 0 = each frame's own size")
     p.add_argument("--batch", type=int, default=4, help="offline batch size")
-    p.add_argument("--gt-topic", help="ground-truth label images (32SC1, category*1000+instance)")
+    p.add_argument("--gt-topic", help=f"ground-truth label images (32SC1, category*{ID_DIVISOR}+instance)")
     p.add_argument("--gt-json", type=Path)
     p.add_argument("--gt-dir", type=Path)
     p.add_argument("--live", action="store_true", help="replay through panoptic_node over DDS")

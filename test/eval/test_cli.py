@@ -1,7 +1,12 @@
+import dataclasses
+import json
+
 import pytest
 
 from panoptic_ros.config import ModelConfig
 from panoptic_ros.eval.cli import main, with_inference_overrides
+from panoptic_ros.model.checkpoint import save_checkpoint
+from panoptic_ros.model.network import PanopticNet
 
 
 def test_post_processing_steps_can_be_switched_off_for_an_evaluation():
@@ -21,3 +26,12 @@ def test_only_inference_time_settings_can_be_overridden(item):
 def test_an_inference_size_that_is_not_two_positive_numbers_is_a_clear_error(size, capsys):
     assert main(["--checkpoint", "missing.pt", "--inference-size", *size]) == 2
     assert "--inference-size must be two positive numbers" in capsys.readouterr().err
+
+
+def test_without_head_the_checkpoint_s_own_head_is_evaluated(tmp_path, model_config, categories):
+    cfg = dataclasses.replace(model_config, panoptic=dataclasses.replace(model_config.panoptic, kind="heuristic"))
+    path = save_checkpoint(tmp_path / "m.pt", PanopticNet(cfg, categories).eval(), "m")
+    out = tmp_path / "report.json"
+    assert main(["--checkpoint", str(path), "--images", "1", "--height", "64", "--width", "128",
+                 "--device", "cpu", "--out", str(out)]) == 0
+    assert list(json.loads(out.read_text())["runs"]) == ["heuristic/mask"]
