@@ -16,6 +16,9 @@ VOID = 255  # semantic map value of void pixels
 
 @dataclasses.dataclass(frozen=True)
 class Category:
+    """One category: the id that panoptic ids, messages and evaluations carry, its name,
+    whether it is a thing (has instances) and its overlay colour."""
+
     id: int
     name: str
     is_thing: bool
@@ -24,6 +27,9 @@ class Category:
 
 @dataclasses.dataclass(frozen=True)
 class CategoryTable:
+    """A model's or data set's categories. Checkpoints carry the table, so a model names its own
+    outputs; the network's semantic channels follow ``semantic_order`` (stuff, then things)."""
+
     categories: tuple[Category, ...]
 
     def __post_init__(self) -> None:

@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 @dataclasses.dataclass
 class BackboneConfig:
+    """The feature extractor: a ResNet or EfficientNet-Lite body under an FPN."""
+
     name: Literal["resnet18", "resnet34", "resnet50", "resnet101",
                   "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"] = "resnet50"
     fpn_channels: int = 256
@@ -33,6 +35,8 @@ class BackboneConfig:
 
 @dataclasses.dataclass
 class SemanticHeadConfig:
+    """UPSNet's semantic head over the FPN levels (deformable 3x3 layers, or plain ones)."""
+
     channels: int = 128
     deform_layers: int = 2  # 3x3 layers per FPN level, deformable unless switched off (UPSNet: 2)
     deformable: bool = True  # false: plain 3x3 layers instead (cheaper, above all to train on a CPU)
@@ -40,6 +44,8 @@ class SemanticHeadConfig:
 
 @dataclasses.dataclass
 class InstanceHeadConfig:
+    """The Mask R-CNN instance head (torchvision's RPN and RoI heads) and its inference limits."""
+
     anchor_sizes: tuple[int, ...] = (32, 64, 128, 256, 512)  # one per FPN level P2..P6
     rpn_pre_nms_top_n: int = 1000
     rpn_post_nms_top_n: int = 500
@@ -55,6 +61,9 @@ class InstanceHeadConfig:
 
 @dataclasses.dataclass
 class PanopticHeadConfig:
+    """The panoptic head that runs by default, the dense affinity's settings, and the inference
+    post-processing that every head shares."""
+
     kind: HeadKind = "affinity"
     embed_dim: int = 64          # affinity embedding width
     # The dense affinity's grid, 1/stride of the input (4, 8, 16, ...). Also an inference-time setting:
@@ -69,6 +78,8 @@ class PanopticHeadConfig:
 
 @dataclasses.dataclass
 class ModelConfig:
+    """Everything that fixes a ``PanopticNet``'s architecture; each checkpoint stores it."""
+
     backbone: BackboneConfig = dataclasses.field(default_factory=BackboneConfig)
     semantic: SemanticHeadConfig = dataclasses.field(default_factory=SemanticHeadConfig)
     instance: InstanceHeadConfig = dataclasses.field(default_factory=InstanceHeadConfig)
@@ -86,6 +97,8 @@ class ModelConfig:
 
 @dataclasses.dataclass
 class LossWeights:
+    """Weights of the training losses (UPSNet's by default) and the semantic class balance."""
+
     rpn: float = 1.0
     box: float = 1.0
     mask: float = 1.0
@@ -116,6 +129,8 @@ SOURCE_KINDS: tuple[str, ...] = get_args(get_type_hints(SourceConfig)["kind"])  
 
 @dataclasses.dataclass
 class DataConfig:
+    """The training mixture and its augmentation."""
+
     sources: tuple[SourceConfig, ...] = dataclasses.field(default_factory=lambda: (SourceConfig(),))
     scale_jitter: tuple[float, float] = (0.75, 1.25)
     crop: tuple[int, int] = (256, 512)  # training crop (height, width)
@@ -137,6 +152,8 @@ class DataConfig:
 
 @dataclasses.dataclass
 class TrainConfig:
+    """A training run: YAML plus ``key=value`` overrides (``load_config``)."""
+
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     losses: LossWeights = dataclasses.field(default_factory=LossWeights)

@@ -16,16 +16,19 @@ from panoptic_ros.data.sample import PanopticSample
 
 
 def rgb_to_id(rgb: np.ndarray) -> np.ndarray:
+    """COCO panoptic PNG colours -> segment ids (``R + 256 G + 256^2 B``, panopticapi's encoding)."""
     rgb = rgb.astype(np.int32)
     return rgb[..., 0] + 256 * rgb[..., 1] + 256 * 256 * rgb[..., 2]
 
 
 def id_to_rgb(ids: np.ndarray) -> np.ndarray:
+    """Segment ids -> COCO panoptic PNG colours (the inverse of ``rgb_to_id``)."""
     ids = ids.astype(np.int64)
     return np.stack([ids % 256, ids // 256 % 256, ids // 65536 % 256], axis=-1).astype(np.uint8)
 
 
 def read_rgb(path: Path) -> np.ndarray:
+    """An image file as [H, W, 3] uint8 RGB; a clear error when it cannot be read."""
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise FileNotFoundError(f"cannot read image {path}")
@@ -33,6 +36,7 @@ def read_rgb(path: Path) -> np.ndarray:
 
 
 def write_rgb(path: Path, rgb: np.ndarray) -> None:
+    """[H, W, 3] uint8 RGB to an image file; a clear error when it cannot be written."""
     if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
         raise OSError(f"cannot write {path}")
 
@@ -72,6 +76,7 @@ class CocoPanopticDataset:
         return len(self.annotations)
 
     def load_segments(self, i: int) -> tuple[np.ndarray, dict[int, int], frozenset[int]]:
+        """Image ``i``'s ground truth: segment ids, id -> category, and the crowd segments' ids."""
         ann = self.annotations[i]
         seg = rgb_to_id(read_rgb(self.panoptic_dir / ann["file_name"]))
         info = {s["id"]: s["category_id"] for s in ann["segments_info"]}

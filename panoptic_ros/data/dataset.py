@@ -20,6 +20,9 @@ HELD_OUT_SEED = 1_000_003  # seed offset of the held-out synthetic split: traini
 
 
 class SampleSource(Protocol):
+    """What training, evaluation and the sample bag read: indexed ``PanopticSample``s and their
+    category table (synthetic scenes, CamVid, COCO panoptic, Cityscapes alike)."""
+
     categories: CategoryTable
 
     def __len__(self) -> int: ...

@@ -11,6 +11,9 @@ from panoptic_ros.structures import VOID_ID, panoptic_id
 
 @dataclasses.dataclass
 class PanopticSample:
+    """One image with its panoptic ground truth, as every reader returns it (segment ids and their
+    categories), so any data set feeds the same training targets and evaluation."""
+
     image: np.ndarray              # [H, W, 3] uint8 RGB
     segments: np.ndarray           # [H, W] int32 segment id, 0 = void
     categories: dict[int, int]     # segment id -> category id

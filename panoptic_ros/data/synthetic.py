@@ -20,6 +20,8 @@ from panoptic_ros.data.street_categories import (
 
 @dataclasses.dataclass
 class SceneSample:
+    """A generated scene: image, segment ids and their categories (true, overlapping instances)."""
+
     image: np.ndarray      # [H, W, 3] uint8 RGB
     segments: np.ndarray   # [H, W] int32 segment id (0 = void)
     categories: dict[int, int]  # segment id -> category id

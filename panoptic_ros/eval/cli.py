@@ -32,6 +32,7 @@ EVAL_SPLITS = {"synthetic": "heldout", "camvid": "heldout", "cityscapes": "val",
 
 
 def evaluate_files(gt_json: Path, gt_dir: Path, pred_json: Path, pred_dir: Path) -> dict[str, Any]:
+    """PQ of predictions against ground truth, both in COCO panoptic format (any model's output)."""
     gt = CocoPanopticDataset(gt_json, gt_dir)
     pred = CocoPanopticDataset(pred_json, pred_dir)
     pred_index = {a["image_id"]: i for i, a in enumerate(pred.annotations)}
@@ -55,6 +56,7 @@ def with_inference_overrides(cfg: ModelConfig, overrides: list[str]) -> ModelCon
 
 
 def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
+    """PQ and mIoU of a checkpoint on a data set, for each head and mask-cue mode asked for."""
     import torch
 
     from panoptic_ros.data.dataset import build_source

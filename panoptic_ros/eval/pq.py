@@ -29,6 +29,8 @@ class _Stat:
 
 
 class PQAccumulator:
+    """PQ / SQ / RQ per category over many images (Kirillov et al.: segments match at IoU > 0.5;
+    crowd regions and void are not held against a prediction)."""
     def __init__(self, categories: CategoryTable) -> None:
         self.categories = categories
         self.stats = {c.id: _Stat() for c in categories.categories}

@@ -24,6 +24,9 @@ from panoptic_ros.resources import package_file
 
 
 class Predictor(Protocol):
+    """What the node and the replay tool need from a model: frames in, results out, and its device
+    memory handed back while idle. Any model can stand behind it."""
+
     categories: CategoryTable
     model_name: str
     device: torch.device
@@ -49,6 +52,8 @@ class Predictor(Protocol):
 
 @dataclasses.dataclass
 class PredictorOptions:
+    """How a ``TorchPredictor`` runs its network: the node's parameters of the same names."""
+
     device: str = "auto"                 # auto, cpu, cuda, cuda:N
     precision: Precision = "fp32"
     mask_cues: bool = True

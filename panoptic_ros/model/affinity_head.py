@@ -36,6 +36,8 @@ SDPA_ALIGN = 8  # query/value width multiple that every fused attention kernel a
 
 
 class AffinityHead(nn.Module):
+    """Li, Qi & Torr's learnt dense instance affinity: embeddings whose row-softmax similarity
+    propagates the initial panoptic logits (see the module's docstring)."""
     def __init__(self, in_channels: int, embed_dim: int) -> None:
         """``in_channels``: the semantic head's fused 1/4 features. The grid the affinity works on
         (``pool``: 1/4 -> affinity scale) is chosen per call: the embedding layers are convolutions, so

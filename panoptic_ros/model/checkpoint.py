@@ -112,6 +112,8 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
 
 @dataclasses.dataclass
 class LoadReport:
+    """Which tensors of an initialisation were loaded, skipped for their shape, or had no match."""
+
     loaded: list[str]
     skipped_shape: list[str]
     unused: list[str]

@@ -49,6 +49,8 @@ class CachedAnchorGenerator(AnchorGenerator):
 
 
 class InstanceHead(nn.Module):
+    """Mask R-CNN's instance branch from torchvision's parts (RPN, RoI box head, mask head), with
+    the mask logits computed separately (``mask_logits``) so boxes-only inference skips them."""
     def __init__(self, cfg: InstanceHeadConfig, in_channels: int, num_things: int) -> None:
         super().__init__()
         anchors = CachedAnchorGenerator(tuple((s,) for s in cfg.anchor_sizes), ((0.5, 1.0, 2.0),) * 5)
@@ -73,6 +75,7 @@ class InstanceHead(nn.Module):
         self.mask_roi_pool = MultiScaleRoIAlign(levels, 14, 2)
 
     def set_score_threshold(self, threshold: float) -> None:
+        """Minimum score of a detection from the next call on (the node's dynamic parameter)."""
         self.roi_heads.score_thresh = threshold
 
     def detect(self, images: ImageList, features: OrderedDict[str, torch.Tensor],

@@ -52,6 +52,8 @@ def _subsample(label_map: torch.Tensor, stride: int) -> torch.Tensor:
 
 
 class PanopticNet(nn.Module):
+    """The whole network, handed its parts: backbone + FPN, semantic head, instance head and the
+    three panoptic heads on one set of weights. ``losses`` trains it, ``predict`` runs it."""
     def __init__(self, cfg: ModelConfig, categories: CategoryTable) -> None:
         super().__init__()
         self.cfg = cfg
@@ -106,6 +108,7 @@ class PanopticNet(nn.Module):
         return ImageList(x, [(int(h), int(w))] * images.shape[0])
 
     def extract(self, images: ImageList) -> OrderedDict[str, torch.Tensor]:
+        """The FPN's feature maps of the padded batch."""
         return self.backbone(images.tensors)
 
     def semantic(self, feats: OrderedDict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,6 +28,9 @@ IGNORE = -100  # panoptic target of pixels no channel should be trained towards 
 
 @dataclasses.dataclass
 class InstanceLogits:
+    """UPSNet's per-instance panoptic logits and their parts, at the panoptic grid: what the
+    parameter-free head outputs and the affinity head propagates."""
+
     values: torch.Tensor    # [B, N, h, w] Y_i, zero outside box (finite: fit for propagation)
     semantic: torch.Tensor  # [B, N, h, w] X[c_i] inside the box, zero outside (the unknown class's term)
     in_box: torch.Tensor    # [B, N, h, w] bool

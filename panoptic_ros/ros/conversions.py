@@ -22,6 +22,7 @@ def rgb_from_message(msg: Image | CompressedImage, device: torch.device | str = 
 
 
 def image_message(array: np.ndarray, encoding: str, header: Header) -> Image:
+    """A host array as a sensor_msgs/Image (``encoding``: 32SC1, mono8, rgb8), copied once."""
     h, w, step, data = image_fields(array, encoding)
     msg = Image(header=header, height=h, width=w, encoding=encoding, is_bigendian=0, step=step)
     msg.data = data  # the setter keeps (or copies once) an array('B'); the constructor would copy it twice
@@ -55,6 +56,7 @@ def _rgba(color: tuple[int, int, int]) -> ColorRGBA:
 
 
 def categories_message(table: CategoryTable, model_name: str, header: Header) -> PanopticInfo:
+    """The model's categories (ids, names, things, overlay colours) for the latched ``~/categories``."""
     return PanopticInfo(header=header, model_name=model_name, categories=[
         Category(id=c.id, name=c.name, is_thing=c.is_thing, color=_rgba(c.color)) for c in table.categories])
 
@@ -73,4 +75,5 @@ def legend_message(table: CategoryTable, header: Header) -> MarkerArray:
 
 
 def overlay_message(overlay: torch.Tensor, header: Header) -> Image:
+    """A rendered overlay (uint8 [H, W, 3] on any device) as an rgb8 Image."""
     return image_message(overlay.cpu().numpy(), "rgb8", header)

@@ -69,6 +69,8 @@ def _log_text(exc: Exception) -> str:
 
 
 class PanopticNode(LifecycleNode):
+    """The ROS node: camera messages in, the ``Predictor``'s results out as messages (see the
+    module docstring). ``predictor``: a ready one (tests); otherwise ``model`` is loaded on configure."""
     def __init__(self, predictor: Predictor | None = None, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
         self.params = self._declare_parameters()  # a bad value stops the start here, in any state

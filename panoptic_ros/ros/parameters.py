@@ -20,6 +20,8 @@ from panoptic_ros.ros.topics import COMPRESSED_IMAGE, IMAGE, camera_topic
 
 @dataclasses.dataclass(frozen=True)
 class ParameterSpec:
+    """One node parameter: default (which fixes its type), description, and what is allowed."""
+
     name: str
     default: Any
     description: str
