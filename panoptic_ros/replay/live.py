@@ -25,7 +25,6 @@ from panoptic_ros.ros.diagnostics import status_name
 from panoptic_ros.ros.topics import CATEGORIES, DIAGNOSTICS, OUTPUTS, node_name, node_topic
 
 
-
 class LiveSession:
     """Publishes camera frames and records the node's outputs (arrival times included)."""
 
