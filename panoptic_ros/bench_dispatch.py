@@ -4,10 +4,12 @@ On a GPU every op is at least one kernel launch, a few microseconds of Python, d
 work whatever its size, and an op whose output size depends on the data (``nonzero``, ``unique``,
 ``.item()``, torchvision's NMS) makes the host wait until the device has caught up. The H100 table in
 the README shows stage times that do not grow with the pixels: launch- and wait-bound. Unlike times,
-these counts barely depend on the machine, so they can be measured, and improved, on the CPU. The one
-known difference: torchvision's batched NMS loops over FPN levels (one ``unique``, one NMS per level)
+these counts barely depend on the machine, so they can be measured, and improved, on the CPU. Where the
+CPU differs: torchvision's batched NMS loops over FPN levels (one ``unique``, one NMS per level)
 above 1000 boxes on the CPU but only above 25000 on CUDA, so the instance stage counts a few more ops
-and waits on the CPU than a GPU runs.
+and waits on the CPU than a GPU runs. The RoI pooling is counted as it runs on a GPU
+(``LevelSelectRoIAlign``). Not seen on the CPU at all: copies to the host (``.cpu()``, ``.tolist()``
+dispatch nothing there), which wait on a GPU; the results stage makes one (``build_results``).
 
 Counts are of the second of two identical frames (caches filled, as in a running node).
 """
@@ -22,15 +24,30 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from panoptic_ros.bench_stages import STAGES
 from panoptic_ros.device import autocast
+from panoptic_ros.model.instance_head import LevelSelectRoIAlign
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import build_results
 
 # ops whose output size, or value on the host, depends on the data: on CUDA each waits for the device
 HOST_WAITS = frozenset({
-    "aten._local_scalar_dense.default", "aten.nonzero.default", "aten.masked_select.default",
+    "aten._local_scalar_dense.default", "aten.nonzero.default", "aten.where.default",  # one-argument where
+    "aten.masked_select.default",
     "aten._unique2.default", "aten.unique_dim.default", "aten.unique_consecutive.default",
     "aten.is_nonzero.default", "aten.equal.default", "aten.repeat_interleave.Tensor", "torchvision.nms.default",
 })
+# indexing ops that wait too when an index is a boolean mask (``x[mask]``: its kernel counts the mask's
+# true elements first); with integer indices they do not
+MASK_INDEXING = frozenset({"aten.index.Tensor", "aten.index_put.default", "aten.index_put_.default",
+                           "aten._index_put_impl_.default"})
+
+
+def makes_host_wait(func: Any, args: tuple) -> bool:
+    """Whether ``func(*args)`` has an output size or host value that depends on the data."""
+    name = str(func)
+    if name in HOST_WAITS:
+        return True
+    return name in MASK_INDEXING and any(
+        isinstance(i, torch.Tensor) and i.dtype in (torch.bool, torch.uint8) for i in args[1] or ())
 
 
 class DispatchCounter(TorchDispatchMode):
@@ -52,7 +69,7 @@ class DispatchCounter(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         self.ops[self.stage] += 1
-        if str(func) in HOST_WAITS:
+        if makes_host_wait(func, args):
             self.waits[self.stage] += 1
         return func(*args, **(kwargs or {}))
 
@@ -69,8 +86,15 @@ def count_dispatch(model: PanopticNet, images: torch.Tensor, precision: str, mas
 
     frame(lambda name: nullcontext())  # fills the caches, as in a running node
     counter = DispatchCounter()
-    with counter:
-        frame(counter)
+    pools = [m for m in model.modules() if isinstance(m, LevelSelectRoIAlign)]
+    try:
+        for pool in pools:
+            pool.every_level = True  # the RoI pooling as it runs on a GPU
+        with counter:
+            frame(counter)
+    finally:
+        for pool in pools:
+            pool.every_level = None
     return {kind: {**{s: tally[s] for s in STAGES}, "total": sum(tally[s] for s in STAGES)}
             for kind, tally in (("ops", counter.ops), ("waits", counter.waits))}
 

@@ -18,7 +18,7 @@ from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.roi_heads import RoIHeads
 from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
-from torchvision.ops import MultiScaleRoIAlign, roi_align
+from torchvision.ops import MultiScaleRoIAlign, poolers, roi_align
 
 from panoptic_ros.config import InstanceHeadConfig
 from panoptic_ros.structures import Detections
@@ -48,6 +48,38 @@ class CachedAnchorGenerator(AnchorGenerator):
         return [self._cached[1]] * len(image_list.image_sizes)
 
 
+class LevelSelectRoIAlign(MultiScaleRoIAlign):
+    """torchvision's multi-scale RoIAlign, without host waits on a GPU.
+
+    torchvision pools each FPN level's RoIs on their own, picked with ``torch.where(levels == l)``,
+    whose data-dependent size makes the host wait for the device once per level: four waits per call,
+    eight per frame with mask cues. Here every RoI is pooled at every level and keeps its own level's
+    result: the same values (RoIAlign treats each RoI alone), L times the pooling arithmetic, no wait.
+    On the CPU nothing waits, so torchvision's cheaper way runs there unless ``every_level`` says
+    otherwise (the dispatch count sets it to count as a GPU runs).
+    """
+
+    every_level: bool | None = None  # None: on CUDA only
+
+    def forward(self, x: dict[str, torch.Tensor], boxes: list[torch.Tensor],
+                image_shapes: list[tuple[int, int]]) -> torch.Tensor:
+        """[sum of boxes, C, out, out] pooled features, as ``MultiScaleRoIAlign``."""
+        every_level = self.every_level if self.every_level is not None else boxes[0].is_cuda
+        if not every_level:
+            return super().forward(x, boxes, image_shapes)
+        features = [x[name] for name in self.featmap_names]
+        if self.scales is None or self.map_levels is None:  # torchvision's own set-up, cached as it does
+            self.scales, self.map_levels = poolers._setup_scales(features, image_shapes, self.canonical_scale,
+                                                                 self.canonical_level)
+        rois = torch.cat([torch.cat([torch.full_like(b[:, :1], i), b], dim=1) for i, b in enumerate(boxes)])
+        levels = self.map_levels(boxes)[:, None, None, None]
+        out = None
+        for level, (feature, scale) in enumerate(zip(features, self.scales)):
+            pooled = roi_align(feature, rois, self.output_size, scale, self.sampling_ratio)
+            out = pooled if out is None else torch.where(levels == level, pooled, out)
+        return out
+
+
 class InstanceHead(nn.Module):
     """Mask R-CNN's instance branch from torchvision's parts (RPN, RoI box head, mask head), with
     the mask logits computed separately (``mask_logits``) so boxes-only inference skips them."""
@@ -64,7 +96,7 @@ class InstanceHead(nn.Module):
         levels = ["0", "1", "2", "3"]
         rep = cfg.box_representation
         self.roi_heads = RoIHeads(
-            MultiScaleRoIAlign(levels, 7, 2), TwoMLPHead(in_channels * 49, rep),
+            LevelSelectRoIAlign(levels, 7, 2), TwoMLPHead(in_channels * 49, rep),
             FastRCNNPredictor(rep, num_things + 1),
             fg_iou_thresh=0.5, bg_iou_thresh=0.5, batch_size_per_image=cfg.roi_batch_per_image, positive_fraction=0.25,
             bbox_reg_weights=None, score_thresh=cfg.score_threshold, nms_thresh=cfg.nms_threshold,
@@ -72,7 +104,7 @@ class InstanceHead(nn.Module):
             mask_head=MaskRCNNHeads(in_channels, [cfg.mask_head_channels] * cfg.mask_head_layers, 1),
             mask_predictor=MaskRCNNPredictor(cfg.mask_head_channels, cfg.mask_head_channels, num_things + 1),
         )  # no mask_roi_pool: RoIHeads then leaves masks to ``mask_logits`` below
-        self.mask_roi_pool = MultiScaleRoIAlign(levels, 14, 2)
+        self.mask_roi_pool = LevelSelectRoIAlign(levels, 14, 2)
 
     def set_score_threshold(self, threshold: float) -> None:
         """Minimum score of a detection from the next call on (the node's dynamic parameter)."""
