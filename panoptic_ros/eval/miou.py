@@ -17,6 +17,7 @@ from panoptic_ros.categories import VOID, CategoryTable
 class IoUAccumulator:
     """Per-class IoU over many images from one confusion matrix (void ground truth ignored; a
     pixel the prediction leaves void counts as a miss)."""
+
     def __init__(self, categories: CategoryTable) -> None:
         self.categories = categories
         self.index = np.full(VOID + 1, -1, np.int64)  # category id -> confusion row; VOID -> last column

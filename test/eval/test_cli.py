@@ -1,6 +1,8 @@
 import dataclasses
 import json
 
+import cv2
+import numpy as np
 import pytest
 
 from panoptic_ros.config import ModelConfig
@@ -28,10 +30,14 @@ def test_an_inference_size_that_is_not_two_positive_numbers_is_a_clear_error(siz
     assert "--inference-size must be two positive numbers" in capsys.readouterr().err
 
 
-def test_without_head_the_checkpoint_s_own_head_is_evaluated(tmp_path, model_config, categories):
+def test_without_head_the_checkpoint_s_own_head_is_evaluated_and_a_preview_written(tmp_path, model_config, categories):
     cfg = dataclasses.replace(model_config, panoptic=dataclasses.replace(model_config.panoptic, kind="heuristic"))
     path = save_checkpoint(tmp_path / "m.pt", PanopticNet(cfg, categories).eval(), "m")
-    out = tmp_path / "report.json"
-    assert main(["--checkpoint", str(path), "--images", "1", "--height", "64", "--width", "128",
-                 "--device", "cpu", "--out", str(out)]) == 0
+    out, preview = tmp_path / "report.json", tmp_path / "preview.png"
+    assert main(["--checkpoint", str(path), "--images", "2", "--height", "64", "--width", "128",
+                 "--device", "cpu", "--out", str(out), "--preview", str(preview)]) == 0
     assert list(json.loads(out.read_text())["runs"]) == ["heuristic/mask"]
+    strip = cv2.imread(str(preview))  # one row per image: input | prediction | ground truth
+    assert strip.shape == (2 * 64, 3 * 128, 3)
+    first = strip[:64]
+    assert not np.array_equal(first[:, :128], first[:, 256:])  # the ground truth is drawn over the input

@@ -5,7 +5,8 @@ from panoptic_ros.ros.topics import camera_topic
 
 
 def test_defaults_are_valid():
-    validate({p.name: p.default for p in PARAMETERS})
+    defaults = {p.name: p.default for p in PARAMETERS}
+    assert validate(dict(defaults)) == defaults
 
 
 @pytest.mark.parametrize("values,message", [

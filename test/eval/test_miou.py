@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from helpers import small_categories
+from panoptic_ros.categories import VOID
+from panoptic_ros.eval.miou import IoUAccumulator
+
+ROAD, SKY, CAR, PERSON = 1, 2, 11, 12
+
+
+def test_iou_per_class_by_hand():
+    gt = np.array([[ROAD, ROAD, ROAD, SKY],
+                   [CAR, CAR, VOID, SKY]], np.uint8)
+    pred = np.array([[ROAD, ROAD, SKY, SKY],
+                     [CAR, VOID, CAR, 99]], np.uint8)  # 99: no such category, counts as void
+    acc = IoUAccumulator(small_categories())
+    acc.add(gt, pred)
+    out = acc.summary()
+    # road: TP 2, FN 1 -> 2/3; sky: TP 1, FP 1, FN 1 (predicted 99) -> 1/3; car: TP 1, FN 1 (left void),
+    # and the car predicted on void ground truth is not counted -> 1/2; person occurs nowhere -> absent
+    assert out["per_class"] == pytest.approx({"road": 2 / 3, "sky": 1 / 3, "car": 1 / 2})
+    assert out["miou"] == pytest.approx((2 / 3 + 1 / 3 + 1 / 2) / 3)
+
+
+def test_images_accumulate_into_one_confusion_matrix():
+    acc = IoUAccumulator(small_categories())
+    acc.add(np.full((2, 2), ROAD, np.uint8), np.full((2, 2), ROAD, np.uint8))
+    acc.add(np.full((1, 4), ROAD, np.uint8), np.full((1, 4), SKY, np.uint8))
+    assert acc.summary()["per_class"] == pytest.approx({"road": 4 / 8, "sky": 0.0})
+
+
+def test_sizes_must_match():
+    with pytest.raises(ValueError, match="differ in size"):
+        IoUAccumulator(small_categories()).add(np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8))
