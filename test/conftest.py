@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from helpers import small_categories, small_model_config
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.config import ModelConfig
+
+# The tests' own DDS participants (clients in this process) stay on loopback, as their nodes do
+# (``ros_harness.isolated_ros_env``): read when a participant is created, so set before any test.
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 
 
 @pytest.fixture

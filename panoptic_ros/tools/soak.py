@@ -172,7 +172,8 @@ def _stop(node: subprocess.Popen) -> int | None:
 
 
 def soak(args: argparse.Namespace) -> dict[str, Any]:
-    ros_env = {"ROS_DOMAIN_ID": str(random.randint(101, 200)), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    ros_env = {"ROS_DOMAIN_ID": str(random.randint(1, 101)),  # a private domain among the safe ids 0-101
+               "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
     env = os.environ | ros_env | {"PYTHONUNBUFFERED": "1"}
     params = {"input_transport": args.transport} | dict(p.split(":=", 1) for p in args.param)
     cmd = node_command(params)

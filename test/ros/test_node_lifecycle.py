@@ -1,6 +1,5 @@
 """The node's lifecycle in this process, with the predictor instrumented: what each transition does
 to the network (a CPU test of the state machine; GPU memory itself is not measured here)."""
-import random
 
 import pytest
 import rclpy
@@ -9,6 +8,7 @@ from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
 from helpers import small_categories, small_model_config
+from ros_harness import isolated_ros_env
 from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.ros.node import PanopticNode
@@ -41,7 +41,7 @@ class RecordingPredictor(TorchPredictor):
 @pytest.fixture
 def node_and_predictor():
     context = rclpy.Context()
-    rclpy.init(context=context, domain_id=random.randint(101, 200))
+    rclpy.init(context=context, domain_id=int(isolated_ros_env()["ROS_DOMAIN_ID"]))
     predictor = RecordingPredictor()
     node = PanopticNode(predictor, context=context, parameter_overrides=[
         Parameter("autostart", value=False), Parameter("cameras", value=["front", "left"])])
