@@ -57,8 +57,6 @@ def with_inference_overrides(cfg: ModelConfig, overrides: list[str]) -> ModelCon
 
 def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     """PQ and mIoU of a checkpoint on a data set, for each head and mask-cue mode asked for."""
-    import torch
-
     from panoptic_ros.data.dataset import build_source
     from panoptic_ros.device import resolve_device
     from panoptic_ros.eval.model_eval import evaluate_model
@@ -68,7 +66,6 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     size = tuple(args.inference_size) if args.inference_size and any(args.inference_size) else None  # 0 0: own size
     if size is not None and min(size) <= 0:
         raise ValueError(f"--inference-size must be two positive numbers (or 0 0), got {args.inference_size}")
-    torch.set_grad_enabled(False)
     device = resolve_device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device)
     model.for_inference()  # as the node runs it

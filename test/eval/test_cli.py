@@ -4,6 +4,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from panoptic_ros.config import ModelConfig
 from panoptic_ros.eval.cli import main, with_inference_overrides
@@ -37,6 +38,7 @@ def test_without_head_the_checkpoint_s_own_head_is_evaluated_and_a_preview_writt
     assert main(["--checkpoint", str(path), "--images", "2", "--height", "64", "--width", "128",
                  "--device", "cpu", "--out", str(out), "--preview", str(preview)]) == 0
     assert list(json.loads(out.read_text())["runs"]) == ["heuristic/mask"]
+    assert torch.is_grad_enabled()  # no global switch left behind for whatever runs next in the process
     strip = cv2.imread(str(preview))  # one row per image: input | prediction | ground truth
     assert strip.shape == (2 * 64, 3 * 128, 3)
     first = strip[:64]
