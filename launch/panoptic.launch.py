@@ -53,7 +53,7 @@ def generate_launch_description():
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node"),
         DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "panoptic.yaml"),
                               description="parameters file"),
-        *[DeclareLaunchArgument(p.name, default_value="", description=f"{p.description} (empty: params file)")
+        *[DeclareLaunchArgument(p.name, default_value="", description=f"{p.description} (launch argument unset: the params file's value)")
           for p in PARAMETERS],
         OpaqueFunction(function=_node),
     ])

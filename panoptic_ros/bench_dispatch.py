@@ -87,14 +87,15 @@ def count_dispatch(model: PanopticNet, images: torch.Tensor, precision: str, mas
     frame(lambda name: nullcontext())  # fills the caches, as in a running node
     counter = DispatchCounter()
     pools = [m for m in model.modules() if isinstance(m, LevelSelectRoIAlign)]
+    saved = [pool.every_level for pool in pools]
     try:
         for pool in pools:
             pool.every_level = True  # the RoI pooling as it runs on a GPU
         with counter:
             frame(counter)
     finally:
-        for pool in pools:
-            pool.every_level = None
+        for pool, every_level in zip(pools, saved):
+            pool.every_level = every_level
     return {kind: {**{s: tally[s] for s in STAGES}, "total": sum(tally[s] for s in STAGES)}
             for kind, tally in (("ops", counter.ops), ("waits", counter.waits))}
 

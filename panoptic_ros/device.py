@@ -9,7 +9,7 @@ import torch
 from panoptic_ros.precisions import PRECISION_NAMES
 
 # precision -> the dtype autocast runs in (None: no autocast, plain fp32); dtypes in PRECISION_NAMES' order
-PRECISIONS: dict[str, torch.dtype | None] = dict(zip(PRECISION_NAMES, (None, torch.float16, torch.bfloat16)))
+PRECISIONS: dict[str, torch.dtype | None] = dict(zip(PRECISION_NAMES, (None, torch.float16, torch.bfloat16), strict=True))
 DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
 
 

@@ -1,5 +1,5 @@
-"""The inference precisions' names, defined once and free of torch, so the launch file and the node's
-parameter checks import them cheaply; ``device.PRECISIONS`` maps each to the dtype autocast runs in."""
+"""The inference precisions' names, defined once (the node's parameter, every command line and the
+predictor take them from here); ``device.PRECISIONS`` maps each to the dtype autocast runs in."""
 from __future__ import annotations
 
 from typing import Literal, get_args

@@ -49,22 +49,23 @@ class CachedAnchorGenerator(AnchorGenerator):
 
 
 class LevelSelectRoIAlign(MultiScaleRoIAlign):
-    """torchvision's multi-scale RoIAlign, without host waits on a GPU.
+    """torchvision's multi-scale RoIAlign, without host waits at inference on a GPU.
 
     torchvision pools each FPN level's RoIs on their own, picked with ``torch.where(levels == l)``,
     whose data-dependent size makes the host wait for the device once per level: four waits per call,
     eight per frame with mask cues. Here every RoI is pooled at every level and keeps its own level's
     result: the same values (RoIAlign treats each RoI alone), L times the pooling arithmetic, no wait.
-    On the CPU nothing waits, so torchvision's cheaper way runs there unless ``every_level`` says
-    otherwise (the dispatch count sets it to count as a GPU runs).
+    On the CPU nothing waits, and in training the pooled features and their gradients would take L
+    times the memory, so torchvision's way runs there unless ``every_level`` says otherwise (the
+    dispatch count sets it to count as a GPU runs).
     """
 
-    every_level: bool | None = None  # None: on CUDA only
+    every_level: bool | None = None  # None: at inference on CUDA
 
     def forward(self, x: dict[str, torch.Tensor], boxes: list[torch.Tensor],
                 image_shapes: list[tuple[int, int]]) -> torch.Tensor:
         """[sum of boxes, C, out, out] pooled features, as ``MultiScaleRoIAlign``."""
-        every_level = self.every_level if self.every_level is not None else boxes[0].is_cuda
+        every_level = self.every_level if self.every_level is not None else boxes[0].is_cuda and not self.training
         if not every_level:
             return super().forward(x, boxes, image_shapes)
         features = [x[name] for name in self.featmap_names]
@@ -77,7 +78,7 @@ class LevelSelectRoIAlign(MultiScaleRoIAlign):
         for level, (feature, scale) in enumerate(zip(features, self.scales)):
             pooled = roi_align(feature, rois, self.output_size, scale, self.sampling_ratio)
             out = pooled if out is None else torch.where(levels == level, pooled, out)
-        return out
+        return out.to(features[0].dtype)  # as torchvision's result (autocast may pool in another dtype)
 
 
 class InstanceHead(nn.Module):

@@ -31,7 +31,8 @@ def input_topic(compressed: bool) -> str:
 
 def node_name(namespace: str = "") -> str:
     """The node's fully qualified name in ``namespace``: ``/panoptic``, ``/ns/panoptic``."""
-    return f"{namespace.rstrip('/')}/{NODE_NAME}"
+    namespace = namespace.strip("/")
+    return f"/{namespace}/{NODE_NAME}" if namespace else f"/{NODE_NAME}"
 
 
 def node_topic(name: str, namespace: str = "") -> str:

@@ -172,7 +172,7 @@ def _stop(node: subprocess.Popen) -> int | None:
 
 
 def soak(args: argparse.Namespace) -> dict[str, Any]:
-    ros_env = {"ROS_DOMAIN_ID": str(random.randint(1, 101)),  # a private domain among the safe ids 0-101
+    ros_env = {"ROS_DOMAIN_ID": str(random.randint(1, 101)),  # a private domain among the safe ids (0 left to the user's nodes)
                "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
     env = os.environ | ros_env | {"PYTHONUNBUFFERED": "1"}
     params = {"input_transport": args.transport} | dict(p.split(":=", 1) for p in args.param)

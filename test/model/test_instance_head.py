@@ -43,3 +43,20 @@ def test_pooling_every_level_never_makes_the_host_wait_and_the_cpu_keeps_torchvi
             pool(features, boxes, [SIZE] * 2)
         counts[every_level] = counter.waits["other"]
     assert counts == {True: 0, None: 4}  # one wait per FPN level otherwise
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the path that pools every level runs on CUDA")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_on_cuda_inference_pools_every_level_with_torchvision_s_values_and_dtype(dtype):
+    features, boxes = _features_and_boxes([60, 0, 30])
+    features = {k: f.cuda() for k, f in features.items()}
+    boxes = [b.cuda() for b in boxes]
+    ours = LevelSelectRoIAlign(LEVELS, 7, 2).eval()
+    with torch.autocast("cuda", dtype=dtype, enabled=dtype != torch.float32), torch.inference_mode():
+        expected = MultiScaleRoIAlign(LEVELS, 7, 2)(features, boxes, [SIZE] * 3)
+        ours(features, boxes, [SIZE] * 3)  # sets up the levels' scales, once
+        counter = DispatchCounter()
+        with counter:
+            got = ours(features, boxes, [SIZE] * 3)
+    assert got.dtype == expected.dtype and torch.equal(got, expected)
+    assert counter.waits["other"] == 0

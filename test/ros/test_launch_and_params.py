@@ -68,7 +68,7 @@ def test_launch_file_declares_every_node_parameter_and_nothing_else(launch_file)
     assert list(declared) == ["camera", "namespace", "params_file", *(p.name for p in PARAMETERS)]
     assert declared["camera"].kwargs["default_value"] == DEFAULT_CAMERA
     assert declared["params_file"].kwargs["default_value"] == "/share/config/panoptic.yaml"
-    for p in PARAMETERS:  # empty keeps the params file's value; ``ros2 launch -s`` shows the description
+    for p in PARAMETERS:  # unset keeps the params file's value; ``ros2 launch -s`` shows the description
         assert declared[p.name].kwargs["default_value"] == ""
         assert declared[p.name].kwargs["description"].startswith(p.description)
 

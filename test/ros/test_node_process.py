@@ -260,9 +260,11 @@ def test_compressed_transport_survives_corrupt_huge_and_foreign_payloads(checkpo
         jpeg = cv2.imencode(".jpg", RGB[..., ::-1])[1].tobytes()
         for k, (name, payload) in enumerate(hostile_frames.COMPRESSED.items()):
             client.pub.publish(CompressedImage(header=Header(stamp=Time(sec=8 + k)), format="jpeg", data=payload))
-            client.wait_for(lambda: client.count("diagnostics") > 0  # a JPEG bomb was once decoded for 37 s
+            start = time.monotonic()
+            client.wait_for(lambda: client.count("diagnostics") > 0
                             and client.last_diagnostics()["bad_frames"] == str(k + 1),
                             30, f"the {name} to be counted", node)
+            assert time.monotonic() - start < 20, name  # a guard, not a figure: a JPEG bomb once took 37 s
         client.pub.publish(CompressedImage(header=Header(stamp=Time(sec=7)), format="jpeg", data=jpeg))
         client.wait_for(lambda: _outputs_for(client, 7)["segments"] is not None, 60, "output of a JPEG frame", node)
         _check_consistent(_outputs_for(client, 7), H, W)
