@@ -25,7 +25,7 @@ from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.parameter import Parameter, parameter_value_to_python
 from sensor_msgs.msg import CompressedImage, Image
 
-from panoptic_ros.ros.topics import OUTPUTS, camera_topic
+from panoptic_ros.ros.topics import OUTPUTS, camera_topic, input_topic
 
 
 
@@ -104,7 +104,8 @@ class Client:
         rclpy.init(context=self.context, domain_id=domain_id)
         self.node = rclpy.create_node("panoptic_test_client", context=self.context)
         camera_qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # an ordinary camera driver
-        msg_type, topic = (CompressedImage, "image/compressed") if transport == "compressed" else (Image, "image")
+        compressed = transport == "compressed"
+        msg_type, topic = (CompressedImage if compressed else Image), input_topic(compressed)
         self.pubs = {c: self.node.create_publisher(msg_type, "/" + camera_topic(c, topic), camera_qos)
                      for c in cameras}
         self.pub = self.pubs[cameras[0]]
