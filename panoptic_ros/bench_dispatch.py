@@ -5,11 +5,10 @@ work whatever its size, and an op whose output size depends on the data (``nonze
 ``.item()``, torchvision's NMS) makes the host wait until the device has caught up. The H100 table in
 the README shows stage times that do not grow with the pixels: launch- and wait-bound. Unlike times,
 these counts barely depend on the machine, so they can be measured, and improved, on the CPU. Where the
-CPU differs: torchvision's batched NMS loops over FPN levels (one ``unique``, one NMS per level)
-above 1000 boxes on the CPU but only above 25000 on CUDA, so the instance stage counts a few more ops
-and waits on the CPU than a GPU runs. The RoI pooling is counted as it runs on a GPU
-(``LevelSelectRoIAlign``). Not seen on the CPU at all: copies to the host (``.cpu()``, ``.tolist()``
-dispatch nothing there), which wait on a GPU; the results stage makes one (``build_results``).
+CPU differs: the proposal filter, detection post-processing and RoI pooling run torchvision's way on
+the CPU and a wait-free way on a GPU (``AvoidsHostWaits``); they are counted as a GPU runs them. Not
+seen on the CPU at all: copies to the host (``.cpu()``, ``.tolist()`` dispatch nothing there), which
+wait on a GPU; the results stage makes one (``build_results``).
 
 Counts are of the second of two identical frames (caches filled, as in a running node).
 """
@@ -24,7 +23,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from panoptic_ros.bench_stages import STAGES
 from panoptic_ros.device import autocast
-from panoptic_ros.model.instance_head import LevelSelectRoIAlign
+from panoptic_ros.model.instance_head import wait_free_ways
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import build_results
 
@@ -84,18 +83,11 @@ def count_dispatch(model: PanopticNet, images: torch.Tensor, precision: str, mas
             with stage("postprocess"):
                 build_results(channels, confidence, dets, model.categories, None, mask_cues)
 
-    frame(lambda name: nullcontext())  # fills the caches, as in a running node
     counter = DispatchCounter()
-    pools = [m for m in model.modules() if isinstance(m, LevelSelectRoIAlign)]
-    saved = [pool.every_level for pool in pools]
-    try:
-        for pool in pools:
-            pool.every_level = True  # the RoI pooling as it runs on a GPU
+    with wait_free_ways(model):  # proposals, detections and RoI pooling as they run on a GPU
+        frame(lambda name: nullcontext())  # fills the caches, as in a running node
         with counter:
             frame(counter)
-    finally:
-        for pool, every_level in zip(pools, saved):
-            pool.every_level = every_level
     return {kind: {**{s: tally[s] for s in STAGES}, "total": sum(tally[s] for s in STAGES)}
             for kind, tally in (("ops", counter.ops), ("waits", counter.waits))}
 

@@ -8,6 +8,8 @@ entirely in the no-mask-cue mode and serves ground-truth boxes at training time.
 from __future__ import annotations
 
 from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 import torch.nn as nn
@@ -21,6 +23,7 @@ from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from torchvision.ops import MultiScaleRoIAlign, poolers, roi_align
 
 from panoptic_ros.config import InstanceHeadConfig
+from panoptic_ros.model.fixed_size_detection import fixed_size_detections, fixed_size_proposals
 from panoptic_ros.structures import Detections
 
 MASK_SIZE = 28
@@ -48,25 +51,49 @@ class CachedAnchorGenerator(AnchorGenerator):
         return [self._cached[1]] * len(image_list.image_sizes)
 
 
-class LevelSelectRoIAlign(MultiScaleRoIAlign):
+class AvoidsHostWaits:
+    """A part with two ways to the same result: torchvision's, and one that never makes the host wait
+    for the device, at the price of more arithmetic on it (so it pays only on a GPU, where a wait
+    stalls the queue of kernels). ``wait_free`` picks: True, False, or None for the wait-free way at
+    inference on CUDA; on the CPU nothing waits, and training keeps torchvision's way. The dispatch
+    count and the tests set it to run the GPU's way on the CPU."""
+
+    wait_free: bool | None = None
+    training: bool
+
+    def use_wait_free(self, on: torch.Tensor) -> bool:
+        """Whether this call, on ``on``'s device, takes the wait-free way."""
+        return self.wait_free if self.wait_free is not None else on.is_cuda and not self.training
+
+
+@contextmanager
+def wait_free_ways(module: nn.Module, wait_free: bool | None = True) -> Iterator[None]:
+    """Every ``AvoidsHostWaits`` part of ``module`` set to ``wait_free`` for the block, then restored."""
+    parts = [m for m in module.modules() if isinstance(m, AvoidsHostWaits)]
+    saved = [part.wait_free for part in parts]
+    try:
+        for part in parts:
+            part.wait_free = wait_free
+        yield
+    finally:
+        for part, previous in zip(parts, saved, strict=True):
+            part.wait_free = previous
+
+
+class LevelSelectRoIAlign(MultiScaleRoIAlign, AvoidsHostWaits):
     """torchvision's multi-scale RoIAlign, without host waits at inference on a GPU.
 
     torchvision pools each FPN level's RoIs on their own, picked with ``torch.where(levels == l)``,
     whose data-dependent size makes the host wait for the device once per level: four waits per call,
-    eight per frame with mask cues. Here every RoI is pooled at every level and keeps its own level's
-    result: the same values (RoIAlign treats each RoI alone), L times the pooling arithmetic, no wait.
-    On the CPU nothing waits, and in training the pooled features and their gradients would take L
-    times the memory, so torchvision's way runs there unless ``every_level`` says otherwise (the
-    dispatch count sets it to count as a GPU runs).
+    eight per frame with mask cues. The wait-free way pools every RoI at every level and keeps its own
+    level's result: the same values (RoIAlign treats each RoI alone), L times the pooling arithmetic
+    (and, in training, L times the memory of the pooled features and their gradients).
     """
-
-    every_level: bool | None = None  # None: at inference on CUDA
 
     def forward(self, x: dict[str, torch.Tensor], boxes: list[torch.Tensor],
                 image_shapes: list[tuple[int, int]]) -> torch.Tensor:
         """[sum of boxes, C, out, out] pooled features, as ``MultiScaleRoIAlign``."""
-        every_level = self.every_level if self.every_level is not None else boxes[0].is_cuda and not self.training
-        if not every_level:
+        if not self.use_wait_free(boxes[0]):
             return super().forward(x, boxes, image_shapes)
         features = [x[name] for name in self.featmap_names]
         if self.scales is None or self.map_levels is None:  # torchvision's own set-up, cached as it does
@@ -81,13 +108,35 @@ class LevelSelectRoIAlign(MultiScaleRoIAlign):
         return out.to(features[0].dtype)  # as torchvision's result (autocast may pool in another dtype)
 
 
+class FixedSizeRPN(RegionProposalNetwork, AvoidsHostWaits):
+    """torchvision's RPN whose wait-free way filters proposals at a fixed size
+    (``fixed_size_proposals``): ``post_nms_top_n`` per image, padding slots empty boxes."""
+
+    def filter_proposals(self, proposals: torch.Tensor, objectness: torch.Tensor,
+                         image_shapes: list[tuple[int, int]], num_anchors_per_level: list[int]
+                         ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per image: (boxes [P, 4], objectness probabilities [P]), as torchvision's."""
+        if not self.use_wait_free(proposals):
+            return super().filter_proposals(proposals, objectness, image_shapes, num_anchors_per_level)
+        if len(set(image_shapes)) != 1:
+            raise ValueError(f"the fixed-size proposal filter needs one image size per batch, got {image_shapes}")
+        objectness = objectness.detach().reshape(proposals.shape[0], -1)
+        top = self._get_top_n_idx(objectness, num_anchors_per_level)                  # [B, K]
+        levels = torch.cat([torch.full((n,), level, device=top.device)
+                            for level, n in enumerate(num_anchors_per_level)])[top]
+        boxes, scores, _ = fixed_size_proposals(
+            proposals.gather(1, top[..., None].expand(-1, -1, 4)), objectness.gather(1, top), levels,
+            image_shapes[0], self.min_size, self.score_thresh, self.nms_thresh, self.post_nms_top_n())
+        return list(boxes.unbind(0)), list(scores.unbind(0))
+
+
 class InstanceHead(nn.Module):
     """Mask R-CNN's instance branch from torchvision's parts (RPN, RoI box head, mask head), with
     the mask logits computed separately (``mask_logits``) so boxes-only inference skips them."""
     def __init__(self, cfg: InstanceHeadConfig, in_channels: int, num_things: int) -> None:
         super().__init__()
         anchors = CachedAnchorGenerator(tuple((s,) for s in cfg.anchor_sizes), ((0.5, 1.0, 2.0),) * 5)
-        self.rpn = RegionProposalNetwork(
+        self.rpn = FixedSizeRPN(
             anchors, RPNHead(in_channels, 3), fg_iou_thresh=0.7, bg_iou_thresh=0.3,
             batch_size_per_image=256, positive_fraction=0.5,
             pre_nms_top_n={"training": 2 * cfg.rpn_pre_nms_top_n, "testing": cfg.rpn_pre_nms_top_n},
@@ -128,9 +177,15 @@ class InstanceHead(nn.Module):
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.training):
             pooled = heads.box_head(heads.box_roi_pool(features, proposals, images.image_sizes))
             class_logits, box_regression = heads.box_predictor(pooled)
-            boxes, scores, labels = heads.postprocess_detections(class_logits, box_regression, proposals,
-                                                                 images.image_sizes)
-        return Detections.from_lists(boxes, labels, scores), proposals, losses
+            if self.rpn.use_wait_free(pooled):  # fixed-size proposals: detections of fixed size too
+                dets = fixed_size_detections(class_logits, box_regression, torch.stack(proposals), heads.box_coder,
+                                             images.image_sizes[0], heads.score_thresh, heads.nms_thresh,
+                                             heads.detections_per_img)
+            else:
+                boxes, scores, labels = heads.postprocess_detections(class_logits, box_regression, proposals,
+                                                                     images.image_sizes)
+                dets = Detections.from_lists(boxes, labels, scores)
+        return dets, proposals, losses
 
     def mask_logits(self, features: OrderedDict[str, torch.Tensor], dets: Detections,
                     image_size: tuple[int, int]) -> torch.Tensor:

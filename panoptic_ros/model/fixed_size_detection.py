@@ -1,0 +1,144 @@
+"""torchvision's proposal filtering and detection post-processing at a fixed size: no host waits.
+
+torchvision's RPN and box head drop candidates step by step (small boxes, low scores, NMS, top-k), so
+every step's output size depends on the data, and on a GPU the host waits for the device at each: a
+one-argument ``where`` per filter, and NMS, which copies its overlap bitmask to the host for the greedy
+sweep. Those waits were all that was left of them in the network (``panoptic-bench --tables
+dispatch``), and a network that never waits is what lets the host queue a whole frame's kernels ahead
+of the device (and, later, replay them as one CUDA graph).
+
+Here no candidate is ever dropped: each keeps its slot and a validity mask says what torchvision would
+have dropped, and the outputs have one size per configuration (``post_nms_top_n`` proposals and
+``detections_per_img`` detections per image, padding marked invalid). Greedy NMS is computed as the
+fixed point of "a box is kept unless a kept, higher-ranked box of its group overlaps it by more than
+the threshold" (``greedy_nms``): the first round settles the boxes nothing can suppress, and each
+further round the boxes whose longest chain of would-be suppressors is one longer. The number of rounds
+is fixed (checking whether a round changed anything would be a host wait): with more rounds than the
+longest chain in a frame the result is exactly greedy NMS's, and a box still undecided after them is
+dropped, so a short count can only lose a box, never keep a duplicate.
+"""
+from __future__ import annotations
+
+import torch
+from torchvision.models.detection._utils import BoxCoder
+
+from panoptic_ros.model.matching import pairwise_iou
+from panoptic_ros.structures import Detections
+
+# Rounds of the fixed-point NMS (see the module docstring). On the 101 held-out CamVid frames, with
+# the shipped model, the RPN's NMS settled within 9 rounds (10 give greedy NMS's result exactly) and
+# the box head's within 3; every frame's detections were torchvision's with 8 already.
+NMS_ROUNDS = 12
+
+
+def _suppressors(boxes: torch.Tensor, ranked_valid: torch.Tensor, groups: torch.Tensor,
+                 iou_threshold: float) -> torch.Tensor:
+    """[B, K, K] bool: ``[b, i, j]`` when box j ranks above box i, is valid, shares its group and
+    overlaps it by more than ``iou_threshold`` (boxes already in rank order)."""
+    k = boxes.shape[1]
+    above = torch.ones(k, k, dtype=torch.bool, device=boxes.device).tril(-1)    # j < i
+    same_group = groups[:, :, None] == groups[:, None, :]
+    return (pairwise_iou(boxes, boxes) > iou_threshold) & same_group & above & ranked_valid[:, None, :]
+
+
+def _rank(scores: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """[B, K] order of the slots by descending score, invalid ones last, ties by slot."""
+    return torch.where(valid, scores.float(), float("-inf")).argsort(dim=1, descending=True, stable=True)
+
+
+def greedy_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, valid: torch.Tensor,
+               iou_threshold: float, rounds: int = NMS_ROUNDS) -> torch.Tensor:
+    """Greedy non-maximum suppression per group, batched, of fixed size (see the module docstring).
+
+    Args:
+        boxes: [B, K, 4] (x0, y0, x1, y1); scores: [B, K]; groups: [B, K] int (boxes of different
+            groups never suppress each other); valid: [B, K] bool, the candidates (others are ignored).
+        iou_threshold: a box is suppressed by a kept, higher-scored one that overlaps it by more.
+        rounds: fixed-point rounds; boxes with longer suppression chains than this are dropped.
+    Returns:
+        [B, K] bool, the boxes kept, in the input's slot order.
+    """
+    order = _rank(scores, valid)
+    ranked = order[..., None].expand(-1, -1, 4)
+    ranked_valid = valid.gather(1, order)
+    suppressors = _suppressors(boxes.float().gather(1, ranked), ranked_valid, groups.gather(1, order),
+                               iou_threshold).to(torch.uint8)  # a uint8 max is many times a bool any on the CPU
+    kept, previous = ranked_valid, ranked_valid
+    for _ in range(rounds):  # kept: valid and not suppressed by a kept box (a > b is a and not b)
+        previous, kept = kept, ranked_valid > (suppressors & kept[:, None, :]).amax(dim=2)
+    decided = kept & previous  # undecided boxes alternate between rounds: drop them
+    return torch.zeros_like(valid).scatter(1, order, decided)
+
+
+def _top(scores: torch.Tensor, valid: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` best valid slots by score ([B, k] index, [B, k] valid: False where fewer exist)."""
+    index = _rank(scores, valid)[:, :k]
+    return index, valid.gather(1, index)
+
+
+def _clip(boxes: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
+    """Boxes [..., 4] clipped to an image of ``image_size`` (h, w), as torchvision clips them."""
+    h, w = image_size
+    x = boxes[..., 0::2].clamp(min=0, max=w)
+    y = boxes[..., 1::2].clamp(min=0, max=h)
+    return torch.stack([x[..., 0], y[..., 0], x[..., 1], y[..., 1]], dim=-1)
+
+
+def _large_enough(boxes: torch.Tensor, min_size: float) -> torch.Tensor:
+    """Both sides at least ``min_size`` (torchvision's ``remove_small_boxes`` as a mask)."""
+    return ((boxes[..., 2] - boxes[..., 0]) >= min_size) & ((boxes[..., 3] - boxes[..., 1]) >= min_size)
+
+
+def fixed_size_proposals(proposals: torch.Tensor, objectness: torch.Tensor, levels: torch.Tensor,
+                         image_size: tuple[int, int], min_size: float, score_threshold: float,
+                         nms_threshold: float, post_nms_top_n: int
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The RPN's proposals as torchvision's ``filter_proposals`` picks them, padded to ``post_nms_top_n``.
+
+    Args:
+        proposals: [B, K, 4] decoded boxes of each level's top-scored anchors; objectness: [B, K]
+            logits; levels: [B, K] FPN level of each (NMS runs per level).
+        image_size: (h, w) the boxes are clipped to.
+        min_size, score_threshold, nms_threshold, post_nms_top_n: the RPN's settings.
+    Returns:
+        ([B, P, 4] boxes in descending objectness, [B, P] their probabilities, [B, P] valid),
+        P = ``post_nms_top_n``; boxes and probabilities of invalid slots are zero (an empty box:
+        whatever the box head decodes from it is empty too, so it never becomes a detection).
+    """
+    boxes = _clip(proposals, image_size)
+    scores = torch.sigmoid(objectness.float())
+    valid = _large_enough(boxes, min_size) & (scores >= score_threshold)
+    keep = greedy_nms(boxes, scores, levels, valid, nms_threshold)
+    index, valid = _top(scores, keep, post_nms_top_n)
+    picked = boxes.gather(1, index[..., None].expand(-1, -1, 4))
+    return torch.where(valid[..., None], picked, 0), torch.where(valid, scores.gather(1, index), 0), valid
+
+
+def fixed_size_detections(class_logits: torch.Tensor, box_regression: torch.Tensor, proposals: torch.Tensor,
+                          box_coder: BoxCoder, image_size: tuple[int, int], score_threshold: float,
+                          nms_threshold: float, detections_per_image: int) -> Detections:
+    """The box head's detections as torchvision's ``postprocess_detections`` makes them, padded.
+
+    Every (proposal, thing class) pair is a candidate, as in torchvision: valid above
+    ``score_threshold`` with a non-empty box, suppressed per class, the best ``detections_per_image``
+    kept in descending score.
+
+    Args:
+        class_logits: [B * P, T + 1]; box_regression: [B * P, (T + 1) * 4] (the box predictor's);
+        proposals: [B, P, 4] (empty boxes for padding slots); box_coder: the box head's.
+        image_size: (h, w) the boxes are clipped to.
+    Returns:
+        ``Detections`` with exactly ``detections_per_image`` slots (labels 1-based, padding zero).
+    """
+    b, p = proposals.shape[:2]
+    classes = class_logits.shape[-1]
+    boxes = box_coder.decode(box_regression, list(proposals.unbind(0))).reshape(b, p, classes, 4)
+    boxes = _clip(boxes[:, :, 1:], image_size).reshape(b, -1, 4)                  # [B, P * T, 4]
+    scores = torch.softmax(class_logits.float(), -1).reshape(b, p, classes)[:, :, 1:].reshape(b, -1)
+    labels = torch.arange(1, classes, device=scores.device).repeat(p).expand(b, -1)
+    valid = (scores > score_threshold) & _large_enough(boxes, 1e-2)
+    keep = greedy_nms(boxes, scores, labels, valid, nms_threshold)
+    index, valid = _top(scores, keep, detections_per_image)
+    pick = lambda t: torch.where(valid, t.gather(1, index), 0)  # noqa: E731
+    picked_boxes = boxes.gather(1, index[..., None].expand(-1, -1, 4))
+    return Detections(torch.where(valid[..., None], picked_boxes, 0), pick(labels), pick(scores), valid)
