@@ -6,6 +6,7 @@ from torchvision.ops import MultiScaleRoIAlign
 
 from panoptic_ros.bench_dispatch import DispatchCounter
 from panoptic_ros.data.camvid import CamVidDataset
+from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.inference.predictor import shipped_model_path
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.model.instance_head import AvoidsHostWaits, LevelSelectRoIAlign, wait_free_ways
@@ -122,3 +123,17 @@ def test_on_cuda_detections_are_the_cpu_s_without_a_host_wait(shipped, precision
     assert counter.waits["other"] == 0 and int(got.valid.sum()) == n
     assert torch.equal(got.labels[0, :n].cpu(), expected.labels[0, :n])
     assert torch.allclose(got.boxes[0, :n].float().cpu(), expected.boxes[0, :n], atol=0.5)
+
+
+def test_every_head_s_panoptic_result_is_the_same_either_way(shipped):
+    """The fixed-size detections carry padding slots where torchvision's carry none: no head may
+    notice (one held-out frame, every head, both modes; six frames were checked in session 13)."""
+    frame = torch.from_numpy(CamVidDataset(CAMVID, "heldout")[60].image).permute(2, 0, 1)[None].contiguous()
+    for head in HEAD_KINDS:
+        for mask_cues in (True, False):
+            expected = shipped.predict(frame, mask_cues, head)[0]
+            with wait_free_ways(shipped):
+                got = shipped.predict(frame, mask_cues, head)[0]
+            assert torch.equal(got.panoptic, expected.panoptic), (head, mask_cues)
+            assert torch.equal(got.segment_ids, expected.segment_ids)
+            assert torch.allclose(got.scores, expected.scores)
