@@ -84,19 +84,23 @@ def test_affinity_loss_prefers_embeddings_that_separate_segments():
     assert good_loss < 0.01 and head.loss(bad, segments, 64) > 0.5
 
 
-def test_affinity_loss_is_the_row_softmax_that_propagation_uses():
-    """A small segment beside a large one: with the same embeddings, the loss of a small-segment pixel
-    is -log of its row's softmax mass inside its segment, the weights propagation averages with."""
+def test_affinity_loss_is_the_row_softmax_mass_outside_each_pixel_s_own_segment(monkeypatch):
+    """With the sample fixed to every pixel once: for each labelled pixel with another pixel of its
+    segment, -log of the share of its row's softmax (over the other labelled pixels) that falls in its
+    own segment, the weights propagation averages with; averaged over those pixels."""
     head = _head(4.0)
-    emb = F.normalize(torch.tensor([[[[1.0, 1.0, 1.0, 1.0]], [[0.0, 0.2, 0.2, 0.2]]]]), dim=1)  # [1, 2, 1, 4]
-    segments = torch.tensor([[[0, 1, 1, 1]]])
-    torch.manual_seed(0)
-    loss = head.loss(emb, segments, 200)
-    # Sampling with replacement keeps each pixel's share of the row; the large segment's pull on the
-    # small one grows with its pixel count, as in propagation over the whole image.
-    e = emb.flatten(2)[0]
-    row = torch.softmax(4.0 * e.T @ e, dim=1)
-    expected_small = -torch.log(row[0, 0] / row[0].sum())
-    assert loss > 0.25 * expected_small
-
-
+    emb = F.normalize(torch.randn(1, 2, 2, 3, generator=torch.Generator().manual_seed(0)), dim=1)
+    segments = torch.tensor([[[0, 0, 1], [1, -1, 2]]])  # a void pixel, and segment 2 alone in its segment
+    monkeypatch.setattr(torch, "multinomial", lambda weights, n, replacement: torch.arange(n)[None])
+    loss = head.loss(emb, segments, 6)
+    e, seg = emb.flatten(2)[0].T.tolist(), segments.flatten().tolist()
+    affinity = lambda p, q: math.exp(4.0 * sum(a * b for a, b in zip(e[p], e[q])))  # noqa: E731
+    terms = []
+    for p in range(6):
+        same = [q for q in range(6) if q != p and seg[q] == seg[p]]
+        if seg[p] < 0 or not same:
+            continue
+        row = sum(affinity(p, q) for q in range(6) if q != p and seg[q] >= 0)
+        terms.append(-math.log(sum(affinity(p, q) for q in same) / row))
+    assert len(terms) == 4  # pixels of segments 0 and 1
+    assert math.isclose(loss.item(), sum(terms) / len(terms), rel_tol=1e-5)
