@@ -6,9 +6,10 @@ work whatever its size, and an op whose output size depends on the data (``nonze
 the README shows stage times that do not grow with the pixels: launch- and wait-bound. Unlike times,
 these counts barely depend on the machine, so they can be measured, and improved, on the CPU. Where the
 CPU differs: the proposal filter, detection post-processing and RoI pooling run torchvision's way on
-the CPU and a wait-free way on a GPU (``AvoidsHostWaits``); they are counted as a GPU runs them. Not
-seen on the CPU at all: copies to the host (``.cpu()``, ``.tolist()`` dispatch nothing there), which
-wait on a GPU; the results stage makes one (``build_results``).
+the CPU and a wait-free way on a GPU (``AvoidsHostWaits``); they are counted as a GPU runs them. A
+tensor built from host data (``aten.lift_fresh``) counts as a wait wherever it is built: on a GPU it is
+a copy from pageable memory. Not seen on the CPU at all: copies to the host (``.cpu()``, ``.tolist()``
+dispatch nothing there), which wait on a GPU; the results stage makes one (``build_results``).
 
 Counts are of the second of two identical frames (caches filled, as in a running node).
 """
@@ -23,7 +24,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from panoptic_ros.bench_stages import STAGES
 from panoptic_ros.device import autocast
-from panoptic_ros.model.instance_head import wait_free_ways
+from panoptic_ros.model.wait_free import wait_free_ways
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import build_results
 
@@ -33,6 +34,7 @@ HOST_WAITS = frozenset({
     "aten.masked_select.default",
     "aten._unique2.default", "aten.unique_dim.default", "aten.unique_consecutive.default",
     "aten.is_nonzero.default", "aten.equal.default", "aten.repeat_interleave.Tensor", "torchvision.nms.default",
+    "aten.lift_fresh.default",  # ``torch.tensor(data)``: on a GPU a copy from pageable host memory, which waits
 })
 # indexing ops that wait too when an index is a boolean mask (``x[mask]``: its kernel counts the mask's
 # true elements first); with integer indices they do not

@@ -7,6 +7,7 @@ background) is ``things[l - 1]``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Sequence
 
 import torch
@@ -67,8 +68,9 @@ class CategoryTable:
         return {c.id: i for i, c in enumerate(self.semantic_order)}
 
     def channel_category_ids(self, device: torch.device | str = "cpu") -> torch.Tensor:
-        """Semantic channel -> category id, as a lookup tensor."""
-        return torch.tensor([c.id for c in self.semantic_order], dtype=torch.int64, device=device)
+        """Semantic channel -> category id, as a lookup tensor (read-only: made once per device, since
+        on a GPU building a tensor from host data waits for the device, and results need it every frame)."""
+        return _channel_category_ids(self, torch.device(device))
 
     def colors_by_id(self, device: torch.device | str = "cpu") -> torch.Tensor:
         """[256, 3] uint8 colour lookup indexed by category id (void and unknown ids are black)."""
@@ -95,3 +97,8 @@ class CategoryTable:
             color = tuple(int(v) for v in it.get("color", (128, 128, 128)))
             cats.append(Category(int(it["id"]), str(it["name"]), is_thing, color))  # type: ignore[arg-type]
         return cls(tuple(cats))
+
+
+@functools.lru_cache(maxsize=16)
+def _channel_category_ids(table: CategoryTable, device: torch.device) -> torch.Tensor:
+    return torch.tensor([c.id for c in table.semantic_order], dtype=torch.int64, device=device)

@@ -50,17 +50,17 @@ def _styles(ids: torch.Tensor, colors: torch.Tensor) -> torch.Tensor:
     instance = instance_of(ids)
     shift = ((instance * 47) % 96 - 48).where(instance > 0, 0)  # distinct shades per instance
     colour = (colors[category_of(ids)].long() + shift[:, None]).clamp_(0, 255)
-    extra = torch.tensor([[0, 0, 0], [255, 255, 255]], dtype=colour.dtype, device=ids.device)
-    roles = torch.full((ids.numel() + 2, 1), SEGMENT, dtype=colour.dtype, device=ids.device)
-    roles[-2:, 0] = torch.tensor([VOID, BORDER])
-    return torch.cat([torch.cat([colour, extra]), roles], dim=1).to(torch.uint8).view(torch.int32)[:, 0]
+    role = torch.arange(4, device=ids.device) == 3  # the fourth byte (no tensor from host data: on a GPU it waits)
+    void, border = (torch.where(role, r, rgb)[None] for r, rgb in ((VOID, 0), (BORDER, 255)))  # black, white
+    segments = torch.cat([colour, torch.full_like(colour[:, :1], SEGMENT)], dim=1)
+    return torch.cat([segments, void, border]).to(torch.uint8).view(torch.int32)[:, 0]
 
 
 def _expand(table: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """``table[rows][:, cols]`` for a 2-d int32 table: one gather per axis (NumPy's on the CPU, as in
     ``NearestGrid.resize``)."""
     if table.device.type == "cpu":
-        return torch.from_numpy(take_grid(table.numpy(), rows.numpy(), cols.numpy()))
+        return take_grid(table, rows, cols)
     return table.index_select(1, cols).index_select(0, rows)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 from torchvision.models.detection._utils import BoxCoder
+from torchvision.ops import clip_boxes_to_image
 
 from panoptic_ros.model.matching import pairwise_iou
 from panoptic_ros.structures import Detections
@@ -41,6 +42,11 @@ def _suppressors(boxes: torch.Tensor, ranked_valid: torch.Tensor, groups: torch.
     return (pairwise_iou(boxes, boxes) > iou_threshold) & same_group & above & ranked_valid[:, None, :]
 
 
+def _gather_boxes(boxes: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``boxes[b, index[b, i]]``: [B, K, 4] boxes picked by a [B, k] index."""
+    return boxes.gather(1, index[..., None].expand(-1, -1, 4))
+
+
 def _rank(scores: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """[B, K] order of the slots by descending score, invalid ones last, ties by slot."""
     return torch.where(valid, scores.float(), float("-inf")).argsort(dim=1, descending=True, stable=True)
@@ -58,10 +64,11 @@ def greedy_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, 
     Returns:
         [B, K] bool, the boxes kept, in the input's slot order.
     """
+    if rounds < 1:
+        raise ValueError(f"greedy_nms needs at least one round, got {rounds}")
     order = _rank(scores, valid)
-    ranked = order[..., None].expand(-1, -1, 4)
     ranked_valid = valid.gather(1, order)
-    suppressors = _suppressors(boxes.float().gather(1, ranked), ranked_valid, groups.gather(1, order),
+    suppressors = _suppressors(_gather_boxes(boxes.float(), order), ranked_valid, groups.gather(1, order),
                                iou_threshold).to(torch.uint8)  # a uint8 max is many times a bool any on the CPU
     kept, previous = ranked_valid, ranked_valid
     for _ in range(rounds):  # kept: valid and not suppressed by a kept box (a > b is a and not b)
@@ -70,18 +77,15 @@ def greedy_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, 
     return torch.zeros_like(valid).scatter(1, order, decided)
 
 
-def _top(scores: torch.Tensor, valid: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The ``k`` best valid slots by score ([B, k] index, [B, k] valid: False where fewer exist)."""
-    index = _rank(scores, valid)[:, :k]
-    return index, valid.gather(1, index)
-
-
-def _clip(boxes: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
-    """Boxes [..., 4] clipped to an image of ``image_size`` (h, w), as torchvision clips them."""
-    h, w = image_size
-    x = boxes[..., 0::2].clamp(min=0, max=w)
-    y = boxes[..., 1::2].clamp(min=0, max=h)
-    return torch.stack([x[..., 0], y[..., 0], x[..., 1], y[..., 1]], dim=-1)
+def _best_kept(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, valid: torch.Tensor,
+               iou_threshold: float, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """NMS, then the ``n`` best kept slots: ([B, n', 4] boxes, [B, n'] scores, [B, n'] groups,
+    [B, n'] valid) in descending score, n' = min(n, K); all zero in slots without a kept box."""
+    kept = greedy_nms(boxes, scores, groups, valid, iou_threshold)
+    index = _rank(scores, kept)[:, :n]
+    valid = kept.gather(1, index)
+    return (torch.where(valid[..., None], _gather_boxes(boxes, index), 0),
+            *(torch.where(valid, t.gather(1, index), 0) for t in (scores, groups)), valid)
 
 
 def _large_enough(boxes: torch.Tensor, min_size: float) -> torch.Tensor:
@@ -91,9 +95,8 @@ def _large_enough(boxes: torch.Tensor, min_size: float) -> torch.Tensor:
 
 def fixed_size_proposals(proposals: torch.Tensor, objectness: torch.Tensor, levels: torch.Tensor,
                          image_size: tuple[int, int], min_size: float, score_threshold: float,
-                         nms_threshold: float, post_nms_top_n: int
-                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The RPN's proposals as torchvision's ``filter_proposals`` picks them, padded to ``post_nms_top_n``.
+                         nms_threshold: float, post_nms_top_n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The RPN's proposals as torchvision's ``filter_proposals`` picks them, padded to a fixed number.
 
     Args:
         proposals: [B, K, 4] decoded boxes of each level's top-scored anchors; objectness: [B, K]
@@ -101,17 +104,15 @@ def fixed_size_proposals(proposals: torch.Tensor, objectness: torch.Tensor, leve
         image_size: (h, w) the boxes are clipped to.
         min_size, score_threshold, nms_threshold, post_nms_top_n: the RPN's settings.
     Returns:
-        ([B, P, 4] boxes in descending objectness, [B, P] their probabilities, [B, P] valid),
-        P = ``post_nms_top_n``; boxes and probabilities of invalid slots are zero (an empty box:
-        whatever the box head decodes from it is empty too, so it never becomes a detection).
+        ([B, P, 4] boxes in descending objectness, [B, P] their probabilities), P = min(K,
+        ``post_nms_top_n``); boxes and probabilities of padding slots are zero (an empty box: whatever
+        the box head decodes from it is empty too, so it never becomes a detection).
     """
-    boxes = _clip(proposals, image_size)
+    boxes = clip_boxes_to_image(proposals, image_size)
     scores = torch.sigmoid(objectness.float())
     valid = _large_enough(boxes, min_size) & (scores >= score_threshold)
-    keep = greedy_nms(boxes, scores, levels, valid, nms_threshold)
-    index, valid = _top(scores, keep, post_nms_top_n)
-    picked = boxes.gather(1, index[..., None].expand(-1, -1, 4))
-    return torch.where(valid[..., None], picked, 0), torch.where(valid, scores.gather(1, index), 0), valid
+    boxes, scores, _, _ = _best_kept(boxes, scores, levels, valid, nms_threshold, post_nms_top_n)
+    return boxes, scores
 
 
 def fixed_size_detections(class_logits: torch.Tensor, box_regression: torch.Tensor, proposals: torch.Tensor,
@@ -128,17 +129,14 @@ def fixed_size_detections(class_logits: torch.Tensor, box_regression: torch.Tens
         proposals: [B, P, 4] (empty boxes for padding slots); box_coder: the box head's.
         image_size: (h, w) the boxes are clipped to.
     Returns:
-        ``Detections`` with exactly ``detections_per_image`` slots (labels 1-based, padding zero).
+        ``Detections`` with min(P * T, ``detections_per_image``) slots (labels 1-based, padding zero).
     """
     b, p = proposals.shape[:2]
     classes = class_logits.shape[-1]
     boxes = box_coder.decode(box_regression, list(proposals.unbind(0))).reshape(b, p, classes, 4)
-    boxes = _clip(boxes[:, :, 1:], image_size).reshape(b, -1, 4)                  # [B, P * T, 4]
+    boxes = clip_boxes_to_image(boxes[:, :, 1:], image_size).reshape(b, -1, 4)  # [B, P * T, 4]
     scores = torch.softmax(class_logits.float(), -1).reshape(b, p, classes)[:, :, 1:].reshape(b, -1)
     labels = torch.arange(1, classes, device=scores.device).repeat(p).expand(b, -1)
     valid = (scores > score_threshold) & _large_enough(boxes, 1e-2)
-    keep = greedy_nms(boxes, scores, labels, valid, nms_threshold)
-    index, valid = _top(scores, keep, detections_per_image)
-    pick = lambda t: torch.where(valid, t.gather(1, index), 0)  # noqa: E731
-    picked_boxes = boxes.gather(1, index[..., None].expand(-1, -1, 4))
-    return Detections(torch.where(valid[..., None], picked_boxes, 0), pick(labels), pick(scores), valid)
+    boxes, scores, labels, valid = _best_kept(boxes, scores, labels, valid, nms_threshold, detections_per_image)
+    return Detections(boxes, labels, scores, valid)

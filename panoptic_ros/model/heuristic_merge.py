@@ -18,7 +18,7 @@ from panoptic_ros.model.postprocess import covered_instances
 
 def _paint(masks: torch.Tensor, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(winning slot [B, H, W], covered [B, H, W]) with the highest score winning overlaps."""
-    ranked = torch.where(masks, scores[:, :, None, None], scores.new_tensor(-1.0))
+    ranked = torch.where(masks, scores[:, :, None, None], -1.0)
     best, winner = ranked.max(dim=1)
     return winner, best >= 0
 

@@ -8,8 +8,6 @@ entirely in the no-mask-cue mode and serves ground-truth boxes at training time.
 from __future__ import annotations
 
 from collections import OrderedDict
-from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 import torch.nn as nn
@@ -19,11 +17,12 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHe
 from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.roi_heads import RoIHeads
-from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
-from torchvision.ops import MultiScaleRoIAlign, poolers, roi_align
+from torchvision.models.detection.rpn import RPNHead
+from torchvision.ops import roi_align
 
 from panoptic_ros.config import InstanceHeadConfig
-from panoptic_ros.model.fixed_size_detection import fixed_size_detections, fixed_size_proposals
+from panoptic_ros.model.fixed_size_detection import fixed_size_detections
+from panoptic_ros.model.wait_free import FixedSizeRPN, LevelSelectRoIAlign, WaitFreeBoxCoder
 from panoptic_ros.structures import Detections
 
 MASK_SIZE = 28
@@ -51,85 +50,6 @@ class CachedAnchorGenerator(AnchorGenerator):
         return [self._cached[1]] * len(image_list.image_sizes)
 
 
-class AvoidsHostWaits:
-    """A part with two ways to the same result: torchvision's, and one that never makes the host wait
-    for the device, at the price of more arithmetic on it (so it pays only on a GPU, where a wait
-    stalls the queue of kernels). ``wait_free`` picks: True, False, or None for the wait-free way at
-    inference on CUDA; on the CPU nothing waits, and training keeps torchvision's way. The dispatch
-    count and the tests set it to run the GPU's way on the CPU."""
-
-    wait_free: bool | None = None
-    training: bool
-
-    def use_wait_free(self, on: torch.Tensor) -> bool:
-        """Whether this call, on ``on``'s device, takes the wait-free way."""
-        return self.wait_free if self.wait_free is not None else on.is_cuda and not self.training
-
-
-@contextmanager
-def wait_free_ways(module: nn.Module, wait_free: bool | None = True) -> Iterator[None]:
-    """Every ``AvoidsHostWaits`` part of ``module`` set to ``wait_free`` for the block, then restored."""
-    parts = [m for m in module.modules() if isinstance(m, AvoidsHostWaits)]
-    saved = [part.wait_free for part in parts]
-    try:
-        for part in parts:
-            part.wait_free = wait_free
-        yield
-    finally:
-        for part, previous in zip(parts, saved, strict=True):
-            part.wait_free = previous
-
-
-class LevelSelectRoIAlign(MultiScaleRoIAlign, AvoidsHostWaits):
-    """torchvision's multi-scale RoIAlign, without host waits at inference on a GPU.
-
-    torchvision pools each FPN level's RoIs on their own, picked with ``torch.where(levels == l)``,
-    whose data-dependent size makes the host wait for the device once per level: four waits per call,
-    eight per frame with mask cues. The wait-free way pools every RoI at every level and keeps its own
-    level's result: the same values (RoIAlign treats each RoI alone), L times the pooling arithmetic
-    (and, in training, L times the memory of the pooled features and their gradients).
-    """
-
-    def forward(self, x: dict[str, torch.Tensor], boxes: list[torch.Tensor],
-                image_shapes: list[tuple[int, int]]) -> torch.Tensor:
-        """[sum of boxes, C, out, out] pooled features, as ``MultiScaleRoIAlign``."""
-        if not self.use_wait_free(boxes[0]):
-            return super().forward(x, boxes, image_shapes)
-        features = [x[name] for name in self.featmap_names]
-        if self.scales is None or self.map_levels is None:  # torchvision's own set-up, cached as it does
-            self.scales, self.map_levels = poolers._setup_scales(features, image_shapes, self.canonical_scale,
-                                                                 self.canonical_level)
-        rois = torch.cat([torch.cat([torch.full_like(b[:, :1], i), b], dim=1) for i, b in enumerate(boxes)])
-        levels = self.map_levels(boxes)[:, None, None, None]
-        out = None
-        for level, (feature, scale) in enumerate(zip(features, self.scales)):
-            pooled = roi_align(feature, rois, self.output_size, scale, self.sampling_ratio)
-            out = pooled if out is None else torch.where(levels == level, pooled, out)
-        return out.to(features[0].dtype)  # as torchvision's result (autocast may pool in another dtype)
-
-
-class FixedSizeRPN(RegionProposalNetwork, AvoidsHostWaits):
-    """torchvision's RPN whose wait-free way filters proposals at a fixed size
-    (``fixed_size_proposals``): ``post_nms_top_n`` per image, padding slots empty boxes."""
-
-    def filter_proposals(self, proposals: torch.Tensor, objectness: torch.Tensor,
-                         image_shapes: list[tuple[int, int]], num_anchors_per_level: list[int]
-                         ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Per image: (boxes [P, 4], objectness probabilities [P]), as torchvision's."""
-        if not self.use_wait_free(proposals):
-            return super().filter_proposals(proposals, objectness, image_shapes, num_anchors_per_level)
-        if len(set(image_shapes)) != 1:
-            raise ValueError(f"the fixed-size proposal filter needs one image size per batch, got {image_shapes}")
-        objectness = objectness.detach().reshape(proposals.shape[0], -1)
-        top = self._get_top_n_idx(objectness, num_anchors_per_level)                  # [B, K]
-        levels = torch.cat([torch.full((n,), level, device=top.device)
-                            for level, n in enumerate(num_anchors_per_level)])[top]
-        boxes, scores, _ = fixed_size_proposals(
-            proposals.gather(1, top[..., None].expand(-1, -1, 4)), objectness.gather(1, top), levels,
-            image_shapes[0], self.min_size, self.score_thresh, self.nms_thresh, self.post_nms_top_n())
-        return list(boxes.unbind(0)), list(scores.unbind(0))
-
-
 class InstanceHead(nn.Module):
     """Mask R-CNN's instance branch from torchvision's parts (RPN, RoI box head, mask head), with
     the mask logits computed separately (``mask_logits``) so boxes-only inference skips them."""
@@ -154,6 +74,7 @@ class InstanceHead(nn.Module):
             mask_head=MaskRCNNHeads(in_channels, [cfg.mask_head_channels] * cfg.mask_head_layers, 1),
             mask_predictor=MaskRCNNPredictor(cfg.mask_head_channels, cfg.mask_head_channels, num_things + 1),
         )  # no mask_roi_pool: RoIHeads then leaves masks to ``mask_logits`` below
+        self.roi_heads.box_coder = WaitFreeBoxCoder(self.roi_heads.box_coder.weights)
         self.mask_roi_pool = LevelSelectRoIAlign(levels, 14, 2)
 
     def set_score_threshold(self, threshold: float) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -68,7 +67,7 @@ class NearestGrid:
         if labels.dtype not in (torch.int32, torch.uint8):
             raise TypeError(f"labels must be int32 or uint8, got {labels.dtype}")
         if labels.device.type == "cpu":
-            return torch.from_numpy(take_grid(labels.numpy(), self.rows.numpy(), self.cols.numpy()))
+            return take_grid(labels, self.rows, self.cols)
         lead = labels.shape[:-2]
         flat = labels.reshape(-1, 1, *labels.shape[-2:])
         if labels.dtype == torch.int32:
@@ -78,7 +77,9 @@ class NearestGrid:
         return out.view(*lead, *self.out_size)
 
 
-def take_grid(table: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``table[..., rows, :][..., cols]``: one NumPy ``take`` per axis, columns first (the smaller
-    intermediate when rows repeat)."""
-    return table.take(cols, axis=-1).take(rows, axis=-2)
+def take_grid(table: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """``table[..., rows, :][..., cols]`` for CPU tensors: one NumPy ``take`` per axis, columns first
+    (the smaller intermediate when rows repeat), the second written straight into a new tensor."""
+    out = torch.empty((*table.shape[:-2], len(rows), len(cols)), dtype=table.dtype)
+    table.numpy().take(cols.numpy(), axis=-1).take(rows.numpy(), axis=-2, out=out.numpy(), mode="clip")
+    return out

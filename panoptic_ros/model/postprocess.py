@@ -101,6 +101,6 @@ def void_small_stuff(channels: torch.Tensor, num_stuff: int, min_area: float) ->
     counts = torch.zeros(channels.shape[0], num_stuff + 1, dtype=torch.int64, device=channels.device)
     flat = channels.flatten(1)
     counts.scatter_add_(1, flat.clamp(max=num_stuff), (flat < num_stuff).long())
-    small = counts < min_area * channels[0].numel()
-    small[:, num_stuff] = False
+    stuff = torch.arange(num_stuff + 1, device=channels.device) < num_stuff  # the unknown channel stays
+    small = (counts < min_area * channels[0].numel()) & stuff
     return torch.where(small.gather(1, flat.clamp(max=num_stuff)).view_as(channels), num_stuff, channels)

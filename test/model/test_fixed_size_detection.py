@@ -65,11 +65,14 @@ def test_greedy_nms_ignores_invalid_boxes_and_never_makes_the_host_wait():
 
 def test_fixed_size_proposals_pad_to_post_nms_top_n_in_descending_objectness():
     boxes, logits, levels = _clustered_boxes(2, 120, seed=4)
-    boxes[0, :5, 2:] = boxes[0, :5, :2]  # empty boxes: never proposals
-    picked, scores, valid = fixed_size_proposals(boxes, logits * 8 - 4, levels, (150, 180), 1e-3, 0.0, 0.7, 100)
-    assert picked.shape == (2, 100, 4) and scores.shape == valid.shape == (2, 100)
+    boxes[0, :5, 2:] = boxes[0, :5, :2] + 1e-4  # too small: never proposals, however high they score
+    logits[0, :5] = 10.0
+    picked, scores = fixed_size_proposals(boxes, logits * 8 - 4, levels, (150, 180), 1e-3, 0.0, 0.7, 100)
+    assert picked.shape == (2, 100, 4) and scores.shape == (2, 100)
+    valid = scores > 0
     assert valid[0].sum() < 100  # clusters: NMS leaves fewer than 100, the rest is padding
-    assert (picked[~valid] == 0).all() and (scores[~valid] == 0).all()
+    assert (picked[~valid] == 0).all()
+    assert (scores[0] < 0.99).all()  # none of the small boxes (probability 1.0; the others at most 0.982)
     assert (scores[:, :-1] >= scores[:, 1:]).all()  # descending, padding last
     assert (picked[..., 0::2] <= 180).all() and (picked[..., 1::2] <= 150).all() and (picked >= 0).all()
 
