@@ -32,14 +32,12 @@ from panoptic_ros.structures import Detections
 NMS_ROUNDS = 12
 
 
-def _suppressors(boxes: torch.Tensor, ranked_valid: torch.Tensor, groups: torch.Tensor,
-                 iou_threshold: float) -> torch.Tensor:
-    """[B, K, K] bool: ``[b, i, j]`` when box j ranks above box i, is valid, shares its group and
-    overlaps it by more than ``iou_threshold`` (boxes already in rank order)."""
+def _suppressors(boxes: torch.Tensor, ranked_valid: torch.Tensor, iou_threshold: float) -> torch.Tensor:
+    """[B, K, K] bool: ``[b, i, j]`` when box j ranks above box i, is valid and overlaps it by more
+    than ``iou_threshold`` (boxes already in rank order)."""
     k = boxes.shape[1]
     above = torch.ones(k, k, dtype=torch.bool, device=boxes.device).tril(-1)    # j < i
-    same_group = groups[:, :, None] == groups[:, None, :]
-    return (pairwise_iou(boxes, boxes) > iou_threshold) & same_group & above & ranked_valid[:, None, :]
+    return (pairwise_iou(boxes, boxes) > iou_threshold) & above & ranked_valid[:, None, :]
 
 
 def _gather_boxes(boxes: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -52,13 +50,14 @@ def _rank(scores: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return torch.where(valid, scores.float(), float("-inf")).argsort(dim=1, descending=True, stable=True)
 
 
-def greedy_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, valid: torch.Tensor,
-               iou_threshold: float, rounds: int = NMS_ROUNDS) -> torch.Tensor:
-    """Greedy non-maximum suppression per group, batched, of fixed size (see the module docstring).
+def greedy_nms(boxes: torch.Tensor, scores: torch.Tensor, valid: torch.Tensor, iou_threshold: float,
+               rounds: int = NMS_ROUNDS) -> torch.Tensor:
+    """Greedy non-maximum suppression of each row of a batch, of fixed size (see the module docstring).
 
     Args:
-        boxes: [B, K, 4] (x0, y0, x1, y1); scores: [B, K]; groups: [B, K] int (boxes of different
-            groups never suppress each other); valid: [B, K] bool, the candidates (others are ignored).
+        boxes: [B, K, 4] (x0, y0, x1, y1); scores: [B, K]; valid: [B, K] bool, the candidates (others
+            are ignored). Each row is suppressed on its own: one row per image and group (FPN level,
+            class), as torchvision's ``batched_nms`` keeps groups apart, in K x K rather than (GK)^2.
         iou_threshold: a box is suppressed by a kept, higher-scored one that overlaps it by more.
         rounds: fixed-point rounds; boxes with longer suppression chains than this are dropped.
     Returns:
@@ -68,7 +67,7 @@ def greedy_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, 
         raise ValueError(f"greedy_nms needs at least one round, got {rounds}")
     order = _rank(scores, valid)
     ranked_valid = valid.gather(1, order)
-    suppressors = _suppressors(_gather_boxes(boxes.float(), order), ranked_valid, groups.gather(1, order),
+    suppressors = _suppressors(_gather_boxes(boxes.float(), order), ranked_valid,
                                iou_threshold).to(torch.uint8)  # a uint8 max is many times a bool any on the CPU
     kept, previous = ranked_valid, ranked_valid
     for _ in range(rounds):  # kept: valid and not suppressed by a kept box (a > b is a and not b)
@@ -77,15 +76,23 @@ def greedy_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, 
     return torch.zeros_like(valid).scatter(1, order, decided)
 
 
-def _best_kept(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, valid: torch.Tensor,
-               iou_threshold: float, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """NMS, then the ``n`` best kept slots: ([B, n', 4] boxes, [B, n'] scores, [B, n'] groups,
-    [B, n'] valid) in descending score, n' = min(n, K); all zero in slots without a kept box."""
-    kept = greedy_nms(boxes, scores, groups, valid, iou_threshold)
+def _best_kept(boxes: torch.Tensor, scores: torch.Tensor, valid: torch.Tensor, iou_threshold: float,
+               n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """NMS within each group, then the ``n`` best kept boxes of all groups.
+
+    Args:
+        boxes: [B, G, K, 4]; scores, valid: [B, G, K] (G groups of K candidates per image).
+    Returns:
+        ([B, n', 4] boxes, [B, n'] scores, [B, n'] group, [B, n'] valid) in descending score,
+        n' = min(n, G * K); all zero in slots without a kept box.
+    """
+    b, g, k = scores.shape
+    kept = greedy_nms(boxes.flatten(0, 1), scores.flatten(0, 1), valid.flatten(0, 1), iou_threshold).view(b, g * k)
+    scores = scores.reshape(b, g * k)
     index = _rank(scores, kept)[:, :n]
     valid = kept.gather(1, index)
-    return (torch.where(valid[..., None], _gather_boxes(boxes, index), 0),
-            *(torch.where(valid, t.gather(1, index), 0) for t in (scores, groups)), valid)
+    return (torch.where(valid[..., None], _gather_boxes(boxes.reshape(b, g * k, 4), index), 0),
+            torch.where(valid, scores.gather(1, index), 0), torch.where(valid, index // k, 0), valid)
 
 
 def _large_enough(boxes: torch.Tensor, min_size: float) -> torch.Tensor:
@@ -93,25 +100,25 @@ def _large_enough(boxes: torch.Tensor, min_size: float) -> torch.Tensor:
     return ((boxes[..., 2] - boxes[..., 0]) >= min_size) & ((boxes[..., 3] - boxes[..., 1]) >= min_size)
 
 
-def fixed_size_proposals(proposals: torch.Tensor, objectness: torch.Tensor, levels: torch.Tensor,
+def fixed_size_proposals(proposals: torch.Tensor, objectness: torch.Tensor, valid: torch.Tensor,
                          image_size: tuple[int, int], min_size: float, score_threshold: float,
                          nms_threshold: float, post_nms_top_n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The RPN's proposals as torchvision's ``filter_proposals`` picks them, padded to a fixed number.
 
     Args:
-        proposals: [B, K, 4] decoded boxes of each level's top-scored anchors; objectness: [B, K]
-            logits; levels: [B, K] FPN level of each (NMS runs per level).
+        proposals: [B, L, K, 4] decoded boxes of each FPN level's top-scored anchors; objectness:
+            [B, L, K] their logits; valid: [B, L, K] (False where a level has fewer than K anchors).
         image_size: (h, w) the boxes are clipped to.
         min_size, score_threshold, nms_threshold, post_nms_top_n: the RPN's settings.
     Returns:
-        ([B, P, 4] boxes in descending objectness, [B, P] their probabilities), P = min(K,
+        ([B, P, 4] boxes in descending objectness, [B, P] their probabilities), P = min(L * K,
         ``post_nms_top_n``); boxes and probabilities of padding slots are zero (an empty box: whatever
         the box head decodes from it is empty too, so it never becomes a detection).
     """
     boxes = clip_boxes_to_image(proposals, image_size)
     scores = torch.sigmoid(objectness.float())
-    valid = _large_enough(boxes, min_size) & (scores >= score_threshold)
-    boxes, scores, _, _ = _best_kept(boxes, scores, levels, valid, nms_threshold, post_nms_top_n)
+    valid = valid & _large_enough(boxes, min_size) & (scores >= score_threshold)
+    boxes, scores, _, _ = _best_kept(boxes, scores, valid, nms_threshold, post_nms_top_n)
     return boxes, scores
 
 
@@ -134,9 +141,8 @@ def fixed_size_detections(class_logits: torch.Tensor, box_regression: torch.Tens
     b, p = proposals.shape[:2]
     classes = class_logits.shape[-1]
     boxes = box_coder.decode(box_regression, list(proposals.unbind(0))).reshape(b, p, classes, 4)
-    boxes = clip_boxes_to_image(boxes[:, :, 1:], image_size).reshape(b, -1, 4)  # [B, P * T, 4]
-    scores = torch.softmax(class_logits.float(), -1).reshape(b, p, classes)[:, :, 1:].reshape(b, -1)
-    labels = torch.arange(1, classes, device=scores.device).repeat(p).expand(b, -1)
+    boxes = clip_boxes_to_image(boxes[:, :, 1:].transpose(1, 2), image_size)     # [B, T, P, 4]
+    scores = torch.softmax(class_logits.float(), -1).reshape(b, p, classes)[:, :, 1:].transpose(1, 2)
     valid = (scores > score_threshold) & _large_enough(boxes, 1e-2)
-    boxes, scores, labels, valid = _best_kept(boxes, scores, labels, valid, nms_threshold, detections_per_image)
-    return Detections(boxes, labels, scores, valid)
+    boxes, scores, thing, valid = _best_kept(boxes, scores, valid, nms_threshold, detections_per_image)
+    return Detections(boxes, torch.where(valid, thing + 1, 0), scores, valid)

@@ -13,6 +13,7 @@ from typing import Iterator
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torchvision.models.detection._utils import BoxCoder
 from torchvision.models.detection.rpn import RegionProposalNetwork
 from torchvision.ops import MultiScaleRoIAlign, box_area, poolers, roi_align
@@ -110,15 +111,16 @@ class FixedSizeRPN(RegionProposalNetwork, AvoidsHostWaits):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.box_coder = WaitFreeBoxCoder(self.box_coder.weights, self.box_coder.bbox_xform_clip)
-        self._levels: tuple[tuple[int, ...], torch.Tensor] | None = None
+        self._blocks: tuple[tuple, torch.Tensor] | None = None
 
-    def _anchor_levels(self, num_anchors_per_level: list[int], device: torch.device) -> torch.Tensor:
-        """[A] the FPN level of each anchor, remembered for the last grid (as the anchors are)."""
-        key = tuple(num_anchors_per_level)
-        if self._levels is None or self._levels[0] != key or self._levels[1].device != device:
-            self._levels = (key, torch.cat([torch.full((n,), level, device=device)
-                                            for level, n in enumerate(num_anchors_per_level)]))
-        return self._levels[1]
+    def _filled(self, num_anchors_per_level: list[int], k: int, device: torch.device) -> torch.Tensor:
+        """[L, k] which slots of each level's block hold one of its top anchors (a level may have
+        fewer than k), remembered for the last grid as the anchors are."""
+        key = (tuple(num_anchors_per_level), k, device)
+        if self._blocks is None or self._blocks[0] != key:
+            slot = torch.arange(k, device=device)
+            self._blocks = (key, torch.stack([slot < min(n, k) for n in num_anchors_per_level]))
+        return self._blocks[1]
 
     def filter_proposals(self, proposals: torch.Tensor, objectness: torch.Tensor,
                          image_shapes: list[tuple[int, int]], num_anchors_per_level: list[int]
@@ -128,10 +130,16 @@ class FixedSizeRPN(RegionProposalNetwork, AvoidsHostWaits):
             return super().filter_proposals(proposals, objectness, image_shapes, num_anchors_per_level)
         if len(set(image_shapes)) != 1:
             raise ValueError(f"the fixed-size proposal filter needs one image size per batch, got {image_shapes}")
-        objectness = objectness.detach().reshape(proposals.shape[0], -1)
-        top = self._get_top_n_idx(objectness, num_anchors_per_level)                  # [B, K]
+        b, k = proposals.shape[0], self.pre_nms_top_n()
+        objectness = objectness.detach().reshape(b, -1)
+        top, start = [], 0
+        for n in num_anchors_per_level:  # each level's k best anchors (torchvision's pick) as one block
+            index = objectness[:, start:start + n].topk(min(k, n), dim=1).indices + start
+            top.append(F.pad(index, (0, k - index.shape[1])))  # a short level's padding: unfilled slots
+            start += n
+        index = torch.stack(top, dim=1).flatten(1)                        # [B, L * k]
         boxes, scores = fixed_size_proposals(
-            proposals.gather(1, top[..., None].expand(-1, -1, 4)), objectness.gather(1, top),
-            self._anchor_levels(num_anchors_per_level, top.device)[top], image_shapes[0], self.min_size,
-            self.score_thresh, self.nms_thresh, self.post_nms_top_n())
+            proposals.gather(1, index[..., None].expand(-1, -1, 4)).view(b, -1, k, 4),
+            objectness.gather(1, index).view(b, -1, k), self._filled(num_anchors_per_level, k, index.device),
+            image_shapes[0], self.min_size, self.score_thresh, self.nms_thresh, self.post_nms_top_n())
         return list(boxes.unbind(0)), list(scores.unbind(0))

@@ -1,37 +1,36 @@
 import pytest
 import torch
 from torchvision.models.detection._utils import BoxCoder
-from torchvision.ops import batched_nms
+from torchvision.ops import nms
 
 from panoptic_ros.bench_dispatch import DispatchCounter
 from panoptic_ros.model.fixed_size_detection import fixed_size_detections, fixed_size_proposals, greedy_nms
 
 
-def _clustered_boxes(images: int, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Boxes in a few tight clusters (long suppression chains), random scores and groups: [B, K] each."""
+def _clustered_boxes(images: int, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boxes in a few tight clusters (suppression chains), random scores: [B, K, 4], [B, K]."""
     g = torch.Generator().manual_seed(seed)
     centres = torch.rand(images, 6, 2, generator=g) * 200
     pick = torch.randint(0, 6, (images, k), generator=g)
     centre = centres.gather(1, pick[..., None].expand(-1, -1, 2)) + torch.randn(images, k, 2, generator=g) * 6
     half = 10 + torch.rand(images, k, 2, generator=g) * 20
-    boxes = torch.cat([centre - half, centre + half], dim=-1)
-    return boxes, torch.rand(images, k, generator=g), torch.randint(0, 3, (images, k), generator=g)
+    return torch.cat([centre - half, centre + half], dim=-1), torch.rand(images, k, generator=g)
 
 
-def _torchvision_keep(boxes, scores, groups, valid, threshold) -> torch.Tensor:
+def _torchvision_keep(boxes, scores, valid, threshold) -> torch.Tensor:
     keep = torch.zeros_like(valid)
     for i in range(len(boxes)):
         index = valid[i].nonzero()[:, 0]
-        keep[i, index[batched_nms(boxes[i, index], scores[i, index], groups[i, index], threshold)]] = True
+        keep[i, index[nms(boxes[i, index], scores[i, index], threshold)]] = True
     return keep
 
 
 @pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7])
 def test_greedy_nms_keeps_what_torchvision_keeps(threshold):
-    boxes, scores, groups = _clustered_boxes(3, 300, seed=1)
+    boxes, scores = _clustered_boxes(3, 300, seed=1)
     valid = scores > 0.2
-    expected = _torchvision_keep(boxes, scores, groups, valid, threshold)
-    assert torch.equal(greedy_nms(boxes, scores, groups, valid, threshold), expected)
+    expected = _torchvision_keep(boxes, scores, valid, threshold)
+    assert torch.equal(greedy_nms(boxes, scores, valid, threshold), expected)
 
 
 def test_greedy_nms_with_too_few_rounds_for_a_chain_only_ever_drops_boxes():
@@ -41,33 +40,34 @@ def test_greedy_nms_with_too_few_rounds_for_a_chain_only_ever_drops_boxes():
     x = torch.arange(k, dtype=torch.float32) * 3
     boxes = torch.stack([x, torch.zeros(k), x + 10, torch.full((k,), 10.0)], dim=1)[None]
     scores = torch.linspace(1, 0.5, k)[None]
-    groups = torch.zeros(1, k, dtype=torch.int64)
     valid = torch.ones(1, k, dtype=torch.bool)
-    greedy = _torchvision_keep(boxes, scores, groups, valid, 0.5)
+    greedy = _torchvision_keep(boxes, scores, valid, 0.5)
     assert torch.equal(greedy[0], torch.arange(k) % 2 == 0)
     for rounds in range(1, k + 2):
-        kept = greedy_nms(boxes, scores, groups, valid, 0.5, rounds=rounds)[0]
+        kept = greedy_nms(boxes, scores, valid, 0.5, rounds=rounds)[0]
         assert torch.equal(kept, greedy[0] & (torch.arange(k) < rounds)), rounds  # the settled ones
 
 
 def test_greedy_nms_ignores_invalid_boxes_and_never_makes_the_host_wait():
-    boxes, scores, groups = _clustered_boxes(1, 50, seed=3)
+    boxes, scores = _clustered_boxes(1, 50, seed=3)
     valid = torch.zeros_like(scores, dtype=torch.bool)
     valid[0, :10] = True
     scores[0, 10:] = 2.0  # invalid boxes score highest: they must suppress nothing
     counter = DispatchCounter()
     with counter, torch.inference_mode():
-        kept = greedy_nms(boxes, scores, groups, valid, 0.5)
+        kept = greedy_nms(boxes, scores, valid, 0.5)
     assert not kept[0, 10:].any()
-    assert torch.equal(kept, _torchvision_keep(boxes, scores, groups, valid, 0.5))
+    assert torch.equal(kept, _torchvision_keep(boxes, scores, valid, 0.5))
     assert counter.waits["other"] == 0
 
 
 def test_fixed_size_proposals_pad_to_post_nms_top_n_in_descending_objectness():
-    boxes, logits, levels = _clustered_boxes(2, 120, seed=4)
+    boxes, logits = _clustered_boxes(2, 120, seed=4)
     boxes[0, :5, 2:] = boxes[0, :5, :2] + 1e-4  # too small: never proposals, however high they score
     logits[0, :5] = 10.0
-    picked, scores = fixed_size_proposals(boxes, logits * 8 - 4, levels, (150, 180), 1e-3, 0.0, 0.7, 100)
+    filled = torch.ones(1, 120, dtype=torch.bool)  # one level's block of 120
+    picked, scores = fixed_size_proposals(boxes[:, None], (logits * 8 - 4)[:, None], filled, (150, 180), 1e-3,
+                                          0.0, 0.7, 100)
     assert picked.shape == (2, 100, 4) and scores.shape == (2, 100)
     valid = scores > 0
     assert valid[0].sum() < 100  # clusters: NMS leaves fewer than 100, the rest is padding
@@ -83,7 +83,7 @@ def test_fixed_size_detections_match_torchvision_s_post_processing():
     from torchvision.models.detection.roi_heads import RoIHeads
     g = torch.Generator().manual_seed(5)
     b, p, classes, n = 2, 80, 4, 10
-    proposals, _, _ = _clustered_boxes(b, p, seed=6)
+    proposals, _ = _clustered_boxes(b, p, seed=6)
     proposals[1, 60:] = 0  # padding slots: empty boxes
     logits = torch.randn(b * p, classes, generator=g) * 3
     regression = torch.randn(b * p, classes * 4, generator=g) * 0.2

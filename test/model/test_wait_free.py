@@ -92,7 +92,8 @@ def test_counting_sees_a_tensor_built_from_host_data():
 @pytest.mark.parametrize("score_threshold, min_size", [(0.0, 1e-3), (0.6, 3.0)])
 def test_fixed_size_proposals_are_torchvision_s_then_padding(score_threshold, min_size):
     """Two images through an RPN of random weights, both ways: the same proposals and probabilities
-    in the same order, then empty padding up to ``post_nms_top_n`` (more than NMS leaves of 1000 candidates)."""
+    in the same order, then empty padding up to ``post_nms_top_n`` (more than NMS leaves of 1000
+    candidates; one level with fewer anchors than ``pre_nms_top_n``)."""
     torch.manual_seed(0)
     kwargs = dict(anchor_generator=AnchorGenerator(((16,), (32,), (64,), (128,)), ((0.5, 1.0, 2.0),) * 4),
                   head=RPNHead(8, 3), fg_iou_thresh=0.7, bg_iou_thresh=0.3, batch_size_per_image=256,
@@ -114,5 +115,6 @@ def test_fixed_size_proposals_are_torchvision_s_then_padding(score_threshold, mi
     for b, s, gb, gs in zip(boxes, scores, got_boxes, got_scores, strict=True):
         n = len(b)
         assert 0 < n < 900 and gb.shape == (900, 4)
-        assert torch.equal(gb[:n], b) and torch.equal(gs[:n], s)
+        assert torch.equal(gb[:n], b)
+        assert torch.allclose(gs[:n], s, rtol=1e-6, atol=0)  # the sigmoid's last bit depends on the layout
         assert (gb[n:] == 0).all() and (gs[n:] == 0).all()
