@@ -2,13 +2,21 @@
 in that time should end the process as quietly as one a moment later (``node.main`` handles those)."""
 from __future__ import annotations
 
+import signal
 import sys
 
 
 def main() -> int:
+    """Import the node with Ctrl-C held back, then stop at once if one came. Raised in the middle of
+    the imports, the ``KeyboardInterrupt`` can be lost: ``import torchvision`` swallowed it (the node
+    then started and ran on, deaf to that Ctrl-C) or turned it into a ``RecursionError``."""
+    interrupted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
     try:
         from panoptic_ros.ros.node import main as node_main
-    except KeyboardInterrupt:
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
         return 0
     return node_main()
 
