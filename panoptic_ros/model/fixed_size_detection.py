@@ -8,14 +8,15 @@ dispatch``), and a network that never waits is what lets the host queue a whole 
 of the device (and, later, replay them as one CUDA graph).
 
 Here no candidate is ever dropped: each keeps its slot and a validity mask says what torchvision would
-have dropped, and the outputs have one size per configuration (``post_nms_top_n`` proposals and
-``detections_per_img`` detections per image, padding marked invalid). Greedy NMS is computed as the
-fixed point of "a box is kept unless a kept, higher-ranked box of its group overlaps it by more than
-the threshold" (``greedy_nms``): the first round settles the boxes nothing can suppress, and each
-further round the boxes whose longest chain of would-be suppressors is one longer. The number of rounds
-is fixed (checking whether a round changed anything would be a host wait): with more rounds than the
-longest chain in a frame the result is exactly greedy NMS's, and a box still undecided after them is
-dropped, so a short count can only lose a box, never keep a duplicate.
+have dropped, and the outputs have one size per configuration and input size (at most
+``post_nms_top_n`` proposals and ``detections_per_img`` detections per image, padding marked
+invalid). Greedy NMS is computed as the fixed point of "a box is kept unless a kept, higher-ranked
+box of its group overlaps it by more than the threshold" (``greedy_nms``): the first round settles the
+boxes nothing can suppress, and each further round the boxes whose longest chain of would-be
+suppressors is one longer. The number of rounds is fixed (checking whether a round changed anything
+would be a host wait): with more rounds than the longest chain in a frame the result is exactly greedy
+NMS's, and a box still undecided after them is dropped, so a short count can only lose a box, never
+keep a duplicate.
 """
 from __future__ import annotations
 
@@ -76,23 +77,24 @@ def greedy_nms(boxes: torch.Tensor, scores: torch.Tensor, valid: torch.Tensor, i
     return torch.zeros_like(valid).scatter(1, order, decided)
 
 
-def _best_kept(boxes: torch.Tensor, scores: torch.Tensor, valid: torch.Tensor, iou_threshold: float,
-               n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """NMS within each group, then the ``n`` best kept boxes of all groups.
-
-    Args:
-        boxes: [B, G, K, 4]; scores, valid: [B, G, K] (G groups of K candidates per image).
-    Returns:
-        ([B, n', 4] boxes, [B, n'] scores, [B, n'] group, [B, n'] valid) in descending score,
-        n' = min(n, G * K); all zero in slots without a kept box.
-    """
+def _nms_per_group(boxes: torch.Tensor, scores: torch.Tensor, valid: torch.Tensor,
+                   iou_threshold: float) -> torch.Tensor:
+    """[B, G, K] kept: ``greedy_nms`` within each of G groups of K candidates per image
+    (boxes [B, G, K, 4], scores and valid [B, G, K])."""
     b, g, k = scores.shape
-    kept = greedy_nms(boxes.flatten(0, 1), scores.flatten(0, 1), valid.flatten(0, 1), iou_threshold).view(b, g * k)
-    scores = scores.reshape(b, g * k)
+    kept = greedy_nms(boxes.reshape(b * g, k, 4), scores.reshape(b * g, k), valid.reshape(b * g, k), iou_threshold)
+    return kept.reshape(b, g, k)
+
+
+def _best(boxes: torch.Tensor, scores: torch.Tensor, kept: torch.Tensor, n: int
+          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The ``n`` best kept of N candidates (boxes [B, N, 4], scores and kept [B, N]), ties in candidate
+    order as torchvision's stable sort: ([B, n', 4] boxes, [B, n'] scores, [B, n'] candidate index,
+    [B, n'] valid) in descending score, n' = min(n, N); boxes and scores zero where nothing was kept."""
     index = _rank(scores, kept)[:, :n]
     valid = kept.gather(1, index)
-    return (torch.where(valid[..., None], _gather_boxes(boxes.reshape(b, g * k, 4), index), 0),
-            torch.where(valid, scores.gather(1, index), 0), torch.where(valid, index // k, 0), valid)
+    return (torch.where(valid[..., None], _gather_boxes(boxes, index), 0),
+            torch.where(valid, scores.gather(1, index), 0), index, valid)
 
 
 def _large_enough(boxes: torch.Tensor, min_size: float) -> torch.Tensor:
@@ -118,7 +120,8 @@ def fixed_size_proposals(proposals: torch.Tensor, objectness: torch.Tensor, vali
     boxes = clip_boxes_to_image(proposals, image_size)
     scores = torch.sigmoid(objectness.float())
     valid = valid & _large_enough(boxes, min_size) & (scores >= score_threshold)
-    boxes, scores, _, _ = _best_kept(boxes, scores, valid, nms_threshold, post_nms_top_n)
+    kept = _nms_per_group(boxes, scores, valid, nms_threshold)                  # candidates level by level
+    boxes, scores, _, _ = _best(boxes.flatten(1, 2), scores.flatten(1), kept.flatten(1), post_nms_top_n)
     return boxes, scores
 
 
@@ -141,8 +144,11 @@ def fixed_size_detections(class_logits: torch.Tensor, box_regression: torch.Tens
     b, p = proposals.shape[:2]
     classes = class_logits.shape[-1]
     boxes = box_coder.decode(box_regression, list(proposals.unbind(0))).reshape(b, p, classes, 4)
-    boxes = clip_boxes_to_image(boxes[:, :, 1:].transpose(1, 2), image_size)     # [B, T, P, 4]
-    scores = torch.softmax(class_logits.float(), -1).reshape(b, p, classes)[:, :, 1:].transpose(1, 2)
+    boxes = clip_boxes_to_image(boxes[:, :, 1:], image_size)                     # [B, P, T, 4]
+    scores = torch.softmax(class_logits.float(), -1).reshape(b, p, classes)[:, :, 1:]
     valid = (scores > score_threshold) & _large_enough(boxes, 1e-2)
-    boxes, scores, thing, valid = _best_kept(boxes, scores, valid, nms_threshold, detections_per_image)
-    return Detections(boxes, torch.where(valid, thing + 1, 0), scores, valid)
+    kept = _nms_per_group(boxes.transpose(1, 2), scores.transpose(1, 2), valid.transpose(1, 2), nms_threshold)
+    # ranked over (proposal, class) pairs in torchvision's order, so that ties come out as its do
+    boxes, scores, index, valid = _best(boxes.reshape(b, -1, 4), scores.reshape(b, -1),
+                                        kept.transpose(1, 2).reshape(b, -1), detections_per_image)
+    return Detections(boxes, torch.where(valid, index % (classes - 1) + 1, 0), scores, valid)

@@ -79,7 +79,8 @@ class NearestGrid:
 
 def take_grid(table: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """``table[..., rows, :][..., cols]`` for CPU tensors: one NumPy ``take`` per axis, columns first
-    (the smaller intermediate when rows repeat), the second written straight into a new tensor."""
+    (the smaller intermediate when rows repeat), the second written straight into a new tensor. The
+    indices must be in range: ``mode="clip"`` (which writes without a buffer) does not check them."""
     out = torch.empty((*table.shape[:-2], len(rows), len(cols)), dtype=table.dtype)
     table.numpy().take(cols.numpy(), axis=-1).take(rows.numpy(), axis=-2, out=out.numpy(), mode="clip")
     return out

@@ -95,7 +95,6 @@ class LevelSelectRoIAlign(MultiScaleRoIAlign, AvoidsHostWaits):
             out = pooled if out is None else torch.where(levels == level, pooled, out)
         return out.to(features[0].dtype)  # as torchvision's result (autocast may pool in another dtype)
 
-
     def _levels(self, boxes: torch.Tensor) -> torch.Tensor:
         """[N] FPN level index of each box (FPN's equation 1), as torchvision's ``LevelMapper`` computes
         it but with its epsilon a Python number: torchvision builds a tensor from it at every call."""
@@ -106,7 +105,8 @@ class LevelSelectRoIAlign(MultiScaleRoIAlign, AvoidsHostWaits):
 
 class FixedSizeRPN(RegionProposalNetwork, AvoidsHostWaits):
     """torchvision's RPN whose wait-free way filters proposals at a fixed size
-    (``fixed_size_proposals``): ``post_nms_top_n`` per image, padding slots empty boxes."""
+    (``fixed_size_proposals``): as many per image whatever the frame (``post_nms_top_n`` unless the
+    levels hold fewer anchors), padding slots empty boxes."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

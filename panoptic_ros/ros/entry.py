@@ -9,13 +9,25 @@ import sys
 def main() -> int:
     """Import the node with Ctrl-C held back, then stop at once if one came. Raised in the middle of
     the imports, the ``KeyboardInterrupt`` can be lost: ``import torchvision`` swallowed it (the node
-    then started and ran on, deaf to that Ctrl-C) or turned it into a ``RecursionError``."""
+    then started and ran on, deaf to that Ctrl-C) or turned it into a ``RecursionError``. A second
+    Ctrl-C interrupts at once (an import that hangs); where Ctrl-C is ignored, it stays ignored."""
     interrupted: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+
+    def hold_back(signum: int, frame: object) -> None:
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted.append(signum)
+
+    holding = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if holding:
+        signal.signal(signal.SIGINT, hold_back)
     try:
         from panoptic_ros.ros.node import main as node_main
+    except KeyboardInterrupt:
+        return 0
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if holding:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
     if interrupted:
         return 0
     return node_main()

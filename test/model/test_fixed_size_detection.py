@@ -98,3 +98,17 @@ def test_fixed_size_detections_match_torchvision_s_post_processing():
         assert torch.equal(dets.labels[i, :k], labels[i]) and torch.allclose(dets.scores[i, :k], scores[i])
         assert torch.allclose(dets.boxes[i, :k], boxes[i])
         assert (dets.labels[i, k:] == 0).all() and (dets.boxes[i, k:] == 0).all()
+
+
+def test_tied_detections_come_out_in_torchvision_s_order():
+    """Three far-apart proposals whose two classes all score alike: torchvision's stable sort keeps
+    (proposal, class) order among ties, and which of them survive the top-N cut depends on it."""
+    from torchvision.models.detection.roi_heads import RoIHeads
+    proposals = torch.tensor([[[0.0, 0, 10, 10], [50, 50, 60, 60], [100, 0, 110, 10]]])
+    logits = torch.tensor([[0.0, 5.0, 5.0]]).repeat(3, 1)
+    regression = torch.zeros(3, 3 * 4)
+    heads = RoIHeads(None, None, None, 0.5, 0.5, 512, 0.25, None, 0.3, 0.5, 4)
+    boxes, scores, labels = heads.postprocess_detections(logits, regression, [proposals[0]], [(200, 200)])
+    dets = fixed_size_detections(logits, regression, proposals, BoxCoder((10.0, 10.0, 5.0, 5.0)), (200, 200),
+                                 0.3, 0.5, 4)
+    assert torch.equal(dets.labels[0], labels[0]) and torch.equal(dets.boxes[0], boxes[0])

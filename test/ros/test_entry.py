@@ -25,5 +25,9 @@ def test_a_ctrl_c_during_the_imports_stops_the_node_even_where_an_import_swallow
         return types.SimpleNamespace(main=lambda: pytest.fail("the node started after a Ctrl-C"))
 
     monkeypatch.setattr(builtins, "__import__", swallowing_import)
-    assert entry.main() == 0
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a fresh interpreter
+    try:
+        assert entry.main() == 0
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, previous)
