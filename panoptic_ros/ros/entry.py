@@ -10,7 +10,8 @@ def main() -> int:
     """Import the node with Ctrl-C held back, then stop at once if one came. Raised in the middle of
     the imports, the ``KeyboardInterrupt`` can be lost: ``import torchvision`` swallowed it (the node
     then started and ran on, deaf to that Ctrl-C) or turned it into a ``RecursionError``. A second
-    Ctrl-C interrupts at once (an import that hangs); where Ctrl-C is ignored, it stays ignored."""
+    Ctrl-C interrupts at once (an import that hangs). Held back whatever the inherited disposition, as
+    rclpy handles Ctrl-C from its start on whatever it was."""
     interrupted: list[int] = []
 
     def hold_back(signum: int, frame: object) -> None:
@@ -18,16 +19,13 @@ def main() -> int:
             raise KeyboardInterrupt
         interrupted.append(signum)
 
-    holding = signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    if holding:
-        signal.signal(signal.SIGINT, hold_back)
+    signal.signal(signal.SIGINT, hold_back)
     try:
         from panoptic_ros.ros.node import main as node_main
     except KeyboardInterrupt:
         return 0
     finally:
-        if holding:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if interrupted:
         return 0
     return node_main()

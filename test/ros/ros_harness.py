@@ -64,7 +64,10 @@ class NodeProcess:
             args += ["-p", f"{k}:={v}"]
         self.log_path = log
         self._log = open(log, "w")
-        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        # Ctrl-C at its default in the child, as from a shell: the test process may have it ignored
+        # (seen in the full suite), and an ignored signal stays ignored across exec
+        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def log(self) -> str:
         if not self._log.closed:
