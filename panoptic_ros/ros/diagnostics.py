@@ -4,7 +4,9 @@ statuses it publishes from that.
 Counters are touched by the subscription callback and the inference thread, hence the lock.
 Frames lost before the callback ever saw them (overwritten in the subscription's queue, or never
 delivered by DDS) are counted from gaps in each publisher's sequence numbers, which the middleware
-attaches to every sample: the node cannot otherwise know they existed.
+attaches to every sample: the node cannot otherwise know they existed. The counters are totals; a
+status is WARN only while its problems grow (``new_*``: since the previous report), so one bad frame
+does not leave a camera flagged for the rest of the run.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from panoptic_ros.latency import latency_percentiles
 
 LATENCY_WINDOW = 500
+PROBLEMS = ("bad_frames", "errors", "frames_lost")  # counters that make a status WARN while they grow
 
 
 class FrameStats:
@@ -29,6 +32,7 @@ class FrameStats:
         self.latencies: collections.deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
         self._last_sequence: dict[bytes, int] = {}
         self._last_received = self._last_processed = 0
+        self._last_problems = dict.fromkeys(PROBLEMS, 0)
         self._last_time = time.monotonic()
 
     def count_received(self, publisher: bytes | None, sequence: int | None, dropped: bool) -> None:
@@ -43,6 +47,12 @@ class FrameStats:
                 self.lost += sequence - last - 1
             self._last_sequence[publisher] = max(sequence, last or 0)
 
+    def forget_publishers(self) -> None:
+        """Start the sequence numbers afresh (on activation): what publishers sent while the node
+        was not subscribed was never meant for it, so it is not lost."""
+        with self.lock:
+            self._last_sequence.clear()
+
     def count(self, kind: str, latency: float | None = None) -> None:
         """``kind``: processed, bad or errors; a processed frame brings its latency (s)."""
         with self.lock:
@@ -51,28 +61,30 @@ class FrameStats:
                 self.latencies.append(latency)
 
     def snapshot(self) -> dict[str, Any]:
-        """Counters, rates since the previous snapshot and latency percentiles (ms)."""
+        """Counters, rates and ``new_*`` problems since the previous snapshot, latency percentiles (ms)."""
         return _summary([self._take()])
 
     def _take(self) -> tuple[dict[str, int], dict[str, float], list[float]]:
-        """(counters, rates since the previous take, latencies in s)."""
+        """(counters, rates and new problems since the previous take, latencies in s)."""
         with self.lock:
             now = time.monotonic()
             dt = max(now - self._last_time, 1e-9)
             counters = {"frames_received": self.received, "frames_processed": self.processed,
                         "frames_dropped": self.dropped, "frames_lost": self.lost, "bad_frames": self.bad,
                         "errors": self.errors}
-            rates = {"input_rate_hz": (self.received - self._last_received) / dt,
-                     "output_rate_hz": (self.processed - self._last_processed) / dt}
+            since = {"input_rate_hz": (self.received - self._last_received) / dt,
+                     "output_rate_hz": (self.processed - self._last_processed) / dt,
+                     **{f"new_{k}": counters[k] - self._last_problems[k] for k in PROBLEMS}}
             self._last_received, self._last_processed, self._last_time = self.received, self.processed, now
-            return counters, rates, list(self.latencies)
+            self._last_problems = {k: counters[k] for k in PROBLEMS}
+            return counters, since, list(self.latencies)
 
 
 def _summary(takes: list[tuple[dict[str, int], dict[str, float], list[float]]]) -> dict[str, Any]:
-    """Counters and rates summed over ``takes``, latency percentiles (ms) over all their latencies."""
+    """Counters, rates and new problems summed over ``takes``, latency percentiles (ms) over all their latencies."""
     snap: dict[str, Any] = {}
-    for counters, rates, _ in takes:
-        for key, value in (*counters.items(), *rates.items()):
+    for counters, since, _ in takes:
+        for key, value in (*counters.items(), *since.items()):
             snap[key] = snap.get(key, 0) + value
     latencies = [v for _, _, lat in takes for v in lat]
     lat = latency_percentiles(latencies)
@@ -87,6 +99,11 @@ class NodeStats:
         self.cameras = {camera: FrameStats() for camera in cameras}
         self._lock = threading.Lock()
         self._batches = self._batched_frames = self._largest_batch = 0
+
+    def forget_publishers(self) -> None:
+        """Every camera's ``FrameStats.forget_publishers``."""
+        for stats in self.cameras.values():
+            stats.forget_publishers()
 
     def count_batch(self, size: int) -> None:
         """One predictor call on ``size`` frames (one per camera at most)."""
@@ -127,7 +144,7 @@ def camera_status(node_name: str, device: str, camera: str, snapshot: dict[str, 
 
 def _status(name: str, hardware_id: str, snapshot: dict[str, Any], extra: dict[str, str]) -> DiagnosticStatus:
     level, message = DiagnosticStatus.OK, "running"
-    problems = [f"{snapshot[k]} {k.replace('_', ' ')}" for k in ("bad_frames", "errors", "frames_lost") if snapshot[k]]
+    problems = [f"{snapshot['new_' + k]} {k.replace('_', ' ')}" for k in PROBLEMS if snapshot["new_" + k]]
     if problems:
         level, message = DiagnosticStatus.WARN, ", ".join(problems)
     values = [KeyValue(key=k, value=f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in snapshot.items()]

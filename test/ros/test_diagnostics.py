@@ -15,6 +15,16 @@ def test_gaps_in_each_publishers_sequence_numbers_count_as_lost_frames():
     assert stats.snapshot()["frames_lost"] == 6
 
 
+def test_what_publishers_sent_while_the_node_was_not_subscribed_is_not_lost():
+    stats = FrameStats()
+    for sequence in (1, 2, 3):
+        stats.count_received(b"a", sequence, dropped=False)
+    stats.forget_publishers()  # deactivated, then activated again: the camera went on meanwhile
+    for sequence in (300, 301, 303):
+        stats.count_received(b"a", sequence, dropped=False)
+    assert stats.lost == 1
+
+
 def test_nodes_in_different_namespaces_report_under_different_names_and_hardware_ids():
     snap = FrameStats().snapshot()
     a = diagnostic_status("/panoptic", "cpu", snap, {})
@@ -32,6 +42,23 @@ def test_problems_raise_the_level_and_are_named():
     values = {kv.key: kv.value for kv in status.values}
     assert status.level == DiagnosticStatus.WARN and status.message == "1 bad frames"
     assert values["latency_p50_ms"] == "250.000" and values["model"] == "m" and values["device"] == "cpu"
+
+
+def test_a_status_warns_while_its_problems_grow_and_keeps_their_totals():
+    stats = FrameStats()
+    stats.count("bad")
+    stats.count("bad")
+    assert diagnostic_status("/panoptic", "cpu", stats.snapshot(), {}).message == "2 bad frames"
+    stats.count("processed", latency=0.1)
+    quiet = diagnostic_status("/panoptic", "cpu", stats.snapshot(), {})  # nothing new since the last report
+    values = {kv.key: kv.value for kv in quiet.values}
+    assert (quiet.level, quiet.message) == (DiagnosticStatus.OK, "running")
+    assert (values["bad_frames"], values["new_bad_frames"]) == ("2", "0")
+    stats.count_received(b"a", 1, dropped=False)
+    stats.count_received(b"a", 4, dropped=False)
+    stats.count("errors")
+    again = diagnostic_status("/panoptic", "cpu", stats.snapshot(), {})
+    assert (again.level, again.message) == (DiagnosticStatus.WARN, "1 errors, 2 frames lost")
 
 
 def test_the_node_totals_its_cameras_and_reports_batch_sizes_beside_each_cameras_own_counts():
