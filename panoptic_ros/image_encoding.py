@@ -86,6 +86,8 @@ def rgb_tensor(view: np.ndarray, encoding: str, device: torch.device | str = "cp
         encoding = "rgb8"
     if encoding == "mono16":
         view = view.astype(np.uint16, copy=False)  # native byte order for torch
+    if any(stride % view.itemsize for stride in view.strides):  # an odd row step of 16-bit pixels
+        view = np.ascontiguousarray(view)  # torch takes strides in whole elements only
     t = torch.from_numpy(view if view.flags.writeable else view.copy()).to(device, non_blocking=True)
     if encoding == "mono16":
         # cv_bridge scales 16 -> 8 bit by 1/256 with OpenCV's rounding (half to even), as torch.round does.

@@ -44,6 +44,16 @@ def test_mono16_scales_like_cv_bridge(big_endian):
     assert out == [0, 0, 0, 1, 2, 255]  # x/256 rounded half to even (OpenCV's convertTo), saturated
 
 
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_mono16_rows_with_an_odd_step_are_read_like_any_padded_rows(big_endian):
+    values = RNG.integers(0, 65536, (3, 5), dtype=np.uint16)
+    raw = np.zeros((3, 11), np.uint8)  # rows of 10 bytes, each padded by one: step 11
+    raw[:, :10] = values.astype(">u2" if big_endian else "<u2").view(np.uint8).reshape(3, 10)
+    view = image_view(3, 5, "mono16", 11, bytearray(raw.tobytes()), is_bigendian=big_endian)
+    expected = rgb_tensor(values, "mono16")
+    assert torch.equal(rgb_tensor(view, "mono16"), expected)
+
+
 @pytest.mark.parametrize("encoding,pattern", [
     ("bayer_rggb8", "RGGB"), ("bayer_bggr8", "BGGR"), ("bayer_gbrg8", "GBRG"), ("bayer_grbg8", "GRBG")])
 def test_bayer_patterns_demosaic_to_the_right_colours(encoding, pattern):
