@@ -5,8 +5,9 @@
         camera:="[/front/image_raw, /left/image_raw]"
 
 Every node parameter is a launch argument; an argument left empty keeps the params file's value.
-``camera`` is the one camera's topic; with several ``cameras`` it is a list, one topic per camera, or
-left at its default to keep each camera ``c`` on ``c/image``. The camera subscriptions' QoS is set
+``camera`` is the one camera's topic; with several ``cameras`` (the launch argument's, else the params
+file's) it is a list, one topic per camera, or left at its default to keep each camera ``c`` on
+``c/image``. A compressed input follows its camera's topic (``topic/compressed``). The camera subscriptions' QoS is set
 the standard way, in the params file:
 ``qos_overrides./camera/image_raw.subscription.{reliability,depth,history}`` (the remapped topic's name).
 
@@ -23,8 +24,8 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
 
-from panoptic_ros.ros.parameters import PARAMETERS, camera_remappings, validate
-from panoptic_ros.ros.topics import DEFAULT_CAMERA, NODE_NAME
+from panoptic_ros.ros.parameters import PARAMETERS, camera_remappings, file_parameters, validate
+from panoptic_ros.ros.topics import DEFAULT_CAMERA, NODE_NAME, node_name
 
 # Launch arguments are parsed as YAML (true, 0.3, [256, 512]), except the string parameters' values.
 STRING_PARAMETERS = {p.name for p in PARAMETERS if isinstance(p.default, str)}
@@ -36,10 +37,14 @@ def _node(context):
         value = LaunchConfiguration(name).perform(context)
         if value != "":
             overrides[name] = value if name in STRING_PARAMETERS else yaml.safe_load(value)
-    cameras = validate({"cameras": overrides.get("cameras", [""])})["cameras"]
+    overrides = validate(overrides)  # 1 -> 1.0 for float parameters, and a bad value stops the launch here
+    namespace = LaunchConfiguration("namespace").perform(context)
+    cameras = overrides.get("cameras") or file_parameters(
+        LaunchConfiguration("params_file").perform(context), node_name(namespace)).get("cameras", [""])
+    cameras = validate({"cameras": cameras})["cameras"]
     return [LifecycleNode(
         package="panoptic_ros", executable="panoptic_node", name=NODE_NAME,
-        namespace=LaunchConfiguration("namespace"), output="screen",
+        namespace=namespace, output="screen",
         parameters=[LaunchConfiguration("params_file"), overrides],
         remappings=camera_remappings(cameras, LaunchConfiguration("camera").perform(context), DEFAULT_CAMERA),
     )]

@@ -11,8 +11,9 @@ their sources are at hand (they are pure Python)::
 The node runs from a throw-away ament prefix that points ``lib/panoptic_ros/panoptic_node`` at this
 checkout's virtual environment (what ``colcon build`` would install). Where ``composition_interfaces``
 (imported by launch_ros, unused by a plain node) is not installed, an empty stand-in is put on the path.
-Three launches: ``autostart:=false`` driven to active by launch's own ``ChangeState`` events,
-the default (the node activates itself), and two cameras. Exits 1 if a launch does not end as expected.
+Five launches: ``autostart:=false`` driven to active by launch's own ``ChangeState`` events,
+the default (the node activates itself), two cameras, compressed input, and two cameras named in
+a params file with an integer given for a double parameter. Exits 1 if a launch does not end as expected.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 
 import rclpy
+import yaml
 from rclpy.executors import SingleThreadedExecutor
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import GetState
@@ -55,6 +57,13 @@ def _composition_interfaces_stand_in(root: Path) -> None:
                                         + "".join(f"class {n}(_Srv): ...\n" for n in ("LoadNode", "UnloadNode",
                                                                                       "ListNodes")))
         sys.path.insert(0, str(root / "stub"))
+
+
+def _params_file(root: Path, **values) -> Path:
+    """A params file keyed ``/**`` (as the shipped one) that sets ``values``."""
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump({"/**": {"ros__parameters": values}}))
+    return path
 
 
 def _watch(seconds: float, on_done) -> tuple[list[str], list[str]]:
@@ -123,7 +132,12 @@ def main() -> int:
                    ["inactive", "active"], one),
                   ("autostart (default)", base, False, ["active"], one),
                   ("two cameras", base | {"cameras": "[front, left]", "camera": "[/f/img, /l/img]"}, False,
-                   ["active"], two)]
+                   ["active"], two),
+                  ("compressed input, following the camera's topic", base | {"input_transport": "compressed"},
+                   False, ["active"], {"sub:/cam/img/compressed"}),
+                  ("cameras from a params file, an integer for a double", base | {
+                      "params_file": str(_params_file(root, cameras=["front", "left"])),
+                      "camera": "[/f/img, /l/img]", "score_threshold": "1"}, False, ["active"], two)]
         failed = False
         for title, arguments, drive, want_states, want_topics in checks:
             states, topics = _launch(arguments, drive)

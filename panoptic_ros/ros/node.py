@@ -51,7 +51,8 @@ from panoptic_ros.ros.diagnostics import NodeStats, camera_status, diagnostic_st
 from panoptic_ros.ros.newest_frame import NewestFrameWorker
 from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, descriptor, validate
 from panoptic_ros.ros.topics import (
-    CATEGORIES, DIAGNOSTICS, LEGEND, NODE_NAME, OUTPUTS, RESULT_OUTPUTS, camera_topic, input_topic,
+    CATEGORIES, DIAGNOSTICS, IMAGE, LEGEND, NODE_NAME, OUTPUTS, RESULT_OUTPUTS, camera_topic, compressed_topic,
+    input_topic,
 )
 
 # The camera subscription's QoS unless ``qos_overrides./<topic>.subscription.{reliability,depth,history}``
@@ -152,6 +153,19 @@ class PanopticNode(LifecycleNode):
     def _activate(self) -> None:
         assert self.predictor is not None
         self.predictor.restore()
+        try:
+            self._start_taking_frames()
+        except Exception:  # whatever was made (worker, subscriptions) goes again, and the device is freed
+            self._deactivate()
+            raise
+        self.get_logger().info(
+            f"model {self.predictor.model_name!r} on {self.predictor.device}, mask cues "
+            f"{'on' if self.predictor.mask_cues else 'off'}, listening on "
+            f"{', '.join(sub.topic_name for sub in self.subs)}")
+
+    def _start_taking_frames(self) -> None:
+        """Warm up, start the inference thread, then subscribe each camera."""
+        assert self.predictor is not None
         height, width = self.params["inference_size"] if any(self.params["inference_size"]) else (128, 256)
         blank = torch.zeros(3, height, width, dtype=torch.uint8, device=self.predictor.device)
         self.predictor.predict([blank] * len(self.cameras))  # warm up at the batch the cameras will make
@@ -159,16 +173,22 @@ class PanopticNode(LifecycleNode):
         self._worker = NewestFrameWorker(lambda batch: self._process(batch, stopped),
                                          lambda batch, exc: self._on_failure(list(batch), exc, stopped),
                                          name="panoptic-inference")
+        self.stats.forget_publishers()
         compressed = self.params["input_transport"] == "compressed"
-        msg_type, topic = (CompressedImage if compressed else Image), input_topic(compressed)
-        self.subs = [self.create_subscription(msg_type, camera_topic(camera, topic), partial(self._on_image, camera),
-                                              INPUT_QOS,
-                                              qos_overriding_options=QoSOverridingOptions.with_default_policies())
-                     for camera in self.cameras]
-        self.get_logger().info(
-            f"model {self.predictor.model_name!r} on {self.predictor.device}, mask cues "
-            f"{'on' if self.predictor.mask_cues else 'off'}, listening on "
-            f"{', '.join(sub.topic_name for sub in self.subs)}")
+        for camera in self.cameras:
+            self.subs.append(self.create_subscription(
+                CompressedImage if compressed else Image, self._input_topic(camera, compressed),
+                partial(self._on_image, camera), INPUT_QOS,
+                qos_overriding_options=QoSOverridingOptions.with_default_policies()))
+
+    def _input_topic(self, camera: str, compressed: bool) -> str:
+        """Camera ``camera``'s input, named as image_transport names it: the compressed stream is the
+        image topic, remapped, + ``/compressed`` (``-r image:=/cam/image_raw`` moves both), unless
+        ``image/compressed`` is remapped itself."""
+        name = camera_topic(camera, input_topic(compressed))
+        if not compressed or self.resolve_topic_name(name) != self.resolve_topic_name(name, only_expand=True):
+            return name
+        return compressed_topic(self.resolve_topic_name(camera_topic(camera, IMAGE)))
 
     def _deactivate(self) -> None:
         assert self.predictor is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -15,7 +16,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_encoding import MAX_PIXELS
 from panoptic_ros.precisions import PRECISION_NAMES
-from panoptic_ros.ros.topics import COMPRESSED_IMAGE, IMAGE, camera_topic
+from panoptic_ros.ros.topics import IMAGE, camera_topic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +71,7 @@ CAMERA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*")
 def camera_remappings(cameras: list[str], camera: str, default: str) -> list[tuple[str, str]]:
     """The launch file's remappings from its ``camera`` argument: one topic, or a YAML list of topics
     (``[/front/image_raw, /left/image_raw]``), one per camera; each camera's ``image`` goes to its
-    topic and ``image/compressed`` to the topic's ``/compressed``, as image_transport names them.
+    topic (and with it the compressed stream, ``topic/compressed``: see the node's ``_input_topic``).
     Left at ``default`` with several cameras, it remaps nothing: camera ``c`` stays on ``c/image``."""
     if camera.startswith("["):
         topics = yaml.safe_load(camera)
@@ -81,9 +82,28 @@ def camera_remappings(cameras: list[str], camera: str, default: str) -> list[tup
     if not isinstance(topics, list) or len(topics) != len(cameras) or not all(
             isinstance(t, str) and t for t in topics):
         raise ValueError(f"camera:={camera!r} for cameras {cameras}: give one topic per camera")
-    return [pair for name, topic in zip(cameras, topics)
-            for pair in ((camera_topic(name, IMAGE), topic),
-                         (camera_topic(name, COMPRESSED_IMAGE), f"{topic}/compressed"))]
+    return [(camera_topic(name, IMAGE), topic) for name, topic in zip(cameras, topics)]
+
+
+def _node_key_pattern(key: str) -> re.Pattern[str]:
+    """A params file's node key as a pattern over fully qualified node names, by rcl's rules: a
+    leading ``/`` is implied, a token ``*`` stands for any one token and ``**`` for any number of them."""
+    tokens = key.strip("/").split("/")
+    return re.compile("".join({"**": "(/[^/]+)*", "*": "/[^/]+"}.get(t, "/" + re.escape(t)) for t in tokens))
+
+
+def file_parameters(path: str | Path, node: str) -> dict[str, Any]:
+    """The ``ros__parameters`` a params file gives the node ``node`` (fully qualified, ``/ns/panoptic``),
+    merged in file order as rcl applies them; ``{}`` for a missing file (the node's start names it)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        return {}
+    values: dict[str, Any] = {}
+    for key, entry in data.items():
+        if _node_key_pattern(str(key)).fullmatch(node) and isinstance(entry, dict):
+            values.update(entry.get("ros__parameters") or {})
+    return values
 
 
 def descriptor(spec: ParameterSpec) -> ParameterDescriptor:

@@ -11,7 +11,8 @@ CATEGORIES = "categories"  # ~/categories (latched)
 LEGEND = "legend"          # ~/legend (latched)
 # A camera's inputs, relative, so remapping and namespaces apply (image_transport's names).
 IMAGE = "image"
-COMPRESSED_IMAGE = "image/compressed"
+COMPRESSED_SUFFIX = "/compressed"
+COMPRESSED_IMAGE = IMAGE + COMPRESSED_SUFFIX
 DEFAULT_CAMERA = "/camera/image_raw"  # the camera topic the launch file and the tools assume
 # Per camera, private (~/<camera>/<name>): the results, then the overlay drawn from them.
 RESULT_OUTPUTS = {"panoptic": Image, "semantic": Image, "segments": PanopticSegmentation}
@@ -22,6 +23,11 @@ def camera_topic(camera: str, name: str) -> str:
     """Camera ``camera``'s topic ``name`` (``image``, ``panoptic``, ...): ``camera/name``, or ``name``
     itself for the unnamed camera ``""``, whose topics are those of the single-camera node."""
     return f"{camera}/{name}" if camera else name
+
+
+def compressed_topic(image_topic: str) -> str:
+    """The compressed stream of the image topic ``image_topic``, as image_transport names it."""
+    return image_topic + COMPRESSED_SUFFIX
 
 
 def input_topic(compressed: bool) -> str:

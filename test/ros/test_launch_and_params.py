@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from panoptic_ros.ros.parameters import PARAMETERS, validate
-from panoptic_ros.ros.topics import DEFAULT_CAMERA, NODE_NAME
+from panoptic_ros.ros.parameters import PARAMETERS, file_parameters, validate
+from panoptic_ros.ros.topics import DEFAULT_CAMERA, NODE_NAME, node_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,8 +74,9 @@ def test_launch_file_declares_every_node_parameter_and_nothing_else(launch_file)
 
 
 def test_params_file_sets_every_parameter_with_a_valid_value():
-    data = yaml.safe_load((ROOT / "config" / "panoptic.yaml").read_text())
-    values = data["panoptic"]["ros__parameters"]
+    path = ROOT / "config" / "panoptic.yaml"
+    values = file_parameters(path, node_name("some/namespace"))  # the file applies in any namespace
+    assert values == yaml.safe_load(path.read_text())["/**"]["ros__parameters"]
     qos = values.pop("qos_overrides")  # rclpy's own parameters for the camera subscription
     assert qos == {DEFAULT_CAMERA: {"subscription": {"reliability": "reliable", "depth": 5,
                                                                   "history": "keep_last"}}}
@@ -87,26 +88,40 @@ def test_params_file_sets_every_parameter_with_a_valid_value():
 
 def test_launch_overrides_are_parsed_like_the_node_expects(launch_file):
     _, node = _launch(launch_file, mask_cues="false", inference_size="[256, 512]", score_threshold="0.3",
-                      device="cuda:0", cameras="[front, left]", model="0.5")
+                      device="cuda:0", cameras="[front, left]", model="0.5", overlay_alpha="1",
+                      diagnostics_period="2")
     params_file, overrides = node["parameters"]
     assert params_file.name == "params_file"
     assert overrides == {"mask_cues": False, "inference_size": [256, 512], "score_threshold": 0.3,
-                         "device": "cuda:0", "cameras": ["front", "left"], "model": "0.5"}  # strings stay strings
-    assert validate(dict(overrides)) == overrides
+                         "device": "cuda:0", "cameras": ["front", "left"], "model": "0.5",  # strings stay strings
+                         "overlay_alpha": 1.0, "diagnostics_period": 2.0}  # a double, or rclpy refuses an int
+    assert all(type(overrides[k]) is float for k in ("overlay_alpha", "diagnostics_period"))
+    with pytest.raises(ValueError, match="score_threshold"):  # the launch stops, naming it
+        _launch(launch_file, score_threshold="2")
 
 
 def test_launch_starts_a_lifecycle_node_that_autostarts_itself_with_the_cameras_remapped(launch_file):
     """launch_ros's LifecycleNode needs ``name`` and ``namespace``; its own ``autostart`` stays off (the
     node's parameter activates it; launch's would ask an active node to configure again)."""
-    _, node = _launch(launch_file)
-    assert node["name"] == NODE_NAME and node["namespace"].name == "namespace" and "autostart" not in node
+    _, node = _launch(launch_file, namespace="car")
+    assert node["name"] == NODE_NAME and node["namespace"] == "car" and "autostart" not in node
     assert (node["package"], node["executable"]) == ("panoptic_ros", "panoptic_node")
     assert node["parameters"][1] == {}  # nothing given: the params file decides
-    assert node["remappings"] == [("image", DEFAULT_CAMERA), ("image/compressed", DEFAULT_CAMERA + "/compressed")]
+    assert node["remappings"] == [("image", DEFAULT_CAMERA)]  # image/compressed follows it in the node
     _, node = _launch(launch_file, cameras="[front, left]")
     assert node["remappings"] == []  # several cameras, camera:= left alone: each camera stays on c/image
     _, node = _launch(launch_file, cameras="[front, left]", camera="[/f/image_raw, /l/image_raw]")
     assert node["remappings"][0] == ("front/image", "/f/image_raw")
+
+
+def test_launch_takes_the_cameras_from_the_params_file_when_not_given(launch_file, tmp_path):
+    params = tmp_path / "rig.yaml"
+    params.write_text("/**:\n  ros__parameters:\n    cameras: [front, left]\n")
+    _, node = _launch(launch_file, params_file=str(params), namespace="car",
+                      camera="[/f/image_raw, /l/image_raw]")
+    assert node["remappings"] == [("front/image", "/f/image_raw"), ("left/image", "/l/image_raw")]
+    _, node = _launch(launch_file, params_file=str(params), cameras="[front]", camera="/f/image_raw")
+    assert node["remappings"] == [("front/image", "/f/image_raw")]  # the launch argument wins
 
 
 def test_rviz_config_shows_the_overlay_and_the_legend():

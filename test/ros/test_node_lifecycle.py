@@ -1,6 +1,8 @@
 """The node's lifecycle in this process, with the predictor instrumented: what each transition does
 to the network (a CPU test of the state machine; GPU memory itself is not measured here)."""
 
+import threading
+
 import pytest
 import rclpy
 import torch
@@ -39,15 +41,28 @@ class RecordingPredictor(TorchPredictor):
 
 
 @pytest.fixture
-def node_and_predictor():
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=int(isolated_ros_env()["ROS_DOMAIN_ID"]))
-    predictor = RecordingPredictor()
-    node = PanopticNode(predictor, context=context, parameter_overrides=[
-        Parameter("autostart", value=False), Parameter("cameras", value=["front", "left"])])
-    yield node, predictor
-    node.destroy_node()
-    rclpy.shutdown(context=context)
+def make_node():
+    """Nodes on two cameras (front, left), not started, with ``overrides`` and command-line ``args``."""
+    made = []
+
+    def make(*overrides: Parameter, args: list[str] = ()) -> tuple[PanopticNode, RecordingPredictor]:
+        context = rclpy.Context()
+        rclpy.init(context=context, domain_id=int(isolated_ros_env()["ROS_DOMAIN_ID"]))
+        predictor = RecordingPredictor()
+        node = PanopticNode(predictor, context=context, cli_args=["--ros-args", *args], parameter_overrides=[
+            Parameter("autostart", value=False), Parameter("cameras", value=["front", "left"]), *overrides])
+        made.append((node, context))
+        return node, predictor
+
+    yield make
+    for node, context in made:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+
+
+@pytest.fixture
+def node_and_predictor(make_node):
+    return make_node()
 
 
 def test_deactivate_takes_the_network_off_its_device_and_activate_brings_it_back(node_and_predictor):
@@ -73,3 +88,31 @@ def test_shutdown_while_active_unsubscribes_and_takes_the_network_off_its_device
     assert node.trigger_configure() == SUCCESS and node.trigger_activate() == SUCCESS
     assert node.trigger_shutdown() == SUCCESS
     assert predictor.calls[-1] == "offload" and node.subs == [] and node.predictor is None
+
+
+def test_a_failed_activate_leaves_nothing_subscribed_running_or_on_the_device(make_node):
+    node, predictor = make_node(  # the second camera's subscription cannot be made
+        Parameter("qos_overrides./left/image.subscription.reliability", value="best-effort"))
+    assert node.trigger_configure() == SUCCESS
+    assert node.trigger_activate() == TransitionCallbackReturn.FAILURE
+    assert "best-effort" in node.failure
+    assert node.subs == [] and list(node.subscriptions) == []  # the first camera's went again
+    assert predictor.calls[-1] == "offload"
+    assert not [t for t in threading.enumerate() if t.name == "panoptic-inference"]
+
+
+def test_frames_sent_while_inactive_are_not_counted_as_lost(node_and_predictor):
+    node, _ = node_and_predictor
+    front = node.stats.cameras["front"]
+    assert node.trigger_configure() == SUCCESS and node.trigger_activate() == SUCCESS
+    front.count_received(b"camera", 1, dropped=False)
+    assert node.trigger_deactivate() == SUCCESS and node.trigger_activate() == SUCCESS
+    front.count_received(b"camera", 500, dropped=False)  # the camera went on while the node was inactive
+    assert front.lost == 0
+
+
+def test_a_compressed_input_follows_its_cameras_remapped_image_topic_as_image_transport_does(make_node):
+    node, _ = make_node(Parameter("input_transport", value="compressed"), args=[
+        "-r", "front/image:=/f/image_raw", "-r", "left/image/compressed:=/l/jpeg"])  # left's own remap wins
+    assert node.trigger_configure() == SUCCESS and node.trigger_activate() == SUCCESS
+    assert [sub.topic_name for sub in node.subs] == ["/f/image_raw/compressed", "/l/jpeg"]

@@ -1,6 +1,6 @@
 import pytest
 
-from panoptic_ros.ros.parameters import PARAMETERS, camera_remappings, validate
+from panoptic_ros.ros.parameters import PARAMETERS, camera_remappings, file_parameters, validate
 from panoptic_ros.ros.topics import camera_topic
 
 
@@ -41,15 +41,30 @@ def test_camera_names_and_their_topics():
         "image/compressed", "front/image/compressed", "rig/left/image/compressed"]
 
 
+@pytest.mark.parametrize("key,applies", [
+    ("panoptic", False), ("/panoptic", False), ("/ns/panoptic", True), ("ns/panoptic", True), ("/**", True),
+    ("/**/panoptic", True), ("/*/panoptic", True), ("/ns/*", True), ("/*", False),
+    ("/other/panoptic", False)])
+def test_params_file_keys_apply_to_a_node_as_rcl_matches_them(tmp_path, key, applies):
+    path = tmp_path / "params.yaml"
+    path.write_text(f"{key}:\n  ros__parameters:\n    cameras: [front]\n")
+    assert file_parameters(path, "/ns/panoptic") == ({"cameras": ["front"]} if applies else {})
+    assert file_parameters(tmp_path / "absent.yaml", "/ns/panoptic") == {}
+
+
+def test_later_keys_of_a_params_file_override_earlier_ones(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("/**:\n  ros__parameters: {cameras: [a], head: upsnet}\n"
+                    "panoptic:\n  ros__parameters: {cameras: [b]}\n")
+    assert file_parameters(path, "/panoptic") == {"cameras": ["b"], "head": "upsnet"}
+
+
 def test_launch_remappings_pair_each_camera_with_its_topic():
     default = "/camera/image_raw"
-    assert camera_remappings([""], default, default) == [
-        ("image", default), ("image/compressed", default + "/compressed")]
-    assert camera_remappings(["front"], "/f/image_raw", default) == [
-        ("front/image", "/f/image_raw"), ("front/image/compressed", "/f/image_raw/compressed")]
+    assert camera_remappings([""], default, default) == [("image", default)]  # image/compressed follows it
+    assert camera_remappings(["front"], "/f/image_raw", default) == [("front/image", "/f/image_raw")]
     assert camera_remappings(["front", "left"], "[/f/image_raw, /l/image_raw]", default) == [
-        ("front/image", "/f/image_raw"), ("front/image/compressed", "/f/image_raw/compressed"),
-        ("left/image", "/l/image_raw"), ("left/image/compressed", "/l/image_raw/compressed")]
+        ("front/image", "/f/image_raw"), ("left/image", "/l/image_raw")]
     assert camera_remappings(["front", "left"], default, default) == []  # each camera stays on c/image
     for camera in ("[/f/image_raw]", "/f/image_raw", "[/f/image_raw, 3]", "[/f/image_raw, '']"):
         with pytest.raises(ValueError, match="one topic per camera"):
