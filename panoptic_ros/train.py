@@ -8,8 +8,10 @@ Each step runs with mask cues, or without them with probability ``mask_cue_dropo
 checkpoint serves both inference modes; its panoptic heads see the network's own detections with
 probability ``own_detections``, else ground-truth boxes with some hidden (the same choices on every
 rank). Logs go to ``<output_dir>/log.csv`` (per step: base and body learning rates, losses, seconds);
-``last.pt`` is written every ``checkpoint_every`` steps (and ``resume`` continues from it), ``best.pt``
-whenever the PQ on ``held_out`` (with the model's own head) improves.
+``last.pt`` is written every ``checkpoint_every`` steps, ``best.pt`` whenever the PQ on ``held_out``
+(with the model's own head) improves. ``--resume`` continues from ``last.pt`` where the run would have
+been: the same epoch, order and augmentations, without the batches already trained on; a run without
+it refuses an ``output_dir`` that holds one, so nothing is overwritten.
 """
 from __future__ import annotations
 
@@ -19,14 +21,15 @@ import math
 import os
 import random
 import time
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, Iterator, TextIO, cast
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from panoptic_ros.config import TrainConfig, load_config, to_dict
@@ -34,6 +37,7 @@ from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.dataset import (
     TrainingDataset, balanced_class_weights, build_source, build_training_source, class_frequencies, collate,
 )
+from panoptic_ros.data.sampling import EpochSampler
 from panoptic_ros.device import DEVICE_CHOICES, autocast, resolve_device
 from panoptic_ros.eval.model_eval import evaluate_model
 from panoptic_ros.model.backbone import load_pretrained
@@ -52,6 +56,21 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
         return cfg.lr * (0.1 + 0.9 * step / cfg.warmup_iterations)
     t = (step - cfg.warmup_iterations) / max(1, cfg.iterations - cfg.warmup_iterations)
     return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
+def _open_log(path: Path, start: int) -> TextIO:
+    """``log.csv`` for appending from step ``start`` on: a fresh run's is new, a resumed run's keeps
+    the rows up to its checkpoint (those logged after it are trained again, so they would repeat)."""
+    if start == 0 or not path.is_file():
+        return open(path, "w", newline="")
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    step = rows[0].index("step") if rows else 0
+    kept = rows[:1] + [r for r in rows[1:] if r and int(r[step]) <= start]
+    log_file = open(path, "w", newline="")
+    csv.writer(log_file).writerows(kept)
+    log_file.flush()  # _log_writer reads the header back from the file
+    return log_file
 
 
 def _log_writer(log_file: TextIO, columns: list[str]) -> csv.DictWriter:
@@ -93,28 +112,35 @@ def parameter_groups(model: PanopticNet, backbone_lr_scale: float) -> list[dict[
     return [g for g in groups if g["params"]]
 
 
-def _batches(loader: DataLoader, dataset: TrainingDataset, sampler: DistributedSampler | None
-             ) -> Iterator[tuple[torch.Tensor, Any]]:
-    epoch = 0
+def _batches(loader: DataLoader, sampler: EpochSampler, start: int) -> Iterator[tuple[torch.Tensor, Any]]:
+    """The batches from step ``start`` on: epoch after epoch, a resumed run going on in the epoch it
+    stopped in, without the batches it had trained on."""
+    per_epoch = sampler.per_rank // cast(int, loader.batch_size)
+    if per_epoch == 0:
+        raise ValueError(f"{sampler.per_rank} training items per rank make no batch of {loader.batch_size}")
+    epoch, done = divmod(start, per_epoch)
     while True:
-        dataset.epoch = epoch
-        if sampler is not None:
-            sampler.set_epoch(epoch)
+        sampler.set_epoch(epoch, skip=done * cast(int, loader.batch_size))
         yield from loader
-        epoch += 1
+        epoch, done = epoch + 1, 0
 
 
 def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: bool = False) -> Path:
     """Run training; returns the output directory."""
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if distributed:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        # rank 0 evaluates the held-out set while the others wait in the next step's all-reduce: an hour,
+        # not the default ten minutes, before a large held-out set of one's own kills the run
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(hours=1))
         if device.type == "cuda":
             device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
             torch.cuda.set_device(device)
     rank = dist.get_rank() if distributed else 0
     _seed_everything(cfg.seed + rank)
     out = Path(cfg.output_dir)
+    if not resume and any((out / name).exists() for name in ("last.pt", "best.pt")):
+        raise ValueError(f"{out} already holds a training run: --resume continues it; another output_dir "
+                         "starts afresh")
     out.mkdir(parents=True, exist_ok=True)
 
     source = build_training_source(cfg.data, cfg.seed)
@@ -122,10 +148,9 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     augmentation = Augmentation(scale=d.scale_jitter, crop=d.crop, hflip=d.hflip, color=d.color_jitter,
                                 saturation=d.saturation_jitter, gamma=d.gamma_jitter, blur=d.blur)
     dataset = TrainingDataset(source, augmentation, cfg.seed)
-    sampler = DistributedSampler(dataset, seed=cfg.seed, drop_last=True) if distributed else None
-    loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
-                        num_workers=cfg.workers, collate_fn=collate, drop_last=True,
-                        persistent_workers=cfg.workers > 0)
+    sampler = EpochSampler(len(dataset), cfg.seed, rank, dist.get_world_size() if distributed else 1)
+    loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
+                        collate_fn=collate, drop_last=True, persistent_workers=cfg.workers > 0)
     model = PanopticNet(cfg.model, source.categories)
     if cfg.init_from:  # fine-tune a trained model from its weights
         # Same parameters (a strict load) and categories suffice: settings that only steer training or
@@ -156,6 +181,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler(enabled=use_amp)
     start, best_pq = 0, -1.0
+    if resume and not (out / "last.pt").is_file() and rank == 0 and not quiet:
+        print(f"nothing to resume in {out} (no last.pt): starting at step 0")
     if resume and (out / "last.pt").is_file():
         state = read_checkpoint(out / "last.pt")
         model.load_state_dict(state["state_dict"])
@@ -165,6 +192,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                              f"groups, this run {len(groups)}: backbone_lr_scale can change on resume, but "
                              "not between 1 and another value")
         optimizer.load_state_dict(saved)
+        if use_amp and "scaler" in state["extra"]:
+            scaler.load_state_dict(state["extra"]["scaler"])
         start, best_pq = state["extra"]["step"], state["extra"]["best_pq"]
     net = DistributedDataParallel(model, find_unused_parameters=True) if distributed else model
     held_out = build_source(cfg.held_out) if cfg.held_out is not None else None
@@ -173,13 +202,13 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
               f"semantic class weights {None if semantic_weight is None else semantic_weight.tolist()}")
 
     log_path = out / "log.csv"
-    log_file = open(log_path, "a", newline="") if rank == 0 else None
+    log_file = _open_log(log_path, start) if rank == 0 else None
     writer: csv.DictWriter | None = None
     mask_rng = random.Random(cfg.seed)  # same draws on every rank
     for _ in range(2 * start):  # two draws per step
         mask_rng.random()
     bar = tqdm(total=cfg.iterations, initial=start, disable=rank != 0 or quiet, dynamic_ncols=True)
-    batches = _batches(loader, dataset, sampler)
+    batches = _batches(loader, sampler, start)
     w = cfg.losses
     weights = {"loss_objectness": w.rpn, "loss_rpn_box_reg": w.rpn, "loss_classifier": w.box,
                "loss_box_reg": w.box, "loss_mask": w.mask, "loss_semantic": w.semantic,
@@ -222,7 +251,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
             if (step + 1) % cfg.checkpoint_every == 0 or last:
                 log_file.flush()
                 extra = {"step": step + 1, "best_pq": best_pq, "optimizer": optimizer.state_dict(),
-                         "train_config": to_dict(cfg)}
+                         "scaler": scaler.state_dict(), "train_config": to_dict(cfg)}
                 if held_out is not None:
                     model.eval()
                     summary = evaluate_model(model, held_out, cfg.model.panoptic.kind, True)

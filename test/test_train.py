@@ -10,12 +10,16 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from torch.utils.data import DataLoader
 
 from helpers import small_categories, small_model_config
 from panoptic_ros.config import DataConfig, SourceConfig, TrainConfig, to_dict
 from panoptic_ros.model.checkpoint import load_checkpoint, read_checkpoint
 from panoptic_ros.model.network import PanopticNet
-from panoptic_ros.train import learning_rate, main, parameter_groups
+from panoptic_ros.data.augment import Augmentation
+from panoptic_ros.data.dataset import SyntheticStreetScenes, TrainingDataset, collate
+from panoptic_ros.data.sampling import EpochSampler
+from panoptic_ros.train import _batches, learning_rate, main, parameter_groups
 
 
 def _config(tmp_path: Path, iterations: int) -> Path:
@@ -46,6 +50,34 @@ def test_trains_checkpoints_and_resumes(tmp_path):
     rows = _log(run)
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
     assert all(float(r["loss"]) > 0 for r in rows) and {"loss_panoptic", "loss_affinity"} <= set(rows[0])
+
+
+def test_a_fresh_run_refuses_a_folder_holding_a_run_and_a_resume_logs_each_step_once(tmp_path):
+    config = _config(tmp_path, 2)
+    main(["--config", str(config), "--quiet", "--device", "cpu"])
+    best = (tmp_path / "run" / "best.pt").read_bytes()
+    with pytest.raises(ValueError, match="already holds a training run"):
+        main(["--config", str(config), "--quiet", "--device", "cpu"])
+    assert (tmp_path / "run" / "best.pt").read_bytes() == best
+    with open(tmp_path / "run" / "log.csv", "a") as f:  # a step logged after the last checkpoint, then a crash
+        f.write("3" + "," * (len(_log(tmp_path / "run")[0]) - 1) + "\n")
+    main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=4"])
+    assert [int(r["step"]) for r in _log(tmp_path / "run")] == [1, 2, 3, 4]
+    assert all(float(r["loss"]) > 0 for r in _log(tmp_path / "run"))
+
+
+def test_a_resumed_run_goes_on_with_the_batches_an_unbroken_run_would_have_had(tmp_path):
+    dataset = TrainingDataset(SyntheticStreetScenes(6, seed=1, height=64, width=128),
+                              Augmentation((0.5, 1.5), (32, 64), True, 0.2))
+    def images(start: int, count: int) -> list[torch.Tensor]:
+        sampler = EpochSampler(len(dataset), seed=0)
+        loader = DataLoader(dataset, batch_size=2, sampler=sampler, collate_fn=collate, drop_last=True)
+        batches = _batches(loader, sampler, start)
+        return [next(batches)[0] for _ in range(count)]
+    unbroken = images(0, 7)  # three batches an epoch: steps 0-2, 3-5, 6
+    resumed = images(4, 3)  # the middle of the second epoch
+    assert all(torch.equal(a, b) for a, b in zip(unbroken[4:], resumed))
+    assert not torch.equal(unbroken[0], unbroken[3])  # another epoch, another order and augmentation
 
 
 def test_learning_rate_warms_up_then_decays():

@@ -131,19 +131,20 @@ def balanced_class_weights(frequencies: np.ndarray, power: float) -> np.ndarray:
 
 
 class TrainingDataset(Dataset):
-    """Augmented training arrays; the random stream of item ``i`` in epoch ``e`` is seeded by both."""
+    """Augmented training arrays, indexed by ``(epoch, i)`` (``EpochSampler``'s pairs): the random
+    stream of item ``i`` in epoch ``epoch`` is seeded by both, so each epoch augments afresh."""
 
     def __init__(self, source: SampleSource, augmentation: Augmentation | None, seed: int = 0) -> None:
         self.source, self.augmentation, self.seed = source, augmentation, seed
-        self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.source)
 
-    def __getitem__(self, i: int) -> TrainingArrays:
+    def __getitem__(self, key: tuple[int, int]) -> TrainingArrays:
+        epoch, i = key
         sample = self.source[i]
         if self.augmentation is not None:
-            sample = self.augmentation(sample, np.random.default_rng([self.seed, self.epoch, i]))
+            sample = self.augmentation(sample, np.random.default_rng([self.seed, epoch, i]))
         return to_training_arrays(sample, self.source.categories)
 
 

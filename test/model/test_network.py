@@ -92,7 +92,7 @@ def test_channels_last_and_batched_inference_agree_with_single_images(checkpoint
 
 def _street_batch(n: int = 1):
     ds = TrainingDataset(SyntheticStreetScenes(n, seed=3, height=64, width=128), Augmentation((1.0, 1.0), (64, 128), False, 0))
-    return collate([ds[i] for i in range(n)])
+    return collate([ds[0, i] for i in range(n)])
 
 
 def _street_model() -> PanopticNet:
