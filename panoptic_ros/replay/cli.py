@@ -19,39 +19,47 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
-from panoptic_ros.data.sample import panoptic_ids
 from panoptic_ros.device import PRECISIONS
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.memory import keep_frame_buffers
-from panoptic_ros.replay.bag_io import BagError, count_messages, label_image, read_frames, read_messages, stamp_ns
+from panoptic_ros.replay.bag_io import BagError, count_messages, read_frames
+from panoptic_ros.replay.ground_truth import (
+    GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
+)
 from panoptic_ros.replay.output import StagedOutput
 from panoptic_ros.replay.report import markdown, write_report
 from panoptic_ros.ros.entry import node_command
 from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS
 from panoptic_ros.ros.topics import DEFAULT_CAMERA, input_topic
 from panoptic_ros.structures import ID_DIVISOR
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CompressedImage
 
 
-def ground_truth(args: argparse.Namespace) -> dict[int, np.ndarray]:
-    """Stamp (ns) -> label image in the ``~/panoptic`` encoding."""
+def ground_truth(args: argparse.Namespace) -> dict[int, GroundTruthFrame]:
+    """Stamp (ns) -> the ground truth the arguments name (none: ``{}``)."""
     if args.gt_topic:
-        return {stamp_ns(msg): label_image(msg)
-                for _, msg in read_messages(args.bag, args.gt_topic, {"sensor_msgs/msg/Image": Image})}
+        return from_label_topic(args.bag, args.gt_topic)
     if args.gt_json:
-        ds = CocoPanopticDataset(args.gt_json, args.gt_dir)
-        things = {c.id for c in ds.categories.things}
-        out = {}
-        for i, ann in enumerate(ds.annotations):
-            segments, categories, _ = ds.load_segments(i)
-            out[int(Path(ann["file_name"]).stem)] = panoptic_ids(segments, categories, things)
-        return out
+        return from_coco_panoptic(args.gt_json, args.gt_dir)
     return {}
+
+
+def with_ground_truth_matches(report: dict[str, Any], gt: dict[int, GroundTruthFrame]) -> dict[str, Any]:
+    """The report with how many ground-truth frames met a frame of the bag by stamp; ``ValueError``
+    when ground truth was given and none did (a PQ over nothing would look like no PQ at all)."""
+    if not gt:
+        return report
+    matched = report.get("pq", {}).get("frames", 0)
+    if matched == 0:
+        raise ValueError(f"none of the {len(gt)} ground-truth frames has the stamp of a processed frame of "
+                         f"{report['topic']} (ground truth is paired by header stamp in nanoseconds, e.g. "
+                         f"{min(gt)})")
+    if matched < len(gt):
+        print(f"panoptic-replay: {matched} of {len(gt)} ground-truth frames met a processed frame; PQ is "
+              f"over those", file=sys.stderr)
+    return report | {"ground_truth": {"frames": len(gt), "matched": matched}}
 
 
 def _node_params(args: argparse.Namespace) -> dict[str, str]:
@@ -78,6 +86,8 @@ def run_live(args: argparse.Namespace, frames: list, gt: dict, out: Path) -> dic
     session = LiveSession(args.topic, compressed)
     try:
         session.wait_ready(args.startup_timeout, alive)
+        if gt:
+            check_categories(gt, session.categories())
         recorder, extra = replay_live(frames, session, out, gt, args.rate, args.settle, alive, args.storage,
                                       not args.quiet)
     finally:
@@ -97,6 +107,8 @@ def run_offline(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]
     size = tuple(args.inference_size) if any(args.inference_size) else None
     predictor = TorchPredictor.from_checkpoint(args.model or shipped_model_path(), PredictorOptions(
         args.device, args.precision, args.mask_cues, args.head, args.score_threshold, size))
+    if gt:
+        check_categories(gt, predictor.categories)
     recorder = replay_offline(read_frames(args.bag, args.topic), count_messages(args.bag, args.topic), predictor, out, args.batch, gt,
                               storage=args.storage, progress=not args.quiet)
     if recorder.processed == 0:
@@ -147,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             report = {"bag": str(args.bag), "topic": args.topic, **report,
                       "outputs": {"bag": str(args.out / "output_bag"), "preview_mp4": str(args.out / "preview.mp4"),
                                   "preview_png": str(args.out / "preview.png"), "report": str(args.out / "report.json")}}
+            report = with_ground_truth_matches(report, gt)
             write_report(out, report)
     except (BagError, ImageEncodingError, CheckpointError, RuntimeError, OSError, ValueError) as exc:
         print(f"panoptic-replay: {exc}", file=sys.stderr)

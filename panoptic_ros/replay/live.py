@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from panoptic_ros.categories import Category, CategoryTable
 from panoptic_ros.replay.bag_io import BagWriter, Frame, stamp_ns
+from panoptic_ros.replay.ground_truth import GroundTruthFrame
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros.diagnostics import status_name
@@ -86,7 +87,7 @@ class LiveSession:
         rclpy.try_shutdown(context=self.context)
 
 
-def replay_live(frames: list[Frame], session: LiveSession, out_dir: Path, ground_truth: dict[int, np.ndarray],
+def replay_live(frames: list[Frame], session: LiveSession, out_dir: Path, ground_truth: dict[int, GroundTruthFrame],
                 rate: float, settle: float, alive: Any, storage: str = "mcap", progress: bool = True
                 ) -> tuple[ReplayRecorder, dict[str, Any]]:
     published: dict[int, float] = {}

@@ -15,6 +15,7 @@ from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.device import synchronize
 from panoptic_ros.inference.predictor import Predictor
 from panoptic_ros.replay.bag_io import BagWriter, Frame
+from panoptic_ros.replay.ground_truth import GroundTruthFrame
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros import conversions
@@ -38,7 +39,7 @@ def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder:
 
 
 def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predictor, out_dir: Path,
-                   batch_size: int, ground_truth: dict[int, np.ndarray], overlay_alpha: float = 0.5,
+                   batch_size: int, ground_truth: dict[int, GroundTruthFrame], overlay_alpha: float = 0.5,
                    storage: str = "mcap", progress: bool = True) -> ReplayRecorder:
     recorder = ReplayRecorder(predictor.categories)
     colors = predictor.categories.colors_by_id(predictor.device)

@@ -17,6 +17,7 @@ from panoptic_ros.eval.model_eval import panoptic_to_segments, semantic_from_pan
 from panoptic_ros.eval.miou import IoUAccumulator
 from panoptic_ros.eval.pq import PQAccumulator, format_table
 from panoptic_ros.latency import latency_percentiles
+from panoptic_ros.replay.ground_truth import GroundTruthFrame
 
 
 
@@ -48,11 +49,12 @@ class ReplayRecorder:
             self.class_segments[c] = self.class_segments.get(c, 0) + 1
             self.class_pixels[c] = self.class_pixels.get(c, 0) + a
 
-    def add_ground_truth(self, gt_panoptic: np.ndarray, pred_panoptic: np.ndarray) -> None:
-        gt, gt_cats = panoptic_to_segments(gt_panoptic)
+    def add_ground_truth(self, truth: GroundTruthFrame, pred_panoptic: np.ndarray) -> None:
+        gt, gt_cats = panoptic_to_segments(truth.panoptic)
         pred, pred_cats = panoptic_to_segments(pred_panoptic)
-        self.pq.add(gt, gt_cats, set(), pred, pred_cats)
-        self.iou.add(semantic_from_panoptic(gt_panoptic), semantic_from_panoptic(pred_panoptic))
+        crowd = {value + 1 for value in truth.crowd}  # panoptic_to_segments' ids: the value + 1
+        self.pq.add(gt, gt_cats, crowd, pred, pred_cats)
+        self.iou.add(semantic_from_panoptic(truth.panoptic), semantic_from_panoptic(pred_panoptic))
         self.gt_frames += 1
 
     def bad(self, message: str) -> None:

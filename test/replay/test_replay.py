@@ -138,8 +138,8 @@ def test_live_replay_measures_the_running_node(bag, model, tmp_path, monkeypatch
     assert (out / "preview.png").is_file() and (out / "output_bag").is_dir()
 
 
-def test_ground_truth_from_a_coco_panoptic_folder_named_by_stamp(bag, model, tmp_path):
-    """The same ground truth as the label topic, as COCO panoptic PNGs named <stamp_ns>.png."""
+def _coco_ground_truth(bag: Path, folder: Path, shift_ns: int = 0) -> list[str]:
+    """The bag's label topic as COCO panoptic PNGs named <stamp_ns + shift_ns>.png: replay arguments."""
     from panoptic_ros.data.coco_panoptic import write_coco_panoptic
     from panoptic_ros.data.sample import PanopticSample
     from panoptic_ros.replay.bag_io import label_image
@@ -149,14 +149,38 @@ def test_ground_truth_from_a_coco_panoptic_folder_named_by_stamp(bag, model, tmp
         pan = label_image(msg)
         seg = pan.astype(np.int64) + 1  # void (-1) -> 0
         cats = {int(i): int((i - 1) // 1000) for i in np.unique(seg) if i}
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec + shift_ns
         samples.append(PanopticSample(np.zeros((*pan.shape, 3), np.uint8), seg.astype(np.int32), cats, name=str(stamp)))
-    write_coco_panoptic(tmp_path / "gt", samples, STREET_CATEGORIES, write_images=False)
+    write_coco_panoptic(folder, samples, STREET_CATEGORIES, write_images=False)
+    return ["--gt-json", str(folder / "panoptic.json"), "--gt-dir", str(folder / "panoptic")]
+
+
+def test_ground_truth_from_a_coco_panoptic_folder_named_by_stamp(bag, model, tmp_path):
+    """The same ground truth as the label topic, as COCO panoptic PNGs named <stamp_ns>.png."""
     by_topic, by_folder = tmp_path / "a", tmp_path / "b"
     assert replay(_args(bag, by_topic, model, "--gt-topic", GT_TOPIC)) == 0
-    assert replay(_args(bag, by_folder, model, "--gt-json", str(tmp_path / "gt" / "panoptic.json"),
-                        "--gt-dir", str(tmp_path / "gt" / "panoptic"))) == 0
+    assert replay(_args(bag, by_folder, model, *_coco_ground_truth(bag, tmp_path / "gt"))) == 0
     a = json.loads((by_topic / "report.json").read_text())["pq"]
-    b = json.loads((by_folder / "report.json").read_text())["pq"]
-    assert a["frames"] == b["frames"] == 6
-    assert a["All"] == pytest.approx(b["All"]) and a["per_class"] == b["per_class"]
+    b = json.loads((by_folder / "report.json").read_text())
+    assert a["frames"] == b["pq"]["frames"] == 6 and b["ground_truth"] == {"frames": 6, "matched": 6}
+    assert a["All"] == pytest.approx(b["pq"]["All"]) and a["per_class"] == b["pq"]["per_class"]
+
+
+def test_ground_truth_that_meets_no_frame_is_an_error_not_a_report_without_pq(bag, model, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert replay(_args(bag, out, model, *_coco_ground_truth(bag, tmp_path / "gt", shift_ns=1))) == 2
+    assert "none of the 6 ground-truth frames has the stamp of a processed frame" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_an_out_folder_that_is_not_a_replay_is_refused_and_kept_and_a_replay_is_replaced(bag, model, tmp_path,
+                                                                                          capsys):
+    mine = tmp_path / "my_bags"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    assert replay(_args(bag, mine, model)) == 2
+    assert "is not the output of a replay" in capsys.readouterr().err
+    assert (mine / "notes.txt").read_text() == "keep me" and not (tmp_path / "my_bags.partial").exists()
+    out = tmp_path / "replay"
+    assert replay(_args(bag, out, model)) == 0 and replay(_args(bag, out, model, "--batch", "2")) == 0
+    assert json.loads((out / "report.json").read_text())["batch"] == 2

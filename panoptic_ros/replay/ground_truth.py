@@ -1,0 +1,58 @@
+"""Ground truth for a replay, by frame stamp: from a label-image topic of the bag or a COCO panoptic
+folder, checked against the model's categories before anything runs."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+from sensor_msgs.msg import Image
+
+from panoptic_ros.categories import CategoryTable
+from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
+from panoptic_ros.data.sample import panoptic_ids
+from panoptic_ros.replay.bag_io import label_image, read_messages, stamp_ns
+from panoptic_ros.structures import VOID_ID, category_of
+
+
+@dataclasses.dataclass(frozen=True)
+class GroundTruthFrame:
+    """One frame's labels in the ``~/panoptic`` encoding, and the values of its crowd regions (a crowd
+    is never a miss, and a prediction on one of its category is no false positive)."""
+
+    panoptic: np.ndarray
+    crowd: frozenset[int] = frozenset()
+
+
+def from_label_topic(bag: Path, topic: str) -> dict[int, GroundTruthFrame]:
+    """Stamp (ns) -> the topic's 32SC1 label images (no crowd regions: the encoding has none)."""
+    return {stamp_ns(msg): GroundTruthFrame(label_image(msg))
+            for _, msg in read_messages(bag, topic, {"sensor_msgs/msg/Image": Image})}
+
+
+def from_coco_panoptic(gt_json: Path, gt_dir: Path) -> dict[int, GroundTruthFrame]:
+    """Stamp (ns) -> a COCO panoptic folder's labels, whose PNGs are named by the frame's stamp."""
+    ds = CocoPanopticDataset(gt_json, gt_dir)
+    things = {c.id for c in ds.categories.things}
+    out = {}
+    for i, ann in enumerate(ds.annotations):
+        name = Path(ann["file_name"]).stem
+        if not name.isdigit():
+            raise ValueError(f"{gt_json}: {ann['file_name']!r} is not named by its frame's stamp in nanoseconds")
+        segments, categories, crowd = ds.load_segments(i)
+        panoptic = panoptic_ids(segments, categories, things)
+        pairs = np.unique(np.stack([segments.ravel(), panoptic.ravel()]), axis=1)  # segment id -> its value
+        out[int(name)] = GroundTruthFrame(panoptic, frozenset(int(v) for s, v in pairs.T if s in crowd))
+    return out
+
+
+def check_categories(ground_truth: dict[int, GroundTruthFrame], categories: CategoryTable) -> None:
+    """Raise ``ValueError`` naming the ground truth's categories that the model does not have: their
+    segments could be neither matched nor scored."""
+    values = np.unique(np.concatenate([np.unique(f.panoptic).ravel() for f in ground_truth.values()] or [[]]))
+    present = {int(c) for c in category_of(values[values != VOID_ID].astype(np.int64))}
+    unknown = sorted(present - {c.id for c in categories.categories})
+    if unknown:
+        known = ", ".join(f"{c.id} {c.name}" for c in categories.categories)
+        raise ValueError(f"the ground truth has category ids the model does not know: {unknown[:10]} "
+                         f"(the model's: {known})")

@@ -1,0 +1,50 @@
+"""Replay ground truth: COCO panoptic folders with crowd regions, and categories the model lacks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from panoptic_ros.categories import Category, CategoryTable
+from panoptic_ros.data.coco_panoptic import write_coco_panoptic
+from panoptic_ros.data.sample import PanopticSample
+from panoptic_ros.data.street_categories import CAR, ROAD, STREET_CATEGORIES
+from panoptic_ros.replay.ground_truth import GroundTruthFrame, check_categories, from_coco_panoptic
+from panoptic_ros.replay.report import ReplayRecorder
+from panoptic_ros.structures import VOID_ID, panoptic_id
+
+ROAD_ID, CAR_ID = panoptic_id(ROAD, 0), panoptic_id(CAR, 1)
+
+
+def _road_and_a_crowd_of_cars(tmp_path, stamp: str = "1700000000000000000", crowd_category: int = CAR):
+    """Road on the left half, a crowd region on the right: written as a COCO panoptic folder."""
+    segments = np.ones((4, 6), np.int32)
+    segments[:, 3:] = 2
+    sample = PanopticSample(np.zeros((4, 6, 3), np.uint8), segments, {1: ROAD, 2: crowd_category},
+                            crowd=frozenset({2}), name=stamp)
+    table = CategoryTable((*STREET_CATEGORIES.categories, Category(14, "truck", True, (0, 0, 70))))
+    path = write_coco_panoptic(tmp_path / "gt", [sample], table, write_images=False)
+    return path, tmp_path / "gt" / "panoptic"
+
+
+def test_crowd_regions_are_neither_misses_nor_false_positives(tmp_path):
+    (frame,) = from_coco_panoptic(*_road_and_a_crowd_of_cars(tmp_path)).values()
+    assert frame.crowd == {CAR_ID} and set(np.unique(frame.panoptic)) == {ROAD_ID, CAR_ID}
+    recorder = ReplayRecorder(STREET_CATEGORIES)
+    exact_on_road = np.where(frame.panoptic == ROAD_ID, ROAD_ID, VOID_ID)  # nothing on the crowd
+    recorder.add_ground_truth(frame, exact_on_road)
+    on_the_crowd = frame.panoptic.copy()  # a car predicted over the crowd region of cars
+    recorder.add_ground_truth(frame, on_the_crowd)
+    summary = recorder.pq.summary()
+    assert summary["All"]["pq"] == 1.0 and "car" not in summary["per_class"]
+
+
+def test_categories_the_model_lacks_are_named_before_anything_runs(tmp_path):
+    gt = from_coco_panoptic(*_road_and_a_crowd_of_cars(tmp_path, crowd_category=14))
+    with pytest.raises(ValueError, match=r"category ids the model does not know: \[14\]"):
+        check_categories(gt, STREET_CATEGORIES)
+    check_categories({0: GroundTruthFrame(np.array([[ROAD_ID, VOID_ID]]))}, STREET_CATEGORIES)
+
+
+def test_files_not_named_by_a_stamp_are_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="'frame_0001.png' is not named by its frame's stamp"):
+        from_coco_panoptic(*_road_and_a_crowd_of_cars(tmp_path, stamp="frame_0001"))
