@@ -21,14 +21,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from panoptic_ros.categories import CategoryTable
 from panoptic_ros.config import SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides, from_dict, to_dict
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
 from panoptic_ros.eval.pq import PQAccumulator, format_table
 from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.heads import HEAD_KINDS
 
-# the split a checkpoint is judged on when none is named: data no training run has seen
-EVAL_SPLITS = {"synthetic": "heldout", "camvid": "heldout", "cityscapes": "val", "coco_panoptic": "val"}
+# the split a checkpoint is judged on when none is named: data no training run has seen (a COCO
+# panoptic folder is one split already: --root names it)
+EVAL_SPLITS = {"synthetic": "heldout", "camvid": "heldout", "cityscapes": "val"}
+SYNTHETIC_IMAGES = 500  # scenes generated when --images is not given (real data sets: every image)
 
 
 def evaluate_files(gt_json: Path, gt_dir: Path, pred_json: Path, pred_dir: Path) -> dict[str, Any]:
@@ -44,6 +47,17 @@ def evaluate_files(gt_json: Path, gt_dir: Path, pred_json: Path, pred_dir: Path)
         p, p_cats, _ = pred.load_segments(pred_index[ann["image_id"]])
         acc.add(g, g_cats, g_crowd, p, p_cats)
     return acc.summary()
+
+
+def check_same_categories(model: CategoryTable, data: CategoryTable) -> None:
+    """Raise ``ValueError`` unless the model's and the data's categories are the same ids with the same
+    names and kinds: a shared id meaning another class would be scored without a word."""
+    def described(table: CategoryTable) -> set[tuple[int, str, bool]]:
+        return {(c.id, c.name, c.is_thing) for c in table.categories}
+    if described(model) != described(data):
+        only_model, only_data = sorted(described(model) - described(data)), sorted(described(data) - described(model))
+        raise ValueError(f"the model's categories differ from the data's: the model has {only_model[:6]}, "
+                         f"the data {only_data[:6]} (id, name, thing)")
 
 
 def with_inference_overrides(cfg: ModelConfig, overrides: list[str]) -> ModelConfig:
@@ -66,24 +80,31 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     size = tuple(args.inference_size) if args.inference_size and any(args.inference_size) else None  # 0 0: own size
     if size is not None and min(size) <= 0:
         raise ValueError(f"--inference-size must be two positive numbers (or 0 0), got {args.inference_size}")
+    if args.data == "coco_panoptic" and args.split:
+        raise ValueError("--split does not apply to coco_panoptic: --root names the split's folder "
+                         "(panoptic.json, panoptic/, images/)")
     device = resolve_device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device)
     model.for_inference()  # as the node runs it
     model.cfg = with_inference_overrides(model.cfg, args.set)
-    source = build_source(SourceConfig(kind=args.data, root=args.root or "", split=args.split or EVAL_SPLITS[args.data],
-                                       images=args.images, seed=args.seed, height=args.height, width=args.width))
+    images = args.images if args.images is not None else SYNTHETIC_IMAGES if args.data == "synthetic" else None
+    source = build_source(SourceConfig(kind=args.data, root=args.root or "",
+                                       split=args.split or EVAL_SPLITS.get(args.data, ""), images=images or SYNTHETIC_IMAGES,
+                                       seed=args.seed, height=args.height, width=args.width))
+    check_same_categories(model.categories, source.categories)
     if args.preview:
         written = write_preview(args.preview, model, source, model.cfg.panoptic.kind, True, inference_size=size)
         print(f"preview (input | {model.cfg.panoptic.kind} with mask cues | ground truth) written to {written}")
     heads = list(HEAD_KINDS) if args.head == "all" else [args.head or model.cfg.panoptic.kind]
     modes = {"on": [True], "off": [False], "both": [True, False]}[args.mask_cues]
+    at = f"{size[0]}x{size[1]}" if size else "each image's own size"
     runs = {}
     for head in heads:
         for cues in modes:
-            summary = evaluate_model(model, source, head, cues, limit=args.images, batch_size=args.batch,
+            summary = evaluate_model(model, source, head, cues, limit=images, batch_size=args.batch,
                                      inference_size=size)
             name = f"{head}/{'mask' if cues else 'boxes'}"
-            print(f"\n== {name}: {summary['images']} images, {summary['latency_ms']:.1f} ms/image, "
+            print(f"\n== {name}: {summary['images']} images, network at {at}, {summary['latency_ms']:.1f} ms/image, "
                   f"{summary['fps']:.2f} fps on {device}; mIoU {100 * summary['miou']:.2f}\n{format_table(summary)}")
             runs[name] = summary
     return {"checkpoint": str(args.checkpoint), "model": meta["name"], "device": str(device),
@@ -103,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("--root", help="dataset root (camvid: the folder with train.txt; "
                        "coco_panoptic: panoptic.json, panoptic/, images/)")
     model.add_argument("--split", help=f"default: the held-out split of each kind {EVAL_SPLITS}")
-    model.add_argument("--images", type=int, default=500, help="number of images (at most; synthetic: generated)")
+    model.add_argument("--images", type=int, help=f"at most this many images (default: all; synthetic: "
+                       f"{SYNTHETIC_IMAGES} generated)")
     model.add_argument("--seed", type=int, default=0, help="synthetic seed")
     model.add_argument("--height", type=int, default=128)
     model.add_argument("--width", type=int, default=256)

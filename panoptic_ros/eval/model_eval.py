@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,18 @@ def predict_at(model: PanopticNet, images: torch.Tensor, mask_cues: bool, head: 
 
 
 @torch.no_grad()
+def _same_size_batches(samples: Iterable[PanopticSample], batch_size: int) -> Iterator[list[PanopticSample]]:
+    """Consecutive samples in batches of up to ``batch_size``, a new batch wherever the image size changes."""
+    batch: list[PanopticSample] = []
+    for sample in samples:
+        if batch and (len(batch) == batch_size or sample.image.shape != batch[0].image.shape):
+            yield batch
+            batch = []
+        batch.append(sample)
+    if batch:
+        yield batch
+
+
 def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mask_cues: bool,
                    limit: int | None = None, batch_size: int = 1,
                    inference_size: tuple[int, int] | None = None) -> dict[str, Any]:
@@ -61,8 +74,7 @@ def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mas
     iou = IoUAccumulator(source.categories)
     n = len(source) if limit is None else min(limit, len(source))
     seconds = 0.0
-    for start in range(0, n, batch_size):
-        samples = [source[i] for i in range(start, min(n, start + batch_size))]
+    for samples in _same_size_batches((source[i] for i in range(n)), batch_size):
         images = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2).to(device)
         synchronize(device)
         t0 = time.perf_counter()

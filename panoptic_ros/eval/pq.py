@@ -40,6 +40,12 @@ class PQAccumulator:
         """One image: segment-id maps (0 = void) and their id -> category dictionaries."""
         if gt.shape != pred.shape:
             raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in size")
+        for which, cats in (("ground-truth", gt_cats), ("predicted", pred_cats)):
+            unknown = {sid: c for sid, c in cats.items() if c not in self.stats}
+            if unknown:
+                sid, cat = next(iter(unknown.items()))
+                raise ValueError(f"{which} segment {sid} has category {cat}, which is not in the evaluation's "
+                                 f"categories {sorted(self.stats)}")
         gt = gt.astype(np.int64)
         pred = pred.astype(np.int64)
         unknown_pred = set(np.unique(pred).tolist()) - set(pred_cats) - {VOID_ID}

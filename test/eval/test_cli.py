@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from panoptic_ros.config import ModelConfig
+from panoptic_ros.data.street_categories import STREET_CATEGORIES
 from panoptic_ros.eval.cli import main, with_inference_overrides
 from panoptic_ros.model.checkpoint import save_checkpoint
 from panoptic_ros.model.network import PanopticNet
@@ -31,9 +32,9 @@ def test_an_inference_size_that_is_not_two_positive_numbers_is_a_clear_error(siz
     assert "--inference-size must be two positive numbers" in capsys.readouterr().err
 
 
-def test_without_head_the_checkpoint_s_own_head_is_evaluated_and_a_preview_written(tmp_path, model_config, categories):
+def test_without_head_the_checkpoint_s_own_head_is_evaluated_and_a_preview_written(tmp_path, model_config):
     cfg = dataclasses.replace(model_config, panoptic=dataclasses.replace(model_config.panoptic, kind="heuristic"))
-    path = save_checkpoint(tmp_path / "m.pt", PanopticNet(cfg, categories).eval(), "m")
+    path = save_checkpoint(tmp_path / "m.pt", PanopticNet(cfg, STREET_CATEGORIES).eval(), "m")
     out, preview = tmp_path / "report.json", tmp_path / "preview.png"
     assert main(["--checkpoint", str(path), "--images", "2", "--height", "64", "--width", "128",
                  "--device", "cpu", "--out", str(out), "--preview", str(preview)]) == 0
@@ -43,3 +44,16 @@ def test_without_head_the_checkpoint_s_own_head_is_evaluated_and_a_preview_writt
     assert strip.shape == (2 * 64, 3 * 128, 3)
     first = strip[:64]
     assert not np.array_equal(first[:, :128], first[:, 256:])  # the ground truth is drawn over the input
+
+
+def test_a_model_whose_categories_differ_from_the_data_is_refused_with_both_named(tmp_path, model_config,
+                                                                                  categories, capsys):
+    path = save_checkpoint(tmp_path / "m.pt", PanopticNet(model_config, categories).eval(), "m")
+    assert main(["--checkpoint", str(path), "--images", "1", "--height", "64", "--width", "128",
+                 "--device", "cpu"]) == 2  # the test model's small table against the street scenes'
+    assert "the model's categories differ from the data's" in capsys.readouterr().err
+
+
+def test_split_does_not_apply_to_a_coco_panoptic_folder(capsys):
+    assert main(["--checkpoint", "missing.pt", "--data", "coco_panoptic", "--root", "x", "--split", "val"]) == 2
+    assert "--split does not apply to coco_panoptic" in capsys.readouterr().err

@@ -28,3 +28,29 @@ def test_the_network_runs_at_the_inference_size_and_results_come_back_at_the_ima
     seen.clear()
     evaluate_model(model, source, "upsnet", True, batch_size=2)  # default: each image's own size
     assert seen == [((64, 96), [(64, 96), (64, 96)])]
+
+
+class _Listed:
+    """A source over a list of samples."""
+
+    def __init__(self, samples, categories) -> None:
+        self.samples, self.categories = samples, categories
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i):
+        return self.samples[i]
+
+
+def test_images_of_different_sizes_are_batched_apart():
+    torch.manual_seed(0)
+    model = PanopticNet(small_model_config(), STREET_CATEGORIES).eval()
+    small = build_source(SourceConfig(split="heldout", images=2, height=64, width=96))
+    large = build_source(SourceConfig(split="heldout", images=1, height=96, width=128))
+    mixed = _Listed([small[0], large[0], small[1]], STREET_CATEGORIES)
+    sizes = []
+    predict = model.predict
+    model.predict = lambda images, **kwargs: sizes.append(tuple(images.shape)) or predict(images, **kwargs)
+    summary = evaluate_model(model, mixed, "upsnet", True, batch_size=3)
+    assert summary["images"] == 3 and sizes == [(1, 3, 64, 96), (1, 3, 96, 128), (1, 3, 64, 96)]

@@ -11,6 +11,7 @@ import pytest
 from panoptic_ros.categories import Category, CategoryTable
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset, id_to_rgb, write_rgb
 from panoptic_ros.eval.cli import main as eval_main
+from panoptic_ros.data.street_categories import STREET_CATEGORIES
 from panoptic_ros.eval.pq import PQAccumulator
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "coco_panoptic_sample"
@@ -147,3 +148,12 @@ def test_cli_on_prediction_files(tmp_path, capsys):
     shutil.rmtree(tmp_path / "pred")
     assert eval_main(["--gt-json", str(SAMPLE / "panoptic_examples.json"), "--gt-dir", str(SAMPLE / "panoptic_examples"),
                       "--pred-json", str(tmp_path / "pred.json"), "--pred-dir", str(tmp_path / "pred")]) == 2
+
+
+def test_a_segment_of_a_category_outside_the_table_is_named():
+    acc = PQAccumulator(STREET_CATEGORIES)
+    seg = np.array([[1, 1], [2, 2]])
+    with pytest.raises(ValueError, match="predicted segment 2 has category 77"):
+        acc.add(seg, {1: 1, 2: 2}, set(), seg, {1: 1, 2: 77})
+    with pytest.raises(ValueError, match="ground-truth segment 1 has category 99"):
+        acc.add(seg, {1: 99, 2: 2}, set(), seg, {1: 1, 2: 2})
