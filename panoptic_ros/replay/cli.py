@@ -98,7 +98,8 @@ def run_live(args: argparse.Namespace, frames: list, gt: dict, out: Path) -> dic
     recorder.bad_frames = int(extra["node_diagnostics"].get("bad_frames", 0))
     diag = extra["node_diagnostics"]
     return recorder.finish({"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
-                            "mask_cues": args.mask_cues, **extra})
+                            "mask_cues": diag.get("mask_cues", str(args.mask_cues).lower()) == "true",  # the node's own
+                            **extra})
 
 
 def run_offline(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]:

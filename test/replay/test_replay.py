@@ -134,6 +134,7 @@ def test_live_replay_measures_the_running_node(bag, model, tmp_path, monkeypatch
     assert report["processed"] + report["dropped"] == 6 and report["processed"] >= 1
     assert report["e2e_latency_ms"]["p50"] > 0
     assert report["node_diagnostics"]["model"] == "street-small"
+    assert report["mask_cues"] is True and report["node_diagnostics"]["mask_cues"] == "true"  # the node's own
     assert report["pq"]["frames"] == report["processed"]
     assert (out / "preview.png").is_file() and (out / "output_bag").is_dir()
 
