@@ -47,7 +47,6 @@ def predict_at(model: PanopticNet, images: torch.Tensor, mask_cues: bool, head: 
                          out_size=tuple(images.shape[-2:]))
 
 
-@torch.no_grad()
 def _same_size_batches(samples: Iterable[PanopticSample], batch_size: int) -> Iterator[list[PanopticSample]]:
     """Consecutive samples in batches of up to ``batch_size``, a new batch wherever the image size changes."""
     batch: list[PanopticSample] = []
@@ -60,6 +59,7 @@ def _same_size_batches(samples: Iterable[PanopticSample], batch_size: int) -> It
         yield batch
 
 
+@torch.no_grad()
 def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mask_cues: bool,
                    limit: int | None = None, batch_size: int = 1,
                    inference_size: tuple[int, int] | None = None) -> dict[str, Any]:

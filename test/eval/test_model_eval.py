@@ -51,6 +51,8 @@ def test_images_of_different_sizes_are_batched_apart():
     mixed = _Listed([small[0], large[0], small[1]], STREET_CATEGORIES)
     sizes = []
     predict = model.predict
-    model.predict = lambda images, **kwargs: sizes.append(tuple(images.shape)) or predict(images, **kwargs)
+    model.predict = lambda images, **kwargs: sizes.append((tuple(images.shape), torch.is_grad_enabled())) or predict(
+        images, **kwargs)
     summary = evaluate_model(model, mixed, "upsnet", True, batch_size=3)
-    assert summary["images"] == 3 and sizes == [(1, 3, 64, 96), (1, 3, 96, 128), (1, 3, 64, 96)]
+    assert summary["images"] == 3  # no autograd graphs either
+    assert sizes == [((1, 3, 64, 96), False), ((1, 3, 96, 128), False), ((1, 3, 64, 96), False)]
