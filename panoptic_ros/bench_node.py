@@ -16,7 +16,7 @@ import torch
 from panoptic_ros.bench_stages import StageTimer, medians
 from panoptic_ros.device import autocast
 from panoptic_ros.inference.overlay import render_overlay
-from panoptic_ros.inference.resize import resize_batch
+from panoptic_ros.inference.resize import network_size, resize_batch
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import build_results
 
@@ -45,7 +45,7 @@ def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_si
         with t("conversion"):
             rgb = conversions.rgb_from_message(msg, device)
         with t("resize"):
-            small = resize_batch([rgb], inference_size)  # as ``TorchPredictor.predict``
+            small = resize_batch([rgb], network_size((h, w), inference_size))  # as ``TorchPredictor.predict``
         with t("network"), autocast(device, precision):
             channels, confidence, dets = model.panoptic_maps(small, mask_cues, head)
         with t("results"):

@@ -25,6 +25,7 @@ from panoptic_ros.categories import CategoryTable
 from panoptic_ros.config import SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides, from_dict, to_dict
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
 from panoptic_ros.eval.pq import PQAccumulator, format_table
+from panoptic_ros.inference.resize import check_inference_size
 from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.heads import HEAD_KINDS
 
@@ -77,9 +78,9 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     from panoptic_ros.eval.preview import write_preview
     from panoptic_ros.model.checkpoint import load_checkpoint
 
+    if args.inference_size:
+        check_inference_size(args.inference_size, "--inference-size")
     size = tuple(args.inference_size) if args.inference_size and any(args.inference_size) else None  # 0 0: own size
-    if size is not None and min(size) <= 0:
-        raise ValueError(f"--inference-size must be two positive numbers (or 0 0), got {args.inference_size}")
     if args.data == "coco_panoptic" and args.split:
         raise ValueError("--split does not apply to coco_panoptic: --root names the split's folder "
                          "(panoptic.json, panoptic/, images/)")
@@ -97,7 +98,8 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
         print(f"preview (input | {model.cfg.panoptic.kind} with mask cues | ground truth) written to {written}")
     heads = list(HEAD_KINDS) if args.head == "all" else [args.head or model.cfg.panoptic.kind]
     modes = {"on": [True], "off": [False], "both": [True, False]}[args.mask_cues]
-    at = f"{size[0]}x{size[1]}" if size else "each image's own size"
+    at = ("each image's own size" if not size else f"{size[0]}x{size[1]}" if all(size) else
+          f"{max(size)} {'rows' if size[0] else 'columns'}, the other side by each image's aspect ratio")
     runs = {}
     for head in heads:
         for cues in modes:
@@ -133,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("--mask-cues", default="on", choices=["on", "off", "both"])
     model.add_argument("--inference-size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"),
                        help="run the network at this size, as the node's inference_size does (outputs "
-                       "and scores at each image's own size); default or 0 0: each image's size")
+                       "and scores at each image's own size); a 0 follows each image's aspect ratio; "
+                       "default or 0 0: each image's size")
     model.add_argument("--device", default="auto")
     model.add_argument("--batch", type=int, default=1)
     model.add_argument("--set", nargs="+", default=[], metavar="panoptic.KEY=VALUE",

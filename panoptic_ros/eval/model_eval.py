@@ -15,7 +15,7 @@ from panoptic_ros.eval.miou import IoUAccumulator
 from panoptic_ros.eval.pq import PQAccumulator
 from panoptic_ros.device import synchronize
 from panoptic_ros.heads import HeadKind
-from panoptic_ros.inference.resize import resize_batch
+from panoptic_ros.inference.resize import network_size, resize_batch
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.structures import PanopticResult, category_of
 
@@ -39,12 +39,13 @@ def semantic_map(sample: PanopticSample) -> np.ndarray:
 
 def predict_at(model: PanopticNet, images: torch.Tensor, mask_cues: bool, head: HeadKind,
                inference_size: tuple[int, int] | None = None) -> list[PanopticResult]:
-    """``model.predict`` on uint8 [B, 3, H, W] images with the network at ``inference_size`` (``None``:
-    the images' own size), as the node's parameter of that name runs it; results at [H, W]."""
-    if inference_size is None:
+    """``model.predict`` on uint8 [B, 3, H, W] images with the network at ``network_size`` of
+    ``inference_size``, as the node's parameter of that name runs it; results at [H, W]."""
+    own = tuple(images.shape[-2:])
+    size = network_size(own, inference_size)  # type: ignore[arg-type]
+    if size == own:
         return model.predict(images, mask_cues=mask_cues, head=head)
-    return model.predict(resize_batch(images, inference_size), mask_cues=mask_cues, head=head,
-                         out_size=tuple(images.shape[-2:]))
+    return model.predict(resize_batch(images, size), mask_cues=mask_cues, head=head, out_size=own)
 
 
 def _same_size_batches(samples: Iterable[PanopticSample], batch_size: int) -> Iterator[list[PanopticSample]]:

@@ -14,7 +14,7 @@ import torch
 
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.device import autocast, check_precision, release_cached_memory, resolve_device
-from panoptic_ros.inference.resize import resize_batch
+from panoptic_ros.inference.resize import network_size, resize_batch
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.heads import HeadKind
 from panoptic_ros.precisions import Precision
@@ -59,7 +59,7 @@ class PredictorOptions:
     mask_cues: bool = True
     head: HeadKind | None = None         # None: the checkpoint's own choice
     score_threshold: float | None = None  # None: the checkpoint's own threshold
-    inference_size: tuple[int, int] | None = None  # (height, width); None: each input's size
+    inference_size: tuple[int, int] | None = None  # (height, width), one 0: aspect kept; None: input's size
 
 
 SHIPPED_MODEL = "street_lite0.pt"
@@ -101,12 +101,13 @@ class TorchPredictor:
 
     @torch.inference_mode()
     def predict(self, images: list[torch.Tensor]) -> list[PanopticResult]:
-        """One network pass per network-input size (with ``inference_size`` set: one for the whole batch,
-        whatever the inputs' resolutions); each result has its input's size."""
+        """One network pass per network-input size (``network_size``: with a fixed ``inference_size`` one
+        for the whole batch, whatever the inputs' resolutions; with one side 0, one per aspect ratio);
+        each result has its input's size."""
         out: list[PanopticResult | None] = [None] * len(images)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, im in enumerate(images):
-            groups.setdefault(tuple(self.options.inference_size or im.shape[-2:]), []).append(i)  # type: ignore[arg-type]
+            groups.setdefault(network_size(tuple(im.shape[-2:]), self.options.inference_size), []).append(i)
         for target, idx in groups.items():
             sizes = [tuple(images[i].shape[-2:]) for i in idx]
             batch = resize_batch([images[i].to(self.device, non_blocking=True) for i in idx], target)

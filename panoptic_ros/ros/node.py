@@ -44,6 +44,7 @@ from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.device import release_cached_memory
 from panoptic_ros.inference.predictor import Predictor, PredictorOptions, TorchPredictor, shipped_model_path
+from panoptic_ros.inference.resize import network_size
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.structures import PanopticResult
 from panoptic_ros.ros import conversions
@@ -60,6 +61,7 @@ from panoptic_ros.ros.topics import (
 # from an ordinary (reliable) camera driver over Fast DDS. Depth 5: see the README on frames_lost.
 INPUT_QOS = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
 
+WARM_UP_FRAME = (360, 480)  # a camera frame's size to warm up at, before the first frame says it
 Frame = tuple[Image | CompressedImage, float]  # (message, monotonic time it reached the callback)
 
 
@@ -166,7 +168,8 @@ class PanopticNode(LifecycleNode):
     def _start_taking_frames(self) -> None:
         """Warm up, start the inference thread, then subscribe each camera."""
         assert self.predictor is not None
-        height, width = self.params["inference_size"] if any(self.params["inference_size"]) else (128, 256)
+        size = tuple(self.params["inference_size"])
+        height, width = network_size(WARM_UP_FRAME, size) if any(size) else (128, 256)  # type: ignore[arg-type]
         blank = torch.zeros(3, height, width, dtype=torch.uint8, device=self.predictor.device)
         self.predictor.predict([blank] * len(self.cameras))  # warm up at the batch the cameras will make
         stopped = self._stopped = threading.Event()

@@ -14,7 +14,7 @@ import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 from panoptic_ros.heads import HEAD_KINDS
-from panoptic_ros.image_encoding import MAX_PIXELS
+from panoptic_ros.inference.resize import check_inference_size
 from panoptic_ros.precisions import PRECISION_NAMES
 from panoptic_ros.ros.topics import IMAGE, camera_topic
 
@@ -54,8 +54,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   dynamic=True),
     ParameterSpec("overlay_max_size", 0, "Longest side of ~/overlay in pixels (smaller overlays cost less to "
                   "draw and send); 0 = the input's size.", minimum=0, maximum=8192, dynamic=True),
-    ParameterSpec("inference_size", [360, 480], "[height, width] the network runs at; [0, 0] = each input's "
-                  "own size. Outputs always come back at the input's resolution."),
+    ParameterSpec("inference_size", [360, 0], "[height, width] the network runs at; a 0 follows each input's "
+                  "aspect ratio ([360, 0]: 360 rows, 640 columns for 16:9), so objects keep their shape; [0, 0] = "
+                  "each input's own size. Outputs always come back at the input's resolution."),
     ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", minimum=0.05, maximum=60.0),
     ParameterSpec("shutdown_timeout", 5.0, "Seconds a stop waits for the frame being inferred; a frame still "
                   "running then is abandoned and the process exits without it.", minimum=0.0, maximum=600.0),
@@ -141,10 +142,6 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
         if not (cameras == [""] or (cameras and named and len(set(cameras)) == len(cameras))):
             raise ValueError(f"parameter 'cameras' must be distinct camera names (letters, digits, _ and /, "
                              f"not starting with a digit or /), or [''] for one unnamed camera, got {cameras!r}")
-    size = values.get("inference_size")
-    if size is not None:
-        if len(size) != 2 or any(not isinstance(v, int) or v < 0 for v in size) or (0 in size and any(size)):
-            raise ValueError(f"parameter 'inference_size' must be [height, width] (positive) or [0, 0], got {size!r}")
-        if size[0] * size[1] > MAX_PIXELS or (any(size) and min(size) < 32):
-            raise ValueError(f"parameter 'inference_size' {size!r} is out of range (32..8192 per side)")
+    if values.get("inference_size") is not None:
+        check_inference_size(values["inference_size"], "parameter 'inference_size'")
     return values

@@ -26,10 +26,10 @@ def test_only_inference_time_settings_can_be_overridden(item):
         with_inference_overrides(ModelConfig(), [item])
 
 
-@pytest.mark.parametrize("size", [["-1", "5"], ["0", "480"]])
-def test_an_inference_size_that_is_not_two_positive_numbers_is_a_clear_error(size, capsys):
+@pytest.mark.parametrize("size", [["-1", "5"], ["0", "16"]])
+def test_an_inference_size_out_of_range_is_a_clear_error(size, capsys):
     assert main(["--checkpoint", "missing.pt", "--inference-size", *size]) == 2
-    assert "--inference-size must be two positive numbers" in capsys.readouterr().err
+    assert "--inference-size" in capsys.readouterr().err
 
 
 def test_without_head_the_checkpoint_s_own_head_is_evaluated_and_a_preview_written(tmp_path, model_config):

@@ -26,6 +26,17 @@ def test_outputs_come_back_at_each_inputs_resolution_with_mixed_sizes():
     assert torch.equal(p.predict(images[1:2])[0].panoptic, results[1].panoptic)
 
 
+def test_with_one_side_zero_each_aspect_ratio_gets_its_own_pass_at_its_own_shape():
+    p = _predictor(inference_size=(64, 0))
+    images = [torch.randint(0, 256, (3, h, w), dtype=torch.uint8) for h, w in ((120, 240), (90, 160), (60, 120))]
+    passes = []
+    predict = p.model.predict
+    p.model.predict = lambda batch, *args, **kwargs: passes.append(tuple(batch.shape)) or predict(batch, *args, **kwargs)
+    results = p.predict(images)
+    assert sorted(passes) == [(1, 3, 64, 114), (2, 3, 64, 128)]  # 16:9 apart; the two 2:1 frames in one pass
+    assert [tuple(r.panoptic.shape) for r in results] == [(120, 240), (90, 160), (60, 120)]
+
+
 def test_bf16_autocast_runs_on_the_cpu_and_mostly_agrees_with_fp32():
     image = [torch.randint(0, 256, (3, 64, 96), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))]
     fp32 = _predictor().predict(image)[0]

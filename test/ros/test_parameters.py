@@ -14,7 +14,7 @@ def test_defaults_are_valid():
     ({"score_threshold": 1.5}, "must be <= 1.0"),
     ({"diagnostics_period": 0}, "must be >= 0.05"),
     ({"mask_cues": "yes"}, "must be bool"),
-    ({"inference_size": [0, 256]}, "inference_size"),
+    ({"inference_size": [-1, 256]}, "inference_size"),
     ({"inference_size": [16, 16]}, "out of range"),
     ({"nonsense": 1}, "unknown parameter"),
     ({"cameras": []}, "cameras"),
