@@ -54,7 +54,7 @@ demo: setup
 	$(RUN) $(PY) -m panoptic_ros.demo
 
 train: setup
-	$(RUN) $(PY) -m panoptic_ros.train --config config/train_camvid.yaml
+	$(RUN) $(PY) -m panoptic_ros.train --config config/train_camvid.yaml --resume
 
 bench: setup
 	$(RUN) $(PY) -m panoptic_ros.bench

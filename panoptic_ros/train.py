@@ -66,7 +66,8 @@ def _open_log(path: Path, start: int) -> TextIO:
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     step = rows[0].index("step") if rows else 0
-    kept = rows[:1] + [r for r in rows[1:] if r and int(r[step]) <= start]
+    complete = [r for r in rows[1:] if len(r) == len(rows[0])]  # a line cut short by a crash goes too
+    kept = rows[:1] + [r for r in complete if int(r[step]) <= start]
     log_file = open(path, "w", newline="")
     csv.writer(log_file).writerows(kept)
     log_file.flush()  # _log_writer reads the header back from the file
@@ -192,7 +193,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                              f"groups, this run {len(groups)}: backbone_lr_scale can change on resume, but "
                              "not between 1 and another value")
         optimizer.load_state_dict(saved)
-        if use_amp and "scaler" in state["extra"]:
+        if use_amp and state["extra"].get("scaler"):  # empty where the run had AMP off (a CPU)
             scaler.load_state_dict(state["extra"]["scaler"])
         start, best_pq = state["extra"]["step"], state["extra"]["best_pq"]
     net = DistributedDataParallel(model, find_unused_parameters=True) if distributed else model

@@ -22,7 +22,7 @@ for arm in "${order[@]}"; do
   run=runs/ablation/$arm
   [ -f "out/ablation/$arm.json" ] && continue
   # shellcheck disable=SC2086  # the overrides are separate words
-  python -m panoptic_ros.train --config config/ablation_recipe.yaml --device cpu --quiet \
+  python -m panoptic_ros.train --config config/ablation_recipe.yaml --device cpu --quiet --resume \
     init_from="$init" output_dir="$run" ${arms[$arm]}
   python -m panoptic_ros.eval.cli --checkpoint "$run/last.pt" --images 200 --head all --mask-cues both \
     --device cpu --out "out/ablation/$arm.json"

@@ -60,7 +60,7 @@ def test_a_fresh_run_refuses_a_folder_holding_a_run_and_a_resume_logs_each_step_
         main(["--config", str(config), "--quiet", "--device", "cpu"])
     assert (tmp_path / "run" / "best.pt").read_bytes() == best
     with open(tmp_path / "run" / "log.csv", "a") as f:  # a step logged after the last checkpoint, then a crash
-        f.write("3" + "," * (len(_log(tmp_path / "run")[0]) - 1) + "\n")
+        f.write("3" + "," * (len(_log(tmp_path / "run")[0]) - 1) + "\n" + "1")  # ... in the middle of a line
     main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=4"])
     assert [int(r["step"]) for r in _log(tmp_path / "run")] == [1, 2, 3, 4]
     assert all(float(r["loss"]) > 0 for r in _log(tmp_path / "run"))

@@ -11,6 +11,7 @@ from panoptic_ros.image_encoding import MAX_PIXELS
 
 
 MIN_SIDE = 32  # the smallest side the network is run at
+MAX_ASPECT = 4  # a side that follows the aspect ratio is at most this many times the given one
 
 
 def check_inference_size(size: Sequence[int], name: str = "inference_size") -> None:
@@ -27,7 +28,8 @@ def network_size(image_size: tuple[int, int], inference_size: tuple[int, int] | 
     """The (height, width) the network runs an image of ``image_size`` at, from the node's
     ``inference_size``: both sides given, exactly that; one side 0, that side follows the image's
     aspect ratio (``(360, 0)``: 360 rows, a 16:9 frame 640 columns, a 1242x375 one 1192), so objects
-    keep their shape; ``None`` or ``(0, 0)``, the image's own size."""
+    keep their shape, within ``MAX_ASPECT`` (a 1x100 frame still costs no more than 360x1440);
+    ``None`` or ``(0, 0)``, the image's own size."""
     if not inference_size or not any(inference_size):
         return tuple(image_size)  # type: ignore[return-value]
     rows, cols = inference_size
@@ -35,8 +37,8 @@ def network_size(image_size: tuple[int, int], inference_size: tuple[int, int] | 
     if rows and cols:
         return rows, cols
     if cols == 0:
-        return rows, max(MIN_SIDE, round(rows * width / height))
-    return max(MIN_SIDE, round(cols * height / width)), cols
+        return rows, min(max(MIN_SIDE, round(rows * width / height)), MAX_ASPECT * rows)
+    return min(max(MIN_SIDE, round(cols * height / width)), MAX_ASPECT * cols), cols
 
 
 def resize_rgb(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

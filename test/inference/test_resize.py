@@ -22,6 +22,7 @@ def test_input_resize_is_within_one_grey_level_of_the_float_computation(size, ta
     ((360, 480), (360, 0), (360, 480)),       # CamVid: the size the model was trained at
     ((1080, 1920), (0, 480), (270, 480)),
     ((4000, 10), (360, 0), (360, 32)),        # never narrower than the network's smallest side
+    ((1, 100), (360, 0), (360, 1440)), ((100, 1), (0, 360), (1440, 360)),  # a sliver costs at most 4:1
     ((1080, 1920), (360, 480), (360, 480)),   # both given: exactly that
     ((1080, 1920), (0, 0), (1080, 1920)), ((1080, 1920), None, (1080, 1920))])
 def test_the_network_size_keeps_the_aspect_ratio_where_a_side_is_zero(image, inference, expected):

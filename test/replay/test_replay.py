@@ -180,8 +180,12 @@ def test_an_out_folder_that_is_not_a_replay_is_refused_and_kept_and_a_replay_is_
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
     assert replay(_args(bag, mine, model)) == 2
-    assert "is not the output of a replay" in capsys.readouterr().err
+    assert "exists and is not a replay's (no report.json)" in capsys.readouterr().err
     assert (mine / "notes.txt").read_text() == "keep me" and not (tmp_path / "my_bags.partial").exists()
+    theirs = tmp_path / "x.partial"  # a folder of the user's that happens to carry the staging name
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("keep me too")
+    assert replay(_args(bag, tmp_path / "x", model)) == 2 and (theirs / "notes.txt").is_file()
     out = tmp_path / "replay"
     assert replay(_args(bag, out, model)) == 0 and replay(_args(bag, out, model, "--batch", "2")) == 0
     assert json.loads((out / "report.json").read_text())["batch"] == 2
