@@ -40,7 +40,7 @@ class Augmentation:
         if f != 1.0:
             size = (max(1, round(image.shape[1] * f)), max(1, round(image.shape[0] * f)))
             image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
-            seg = cv2.resize(seg, size, interpolation=cv2.INTER_NEAREST)
+            seg = cv2.resize(seg, size, interpolation=cv2.INTER_NEAREST_EXACT)  # pixel centres, as INTER_LINEAR
         ch, cw = self.crop
         ph, pw = max(0, ch - image.shape[0]), max(0, cw - image.shape[1])
         if ph or pw:  # pad with void
