@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
