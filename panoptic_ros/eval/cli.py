@@ -88,10 +88,10 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     model, meta = load_checkpoint(args.checkpoint, device)
     model.for_inference()  # as the node runs it
     model.cfg = with_inference_overrides(model.cfg, args.set)
-    images = args.images if args.images is not None else SYNTHETIC_IMAGES if args.data == "synthetic" else None
-    source = build_source(SourceConfig(kind=args.data, root=args.root or "",
-                                       split=args.split or EVAL_SPLITS.get(args.data, ""), images=images or SYNTHETIC_IMAGES,
-                                       seed=args.seed, height=args.height, width=args.width))
+    source = build_source(SourceConfig(kind=args.data, root=args.root or "",  # images: what synthetic generates
+                                       split=args.split or EVAL_SPLITS.get(args.data, ""),
+                                       images=args.images or SYNTHETIC_IMAGES, seed=args.seed, height=args.height,
+                                       width=args.width))
     check_same_categories(model.categories, source.categories)
     if args.preview:
         written = write_preview(args.preview, model, source, model.cfg.panoptic.kind, True, inference_size=size)
@@ -103,7 +103,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     runs = {}
     for head in heads:
         for cues in modes:
-            summary = evaluate_model(model, source, head, cues, limit=images, batch_size=args.batch,
+            summary = evaluate_model(model, source, head, cues, limit=args.images, batch_size=args.batch,
                                      inference_size=size)
             name = f"{head}/{'mask' if cues else 'boxes'}"
             print(f"\n== {name}: {summary['images']} images, network at {at}, {summary['latency_ms']:.1f} ms/image, "
