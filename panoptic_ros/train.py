@@ -7,7 +7,8 @@
 Each step runs with mask cues, or without them with probability ``mask_cue_dropout``, so one
 checkpoint serves both inference modes; its panoptic heads see the network's own detections with
 probability ``own_detections``, else ground-truth boxes with some hidden (the same choices on every
-rank). Logs go to ``<output_dir>/log.csv`` (per step: base and body learning rates, losses, seconds);
+rank). Logs go to ``<output_dir>/log.csv`` (per step: base and body learning rates, losses averaged over
+the ranks, seconds);
 ``last.pt`` is written every ``checkpoint_every`` steps, ``best.pt`` whenever the PQ on ``held_out``
 (with the model's own head) improves. ``--resume`` continues from ``last.pt`` where the run would have
 been: the same epoch, order and augmentations, without the batches already trained on; a run without
@@ -111,6 +112,24 @@ def parameter_groups(model: PanopticNet, backbone_lr_scale: float) -> list[dict[
     groups = [{"params": [p for p in trainable if id(p) not in body], "lr_scale": 1.0},
               {"params": [p for p in trainable if id(p) in body], "lr_scale": backbone_lr_scale}]
     return [g for g in groups if g["params"]]
+
+
+def mean_over_ranks(losses: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The losses averaged over every DDP rank (as given outside DDP), for the log.
+
+    Each rank trains on its own share of the batch, so rank 0's losses alone are one sample of the
+    step's; the mean is what the gradients follow. Every rank must call this (it is a collective).
+
+    Args:
+        losses: scalar loss tensors by name, the same names on every rank.
+    Returns:
+        The means as floats, by name.
+    """
+    values = torch.stack([v.detach().float() for v in losses.values()])
+    if dist.is_initialized():
+        dist.all_reduce(values)
+        values /= dist.get_world_size()
+    return dict(zip(losses, values.tolist()))
 
 
 def _batches(loader: DataLoader, sampler: EpochSampler, start: int) -> Iterator[tuple[torch.Tensor, Any]]:
@@ -235,10 +254,11 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         scaler.step(optimizer)
         scaler.update()
 
+        logged = mean_over_ranks({"loss": loss} | losses)
         if rank == 0:
-            row = {"step": step + 1, "lr": lr, "lr_body": lr * cfg.backbone_lr_scale, "loss": loss.item(),
+            row = {"step": step + 1, "lr": lr, "lr_body": lr * cfg.backbone_lr_scale, "loss": logged.pop("loss"),
                    "mask_cues": int(mask_cues), "own_detections": int(own_detections), "sec_per_step": time.perf_counter() - t_last}
-            row |= {k: round(v.item(), 5) for k, v in losses.items()}
+            row |= {k: round(v, 5) for k, v in logged.items()}
             t_last = time.perf_counter()
             if writer is None:
                 writer = _log_writer(log_file, list(row))

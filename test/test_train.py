@@ -19,7 +19,7 @@ from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.dataset import SyntheticStreetScenes, TrainingDataset, collate
 from panoptic_ros.data.sampling import EpochSampler
-from panoptic_ros.train import _batches, learning_rate, main, parameter_groups
+from panoptic_ros.train import _batches, learning_rate, main, mean_over_ranks, parameter_groups
 
 
 def _config(tmp_path: Path, iterations: int) -> Path:
@@ -152,6 +152,23 @@ def test_ddp_with_two_gloo_processes(tmp_path):
     rows = _log(tmp_path / "run")
     assert [int(r["step"]) for r in rows] == [1, 2]  # rank 0 logs each step once
     assert read_checkpoint(tmp_path / "run" / "last.pt")["extra"]["step"] == 2
+
+
+def _log_rank_means(rank: int, store: str, out: str) -> None:
+    torch.distributed.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        means = mean_over_ranks({"loss": torch.tensor(1.0 + rank), "loss_mask": torch.tensor(4.0 * rank)})
+        Path(out, f"rank{rank}.yaml").write_text(yaml.safe_dump(means))
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_the_log_averages_the_losses_over_the_ranks_not_rank_0s_share(tmp_path):
+    torch.multiprocessing.start_processes(_log_rank_means, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=2,
+                                          start_method="fork")  # spawn cannot import a test module by name
+    for rank in (0, 1):
+        assert yaml.safe_load((tmp_path / f"rank{rank}.yaml").read_text()) == {"loss": 1.5, "loss_mask": 2.0}
+    assert mean_over_ranks({"loss": torch.tensor(3.0)}) == {"loss": 3.0}  # one process: as given
 
 
 def test_a_run_can_start_from_a_trained_checkpoint_and_refuses_a_different_model(tmp_path):
