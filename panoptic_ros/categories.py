@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 
@@ -37,10 +37,15 @@ class CategoryTable:
         ids = [c.id for c in self.categories]
         if len(set(ids)) != len(ids):
             raise ValueError("category ids must be unique")
+        if len({c.name for c in self.categories}) != len(ids):
+            raise ValueError("category names must be unique (messages and reports name categories by them)")
         if any(not 0 <= i < VOID for i in ids):
             raise ValueError(f"category ids must be in 0..{VOID - 1} (they are written to a mono8 image)")
         if not self.things or not self.stuff:
             raise ValueError("a panoptic category table needs at least one thing and one stuff category")
+
+    def __iter__(self) -> Iterator[Category]:
+        return iter(self.categories)
 
     @property
     def stuff(self) -> tuple[Category, ...]:
@@ -90,13 +95,22 @@ class CategoryTable:
 
     @classmethod
     def from_list(cls, items: Sequence[dict[str, Any]]) -> "CategoryTable":
-        """From COCO-panoptic-style records: ``id``, ``name``, ``isthing``/``is_thing``, ``color``."""
-        cats = []
-        for it in items:
-            is_thing = bool(it["is_thing"] if "is_thing" in it else it["isthing"])
-            color = tuple(int(v) for v in it.get("color", (128, 128, 128)))
-            cats.append(Category(int(it["id"]), str(it["name"]), is_thing, color))  # type: ignore[arg-type]
-        return cls(tuple(cats))
+        """From COCO-panoptic-style records (``categories_from_records``), under the table's rules."""
+        return cls(categories_from_records(items))
+
+
+def categories_from_records(items: Sequence[dict[str, Any]]) -> tuple[Category, ...]:
+    """Categories from COCO-panoptic-style records: ``id``, ``name``, ``isthing``/``is_thing``, ``color``.
+
+    Without a ``CategoryTable``'s rules (ids under 255, things and stuff both present), which a model
+    needs but scoring another data set's files does not.
+    """
+    cats = []
+    for it in items:
+        is_thing = bool(it["is_thing"] if "is_thing" in it else it["isthing"])
+        color = tuple(int(v) for v in it.get("color", (128, 128, 128)))
+        cats.append(Category(int(it["id"]), str(it["name"]), is_thing, color))  # type: ignore[arg-type]
+    return tuple(cats)
 
 
 @functools.lru_cache(maxsize=16)

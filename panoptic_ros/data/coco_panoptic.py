@@ -4,6 +4,7 @@ share the format that the evaluator reads.
 """
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any, Iterable
@@ -11,7 +12,7 @@ from typing import Any, Iterable
 import cv2
 import numpy as np
 
-from panoptic_ros.categories import CategoryTable
+from panoptic_ros.categories import Category, CategoryTable, categories_from_records
 from panoptic_ros.data.sample import PanopticSample
 
 
@@ -59,28 +60,49 @@ def segments_info(segments: np.ndarray, categories: dict[int, int], crowd: Itera
 
 
 class CocoPanopticDataset:
-    """Read-only access to a COCO panoptic split (images + panoptic PNGs + JSON)."""
+    """Read-only access to a COCO panoptic split (images + panoptic PNGs + JSON).
+
+    ``category_records`` are the JSON's categories as given (a prediction file may have none);
+    ``categories`` is their ``CategoryTable``, checked against a model's rules only when training or a
+    model's evaluation asks for it, so scoring files works for any COCO-panoptic data set.
+    """
 
     def __init__(self, json_path: str | Path, panoptic_dir: str | Path, image_dir: str | Path | None = None) -> None:
         self.json_path = Path(json_path)
         data = json.loads(self.json_path.read_text())
         self.panoptic_dir = Path(panoptic_dir)
         self.image_dir = Path(image_dir) if image_dir is not None else None
-        self.categories = CategoryTable.from_list(data["categories"])
+        self.category_records: tuple[Category, ...] = categories_from_records(data.get("categories", []))
         images = {im["id"]: im for im in data.get("images", [])}
         self.annotations = data["annotations"]
         self.images = [images.get(a["image_id"], {"file_name": Path(a["file_name"]).with_suffix(".jpg").name})
                        for a in self.annotations]
 
+    @functools.cached_property
+    def categories(self) -> CategoryTable:
+        return CategoryTable(self.category_records)
+
     def __len__(self) -> int:
         return len(self.annotations)
 
     def load_segments(self, i: int) -> tuple[np.ndarray, dict[int, int], frozenset[int]]:
-        """Image ``i``'s ground truth: segment ids, id -> category, and the crowd segments' ids."""
+        """Image ``i``'s segments: segment ids, id -> category (in ``segments_info`` order), and the
+        crowd segments' ids.
+
+        Raises:
+            ValueError: the PNG holds a segment id that ``segments_info`` does not list (typically a PNG
+                written with its channels swapped: OpenCV writes BGR), which would otherwise be scored
+                as neither a segment nor void.
+        """
         ann = self.annotations[i]
-        seg = rgb_to_id(read_rgb(self.panoptic_dir / ann["file_name"]))
+        path = self.panoptic_dir / ann["file_name"]
+        seg = rgb_to_id(read_rgb(path))
         info = {s["id"]: s["category_id"] for s in ann["segments_info"]}
         crowd = frozenset(s["id"] for s in ann["segments_info"] if s.get("iscrowd", 0))
+        unlisted = np.setdiff1d(np.unique(seg), np.array([0, *info], dtype=np.int64))
+        if len(unlisted):
+            raise ValueError(f"{path}: segment ids {unlisted[:5].tolist()} are in the PNG but not in its "
+                             f"segments_info (ids are R + 256 G + 256^2 B; a PNG written as BGR swaps them)")
         return seg, info, crowd
 
     def __getitem__(self, i: int) -> PanopticSample:

@@ -20,6 +20,11 @@ class PanopticSample:
     crowd: frozenset[int] = frozenset()  # segment ids marked iscrowd
     name: str = ""
 
+    def __post_init__(self) -> None:
+        if self.image.shape[:2] != self.segments.shape:
+            raise ValueError(f"{self.name or 'sample'}: image {self.image.shape[:2]} and its labels "
+                             f"{self.segments.shape} differ in size (a label must cover its image pixel for pixel)")
+
 
 @dataclasses.dataclass
 class TrainingArrays:

@@ -96,7 +96,8 @@ class StreetSceneGenerator:
         self._trees(cv, rng, horizon, vx, road_half + walk)
         self._things(cv, rng, horizon, vx, road_half, walk)
         image = self._photometric(cv.image, rng)
-        return SceneSample(image, cv.segments, cv.categories)
+        present = set(np.unique(cv.segments).tolist())  # a segment painted over entirely is not in the scene
+        return SceneSample(image, cv.segments, {s: c for s, c in cv.categories.items() if s in present})
 
     # -- stuff ------------------------------------------------------------------------------------
     def _sky(self, cv: _Canvas, rng: np.random.Generator, horizon: float) -> None:

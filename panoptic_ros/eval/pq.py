@@ -3,18 +3,21 @@
 Per image: a predicted and a ground-truth segment of the same category match when their IoU > 0.5
 (matches are then unique). Pixels that are void in the ground truth do not count against a
 prediction (they leave its IoU union); a prediction that is unmatched is a false positive unless
-more than half of it lies on ground-truth void or on a crowd region of its own category. Crowd
-ground-truth segments are never matched and never false negatives. Per category
-PQ = sum IoU(TP) / (TP + FP/2 + FN/2) = SQ * RQ; averages over the categories seen (TP+FP+FN > 0).
+more than half of it lies on ground-truth void or on a crowd region of its own category (the last
+one listed, when there are several). Crowd ground-truth segments are never matched and never false
+negatives; every other listed ground-truth segment that is not matched is a false negative, even one
+with no pixels, and ground-truth pixels of an unlisted id are neither void nor a segment, exactly as
+panopticapi's ``pq_compute`` counts them. Per category PQ = sum IoU(TP) / (TP + FP/2 + FN/2) =
+SQ * RQ; averages over the categories seen (TP+FP+FN > 0).
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
-from panoptic_ros.categories import CategoryTable
+from panoptic_ros.categories import Category
 
 VOID_ID = 0  # segment id of void pixels in both maps
 _OFFSET = 1 << 32
@@ -30,14 +33,25 @@ class _Stat:
 
 class PQAccumulator:
     """PQ / SQ / RQ per category over many images (Kirillov et al.: segments match at IoU > 0.5;
-    crowd regions and void are not held against a prediction)."""
-    def __init__(self, categories: CategoryTable) -> None:
-        self.categories = categories
-        self.stats = {c.id: _Stat() for c in categories.categories}
+    crowd regions and void are not held against a prediction).
+
+    Categories are a plain sequence, not a ``CategoryTable``: files of any COCO-panoptic data set are
+    scored, whatever its ids or kinds; names label the report, so they must differ.
+    """
+    def __init__(self, categories: Iterable[Category]) -> None:
+        self.categories = tuple(categories)
+        names = [c.name for c in self.categories]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"category names must be unique (they label the report); repeated: {repeated[:5]}")
+        self.stats = {c.id: _Stat() for c in self.categories}
 
     def add(self, gt: np.ndarray, gt_cats: dict[int, int], gt_crowd: set[int] | frozenset[int],
             pred: np.ndarray, pred_cats: dict[int, int]) -> None:
-        """One image: segment-id maps (0 = void) and their id -> category dictionaries."""
+        """One image: segment-id maps (0 = void) and their id -> category dictionaries (``gt_cats`` in
+        the ground truth's listing order, which picks a category's crowd region when it has several)."""
+        if VOID_ID in gt_cats or VOID_ID in pred_cats:
+            raise ValueError(f"segment id {VOID_ID} is void and cannot be given a category")
         if gt.shape != pred.shape:
             raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in size")
         for which, cats in (("ground-truth", gt_cats), ("predicted", pred_cats)):
@@ -51,7 +65,6 @@ class PQAccumulator:
         unknown_pred = set(np.unique(pred).tolist()) - set(pred_cats) - {VOID_ID}
         if unknown_pred:
             raise ValueError(f"prediction has segment ids without a category: {sorted(unknown_pred)[:5]}")
-        gt = np.where(np.isin(gt, list(gt_cats)), gt, VOID_ID)  # unlisted GT ids are void
         pairs, counts = np.unique(gt * _OFFSET + pred, return_counts=True)
         inter = {(int(p // _OFFSET), int(p % _OFFSET)): int(c) for p, c in zip(pairs, counts)}
         gt_area: dict[int, int] = {}
@@ -62,7 +75,7 @@ class PQAccumulator:
 
         matched_gt, matched_pred = set(), set()
         for (g, p), c in inter.items():
-            if g == VOID_ID or p == VOID_ID or g in gt_crowd or gt_cats[g] != pred_cats[p]:
+            if g not in gt_cats or p == VOID_ID or g in gt_crowd or gt_cats[g] != pred_cats[p]:
                 continue
             union = pred_area[p] + gt_area[g] - c - inter.get((VOID_ID, p), 0)
             iou = c / union
@@ -73,10 +86,12 @@ class PQAccumulator:
                 matched_gt.add(g)
                 matched_pred.add(p)
 
-        crowd_of_cat = {gt_cats[g]: g for g in gt_crowd if g in gt_area}
-        for g in gt_area:
-            if g != VOID_ID and g not in gt_crowd and g not in matched_gt:
-                self.stats[gt_cats[g]].fn += 1
+        crowd_of_cat: dict[int, int] = {}
+        for g, cat in gt_cats.items():
+            if g in gt_crowd:
+                crowd_of_cat[cat] = g
+            elif g not in matched_gt:
+                self.stats[cat].fn += 1
         for p, area in pred_area.items():
             if p == VOID_ID or p in matched_pred:
                 continue
@@ -91,7 +106,7 @@ class PQAccumulator:
     def summary(self) -> dict[str, Any]:
         """``{"All"|"Things"|"Stuff": {pq, sq, rq, n}, "per_class": {name: {pq, sq, rq, tp, fp, fn}}}``."""
         per_class: dict[str, dict[str, float]] = {}
-        for c in self.categories.categories:
+        for c in self.categories:
             st = self.stats[c.id]
             if st.tp + st.fp + st.fn == 0:
                 continue

@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset, id_to_rgb, rgb_to_id, write_coco_panoptic
 from panoptic_ros.data.sample import PanopticSample
@@ -53,3 +54,20 @@ def test_write_then_read_round_trip(tmp_path):
     original = {x["id"]: x for x in json.loads((SAMPLE / "panoptic_examples.json").read_text())["annotations"][0]["segments_info"]}
     for x in info:
         assert x["bbox"] == original[x["id"]]["bbox"] and x["area"] == original[x["id"]]["area"]
+
+
+def test_a_png_holding_ids_its_segments_info_does_not_list_is_named(tmp_path):
+    import cv2
+    data = json.loads((SAMPLE / "panoptic_examples.json").read_text())
+    (tmp_path / "panoptic").mkdir()
+    for ann in data["annotations"]:  # written the way cv2.imwrite writes an RGB array: channels swapped
+        bgr = cv2.imread(str(SAMPLE / "panoptic_examples" / ann["file_name"]))
+        cv2.imwrite(str(tmp_path / "panoptic" / ann["file_name"]), np.ascontiguousarray(bgr[..., ::-1]))
+    ds = CocoPanopticDataset(SAMPLE / "panoptic_examples.json", tmp_path / "panoptic")
+    with pytest.raises(ValueError, match=f"{data['annotations'][0]['file_name']}: segment ids .* not in its segments_info"):
+        ds.load_segments(0)
+
+
+def test_image_and_labels_of_different_sizes_are_refused_with_the_sample_named():
+    with pytest.raises(ValueError, match="frame_7: image \\(4, 6\\) and its labels \\(3, 6\\) differ"):
+        PanopticSample(np.zeros((4, 6, 3), np.uint8), np.zeros((3, 6), np.int32), {}, name="frame_7")

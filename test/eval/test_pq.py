@@ -19,20 +19,22 @@ TABLE = CategoryTable((Category(1, "road", False, (0, 0, 0)), Category(2, "car",
 
 
 def reference_pq(pairs, categories: CategoryTable) -> dict[int, tuple[float, int, int, int]]:
-    """Straight from the COCO panoptic definition, one boolean mask at a time (slow, obvious)."""
+    """Straight from panopticapi's ``pq_compute``, one boolean mask at a time (slow, obvious): only id 0
+    is void; every listed non-crowd segment unmatched is a false negative; a category's crowd region is
+    the last one listed."""
     stats = {c.id: [0.0, 0, 0, 0] for c in categories.categories}
     for gt, gt_cats, crowd, pred, pred_cats in pairs:
-        gt = np.where(np.isin(gt, list(gt_cats)), gt, 0)
         void = gt == 0
+        crowd_of = {gc: g for g, gc in gt_cats.items() if g in crowd}
         matched_p = set()
         for g, gc in gt_cats.items():
-            gm = gt == g
-            if not gm.any() or g in crowd:
+            if g in crowd:
                 continue
+            gm = gt == g
             hit = False
             for p, pc in pred_cats.items():
                 pm = pred == p
-                if pc != gc or not pm.any():
+                if pc != gc or not pm.any() or not gm.any():
                     continue
                 inter = (gm & pm).sum()
                 union = (gm | pm).sum() - (pm & void).sum()
@@ -47,7 +49,7 @@ def reference_pq(pairs, categories: CategoryTable) -> dict[int, tuple[float, int
             pm = pred == p
             if p in matched_p or not pm.any():
                 continue
-            ignored = (pm & void).sum() + sum((pm & (gt == g)).sum() for g in crowd if gt_cats[g] == pc)
+            ignored = (pm & void).sum() + ((pm & (gt == crowd_of[pc])).sum() if pc in crowd_of else 0)
             if ignored / pm.sum() <= 0.5:
                 stats[pc][2] += 1
     return {k: tuple(v) for k, v in stats.items()}
@@ -86,6 +88,39 @@ def test_crowd_and_void_do_not_make_false_positives():
     acc = PQAccumulator(TABLE)
     acc.add(gt, {5: 2}, {5}, pred, {7: 2, 8: 2})
     assert acc.summary()["per_class"] == {}
+
+
+def test_unlisted_ground_truth_is_not_void_and_a_listed_segment_with_no_pixels_is_missed():
+    """panopticapi's counting: ground truth the listing leaves out can still make a false positive,
+    and a listed segment never drawn is a false negative (neither is dropped as the PNG's fault)."""
+    gt = np.zeros((4, 8), np.int64)
+    gt[:, :4] = 1  # road
+    gt[:, 4:] = 9  # an id segments_info does not list
+    pred = np.zeros_like(gt)
+    pred[:, :4] = 10
+    pred[:, 4:] = 20  # a car on the unlisted region
+    acc = PQAccumulator(TABLE)
+    acc.add(gt, {1: 1, 3: 2}, set(), pred, {10: 1, 20: 2})  # car 3 is listed but has no pixels
+    car = acc.summary()["per_class"]["car"]
+    assert (car["tp"], car["fp"], car["fn"]) == (0, 1, 1)
+
+
+def test_the_last_listed_crowd_region_of_a_category_is_the_one_that_excuses_a_prediction():
+    gt = np.zeros((4, 8), np.int64)
+    gt[:, :4], gt[:, 4:] = 5, 6  # two crowds of cars
+    pred = np.zeros_like(gt)
+    pred[:, :3] = 7  # a car predicted inside crowd 5
+    for listing, fp in (({6: 2, 5: 2}, 0), ({5: 2, 6: 2}, 1)):
+        acc = PQAccumulator(TABLE)
+        acc.add(gt, listing, {5, 6}, pred, {7: 2})
+        assert acc.summary()["per_class"].get("car", {"fp": 0})["fp"] == fp
+
+
+def test_repeated_category_names_or_a_void_segment_are_refused():
+    with pytest.raises(ValueError, match="names must be unique"):
+        PQAccumulator([Category(2, "car", True, (0, 0, 0)), Category(3, "car", True, (0, 0, 0))])
+    with pytest.raises(ValueError, match="void"):
+        PQAccumulator(TABLE).add(np.ones((2, 2)), {0: 1}, set(), np.ones((2, 2)), {1: 1})
 
 
 def _coco_pairs(perturb):
@@ -157,3 +192,23 @@ def test_a_segment_of_a_category_outside_the_table_is_named():
         acc.add(seg, {1: 1, 2: 2}, set(), seg, {1: 1, 2: 77})
     with pytest.raises(ValueError, match="ground-truth segment 1 has category 99"):
         acc.add(seg, {1: 99, 2: 2}, set(), seg, {1: 1, 2: 2})
+
+
+def test_files_of_any_coco_panoptic_data_set_are_scored_and_predictions_need_no_categories(tmp_path):
+    """Ids above 255 and a data set of things only break a model's category table, not a file scoring."""
+    seg = np.zeros((4, 6), np.int64)
+    seg[:, :3], seg[:, 3:] = 1, 2
+    for which in ("gt", "pred"):
+        (tmp_path / which).mkdir()
+        write_rgb(tmp_path / which / "a.png", id_to_rgb(seg))
+    info = [{"id": 1, "category_id": 300, "iscrowd": 0}, {"id": 2, "category_id": 301, "iscrowd": 0}]
+    gt = {"annotations": [{"image_id": 1, "file_name": "a.png", "segments_info": info}],
+          "categories": [{"id": 300, "name": "car", "isthing": 1}, {"id": 301, "name": "bus", "isthing": 1}]}
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "pred.json").write_text(json.dumps({"annotations": gt["annotations"]}))
+    out = tmp_path / "report.json"
+    assert eval_main(["--gt-json", str(tmp_path / "gt.json"), "--gt-dir", str(tmp_path / "gt"),
+                      "--pred-json", str(tmp_path / "pred.json"), "--pred-dir", str(tmp_path / "pred"),
+                      "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["Things"]["pq"] == pytest.approx(1.0) and report["Things"]["n"] == 2 and report["Stuff"]["n"] == 0
