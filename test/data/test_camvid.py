@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from panoptic_ros.data.camvid import CAMVID_VOID, DRIVES, SPLITS, CamVidDataset, camvid_segments, sequence_of
+from panoptic_ros.data.camvid import (
+    CAMVID_VOID, DRIVES, SPLITS, CamVidDataset, camvid_segments, read_label, sequence_of,
+)
 from panoptic_ros.data.street_categories import CAR, PERSON, ROAD, SKY, STREET_CATEGORIES
 
 CAMVID = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "camvid"
@@ -58,3 +60,36 @@ def test_a_wrong_folder_or_split_is_a_clear_error(tmp_path):
         CamVidDataset(tmp_path)
     with pytest.raises(ValueError, match="split must be one of"):
         CamVidDataset(CAMVID, "test")
+
+
+def _png(path: Path, array: np.ndarray, palette: bool = False) -> None:
+    from PIL import Image
+    img = Image.fromarray(array)
+    if palette:
+        img = img.convert("P") if array.ndim == 3 else Image.fromarray(array, mode="L").convert("P")
+        img.putpalette([v for k in range(256) for v in ((37 * k) % 256, (91 * k) % 256, (151 * k) % 256)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+
+
+def test_labels_are_class_indices_even_in_a_palette_png_and_anything_else_is_refused(tmp_path):
+    label = np.tile(np.arange(12, dtype=np.uint8), (3, 1))
+    _png(tmp_path / "palette.png", label, palette=True)
+    assert np.array_equal(read_label(tmp_path / "palette.png"), label)  # indices, not brightness of colours
+    _png(tmp_path / "colour.png", np.zeros((3, 4, 3), np.uint8))
+    with pytest.raises(ValueError, match="not one channel"):
+        read_label(tmp_path / "colour.png")
+    _png(tmp_path / "32class.png", label + 12)
+    with pytest.raises(ValueError, match="outside the 11 classes"):
+        read_label(tmp_path / "32class.png")
+    with pytest.raises(FileNotFoundError, match="cannot read CamVid label"):
+        read_label(tmp_path / "missing.png")
+
+
+def test_the_original_segnet_lists_with_absolute_paths_are_read_under_the_root(tmp_path):
+    _png(tmp_path / "train" / "0001TP_0001.png", np.zeros((6, 8, 3), np.uint8))
+    _png(tmp_path / "trainannot" / "0001TP_0001.png", np.full((6, 8), 3, np.uint8))
+    (tmp_path / "train.txt").write_text("/SegNet/CamVid/train/0001TP_0001.png /SegNet/CamVid/trainannot/0001TP_0001.png\n")
+    (tmp_path / "val.txt").write_text("")
+    sample = CamVidDataset(tmp_path, "train")[0]
+    assert sample.image.shape == (6, 8, 3) and set(sample.categories.values()) == {ROAD}
