@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from panoptic_ros.arguments import positive_int
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.config import SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides, from_dict, to_dict
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
@@ -40,7 +41,7 @@ def evaluate_files(gt_json: Path, gt_dir: Path, pred_json: Path, pred_dir: Path)
     gt = CocoPanopticDataset(gt_json, gt_dir)
     pred = CocoPanopticDataset(pred_json, pred_dir)
     pred_index = {a["image_id"]: i for i, a in enumerate(pred.annotations)}
-    acc = PQAccumulator(gt.categories)
+    acc = PQAccumulator(gt.category_records)
     for i, ann in enumerate(gt.annotations):
         if ann["image_id"] not in pred_index:
             raise ValueError(f"no prediction for image {ann['image_id']!r}")
@@ -126,11 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("--root", help="dataset root (camvid: the folder with train.txt; "
                        "coco_panoptic: panoptic.json, panoptic/, images/)")
     model.add_argument("--split", help=f"default: the held-out split of each kind {EVAL_SPLITS}")
-    model.add_argument("--images", type=int, help=f"at most this many images (default: all; synthetic: "
+    model.add_argument("--images", type=positive_int, help=f"at most this many images (default: all; synthetic: "
                        f"{SYNTHETIC_IMAGES} generated)")
     model.add_argument("--seed", type=int, default=0, help="synthetic seed")
-    model.add_argument("--height", type=int, default=128)
-    model.add_argument("--width", type=int, default=256)
+    model.add_argument("--height", type=positive_int, default=128)
+    model.add_argument("--width", type=positive_int, default=256)
     model.add_argument("--head", choices=[*HEAD_KINDS, "all"], help="default: the checkpoint's own head, as the node runs it")
     model.add_argument("--mask-cues", default="on", choices=["on", "off", "both"])
     model.add_argument("--inference-size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"),
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                        "and scores at each image's own size); a 0 follows each image's aspect ratio; "
                        "default or 0 0: each image's size")
     model.add_argument("--device", default="auto")
-    model.add_argument("--batch", type=int, default=1)
+    model.add_argument("--batch", type=positive_int, default=1)
     model.add_argument("--set", nargs="+", default=[], metavar="panoptic.KEY=VALUE",
                        help="override inference-time settings of the checkpoint's config, e.g. the "
                        "post-processing steps panoptic.overlap_nms / min_visible / min_stuff_area")

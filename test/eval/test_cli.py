@@ -57,3 +57,10 @@ def test_a_model_whose_categories_differ_from_the_data_is_refused_with_both_name
 def test_split_does_not_apply_to_a_coco_panoptic_folder(capsys):
     assert main(["--checkpoint", "missing.pt", "--data", "coco_panoptic", "--root", "x", "--split", "val"]) == 2
     assert "--split does not apply to coco_panoptic" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--images", "--batch"])
+def test_a_count_below_one_is_refused_before_any_work(flag, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--checkpoint", "missing.pt", flag, "0"])
+    assert exit_.value.code == 2 and "must be at least 1" in capsys.readouterr().err
