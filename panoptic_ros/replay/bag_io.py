@@ -46,11 +46,15 @@ def stamp_ns(msg: Any) -> int:
 
 @dataclasses.dataclass
 class Frame:
+    """One message of the camera topic: its bag receive time and the image, or why there is none."""
+
     timestamp: int   # bag receive time, ns
-    msg: Image | CompressedImage
+    msg: Image | CompressedImage | None
+    error: str = ""  # when ``msg`` is None: why the message could not be read
 
     @property
     def stamp_ns(self) -> int:
+        assert self.msg is not None, self.error
         return stamp_ns(self.msg)
 
 
@@ -74,31 +78,64 @@ def count_messages(path: Path, topic: str) -> int:
         reader.close()
 
 
-def read_messages(path: Path, topic: str, types: dict[str, type]) -> Iterator[tuple[int, Any]]:
-    """(timestamp, message) of ``topic``, whose type must be one of ``types``."""
+def _connections(reader: Reader, path: Path, topic: str, types: dict[str, type]) -> tuple[list[Any], type]:
+    """``topic``'s connections and message class; ``BagError`` naming what the bag has instead."""
+    conns = [c for c in reader.connections if c.topic == topic]
+    if not conns:
+        available = ", ".join(f"{c.topic} ({c.msgtype})" for c in reader.connections)
+        raise BagError(f"topic {topic!r} is not in {path}; it has: {available}")
+    if conns[0].msgtype not in types:
+        raise BagError(f"topic {topic!r} has type {conns[0].msgtype}, expected one of {sorted(types)}")
+    return conns, types[conns[0].msgtype]
+
+
+def message_class(path: Path, topic: str, types: dict[str, type]) -> type:
+    """The class of ``topic``'s messages, which must be one of ``types``."""
     reader = open_reader(path)
     try:
-        conns = [c for c in reader.connections if c.topic == topic]
-        if not conns:
-            available = ", ".join(f"{c.topic} ({c.msgtype})" for c in reader.connections)
-            raise BagError(f"topic {topic!r} is not in {path}; it has: {available}")
-        if conns[0].msgtype not in types:
-            raise BagError(f"topic {topic!r} has type {conns[0].msgtype}, expected one of {sorted(types)}")
-        cls = types[conns[0].msgtype]
+        return _connections(reader, path, topic, types)[1]
+    finally:
+        reader.close()
+
+
+def _serialized(path: Path, topic: str, types: dict[str, type]) -> Iterator[tuple[int, bytes, type]]:
+    """(timestamp, CDR bytes, message class) of ``topic``; a storage that fails is a ``BagError``."""
+    reader = open_reader(path)
+    try:
+        conns, cls = _connections(reader, path, topic, types)
         try:
             for _, timestamp, raw in reader.messages(connections=conns):
-                yield timestamp, deserialize_message(bytes(raw), cls)
-        except BagError:
-            raise
+                yield timestamp, bytes(raw), cls
         except Exception as exc:
             raise BagError(f"bag {path} is corrupt: {type(exc).__name__}: {exc}") from exc
     finally:
         reader.close()
 
 
+def _deserialized(raw: bytes, cls: type) -> tuple[Any, str]:
+    """(message, "") or (None, why it cannot be deserialised)."""
+    try:
+        return deserialize_message(raw, cls), ""
+    except Exception as exc:  # rclpy raises RMWError and others for damaged CDR
+        return None, f"a message cannot be deserialised ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+
+
+def read_messages(path: Path, topic: str, types: dict[str, type]) -> Iterator[tuple[int, Any]]:
+    """(timestamp, message) of ``topic``, whose type must be one of ``types``; a damaged message is a
+    ``BagError`` (ground truth must be whole)."""
+    for timestamp, raw, cls in _serialized(path, topic, types):
+        msg, error = _deserialized(raw, cls)
+        if msg is None:
+            raise BagError(f"bag {path}, {topic} at bag time {timestamp}: {error}")
+        yield timestamp, msg
+
+
 def read_frames(path: Path, topic: str) -> Iterator[Frame]:
-    for timestamp, msg in read_messages(path, topic, IMAGE_TYPES):
-        yield Frame(timestamp, msg)
+    """The camera topic's frames; one that cannot be deserialised is a ``Frame`` without a message
+    (counted as a bad frame), so one damaged message does not end a long replay."""
+    for timestamp, raw, cls in _serialized(path, topic, IMAGE_TYPES):
+        msg, error = _deserialized(raw, cls)
+        yield Frame(timestamp, msg, error)
 
 
 def label_image(msg: Image) -> np.ndarray:

@@ -24,13 +24,14 @@ from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.memory import keep_frame_buffers
-from panoptic_ros.replay.bag_io import BagError, count_messages, read_frames
+from panoptic_ros.arguments import positive_float, positive_int
+from panoptic_ros.replay.bag_io import IMAGE_TYPES, BagError, count_messages, message_class, read_frames
 from panoptic_ros.replay.ground_truth import (
     GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
 )
 from panoptic_ros.replay.output import StagedOutput
 from panoptic_ros.replay.report import markdown, write_report
-from panoptic_ros.ros.entry import node_command
+from panoptic_ros.ros.entry import node_command, private_ros_env
 from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS
 from panoptic_ros.ros.topics import DEFAULT_CAMERA, input_topic
 from panoptic_ros.structures import ID_DIVISOR
@@ -49,10 +50,13 @@ def ground_truth(args: argparse.Namespace) -> dict[int, GroundTruthFrame]:
 def with_ground_truth_matches(report: dict[str, Any], gt: dict[int, GroundTruthFrame]) -> dict[str, Any]:
     """The report with how many ground-truth frames met a frame of the bag by stamp; ``ValueError``
     when ground truth was given and none did (a PQ over nothing would look like no PQ at all)."""
+    matched = report.pop("ground_truth_matched")
     if not gt:
         return report
-    matched = report.get("pq", {}).get("frames", 0)
     if matched == 0:
+        skipped = report.get("ground_truth_skipped", {}).get("first", [])
+        if skipped:
+            raise ValueError(f"no ground-truth frame could be scored: {'; '.join(skipped[:3])}")
         raise ValueError(f"none of the {len(gt)} ground-truth frames has the stamp of a processed frame of "
                          f"{report['topic']} (ground truth is paired by header stamp in nanoseconds, e.g. "
                          f"{min(gt)})")
@@ -73,29 +77,33 @@ def _node_params(args: argparse.Namespace) -> dict[str, str]:
     return params
 
 
-def run_live(args: argparse.Namespace, frames: list, gt: dict, out: Path) -> dict[str, Any]:
+def run_live(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]:
+    """Through ``panoptic_node``: one this replay starts on a DDS domain of its own (loopback), or with
+    ``--no-start-node`` the one running on the ambient domain."""
     from panoptic_ros.replay.live import LiveSession, replay_live
-    compressed = isinstance(frames[0].msg, CompressedImage)
+    compressed = message_class(args.bag, args.topic, IMAGE_TYPES) is CompressedImage
     node = None
+    ros_env = {} if args.no_start_node else private_ros_env()
     if not args.no_start_node:
         params = _node_params(args) | {"input_transport": "compressed" if compressed else "raw"}
         cmd = node_command(params, {input_topic(compressed): args.topic})
         node = subprocess.Popen(cmd, stdout=open(out / "node.log", "w"), stderr=subprocess.STDOUT,
-                                env=os.environ | {"PYTHONUNBUFFERED": "1"})
+                                env=os.environ | ros_env | {"PYTHONUNBUFFERED": "1"})
     alive = (lambda: node.poll() is None) if node else (lambda: True)
-    session = LiveSession(args.topic, compressed)
+    session = LiveSession(args.topic, compressed, ros_env)
     try:
         session.wait_ready(args.startup_timeout, alive)
         if gt:
             check_categories(gt, session.categories())
-        recorder, extra = replay_live(frames, session, out, gt, args.rate, args.settle, alive, args.storage,
-                                      not args.quiet)
+        recorder, extra = replay_live(read_frames(args.bag, args.topic), count_messages(args.bag, args.topic),
+                                      session, out, gt, args.rate, args.settle, alive, args.storage, not args.quiet)
     finally:
         session.close()
         if node is not None:
             node.terminate()
             node.wait(timeout=30)
-    recorder.bad_frames = int(extra["node_diagnostics"].get("bad_frames", 0))
+    if recorder.frames_in == 0:
+        raise BagError(f"topic {args.topic} of {args.bag} has no messages")
     diag = extra["node_diagnostics"]
     return recorder.finish({"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
                             "mask_cues": diag.get("mask_cues", str(args.mask_cues).lower()) == "true",  # the node's own
@@ -113,7 +121,7 @@ def run_offline(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]
     recorder = replay_offline(read_frames(args.bag, args.topic), count_messages(args.bag, args.topic), predictor, out, args.batch, gt,
                               storage=args.storage, progress=not args.quiet)
     if recorder.processed == 0:
-        raise ImageEncodingError(f"no frame of {args.topic} could be used: {'; '.join(recorder.errors)}")
+        raise ImageEncodingError(f"no frame of {args.topic} could be used: {'; '.join(recorder.errors + recorder.failures)}")
     return recorder.finish({"mode": "offline", "batch": args.batch, "model": predictor.model_name,
                             "device": str(predictor.device), "mask_cues": args.mask_cues,
                             "precision": args.precision})
@@ -132,14 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--score-threshold", type=float, default=0.5)
     p.add_argument("--inference-size", type=int, nargs=2, default=NODE_PARAMETERS["inference_size"].default,
                    metavar=("H", "W"), help="default: the node's; 0 0 = each frame's own size")
-    p.add_argument("--batch", type=int, default=4, help="offline batch size")
+    p.add_argument("--batch", type=positive_int, default=4, help="offline batch size")
     p.add_argument("--gt-topic", help=f"ground-truth label images (32SC1, category*{ID_DIVISOR}+instance)")
     p.add_argument("--gt-json", type=Path)
     p.add_argument("--gt-dir", type=Path)
     p.add_argument("--live", action="store_true", help="replay through panoptic_node over DDS")
-    p.add_argument("--rate", type=float, default=1.0, help="live: playback speed factor")
-    p.add_argument("--settle", type=float, default=60.0, help="live: seconds to wait for the last outputs")
-    p.add_argument("--startup-timeout", type=float, default=180.0)
+    p.add_argument("--rate", type=positive_float, default=1.0, help="live: playback speed factor")
+    p.add_argument("--settle", type=positive_float, default=60.0, help="live: seconds to wait for the last outputs")
+    p.add_argument("--startup-timeout", type=positive_float, default=180.0)
     p.add_argument("--no-start-node", action="store_true", help="live: use a panoptic_node already running")
     p.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"])
     p.add_argument("--quiet", action="store_true")
@@ -151,10 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         gt = ground_truth(args)
         with StagedOutput(args.out) as out:
             if args.live:
-                frames = list(read_frames(args.bag, args.topic))
-                if not frames:
-                    raise BagError(f"topic {args.topic} of {args.bag} has no messages")
-                report = run_live(args, frames, gt, out)
+                report = run_live(args, gt, out)
             else:
                 report = run_offline(args, gt, out)
             report = {"bag": str(args.bag), "topic": args.topic, **report,

@@ -25,9 +25,19 @@ class GroundTruthFrame:
 
 
 def from_label_topic(bag: Path, topic: str) -> dict[int, GroundTruthFrame]:
-    """Stamp (ns) -> the topic's 32SC1 label images (no crowd regions: the encoding has none)."""
-    return {stamp_ns(msg): GroundTruthFrame(label_image(msg))
-            for _, msg in read_messages(bag, topic, {"sensor_msgs/msg/Image": Image})}
+    """Stamp (ns) -> the topic's 32SC1 label images (no crowd regions: the encoding has none).
+
+    Raises:
+        ValueError: two label images share a stamp, so which frame each labels is unknown.
+    """
+    out: dict[int, GroundTruthFrame] = {}
+    for _, msg in read_messages(bag, topic, {"sensor_msgs/msg/Image": Image}):
+        stamp = stamp_ns(msg)
+        if stamp in out:
+            raise ValueError(f"{topic}: two label images have the stamp {stamp}; ground truth is paired with frames "
+                             "by stamp, so each label image needs its frame's own")
+        out[stamp] = GroundTruthFrame(label_image(msg))
+    return out
 
 
 def from_coco_panoptic(gt_json: Path, gt_dir: Path) -> dict[int, GroundTruthFrame]:

@@ -1,12 +1,21 @@
 """Live replay: the bag's images go over DDS at their recorded rate to the real ``panoptic_node``,
 whose outputs are recorded, so the node itself is measured: end-to-end latency from publishing a
-frame to its output arriving, and how many frames it dropped."""
+frame to its output arriving, and how many frames it dropped.
+
+Frames stream from the bag and each output is written to the output bag as it arrives, so memory
+does not grow with the bag's length. Outputs are paired with their frame by header stamp; frames
+that share a stamp (a driver without a clock stamps zeros) are published with unique stamps, one
+nanosecond apart, and the output bag gets the original stamps back.
+"""
 from __future__ import annotations
 
+import dataclasses
+import queue
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import rclpy
@@ -23,23 +32,25 @@ from panoptic_ros.replay.ground_truth import GroundTruthFrame
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros.diagnostics import status_name
+from panoptic_ros.ros.entry import init_context
 from panoptic_ros.ros.topics import CATEGORIES, DIAGNOSTICS, OUTPUTS, node_name, node_topic
+
+# the node's counters of frames it took in but did not answer (``ros/diagnostics.py``)
+UNANSWERED = ("bad_frames", "errors", "frames_dropped", "frames_lost")
 
 
 class LiveSession:
-    """Publishes camera frames and records the node's outputs (arrival times included)."""
+    """Publishes camera frames and queues the node's outputs with their arrival times."""
 
-    def __init__(self, topic: str, compressed: bool, namespace: str = "") -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
+    def __init__(self, topic: str, compressed: bool, ros_env: dict[str, str], namespace: str = "") -> None:
+        self.context = init_context(ros_env)
         self.node = rclpy.create_node("panoptic_replay", context=self.context)
         self.pub = self.node.create_publisher(CompressedImage if compressed else Image, topic,
                                               QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-        self.lock = threading.Lock()
         self.status_name = status_name(node_name(namespace))  # the node's entry in /diagnostics
-        self.outputs: dict[str, dict[int, tuple[float, Any]]] = {k: {} for k in OUTPUTS}
+        self.outputs: queue.SimpleQueue[tuple[str, float, Any]] = queue.SimpleQueue()  # (topic, arrival, msg)
         self.info: PanopticInfo | None = None
-        self.diagnostics: DiagnosticArray | None = None
+        self.diagnostics: tuple[float, dict[str, str]] | None = None  # (arrival, the node's key-values)
         for name, cls in OUTPUTS.items():
             self.node.create_subscription(cls, node_topic(name, namespace), self._record(name),
                                           QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
@@ -52,20 +63,25 @@ class LiveSession:
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
 
-    def _record(self, name: str) -> Any:
+    def _record(self, name: str) -> Callable[[Any], None]:
         def callback(msg: Any) -> None:
-            with self.lock:
-                self.outputs[name][stamp_ns(msg)] = (time.monotonic(), msg)
+            self.outputs.put((name, time.monotonic(), msg))
         return callback
 
     def _on_info(self, msg: PanopticInfo) -> None:
         self.info = msg
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
-        if any(s.name == self.status_name for s in msg.status):
-            self.diagnostics = msg
+        for status in msg.status:
+            if status.name == self.status_name:
+                self.diagnostics = (time.monotonic(), {kv.key: kv.value for kv in status.values})
 
-    def wait_ready(self, timeout: float, alive: Any) -> None:
+    def counters(self) -> dict[str, int]:
+        """The node's frame counters in its newest diagnostics (none yet: {})."""
+        values = self.diagnostics[1] if self.diagnostics else {}
+        return {k: int(v) for k, v in values.items() if v.isdigit()}
+
+    def wait_ready(self, timeout: float, alive: Callable[[], bool]) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.pub.get_subscription_count() > 0 and self.info is not None:
@@ -87,58 +103,126 @@ class LiveSession:
         rclpy.try_shutdown(context=self.context)
 
 
-def replay_live(frames: list[Frame], session: LiveSession, out_dir: Path, ground_truth: dict[int, GroundTruthFrame],
-                rate: float, settle: float, alive: Any, storage: str = "mcap", progress: bool = True
-                ) -> tuple[ReplayRecorder, dict[str, Any]]:
-    published: dict[int, float] = {}
-    t0_bag = frames[0].timestamp if frames else 0
-    start = time.monotonic()
-    for frame in tqdm(frames, unit="frame", disable=not progress, desc="publish"):
-        due = start + (frame.timestamp - t0_bag) / 1e9 / rate
-        time.sleep(max(0.0, due - time.monotonic()))
-        if not alive():
-            raise RuntimeError("panoptic_node exited during the replay")
-        published[frame.stamp_ns] = time.monotonic()
-        session.pub.publish(frame.msg)
-    deadline = time.monotonic() + settle
-    last_frame = frames[-1].stamp_ns if frames else None
-    while time.monotonic() < deadline:  # the newest frame is never dropped: wait for it
-        with session.lock:
-            if last_frame in session.outputs["segments"] and last_frame in session.outputs["overlay"]:
-                break
-        time.sleep(0.05)
-    time.sleep(0.5)  # let in-flight messages of other topics land
-    finished = time.monotonic()
+@dataclasses.dataclass
+class _Sent:
+    timestamp: int   # bag receive time: the outputs' time in the output bag
+    stamp: int       # the frame's own header stamp, given back to its outputs
+    published: float
+    answered: set[str] = dataclasses.field(default_factory=set)
 
-    recorder = ReplayRecorder(session.categories(), frames_in=len(frames), latency_name="e2e_latency_ms")
+
+def unique_key(stamp: int, used: set[int]) -> int:
+    """``stamp``, or the next nanosecond no frame of this replay has been published with."""
+    while stamp in used:
+        stamp += 1
+    used.add(stamp)
+    return stamp
+
+
+class _OutputRecorder:
+    """Writes each output to the bag as it arrives, restamped as its frame, and records what it says."""
+
+    def __init__(self, bag: BagWriter, recorder: ReplayRecorder, preview: PreviewWriter,
+                 ground_truth: dict[int, GroundTruthFrame]) -> None:
+        self.bag, self.recorder, self.preview, self.ground_truth = bag, recorder, preview, ground_truth
+        self.sent: dict[int, _Sent] = {}
+        self.last_arrival = 0.0
+        self.strays = 0  # outputs of no frame of this replay, or a second one of a frame
+
+    def take(self, name: str, arrival: float, msg: Any) -> None:
+        sent = self.sent.get(stamp_ns(msg))
+        if sent is None or name in sent.answered:
+            self.strays += 1
+            return
+        sent.answered.add(name)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(sent.stamp, 1_000_000_000)
+        self.bag.write(node_topic(name), msg, sent.timestamp)
+        if name == "segments":
+            self.recorder.add_result([s.category_id for s in msg.segments], [s.area for s in msg.segments],
+                                     arrival - sent.published)
+            self.last_arrival = arrival
+        elif name == "overlay":
+            self.preview.add(np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3))
+        elif name == "panoptic" and sent.stamp in self.ground_truth:
+            self.recorder.add_ground_truth(sent.stamp, self.ground_truth[sent.stamp],
+                                           np.frombuffer(bytes(msg.data), "<i4").reshape(msg.height, msg.width))
+
+    def drain(self, session: LiveSession, until: float) -> None:
+        """Take the outputs that arrive until ``until`` (monotonic seconds); at least those queued now."""
+        while True:
+            try:
+                self.take(*session.outputs.get(timeout=max(0.0, min(0.05, until - time.monotonic()))))
+            except queue.Empty:
+                if time.monotonic() >= until:
+                    return
+
+
+def _unanswered(counters: dict[str, int], baseline: dict[str, int]) -> int:
+    return sum(counters.get(k, 0) - baseline.get(k, 0) for k in UNANSWERED)
+
+
+def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession, out_dir: Path,
+                ground_truth: dict[int, GroundTruthFrame], rate: float, settle: float, alive: Callable[[], bool],
+                storage: str = "mcap", progress: bool = True) -> tuple[ReplayRecorder, dict[str, Any]]:
+    """Publish ``frames`` at ``rate`` times their recorded pace and record the node's answers.
+
+    The wait after the last frame ends when every frame is answered or counted by the node as not
+    answered (bad, failed, dropped, lost), when the node exits, or after ``settle`` seconds.
+
+    Returns:
+        The recorder, and the report's live-only fields: frames dropped, frames restamped, and the
+        node's own diagnostics at the end.
+    """
+    recorder = ReplayRecorder(session.categories(), latency_name="e2e_latency_ms")
     preview = PreviewWriter(out_dir, fps=5.0 * rate)
-    with session.lock:
-        outputs = {k: dict(v) for k, v in session.outputs.items()}
-    e2e = []
+    baseline = session.counters()
+    used: set[int] = set()
+    restamped = published = 0
     with BagWriter(out_dir / "output_bag", storage) as bag:
-        for frame in frames:
-            stamp = frame.stamp_ns
-            if stamp not in outputs["segments"]:
+        out = _OutputRecorder(bag, recorder, preview, ground_truth)
+        start = t0_bag = None
+        for frame in tqdm(frames, total=total, unit="frame", disable=not progress, desc="publish"):
+            recorder.frames_in += 1
+            if frame.msg is None:
+                recorder.bad(frame.error)
                 continue
-            arrival, segments = outputs["segments"][stamp]
-            e2e.append(arrival - published[stamp])
-            recorder.add_result([s.category_id for s in segments.segments], [s.area for s in segments.segments], None)
-            for name in OUTPUTS:
-                if stamp in outputs[name]:
-                    bag.write(node_topic(name), outputs[name][stamp][1], frame.timestamp)
-            if stamp in outputs["overlay"]:
-                ov = outputs["overlay"][stamp][1]
-                preview.add(np.frombuffer(bytes(ov.data), np.uint8).reshape(ov.height, ov.width, 3))
-            if stamp in ground_truth and stamp in outputs["panoptic"]:
-                pan = outputs["panoptic"][stamp][1]
-                recorder.add_ground_truth(ground_truth[stamp],
-                                          np.frombuffer(bytes(pan.data), "<i4").reshape(pan.height, pan.width))
+            if start is None:
+                start, t0_bag = time.monotonic(), frame.timestamp
+            out.drain(session, start + (frame.timestamp - t0_bag) / 1e9 / rate)
+            if not alive():
+                raise RuntimeError("panoptic_node exited during the replay")
+            stamp = frame.stamp_ns
+            key = unique_key(stamp, used)
+            if key != stamp:
+                if not restamped:
+                    print(f"panoptic-replay: frames share header stamp {stamp}; each is published with a unique "
+                          "stamp (1 ns apart) and the output bag keeps the originals", file=sys.stderr)
+                restamped += 1
+                frame.msg.header.stamp.sec, frame.msg.header.stamp.nanosec = divmod(key, 1_000_000_000)
+            out.sent[key] = _Sent(frame.timestamp, stamp, time.monotonic())
+            session.pub.publish(frame.msg)
+            published += 1
+        last_publish = time.monotonic()
+        deadline = last_publish + settle
+        while time.monotonic() < deadline and alive():
+            out.drain(session, time.monotonic() + 0.1)
+            fresh = session.diagnostics is not None and session.diagnostics[0] > last_publish
+            unanswered = _unanswered(session.counters(), baseline) if fresh else 0
+            if recorder.processed + unanswered >= published and all(
+                    {"segments", "overlay"} <= s.answered for s in out.sent.values() if "segments" in s.answered):
+                break
+        out.drain(session, time.monotonic() + 0.5)  # let in-flight messages of other topics land
     preview.close()
-    recorder.latencies = e2e
-    recorder.seconds = finished - start
-    node_diag = {}
-    if session.diagnostics is not None:
-        status = next(s for s in session.diagnostics.status if s.name == session.status_name)
-        node_diag = {kv.key: kv.value for kv in status.values}
-    extra = {"dropped": len(frames) - recorder.processed, "node_diagnostics": node_diag}
-    return recorder, extra
+    if start is not None and out.last_arrival > start:
+        recorder.seconds = out.last_arrival - start
+    counters = session.counters()
+    node_bad = counters.get("bad_frames", 0) - baseline.get("bad_frames", 0)
+    node_failed = counters.get("errors", 0) - baseline.get("errors", 0)
+    recorder.bad_frames += node_bad  # besides the messages that could not be read from the bag
+    recorder.failed_frames += node_failed
+    if node_bad or node_failed:
+        recorder.errors.append("the node's log (node.log when the replay started it) says why")
+    dropped = published - recorder.processed - node_bad - node_failed
+    node_diag = session.diagnostics[1] if session.diagnostics else {}
+    return recorder, {"dropped": max(0, dropped), "restamped_frames": restamped, "stray_outputs": out.strays,
+                      "node_diagnostics": node_diag}

@@ -1,10 +1,14 @@
 """Offline replay: every frame of a bag straight through the ``Predictor``, batched, as fast as the
-device allows; outputs are written to a new bag exactly as the node would publish them."""
+device allows; outputs are written to a new bag exactly as the node would publish them.
+
+Every frame is accounted for: a message that cannot be read or decoded is a bad frame, and a batch
+whose inference raises (a frame too large for the GPU's memory, say) is run again frame by frame, so
+only the frames that fail alone are lost, each counted with its reason."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import torch
 from tqdm import tqdm
@@ -25,6 +29,9 @@ def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder:
     batch: list[tuple[Frame, torch.Tensor]] = []
     for frame in frames:
         recorder.frames_in += 1
+        if frame.msg is None:
+            recorder.bad(frame.error)
+            continue
         try:
             batch.append((frame, conversions.rgb_from_message(frame.msg, predictor.device)))
         except ImageEncodingError as exc:
@@ -37,6 +44,19 @@ def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder:
         yield batch
 
 
+def _predict(predictor: Predictor, batch: list[tuple[Frame, torch.Tensor]], recorder: ReplayRecorder
+             ) -> list[tuple[Frame, torch.Tensor, Any]]:
+    """(frame, image, result) of the frames whose inference works: the batch at once, else one by one."""
+    try:
+        results = predictor.predict([rgb for _, rgb in batch])
+        return [(frame, rgb, result) for (frame, rgb), result in zip(batch, results)]
+    except (RuntimeError, ValueError) as exc:  # torch's errors, CUDA's out of memory among them
+        if len(batch) == 1:
+            recorder.failed(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            return []
+    return [done for one in batch for done in _predict(predictor, [one], recorder)]
+
+
 def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predictor, out_dir: Path,
                    batch_size: int, ground_truth: dict[int, GroundTruthFrame], overlay_alpha: float = 0.5,
                    storage: str = "mcap", progress: bool = True) -> ReplayRecorder:
@@ -44,15 +64,16 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
     colors = predictor.categories.colors_by_id(predictor.device)
     preview = PreviewWriter(out_dir, fps=5.0)
     bar = tqdm(total=total, unit="frame", disable=not progress, desc="replay")
+    start = time.perf_counter()
     with BagWriter(out_dir / "output_bag", storage) as bag:
         for batch in _batches(frames, batch_size, predictor, recorder):
             synchronize(predictor.device)
             t0 = time.perf_counter()
-            results = predictor.predict([rgb for _, rgb in batch])
+            done = _predict(predictor, batch, recorder)
             synchronize(predictor.device)
             latency = time.perf_counter() - t0  # every frame of a batch waits for the whole batch
-            recorder.seconds += latency
-            for (frame, rgb), result in zip(batch, results):
+            recorder.inference_seconds += latency
+            for frame, rgb, result in done:
                 header = frame.msg.header
                 panoptic, semantic, segments = conversions.result_messages(result, header)
                 overlay = render_overlay(rgb, result, colors, overlay_alpha).cpu().numpy()
@@ -64,8 +85,9 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
                                     latency)
                 gt = ground_truth.get(frame.stamp_ns)
                 if gt is not None:
-                    recorder.add_ground_truth(gt, result.panoptic.cpu().numpy())
+                    recorder.add_ground_truth(frame.stamp_ns, gt, result.panoptic.cpu().numpy())
             bar.update(len(batch))
+    recorder.seconds = time.perf_counter() - start
     bar.close()
     preview.close()
     return recorder

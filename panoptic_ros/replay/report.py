@@ -23,16 +23,25 @@ from panoptic_ros.replay.ground_truth import GroundTruthFrame
 
 @dataclasses.dataclass
 class ReplayRecorder:
+    """Every input frame ends as processed, bad (unusable input) or failed (inference raised); ground
+    truth that cannot be scored is skipped with its reason, never silently."""
+
     categories: CategoryTable
     frames_in: int = 0
     bad_frames: int = 0
+    failed_frames: int = 0
     processed: int = 0
     latencies: list[float] = dataclasses.field(default_factory=list)      # seconds per frame
     segments_per_frame: list[int] = dataclasses.field(default_factory=list)
     class_segments: dict[int, int] = dataclasses.field(default_factory=dict)
     class_pixels: dict[int, int] = dataclasses.field(default_factory=dict)
-    errors: list[str] = dataclasses.field(default_factory=list)
-    seconds: float = 0.0  # time the throughput is measured over (offline: inference; live: the whole run)
+    errors: list[str] = dataclasses.field(default_factory=list)            # distinct bad-frame reasons
+    failures: list[str] = dataclasses.field(default_factory=list)          # distinct inference errors
+    gt_skipped: list[str] = dataclasses.field(default_factory=list)        # "stamp: reason" per skipped frame
+    gt_matched: set[int] = dataclasses.field(default_factory=set)          # ground-truth stamps scored
+    seconds: float = 0.0  # wall-clock time the throughput is measured over (offline: reading the first frame
+    # to writing the last output; live: publishing the first frame to the last output's arrival)
+    inference_seconds: float = 0.0  # offline: the time in the network and panoptic head alone
     latency_name: str = "latency_ms"  # live replays measure end to end: "e2e_latency_ms"
 
     def __post_init__(self) -> None:
@@ -49,18 +58,29 @@ class ReplayRecorder:
             self.class_segments[c] = self.class_segments.get(c, 0) + 1
             self.class_pixels[c] = self.class_pixels.get(c, 0) + a
 
-    def add_ground_truth(self, truth: GroundTruthFrame, pred_panoptic: np.ndarray) -> None:
+    def add_ground_truth(self, stamp: int, truth: GroundTruthFrame, pred_panoptic: np.ndarray) -> None:
+        """Score one frame against its ground truth; one that cannot be (another size) is skipped."""
+        if truth.panoptic.shape != pred_panoptic.shape:
+            self.gt_skipped.append(f"{stamp}: ground truth {truth.panoptic.shape} and frame {pred_panoptic.shape} "
+                                   "differ in size")
+            return
         gt, gt_cats = panoptic_to_segments(truth.panoptic)
         pred, pred_cats = panoptic_to_segments(pred_panoptic)
         crowd = {value + 1 for value in truth.crowd}  # panoptic_to_segments' ids: the value + 1
         self.pq.add(gt, gt_cats, crowd, pred, pred_cats)
         self.iou.add(semantic_from_panoptic(truth.panoptic), semantic_from_panoptic(pred_panoptic))
         self.gt_frames += 1
+        self.gt_matched.add(stamp)
 
     def bad(self, message: str) -> None:
         self.bad_frames += 1
         if message not in self.errors:
             self.errors.append(message)
+
+    def failed(self, message: str) -> None:
+        self.failed_frames += 1
+        if message not in self.failures:
+            self.failures.append(message)
 
     def finish(self, extra: dict[str, Any]) -> dict[str, Any]:
         names = {c.id: c.name for c in self.categories.categories}
@@ -68,14 +88,18 @@ class ReplayRecorder:
         report: dict[str, Any] = {
             **extra,
             "frames": self.frames_in, "processed": self.processed, "bad_frames": self.bad_frames,
-            "bad_frame_errors": self.errors,
+            "bad_frame_errors": self.errors, "failed_frames": self.failed_frames, "failures": self.failures,
+            "ground_truth_matched": len(self.gt_matched),
             self.latency_name: latency_percentiles(self.latencies),
             "fps": self.processed / self.seconds if self.seconds > 0 else 0.0,
+            **({"inference_fps": self.processed / self.inference_seconds} if self.inference_seconds > 0 else {}),
             "segments_per_frame": {"mean": float(np.mean(spf)), "min": int(min(spf)), "max": int(max(spf))}
             if spf else {},
             "class_histogram": {names.get(c, str(c)): {"segments": n, "pixels": self.class_pixels[c]}
                                 for c, n in sorted(self.class_segments.items())},
         }
+        if self.gt_skipped:
+            report["ground_truth_skipped"] = {"frames": len(self.gt_skipped), "first": self.gt_skipped[:10]}
         if self.gt_frames:
             semantic = self.iou.summary()
             report["pq"] = self.pq.summary() | {"frames": self.gt_frames, "miou": semantic["miou"],
@@ -87,9 +111,10 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [f"# Replay report: {report.get('bag', '')}", "",
              f"- mode: {report.get('mode')}, model: {report.get('model')}, device: {report.get('device')}, "
              f"mask cues: {report.get('mask_cues')}",
-             f"- frames: {report['frames']}, processed: {report['processed']}, bad: {report['bad_frames']}"
-             + (f", dropped: {report['dropped']}" if "dropped" in report else ""),
-             f"- throughput: {report['fps']:.2f} frames/s"]
+             f"- frames: {report['frames']}, processed: {report['processed']}, bad: {report['bad_frames']}, "
+             f"failed: {report['failed_frames']}" + (f", dropped: {report['dropped']}" if "dropped" in report else ""),
+             f"- throughput: {report['fps']:.2f} frames/s"
+             + (f" ({report['inference_fps']:.2f} frames/s in inference alone)" if "inference_fps" in report else "")]
     for key, title in (("latency_ms", "inference latency"), ("e2e_latency_ms", "end-to-end latency (publish to output)")):
         lat = report.get(key)
         if lat:
@@ -100,6 +125,10 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"- segments per frame: mean {s['mean']:.1f} (min {s['min']}, max {s['max']})")
     for err in report.get("bad_frame_errors", []):
         lines.append(f"- bad frame: {err}")
+    for err in report.get("failures", []):
+        lines.append(f"- failed frame: {err}")
+    for err in report.get("ground_truth_skipped", {}).get("first", []):
+        lines.append(f"- ground truth not scored: {err}")
     lines += ["", "| class | segments | pixels |", "|---|---:|---:|"]
     lines += [f"| {k} | {v['segments']} | {v['pixels']} |" for k, v in report["class_histogram"].items()]
     if "pq" in report:

@@ -2,8 +2,11 @@
 in that time should end the process as quietly as one a moment later (``node.main`` handles those)."""
 from __future__ import annotations
 
+import os
+import random
 import signal
 import sys
+from typing import Any
 
 
 def main() -> int:
@@ -41,3 +44,27 @@ def node_command(params: dict[str, str], remappings: dict[str, str] | None = Non
     for source, target in (remappings or {}).items():
         cmd += ["-r", f"{source}:={target}"]
     return cmd
+
+
+def private_ros_env() -> dict[str, str]:
+    """ROS settings for a tool that starts its own node and talks to it alone: a DDS domain of its own
+    among the safe ids (0, the default, is left to the user's nodes) on loopback only, so neither a
+    second replay, nor the robot's stack, nor a camera driver on the same topic mixes into its run."""
+    return {"ROS_DOMAIN_ID": str(random.randint(1, 101)), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+
+
+def init_context(ros_env: dict[str, str]) -> Any:
+    """A new rclpy context whose participants use ``ros_env`` (``private_ros_env``, or {} for the
+    ambient settings): the middleware reads them from the environment when a participant is created,
+    so they are set for that moment and the process's own environment is left as it was."""
+    import rclpy
+
+    saved = dict(os.environ)
+    os.environ.update(ros_env)
+    try:
+        context = rclpy.Context()
+        rclpy.init(context=context)
+        return context
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -36,7 +35,7 @@ from std_msgs.msg import Header
 from panoptic_ros.latency import latency_percentiles
 from panoptic_ros.ros.conversions import image_message
 from panoptic_ros.ros.diagnostics import status_name
-from panoptic_ros.ros.entry import node_command
+from panoptic_ros.ros.entry import init_context, node_command, private_ros_env
 from panoptic_ros.ros.topics import DIAGNOSTICS, input_topic, node_name, node_topic
 from panoptic_ros.tools import hostile_frames
 
@@ -57,15 +56,8 @@ class Probe:
     """The camera and the observer: publishes frames, records when each frame's ~/segments arrives."""
 
     def __init__(self, ros_env: dict[str, str], compressed: bool) -> None:
-        saved = dict(os.environ)
-        os.environ.update(ros_env)  # the middleware reads its settings when the participant is created
-        try:
-            self.context = rclpy.Context()
-            rclpy.init(context=self.context)
-            self.node = rclpy.create_node("panoptic_soak", context=self.context)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        self.context = init_context(ros_env)
+        self.node = rclpy.create_node("panoptic_soak", context=self.context)
         camera_qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # an ordinary camera driver
         msg_type, topic = (CompressedImage if compressed else Image), "/" + input_topic(compressed)
         self.pub = self.node.create_publisher(msg_type, topic, camera_qos)
@@ -172,8 +164,7 @@ def _stop(node: subprocess.Popen) -> int | None:
 
 
 def soak(args: argparse.Namespace) -> dict[str, Any]:
-    ros_env = {"ROS_DOMAIN_ID": str(random.randint(1, 101)),  # a private domain among the safe ids (0 left to the user's nodes)
-               "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    ros_env = private_ros_env()
     env = os.environ | ros_env | {"PYTHONUNBUFFERED": "1"}
     params = {"input_transport": args.transport} | dict(p.split(":=", 1) for p in args.param)
     cmd = node_command(params)

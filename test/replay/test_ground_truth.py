@@ -31,9 +31,9 @@ def test_crowd_regions_are_neither_misses_nor_false_positives(tmp_path):
     assert frame.crowd == {CAR_ID} and set(np.unique(frame.panoptic)) == {ROAD_ID, CAR_ID}
     recorder = ReplayRecorder(STREET_CATEGORIES)
     exact_on_road = np.where(frame.panoptic == ROAD_ID, ROAD_ID, VOID_ID)  # nothing on the crowd
-    recorder.add_ground_truth(frame, exact_on_road)
+    recorder.add_ground_truth(0, frame, exact_on_road)
     on_the_crowd = frame.panoptic.copy()  # a car predicted over the crowd region of cars
-    recorder.add_ground_truth(frame, on_the_crowd)
+    recorder.add_ground_truth(0, frame, on_the_crowd)
     summary = recorder.pq.summary()
     assert summary["All"]["pq"] == 1.0 and "car" not in summary["per_class"]
 

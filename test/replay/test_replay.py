@@ -189,3 +189,98 @@ def test_an_out_folder_that_is_not_a_replay_is_refused_and_kept_and_a_replay_is_
     out = tmp_path / "replay"
     assert replay(_args(bag, out, model)) == 0 and replay(_args(bag, out, model, "--batch", "2")) == 0
     assert json.loads((out / "report.json").read_text())["batch"] == 2
+
+
+def _restamped_copy(bag: Path, path: Path, stamp: int = 0) -> Path:
+    """The bag's images and labels with every header stamp set to ``stamp`` (a driver without a clock)."""
+    from panoptic_ros.replay.bag_io import BagWriter
+    with BagWriter(path) as out:
+        for topic in (IMAGE_TOPIC, GT_TOPIC):
+            for t, msg in read_messages(bag, topic, {"sensor_msgs/msg/Image": Image}):
+                msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+                out.write(topic, msg, t)
+    return path
+
+
+def test_live_frames_sharing_a_stamp_each_get_their_own_output_with_the_stamp_given_back(bag, model, tmp_path,
+                                                                                       monkeypatch, capsys):
+    for k, v in isolated_ros_env().items():
+        monkeypatch.setenv(k, v)
+    zeros = _restamped_copy(bag, tmp_path / "zeros")
+    out = tmp_path / "live"
+    assert replay(_args(zeros, out, model, "--live", "--rate", "2")) == 0
+    assert "frames share header stamp 0" in capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert report["restamped_frames"] == 5 and report["stray_outputs"] == 0
+    assert report["processed"] + report["dropped"] == 6 and report["processed"] >= 1
+    segs = [m for _, m in read_messages(out / "output_bag", "/panoptic/segments",
+                                        {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation})]
+    assert len(segs) == report["processed"] and all(m.header.stamp.sec == m.header.stamp.nanosec == 0 for m in segs)
+    assert len({t for t, _ in read_messages(out / "output_bag", "/panoptic/segments",
+                                            {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation})}) \
+        == report["processed"]  # each output at its own frame's bag time, none overwritten
+
+
+def test_label_images_sharing_a_stamp_are_refused(bag, model, tmp_path, capsys):
+    assert replay(_args(_restamped_copy(bag, tmp_path / "zeros"), tmp_path / "out", model, "--gt-topic", GT_TOPIC)) == 2
+    assert "two label images have the stamp 0" in capsys.readouterr().err
+
+
+def test_a_damaged_message_is_one_bad_frame_and_the_replay_goes_on(model, tmp_path):
+    import sqlite3
+    damaged = tmp_path / "damaged"
+    shutil.copytree(SHARED_BAGS / "coco_sample_sqlite3", damaged)
+    with sqlite3.connect(damaged / "coco_sample_sqlite3.db3") as db:
+        topic_id = db.execute("SELECT id FROM topics WHERE name = '/camera/image_raw'").fetchone()[0]
+        third = db.execute("SELECT id FROM messages WHERE topic_id = ? ORDER BY timestamp LIMIT 1 OFFSET 2",
+                           (topic_id,)).fetchone()[0]
+        db.execute("UPDATE messages SET data = ? WHERE id = ?", (b"\x00\x01\x00\x00" + b"\xff" * 12, third))
+    out = tmp_path / "out"
+    assert replay(_args(damaged, out, model, "--topic", "/camera/image_raw")) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert (report["frames"], report["processed"], report["bad_frames"]) == (6, 5, 1)
+    assert any("cannot be deserialised" in e for e in report["bad_frame_errors"])
+
+
+def test_a_frame_whose_inference_fails_is_counted_and_its_batch_mates_are_kept(bag, model, tmp_path, monkeypatch):
+    from panoptic_ros.inference.predictor import TorchPredictor
+    predict, calls = TorchPredictor.predict, []
+
+    def failing_on_the_third_frame(self, images, *args, **kwargs):
+        calls.append(len(images))
+        if any(int(img.long().sum()) == third_sum for img in images):
+            raise RuntimeError("CUDA out of memory (simulated)\nmore lines")
+        return predict(self, images, *args, **kwargs)
+
+    third = list(read_messages(bag, IMAGE_TOPIC, {"sensor_msgs/msg/Image": Image}))[2][1]
+    third_sum = int(np.frombuffer(bytes(third.data), np.uint8).astype(np.int64).sum())
+    monkeypatch.setattr(TorchPredictor, "predict", failing_on_the_third_frame)
+    out = tmp_path / "out"
+    assert replay(_args(bag, out, model, "--batch", "4", "--gt-topic", GT_TOPIC)) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert (report["frames"], report["processed"], report["failed_frames"]) == (6, 5, 1)
+    assert report["failures"] == ["RuntimeError: CUDA out of memory (simulated)"] and report["pq"]["frames"] == 5
+    assert calls[0] == 4 and calls[1:5] == [1, 1, 1, 1]  # the failed batch again frame by frame
+
+
+def test_ground_truth_of_another_size_is_skipped_with_its_stamp_and_the_rest_scored(bag, model, tmp_path):
+    from panoptic_ros.replay.bag_io import BagWriter
+    path = tmp_path / "half_gt"
+    with BagWriter(path) as out:
+        for t, msg in read_messages(bag, IMAGE_TOPIC, {"sensor_msgs/msg/Image": Image}):
+            out.write(IMAGE_TOPIC, msg, t)
+        for k, (t, msg) in enumerate(read_messages(bag, GT_TOPIC, {"sensor_msgs/msg/Image": Image})):
+            if k == 1:
+                msg.height, msg.data = msg.height // 2, bytes(msg.data)[: len(msg.data) // 2]
+            out.write(GT_TOPIC, msg, t)
+    assert replay(_args(path, tmp_path / "out", model, "--gt-topic", GT_TOPIC)) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["pq"]["frames"] == 5 and report["ground_truth"] == {"frames": 6, "matched": 5}
+    assert report["ground_truth_skipped"]["frames"] == 1 and "differ in size" in report["ground_truth_skipped"]["first"][0]
+
+
+@pytest.mark.parametrize("flag", ["--rate", "--batch", "--settle"])
+def test_rates_batches_and_waits_must_be_positive(flag, bag, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        replay([str(bag), "--out", str(tmp_path / "out"), flag, "0"])
+    assert "must be" in capsys.readouterr().err and not (tmp_path / "out.partial").exists()
