@@ -29,15 +29,17 @@ ENCODINGS: dict[str, tuple[str, int]] = {
     "rgb8": ("u1", 3), "bgr8": ("u1", 3), "rgba8": ("u1", 4), "bgra8": ("u1", 4),
     "mono8": ("u1", 1), "mono16": ("u2", 1), "8UC1": ("u1", 1), "16UC1": ("u2", 1), "32SC1": ("i4", 1),
     "bayer_rggb8": ("u1", 1), "bayer_bggr8": ("u1", 1), "bayer_gbrg8": ("u1", 1), "bayer_grbg8": ("u1", 1),
+    "yuv422": ("u1", 2), "yuv422_yuy2": ("u1", 2),  # 4:2:2, two bytes a pixel: UYVY and YUYV
 }
 INPUT_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16",
-                   "bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8")
+                   "bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8", "yuv422", "yuv422_yuy2")
 # Encodings OpenCV converts to RGB; for Bayer, cv_bridge's mapping from ROS patterns to OpenCV's
 # (OpenCV names the pattern one pixel in). rgb8 / rgba8 need no conversion at all.
 _TO_RGB = {
     "bayer_rggb8": cv2.COLOR_BayerBG2RGB, "bayer_bggr8": cv2.COLOR_BayerRG2RGB,
     "bayer_gbrg8": cv2.COLOR_BayerGR2RGB, "bayer_grbg8": cv2.COLOR_BayerGB2RGB,
     "bgr8": cv2.COLOR_BGR2RGB, "bgra8": cv2.COLOR_BGRA2RGB,
+    "yuv422": cv2.COLOR_YUV2RGB_UYVY, "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2,  # as cv_bridge converts them
 }
 
 
@@ -81,6 +83,8 @@ def rgb_tensor(view: np.ndarray, encoding: str, device: torch.device | str = "cp
     if encoding not in INPUT_ENCODINGS:
         raise ImageEncodingError(f"unsupported input encoding {_short(encoding)}; "
                                  f"supported: {', '.join(INPUT_ENCODINGS)}")
+    if encoding.startswith("yuv422") and view.shape[1] % 2:
+        raise ImageEncodingError(f"{encoding} needs an even width (two pixels share their colour), got {view.shape[1]}")
     if encoding in _TO_RGB:  # one OpenCV pass (an index gather over the frame costs about 40x more)
         view = cv2.cvtColor(np.ascontiguousarray(view), _TO_RGB[encoding])
         encoding = "rgb8"

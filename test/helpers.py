@@ -27,3 +27,18 @@ def small_model_config() -> ModelConfig:
                                     mask_head_layers=2, detections_per_image=10, score_threshold=0.0),
         panoptic=PanopticHeadConfig(embed_dim=16, affinity_pairs=128),
     )
+
+
+def yuv422_from_rgb(rgb: "np.ndarray", encoding: str) -> "np.ndarray":
+    """[H, W, 2] uint8 4:2:2 bytes of an RGB image (BT.601 video range, as cameras send them and OpenCV
+    decodes them): ``yuv422`` is UYVY (U Y0 V Y1 per pixel pair), ``yuv422_yuy2`` YUYV (Y0 U Y1 V)."""
+    import numpy as np
+    r, g, b = np.moveaxis(rgb.astype(np.float64) / 255, -1, 0)
+    y = 16 + 65.481 * r + 128.553 * g + 24.966 * b
+    u = 128 - 37.797 * r - 74.203 * g + 112.0 * b
+    v = 128 + 112.0 * r - 93.786 * g - 18.214 * b
+    pair_u = np.repeat((u[:, 0::2] + u[:, 1::2]) / 2, 2, axis=1)
+    pair_v = np.repeat((v[:, 0::2] + v[:, 1::2]) / 2, 2, axis=1)
+    chroma = np.where(np.arange(rgb.shape[1]) % 2 == 0, pair_u, pair_v)
+    planes = (chroma, y) if encoding == "yuv422" else (y, chroma)
+    return np.clip(np.round(np.stack(planes, axis=-1)), 0, 255).astype(np.uint8)

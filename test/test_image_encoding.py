@@ -4,6 +4,7 @@ import torch
 
 from panoptic_ros.image_encoding import (INPUT_ENCODINGS, MAX_PIXELS, ImageEncodingError, decode_compressed,
                                          image_fields, image_view, rgb_tensor)
+from helpers import yuv422_from_rgb
 from panoptic_ros.tools.hostile_frames import COMPRESSED, jpeg_claiming
 
 RNG = np.random.default_rng(0)
@@ -67,7 +68,7 @@ def test_bayer_patterns_demosaic_to_the_right_colours(encoding, pattern):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"encoding": "yuv422"}, "unsupported encoding"),
+    ({"encoding": "nv12"}, "unsupported encoding"),
     ({"step": 20}, "step 20 is smaller"),
     ({"data": bytearray(10)}, "data has 10 bytes"),
     ({"height": 0}, "empty image"),
@@ -172,3 +173,21 @@ def test_long_encoding_names_are_shortened_in_errors():
     with pytest.raises(ImageEncodingError) as info:
         image_view(5, 7, "x" * 1_000_000, 21, bytearray(RGB.tobytes()))
     assert len(str(info.value)) < 300 and "1000000 characters" in str(info.value)
+
+
+@pytest.mark.parametrize("encoding", ["yuv422", "yuv422_yuy2"])
+def test_yuv422_of_both_byte_orders_decodes_to_the_colours_it_was_made_from(encoding):
+    """4:2:2 (GMSL automotive cameras send it): UYVY is ROS's ``yuv422``, YUYV its ``yuv422_yuy2``."""
+    colours = np.array([[200, 120, 40], [30, 160, 220], [250, 250, 250], [10, 10, 10]], np.uint8)
+    rgb = np.repeat(np.repeat(colours[None], 2, axis=0), 2, axis=1)  # [2, 8, 3]: pixel pairs of one colour
+    data, step = _buffer(yuv422_from_rgb(rgb, encoding), pad=4)
+    out = rgb_tensor(image_view(2, 8, encoding, step, data), encoding).permute(1, 2, 0).numpy()
+    assert np.abs(out.astype(int) - rgb).max() <= 3
+    other = "yuv422_yuy2" if encoding == "yuv422" else "yuv422"
+    assert np.abs(rgb_tensor(image_view(2, 8, other, step, data), other).permute(1, 2, 0).numpy().astype(int)
+                  - rgb).max() > 50  # the byte order matters
+
+
+def test_yuv422_of_an_odd_width_is_a_clear_error():
+    with pytest.raises(ImageEncodingError, match="even width"):
+        rgb_tensor(image_view(1, 3, "yuv422", 6, bytearray(6)), "yuv422")
