@@ -59,13 +59,25 @@ class Frame:
 
 
 def open_reader(path: Path) -> Reader:
+    """A rosbag2 reader of ``path``: a bag folder, or one ``.mcap`` / ``.db3`` file (also a folder holding
+    just that file without its ``metadata.yaml``); what cannot be read is a ``BagError`` saying what to do."""
     if not path.exists():
         raise BagError(f"bag {path} does not exist")
+    if path.suffix == ".bag":
+        raise BagError(f"{path} is a ROS 1 bag; convert it to rosbag2 first: rosbags-convert --src {path} "
+                       f"--dst {path.with_suffix('')}")
+    if path.is_dir() and not (path / "metadata.yaml").is_file():
+        files = [p for p in path.iterdir() if p.suffix in (".mcap", ".db3")]
+        if len(files) != 1:
+            raise BagError(f"{path} has no metadata.yaml and {len(files)} .mcap/.db3 files: give one file's path")
+        path = files[0]
     try:
         reader = Reader(path)
         reader.open()
     except Exception as exc:  # rosbags raises several types for damaged metadata or storage
-        raise BagError(f"cannot open bag {path}: {type(exc).__name__}: {exc}") from exc
+        hint = " (a recording cut short? `ros2 bag reindex` or `mcap recover` can repair it)" \
+            if "magic" in str(exc).lower() else ""
+        raise BagError(f"cannot open bag {path}: {type(exc).__name__}: {exc}{hint}") from exc
     return reader
 
 

@@ -38,6 +38,9 @@ from panoptic_ros.structures import ID_DIVISOR
 from sensor_msgs.msg import CompressedImage
 
 
+OUTPUT_FILES = {"bag": "output_bag", "preview_mp4": "preview.mp4", "preview_png": "preview.png"}  # when written
+
+
 def ground_truth(args: argparse.Namespace) -> dict[int, GroundTruthFrame]:
     """Stamp (ns) -> the ground truth the arguments name (none: ``{}``)."""
     if args.gt_topic:
@@ -162,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
                 report = run_live(args, gt, out)
             else:
                 report = run_offline(args, gt, out)
+            written = {key: str(args.out / name) for key, name in OUTPUT_FILES.items() if (out / name).exists()}
             report = {"bag": str(args.bag), "topic": args.topic, **report,
-                      "outputs": {"bag": str(args.out / "output_bag"), "preview_mp4": str(args.out / "preview.mp4"),
-                                  "preview_png": str(args.out / "preview.png"), "report": str(args.out / "report.json")}}
+                      "outputs": written | {"report": str(args.out / "report.json")}}
             report = with_ground_truth_matches(report, gt)
             write_report(out, report)
     except (BagError, ImageEncodingError, CheckpointError, RuntimeError, OSError, ValueError) as exc:

@@ -10,11 +10,17 @@ STRIP_FRAMES = 6
 
 
 class PreviewWriter:
+    """The MP4 of every overlay and a strip of ``STRIP_FRAMES`` spread over the run, in bounded memory:
+    thumbnails are kept every ``stride``-th frame, the stride doubling whenever more than twice the
+    strip's frames are held, so a bag of any length keeps at most that many."""
+
     def __init__(self, out_dir: Path, fps: float) -> None:
         self.out_dir = out_dir
         self.fps = max(fps, 1.0)
         self.video: cv2.VideoWriter | None = None
-        self.frames: list[np.ndarray] = []  # a thumbnail of every frame, for the strip
+        self.frames: list[np.ndarray] = []  # thumbnails of frames 0, stride, 2 * stride, ...
+        self.stride = 1
+        self.count = 0
 
     def add(self, overlay_rgb: np.ndarray) -> None:
         bgr = np.ascontiguousarray(overlay_rgb[..., ::-1])
@@ -26,14 +32,20 @@ class PreviewWriter:
         if (bgr.shape[1], bgr.shape[0]) != self.size:
             bgr = cv2.resize(bgr, self.size, interpolation=cv2.INTER_NEAREST)
         self.video.write(bgr)
-        scale = 256 / bgr.shape[1]
-        self.frames.append(cv2.resize(bgr, (256, max(1, round(bgr.shape[0] * scale))), interpolation=cv2.INTER_AREA))
+        if self.count % self.stride == 0:
+            scale = 256 / bgr.shape[1]
+            self.frames.append(cv2.resize(bgr, (256, max(1, round(bgr.shape[0] * scale))), interpolation=cv2.INTER_AREA))
+            if len(self.frames) > 2 * STRIP_FRAMES:
+                self.frames, self.stride = self.frames[::2], 2 * self.stride
+        self.count += 1
 
     def close(self) -> list[Path]:
         written = []
         if self.video is not None:
+            opened = self.video.isOpened()
             self.video.release()
-            written.append(self.out_dir / "preview.mp4")
+            if opened:
+                written.append(self.out_dir / "preview.mp4")
         if self.frames:
             idx = np.linspace(0, len(self.frames) - 1, min(STRIP_FRAMES, len(self.frames))).round().astype(int)
             strip = np.concatenate([self.frames[i] for i in idx], axis=0)

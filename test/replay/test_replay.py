@@ -284,3 +284,16 @@ def test_rates_batches_and_waits_must_be_positive(flag, bag, tmp_path, capsys):
     with pytest.raises(SystemExit):
         replay([str(bag), "--out", str(tmp_path / "out"), flag, "0"])
     assert "must be" in capsys.readouterr().err and not (tmp_path / "out.partial").exists()
+
+
+def test_a_bag_without_metadata_opens_by_its_one_storage_file_and_a_ros1_bag_is_named(model, tmp_path, capsys):
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    shutil.copy(next((SHARED_BAGS / "coco_sample_mcap").glob("*.mcap")), loose)
+    out = tmp_path / "out"
+    assert replay(_args(loose, out, model, "--topic", "/camera/image_raw")) == 0
+    assert json.loads((out / "report.json").read_text())["processed"] == 6
+    ros1 = tmp_path / "drive.bag"
+    ros1.write_bytes(b"#ROSBAG V2.0\n")
+    assert replay(_args(ros1, tmp_path / "out1", model)) == 2
+    assert "is a ROS 1 bag; convert it to rosbag2 first: rosbags-convert" in capsys.readouterr().err
