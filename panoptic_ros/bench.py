@@ -3,8 +3,8 @@ node's per-frame path at camera resolution, and the affinity propagation's atten
 
     panoptic-bench --model-config config/model_r50.yaml --size 1024 2048 --precision fp32 fp16 \
                    --mask-cues on off --head affinity upsnet heuristic --out bench.json
-    panoptic-bench --checkpoint models/street_r18.pt --tables node --input-size 1024 2048 \
-                   --inference-size 128 256 --inference-size 352 480 --mask-cues on --head upsnet
+    panoptic-bench --checkpoint models/street_lite0.pt --tables node --input-size 1024 2048 \
+                   --inference-size 360 0 --inference-size 512 0 --mask-cues on --head upsnet
     panoptic-bench --tables attention --size 512 1024 --size 1024 2048 --precision fp32 fp16
     panoptic-bench --model-config config/model_r50.yaml --tables dispatch --size 512 1024 --head upsnet
     panoptic-bench --checkpoint models/street_lite0.pt --tables cameras --cameras 1 2 4 \
@@ -42,6 +42,7 @@ from panoptic_ros.bench_dispatch import count_dispatch, dispatch_table
 from panoptic_ros.bench_node import node_table, time_node_path
 from panoptic_ros.bench_stages import STAGES, StageTimer, medians
 from panoptic_ros.heads import HEAD_KINDS
+from panoptic_ros.inference.resize import DEFAULT_INFERENCE_SIZE, network_size
 from panoptic_ros.config import ModelConfig, load_config
 from panoptic_ros.data.cityscapes import CITYSCAPES_CATEGORIES
 from panoptic_ros.device import PRECISIONS, autocast, check_precision, resolve_device
@@ -49,6 +50,7 @@ from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import build_results
+from panoptic_ros.resources import package_file
 
 
 @torch.inference_mode()
@@ -117,12 +119,13 @@ def _network_rows(model: PanopticNet, args: argparse.Namespace, device: torch.de
 def _node_rows(model: PanopticNet, args: argparse.Namespace) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for size, inference, precision, cues, head, dets in itertools.product(
-            args.input_size or [[1024, 2048]], args.inference_size or [[128, 256]], args.precision,
+            args.input_size or [[1024, 2048]], args.inference_size or [list(DEFAULT_INFERENCE_SIZE)], args.precision,
             args.mask_cues, args.head, args.detections or [model.cfg.instance.detections_per_image]):
         model.instance.roi_heads.detections_per_img = dets
         ms = time_node_path(model, tuple(size), tuple(inference), precision, cues == "on", head, args.warmup,
                             args.iters, overlay_max_size=args.overlay_max_size)
-        name = (f"{size[1]}x{size[0]} <- {inference[1]}x{inference[0]} {precision} {head} "
+        net_h, net_w = network_size(tuple(size), tuple(inference))
+        name = (f"{size[1]}x{size[0]} <- {net_w}x{net_h} {precision} {head} "
                 f"{'masks' if cues == 'on' else 'boxes'} n={dets}")
         rows.append({"name": name, "input_size": size, "inference_size": inference, "precision": precision,
                      "head": head, "mask_cues": cues == "on", "max_detections": dets, "ms": ms})
@@ -165,14 +168,15 @@ def load_model(args: argparse.Namespace, device: torch.device) -> PanopticNet:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tables", nargs="+", default=["network"], choices=["network", "node", "attention", "cameras", "dispatch"])
-    p.add_argument("--model-config", type=Path, default=Path("config/model_r50.yaml"))
+    p.add_argument("--model-config", type=Path, default=package_file("panoptic_ros", "config", "model_r50.yaml"))
     p.add_argument("--checkpoint", type=Path, help="time a trained checkpoint instead of --model-config")
     p.add_argument("--size", type=int, nargs=2, action="append", metavar=("H", "W"),
                    help="network / attention input size; repeat for several (default 512 1024)")
     p.add_argument("--input-size", type=int, nargs=2, action="append", metavar=("H", "W"),
                    help="node table: camera image size; repeat for several (default 1024 2048)")
     p.add_argument("--inference-size", type=int, nargs=2, action="append", metavar=("H", "W"),
-                   help="node table: the node's inference_size; repeat for several (default 128 256)")
+                   help="node table: the node's inference_size, a 0 following the input's aspect ratio; repeat "
+                   f"for several (default: the node's, {' '.join(map(str, DEFAULT_INFERENCE_SIZE))})")
     p.add_argument("--detections", type=int, nargs="+",
                    help="node table: detections per image (default: the model's detections_per_image)")
     p.add_argument("--overlay-max-size", type=int, help="node table: cap on the overlay's longer side")

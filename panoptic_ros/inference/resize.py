@@ -12,6 +12,7 @@ from panoptic_ros.image_encoding import MAX_PIXELS
 
 MIN_SIDE = 32  # the smallest side the network is run at
 MAX_ASPECT = 4  # a side that follows the aspect ratio is at most this many times the given one
+DEFAULT_INFERENCE_SIZE = (360, 0)  # the node's default: 360 rows, the width each frame's aspect ratio asks
 
 
 def check_inference_size(size: Sequence[int], name: str = "inference_size") -> None:

@@ -14,7 +14,7 @@ import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 from panoptic_ros.heads import HEAD_KINDS
-from panoptic_ros.inference.resize import check_inference_size
+from panoptic_ros.inference.resize import DEFAULT_INFERENCE_SIZE, check_inference_size
 from panoptic_ros.precisions import PRECISION_NAMES
 from panoptic_ros.ros.topics import IMAGE, camera_topic
 
@@ -54,7 +54,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   dynamic=True),
     ParameterSpec("overlay_max_size", 0, "Longest side of ~/overlay in pixels (smaller overlays cost less to "
                   "draw and send); 0 = the input's size.", minimum=0, maximum=8192, dynamic=True),
-    ParameterSpec("inference_size", [360, 0], "[height, width] the network runs at; a 0 follows each input's "
+    ParameterSpec("inference_size", list(DEFAULT_INFERENCE_SIZE), "[height, width] the network runs at; a 0 follows each input's "
                   "aspect ratio ([360, 0]: 360 rows, 640 columns for 16:9), so objects keep their shape; [0, 0] = "
                   "each input's own size. Outputs always come back at the input's resolution."),
     ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", minimum=0.05, maximum=60.0),
