@@ -41,12 +41,17 @@ class CachedAnchorGenerator(AnchorGenerator):
         self._cached: tuple[tuple, torch.Tensor] | None = None
 
     def forward(self, image_list: ImageList, feature_maps: list[torch.Tensor]) -> list[torch.Tensor]:
-        """One [A, 4] anchor tensor per image, the same (shared, read-only) tensor for every image."""
+        """One [A, 4] float32 anchor tensor per image, the same (shared, read-only) tensor for every image.
+
+        Float32 whatever the features' precision: in bf16, coordinates between 1024 and 2048 are 8 pixels
+        apart, which moved boxes by several pixels (torchvision makes anchors in the features' dtype).
+        """
         key = (tuple(image_list.tensors.shape[-2:]), tuple(tuple(f.shape[-2:]) for f in feature_maps),
-               feature_maps[0].dtype, feature_maps[0].device)
+               feature_maps[0].device)
         if self._cached is None or self._cached[0] != key:
             one_image = ImageList(image_list.tensors[:1], image_list.image_sizes[:1])
-            self._cached = (key, super().forward(one_image, feature_maps)[0])
+            shapes_only = [f[:1, :1].float() for f in feature_maps]  # the generator reads sizes and dtype
+            self._cached = (key, super().forward(one_image, shapes_only)[0])
         return [self._cached[1]] * len(image_list.image_sizes)
 
 

@@ -40,8 +40,8 @@ class InstanceLogits:
 def box_masks(boxes: torch.Tensor, size: tuple[int, int], stride: float) -> torch.Tensor:
     """[B, N, h, w] bool: which cells of a 1/stride grid have their centre inside each box."""
     h, w = size
-    ys = (torch.arange(h, device=boxes.device, dtype=boxes.dtype) + 0.5) * stride
-    xs = (torch.arange(w, device=boxes.device, dtype=boxes.dtype) + 0.5) * stride
+    ys = (torch.arange(h, device=boxes.device, dtype=torch.float32) + 0.5) * stride  # exact centres, also
+    xs = (torch.arange(w, device=boxes.device, dtype=torch.float32) + 0.5) * stride  # for bf16 boxes
     x0, y0, x1, y1 = (boxes[..., k, None, None] for k in range(4))
     inside_y = (ys[:, None] >= y0) & (ys[:, None] < y1)
     inside_x = (xs[None, :] >= x0) & (xs[None, :] < x1)

@@ -55,8 +55,12 @@ class WaitFreeBoxCoder(BoxCoder):
     device=...)`` per call: on a GPU each is a copy from host memory, which waits for the device."""
 
     def decode_single(self, rel_codes: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-        """[N, K * 4] box deltas applied to [N, 4] reference boxes: [N, K * 4] boxes (x0, y0, x1, y1)."""
-        boxes = boxes.to(rel_codes.dtype)
+        """[N, K * 4] box deltas applied to [N, 4] reference boxes: [N, K * 4] float32 boxes (x0, y0, x1, y1).
+
+        In float32 whatever the deltas' precision (torchvision decodes in theirs): pixel coordinates
+        need it, bf16 has 8 pixels between neighbouring values above 1024.
+        """
+        rel_codes, boxes = rel_codes.float(), boxes.float()
         size = (boxes[:, 2:] - boxes[:, :2])[:, None]              # [N, 1, (w, h)]
         centre = boxes[:, None, :2] + 0.5 * size
         codes = rel_codes.unflatten(1, (-1, 4))                    # [N, K, (dx, dy, dw, dh)]

@@ -86,3 +86,17 @@ def test_every_head_s_panoptic_result_is_the_same_either_way(shipped):
             assert torch.equal(got.panoptic, expected.panoptic), (head, mask_cues)
             assert torch.equal(got.segment_ids, expected.segment_ids)
             assert torch.allclose(got.scores, expected.scores)
+
+
+def test_anchors_are_float32_whatever_the_features_precision():
+    """torchvision makes anchors in the features' dtype: in bf16, 8 pixels apart above 1024."""
+    from torchvision.models.detection.image_list import ImageList
+    from panoptic_ros.model.instance_head import CachedAnchorGenerator
+
+    images = ImageList(torch.zeros(1, 3, 1024, 2048), [(1024, 2048)])
+    features = [torch.zeros(1, 4, 1024 // s, 2048 // s) for s in (4, 8, 16, 32, 64)]
+    generator = CachedAnchorGenerator(((32,), (64,), (128,), (256,), (512,)), ((0.5, 1.0, 2.0),) * 5)
+    exact = generator(images, features)[0]
+    low = CachedAnchorGenerator(((32,), (64,), (128,), (256,), (512,)), ((0.5, 1.0, 2.0),) * 5)(
+        images, [f.bfloat16() for f in features])[0]
+    assert exact.dtype == low.dtype == torch.float32 and torch.equal(exact, low)

@@ -78,6 +78,12 @@ def test_padding_slots_never_win_and_no_detections_is_fine():
     assert torch.allclose(logits[0, 2], sem[0, 2:].amax(0))  # unknown = max thing logit
 
 
+def test_cell_centres_are_exact_for_bf16_boxes():
+    boxes = torch.tensor([[[250.0, 0.0, 254.0, 2.0]]], dtype=torch.bfloat16)  # 4 columns wide at 480 columns
+    inside = box_masks(boxes, (2, 480), stride=1.0)[0, 0]
+    assert inside[0].nonzero().flatten().tolist() == [250, 251, 252, 253]
+
+
 def test_box_masks_and_paste_use_cell_centres():
     boxes = torch.tensor([[[4.0, 0.0, 12.0, 8.0]]])
     inside = box_masks(boxes, (4, 4), stride=4.0)[0, 0]
