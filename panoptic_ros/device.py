@@ -14,7 +14,11 @@ DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` picks the first GPU when there is one; asking for a GPU that is absent is an error."""
+    """``auto`` picks the first GPU when there is one; asking for a GPU that is absent is an error.
+
+    A CUDA device is also made the current one: CUDA events, streams and capability queries without a
+    device argument refer to the current device, so ``cuda:1`` would otherwise be timed on GPU 0's stream.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -25,15 +29,21 @@ def resolve_device(name: str) -> torch.device:
         raise ValueError(f"device must be {DEVICE_CHOICES}, got {name!r}")
     if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
         raise ValueError(f"device {name!r} requested but no such CUDA device is available")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     return device
 
 
 def check_precision(precision: str, device: torch.device) -> None:
-    """Refuse an unknown precision, and fp16 on the CPU (its deformable and attention kernels lack it)."""
+    """Refuse an unknown precision, fp16 on the CPU (its deformable and attention kernels lack it), and
+    bf16 on GPUs before Ampere (torch reports it supported there, but emulated: no fused attention)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "fp16" and device.type == "cpu":
         raise ValueError("fp16 needs a CUDA device; use fp32 or bf16 on the CPU")
+    if precision == "bf16" and device.type == "cuda" and torch.cuda.get_device_capability(device) < (8, 0):
+        raise ValueError(f"bf16 needs a GPU of compute capability 8.0 or newer (Ampere, Orin); "
+                         f"{torch.cuda.get_device_name(device)} emulates it slowly: use fp16")
 
 
 def autocast(device: torch.device, precision: str) -> AbstractContextManager[object]:

@@ -19,6 +19,9 @@ from panoptic_ros.model.nearest import NearestGrid, take_grid
 from panoptic_ros.structures import ID_DIVISOR, PanopticResult, category_of, instance_of
 
 VOID, SEGMENT, BORDER = 0, 1, 2  # what a pixel shows: the input, the blend, white
+# the border's style word (white, role BORDER) as a Python number: filled with a tensor instead, CUDA's
+# masked_fill_ reads the value back to the host, a wait for the device per call
+BORDER_WORD = int(torch.tensor([255, 255, 255, BORDER], dtype=torch.uint8).view(torch.int32))
 MAX_ID = 256 * ID_DIVISOR  # category ids are uint8 (the semantic map), so every panoptic id is below
 
 
@@ -127,8 +130,8 @@ def render_overlay(image: torch.Tensor, panoptic: torch.Tensor | PanopticResult,
     palette = _styles(ids, colors)
     styles = palette.index_select(0, _codes(coarse, ids).flatten()).view(1, h_in, 1, w_in)
     styles = styles.expand(nr, h_in, nc, w_in).contiguous()
-    styles[0].masked_fill_(top[:, None, :], palette[-1])
-    styles[:, :, 0].masked_fill_(left, palette[-1])
+    styles[0].masked_fill_(top[:, None, :], BORDER_WORD)
+    styles[:, :, 0].masked_fill_(left, BORDER_WORD)
     styles = styles.view(nr * h_in, nc * w_in)
     styled = _expand(styles, row_kind, col_kind)  # [H, W] int32: full resolution from here
     return _blend(image.permute(1, 2, 0), styled.view(torch.uint8).view(*styled.shape, 4), alpha)

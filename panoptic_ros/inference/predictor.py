@@ -76,6 +76,8 @@ class TorchPredictor:
     def __init__(self, model: PanopticNet, model_name: str, options: PredictorOptions) -> None:
         self.device = resolve_device(options.device)
         check_precision(options.precision, self.device)
+        if self.device.type == "cuda" and options.inference_size:
+            torch.backends.cudnn.benchmark = True  # a fixed size per camera: pick each convolution's fastest kernel once
         self.model = model.to(self.device).for_inference()
         if options.score_threshold is not None:
             self.set_score_threshold(options.score_threshold)

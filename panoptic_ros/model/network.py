@@ -7,6 +7,7 @@ order by ``panoptic_maps`` under a hook the benchmarks use to time and count eac
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import OrderedDict
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Callable
@@ -173,7 +174,7 @@ class PanopticNet(nn.Module):
         results: list[PanopticResult] = [None] * len(sizes)  # type: ignore[list-item]
         for size in dict.fromkeys(sizes):  # one batched build per distinct output size
             index = [i for i, s in enumerate(sizes) if s == size]
-            pick = torch.tensor(index, device=channels.device)
+            pick = _device_index(tuple(index), channels.device)
             built = build_results(channels[pick], confidence[pick], dets.images(pick), self.categories, size, mask_cues)
             for i, result in zip(index, built):
                 results[i] = result
@@ -246,3 +247,10 @@ class PanopticNet(nn.Module):
         seg_small = seg_small[:, : emb.shape[-2], : emb.shape[-1]]
         losses["loss_affinity"] = self.affinity.loss(emb, seg_small, self.cfg.panoptic.affinity_pairs)
         return losses
+
+
+@functools.lru_cache(maxsize=64)
+def _device_index(index: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """``index`` as a (read-only) tensor on ``device``, made once per camera layout: built from host data
+    every frame, it is a copy that waits for the GPU to finish the network."""
+    return torch.tensor(index, device=device)

@@ -98,3 +98,10 @@ def test_the_opencv_and_torch_blends_agree(alpha, size):
     a, b = _blend_opencv(rgb, styled, alpha), _blend_torch(rgb, styled, alpha)
     assert (a.int() - b.int()).abs().max() <= (0 if alpha in (0.0, 1.0) else 1)
     assert torch.equal(a[role == VOID], rgb[role == VOID]) and torch.equal(a[role == BORDER], colour[role == BORDER])
+
+
+def test_the_border_word_filled_in_is_the_palette_s_border_style():
+    """Filled as a Python number: CUDA's masked_fill_ with a tensor value reads it back to the host."""
+    from panoptic_ros.inference.overlay import BORDER_WORD, _styles
+    palette = _styles(torch.tensor([1000, 2001]), small_categories().colors_by_id())
+    assert int(palette[-1]) == BORDER_WORD

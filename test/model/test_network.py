@@ -90,6 +90,20 @@ def test_channels_last_and_batched_inference_agree_with_single_images(checkpoint
     assert torch.equal(model.predict(images[1:])[0].panoptic, single[0].panoptic)
 
 
+def test_cameras_of_mixed_output_sizes_build_no_index_from_host_data_once_the_layout_is_known(checkpoint):
+    """On a GPU a tensor built from host data every frame waits for the whole network to finish."""
+    from panoptic_ros.bench_dispatch import DispatchCounter
+    model, _ = load_checkpoint(checkpoint)
+    images = _images(3)
+    waits = []
+    for sizes in ([(64, 96), (32, 48), (64, 96)], [(64, 96), (32, 48), (64, 96)], [(32, 48), (64, 96), (64, 96)]):
+        counter = DispatchCounter()
+        with counter:
+            model.predict(images, out_size=sizes)
+        waits.append(sum(counter.waits.values()))
+    assert waits[2] - waits[1] == 2  # a new layout builds its two index tensors once; a known one none
+
+
 def _street_batch(n: int = 1):
     ds = TrainingDataset(SyntheticStreetScenes(n, seed=3, height=64, width=128), Augmentation((1.0, 1.0), (64, 128), False, 0))
     return collate([ds[0, i] for i in range(n)])
