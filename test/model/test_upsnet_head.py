@@ -101,3 +101,28 @@ def test_paste_reads_the_mask_border_not_zero_logits_at_the_box_edge():
     pasted = paste_in_boxes(torch.full((1, 1, 28, 28), 6.0), boxes, (8, 8), 0.5)[0, 0]
     inside = box_masks(boxes, (8, 8), 0.5)[0, 0]
     assert torch.allclose(pasted[inside], torch.full((int(inside.sum()),), 6.0))
+
+
+def _paste_by_grid_sample(masks: torch.Tensor, boxes: torch.Tensor, size: tuple[int, int], stride: float) -> torch.Tensor:
+    """The direct definition: bilinear ``grid_sample`` of each mask at the cells' centres (border padding)."""
+    import torch.nn.functional as F
+    b, n = masks.shape[:2]
+    ys = (torch.arange(size[0], dtype=torch.float32) + 0.5) * stride
+    xs = (torch.arange(size[1], dtype=torch.float32) + 0.5) * stride
+    bx = boxes.reshape(b * n, 4)
+    gx = (xs[None, :] - bx[:, 0:1]) / (bx[:, 2] - bx[:, 0])[:, None] * 2 - 1
+    gy = (ys[None, :] - bx[:, 1:2]) / (bx[:, 3] - bx[:, 1])[:, None] * 2 - 1
+    grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)
+    out = F.grid_sample(masks.reshape(b * n, 1, *masks.shape[2:]), grid, mode="bilinear", padding_mode="border",
+                        align_corners=False)
+    return out.reshape(b, n, *size) * box_masks(boxes, size, stride)
+
+
+def test_the_separable_paste_is_bilinear_resampling_into_the_box():
+    g = torch.Generator().manual_seed(0)
+    for b, n, h, w, stride in ((2, 50, 45, 80, 4.0), (1, 5, 120, 200, 1.0), (1, 3, 8, 8, 0.5)):
+        corner = torch.rand(b, n, 2, generator=g) * torch.tensor([w * stride, h * stride]) - 5
+        boxes = torch.cat([corner, corner + torch.rand(b, n, 2, generator=g) * 60 * stride + 0.5], dim=-1)
+        masks = torch.randn(b, n, 28, 28, generator=g)
+        pasted = paste_in_boxes(masks, boxes, (h, w), stride)
+        assert torch.allclose(pasted, _paste_by_grid_sample(masks, boxes, (h, w), stride), atol=1e-5)
