@@ -86,8 +86,7 @@ class AffinityHead(nn.Module):
         start = torch.cat([init[:, : num_stuff + 1], inst.values], dim=1)
         emb = self.embeddings(fused, pool)
         out = start + self.mix * self.propagate(start, emb)
-        pad = ~dets.valid[:, :, None, None].expand(-1, -1, *out.shape[-2:])
-        out = torch.cat([out[:, : num_stuff + 1], out[:, num_stuff + 1:].masked_fill(pad, NEG)], dim=1)
+        out[:, num_stuff + 1:].masked_fill_(~dets.valid[:, :, None, None], NEG)  # in place: no third copy
         return out, init, inst, emb
 
     def loss(self, emb: torch.Tensor, segments: torch.Tensor, samples: int) -> torch.Tensor:

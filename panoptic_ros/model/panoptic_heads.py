@@ -10,8 +10,8 @@ adding a head means one function and one name.
 * ``upsnet``: UPSNet's parameter-free logits (``upsnet_head``), argmax;
 * ``affinity``: those logits propagated by the learnt dense affinity (``affinity_head``), argmax.
 
-The learnt heads take their instance masks for ``min_visible`` from the mask logits they have already
-pasted (``InstanceLogits.mask``), so a frame pastes its masks once whatever the head.
+The learnt heads take their instance masks for ``min_visible`` from the mask pixels their logits were
+built with (``InstanceLogits.mask``), so a frame pastes its masks once whatever the head.
 """
 from __future__ import annotations
 
@@ -47,15 +47,15 @@ PanopticHeadFn = Callable[[PanopticInputs], tuple[torch.Tensor, torch.Tensor]]
 def heuristic_head(x: PanopticInputs) -> tuple[torch.Tensor, torch.Tensor]:
     """Instances painted in score order over the semantic head's stuff (the baseline)."""
     h, w = x.sem_logits.shape[-2:]
-    pasted = paste_in_boxes(x.mask_logits, x.dets.boxes, (h, w), 1.0) if x.mask_logits is not None else None
-    masks = instance_masks(x.sem_logits, x.dets, pasted, x.num_stuff)
+    pixels = paste_in_boxes(x.mask_logits, x.dets.boxes, (h, w), 1.0) > 0 if x.mask_logits is not None else None
+    masks = instance_masks(x.sem_logits, x.dets, pixels, x.num_stuff)
     return heuristic_channels(x.sem_logits, x.dets, masks, x.num_stuff, x.min_visible)
 
 
 def _argmax_of_logits(x: PanopticInputs, logits: torch.Tensor, inst: InstanceLogits
                       ) -> tuple[torch.Tensor, torch.Tensor]:
     """A learnt head's output: the argmax of its panoptic logits after ``min_visible``, judged on the
-    masks already pasted behind those logits."""
+    mask pixels already pasted behind those logits."""
     masks = instance_masks(x.sem_logits, x.dets, inst.mask, x.num_stuff) if x.min_visible > 0 else None
     return drop_covered(logits, masks, x.num_stuff, x.min_visible)
 

@@ -39,22 +39,22 @@ def suppress_overlaps(dets: Detections, iou_threshold: float) -> Detections:
     return dataclasses.replace(dets, valid=dets.valid & ~suppressed)
 
 
-def instance_masks(sem_logits: torch.Tensor, dets: Detections, pasted_masks: torch.Tensor | None,
+def instance_masks(sem_logits: torch.Tensor, dets: Detections, mask_pixels: torch.Tensor | None,
                    num_stuff: int) -> torch.Tensor:
     """Each detection's own binary mask at the logits' resolution: [B, N, H, W] bool.
 
     Args:
         sem_logits: [B, K, H, W] semantic logits.
         dets: the detections.
-        pasted_masks: [B, N, H, W] mask logits already pasted into their boxes at this resolution
-            (``paste_in_boxes``, zero outside the box), or None without mask cues.
+        mask_pixels: [B, N, H, W] bool, the mask head's pixels at this resolution (its logits pasted
+            into their boxes, ``paste_in_boxes``, above 0), or None without mask cues.
     Returns:
-        With mask cues the mask head's pixels (logit > 0); without them the box intersected with the
-        pixels the semantic head gives the detection's class; nothing for padding slots.
+        With mask cues the mask head's pixels; without them the box intersected with the pixels the
+        semantic head gives the detection's class; nothing for padding slots.
     """
     h, w = sem_logits.shape[-2:]
-    if pasted_masks is not None:
-        masks = pasted_masks > 0
+    if mask_pixels is not None:
+        masks = mask_pixels
     else:
         own_class = (num_stuff + dets.labels - 1)[:, :, None, None]
         masks = box_masks(dets.boxes, (h, w), 1.0) & (sem_logits.argmax(dim=1, keepdim=True) == own_class)

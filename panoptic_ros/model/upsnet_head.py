@@ -28,13 +28,18 @@ IGNORE = -100  # panoptic target of pixels no channel should be trained towards 
 
 @dataclasses.dataclass
 class InstanceLogits:
-    """UPSNet's per-instance panoptic logits and their parts, at the panoptic grid: what the
-    parameter-free head outputs and the affinity head propagates."""
+    """UPSNet's per-instance panoptic logits and what else the heads need of them, at the panoptic grid.
+
+    One [B, N, h, w] float tensor per frame (``values``) besides the boolean ones: with a fixed number
+    of detection slots (50 on a GPU) each such tensor is 400 MiB at 1024x2048, so the parts are
+    reduced as soon as they are made (the cropped semantic logits to their maximum, the mask logits to
+    their pixels) instead of kept.
+    """
 
     values: torch.Tensor    # [B, N, h, w] Y_i, zero outside box (finite: fit for propagation)
-    semantic: torch.Tensor  # [B, N, h, w] X[c_i] inside the box, zero outside (the unknown class's term)
+    best_cropped: torch.Tensor  # [B, 1, h, w] max over real detections of X[c_i] in the box, 0 outside (unknown's term)
     in_box: torch.Tensor    # [B, N, h, w] bool
-    mask: torch.Tensor | None  # [B, N, h, w] the pasted mask logits, zero outside the box; None: no mask cues
+    mask: torch.Tensor | None  # [B, N, h, w] bool: the mask head's pixels (pasted logit > 0); None: no mask cues
 
 
 def box_masks(boxes: torch.Tensor, size: tuple[int, int], stride: float) -> torch.Tensor:
@@ -90,26 +95,25 @@ def instance_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: tor
     b, _, h, w = sem_logits.shape
     channel = (num_stuff + dets.labels - 1).clamp(min=0)  # thing label l -> semantic channel
     sem = sem_logits.gather(1, channel[:, :, None, None].expand(-1, -1, h, w))
-    in_box = box_masks(dets.boxes, (h, w), stride) & dets.valid[:, :, None, None]
-    cropped = sem * in_box
+    valid = dets.valid[:, :, None, None]
+    in_box = box_masks(dets.boxes, (h, w), stride) & valid
+    # padding slots take no part in the maximum, so an image's unknown channel does not depend on what
+    # it is batched with (a real detection's box-cropped logit is 0 outside its box, as in UPSNet)
+    best = torch.where(in_box, sem, 0.0).masked_fill_(~valid, NEG).amax(dim=1, keepdim=True) \
+        if sem.shape[1] else sem.new_zeros(b, 1, h, w)
     if mask_logits is None:
-        return InstanceLogits(cropped, cropped, in_box, None)
+        return InstanceLogits(sem.mul_(in_box), best, in_box, None)
     pasted = paste_in_boxes(mask_logits, dets.boxes, (h, w), stride)
-    return InstanceLogits((sem + pasted) * in_box, cropped, in_box, pasted)
+    return InstanceLogits(sem.add_(pasted).mul_(in_box), best, in_box, pasted > 0)
 
 
 def unknown_logit(sem_logits: torch.Tensor, inst: InstanceLogits, valid: torch.Tensor, num_stuff: int) -> torch.Tensor:
     """[B, 1, h, w]: max thing semantic logit minus max box-cropped semantic logit over the image's real
-    detections.
-
-    Padding slots (``valid`` False) take no part, so an image's unknown channel does not depend on what
-    it is batched with; an image without detections subtracts 0 (as outside every box).
-    """
+    detections (an image without detections subtracts 0, as outside every box)."""
     max_thing = sem_logits[:, num_stuff:].amax(dim=1, keepdim=True)
     if inst.values.shape[1] == 0:
         return max_thing
-    best = inst.semantic.masked_fill(~valid[:, :, None, None], NEG).amax(dim=1, keepdim=True)
-    return max_thing - torch.where(valid.any(dim=1)[:, None, None, None], best, 0.0)
+    return max_thing - torch.where(valid.any(dim=1)[:, None, None, None], inst.best_cropped, 0.0)
 
 
 def upsnet_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: torch.Tensor | None,
@@ -117,8 +121,9 @@ def upsnet_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: torch
     """Panoptic logits [B, S + 1 + N, h, w] (float32) and the instance logits they were built from."""
     sem = sem_logits.float()
     inst = instance_logits(sem, dets, mask_logits, num_stuff, stride)
-    things = inst.values.masked_fill(~inst.in_box, NEG)
-    return torch.cat([sem[:, :num_stuff], unknown_logit(sem, inst, dets.valid, num_stuff), things], dim=1), inst
+    logits = torch.cat([sem[:, :num_stuff], unknown_logit(sem, inst, dets.valid, num_stuff), inst.values], dim=1)
+    logits[:, num_stuff + 1:].masked_fill_(~inst.in_box, NEG)  # in place: no second [B, N, h, w] copy
+    return logits, inst
 
 
 def panoptic_targets(semantic: torch.Tensor, instances: torch.Tensor, shown_slot: torch.Tensor,

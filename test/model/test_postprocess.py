@@ -48,7 +48,7 @@ def test_small_stuff_segments_become_void():
     assert torch.equal(void_small_stuff(channels, S, 0.0), channels)
 
 
-def test_instance_masks_come_from_pasted_mask_logits_or_box_and_semantic_class():
+def test_instance_masks_come_from_the_mask_pixels_or_box_and_semantic_class():
     sem = torch.zeros(1, 3, 4, 4)
     sem[0, 2, :, :2] = 5.0  # the thing class on the left half
     dets = _dets([[0, 0, 4, 4]], [1], [0.9])
@@ -56,5 +56,5 @@ def test_instance_masks_come_from_pasted_mask_logits_or_box_and_semantic_class()
     assert without[0, 0, :, :2].all() and not without[0, 0, :, 2:].any()
     pasted = torch.full((1, 1, 4, 4), -1.0)
     pasted[0, 0, 1:3, 1:3] = 2.0
-    with_cues = instance_masks(sem, dets, pasted, S)
+    with_cues = instance_masks(sem, dets, pasted > 0, S)
     assert with_cues[0, 0].tolist() == (pasted[0, 0] > 0).tolist()
