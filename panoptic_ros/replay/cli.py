@@ -50,23 +50,23 @@ def ground_truth(args: argparse.Namespace) -> dict[int, GroundTruthFrame]:
     return {}
 
 
-def with_ground_truth_matches(report: dict[str, Any], gt: dict[int, GroundTruthFrame]) -> dict[str, Any]:
-    """The report with how many ground-truth frames met a frame of the bag by stamp; ``ValueError``
-    when ground truth was given and none did (a PQ over nothing would look like no PQ at all)."""
+def with_ground_truth_matches(report: dict[str, Any], gt: dict[int, GroundTruthFrame]) -> tuple[dict[str, Any], str]:
+    """The report with how many ground-truth frames met a frame of the bag by stamp, and an error when
+    ground truth was given and none could be scored (a PQ over nothing would look like no PQ at all);
+    the report says it too, and keeps the run's outputs."""
     matched = report.pop("ground_truth_matched")
     if not gt:
-        return report
+        return report, ""
+    error = ""
     if matched == 0:
         skipped = report.get("ground_truth_skipped", {}).get("first", [])
-        if skipped:
-            raise ValueError(f"no ground-truth frame could be scored: {'; '.join(skipped[:3])}")
-        raise ValueError(f"none of the {len(gt)} ground-truth frames has the stamp of a processed frame of "
-                         f"{report['topic']} (ground truth is paired by header stamp in nanoseconds, e.g. "
-                         f"{min(gt)})")
-    if matched < len(gt):
+        error = (f"no ground-truth frame could be scored: {'; '.join(skipped[:3])}" if skipped else
+                 f"none of the {len(gt)} ground-truth frames has the stamp of a processed frame of "
+                 f"{report['topic']} (ground truth is paired by header stamp in nanoseconds, e.g. {min(gt)})")
+    elif matched < len(gt):
         print(f"panoptic-replay: {matched} of {len(gt)} ground-truth frames met a processed frame; PQ is "
               f"over those", file=sys.stderr)
-    return report | {"ground_truth": {"frames": len(gt), "matched": matched}}
+    return report | {"ground_truth": {"frames": len(gt), "matched": matched} | ({"error": error} if error else {})}, error
 
 
 def _node_params(args: argparse.Namespace) -> dict[str, str]:
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             written = {key: str(args.out / name) for key, name in OUTPUT_FILES.items() if (out / name).exists()}
             report = {"bag": str(args.bag), "topic": args.topic, **report,
                       "outputs": written | {"report": str(args.out / "report.json")}}
-            report = with_ground_truth_matches(report, gt)
+            report, gt_error = with_ground_truth_matches(report, gt)
             write_report(out, report)
     except (BagError, ImageEncodingError, CheckpointError, RuntimeError, OSError, ValueError) as exc:
         print(f"panoptic-replay: {exc}", file=sys.stderr)
@@ -176,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         print(markdown(report))
     print(json.dumps({k: report[k] for k in ("frames", "processed", "fps")}))
+    if gt_error:
+        print(f"panoptic-replay: {gt_error}; the outputs are in {args.out}", file=sys.stderr)
+        return 2
     return 0
 
 

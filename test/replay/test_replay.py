@@ -171,7 +171,8 @@ def test_ground_truth_that_meets_no_frame_is_an_error_not_a_report_without_pq(ba
     out = tmp_path / "out"
     assert replay(_args(bag, out, model, *_coco_ground_truth(bag, tmp_path / "gt", shift_ns=1))) == 2
     assert "none of the 6 ground-truth frames has the stamp of a processed frame" in capsys.readouterr().err
-    assert not out.exists()
+    report = json.loads((out / "report.json").read_text())  # the run's outputs are kept, the report says why
+    assert report["processed"] == 6 and "pq" not in report and "none of the 6" in report["ground_truth"]["error"]
 
 
 def test_an_out_folder_that_is_not_a_replay_is_refused_and_kept_and_a_replay_is_replaced(bag, model, tmp_path,
