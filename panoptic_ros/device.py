@@ -29,8 +29,8 @@ def resolve_device(name: str) -> torch.device:
         raise ValueError(f"device must be {DEVICE_CHOICES}, got {name!r}")
     if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
         raise ValueError(f"device {name!r} requested but no such CUDA device is available")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
+    if device.type == "cuda" and device.index is not None:  # plain "cuda" is the current device already
+        torch.cuda.set_device(device.index)
     return device
 
 

@@ -85,7 +85,8 @@ def paste_in_boxes(masks: torch.Tensor, boxes: torch.Tensor, size: tuple[int, in
     bx = boxes.float().reshape(b * n, 4)
     rows = _axis_weights(ys, bx[:, 1], bx[:, 3], m)  # [BN, h, m]
     cols = _axis_weights(xs, bx[:, 0], bx[:, 2], masks.shape[3])  # [BN, w, m]
-    pasted = rows @ masks.reshape(b * n, m, masks.shape[3]).float() @ cols.transpose(1, 2)
+    with torch.autocast(masks.device.type, enabled=False):  # in float32, as grid_sample ran under autocast
+        pasted = rows @ masks.reshape(b * n, m, masks.shape[3]).float() @ cols.transpose(1, 2)
     return pasted.reshape(b, n, h, w)
 
 

@@ -126,3 +126,10 @@ def test_the_separable_paste_is_bilinear_resampling_into_the_box():
         masks = torch.randn(b, n, 28, 28, generator=g)
         pasted = paste_in_boxes(masks, boxes, (h, w), stride)
         assert torch.allclose(pasted, _paste_by_grid_sample(masks, boxes, (h, w), stride), atol=1e-5)
+
+
+def test_the_paste_stays_float32_under_autocast():
+    boxes = torch.tensor([[[2.0, 3.0, 40.0, 30.0]]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        pasted = paste_in_boxes(torch.randn(1, 1, 28, 28), boxes, (32, 48), 1.0)
+    assert pasted.dtype == torch.float32

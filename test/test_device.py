@@ -1,0 +1,14 @@
+"""Device resolution: a GPU named with or without its index, made the current device (faked here)."""
+import pytest
+import torch
+
+from panoptic_ros.device import resolve_device
+
+
+@pytest.mark.parametrize("name,current", [("cuda", []), ("cuda:1", [1]), ("auto", [])])
+def test_a_gpu_named_with_or_without_an_index_resolves_and_an_index_becomes_current(name, current, monkeypatch):
+    made_current = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", made_current.append)
+    assert resolve_device(name).type == "cuda" and made_current == current
