@@ -31,7 +31,7 @@ from panoptic_ros.replay.ground_truth import (
 )
 from panoptic_ros.replay.output import StagedOutput
 from panoptic_ros.replay.report import markdown, write_report
-from panoptic_ros.ros.entry import node_command, private_ros_env
+from panoptic_ros.ros.entry import large_frames_transport, node_command, private_ros_env
 from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS
 from panoptic_ros.ros.topics import DEFAULT_CAMERA, input_topic
 from panoptic_ros.structures import ID_DIVISOR
@@ -81,12 +81,13 @@ def _node_params(args: argparse.Namespace) -> dict[str, str]:
 
 
 def run_live(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]:
-    """Through ``panoptic_node``: one this replay starts on a DDS domain of its own (loopback), or with
-    ``--no-start-node`` the one running on the ambient domain."""
+    """Through ``panoptic_node``: one this replay starts on a DDS domain of its own (loopback), both
+    processes carrying frames through shared memory (``large_frames_transport``), or with
+    ``--no-start-node`` the one running on the ambient domain and settings."""
     from panoptic_ros.replay.live import LiveSession, replay_live
     compressed = message_class(args.bag, args.topic, IMAGE_TYPES) is CompressedImage
     node = None
-    ros_env = {} if args.no_start_node else private_ros_env()
+    ros_env = {} if args.no_start_node else private_ros_env() | large_frames_transport()
     if not args.no_start_node:
         params = _node_params(args) | {"input_transport": "compressed" if compressed else "raw"}
         cmd = node_command(params, {input_topic(compressed): args.topic})

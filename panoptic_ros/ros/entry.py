@@ -53,6 +53,18 @@ def private_ros_env() -> dict[str, str]:
     return {"ROS_DOMAIN_ID": str(random.randint(1, 101)), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
 
 
+LARGE_FRAMES_PROFILE = "fastdds_large_frames.xml"  # in config/: shared memory big enough for camera frames
+
+
+def large_frames_transport() -> dict[str, str]:
+    """Fast DDS settings that carry camera-sized messages through shared memory (``config/`` has the
+    profile and why), for a tool's own processes; {} when the user has a profile of their own."""
+    if "FASTDDS_DEFAULT_PROFILES_FILE" in os.environ:
+        return {}
+    from panoptic_ros.resources import package_file
+    return {"FASTDDS_DEFAULT_PROFILES_FILE": str(package_file("panoptic_ros", "config", LARGE_FRAMES_PROFILE))}
+
+
 def init_context(ros_env: dict[str, str]) -> Any:
     """A new rclpy context whose participants use ``ros_env`` (``private_ros_env``, or {} for the
     ambient settings): the middleware reads them from the environment when a participant is created,
