@@ -44,7 +44,6 @@ def demo_bag() -> tuple[Path, str]:
 
 def main() -> int:
     bag, what = demo_bag()
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")  # the demo talks to itself only
     code = replay([str(bag), "--topic", IMAGE_TOPIC, "--gt-topic", GT_TOPIC, "--live", "--out", str(OUT), "--quiet"])
     if code != 0:
         return code

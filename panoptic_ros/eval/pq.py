@@ -7,7 +7,9 @@ more than half of it lies on ground-truth void or on a crowd region of its own c
 one listed, when there are several). Crowd ground-truth segments are never matched and never false
 negatives; every other listed ground-truth segment that is not matched is a false negative, even one
 with no pixels, and ground-truth pixels of an unlisted id are neither void nor a segment, exactly as
-panopticapi's ``pq_compute`` counts them. Per category PQ = sum IoU(TP) / (TP + FP/2 + FN/2) =
+panopticapi's ``pq_compute`` counts them (``CocoPanopticDataset`` refuses a PNG whose ids its
+``segments_info`` does not list, most often a PNG written with its channels swapped, rather than score it
+so). Per category PQ = sum IoU(TP) / (TP + FP/2 + FN/2) =
 SQ * RQ; averages over the categories seen (TP+FP+FN > 0).
 """
 from __future__ import annotations

@@ -63,7 +63,7 @@ def open_reader(path: Path) -> Reader:
     just that file without its ``metadata.yaml``); what cannot be read is a ``BagError`` saying what to do."""
     if not path.exists():
         raise BagError(f"bag {path} does not exist")
-    if path.suffix == ".bag":
+    if path.is_file() and path.suffix == ".bag":
         raise BagError(f"{path} is a ROS 1 bag; convert it to rosbag2 first: rosbags-convert --src {path} "
                        f"--dst {path.with_suffix('')}")
     if path.is_dir() and not (path / "metadata.yaml").is_file():

@@ -29,16 +29,13 @@ from panoptic_ros.replay.bag_io import IMAGE_TYPES, BagError, count_messages, me
 from panoptic_ros.replay.ground_truth import (
     GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
 )
-from panoptic_ros.replay.output import StagedOutput
+from panoptic_ros.replay.output import OUTPUT_FILES, StagedOutput
 from panoptic_ros.replay.report import markdown, write_report
 from panoptic_ros.ros.entry import large_frames_transport, node_command, private_ros_env
 from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS
 from panoptic_ros.ros.topics import DEFAULT_CAMERA, input_topic
 from panoptic_ros.structures import ID_DIVISOR
 from sensor_msgs.msg import CompressedImage
-
-
-OUTPUT_FILES = {"bag": "output_bag", "preview_mp4": "preview.mp4", "preview_png": "preview.png"}  # when written
 
 
 def ground_truth(args: argparse.Namespace) -> dict[int, GroundTruthFrame]:
@@ -86,6 +83,9 @@ def run_live(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]:
     ``--no-start-node`` the one running on the ambient domain and settings."""
     from panoptic_ros.replay.live import LiveSession, replay_live
     compressed = message_class(args.bag, args.topic, IMAGE_TYPES) is CompressedImage
+    total = count_messages(args.bag, args.topic)
+    if total == 0:  # before a node is started for nothing
+        raise BagError(f"topic {args.topic} of {args.bag} has no messages")
     node = None
     ros_env = {} if args.no_start_node else private_ros_env() | large_frames_transport()
     if not args.no_start_node:
@@ -96,18 +96,20 @@ def run_live(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]:
     alive = (lambda: node.poll() is None) if node else (lambda: True)
     session = LiveSession(args.topic, compressed, ros_env)
     try:
-        session.wait_ready(args.startup_timeout, alive)
+        session.wait_ready(args.startup_timeout, alive, counters=args.no_start_node)
         if gt:
             check_categories(gt, session.categories())
-        recorder, extra = replay_live(read_frames(args.bag, args.topic), count_messages(args.bag, args.topic),
-                                      session, out, gt, args.rate, args.settle, alive, args.storage, not args.quiet)
+        recorder, extra = replay_live(read_frames(args.bag, args.topic), total, session, out, gt, args.rate,
+                                      args.settle, alive, args.storage, not args.quiet)
     finally:
         session.close()
         if node is not None:
             node.terminate()
-            node.wait(timeout=30)
-    if recorder.frames_in == 0:
-        raise BagError(f"topic {args.topic} of {args.bag} has no messages")
+            try:
+                node.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # never leave a node behind
+                node.kill()
+                node.wait()
     diag = extra["node_diagnostics"]
     return recorder.finish({"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
                             "mask_cues": diag.get("mask_cues", str(args.mask_cues).lower()) == "true",  # the node's own

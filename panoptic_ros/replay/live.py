@@ -3,7 +3,7 @@ whose outputs are recorded, so the node itself is measured: end-to-end latency f
 frame to its output arriving, and how many frames it dropped.
 
 Frames stream from the bag and each output is written to the output bag as it arrives, so memory
-does not grow with the bag's length. Outputs are paired with their frame by header stamp; frames
+does not grow with the bag's length (but for the stamps published, a few bytes a frame). Outputs are paired with their frame by header stamp; frames
 that share a stamp (a driver without a clock stamps zeros) are published with unique stamps, one
 nanosecond apart, and the output bag gets the original stamps back.
 """
@@ -29,6 +29,7 @@ from tqdm import tqdm
 from panoptic_ros.categories import Category, CategoryTable
 from panoptic_ros.replay.bag_io import BagWriter, Frame, stamp_ns
 from panoptic_ros.replay.ground_truth import GroundTruthFrame
+from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros.diagnostics import status_name
@@ -81,10 +82,13 @@ class LiveSession:
         values = self.diagnostics[1] if self.diagnostics else {}
         return {k: int(v) for k, v in values.items() if v.isdigit()}
 
-    def wait_ready(self, timeout: float, alive: Callable[[], bool]) -> None:
+    def wait_ready(self, timeout: float, alive: Callable[[], bool], counters: bool = False) -> None:
+        """Until the node subscribes and has sent its categories (and with ``counters``, its first
+        diagnostics: a node that ran before the replay has counted frames that are not the replay's)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.pub.get_subscription_count() > 0 and self.info is not None:
+            if self.pub.get_subscription_count() > 0 and self.info is not None and (
+                    not counters or self.diagnostics is not None):
                 return
             if not alive():
                 raise RuntimeError("panoptic_node exited before it was ready")
@@ -120,21 +124,30 @@ def unique_key(stamp: int, used: set[int]) -> int:
 
 
 class _OutputRecorder:
-    """Writes each output to the bag as it arrives, restamped as its frame, and records what it says."""
+    """Writes each output to the bag as it arrives, restamped as its frame, and records what it says.
+
+    A frame's entry in ``sent`` goes once its four outputs are in, so what is held does not grow with
+    the bag; panoptic images of frames with ground truth are kept to be scored after the run (scoring
+    a camera-sized frame takes a good part of a frame period, which between publishes would delay them).
+    """
 
     def __init__(self, bag: BagWriter, recorder: ReplayRecorder, preview: PreviewWriter,
                  ground_truth: dict[int, GroundTruthFrame]) -> None:
         self.bag, self.recorder, self.preview, self.ground_truth = bag, recorder, preview, ground_truth
         self.sent: dict[int, _Sent] = {}
+        self.to_score: list[tuple[int, np.ndarray]] = []  # (stamp, panoptic image) of frames with ground truth
         self.last_arrival = 0.0
         self.strays = 0  # outputs of no frame of this replay, or a second one of a frame
 
     def take(self, name: str, arrival: float, msg: Any) -> None:
-        sent = self.sent.get(stamp_ns(msg))
+        key = stamp_ns(msg)
+        sent = self.sent.get(key)
         if sent is None or name in sent.answered:
             self.strays += 1
             return
         sent.answered.add(name)
+        if len(sent.answered) == len(OUTPUTS):
+            del self.sent[key]
         msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(sent.stamp, 1_000_000_000)
         self.bag.write(node_topic(name), msg, sent.timestamp)
         if name == "segments":
@@ -144,17 +157,30 @@ class _OutputRecorder:
         elif name == "overlay":
             self.preview.add(np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3))
         elif name == "panoptic" and sent.stamp in self.ground_truth:
-            self.recorder.add_ground_truth(sent.stamp, self.ground_truth[sent.stamp],
-                                           np.frombuffer(bytes(msg.data), "<i4").reshape(msg.height, msg.width))
+            self.to_score.append((sent.stamp, np.frombuffer(bytes(msg.data), "<i4").reshape(msg.height, msg.width)))
 
-    def drain(self, session: LiveSession, until: float) -> None:
-        """Take the outputs that arrive until ``until`` (monotonic seconds); at least those queued now."""
+    def waiting_for_overlay(self) -> bool:
+        """Whether a frame answered on ``~/segments`` still lacks its overlay."""
+        return any("segments" in s.answered and "overlay" not in s.answered for s in self.sent.values())
+
+    def drain(self, session: LiveSession, until: float, alive: Callable[[], bool]) -> None:
+        """Take the outputs that arrive until ``until`` (monotonic seconds); at least those queued now.
+
+        Raises:
+            RuntimeError: the node exited (checked every 50 ms, so a long gap in the bag is no hang).
+        """
         while True:
             try:
                 self.take(*session.outputs.get(timeout=max(0.0, min(0.05, until - time.monotonic()))))
             except queue.Empty:
                 if time.monotonic() >= until:
                     return
+                if not alive():
+                    raise RuntimeError("panoptic_node exited during the replay") from None
+
+    def score(self) -> None:
+        for stamp, panoptic in self.to_score:
+            self.recorder.add_ground_truth(stamp, self.ground_truth[stamp], panoptic)
 
 
 def _unanswered(counters: dict[str, int], baseline: dict[str, int]) -> int:
@@ -178,7 +204,7 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
     baseline = session.counters()
     used: set[int] = set()
     restamped = published = 0
-    with BagWriter(out_dir / "output_bag", storage) as bag:
+    with BagWriter(out_dir / OUTPUT_BAG, storage) as bag:
         out = _OutputRecorder(bag, recorder, preview, ground_truth)
         start = t0_bag = None
         for frame in tqdm(frames, total=total, unit="frame", disable=not progress, desc="publish"):
@@ -188,9 +214,7 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
                 continue
             if start is None:
                 start, t0_bag = time.monotonic(), frame.timestamp
-            out.drain(session, start + (frame.timestamp - t0_bag) / 1e9 / rate)
-            if not alive():
-                raise RuntimeError("panoptic_node exited during the replay")
+            out.drain(session, start + (frame.timestamp - t0_bag) / 1e9 / rate, alive)
             stamp = frame.stamp_ns
             key = unique_key(stamp, used)
             if key != stamp:
@@ -205,13 +229,13 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
         last_publish = time.monotonic()
         deadline = last_publish + settle
         while time.monotonic() < deadline and alive():
-            out.drain(session, time.monotonic() + 0.1)
+            out.drain(session, time.monotonic() + 0.1, lambda: True)
             fresh = session.diagnostics is not None and session.diagnostics[0] > last_publish
             unanswered = _unanswered(session.counters(), baseline) if fresh else 0
-            if recorder.processed + unanswered >= published and all(
-                    {"segments", "overlay"} <= s.answered for s in out.sent.values() if "segments" in s.answered):
+            if recorder.processed + unanswered >= published and not out.waiting_for_overlay():
                 break
-        out.drain(session, time.monotonic() + 0.5)  # let in-flight messages of other topics land
+        out.drain(session, time.monotonic() + 0.5, lambda: True)  # let in-flight messages of other topics land
+    out.score()
     preview.close()
     if start is not None and out.last_arrival > start:
         recorder.seconds = out.last_arrival - start
@@ -222,7 +246,7 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
     recorder.failed_frames += node_failed
     if node_bad or node_failed:
         recorder.errors.append("the node's log (node.log when the replay started it) says why")
-    dropped = published - recorder.processed - node_bad - node_failed
+    dropped = published - recorder.processed - node_bad - node_failed  # below 0: the counters disagree
     node_diag = session.diagnostics[1] if session.diagnostics else {}
-    return recorder, {"dropped": max(0, dropped), "restamped_frames": restamped, "stray_outputs": out.strays,
+    return recorder, {"dropped": dropped, "restamped_frames": restamped, "stray_outputs": out.strays,
                       "node_diagnostics": node_diag}

@@ -19,6 +19,7 @@ from panoptic_ros.device import synchronize
 from panoptic_ros.inference.predictor import Predictor
 from panoptic_ros.replay.bag_io import BagWriter, Frame
 from panoptic_ros.replay.ground_truth import GroundTruthFrame
+from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros import conversions
@@ -65,7 +66,7 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
     preview = PreviewWriter(out_dir, fps=5.0)
     bar = tqdm(total=total, unit="frame", disable=not progress, desc="replay")
     start = time.perf_counter()
-    with BagWriter(out_dir / "output_bag", storage) as bag:
+    with BagWriter(out_dir / OUTPUT_BAG, storage) as bag:
         for batch in _batches(frames, batch_size, predictor, recorder):
             synchronize(predictor.device)
             t0 = time.perf_counter()

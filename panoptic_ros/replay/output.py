@@ -7,6 +7,9 @@ from types import TracebackType
 
 
 INCOMPLETE = "INCOMPLETE"  # in a staging folder from its start: what it is, and why it never finished
+# what a replay writes into its folder, by the report's name for it
+OUTPUT_BAG, PREVIEW_MP4, PREVIEW_PNG = "output_bag", "preview.mp4", "preview.png"
+OUTPUT_FILES = {"bag": OUTPUT_BAG, "preview_mp4": PREVIEW_MP4, "preview_png": PREVIEW_PNG}
 
 
 class StagedOutput:

@@ -6,6 +6,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from panoptic_ros.replay.output import PREVIEW_MP4, PREVIEW_PNG
+
 STRIP_FRAMES = 6
 
 
@@ -27,7 +29,7 @@ class PreviewWriter:
         if self.video is None:
             h, w = bgr.shape[:2]
             self.size = (w, h)
-            self.video = cv2.VideoWriter(str(self.out_dir / "preview.mp4"), cv2.VideoWriter_fourcc(*"mp4v"),
+            self.video = cv2.VideoWriter(str(self.out_dir / PREVIEW_MP4), cv2.VideoWriter_fourcc(*"mp4v"),
                                          self.fps, self.size)
         if (bgr.shape[1], bgr.shape[0]) != self.size:
             bgr = cv2.resize(bgr, self.size, interpolation=cv2.INTER_NEAREST)
@@ -45,10 +47,10 @@ class PreviewWriter:
             opened = self.video.isOpened()
             self.video.release()
             if opened:
-                written.append(self.out_dir / "preview.mp4")
+                written.append(self.out_dir / PREVIEW_MP4)
         if self.frames:
             idx = np.linspace(0, len(self.frames) - 1, min(STRIP_FRAMES, len(self.frames))).round().astype(int)
             strip = np.concatenate([self.frames[i] for i in idx], axis=0)
-            cv2.imwrite(str(self.out_dir / "preview.png"), strip)
-            written.append(self.out_dir / "preview.png")
+            cv2.imwrite(str(self.out_dir / PREVIEW_PNG), strip)
+            written.append(self.out_dir / PREVIEW_PNG)
         return written

@@ -23,8 +23,9 @@ from panoptic_ros.replay.ground_truth import GroundTruthFrame
 
 @dataclasses.dataclass
 class ReplayRecorder:
-    """Every input frame ends as processed, bad (unusable input) or failed (inference raised); ground
-    truth that cannot be scored is skipped with its reason, never silently."""
+    """Every input frame ends as processed, bad (unusable input), failed (inference raised) or, live,
+    dropped (the node skipped it for a newer one, or it was lost on the way); ground truth that cannot
+    be scored is skipped with its reason, never silently."""
 
     categories: CategoryTable
     frames_in: int = 0
@@ -127,6 +128,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"- bad frame: {err}")
     for err in report.get("failures", []):
         lines.append(f"- failed frame: {err}")
+    if report.get("ground_truth", {}).get("error"):
+        lines.append(f"- ground truth: {report['ground_truth']['error']}")
     for err in report.get("ground_truth_skipped", {}).get("first", []):
         lines.append(f"- ground truth not scored: {err}")
     lines += ["", "| class | segments | pixels |", "|---|---:|---:|"]

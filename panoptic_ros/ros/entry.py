@@ -47,10 +47,13 @@ def node_command(params: dict[str, str], remappings: dict[str, str] | None = Non
 
 
 def private_ros_env() -> dict[str, str]:
-    """ROS settings for a tool that starts its own node and talks to it alone: a DDS domain of its own
-    among the safe ids (0, the default, is left to the user's nodes) on loopback only, so neither a
-    second replay, nor the robot's stack, nor a camera driver on the same topic mixes into its run."""
-    return {"ROS_DOMAIN_ID": str(random.randint(1, 101)), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    """ROS settings for a tool that starts its own node and talks to it alone: a DDS domain of its own,
+    drawn among the safe ids 1-101 but the environment's own (the user's nodes), on loopback only, so
+    neither the robot's stack nor a camera driver on the same topic mixes into its run. Two such tools
+    at once draw the same domain one time in a hundred."""
+    ambient = os.environ.get("ROS_DOMAIN_ID", "0")
+    domain = random.choice([d for d in range(1, 102) if str(d) != ambient])
+    return {"ROS_DOMAIN_ID": str(domain), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
 
 
 LARGE_FRAMES_PROFILE = "fastdds_large_frames.xml"  # in config/: shared memory big enough for camera frames

@@ -19,7 +19,6 @@ from panoptic_ros.replay.bag_io import read_messages
 from panoptic_ros.replay.cli import main as replay
 from panoptic_ros.replay.sample_bag import GT_TOPIC, IMAGE_TOPIC, write_sample_bag
 from panoptic_msgs.msg import PanopticSegmentation
-from ros_harness import isolated_ros_env
 from sensor_msgs.msg import Image
 
 SHARED_BAGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "bags"
@@ -124,9 +123,7 @@ def test_unknown_encodings_are_counted_and_an_all_bad_bag_fails(tmp_path, model,
     assert "no frame of /cam could be used: unsupported encoding 'nv12'" in capsys.readouterr().err
 
 
-def test_live_replay_measures_the_running_node(bag, model, tmp_path, monkeypatch):
-    for k, v in isolated_ros_env().items():
-        monkeypatch.setenv(k, v)
+def test_live_replay_measures_the_running_node(bag, model, tmp_path):
     out = tmp_path / "live"
     assert replay(_args(bag, out, model, "--live", "--rate", "2", "--gt-topic", GT_TOPIC)) == 0
     report = json.loads((out / "report.json").read_text())
@@ -204,9 +201,7 @@ def _restamped_copy(bag: Path, path: Path, stamp: int = 0) -> Path:
 
 
 def test_live_frames_sharing_a_stamp_each_get_their_own_output_with_the_stamp_given_back(bag, model, tmp_path,
-                                                                                       monkeypatch, capsys):
-    for k, v in isolated_ros_env().items():
-        monkeypatch.setenv(k, v)
+                                                                                       capsys):
     zeros = _restamped_copy(bag, tmp_path / "zeros")
     out = tmp_path / "live"
     assert replay(_args(zeros, out, model, "--live", "--rate", "2")) == 0
@@ -298,3 +293,18 @@ def test_a_bag_without_metadata_opens_by_its_one_storage_file_and_a_ros1_bag_is_
     ros1.write_bytes(b"#ROSBAG V2.0\n")
     assert replay(_args(ros1, tmp_path / "out1", model)) == 2
     assert "is a ROS 1 bag; convert it to rosbag2 first: rosbags-convert" in capsys.readouterr().err
+
+
+def test_live_accounting_adds_up_with_a_frame_the_node_refuses(bag, model, tmp_path):
+    """The node counts the bad frame (its diagnostics); the wait ends when every frame is accounted for."""
+    from panoptic_ros.replay.bag_io import BagWriter
+    path = tmp_path / "one_bad"
+    with BagWriter(path) as out:
+        for k, (t, msg) in enumerate(read_messages(bag, IMAGE_TOPIC, {"sensor_msgs/msg/Image": Image})):
+            if k == 2:
+                msg.encoding = "nv12"
+            out.write(IMAGE_TOPIC, msg, t)
+    assert replay(_args(path, tmp_path / "live", model, "--live", "--rate", "2", "--settle", "40")) == 0
+    report = json.loads((tmp_path / "live" / "report.json").read_text())
+    assert (report["frames"], report["processed"], report["bad_frames"], report["failed_frames"]) == (6, 5, 1, 0)
+    assert report["dropped"] == 0 and report["node_diagnostics"]["bad_frames"] == "1"
