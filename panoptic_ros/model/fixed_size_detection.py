@@ -31,6 +31,10 @@ from panoptic_ros.structures import Detections
 # the shipped model, the RPN's NMS settled within 9 rounds (10 give greedy NMS's result exactly) and
 # the box head's within 3; every frame's detections were torchvision's (with 8 rounds, and with 12).
 NMS_ROUNDS = 12
+# Overlap entries (K x K per row) one pass of ``greedy_nms`` may hold: about 30 bytes each at its peak
+# (the IoU's intermediates), so about 250 MB. The box head suppresses per class, so without a bound
+# memory grows with classes x proposals^2: 2.4 GB for 80 classes of 1000 proposals (8 classes: one pass).
+MAX_NMS_ENTRIES = 1 << 23
 
 
 def _suppressors(boxes: torch.Tensor, ranked_valid: torch.Tensor, iou_threshold: float) -> torch.Tensor:
@@ -80,10 +84,14 @@ def greedy_nms(boxes: torch.Tensor, scores: torch.Tensor, valid: torch.Tensor, i
 def _nms_per_group(boxes: torch.Tensor, scores: torch.Tensor, valid: torch.Tensor,
                    iou_threshold: float) -> torch.Tensor:
     """[B, G, K] kept: ``greedy_nms`` within each of G groups of K candidates per image
-    (boxes [B, G, K, 4], scores and valid [B, G, K])."""
+    (boxes [B, G, K, 4], scores and valid [B, G, K]), in passes of at most ``MAX_NMS_ENTRIES``
+    overlaps (rows are independent: the same result; the number of passes is fixed by the shapes)."""
     b, g, k = scores.shape
-    kept = greedy_nms(boxes.reshape(b * g, k, 4), scores.reshape(b * g, k), valid.reshape(b * g, k), iou_threshold)
-    return kept.reshape(b, g, k)
+    rows = max(1, MAX_NMS_ENTRIES // max(1, k * k))
+    boxes, scores, valid = boxes.reshape(b * g, k, 4), scores.reshape(b * g, k), valid.reshape(b * g, k)
+    kept = [greedy_nms(boxes[i:i + rows], scores[i:i + rows], valid[i:i + rows], iou_threshold)
+            for i in range(0, b * g, rows)]
+    return torch.cat(kept).reshape(b, g, k)
 
 
 def _best(boxes: torch.Tensor, scores: torch.Tensor, kept: torch.Tensor, n: int

@@ -77,9 +77,13 @@ def test_fixed_size_proposals_pad_to_post_nms_top_n_in_descending_objectness():
     assert (picked[..., 0::2] <= 180).all() and (picked[..., 1::2] <= 150).all() and (picked >= 0).all()
 
 
-def test_fixed_size_detections_match_torchvision_s_post_processing():
+@pytest.mark.parametrize("max_entries", [None, 80 * 80])  # None: one pass; 80 x 80: a pass per (image, class)
+def test_fixed_size_detections_match_torchvision_s_post_processing(max_entries, monkeypatch):
     """Every (proposal, class) pair is a candidate; the same boxes, labels and scores as torchvision's
-    ``RoIHeads.postprocess_detections`` (score threshold, empty boxes, NMS per class, top N)."""
+    ``RoIHeads.postprocess_detections`` (score threshold, empty boxes, NMS per class, top N), in one
+    pass or in the passes that bound memory for many classes."""
+    if max_entries is not None:
+        monkeypatch.setattr("panoptic_ros.model.fixed_size_detection.MAX_NMS_ENTRIES", max_entries)
     from torchvision.models.detection.roi_heads import RoIHeads
     g = torch.Generator().manual_seed(5)
     b, p, classes, n = 2, 80, 4, 10
