@@ -98,7 +98,8 @@ class AffinityHead(nn.Module):
             segments: [B, h, w] int64 segment id at the embedding's resolution, -1 for void.
         Returns:
             The mean over sampled pixels with at least one other sampled pixel in their segment (void
-            pixels take no part in any row; 0 when no pixel qualifies).
+            pixels take no part in any row, and a pixel drawn twice is not its own neighbour; 0 when
+            no pixel qualifies).
         """
         b, d = emb.shape[:2]
         seg = segments.flatten(1)
@@ -108,7 +109,9 @@ class AffinityHead(nn.Module):
         e = emb.flatten(2).gather(2, idx[:, None].expand(-1, d, -1))                    # [B, D, P]
         s = seg.gather(1, idx)
         logits = self.log_temperature.exp() * torch.einsum("bdp,bdq->bpq", e, e)
-        others = (s >= 0)[:, None, :] & ~torch.eye(samples, dtype=torch.bool, device=emb.device)
+        # other pixels, not merely other draws: a pixel drawn twice would be its own neighbour (cosine 1),
+        # a free share of the row in its own segment (about a quarter of the rows on a 288x384 crop)
+        others = (s >= 0)[:, None, :] & (idx[:, :, None] != idx[:, None, :])
         same = others & (s[:, :, None] == s[:, None, :])
         row_mass = torch.logsumexp(logits.masked_fill(~others, NEG), dim=2)
         own_mass = torch.logsumexp(logits.masked_fill(~same, NEG), dim=2)

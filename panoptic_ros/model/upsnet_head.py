@@ -18,6 +18,7 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
+from panoptic_ros.categories import VOID
 from panoptic_ros.structures import Detections
 
 NEG = -1e4  # "no say" logit; finite so softmax/cross-entropy stay defined (float32 only)
@@ -138,9 +139,13 @@ def panoptic_targets(semantic: torch.Tensor, instances: torch.Tensor, shown_slot
             (hidden on purpose, or missed by the detector).
     Returns:
         [B, h, w] int64: a stuff channel, ``S + 1 + slot`` for a shown instance's pixels, ``S``
-        (unknown) for an instance no detection shows, ``IGNORE`` for void and unlabelled thing pixels.
+        (unknown) for an instance no detection shows and for thing pixels of no instance (crowd),
+        ``IGNORE`` for void.
     """
-    stuff = torch.where(semantic < num_stuff, semantic.long(), IGNORE)
+    thing = (semantic >= num_stuff) & (semantic != VOID)
+    # thing pixels of no instance (a crowd region, a group label) are what the unknown class is for, as
+    # in UPSNet's official mask matching; stuff keeps its class, void is ignored
+    stuff = torch.where(semantic < num_stuff, semantic.long(), torch.where(thing, num_stuff, IGNORE))
     if shown_slot.shape[1] == 0:
         return stuff
     slot = shown_slot.gather(1, instances.clamp(min=0).flatten(1)).view_as(instances)

@@ -104,3 +104,13 @@ def test_affinity_loss_is_the_row_softmax_mass_outside_each_pixel_s_own_segment(
         terms.append(-math.log(sum(affinity(p, q) for q in same) / row))
     assert len(terms) == 4  # pixels of segments 0 and 1
     assert math.isclose(loss.item(), sum(terms) / len(terms), rel_tol=1e-5)
+
+
+def test_a_pixel_drawn_twice_is_not_its_own_neighbour(monkeypatch):
+    """Sampling with replacement draws some pixels twice; the copy must not count as another pixel of
+    the same segment (its affinity is the maximum: a free share of the row)."""
+    head = _head(4.0)
+    emb = F.normalize(torch.randn(1, 2, 2, 3, generator=torch.Generator().manual_seed(0)), dim=1)
+    segments = torch.tensor([[[0, 0, 1], [1, -1, 2]]])  # pixel 5 is alone in segment 2
+    monkeypatch.setattr(torch, "multinomial", lambda weights, n, replacement: torch.tensor([[5, 5, 0]]))
+    assert head.loss(emb, segments, 3).item() == 0.0  # no drawn pixel has another pixel of its segment

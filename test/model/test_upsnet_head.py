@@ -55,7 +55,9 @@ def test_panoptic_targets_follow_the_channel_layout():
     target = panoptic_targets(semantic, instances, shown_slot, num_stuff=2)
     assert target.tolist() == [[[ROAD, SKY, 2 + 1 + 1, 2, 2 + 1 + 0, IGNORE]]]
     none = panoptic_targets(semantic, torch.full_like(instances, -1), torch.zeros(1, 0, dtype=torch.long), 2)
-    assert none.tolist() == [[[ROAD, SKY, IGNORE, IGNORE, IGNORE, IGNORE]]]
+    assert none.tolist() == [[[ROAD, SKY, 2, 2, 2, IGNORE]]]  # thing pixels of no instance: unknown, as UPSNet
+    crowd = panoptic_targets(semantic, torch.tensor([[[-1, -1, 0, -1, 2, -1]]]), shown_slot, num_stuff=2)
+    assert crowd.tolist() == [[[ROAD, SKY, 2 + 1 + 1, 2, 2 + 1 + 0, IGNORE]]]
 
 
 def test_without_mask_cues_instances_start_from_box_and_class_logits():
