@@ -77,11 +77,12 @@ class AffinityHead(nn.Module):
         return F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
 
     def forward(self, sem_logits: torch.Tensor, fused: torch.Tensor, dets: Detections,
-                mask_logits: torch.Tensor | None, num_stuff: int, stride: float, pool: int
-                ) -> tuple[torch.Tensor, torch.Tensor, InstanceLogits, torch.Tensor]:
+                mask_logits: torch.Tensor | None, num_stuff: int, stride: float, pool: int,
+                pasted: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, InstanceLogits, torch.Tensor]:
         """(affinity logits, UPSNet logits they start from, the instance logits behind those, embeddings).
-        Both logits [B, S+1+N, h, w]; embeddings at 1/``pool`` of the fused features."""
-        init, inst = upsnet_logits(sem_logits, dets, mask_logits, num_stuff, stride)
+        Both logits [B, S+1+N, h, w]; embeddings at 1/``pool`` of the fused features (``pasted``: see
+        ``upsnet_head.instance_logits``)."""
+        init, inst = upsnet_logits(sem_logits, dets, mask_logits, num_stuff, stride, pasted)
         # Propagate the finite form (instances 0 outside their box) so they can grow past the box.
         start = torch.cat([init[:, : num_stuff + 1], inst.values], dim=1)
         emb = self.embeddings(fused, pool)

@@ -136,7 +136,7 @@ class PanopticNet(nn.Module):
         grid = (sem_logits.shape[-2] * SEM_STRIDE, sem_logits.shape[-1] * SEM_STRIDE)
         sem = F.interpolate(sem_logits.float(), size=grid, mode="bilinear", align_corners=False)
         inputs = PanopticInputs(sem, fused, suppress_overlaps(dets, p.overlap_nms), mask_logits, self.affinity,
-                                self.affinity_pool, s, p.min_visible)
+                                self.affinity_pool, s, p.min_visible, p.mask_removal)
         channels, confidence = run_panoptic_head(head, inputs)
         h, w = size or grid
         return void_small_stuff(channels[:, :h, :w], s, p.min_stuff_area), confidence[:, :h, :w]

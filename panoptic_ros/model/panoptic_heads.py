@@ -23,7 +23,7 @@ import torch
 from panoptic_ros.heads import HEAD_KINDS, HeadKind
 from panoptic_ros.model.affinity_head import AffinityHead
 from panoptic_ros.model.heuristic_merge import heuristic_channels
-from panoptic_ros.model.postprocess import drop_covered, instance_masks
+from panoptic_ros.model.postprocess import drop_covered, instance_masks, remove_overlapping_masks
 from panoptic_ros.model.upsnet_head import InstanceLogits, paste_in_boxes, upsnet_logits
 from panoptic_ros.structures import Detections
 
@@ -39,6 +39,7 @@ class PanopticInputs:
     affinity_pool: int                # fused 1/4 features -> the affinity's grid
     num_stuff: int
     min_visible: float                # post-processing: see ``postprocess.drop_covered``
+    mask_removal: float               # learnt heads: see ``postprocess.remove_overlapping_masks`` (1: off)
 
 
 PanopticHeadFn = Callable[[PanopticInputs], tuple[torch.Tensor, torch.Tensor]]
@@ -60,15 +61,27 @@ def _argmax_of_logits(x: PanopticInputs, logits: torch.Tensor, inst: InstanceLog
     return drop_covered(logits, masks, x.num_stuff, x.min_visible)
 
 
+def _masks_removed(x: PanopticInputs) -> tuple[PanopticInputs, torch.Tensor | None]:
+    """A learnt head's inputs after UPSNet's mask removal, and the mask logits it pasted (pasted once:
+    the logits are built from the same); without mask cues, as given."""
+    if x.mask_logits is None:
+        return x, None
+    pasted = paste_in_boxes(x.mask_logits, x.dets.boxes, tuple(x.sem_logits.shape[-2:]), 1.0)
+    return dataclasses.replace(x, dets=remove_overlapping_masks(x.dets, pasted > 0, x.mask_removal)), pasted
+
+
 def upsnet_head(x: PanopticInputs) -> tuple[torch.Tensor, torch.Tensor]:
     """Argmax of UPSNet's parameter-free logits."""
-    logits, inst = upsnet_logits(x.sem_logits, x.dets, x.mask_logits, x.num_stuff, 1.0)
+    x, pasted = _masks_removed(x)
+    logits, inst = upsnet_logits(x.sem_logits, x.dets, x.mask_logits, x.num_stuff, 1.0, pasted)
     return _argmax_of_logits(x, logits, inst)
 
 
 def affinity_head(x: PanopticInputs) -> tuple[torch.Tensor, torch.Tensor]:
     """Argmax of the UPSNet logits after propagation by the learnt dense affinity."""
-    logits, _, inst, _ = x.affinity(x.sem_logits, x.fused, x.dets, x.mask_logits, x.num_stuff, 1.0, x.affinity_pool)
+    x, pasted = _masks_removed(x)
+    logits, _, inst, _ = x.affinity(x.sem_logits, x.fused, x.dets, x.mask_logits, x.num_stuff, 1.0, x.affinity_pool,
+                                    pasted)
     return _argmax_of_logits(x, logits, inst)
 
 

@@ -8,7 +8,9 @@ UPSNet's inference does more than take the argmax of its logits; these are its s
   survive it);
 * ``min_visible``: an instance left with less than this fraction of its own mask visible in the
   panoptic map (mostly covered by others) is dropped and its pixels go to their next-best channel;
-* ``min_stuff_area``: a stuff segment smaller than this fraction of the image becomes void.
+* ``min_stuff_area``: a stuff segment smaller than this fraction of the image becomes void;
+* ``mask_removal`` (the learnt heads, with mask cues): a detection whose mask lies more than this
+  fraction on the masks of higher-scored detections of its own class is dropped before the logits.
 
 Every step is vectorised over the batch and the detection slots.
 """
@@ -37,6 +39,48 @@ def suppress_overlaps(dets: Detections, iou_threshold: float) -> Detections:
     ranks_above = (score_j > score_i) | ((score_j == score_i) & (slot[None, :] < slot[:, None]))
     suppressed = (ranks_above & (iou > iou_threshold) & dets.valid[:, None, :]).any(dim=2)
     return dataclasses.replace(dets, valid=dets.valid & ~suppressed)
+
+
+MASK_REMOVAL_ROUNDS = 4  # fixed-point rounds of ``remove_overlapping_masks`` (see there)
+
+
+def remove_overlapping_masks(dets: Detections, pixels: torch.Tensor, max_overlap: float,
+                             rounds: int = MASK_REMOVAL_ROUNDS) -> Detections:
+    """UPSNet's mask removal (official code, ``MaskRemoval``): in descending score, a detection whose
+    mask lies more than ``max_overlap`` of its area on the masks kept before it *of its own class*, or
+    whose mask is empty, is dropped, before any panoptic logit is built.
+
+    The sequential rule is computed as a fixed point, as ``greedy_nms`` computes greedy NMS: a
+    detection is kept unless the union of the kept higher-ranked masks of its class covers too much
+    of it. The pixels each mask shares with that union come from one batched product per round (the
+    number of covering masks per pixel), so there is no loop over detections. Each round settles the
+    detections one step further down a chain of would-be removers; one still undecided after
+    ``rounds`` is dropped (as in ``greedy_nms``, a short count can only lose a detection).
+
+    Args:
+        dets: the detections (after ``suppress_overlaps``).
+        pixels: [B, N, H, W] bool, each detection's mask pixels (pasted logits above 0).
+        max_overlap: the share of its mask a detection may have on earlier kept ones; 1 or more: off.
+    Returns:
+        The detections with the removed ones invalid.
+    """
+    if max_overlap >= 1.0 or dets.num_slots == 0:
+        return dets
+    masks = pixels.flatten(2)
+    area = masks.sum(dim=2)
+    order = torch.where(dets.valid, dets.scores.float(), float("-inf")).argsort(dim=1, descending=True, stable=True)
+    rank = torch.empty_like(order).scatter_(1, order, torch.arange(dets.num_slots, device=order.device).expand_as(order))
+    earlier_same_class = (rank[:, None, :] < rank[:, :, None]) & (dets.labels[:, None, :] == dets.labels[:, :, None])
+    candidates = dets.valid & (area > 0)
+    values = masks.float()
+    kept = previous = candidates
+    for _ in range(rounds):  # kept: a candidate not covered too much by the union of kept earlier ones
+        removers = (earlier_same_class & kept[:, None, :]).float()              # [B, i, j]
+        covered = (torch.bmm(removers, values) > 0) & masks                     # [B, i, pixels]
+        previous, kept = kept, candidates & (covered.sum(dim=2) <= max_overlap * area)
+        if masks.device.type == "cpu" and torch.equal(kept, previous):  # settled (asking waits on a GPU)
+            break
+    return dataclasses.replace(dets, valid=kept & previous)
 
 
 def instance_masks(sem_logits: torch.Tensor, dets: Detections, mask_pixels: torch.Tensor | None,

@@ -92,8 +92,9 @@ def paste_in_boxes(masks: torch.Tensor, boxes: torch.Tensor, size: tuple[int, in
 
 
 def instance_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: torch.Tensor | None,
-                    num_stuff: int, stride: float) -> InstanceLogits:
-    """Y_i: the semantic logits of each detection's class inside its box, plus its pasted mask logits."""
+                    num_stuff: int, stride: float, pasted: torch.Tensor | None = None) -> InstanceLogits:
+    """Y_i: the semantic logits of each detection's class inside its box, plus its pasted mask logits
+    (``pasted``: already pasted at this grid, else pasted here from ``mask_logits``)."""
     b, _, h, w = sem_logits.shape
     channel = (num_stuff + dets.labels - 1).clamp(min=0)  # thing label l -> semantic channel
     sem = sem_logits.gather(1, channel[:, :, None, None].expand(-1, -1, h, w))
@@ -105,7 +106,8 @@ def instance_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: tor
         if sem.shape[1] else sem.new_zeros(b, 1, h, w)
     if mask_logits is None:
         return InstanceLogits(sem.mul_(in_box), best, in_box, None)
-    pasted = paste_in_boxes(mask_logits, dets.boxes, (h, w), stride)
+    if pasted is None:
+        pasted = paste_in_boxes(mask_logits, dets.boxes, (h, w), stride)
     return InstanceLogits(sem.add_(pasted).mul_(in_box), best, in_box, pasted > 0)
 
 
@@ -119,10 +121,12 @@ def unknown_logit(sem_logits: torch.Tensor, inst: InstanceLogits, valid: torch.T
 
 
 def upsnet_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: torch.Tensor | None,
-                  num_stuff: int, stride: float) -> tuple[torch.Tensor, InstanceLogits]:
-    """Panoptic logits [B, S + 1 + N, h, w] (float32) and the instance logits they were built from."""
+                  num_stuff: int, stride: float, pasted: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, InstanceLogits]:
+    """Panoptic logits [B, S + 1 + N, h, w] (float32) and the instance logits they were built from
+    (``pasted``: see ``instance_logits``)."""
     sem = sem_logits.float()
-    inst = instance_logits(sem, dets, mask_logits, num_stuff, stride)
+    inst = instance_logits(sem, dets, mask_logits, num_stuff, stride, pasted)
     logits = torch.cat([sem[:, :num_stuff], unknown_logit(sem, inst, dets.valid, num_stuff), inst.values], dim=1)
     logits[:, num_stuff + 1:].masked_fill_(~inst.in_box, NEG)  # in place: no second [B, N, h, w] copy
     return logits, inst

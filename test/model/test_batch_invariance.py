@@ -8,6 +8,7 @@ import torch
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.model.affinity_head import AffinityHead
 from panoptic_ros.structures import Detections
+from panoptic_ros.config import PanopticHeadConfig
 from panoptic_ros.model.panoptic_heads import PanopticInputs, run_panoptic_head
 
 S, T = 2, 2  # stuff and thing classes
@@ -31,7 +32,8 @@ def _outputs(frames: list, head: str, mask_cues: bool, affinity: AffinityHead) -
     dets = Detections.from_lists([f[2][0] for f in frames], [f[2][1] for f in frames], [f[2][2] for f in frames])
     n = dets.num_slots
     masks = torch.stack([torch.cat([f[2][3], torch.zeros(n - len(f[2][3]), 28, 28)]) for f in frames])
-    inputs = PanopticInputs(sem, fused, dets, masks if mask_cues else None, affinity, 2, S, min_visible=0.5)
+    inputs = PanopticInputs(sem, fused, dets, masks if mask_cues else None, affinity, 2, S, min_visible=0.5,
+                            mask_removal=PanopticHeadConfig().mask_removal)
     channels, confidence = run_panoptic_head(head, inputs)
     return torch.stack([channels.float(), confidence])
 

@@ -7,6 +7,7 @@ import torch
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.model import upsnet_head
 from panoptic_ros.model.affinity_head import AffinityHead
+from panoptic_ros.config import PanopticHeadConfig
 from panoptic_ros.model.panoptic_heads import PANOPTIC_HEADS, PanopticInputs, run_panoptic_head
 from panoptic_ros.structures import Detections
 
@@ -19,7 +20,7 @@ def _inputs(mask_cues: bool, min_visible: float = 0.5) -> PanopticInputs:
     dets = Detections.from_lists([boxes], [torch.tensor([1, 2, 1])], [torch.tensor([0.9, 0.8, 0.7])])
     masks = torch.randn(1, 3, 28, 28, generator=g) * 3 if mask_cues else None
     return PanopticInputs(torch.randn(1, S + T, 16, 16, generator=g) * 3, torch.randn(1, 8, 16, 16, generator=g),
-                          dets, masks, AffinityHead(8, 4).eval(), 2, S, min_visible)
+                          dets, masks, AffinityHead(8, 4).eval(), 2, S, min_visible, PanopticHeadConfig().mask_removal)
 
 
 def test_every_head_name_has_one_implementation():

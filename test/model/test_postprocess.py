@@ -58,3 +58,39 @@ def test_instance_masks_come_from_the_mask_pixels_or_box_and_semantic_class():
     pasted[0, 0, 1:3, 1:3] = 2.0
     with_cues = instance_masks(sem, dets, pasted > 0, S)
     assert with_cues[0, 0].tolist() == (pasted[0, 0] > 0).tolist()
+
+
+def _sequential_mask_removal(dets, pixels, max_overlap):
+    """UPSNet's official rule, one detection at a time in descending score (the obvious reference)."""
+    valid = dets.valid.clone()
+    for b in range(valid.shape[0]):
+        order = torch.argsort(torch.where(valid[b], dets.scores[b], -1.0), descending=True, stable=True)
+        kept = {}
+        for j in order.tolist():
+            if not valid[b, j]:
+                continue
+            mask, label = pixels[b, j], int(dets.labels[b, j])
+            earlier = kept.get(label)
+            if not mask.any() or (earlier is not None and int((earlier & mask).sum()) > max_overlap * int(mask.sum())):
+                valid[b, j] = False
+                continue
+            kept[label] = mask if earlier is None else earlier | mask
+    return valid
+
+
+def test_mask_removal_is_upsnets_sequential_rule_without_a_loop_over_detections():
+    from panoptic_ros.model.postprocess import remove_overlapping_masks
+    g = torch.Generator().manual_seed(0)
+    for _ in range(40):
+        b, n, h, w = 2, 12, 24, 32
+        corner = torch.randint(0, 18, (b, n, 2), generator=g)
+        size = torch.randint(2, 10, (b, n, 2), generator=g)
+        ys, xs = torch.arange(h)[None, None, :, None], torch.arange(w)[None, None, None, :]
+        pixels = ((ys >= corner[..., 0, None, None]) & (ys < (corner + size)[..., 0, None, None])
+                  & (xs >= corner[..., 1, None, None]) & (xs < (corner + size)[..., 1, None, None]))
+        pixels[0, 0] = False  # an empty mask goes too
+        dets = Detections(torch.zeros(b, n, 4), torch.randint(1, 3, (b, n), generator=g), torch.rand(b, n, generator=g),
+                          torch.rand(b, n, generator=g) > 0.15)
+        got = remove_overlapping_masks(dets, pixels, 0.3).valid
+        assert torch.equal(got, _sequential_mask_removal(dets, pixels, 0.3))
+    assert remove_overlapping_masks(dets, pixels, 1.0) is dets  # 1: off
