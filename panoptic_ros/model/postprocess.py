@@ -54,8 +54,9 @@ def remove_overlapping_masks(dets: Detections, pixels: torch.Tensor, max_overlap
     detection is kept unless the union of the kept higher-ranked masks of its class covers too much
     of it. The pixels each mask shares with that union come from one batched product per round (the
     number of covering masks per pixel), so there is no loop over detections. Each round settles the
-    detections one step further down a chain of would-be removers; one still undecided after
-    ``rounds`` is dropped (as in ``greedy_nms``, a short count can only lose a detection).
+    detections one step further down a chain of would-be removers; the number of rounds is fixed
+    (asking whether a round changed anything would make a GPU wait), and a detection still undecided
+    after them is dropped (as in ``greedy_nms``, a short count can only lose a detection).
 
     Args:
         dets: the detections (after ``suppress_overlaps``).
@@ -78,8 +79,6 @@ def remove_overlapping_masks(dets: Detections, pixels: torch.Tensor, max_overlap
         removers = (earlier_same_class & kept[:, None, :]).float()              # [B, i, j]
         covered = (torch.bmm(removers, values) > 0) & masks                     # [B, i, pixels]
         previous, kept = kept, candidates & (covered.sum(dim=2) <= max_overlap * area)
-        if masks.device.type == "cpu" and torch.equal(kept, previous):  # settled (asking waits on a GPU)
-            break
     return dataclasses.replace(dets, valid=kept & previous)
 
 
