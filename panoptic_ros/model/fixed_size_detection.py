@@ -50,7 +50,7 @@ def _gather_boxes(boxes: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return boxes.gather(1, index[..., None].expand(-1, -1, 4))
 
 
-def _rank(scores: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+def rank_order(scores: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """[B, K] order of the slots by descending score, invalid ones last, ties by slot."""
     return torch.where(valid, scores.float(), float("-inf")).argsort(dim=1, descending=True, stable=True)
 
@@ -70,7 +70,7 @@ def greedy_nms(boxes: torch.Tensor, scores: torch.Tensor, valid: torch.Tensor, i
     """
     if rounds < 1:
         raise ValueError(f"greedy_nms needs at least one round, got {rounds}")
-    order = _rank(scores, valid)
+    order = rank_order(scores, valid)
     ranked_valid = valid.gather(1, order)
     suppressors = _suppressors(_gather_boxes(boxes.float(), order), ranked_valid,
                                iou_threshold).to(torch.uint8)  # a uint8 max is many times a bool any on the CPU
@@ -99,7 +99,7 @@ def _best(boxes: torch.Tensor, scores: torch.Tensor, kept: torch.Tensor, n: int
     """The ``n`` best kept of N candidates (boxes [B, N, 4], scores and kept [B, N]), ties in candidate
     order as torchvision's stable sort: ([B, n', 4] boxes, [B, n'] scores, [B, n'] candidate index,
     [B, n'] valid) in descending score, n' = min(n, N); boxes and scores zero where nothing was kept."""
-    index = _rank(scores, kept)[:, :n]
+    index = rank_order(scores, kept)[:, :n]
     valid = kept.gather(1, index)
     return (torch.where(valid[..., None], _gather_boxes(boxes, index), 0),
             torch.where(valid, scores.gather(1, index), 0), index, valid)

@@ -21,6 +21,7 @@ import dataclasses
 import torch
 
 from panoptic_ros.structures import Detections
+from panoptic_ros.model.fixed_size_detection import rank_order
 from panoptic_ros.model.matching import pairwise_iou
 from panoptic_ros.model.upsnet_head import NEG, box_masks
 
@@ -69,7 +70,7 @@ def remove_overlapping_masks(dets: Detections, pixels: torch.Tensor, max_overlap
         return dets
     masks = pixels.flatten(2)
     area = masks.sum(dim=2)
-    order = torch.where(dets.valid, dets.scores.float(), float("-inf")).argsort(dim=1, descending=True, stable=True)
+    order = rank_order(dets.scores, dets.valid)
     rank = torch.empty_like(order).scatter_(1, order, torch.arange(dets.num_slots, device=order.device).expand_as(order))
     earlier_same_class = (rank[:, None, :] < rank[:, :, None]) & (dets.labels[:, None, :] == dets.labels[:, :, None])
     candidates = dets.valid & (area > 0)

@@ -102,8 +102,10 @@ def instance_logits(sem_logits: torch.Tensor, dets: Detections, mask_logits: tor
     in_box = box_masks(dets.boxes, (h, w), stride) & valid
     # padding slots take no part in the maximum, so an image's unknown channel does not depend on what
     # it is batched with (a real detection's box-cropped logit is 0 outside its box, as in UPSNet)
-    best = torch.where(in_box, sem, 0.0).masked_fill_(~valid, NEG).amax(dim=1, keepdim=True) \
-        if sem.shape[1] else sem.new_zeros(b, 1, h, w)
+    if sem.shape[1]:
+        best = torch.where(in_box, sem, 0.0).masked_fill_(~valid, NEG).amax(dim=1, keepdim=True)
+    else:
+        best = sem.new_zeros(b, 1, h, w)
     if mask_logits is None:
         return InstanceLogits(sem.mul_(in_box), best, in_box, None)
     if pasted is None:

@@ -129,7 +129,8 @@ def _deserialized(raw: bytes, cls: type) -> tuple[Any, str]:
     try:
         return deserialize_message(raw, cls), ""
     except Exception as exc:  # rclpy raises RMWError and others for damaged CDR
-        return None, f"a message cannot be deserialised ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        return None, f"a message cannot be deserialised ({type(exc).__name__}: {first_line})"
 
 
 def read_messages(path: Path, topic: str, types: dict[str, type]) -> Iterator[tuple[int, Any]]:

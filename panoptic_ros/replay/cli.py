@@ -47,7 +47,8 @@ def ground_truth(args: argparse.Namespace) -> dict[int, GroundTruthFrame]:
     return {}
 
 
-def with_ground_truth_matches(report: dict[str, Any], gt: dict[int, GroundTruthFrame]) -> tuple[dict[str, Any], str]:
+def with_ground_truth_matches(report: dict[str, Any], gt: dict[int, GroundTruthFrame]
+                              ) -> tuple[dict[str, Any], str]:
     """The report with how many ground-truth frames met a frame of the bag by stamp, and an error when
     ground truth was given and none could be scored (a PQ over nothing would look like no PQ at all);
     the report says it too, and keeps the run's outputs."""
@@ -63,7 +64,8 @@ def with_ground_truth_matches(report: dict[str, Any], gt: dict[int, GroundTruthF
     elif matched < len(gt):
         print(f"panoptic-replay: {matched} of {len(gt)} ground-truth frames met a processed frame; PQ is "
               f"over those", file=sys.stderr)
-    return report | {"ground_truth": {"frames": len(gt), "matched": matched} | ({"error": error} if error else {})}, error
+    summary = {"frames": len(gt), "matched": matched} | ({"error": error} if error else {})
+    return report | {"ground_truth": summary}, error
 
 
 def _node_params(args: argparse.Namespace) -> dict[str, str]:

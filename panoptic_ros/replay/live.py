@@ -3,9 +3,10 @@ whose outputs are recorded, so the node itself is measured: end-to-end latency f
 frame to its output arriving, and how many frames it dropped.
 
 Frames stream from the bag and each output is written to the output bag as it arrives, so memory
-does not grow with the bag's length (but for the stamps published, a few bytes a frame). Outputs are paired with their frame by header stamp; frames
-that share a stamp (a driver without a clock stamps zeros) are published with unique stamps, one
-nanosecond apart, and the output bag gets the original stamps back.
+does not grow with the bag's length (but for the stamps published, a few bytes a frame). Outputs are
+paired with their frame by header stamp; frames that share a stamp (a driver without a clock stamps
+zeros) are published with unique stamps, one nanosecond apart, and the output bag gets the original
+stamps back.
 """
 from __future__ import annotations
 
