@@ -13,16 +13,13 @@ from __future__ import annotations
 import dataclasses
 import queue
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from panoptic_msgs.msg import PanopticInfo
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from tqdm import tqdm
@@ -34,7 +31,7 @@ from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros.diagnostics import status_name
-from panoptic_ros.ros.entry import init_context
+from panoptic_ros.ros.spinning_node import SpinningNode
 from panoptic_ros.ros.topics import CATEGORIES, DIAGNOSTICS, OUTPUTS, node_name, node_topic
 
 # the node's counters of frames it took in but did not answer (``ros/diagnostics.py``)
@@ -45,8 +42,8 @@ class LiveSession:
     """Publishes camera frames and queues the node's outputs with their arrival times."""
 
     def __init__(self, topic: str, compressed: bool, ros_env: dict[str, str], namespace: str = "") -> None:
-        self.context = init_context(ros_env)
-        self.node = rclpy.create_node("panoptic_replay", context=self.context)
+        self.spinning = SpinningNode("panoptic_replay", ros_env)
+        self.node = self.spinning.node
         self.pub = self.node.create_publisher(CompressedImage if compressed else Image, topic,
                                               QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self.status_name = status_name(node_name(namespace))  # the node's entry in /diagnostics
@@ -60,10 +57,7 @@ class LiveSession:
                                       QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                                                  durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics, 10)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spinning.start()
 
     def _record(self, name: str) -> Callable[[Any], None]:
         def callback(msg: Any) -> None:
@@ -103,9 +97,7 @@ class LiveSession:
                                    for c in self.info.categories))
 
     def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
+        self.spinning.close()
 
 
 @dataclasses.dataclass

@@ -23,11 +23,9 @@ from typing import Any
 
 import cv2
 import numpy as np
-import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from panoptic_msgs.msg import PanopticSegmentation
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
@@ -35,7 +33,8 @@ from std_msgs.msg import Header
 from panoptic_ros.latency import latency_percentiles
 from panoptic_ros.ros.conversions import image_message
 from panoptic_ros.ros.diagnostics import status_name
-from panoptic_ros.ros.entry import init_context, node_command, private_ros_env
+from panoptic_ros.ros.entry import node_command, private_ros_env
+from panoptic_ros.ros.spinning_node import SpinningNode
 from panoptic_ros.ros.topics import DIAGNOSTICS, input_topic, node_name, node_topic
 from panoptic_ros.tools import hostile_frames
 
@@ -56,8 +55,8 @@ class Probe:
     """The camera and the observer: publishes frames, records when each frame's ~/segments arrives."""
 
     def __init__(self, ros_env: dict[str, str], compressed: bool) -> None:
-        self.context = init_context(ros_env)
-        self.node = rclpy.create_node("panoptic_soak", context=self.context)
+        self.spinning = SpinningNode("panoptic_soak", ros_env)
+        self.node = self.spinning.node
         camera_qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # an ordinary camera driver
         msg_type, topic = (CompressedImage if compressed else Image), "/" + input_topic(compressed)
         self.pub = self.node.create_publisher(msg_type, topic, camera_qos)
@@ -67,10 +66,7 @@ class Probe:
         self.node.create_subscription(PanopticSegmentation, node_topic("segments"), self._on_segments,
                                       QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
         self.node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics, 10)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spinning.start()
 
     def _on_segments(self, msg: PanopticSegmentation) -> None:
         with self.lock:
@@ -83,9 +79,7 @@ class Probe:
                 self.diagnostics = {kv.key: kv.value for kv in status.values}
 
     def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
+        self.spinning.close()
 
 
 def _header(stamp: int) -> Header:

@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from panoptic_msgs.msg import PanopticInfo
@@ -25,6 +23,7 @@ from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.parameter import Parameter, parameter_value_to_python
 from sensor_msgs.msg import CompressedImage, Image
 
+from panoptic_ros.ros.spinning_node import SpinningNode
 from panoptic_ros.ros.topics import OUTPUTS, camera_topic, input_topic
 
 
@@ -103,9 +102,8 @@ class Client:
     ``pub`` is the first camera's publisher."""
 
     def __init__(self, domain_id: int, transport: str = "raw", cameras: tuple[str, ...] = ("",)) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
-        self.node = rclpy.create_node("panoptic_test_client", context=self.context)
+        self.spinning = SpinningNode("panoptic_test_client", {"ROS_DOMAIN_ID": str(domain_id)})
+        self.node = self.spinning.node
         camera_qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # an ordinary camera driver
         compressed = transport == "compressed"
         msg_type, topic = (CompressedImage if compressed else Image), input_topic(compressed)
@@ -125,10 +123,7 @@ class Client:
                                       QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                                                  durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._recorder("diagnostics"), 10)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self._thread.start()
+        self.spinning.start()
 
     def _recorder(self, name: str) -> Callable[[Any], None]:
         def record(msg: Any) -> None:
@@ -183,6 +178,4 @@ class Client:
         return self._call(GetState, "get_state", GetState.Request(), node).current_state.label
 
     def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
+        self.spinning.close()
