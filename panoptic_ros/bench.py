@@ -42,7 +42,7 @@ from panoptic_ros.bench_dispatch import count_dispatch, dispatch_table
 from panoptic_ros.bench_node import node_table, time_node_path
 from panoptic_ros.bench_stages import STAGES, StageTimer, medians
 from panoptic_ros.heads import HEAD_KINDS
-from panoptic_ros.inference.resize import DEFAULT_INFERENCE_SIZE, network_size
+from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, network_size
 from panoptic_ros.config import ModelConfig, load_config
 from panoptic_ros.data.cityscapes import CITYSCAPES_CATEGORIES
 from panoptic_ros.device import PRECISIONS, autocast, check_precision, resolve_device

@@ -16,7 +16,8 @@ import torch
 from panoptic_ros.bench_stages import StageTimer, medians
 from panoptic_ros.device import autocast
 from panoptic_ros.inference.overlay import render_overlay
-from panoptic_ros.inference.resize import network_size, resize_batch
+from panoptic_ros.image_size import network_size
+from panoptic_ros.inference.resize import resize_batch
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import build_results
 

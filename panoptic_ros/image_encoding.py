@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from PIL import Image as PILImage
 
-MAX_PIXELS = 8192 * 8192  # refuse absurd sizes before touching memory (raw and compressed alike)
+from panoptic_ros.image_size import MAX_PIXELS
+
 COMPRESSED_FORMATS = ("JPEG", "PNG")  # what sensor_msgs/CompressedImage carries from image_transport
 
 # encoding -> (numpy dtype, channels)

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from panoptic_ros.image_encoding import (INPUT_ENCODINGS, MAX_PIXELS, ImageEncodingError, decode_compressed,
+from panoptic_ros.image_size import MAX_PIXELS
+from panoptic_ros.image_encoding import (INPUT_ENCODINGS, ImageEncodingError, decode_compressed,
                                          image_fields, image_view, rgb_tensor)
 from helpers import yuv422_from_rgb
 from panoptic_ros.tools.hostile_frames import COMPRESSED, jpeg_claiming

@@ -26,7 +26,7 @@ from panoptic_ros.categories import CategoryTable
 from panoptic_ros.config import SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides, from_dict, to_dict
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
 from panoptic_ros.eval.pq import PQAccumulator, format_table
-from panoptic_ros.inference.resize import check_inference_size
+from panoptic_ros.image_size import check_inference_size
 from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.heads import HEAD_KINDS
 

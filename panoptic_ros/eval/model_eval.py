@@ -15,7 +15,8 @@ from panoptic_ros.eval.miou import IoUAccumulator
 from panoptic_ros.eval.pq import PQAccumulator
 from panoptic_ros.device import synchronize
 from panoptic_ros.heads import HeadKind
-from panoptic_ros.inference.resize import network_size, resize_batch
+from panoptic_ros.image_size import network_size
+from panoptic_ros.inference.resize import resize_batch
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.structures import PanopticResult, category_of
 

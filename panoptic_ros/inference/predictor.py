@@ -14,7 +14,8 @@ import torch
 
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.device import autocast, check_precision, release_cached_memory, resolve_device
-from panoptic_ros.inference.resize import network_size, resize_batch
+from panoptic_ros.image_size import network_size
+from panoptic_ros.inference.resize import resize_batch
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.heads import HeadKind
 from panoptic_ros.precisions import Precision

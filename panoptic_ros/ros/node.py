@@ -44,7 +44,7 @@ from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.device import release_cached_memory
 from panoptic_ros.inference.predictor import Predictor, PredictorOptions, TorchPredictor, shipped_model_path
-from panoptic_ros.inference.resize import network_size
+from panoptic_ros.image_size import network_size
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.structures import PanopticResult
 from panoptic_ros.ros import conversions

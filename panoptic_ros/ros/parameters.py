@@ -14,7 +14,7 @@ import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 from panoptic_ros.heads import HEAD_KINDS
-from panoptic_ros.inference.resize import DEFAULT_INFERENCE_SIZE, check_inference_size
+from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size
 from panoptic_ros.precisions import PRECISION_NAMES
 from panoptic_ros.ros.topics import IMAGE, camera_topic
 
