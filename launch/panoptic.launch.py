@@ -13,7 +13,8 @@ the standard way, in the params file:
 
 The node is launch_ros's ``LifecycleNode``, so launch's lifecycle events reach it. Its own
 ``autostart`` parameter (default true) configures and activates it; the action's ``autostart`` is
-left off, or launch would ask an already active node to configure again.
+left off, or launch would ask an already active node to configure again. ``use_sim_time:=true`` (a bag
+played with ``--clock``) and ``log_level:=debug`` work as for any ROS 2 node.
 """
 import os
 
@@ -23,11 +24,13 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
+from launch_ros.parameter_descriptions import ParameterValue
 
 from panoptic_ros.ros.parameters import PARAMETERS, camera_remappings, file_parameters, validate
 from panoptic_ros.ros.topics import DEFAULT_CAMERA, NODE_NAME, node_name
 
-# Launch arguments are parsed as YAML (true, 0.3, [256, 512]), except the string parameters' values.
+# Launch arguments are parsed as YAML (true, 0.3, [256, 512]), except the string parameters' values,
+# which go to launch_ros as typed strings: it parses a plain string as YAML again (model:=/m/2024 an int).
 STRING_PARAMETERS = {p.name for p in PARAMETERS if isinstance(p.default, str)}
 
 
@@ -42,10 +45,18 @@ def _node(context):
     cameras = overrides.get("cameras") or file_parameters(
         LaunchConfiguration("params_file").perform(context), node_name(namespace)).get("cameras", [""])
     cameras = validate({"cameras": cameras})["cameras"]
+    overrides = {name: ParameterValue(value, value_type=str) if name in STRING_PARAMETERS else value
+                 for name, value in overrides.items()}
+    sim_time = LaunchConfiguration("use_sim_time").perform(context)
+    if sim_time != "":
+        overrides["use_sim_time"] = yaml.safe_load(sim_time)
+        if not isinstance(overrides["use_sim_time"], bool):
+            raise ValueError(f"use_sim_time must be true or false, got {sim_time!r}")
     return [LifecycleNode(
         package="panoptic_ros", executable="panoptic_node", name=NODE_NAME,
         namespace=namespace, output="screen",
         parameters=[LaunchConfiguration("params_file"), overrides],
+        ros_arguments=["--log-level", LaunchConfiguration("log_level").perform(context)],
         remappings=camera_remappings(cameras, LaunchConfiguration("camera").perform(context), DEFAULT_CAMERA),
     )]
 
@@ -58,6 +69,11 @@ def generate_launch_description():
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node"),
         DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "panoptic.yaml"),
                               description="parameters file"),
+        DeclareLaunchArgument("use_sim_time", default_value="",
+                              description="true: the /clock topic's time (a bag played with --clock); "
+                                          "unset: the params file's value, else false"),
+        DeclareLaunchArgument("log_level", default_value="info",
+                              description="the node's log level: debug, info, warn, error or fatal"),
         *[DeclareLaunchArgument(p.name, default_value="", description=f"{p.description} (launch argument unset: the params file's value)")
           for p in PARAMETERS],
         OpaqueFunction(function=_node),

@@ -4,6 +4,7 @@
 of the parts of their API it uses, which record what it declares and starts; on a ROS 2 install
 ``ros2 launch panoptic_ros panoptic.launch.py`` runs it for real (``scripts/check_launch_file.py``).
 """
+import dataclasses
 import importlib.util
 import sys
 import types
@@ -26,6 +27,13 @@ class _Recorded:
         self.args, self.kwargs = args, kwargs
 
 
+@dataclasses.dataclass
+class _TypedValue:
+    """A stand-in ``ParameterValue``: launch_ros parses a plain string value as YAML, a typed one not."""
+    value: Any
+    value_type: type
+
+
 class _LaunchConfiguration:
     def __init__(self, name: str) -> None:
         self.name = name
@@ -43,6 +51,7 @@ def launch_file(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
                                                                   "OpaqueFunction": _Recorded},
         "launch.substitutions": {"LaunchConfiguration": _LaunchConfiguration},
         "launch_ros": {}, "launch_ros.actions": {"LifecycleNode": _Recorded},
+        "launch_ros.parameter_descriptions": {"ParameterValue": _TypedValue},
     }
     for name, attrs in stand_ins.items():
         monkeypatch.setitem(sys.modules, name, types.SimpleNamespace(**attrs))
@@ -65,7 +74,8 @@ def _launch(module: types.ModuleType, **arguments: str) -> tuple[dict[str, _Reco
 
 def test_launch_file_declares_every_node_parameter_and_nothing_else(launch_file):
     declared, _ = _launch(launch_file)
-    assert list(declared) == ["camera", "namespace", "params_file", *(p.name for p in PARAMETERS)]
+    assert list(declared) == ["camera", "namespace", "params_file", "use_sim_time", "log_level",
+                              *(p.name for p in PARAMETERS)]
     assert declared["camera"].kwargs["default_value"] == DEFAULT_CAMERA
     assert declared["params_file"].kwargs["default_value"] == "/share/config/panoptic.yaml"
     for p in PARAMETERS:  # unset keeps the params file's value; ``ros2 launch -s`` shows the description
@@ -93,11 +103,22 @@ def test_launch_overrides_are_parsed_like_the_node_expects(launch_file):
     params_file, overrides = node["parameters"]
     assert params_file.name == "params_file"
     assert overrides == {"mask_cues": False, "inference_size": [256, 512], "score_threshold": 0.3,
-                         "device": "cuda:0", "cameras": ["front", "left"], "model": "0.5",  # strings stay strings
+                         "device": _TypedValue("cuda:0", str), "cameras": ["front", "left"],
+                         "model": _TypedValue("0.5", str),  # strings stay strings, in launch_ros too
                          "overlay_alpha": 1.0, "diagnostics_period": 2.0}  # a double, or rclpy refuses an int
     assert all(type(overrides[k]) is float for k in ("overlay_alpha", "diagnostics_period"))
     with pytest.raises(ValueError, match="score_threshold"):  # the launch stops, naming it
         _launch(launch_file, score_threshold="2")
+
+
+def test_launch_passes_sim_time_and_the_log_level_as_for_any_ros_node(launch_file):
+    _, node = _launch(launch_file)
+    assert "use_sim_time" not in node["parameters"][1]  # unset: the params file decides
+    assert node["ros_arguments"] == ["--log-level", "info"]
+    _, node = _launch(launch_file, use_sim_time="true", log_level="debug")
+    assert node["parameters"][1]["use_sim_time"] is True and node["ros_arguments"] == ["--log-level", "debug"]
+    with pytest.raises(ValueError, match="use_sim_time"):
+        _launch(launch_file, use_sim_time="sometimes")
 
 
 def test_launch_starts_a_lifecycle_node_that_autostarts_itself_with_the_cameras_remapped(launch_file):
