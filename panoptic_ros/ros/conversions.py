@@ -61,9 +61,12 @@ def categories_message(table: CategoryTable, model_name: str, header: Header) ->
         Category(id=c.id, name=c.name, is_thing=c.is_thing, color=_rgba(c.color)) for c in table.categories])
 
 
-def legend_message(table: CategoryTable, header: Header) -> MarkerArray:
-    """The category names in their overlay colours, stacked as text markers for RViz."""
+def legend_message(table: CategoryTable, frame_id: str) -> MarkerArray:
+    """The category names in their overlay colours, stacked as text markers for RViz, in the camera's
+    frame at time zero ("the latest transform"): the legend is latched, and an RViz that joins later
+    with another fixed frame would look the transform up at a stale stamp, fail, and hide it."""
     markers = []
+    header = Header(frame_id=frame_id)
     for k, c in enumerate(table.categories):
         m = Marker(header=header, ns="panoptic_legend", id=k, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD,
                    text=f"{c.name} ({c.id}{', thing' if c.is_thing else ''})", color=_rgba(c.color))

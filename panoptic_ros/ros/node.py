@@ -56,10 +56,7 @@ from panoptic_ros.ros.topics import (
     input_topic,
 )
 
-# The camera subscription's QoS unless ``qos_overrides./<topic>.subscription.{reliability,depth,history}``
-# say otherwise (as image_pipeline's nodes do). Reliable: a best-effort reader loses most full-size frames
-# from an ordinary (reliable) camera driver over Fast DDS. Depth 5: see the README on frames_lost.
-INPUT_QOS = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
+INPUT_DEPTH = 5  # the camera subscription's queue: see the README on frames_lost
 
 WARM_UP_FRAME = (360, 480)  # a camera frame's size to warm up at, before the first frame says it
 Frame = tuple[Image | CompressedImage, float]  # (message, monotonic time it reached the callback)
@@ -137,9 +134,12 @@ class PanopticNode(LifecycleNode):
     def _configure(self) -> None:
         self.predictor = self._given_predictor or self._load_predictor()
         self._colors = self.predictor.categories.colors_by_id(self.predictor.device)
-        out_qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-        self.outputs = {camera: {name: self.create_publisher(msg_type, "~/" + camera_topic(camera, name), out_qos)
-                                 for name, msg_type in OUTPUTS.items()} for camera in self.cameras}
+        # qos_overrides./panoptic/<output>.publisher.* (best effort or depth 1 for RViz over Wi-Fi, ...);
+        # a new profile each, as rclpy writes the overrides into it
+        self.outputs = {camera: {name: self.create_publisher(
+            msg_type, "~/" + camera_topic(camera, name), QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE),
+            qos_overriding_options=QoSOverridingOptions.with_default_policies())
+            for name, msg_type in OUTPUTS.items()} for camera in self.cameras}
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.pub_categories = self.create_publisher(PanopticInfo, "~/" + CATEGORIES, latched)
@@ -179,10 +179,24 @@ class PanopticNode(LifecycleNode):
         self.stats.forget_publishers()
         compressed = self.params["input_transport"] == "compressed"
         for camera in self.cameras:
+            topic = self._input_topic(camera, compressed)
             self.subs.append(self.create_subscription(
-                CompressedImage if compressed else Image, self._input_topic(camera, compressed),
-                partial(self._on_image, camera), INPUT_QOS,
-                qos_overriding_options=QoSOverridingOptions.with_default_policies()))
+                CompressedImage if compressed else Image, topic, partial(self._on_image, camera),
+                self._input_qos(topic), qos_overriding_options=QoSOverridingOptions.with_default_policies()))
+
+    def _input_qos(self, topic: str) -> QoSProfile:
+        """A camera subscription's QoS before ``qos_overrides./<topic>.subscription.*`` (which win, as
+        in image_pipeline's nodes). Reliable: a best-effort reader loses most full-size frames from an
+        ordinary (reliable) camera driver over Fast DDS. Best effort where every publisher already on
+        the topic is (a driver on the sensor-data profile), which a reliable reader would never hear:
+        image_proc follows the publisher the same way. A new profile per camera: rclpy writes the
+        overrides into the profile it is given, so a shared one carried one camera's to the next."""
+        qos = QoSProfile(depth=INPUT_DEPTH, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
+        offered = [info.qos_profile.reliability for info in self.get_publishers_info_by_topic(
+            self.resolve_topic_name(topic))]
+        if offered and all(policy == ReliabilityPolicy.BEST_EFFORT for policy in offered):
+            qos.reliability = ReliabilityPolicy.BEST_EFFORT
+        return qos
 
     def _input_topic(self, camera: str, compressed: bool) -> str:
         """Camera ``camera``'s input, named as image_transport names it: the compressed stream is the
@@ -304,7 +318,7 @@ class PanopticNode(LifecycleNode):
             for name, message in messages.items():
                 publishers[name].publish(message)
             if not self._legend_sent:  # needs a frame id, so it waits for the first frame
-                self.pub_legend.publish(conversions.legend_message(self.predictor.categories, msg.header))
+                self.pub_legend.publish(conversions.legend_message(self.predictor.categories, msg.header.frame_id))
                 self._legend_sent = True
         self.stats.cameras[camera].count("processed", latency=time.monotonic() - received)
 

@@ -56,7 +56,8 @@ def test_categories_and_legend_name_every_category_in_its_colour():
         (c.id, c.name, c.is_thing) for c in table.categories]
     car = next(c for c in info.categories if c.name == "car")
     assert (round(car.color.r * 255), round(car.color.g * 255), round(car.color.b * 255)) == (0, 0, 142)
-    legend = legend_message(table, HEADER)
+    legend = legend_message(table, HEADER.frame_id)
     assert [m.text for m in legend.markers] == ["road (1)", "sky (2)", "car (11, thing)", "person (12, thing)"]
     assert all(m.type == Marker.TEXT_VIEW_FACING and m.header.frame_id == "camera" for m in legend.markers)
+    assert all((m.header.stamp.sec, m.header.stamp.nanosec) == (0, 0) for m in legend.markers)  # latest TF
     assert len({m.id for m in legend.markers}) == 4 and len({m.pose.position.y for m in legend.markers}) == 4

@@ -8,6 +8,8 @@ import rclpy
 import torch
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
+from rclpy.qos import ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import Image
 
 from helpers import small_categories, small_model_config
 from ros_harness import isolated_ros_env
@@ -116,3 +118,36 @@ def test_a_compressed_input_follows_its_cameras_remapped_image_topic_as_image_tr
         "-r", "front/image:=/f/image_raw", "-r", "left/image/compressed:=/l/jpeg"])  # left's own remap wins
     assert node.trigger_configure() == SUCCESS and node.trigger_activate() == SUCCESS
     assert [sub.topic_name for sub in node.subs] == ["/f/image_raw/compressed", "/l/jpeg"]
+
+
+def test_a_qos_override_of_one_camera_leaves_the_other_cameras_alone(make_node):
+    node, _ = make_node(Parameter("qos_overrides./front/image.subscription.reliability", value="best_effort"),
+                        Parameter("qos_overrides./front/image.subscription.depth", value=1))
+    assert node.trigger_configure() == SUCCESS and node.trigger_activate() == SUCCESS
+    front, left = sorted(node.subs, key=lambda sub: sub.topic_name)
+    assert (front.qos_profile.reliability, front.qos_profile.depth) == (ReliabilityPolicy.BEST_EFFORT, 1)
+    assert (left.qos_profile.reliability, left.qos_profile.depth) == (ReliabilityPolicy.RELIABLE, 5)
+    assert node.get_parameter("qos_overrides./left/image.subscription.reliability").value == "reliable"
+
+
+def test_a_camera_that_publishes_best_effort_is_heard(make_node):
+    """A driver on the sensor-data profile (best effort) is never heard by a reliable reader: the
+    subscription follows the publishers already on the topic (the other camera has none: reliable)."""
+    node, _ = make_node()
+    camera = rclpy.create_node("camera_driver", context=node.context)
+    try:
+        camera.create_publisher(Image, "/front/image", qos_profile_sensor_data)
+        assert node.trigger_configure() == SUCCESS and node.trigger_activate() == SUCCESS
+        front, left = sorted(node.subs, key=lambda sub: sub.topic_name)
+        assert front.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+        assert left.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+    finally:
+        camera.destroy_node()
+
+
+def test_output_publishers_take_qos_overrides(make_node):
+    node, _ = make_node(Parameter("qos_overrides./panoptic/front/overlay.publisher.reliability",
+                                  value="best_effort"))
+    assert node.trigger_configure() == SUCCESS
+    assert node.outputs["front"]["overlay"].qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+    assert node.outputs["left"]["overlay"].qos_profile.reliability == ReliabilityPolicy.RELIABLE
