@@ -88,7 +88,7 @@ def test_params_file_sets_every_parameter_with_a_valid_value():
     values = file_parameters(path, node_name("some/namespace"))  # the file applies in any namespace
     assert values == yaml.safe_load(path.read_text())["/**"]["ros__parameters"]
     qos = values.pop("qos_overrides")  # rclpy's own parameters for the camera subscription
-    camera_qos = {"subscription": {"reliability": "reliable", "depth": 5, "history": "keep_last"}}
+    camera_qos = {"subscription": {"depth": 5, "history": "keep_last"}}  # reliability: the node chooses
     assert qos == {DEFAULT_CAMERA: camera_qos, f"{DEFAULT_CAMERA}/compressed": camera_qos}  # raw and compressed
     assert list(values) == [p.name for p in PARAMETERS]
     validate(dict(values))
