@@ -6,7 +6,10 @@ Frames lost before the callback ever saw them (overwritten in the subscription's
 delivered by DDS) are counted from gaps in each publisher's sequence numbers, which the middleware
 attaches to every sample: the node cannot otherwise know they existed. The counters are totals; a
 status is WARN only while its problems grow (``new_*``: since the previous report), so one bad frame
-does not leave a camera flagged for the rest of the run.
+does not leave a camera flagged for the rest of the run. An active node that received no frame since
+the previous report is WARN too ("no input"): a camera that stopped, a topic mistyped, or a QoS that
+matches no publisher look the same from here, and an aggregator should show them; an inactive node
+(lifecycle) is OK, "inactive".
 """
 from __future__ import annotations
 
@@ -128,23 +131,27 @@ def status_name(node_name: str) -> str:
     return f"{node_name.lstrip('/')}: panoptic segmentation"
 
 
-def diagnostic_status(node_name: str, device: str, snapshot: dict[str, Any],
-                      extra: dict[str, str]) -> DiagnosticStatus:
+def diagnostic_status(node_name: str, device: str, snapshot: dict[str, Any], extra: dict[str, str],
+                      active: bool = True) -> DiagnosticStatus:
     """The node's status; ``node_name`` is fully qualified, so nodes in other namespaces never merge
     in an aggregator (the default node keeps the name ``panoptic: panoptic segmentation``)."""
     return _status(status_name(node_name), f"{device} {node_name}", snapshot,
-                   {"device": device, **extra})
+                   {"device": device, **extra}, active)
 
 
-def camera_status(node_name: str, device: str, camera: str, snapshot: dict[str, Any]) -> DiagnosticStatus:
+def camera_status(node_name: str, device: str, camera: str, snapshot: dict[str, Any],
+                  active: bool = True) -> DiagnosticStatus:
     """One camera's own status beside the node's (same hardware id), so a camera that drops, loses or
-    sends bad frames is named."""
-    return _status(f"{node_name.lstrip('/')}: camera {camera}", f"{device} {node_name}", snapshot, {})
+    sends bad frames, or sends none, is named."""
+    return _status(f"{node_name.lstrip('/')}: camera {camera}", f"{device} {node_name}", snapshot, {}, active)
 
 
-def _status(name: str, hardware_id: str, snapshot: dict[str, Any], extra: dict[str, str]) -> DiagnosticStatus:
-    level, message = DiagnosticStatus.OK, "running"
+def _status(name: str, hardware_id: str, snapshot: dict[str, Any], extra: dict[str, str],
+            active: bool) -> DiagnosticStatus:
+    level, message = DiagnosticStatus.OK, "running" if active else "inactive"
     problems = [f"{snapshot['new_' + k]} {k.replace('_', ' ')}" for k in PROBLEMS if snapshot["new_" + k]]
+    if active and not snapshot["input_rate_hz"]:
+        problems.append("no input")
     if problems:
         level, message = DiagnosticStatus.WARN, ", ".join(problems)
     values = [KeyValue(key=k, value=f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in snapshot.items()]

@@ -341,10 +341,13 @@ class PanopticNode(LifecycleNode):
         assert self.predictor is not None
         node, device = self.get_fully_qualified_name(), str(self.predictor.device)
         total, per_camera = self.stats.snapshot()
+        active = bool(self.subs)
         statuses = [diagnostic_status(node, device, total, {"model": self.predictor.model_name,
-                                                            "mask_cues": str(self.predictor.mask_cues).lower()})]
+                                                            "mask_cues": str(self.predictor.mask_cues).lower()},
+                                      active)]
         if self.cameras != [""]:
-            statuses += [camera_status(node, device, camera, snapshot) for camera, snapshot in per_camera.items()]
+            statuses += [camera_status(node, device, camera, snapshot, active)
+                         for camera, snapshot in per_camera.items()]
         self.pub_diagnostics.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()),
                                                      status=statuses))
 

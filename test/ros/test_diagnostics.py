@@ -26,7 +26,9 @@ def test_what_publishers_sent_while_the_node_was_not_subscribed_is_not_lost():
 
 
 def test_nodes_in_different_namespaces_report_under_different_names_and_hardware_ids():
-    snap = FrameStats().snapshot()
+    stats = FrameStats()
+    stats.count_received(b"a", 1, dropped=False)
+    snap = stats.snapshot()
     a = diagnostic_status("/panoptic", "cpu", snap, {})
     b = diagnostic_status("/car2/panoptic", "cpu", snap, {})
     assert a.name == "panoptic: panoptic segmentation" == status_name("/panoptic")  # what the replay listens for
@@ -36,6 +38,7 @@ def test_nodes_in_different_namespaces_report_under_different_names_and_hardware
 
 def test_problems_raise_the_level_and_are_named():
     stats = FrameStats()
+    stats.count_received(b"a", 1, dropped=False)
     stats.count("bad")
     stats.count("processed", latency=0.25)
     status = diagnostic_status("/panoptic", "cpu", stats.snapshot(), {"model": "m"})
@@ -46,16 +49,18 @@ def test_problems_raise_the_level_and_are_named():
 
 def test_a_status_warns_while_its_problems_grow_and_keeps_their_totals():
     stats = FrameStats()
+    stats.count_received(b"a", 1, dropped=False)
     stats.count("bad")
     stats.count("bad")
     assert diagnostic_status("/panoptic", "cpu", stats.snapshot(), {}).message == "2 bad frames"
+    stats.count_received(b"a", 2, dropped=False)
     stats.count("processed", latency=0.1)
     quiet = diagnostic_status("/panoptic", "cpu", stats.snapshot(), {})  # nothing new since the last report
     values = {kv.key: kv.value for kv in quiet.values}
     assert (quiet.level, quiet.message) == (DiagnosticStatus.OK, "running")
     assert (values["bad_frames"], values["new_bad_frames"]) == ("2", "0")
-    stats.count_received(b"a", 1, dropped=False)
-    stats.count_received(b"a", 4, dropped=False)
+    stats.count_received(b"a", 3, dropped=False)
+    stats.count_received(b"a", 6, dropped=False)
     stats.count("errors")
     again = diagnostic_status("/panoptic", "cpu", stats.snapshot(), {})
     assert (again.level, again.message) == (DiagnosticStatus.WARN, "1 errors, 2 frames lost")
@@ -81,3 +86,19 @@ def test_the_node_totals_its_cameras_and_reports_batch_sizes_beside_each_cameras
     left = camera_status("/car/panoptic", "cpu", "left", per_camera["left"])
     assert left.name == "car/panoptic: camera left" and left.level == DiagnosticStatus.WARN
     assert left.message == "1 bad frames" and left.hardware_id == "cpu /car/panoptic"
+
+
+def test_an_active_node_without_input_warns_and_an_inactive_one_says_so():
+    """A stopped camera, a mistyped topic or a QoS that matches no publisher: no frame since the last
+    report. While the lifecycle has the node inactive, no input is expected."""
+    stats = NodeStats(["front", "left"])
+    stats.cameras["front"].count_received(None, None, dropped=False)
+    total, per_camera = stats.snapshot()
+    node = diagnostic_status("/panoptic", "cpu", total, {})
+    front, left = (camera_status("/panoptic", "cpu", c, per_camera[c]) for c in ("front", "left"))
+    assert (node.level, front.level) == (DiagnosticStatus.OK, DiagnosticStatus.OK)
+    assert (left.level, left.message) == (DiagnosticStatus.WARN, "no input")
+    total, _ = stats.snapshot()  # nothing since
+    assert (diagnostic_status("/panoptic", "cpu", total, {}).message,
+            diagnostic_status("/panoptic", "cpu", total, {}, active=False).message) == ("no input", "inactive")
+    assert diagnostic_status("/panoptic", "cpu", total, {}, active=False).level == DiagnosticStatus.OK
