@@ -1,6 +1,7 @@
 """Start panoptic_node with config/panoptic.yaml, its camera topic(s) and an optional namespace.
 
     ros2 launch panoptic_ros panoptic.launch.py camera:=/camera/image_raw device:=cuda mask_cues:=false
+    ros2 launch panoptic_ros panoptic.launch.py namespace:=robot1   # /robot1/camera/image_raw
     ros2 launch panoptic_ros panoptic.launch.py cameras:="[front, left]" \
         camera:="[/front/image_raw, /left/image_raw]"
 
@@ -29,6 +30,9 @@ from launch_ros.parameter_descriptions import ParameterValue
 from panoptic_ros.ros.parameters import PARAMETERS, camera_remappings, file_parameters, validate
 from panoptic_ros.ros.topics import DEFAULT_CAMERA, NODE_NAME, node_name
 
+# The default camera topic, relative: namespace:=robot1 subscribes /robot1/camera/image_raw, as the
+# robot's own driver in that namespace publishes it (without a namespace: /camera/image_raw).
+CAMERA = DEFAULT_CAMERA.lstrip("/")
 # Launch arguments are parsed as YAML (true, 0.3, [256, 512]), except the string parameters' values,
 # which go to launch_ros as typed strings: it parses a plain string as YAML again (model:=/m/2024 an int).
 STRING_PARAMETERS = {p.name for p in PARAMETERS if isinstance(p.default, str)}
@@ -57,14 +61,14 @@ def _node(context):
         namespace=namespace, output="screen",
         parameters=[LaunchConfiguration("params_file"), overrides],
         ros_arguments=["--log-level", LaunchConfiguration("log_level").perform(context)],
-        remappings=camera_remappings(cameras, LaunchConfiguration("camera").perform(context), DEFAULT_CAMERA),
+        remappings=camera_remappings(cameras, LaunchConfiguration("camera").perform(context), CAMERA),
     )]
 
 
 def generate_launch_description():
     share = get_package_share_directory("panoptic_ros")
     return LaunchDescription([
-        DeclareLaunchArgument("camera", default_value=DEFAULT_CAMERA,
+        DeclareLaunchArgument("camera", default_value=CAMERA,
                               description="camera image topic; with several cameras, a list of one topic each"),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node"),
         DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "panoptic.yaml"),

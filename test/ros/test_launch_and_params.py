@@ -76,7 +76,7 @@ def test_launch_file_declares_every_node_parameter_and_nothing_else(launch_file)
     declared, _ = _launch(launch_file)
     assert list(declared) == ["camera", "namespace", "params_file", "use_sim_time", "log_level",
                               *(p.name for p in PARAMETERS)]
-    assert declared["camera"].kwargs["default_value"] == DEFAULT_CAMERA
+    assert "/" + declared["camera"].kwargs["default_value"] == DEFAULT_CAMERA  # relative: follows namespace:=
     assert declared["params_file"].kwargs["default_value"] == "/share/config/panoptic.yaml"
     for p in PARAMETERS:  # unset keeps the params file's value; ``ros2 launch -s`` shows the description
         assert declared[p.name].kwargs["default_value"] == ""
@@ -128,7 +128,7 @@ def test_launch_starts_a_lifecycle_node_that_autostarts_itself_with_the_cameras_
     assert node["name"] == NODE_NAME and node["namespace"] == "car" and "autostart" not in node
     assert (node["package"], node["executable"]) == ("panoptic_ros", "panoptic_node")
     assert node["parameters"][1] == {}  # nothing given: the params file decides
-    assert node["remappings"] == [("image", DEFAULT_CAMERA)]  # image/compressed follows it in the node
+    assert node["remappings"] == [("image", DEFAULT_CAMERA.lstrip("/"))]  # /car/camera/image_raw; image/compressed follows
     _, node = _launch(launch_file, cameras="[front, left]")
     assert node["remappings"] == []  # several cameras, camera:= left alone: each camera stays on c/image
     _, node = _launch(launch_file, cameras="[front, left]", camera="[/f/image_raw, /l/image_raw]")
