@@ -237,7 +237,14 @@ class PanopticNode(LifecycleNode):
         return validate(values)
 
     def _check_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        """Checks this node's own parameters; others (``use_sim_time``, ...) are rclpy's to judge."""
+        """Checks this node's own parameters; others (``use_sim_time``, ...) are rclpy's to judge. The
+        model's (``at_configure``) change only while the node is unconfigured, where a lifecycle manager
+        puts it (cleanup) to load another model, device or precision at its next configure."""
+        loaded = [p.name for p in params if p.name in BY_NAME and BY_NAME[p.name].at_configure]
+        if loaded and self.predictor is not None:
+            return SetParametersResult(successful=False, reason=(
+                f"{', '.join(loaded)} can change only while the node is unconfigured: "
+                f"'ros2 lifecycle set {self.get_fully_qualified_name()} cleanup' first (deactivate before, if active)"))
         try:
             validate({p.name: p.value for p in params if p.name in BY_NAME})
         except ValueError as exc:

@@ -30,18 +30,21 @@ class ParameterSpec:
     minimum: float | None = None
     maximum: float | None = None
     dynamic: bool = False  # may change while the node runs
+    at_configure: bool = False  # may change while the node is unconfigured; the next configure applies it
 
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("autostart", True, "Configure and activate at start; false: a lifecycle manager drives the "
                   "node through ~/change_state."),
-    ParameterSpec("model", "", "Checkpoint path; empty = the model shipped in the package's models/ folder."),
-    ParameterSpec("device", "auto", "auto (first GPU if any, else CPU), cpu, cuda or cuda:N."),
-    ParameterSpec("precision", "fp32", "Inference precision (fp16 needs a GPU).", choices=PRECISION_NAMES),
+    ParameterSpec("model", "", "Checkpoint path; empty = the model shipped in the package's models/ folder.",
+                  at_configure=True),
+    ParameterSpec("device", "auto", "auto (first GPU if any, else CPU), cpu, cuda or cuda:N.", at_configure=True),
+    ParameterSpec("precision", "fp32", "Inference precision (fp16 needs a GPU).", choices=PRECISION_NAMES,
+                  at_configure=True),
     ParameterSpec("mask_cues", True, "true: instances start from the mask head; false: boxes only, the mask "
-                  "head is skipped (lightweight mode)."),
+                  "head is skipped (lightweight mode).", at_configure=True),
     ParameterSpec("head", "", "Panoptic head; empty = the checkpoint's choice.",
-                  choices=("", *HEAD_KINDS)),
+                  choices=("", *HEAD_KINDS), at_configure=True),
     ParameterSpec("score_threshold", 0.5, "Minimum detection score of an instance.", minimum=0.0, maximum=1.0,
                   dynamic=True),
     ParameterSpec("cameras", [""], "Camera names; camera c subscribes c/image (or c/image/compressed) and publishes "
@@ -56,7 +59,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "draw and send); 0 = the input's size.", minimum=0, maximum=8192, dynamic=True),
     ParameterSpec("inference_size", list(DEFAULT_INFERENCE_SIZE), "[height, width] the network runs at; a 0 follows each input's "
                   "aspect ratio ([360, 0]: 360 rows, 640 columns for 16:9), so objects keep their shape; [0, 0] = "
-                  "each input's own size. Outputs always come back at the input's resolution."),
+                  "each input's own size. Outputs always come back at the input's resolution.", at_configure=True),
     ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", minimum=0.05, maximum=60.0),
     ParameterSpec("shutdown_timeout", 5.0, "Seconds a stop waits for the frame being inferred; a frame still "
                   "running then is abandoned and the process exits without it.", minimum=0.0, maximum=600.0),
@@ -108,8 +111,9 @@ def file_parameters(path: str | Path, node: str) -> dict[str, Any]:
 
 
 def descriptor(spec: ParameterSpec) -> ParameterDescriptor:
-    """What ``ros2 param describe`` shows: description, range or choices, read-only unless dynamic."""
-    desc = ParameterDescriptor(description=spec.description, read_only=not spec.dynamic)
+    """What ``ros2 param describe`` shows: description, range or choices; read-only unless it may change
+    while the node runs or while it is unconfigured (the node refuses the latter in other states)."""
+    desc = ParameterDescriptor(description=spec.description, read_only=not (spec.dynamic or spec.at_configure))
     if spec.choices:
         desc.additional_constraints = "one of: " + ", ".join(repr(c) for c in spec.choices)
     if spec.minimum is not None and isinstance(spec.default, float):

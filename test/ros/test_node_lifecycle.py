@@ -14,6 +14,7 @@ from sensor_msgs.msg import Image
 from helpers import small_categories, small_model_config
 from ros_harness import isolated_ros_env
 from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor
+from panoptic_ros.model.checkpoint import save_checkpoint
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.ros.node import PanopticNode
 
@@ -151,3 +152,28 @@ def test_output_publishers_take_qos_overrides(make_node):
     assert node.trigger_configure() == SUCCESS
     assert node.outputs["front"]["overlay"].qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
     assert node.outputs["left"]["overlay"].qos_profile.reliability == ReliabilityPolicy.RELIABLE
+
+
+def test_a_lifecycle_manager_can_load_another_model_while_the_node_is_unconfigured(tmp_path):
+    """cleanup, set ``model`` (or device, precision, ...), configure: the next model runs. Configured,
+    the change is refused with what to do, and the running model stays."""
+    torch.manual_seed(0)
+    net = PanopticNet(small_model_config(), small_categories())
+    first, second = (str(save_checkpoint(tmp_path / f"{name}.pt", net, name)) for name in ("first", "second"))
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=int(isolated_ros_env()["ROS_DOMAIN_ID"]))
+    node = PanopticNode(context=context, parameter_overrides=[
+        Parameter("autostart", value=False), Parameter("model", value=first), Parameter("device", value="cpu")])
+    try:
+        assert node.trigger_configure() == SUCCESS and node.predictor.model_name == "first"
+        (refused,) = node.set_parameters([Parameter("model", value=second)])
+        assert not refused.successful and "unconfigured" in refused.reason and "cleanup" in refused.reason
+        assert node.get_parameter("model").value == first
+        assert node.trigger_cleanup() == SUCCESS
+        assert all(r.successful for r in node.set_parameters([Parameter("model", value=second),
+                                                              Parameter("mask_cues", value=False)]))
+        assert node.trigger_configure() == SUCCESS
+        assert node.predictor.model_name == "second" and not node.predictor.mask_cues
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
