@@ -168,7 +168,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_iterations: int = 500
     backbone_lr_scale: float = 1.0  # the backbone body's lr as a share of ``lr`` (FPN and heads: 1)
-    grad_clip: float = 10.0
+    grad_clip: float = 10.0  # the gradients' largest total norm; 0 = no clipping
     amp: bool = True
     seed: int = 0
     mask_cue_dropout: float = 0.5      # fraction of steps trained without mask cues (one model, both modes)
@@ -182,6 +182,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.backbone_lr_scale < 0:
             raise ValueError(f"backbone_lr_scale must be >= 0, got {self.backbone_lr_scale}")
+        for name in ("iterations", "batch_size", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("lr", "warmup_iterations", "workers", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:
@@ -211,9 +217,18 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         return _coerce(next(a for a in get_args(tp) if a is not type(None)), value, where)
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if tp is float:  # YAML 1.1 reads 1e-4 (no dot) as a string
+        try:
+            return float(value) if isinstance(value, str) else _refuse(where, tp, value)
+        except ValueError:
+            _refuse(where, tp, value)
     if tp in (int, str, bool) and (type(value) is not tp):
-        raise TypeError(f"{where}: expected {tp.__name__}, got {value!r}")
+        _refuse(where, tp, value)
     return value
+
+
+def _refuse(where: str, tp: type, value: Any) -> Any:
+    raise TypeError(f"{where}: expected {tp.__name__}, got {value!r}")
 
 
 def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
@@ -244,12 +259,22 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         key, sep, raw = item.partition("=")
         if not sep:
             raise ValueError(f"override {item!r} is not key=value")
-        node = data
+        node: Any = data
         *parents, leaf = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = yaml.safe_load(raw)
+        for p in parents:  # a number indexes a list: data.sources.0.root=/my/camvid
+            node = node[_list_index(node, p, key)] if isinstance(node, list) else node.setdefault(p, {})
+        if isinstance(node, list):
+            node[_list_index(node, leaf, key)] = yaml.safe_load(raw)
+        else:
+            node[leaf] = yaml.safe_load(raw)
     return data
+
+
+def _list_index(items: list[Any], part: str, key: str) -> int:
+    """``part`` of override ``key`` as an index into ``items``; a clear error when it is none."""
+    if not part.isdigit() or int(part) >= len(items):
+        raise ValueError(f"override {key!r}: {part!r} is not an index of a list of {len(items)}")
+    return int(part)
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:

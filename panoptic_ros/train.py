@@ -42,8 +42,11 @@ from panoptic_ros.data.sampling import EpochSampler
 from panoptic_ros.device import DEVICE_CHOICES, autocast, resolve_device
 from panoptic_ros.eval.model_eval import evaluate_model
 from panoptic_ros.model.backbone import load_pretrained
-from panoptic_ros.model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from panoptic_ros.model.checkpoint import check_finite, load_checkpoint, read_checkpoint, save_checkpoint
 from panoptic_ros.model.network import PanopticNet
+
+MAX_BAD_STEPS = 20  # non-finite steps in a row before the training stops: it is diverging, not unlucky
+
 
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -205,6 +208,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         print(f"nothing to resume in {out} (no last.pt): starting at step 0")
     if resume and (out / "last.pt").is_file():
         state = read_checkpoint(out / "last.pt")
+        check_finite(out / "last.pt", state["state_dict"])
         model.load_state_dict(state["state_dict"])
         saved = state["extra"]["optimizer"]
         if len(saved["param_groups"]) != len(groups):
@@ -235,6 +239,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                "loss_panoptic": w.panoptic, "loss_panoptic_upsnet": w.panoptic, "loss_affinity": w.affinity}
     model.train()
     t_last = time.perf_counter()
+    bad_steps = 0  # in a row
     for step in range(start, cfg.iterations):
         images, targets = next(batches)
         images, targets = images.to(device, non_blocking=True), targets.to(device)
@@ -250,8 +255,17 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        scaler.step(optimizer)
+        norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
+        if use_amp or bool(torch.isfinite(norm)):  # GradScaler skips a non-finite step itself
+            scaler.step(optimizer)
+            bad_steps = 0
+        else:  # one NaN step would spread NaN through every weight, and then into last.pt
+            bad_steps += 1
+            if rank == 0:
+                bar.write(f"step {step + 1}: non-finite loss or gradients, step skipped")
+            if bad_steps >= MAX_BAD_STEPS:
+                raise FloatingPointError(f"{bad_steps} steps in a row with non-finite loss or gradients (last: "
+                                         f"step {step + 1}): lower lr, or look at the data of these steps")
         scaler.update()
 
         logged = mean_over_ranks({"loss": loss} | losses)

@@ -28,6 +28,26 @@ def test_overrides_reach_nested_fields():
     assert [(s.kind, s.weight, s.images) for s in cfg.data.sources] == [("camvid", 2.0, 2000), ("synthetic", 1.0, 5)]
 
 
+def test_overrides_index_lists_and_read_exponents_as_numbers():
+    """YAML 1.1 reads 1e-4 (no dot) as a string; a list element is reached by its index."""
+    cfg = load_config(TrainConfig, ROOT / "config" / "train_camvid.yaml",
+                      ["lr=1e-4", "data.sources.0.root=/my/camvid", "data.sources.1.weight=2"])
+    assert cfg.lr == 1e-4 and cfg.data.sources[0].root == "/my/camvid" and cfg.data.sources[1].weight == 2.0
+    with pytest.raises(ValueError, match="not an index of a list of 2"):
+        load_config(TrainConfig, ROOT / "config" / "train_camvid.yaml", ["data.sources.5.root=/x"])
+    with pytest.raises(TypeError, match="expected float"):
+        load_config(TrainConfig, None, ["lr=fast"])
+
+
+@pytest.mark.parametrize("override,error", [("batch_size=0", "batch_size must be >= 1"),
+                                            ("iterations=-1", "iterations must be >= 1"),
+                                            ("checkpoint_every=0", "checkpoint_every must be >= 1"),
+                                            ("lr=-0.1", "lr must be >= 0")])
+def test_training_counts_out_of_range_are_refused_before_anything_is_built(override, error):
+    with pytest.raises(ValueError, match=error):
+        load_config(TrainConfig, None, [override])
+
+
 @pytest.mark.parametrize("data,error", [
     ({"backbone": {"depth": 50}}, "unknown key"),
     ({"backbone": {"name": "resnet42"}}, "not one of"),

@@ -185,3 +185,33 @@ def test_a_run_can_start_from_a_trained_checkpoint_and_refuses_a_different_model
     with pytest.raises(ValueError, match="differ from this run"):
         main(["--config", str(config), "--quiet", "--device", "cpu", f"init_from={first}",
               "model.backbone.fpn_channels=16", f"output_dir={tmp_path / 'other'}"])
+
+
+def _poison_losses(monkeypatch, steps: set[int]) -> None:
+    """The network's losses are NaN on the given (0-based) training steps."""
+    losses, calls = PanopticNet.losses, []
+
+    def poisoned(self, *args, **kwargs):
+        out = losses(self, *args, **kwargs)
+        calls.append(len(calls))
+        if calls[-1] in steps:
+            out["loss_semantic"] = out["loss_semantic"] * float("nan")
+        return out
+
+    monkeypatch.setattr(PanopticNet, "losses", poisoned)
+
+
+def test_a_non_finite_step_is_skipped_and_never_reaches_a_checkpoint(tmp_path, monkeypatch, capsys):
+    """Without a GradScaler (CPU, or amp off) nothing else stops one NaN step spreading to every weight."""
+    _poison_losses(monkeypatch, {0})
+    main(["--config", str(_config(tmp_path, 2)), "--quiet", "--device", "cpu"])
+    state = read_checkpoint(tmp_path / "run" / "last.pt")["state_dict"]
+    assert all(bool(torch.isfinite(v).all()) for v in state.values() if v.is_floating_point())
+    assert [int(r["step"]) for r in _log(tmp_path / "run")] == [1, 2]
+
+
+def test_a_diverging_training_stops_with_a_clear_error(tmp_path, monkeypatch):
+    _poison_losses(monkeypatch, set(range(100)))
+    monkeypatch.setattr("panoptic_ros.train.MAX_BAD_STEPS", 2)
+    with pytest.raises(FloatingPointError, match="2 steps in a row with non-finite"):
+        main(["--config", str(_config(tmp_path, 4)), "--quiet", "--device", "cpu"])

@@ -73,8 +73,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def _check_finite(path: str | Path, state: dict[str, torch.Tensor]) -> None:
-    """NaN or infinite weights crash deformable convolutions (a segfault, no log line): refuse them here."""
+def check_finite(path: str | Path, state: dict[str, torch.Tensor]) -> None:
+    """NaN or infinite weights crash deformable convolutions (a segfault, no log line), and a training
+    resumed from them learns nothing: refuse them, naming the tensors."""
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
@@ -104,7 +105,7 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
                     "wrong shapes: " + few([f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}" for k in wrong])
                     if wrong else ""]
         raise CheckpointError(f"{path} does not match its config: " + "; ".join(p for p in problems if p))
-    _check_finite(path, state)
+    check_finite(path, state)
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
     meta = {k: data[k] for k in ("name", "extra")}
     return model.to(device).eval(), meta
