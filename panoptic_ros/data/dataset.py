@@ -74,6 +74,11 @@ class MixedSource:
     """
 
     def __init__(self, sources: Sequence[SampleSource], weights: Sequence[float], seed: int = 0) -> None:
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError(f"source weights must be >= 0 with a positive sum, got {list(weights)}")
+        empty = [k for k, (s, w) in enumerate(zip(sources, weights)) if len(s) == 0 and w > 0]
+        if empty:
+            raise ValueError(f"data source(s) {empty} (counted from 0) hold no samples: check their root and split")
         tables = {s.categories for s in sources}
         if len(tables) != 1:
             raise ValueError("mixed data sources must share one category table")

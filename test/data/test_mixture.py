@@ -44,6 +44,13 @@ def test_mixing_needs_one_category_table():
         MixedSource([_Constant(0, 2), _Constant(1, 2, small_categories())], [1.0, 1.0])
 
 
+def test_an_empty_source_or_weights_without_mass_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"source\(s\) \[1\] .* hold no samples"):
+        MixedSource([_Constant(0, 2), _Constant(1, 0)], [1.0, 1.0])
+    with pytest.raises(ValueError, match="positive sum"):
+        MixedSource([_Constant(0, 2)], [0.0])
+
+
 def test_synthetic_held_out_split_is_another_seed_range():
     train = build_source(SourceConfig(images=3, height=32, width=64))
     held_out = build_source(SourceConfig(split="heldout", images=3, height=32, width=64))
