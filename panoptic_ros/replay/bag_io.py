@@ -152,10 +152,17 @@ def read_frames(path: Path, topic: str) -> Iterator[Frame]:
 
 
 def label_image(msg: Image) -> np.ndarray:
-    """A ground-truth label image in the ``~/panoptic`` encoding (32SC1)."""
+    """A label image in the ``~/panoptic`` encoding (32SC1), ground truth or the node's own, as an array."""
     if msg.encoding != "32SC1":
         raise ImageEncodingError(f"ground-truth label images must be 32SC1, got {msg.encoding!r}")
     return np.array(image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data, bool(msg.is_bigendian)))
+
+
+def rgb_image(msg: Image) -> np.ndarray:
+    """An ``~/overlay`` image (rgb8) as an [H, W, 3] array, row padding and all."""
+    if msg.encoding != "rgb8":
+        raise ImageEncodingError(f"overlay images must be rgb8, got {msg.encoding!r}")
+    return np.array(image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data))
 
 
 class BagWriter:

@@ -25,7 +25,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from tqdm import tqdm
 
 from panoptic_ros.categories import Category, CategoryTable
-from panoptic_ros.replay.bag_io import BagWriter, Frame, stamp_ns
+from panoptic_ros.replay.bag_io import BagWriter, Frame, label_image, rgb_image, stamp_ns
 from panoptic_ros.replay.ground_truth import GroundTruthFrame
 from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import PreviewWriter
@@ -148,9 +148,9 @@ class _OutputRecorder:
                                      arrival - sent.published)
             self.last_arrival = arrival
         elif name == "overlay":
-            self.preview.add(np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3))
+            self.preview.add(rgb_image(msg))
         elif name == "panoptic" and sent.stamp in self.ground_truth:
-            self.to_score.append((sent.stamp, np.frombuffer(bytes(msg.data), "<i4").reshape(msg.height, msg.width)))
+            self.to_score.append((sent.stamp, label_image(msg)))
 
     def waiting_for_overlay(self) -> bool:
         """Whether a frame answered on ``~/segments`` still lacks its overlay."""

@@ -17,13 +17,13 @@ from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.device import synchronize
 from panoptic_ros.inference.predictor import Predictor
-from panoptic_ros.replay.bag_io import BagWriter, Frame
+from panoptic_ros.replay.bag_io import BagWriter, Frame, label_image, rgb_image
 from panoptic_ros.replay.ground_truth import GroundTruthFrame
 from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros import conversions
-from panoptic_ros.ros.topics import node_topic
+from panoptic_ros.ros.topics import RESULT_OUTPUTS, node_topic
 
 def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder: ReplayRecorder
              ) -> Iterable[list[tuple[Frame, torch.Tensor]]]:
@@ -76,17 +76,17 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
             recorder.inference_seconds += latency
             for frame, rgb, result in done:
                 header = frame.msg.header
-                panoptic, semantic, segments = conversions.result_messages(result, header)
-                overlay = render_overlay(rgb, result, colors, overlay_alpha).cpu().numpy()
-                for name, msg in (("panoptic", panoptic), ("semantic", semantic), ("segments", segments),
-                                  ("overlay", conversions.image_message(overlay, "rgb8", header))):
+                messages = dict(zip(RESULT_OUTPUTS, conversions.result_messages(result, header)))
+                messages["overlay"] = conversions.overlay_message(render_overlay(rgb, result, colors, overlay_alpha),
+                                                                  header)
+                for name, msg in messages.items():
                     bag.write(node_topic(name), msg, frame.timestamp)
-                preview.add(overlay)
-                recorder.add_result([s.category_id for s in segments.segments], [s.area for s in segments.segments],
-                                    latency)
+                preview.add(rgb_image(messages["overlay"]))
+                segments = messages["segments"].segments
+                recorder.add_result([s.category_id for s in segments], [s.area for s in segments], latency)
                 gt = ground_truth.get(frame.stamp_ns)
-                if gt is not None:
-                    recorder.add_ground_truth(frame.stamp_ns, gt, result.panoptic.cpu().numpy())
+                if gt is not None:  # the panoptic map as published, already on the host
+                    recorder.add_ground_truth(frame.stamp_ns, gt, label_image(messages["panoptic"]))
             bar.update(len(batch))
     recorder.seconds = time.perf_counter() - start
     bar.close()
