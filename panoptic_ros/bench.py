@@ -45,7 +45,9 @@ from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, network_size
 from panoptic_ros.config import ModelConfig, load_config
 from panoptic_ros.data.cityscapes import CITYSCAPES_CATEGORIES
-from panoptic_ros.device import PRECISIONS, autocast, check_precision, resolve_device
+from panoptic_ros.defaults import DEFAULT_DEVICE
+from panoptic_ros.device import autocast, check_precision, resolve_device
+from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.model.network import PanopticNet
@@ -183,10 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cameras", type=int, nargs="+", default=[1, 2, 4],
                    help="cameras table: camera counts (default 1 2 4)")
     p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--precision", nargs="+", default=["fp32"], choices=list(PRECISIONS))
+    p.add_argument("--precision", nargs="+", default=[DEFAULT_PRECISION], choices=PRECISION_NAMES)
     p.add_argument("--mask-cues", nargs="+", default=["on", "off"], choices=["on", "off"])
     p.add_argument("--head", nargs="+", default=list(HEAD_KINDS), choices=HEAD_KINDS)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default=DEFAULT_DEVICE)
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--iters", type=int, default=20)

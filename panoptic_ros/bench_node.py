@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from panoptic_ros.bench_stages import StageTimer, medians
+from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
 from panoptic_ros.device import autocast
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.image_size import network_size
@@ -28,7 +29,7 @@ OWN_STAGES = tuple(s for s in NODE_STAGES if s != "network")
 @torch.inference_mode()
 def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_size: tuple[int, int],
                    precision: str, mask_cues: bool, head: str, warmup: int, iters: int,
-                   overlay_alpha: float = 0.5, overlay_max_size: int | None = None) -> dict[str, float]:
+                   overlay_alpha: float = DEFAULT_OVERLAY_ALPHA, overlay_max_size: int | None = None) -> dict[str, float]:
     """Medians (ms) per stage of one rgb8 frame of ``input_size`` through the node's path, plus
     ``own`` (all but the network), ``own_share`` (own / network) and ``detections``."""
     from sensor_msgs.msg import Image  # the ROS message packages are needed for this table only

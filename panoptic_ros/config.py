@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
+from panoptic_ros.defaults import DEFAULT_SCORE_THRESHOLD
 from panoptic_ros.heads import HeadKind
 from panoptic_ros.structures import ID_DIVISOR
 
@@ -55,7 +56,7 @@ class InstanceHeadConfig:
     mask_head_channels: int = 256
     mask_head_layers: int = 4
     detections_per_image: int = 50  # also bounds the panoptic head's instance channels; < ID_DIVISOR
-    score_threshold: float = 0.5
+    score_threshold: float = DEFAULT_SCORE_THRESHOLD
     nms_threshold: float = 0.5
 
 

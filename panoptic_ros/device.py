@@ -6,6 +6,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, nullcontext
 import torch
 
+from panoptic_ros.defaults import DEFAULT_DEVICE
 from panoptic_ros.precisions import PRECISION_NAMES
 
 # precision -> the dtype autocast runs in (None: no autocast, plain fp32); dtypes in PRECISION_NAMES' order
@@ -19,7 +20,7 @@ def resolve_device(name: str) -> torch.device:
     A CUDA device is also made the current one: CUDA events, streams and capability queries without a
     device argument refer to the current device, so ``cuda:1`` would otherwise be timed on GPU 0's stream.
     """
-    if name == "auto":
+    if name == DEFAULT_DEVICE:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)

@@ -39,6 +39,7 @@ from panoptic_ros.data.dataset import (
     TrainingDataset, balanced_class_weights, build_source, build_training_source, class_frequencies, collate,
 )
 from panoptic_ros.data.sampling import EpochSampler
+from panoptic_ros.defaults import DEFAULT_DEVICE
 from panoptic_ros.device import DEVICE_CHOICES, autocast, resolve_device
 from panoptic_ros.eval.model_eval import evaluate_model
 from panoptic_ros.model.backbone import load_pretrained
@@ -309,7 +310,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="YAML file with a TrainConfig")
-    parser.add_argument("--device", default="auto", help=DEVICE_CHOICES)
+    parser.add_argument("--device", default=DEFAULT_DEVICE, help=DEVICE_CHOICES)
     parser.add_argument("--resume", action="store_true", help="continue from <output_dir>/last.pt")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. iterations=500")

@@ -24,6 +24,7 @@ from typing import Any
 from panoptic_ros.arguments import positive_int
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.config import SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides, from_dict, to_dict
+from panoptic_ros.defaults import DEFAULT_DEVICE
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
 from panoptic_ros.eval.pq import PQAccumulator, format_table
 from panoptic_ros.image_size import check_inference_size
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="run the network at this size, as the node's inference_size does (outputs "
                        "and scores at each image's own size); a 0 follows each image's aspect ratio; "
                        "default or 0 0: each image's size")
-    model.add_argument("--device", default="auto")
+    model.add_argument("--device", default=DEFAULT_DEVICE)
     model.add_argument("--batch", type=positive_int, default=1)
     model.add_argument("--set", nargs="+", default=[], metavar="panoptic.KEY=VALUE",
                        help="override inference-time settings of the checkpoint's config, e.g. the "

@@ -13,12 +13,13 @@ from typing import Protocol
 import torch
 
 from panoptic_ros.categories import CategoryTable
+from panoptic_ros.defaults import DEFAULT_DEVICE
 from panoptic_ros.device import autocast, check_precision, release_cached_memory, resolve_device
 from panoptic_ros.image_size import network_size
 from panoptic_ros.inference.resize import resize_batch
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.heads import HeadKind
-from panoptic_ros.precisions import Precision
+from panoptic_ros.precisions import DEFAULT_PRECISION, Precision
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.structures import PanopticResult
 from panoptic_ros.resources import package_file
@@ -55,8 +56,8 @@ class Predictor(Protocol):
 class PredictorOptions:
     """How a ``TorchPredictor`` runs its network: the node's parameters of the same names."""
 
-    device: str = "auto"                 # auto, cpu, cuda, cuda:N
-    precision: Precision = "fp32"
+    device: str = DEFAULT_DEVICE         # auto, cpu, cuda, cuda:N
+    precision: Precision = DEFAULT_PRECISION
     mask_cues: bool = True
     head: HeadKind | None = None         # None: the checkpoint's own choice
     score_threshold: float | None = None  # None: the checkpoint's own threshold

@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from panoptic_ros.device import PRECISIONS
+from panoptic_ros.defaults import DEFAULT_DEVICE
+from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.heads import HEAD_KINDS
@@ -141,11 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--topic", default=DEFAULT_CAMERA, help="Image or CompressedImage topic")
     p.add_argument("--out", type=Path, default=Path("out/replay"))
     p.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--precision", default="fp32", choices=list(PRECISIONS))
+    p.add_argument("--device", default=DEFAULT_DEVICE)
+    p.add_argument("--precision", default=DEFAULT_PRECISION, choices=PRECISION_NAMES)
     p.add_argument("--no-mask-cues", dest="mask_cues", action="store_false", help="boxes-only lightweight mode")
     p.add_argument("--head", choices=HEAD_KINDS)
-    p.add_argument("--score-threshold", type=float, default=0.5)
+    p.add_argument("--score-threshold", type=float, default=NODE_PARAMETERS["score_threshold"].default)
     p.add_argument("--inference-size", type=int, nargs=2, default=NODE_PARAMETERS["inference_size"].default,
                    metavar=("H", "W"), help="default: the node's; 0 0 = each frame's own size")
     p.add_argument("--batch", type=positive_int, default=4, help="offline batch size")

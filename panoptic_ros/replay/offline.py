@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
+from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
 from panoptic_ros.device import synchronize
 from panoptic_ros.inference.predictor import Predictor
 from panoptic_ros.replay.bag_io import BagWriter, Frame, label_image, rgb_image
@@ -59,7 +60,7 @@ def _predict(predictor: Predictor, batch: list[tuple[Frame, torch.Tensor]], reco
 
 
 def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predictor, out_dir: Path,
-                   batch_size: int, ground_truth: dict[int, GroundTruthFrame], overlay_alpha: float = 0.5,
+                   batch_size: int, ground_truth: dict[int, GroundTruthFrame], overlay_alpha: float = DEFAULT_OVERLAY_ALPHA,
                    storage: str = "mcap", progress: bool = True) -> ReplayRecorder:
     recorder = ReplayRecorder(predictor.categories)
     colors = predictor.categories.colors_by_id(predictor.device)

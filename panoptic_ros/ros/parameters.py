@@ -13,9 +13,10 @@ from typing import Any
 import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
+from panoptic_ros.defaults import DEFAULT_DEVICE, DEFAULT_OVERLAY_ALPHA, DEFAULT_SCORE_THRESHOLD
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size
-from panoptic_ros.precisions import PRECISION_NAMES
+from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
 from panoptic_ros.ros.topics import IMAGE, camera_topic
 
 
@@ -38,14 +39,14 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "node through ~/change_state."),
     ParameterSpec("model", "", "Checkpoint path; empty = the model shipped in the package's models/ folder.",
                   at_configure=True),
-    ParameterSpec("device", "auto", "auto (first GPU if any, else CPU), cpu, cuda or cuda:N.", at_configure=True),
-    ParameterSpec("precision", "fp32", "Inference precision (fp16 needs a GPU).", choices=PRECISION_NAMES,
+    ParameterSpec("device", DEFAULT_DEVICE, "auto (first GPU if any, else CPU), cpu, cuda or cuda:N.", at_configure=True),
+    ParameterSpec("precision", DEFAULT_PRECISION, "Inference precision (fp16 needs a GPU).", choices=PRECISION_NAMES,
                   at_configure=True),
     ParameterSpec("mask_cues", True, "true: instances start from the mask head; false: boxes only, the mask "
                   "head is skipped (lightweight mode).", at_configure=True),
     ParameterSpec("head", "", "Panoptic head; empty = the checkpoint's choice.",
                   choices=("", *HEAD_KINDS), at_configure=True),
-    ParameterSpec("score_threshold", 0.5, "Minimum detection score of an instance.", minimum=0.0, maximum=1.0,
+    ParameterSpec("score_threshold", DEFAULT_SCORE_THRESHOLD, "Minimum detection score of an instance.", minimum=0.0, maximum=1.0,
                   dynamic=True),
     ParameterSpec("cameras", [""], "Camera names; camera c subscribes c/image (or c/image/compressed) and publishes "
                   "~/c/panoptic, ~/c/semantic, ~/c/segments and ~/c/overlay. The newest frame of every camera goes "
@@ -53,7 +54,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("input_transport", "raw", "raw: subscribe image (sensor_msgs/Image); compressed: "
                   "image/compressed (sensor_msgs/CompressedImage, JPEG/PNG).", choices=("raw", "compressed")),
     ParameterSpec("publish_overlay", False, "Publish ~/overlay even when nobody subscribes to it.", dynamic=True),
-    ParameterSpec("overlay_alpha", 0.5, "Opacity of the segment colours in ~/overlay.", minimum=0.0, maximum=1.0,
+    ParameterSpec("overlay_alpha", DEFAULT_OVERLAY_ALPHA, "Opacity of the segment colours in ~/overlay.", minimum=0.0, maximum=1.0,
                   dynamic=True),
     ParameterSpec("overlay_max_size", 0, "Longest side of ~/overlay in pixels (smaller overlays cost less to "
                   "draw and send); 0 = the input's size.", minimum=0, maximum=8192, dynamic=True),

@@ -1,0 +1,7 @@
+"""Defaults of the run-time options that the node's parameters, the predictor and every command line
+share, defined once and without PyTorch, so the launch file's parameter table can read them."""
+from __future__ import annotations
+
+DEFAULT_DEVICE = "auto"  # the first GPU if there is one, else the CPU
+DEFAULT_SCORE_THRESHOLD = 0.5  # minimum detection score of an instance (a model's config starts from it too)
+DEFAULT_OVERLAY_ALPHA = 0.5  # opacity of the segment colours in the overlay
