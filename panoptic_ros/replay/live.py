@@ -20,7 +20,6 @@ from typing import Any, Callable, Iterable
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from panoptic_msgs.msg import PanopticInfo
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from tqdm import tqdm
 
@@ -31,6 +30,7 @@ from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros.diagnostics import status_name
+from panoptic_ros.ros.qos import camera_publisher_qos, latched_qos, output_qos
 from panoptic_ros.ros.spinning_node import SpinningNode
 from panoptic_ros.ros.topics import CATEGORIES, DIAGNOSTICS, OUTPUTS, node_name, node_topic
 
@@ -44,18 +44,16 @@ class LiveSession:
     def __init__(self, topic: str, compressed: bool, ros_env: dict[str, str], namespace: str = "") -> None:
         self.spinning = SpinningNode("panoptic_replay", ros_env)
         self.node = self.spinning.node
-        self.pub = self.node.create_publisher(CompressedImage if compressed else Image, topic,
-                                              QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        self.pub = self.node.create_publisher(CompressedImage if compressed else Image, topic, camera_publisher_qos())
         self.status_name = status_name(node_name(namespace))  # the node's entry in /diagnostics
         self.outputs: queue.SimpleQueue[tuple[str, float, Any]] = queue.SimpleQueue()  # (topic, arrival, msg)
         self.info: PanopticInfo | None = None
         self.diagnostics: tuple[float, dict[str, str]] | None = None  # (arrival, the node's key-values)
         for name, cls in OUTPUTS.items():
             self.node.create_subscription(cls, node_topic(name, namespace), self._record(name),
-                                          QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+                                          output_qos(depth=100))
         self.node.create_subscription(PanopticInfo, node_topic(CATEGORIES, namespace), self._on_info,
-                                      QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                                                 durability=DurabilityPolicy.TRANSIENT_LOCAL))
+                                      latched_qos())
         self.node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics, 10)
         self.spinning.start()
 

@@ -32,7 +32,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.subscription import MessageInfo
 from rclpy.timer import Timer
@@ -51,12 +51,12 @@ from panoptic_ros.ros import conversions
 from panoptic_ros.ros.diagnostics import NodeStats, camera_status, diagnostic_status
 from panoptic_ros.ros.newest_frame import NewestFrameWorker
 from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, descriptor, validate
+from panoptic_ros.ros.qos import camera_qos, latched_qos, output_qos
 from panoptic_ros.ros.topics import (
     CATEGORIES, DIAGNOSTICS, IMAGE, LEGEND, NODE_NAME, OUTPUTS, RESULT_OUTPUTS, camera_topic, compressed_topic,
     input_topic,
 )
 
-INPUT_DEPTH = 5  # the camera subscription's queue: see the README on frames_lost
 
 WARM_UP_FRAME = (360, 480)  # a camera frame's size to warm up at, before the first frame says it
 Frame = tuple[Image | CompressedImage, float]  # (message, monotonic time it reached the callback)
@@ -134,16 +134,13 @@ class PanopticNode(LifecycleNode):
     def _configure(self) -> None:
         self.predictor = self._given_predictor or self._load_predictor()
         self._colors = self.predictor.categories.colors_by_id(self.predictor.device)
-        # qos_overrides./panoptic/<output>.publisher.* (best effort or depth 1 for RViz over Wi-Fi, ...);
-        # a new profile each, as rclpy writes the overrides into it
+        # qos_overrides./panoptic/<output>.publisher.*: best effort or depth 1 for RViz over Wi-Fi, ...
         self.outputs = {camera: {name: self.create_publisher(
-            msg_type, "~/" + camera_topic(camera, name), QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE),
+            msg_type, "~/" + camera_topic(camera, name), output_qos(),
             qos_overriding_options=QoSOverridingOptions.with_default_policies())
             for name, msg_type in OUTPUTS.items()} for camera in self.cameras}
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.pub_categories = self.create_publisher(PanopticInfo, "~/" + CATEGORIES, latched)
-        self.pub_legend = self.create_publisher(MarkerArray, "~/" + LEGEND, latched)
+        self.pub_categories = self.create_publisher(PanopticInfo, "~/" + CATEGORIES, latched_qos())
+        self.pub_legend = self.create_publisher(MarkerArray, "~/" + LEGEND, latched_qos())
         self._legend_sent = False
         self.pub_diagnostics = self.create_publisher(DiagnosticArray, DIAGNOSTICS, 10)
         timer = self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
@@ -189,14 +186,10 @@ class PanopticNode(LifecycleNode):
         in image_pipeline's nodes). Reliable: a best-effort reader loses most full-size frames from an
         ordinary (reliable) camera driver over Fast DDS. Best effort where every publisher already on
         the topic is (a driver on the sensor-data profile), which a reliable reader would never hear:
-        image_proc follows the publisher the same way. A new profile per camera: rclpy writes the
-        overrides into the profile it is given, so a shared one carried one camera's to the next."""
-        qos = QoSProfile(depth=INPUT_DEPTH, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
+        image_proc follows the publisher the same way. A new profile per camera (``ros.qos``)."""
         offered = [info.qos_profile.reliability for info in self.get_publishers_info_by_topic(
             self.resolve_topic_name(topic))]
-        if offered and all(policy == ReliabilityPolicy.BEST_EFFORT for policy in offered):
-            qos.reliability = ReliabilityPolicy.BEST_EFFORT
-        return qos
+        return camera_qos(best_effort=bool(offered) and all(p == ReliabilityPolicy.BEST_EFFORT for p in offered))
 
     def _input_topic(self, camera: str, compressed: bool) -> str:
         """Camera ``camera``'s input, named as image_transport names it: the compressed stream is the

@@ -26,7 +26,6 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from panoptic_msgs.msg import PanopticSegmentation
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -34,6 +33,7 @@ from panoptic_ros.latency import latency_percentiles
 from panoptic_ros.ros.conversions import image_message
 from panoptic_ros.ros.diagnostics import status_name
 from panoptic_ros.ros.entry import node_command, private_ros_env
+from panoptic_ros.ros.qos import camera_publisher_qos, output_qos
 from panoptic_ros.ros.spinning_node import SpinningNode
 from panoptic_ros.ros.topics import DIAGNOSTICS, input_topic, node_name, node_topic
 from panoptic_ros.tools import hostile_frames
@@ -57,14 +57,13 @@ class Probe:
     def __init__(self, ros_env: dict[str, str], compressed: bool) -> None:
         self.spinning = SpinningNode("panoptic_soak", ros_env)
         self.node = self.spinning.node
-        camera_qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # an ordinary camera driver
         msg_type, topic = (CompressedImage if compressed else Image), "/" + input_topic(compressed)
-        self.pub = self.node.create_publisher(msg_type, topic, camera_qos)
+        self.pub = self.node.create_publisher(msg_type, topic, camera_publisher_qos())
         self.lock = threading.Lock()
         self.arrivals: dict[int, float] = {}
         self.diagnostics: dict[str, str] = {}
         self.node.create_subscription(PanopticSegmentation, node_topic("segments"), self._on_segments,
-                                      QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
+                                      output_qos(depth=50))
         self.node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics, 10)
         self.spinning.start()
 

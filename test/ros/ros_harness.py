@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from panoptic_msgs.msg import PanopticInfo
 from diagnostic_msgs.msg import DiagnosticArray
@@ -24,7 +23,8 @@ from rclpy.parameter import Parameter, parameter_value_to_python
 from sensor_msgs.msg import CompressedImage, Image
 
 from panoptic_ros.ros.spinning_node import SpinningNode
-from panoptic_ros.ros.topics import OUTPUTS, camera_topic, input_topic
+from panoptic_ros.ros.qos import camera_publisher_qos, latched_qos, output_qos
+from panoptic_ros.ros.topics import CATEGORIES, DIAGNOSTICS, OUTPUTS, camera_topic, input_topic, node_topic
 
 
 
@@ -104,10 +104,9 @@ class Client:
     def __init__(self, domain_id: int, transport: str = "raw", cameras: tuple[str, ...] = ("",)) -> None:
         self.spinning = SpinningNode("panoptic_test_client", {"ROS_DOMAIN_ID": str(domain_id)})
         self.node = self.spinning.node
-        camera_qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # an ordinary camera driver
         compressed = transport == "compressed"
         msg_type, topic = (CompressedImage if compressed else Image), input_topic(compressed)
-        self.pubs = {c: self.node.create_publisher(msg_type, "/" + camera_topic(c, topic), camera_qos)
+        self.pubs = {c: self.node.create_publisher(msg_type, "/" + camera_topic(c, topic), camera_publisher_qos())
                      for c in cameras}
         self.pub = self.pubs[cameras[0]]
         self.lock = threading.Lock()
@@ -116,13 +115,10 @@ class Client:
         self.received["diagnostics"] = []
         for c in cameras:
             for name, t in OUTPUTS.items():
-                self.node.create_subscription(t, "/panoptic/" + camera_topic(c, name),
-                                              self._recorder(camera_topic(c, name)),
-                                              QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
-        self.node.create_subscription(PanopticInfo, "/panoptic/categories", self._recorder("categories"),
-                                      QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                                                 durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._recorder("diagnostics"), 10)
+                self.node.create_subscription(t, node_topic(camera_topic(c, name)), self._recorder(camera_topic(c, name)),
+                                              output_qos(depth=50))
+        self.node.create_subscription(PanopticInfo, node_topic(CATEGORIES), self._recorder("categories"), latched_qos())
+        self.node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._recorder("diagnostics"), 10)
         self.spinning.start()
 
     def _recorder(self, name: str) -> Callable[[Any], None]:
@@ -152,7 +148,7 @@ class Client:
         return {kv.key: kv.value for kv in status.values}
 
     def _call(self, srv_type: Any, name: str, request: Any, node: NodeProcess) -> Any:
-        service = self.node.create_client(srv_type, f"/panoptic/{name}")
+        service = self.node.create_client(srv_type, node_topic(name))
         self.wait_for(lambda: service.service_is_ready(), 30, f"the {name} service", node)
         future = service.call_async(request)
         self.wait_for(future.done, 30, f"the {name} service's answer", node)

@@ -1,0 +1,30 @@
+"""The QoS of the node's topics, for the node and for whoever talks to it (the replay and soak tools,
+the tests). Functions, not constants: rclpy writes ``qos_overrides`` into the profile it is given, so
+a shared profile would carry one topic's overrides to the next."""
+from __future__ import annotations
+
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+CAMERA_DEPTH = 5  # the camera subscription's queue: see the README on frames_lost
+
+
+def camera_qos(best_effort: bool = False) -> QoSProfile:
+    """A camera subscription's: reliable (a best-effort reader loses most full-size frames from a
+    reliable driver over Fast DDS), or best effort for a driver on the sensor-data profile."""
+    return QoSProfile(depth=CAMERA_DEPTH, history=HistoryPolicy.KEEP_LAST,
+                      reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE)
+
+
+def camera_publisher_qos() -> QoSProfile:
+    """An ordinary camera driver's publisher, as the tools that play one use."""
+    return QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def output_qos(depth: int = 5) -> QoSProfile:
+    """The per-frame outputs: reliable; a recorder subscribes deeper than the node publishes."""
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def latched_qos() -> QoSProfile:
+    """``~/categories`` and ``~/legend``: sent once, kept for late joiners (transient local)."""
+    return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
