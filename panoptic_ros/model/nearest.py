@@ -78,9 +78,15 @@ class NearestGrid:
 
 
 def take_grid(table: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """``table[..., rows, :][..., cols]`` for CPU tensors: one NumPy ``take`` per axis, columns first
-    (the smaller intermediate when rows repeat), the second written straight into a new tensor. The
-    indices must be in range: ``mode="clip"`` (which writes without a buffer) does not check them."""
+    """``table[..., rows, :][..., cols]`` for CPU tensors: one NumPy ``take`` per axis, the one with the
+    smaller intermediate first (columns first when an upscale repeats rows; rows first for a frame
+    far wider than tall, whose columns-first intermediate was 360 map rows x millions of columns), the
+    second written straight into a new tensor. The indices must be in range: ``mode="clip"`` (which
+    writes without a buffer) does not check them."""
     out = torch.empty((*table.shape[:-2], len(rows), len(cols)), dtype=table.dtype)
-    table.numpy().take(cols.numpy(), axis=-1).take(rows.numpy(), axis=-2, out=out.numpy(), mode="clip")
+    src, r, c = table.numpy(), rows.numpy(), cols.numpy()
+    if table.shape[-2] * len(cols) <= len(rows) * table.shape[-1]:
+        src.take(c, axis=-1).take(r, axis=-2, out=out.numpy(), mode="clip")
+    else:
+        src.take(r, axis=-2).take(c, axis=-1, out=out.numpy(), mode="clip")
     return out

@@ -1,3 +1,5 @@
+import tracemalloc
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -19,3 +21,20 @@ def test_resize_equals_interpolate_for_every_id_and_leading_shape(out_size, dtyp
 def test_resize_refuses_other_dtypes():
     with pytest.raises(TypeError, match="int32 or uint8"):
         NearestGrid.between((2, 2), (4, 4), "cpu").resize(torch.zeros(2, 2))
+
+
+@pytest.mark.parametrize("out_size", [(1, 100_000), (100_000, 1), (2, 3)])
+def test_a_sliver_frame_costs_memory_in_proportion_to_its_own_size(out_size):
+    """A 1 x 100000 frame from a 360-row map: gathering columns first held 360 x 100000 values (a
+    3000000 x 1 PNG of 3 KB then took 4 GB); the smaller intermediate goes first."""
+    labels = torch.randint(0, 1000, (360, 480), dtype=torch.int32)
+    grid = NearestGrid.between((360, 480), out_size, "cpu")
+    tracemalloc.start()
+    try:
+        out = grid.resize(labels)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    expected = F.interpolate(labels[None, None].double(), size=out_size, mode="nearest")[0, 0].to(torch.int32)
+    assert torch.equal(out, expected)
+    assert peak < 2 * out.numel() * 4 + 2_000_000  # the output, plus an intermediate no larger than it
