@@ -24,6 +24,8 @@ from PIL import Image as PILImage
 from panoptic_ros.image_size import MAX_PIXELS
 
 COMPRESSED_FORMATS = ("JPEG", "PNG")  # what sensor_msgs/CompressedImage carries from image_transport
+MAGIC = {"JPEG": b"\xff\xd8\xff", "PNG": b"\x89PNG\r\n\x1a\n"}  # their first bytes
+MAX_JPEG_SCANS = 100  # a progressive JPEG has about 10 scans; libjpeg-turbo's tools suggest 500 at most
 
 # encoding -> (numpy dtype, channels)
 ENCODINGS: dict[str, tuple[str, int]] = {
@@ -115,11 +117,15 @@ def decode_compressed(data: bytes | bytearray | memoryview) -> np.ndarray:
         raise ImageEncodingError(f"compressed image ({size} bytes) claims a size that exceeds the {MAX_PIXELS} "
                                  "pixel limit") from None
     except PILImage.UnidentifiedImageError:
-        raise ImageEncodingError(f"compressed image ({size} bytes) could not be decoded: not JPEG or PNG") from None
+        kind = next((name for name, magic in MAGIC.items() if bytes(data[:len(magic)]) == magic), None)
+        what = f"a corrupt {kind} header (a zero size?)" if kind else "not JPEG or PNG"
+        raise ImageEncodingError(f"compressed image ({size} bytes) could not be decoded: {what}") from None
     except (OSError, ValueError, SyntaxError) as exc:  # Pillow's header parsers raise these
         raise ImageEncodingError(f"compressed image ({size} bytes) could not be decoded: corrupt header "
                                  f"({str(exc)[:120]})") from None
     _check_size(image.height, image.width)
+    if image.format == "JPEG":
+        _check_jpeg_cost(data, size, image.height, image.width)
     try:
         if image.mode.startswith("I"):  # 16-bit grey PNG: to 8 bit by the high byte, as OpenCV does
             grey = (np.asarray(image).astype(np.uint32) >> 8).astype(np.uint8)
@@ -128,6 +134,26 @@ def decode_compressed(data: bytes | bytearray | memoryview) -> np.ndarray:
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt image data
         raise ImageEncodingError(f"compressed {image.format} image ({size} bytes) could not be decoded: "
                                  f"{str(exc)[:120]}") from None
+
+
+def _check_jpeg_cost(data: bytes | bytearray | memoryview, size: int, height: int, width: int) -> None:
+    """Refuse, before decoding, a JPEG whose decoding would cost far more than its bytes can hold:
+
+    * more than ``MAX_JPEG_SCANS`` scans: each is another pass over every block (3000 copies of one
+      99-byte scan in 560 KB took 18 s to decode, every camera waiting). Counted exactly from the
+      start-of-scan markers: a 0xFF inside entropy-coded data is always followed by 0x00.
+    * fewer bytes than one bit per 8x8 block: every block codes its DC coefficient with at least one
+      bit, so the data is missing, and libjpeg would only warn and hand back a grey frame of the size
+      the header claims (a 4 KB file patched to 8192x8192 cost 4 s and 1.6 GB, then was segmented).
+    """
+    scans = (data if isinstance(data, bytes) else bytes(data)).count(b"\xff\xda")
+    if scans > MAX_JPEG_SCANS:
+        raise ImageEncodingError(f"compressed JPEG image ({size} bytes) has {scans} scans, more than "
+                                 f"{MAX_JPEG_SCANS}: refused, its decoding time would be unbounded")
+    blocks = -(-height // 8) * -(-width // 8)
+    if size < blocks // 8:
+        raise ImageEncodingError(f"compressed JPEG image ({size} bytes) is too small for its {width}x{height} "
+                                 f"header (at least {blocks // 8} bytes): its data is missing")
 
 
 def image_fields(array: np.ndarray, encoding: str) -> tuple[int, int, int, Array]:

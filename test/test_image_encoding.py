@@ -6,7 +6,7 @@ from panoptic_ros.image_size import MAX_PIXELS
 from panoptic_ros.image_encoding import (INPUT_ENCODINGS, ImageEncodingError, decode_compressed,
                                          image_fields, image_view, rgb_tensor)
 from helpers import yuv422_from_rgb
-from panoptic_ros.tools.hostile_frames import COMPRESSED, jpeg_claiming
+from panoptic_ros.tools.hostile_frames import COMPRESSED, jpeg_claiming, jpeg_with_scans
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)
@@ -129,6 +129,27 @@ def test_compressed_headers_claiming_huge_sizes_are_refused_before_decoding(heig
     assert len(payload) < 10_000  # a few kilobytes that claim gigabytes
     with pytest.raises(ImageEncodingError, match=f"exceeds the {MAX_PIXELS} pixel limit"):
         decode_compressed(payload)
+
+
+def test_jpegs_whose_decoding_would_outweigh_their_bytes_are_refused_before_decoding():
+    """A scan bomb (one scan repeated) and a header claiming more blocks than the data can code;
+    a progressive JPEG of ordinary scans and a flat frame still decode."""
+    with pytest.raises(ImageEncodingError, match="210 scans, more than 100"):  # 200 copies + its own 10
+        decode_compressed(jpeg_with_scans(200))
+    with pytest.raises(ImageEncodingError, match="too small for its 8192x8192 header"):
+        decode_compressed(jpeg_claiming(8192, 8192))
+    assert decode_compressed(jpeg_with_scans(0)).shape == (48, 80, 3)
+    import cv2
+    flat = cv2.imencode(".jpg", np.full((1024, 2048, 3), 128, np.uint8))[1].tobytes()
+    assert decode_compressed(flat).shape == (1024, 2048, 3)
+
+
+def test_a_zero_size_header_is_named_as_a_corrupt_header():
+    import cv2
+    png = cv2.imencode(".png", RGB)[1].tobytes()
+    zero_width = png[:16] + b"\0\0\0\0" + png[20:]  # IHDR width
+    with pytest.raises(ImageEncodingError, match="corrupt PNG header"):
+        decode_compressed(zero_width)
 
 
 @pytest.mark.parametrize("extension", [".bmp", ".tiff", ".webp"])

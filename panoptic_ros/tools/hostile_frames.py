@@ -30,6 +30,16 @@ def jpeg_claiming(height: int, width: int) -> bytes:
     return bytes(data)
 
 
+def jpeg_with_scans(copies: int) -> bytes:
+    """A valid progressive JPEG with its last scan repeated ``copies`` times: a scan bomb (decoding time
+    grows with every scan, at a few bytes each)."""
+    buf = io.BytesIO()
+    PILImage.fromarray(RGB).save(buf, format="JPEG", progressive=True)
+    data = buf.getvalue()
+    last_scan, end = data.rfind(b"\xff\xda"), data.rfind(b"\xff\xd9")
+    return data[:end] + data[last_scan:end] * copies + data[end:]
+
+
 def _gif() -> bytes:
     buf = io.BytesIO()
     PILImage.fromarray(RGB).save(buf, format="GIF")
@@ -50,6 +60,8 @@ COMPRESSED: dict[str, bytes] = {
     "corrupt JPEG": jpeg()[:40],
     "JPEG header claiming 65500x40000": jpeg_claiming(40000, 65500),
     "JPEG header claiming 12000x12000": jpeg_claiming(12000, 12000),
+    "JPEG header claiming 8192x8192, its data missing": jpeg_claiming(8192, 8192),
+    "progressive JPEG of 210 scans": jpeg_with_scans(200),
     "BMP": cv2.imencode(".bmp", RGB)[1].tobytes(),
     "GIF": _gif(),
 }
