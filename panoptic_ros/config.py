@@ -161,7 +161,7 @@ class TrainConfig:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     losses: LossWeights = dataclasses.field(default_factory=LossWeights)
     iterations: int = 20000
-    batch_size: int = 4
+    batch_size: int = 4  # per process: torchrun --nproc-per-node N trains on N x batch_size a step
     workers: int = 2
     optimizer: Literal["sgd", "adamw"] = "sgd"
     lr: float = 0.01

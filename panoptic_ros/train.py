@@ -55,6 +55,49 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _rng_states() -> dict[str, Any]:
+    """This process's random states (Python, NumPy, torch, CUDA) in types a ``weights_only`` load reads:
+    what the proposal sampling, instance dropping and affinity sampling draw from."""
+    key, pos = (lambda st: (st[1], st[2]))(np.random.get_state())
+    states: dict[str, Any] = {"python": random.getstate(), "numpy": (torch.from_numpy(key.astype(np.int64)), int(pos)),
+                              "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state()
+    return states
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    """Put back what ``_rng_states`` took."""
+    random.setstate(tuple(v if not isinstance(v, list) else tuple(v) for v in states["python"]))
+    key, pos = states["numpy"]
+    np.random.set_state(("MT19937", key.numpy().astype(np.uint32), pos, 0, 0.0))
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state(states["cuda"])
+
+
+def _all_rng_states(distributed: bool) -> list[dict[str, Any]]:
+    """Every rank's random states, by rank (a collective: every rank calls it)."""
+    if not distributed:
+        return [_rng_states()]
+    gathered: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, _rng_states())
+    return gathered
+
+
+def _check_resumable(saved: dict[str, Any], cfg: TrainConfig, world: int, path: Path) -> None:
+    """Refuse a resume whose data position would silently differ: step N's place in the epoch is N
+    batches of ``batch_size`` on each of ``world`` ranks, shuffled by ``seed``."""
+    before = saved.get("train_config", {})
+    changed = [f"{name} {before[name]} -> {now}" for name, now in (("batch_size", cfg.batch_size), ("seed", cfg.seed))
+               if name in before and before[name] != now]
+    if saved.get("world_size", world) != world:
+        changed.append(f"processes {saved['world_size']} -> {world}")
+    if changed:
+        raise ValueError(f"{path}: cannot resume with {', '.join(changed)}: the run's position in its data "
+                         "depends on them (start another output_dir with init_from= to fine-tune instead)")
+
+
 def learning_rate(cfg: TrainConfig, step: int) -> float:
     """Linear warm-up, then cosine decay to 1% of ``lr``."""
     if step < cfg.warmup_iterations:
@@ -160,6 +203,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
             device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
             torch.cuda.set_device(device)
     rank = dist.get_rank() if distributed else 0
+    world = dist.get_world_size() if distributed else 1
     _seed_everything(cfg.seed + rank)
     out = Path(cfg.output_dir)
     if not resume and any((out / name).exists() for name in ("last.pt", "best.pt")):
@@ -172,9 +216,13 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     augmentation = Augmentation(scale=d.scale_jitter, crop=d.crop, hflip=d.hflip, color=d.color_jitter,
                                 saturation=d.saturation_jitter, gamma=d.gamma_jitter, blur=d.blur)
     dataset = TrainingDataset(source, augmentation, cfg.seed)
-    sampler = EpochSampler(len(dataset), cfg.seed, rank, dist.get_world_size() if distributed else 1)
+    sampler = EpochSampler(len(dataset), cfg.seed, rank, world)
+    # its own generator: the iterator's worker seed would otherwise come from the global one, which a
+    # resumed run's new iterator would then draw from where the unbroken run did not (the items are
+    # seeded by themselves, so the workers' seeds change nothing)
     loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
-                        collate_fn=collate, drop_last=True, persistent_workers=cfg.workers > 0)
+                        collate_fn=collate, drop_last=True, persistent_workers=cfg.workers > 0,
+                        generator=torch.Generator().manual_seed(cfg.seed))
     model = PanopticNet(cfg.model, source.categories)
     if cfg.init_from:  # fine-tune a trained model from its weights
         # Same parameters (a strict load) and categories suffice: settings that only steer training or
@@ -205,10 +253,12 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler(enabled=use_amp)
     start, best_pq = 0, -1.0
+    resumed_rng: dict[str, Any] | None = None
     if resume and not (out / "last.pt").is_file() and rank == 0 and not quiet:
         print(f"nothing to resume in {out} (no last.pt): starting at step 0")
     if resume and (out / "last.pt").is_file():
         state = read_checkpoint(out / "last.pt")
+        _check_resumable(state["extra"], cfg, world, out / "last.pt")
         check_finite(out / "last.pt", state["state_dict"])
         model.load_state_dict(state["state_dict"])
         saved = state["extra"]["optimizer"]
@@ -220,6 +270,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         if use_amp and state["extra"].get("scaler"):  # empty where the run had AMP off (a CPU)
             scaler.load_state_dict(state["extra"]["scaler"])
         start, best_pq = state["extra"]["step"], state["extra"]["best_pq"]
+        resumed_rng = state["extra"].get("rng", [None] * world)[rank]
     net = DistributedDataParallel(model, find_unused_parameters=True) if distributed else model
     held_out = build_source(cfg.held_out) if cfg.held_out is not None else None
     if rank == 0 and not quiet:
@@ -241,6 +292,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     model.train()
     t_last = time.perf_counter()
     bad_steps = 0  # in a row
+    if resumed_rng is not None:  # the draws the unbroken run would make next; nothing draws before the loop
+        _set_rng_states(resumed_rng)
     for step in range(start, cfg.iterations):
         images, targets = next(batches)
         images, targets = images.to(device, non_blocking=True), targets.to(device)
@@ -283,11 +336,11 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
             bar.set_postfix(loss=f"{row['loss']:.3f}", pan=f"{row['loss_panoptic']:.3f}",
                             sem=f"{row['loss_semantic']:.3f}", refresh=False)
             bar.update(1)
-            last = step + 1 == cfg.iterations
-            if (step + 1) % cfg.checkpoint_every == 0 or last:
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.iterations:
+            extra = {"step": step + 1, "best_pq": best_pq, "optimizer": optimizer.state_dict(),
+                     "scaler": scaler.state_dict(), "train_config": to_dict(cfg), "world_size": world}
+            if rank == 0:
                 log_file.flush()
-                extra = {"step": step + 1, "best_pq": best_pq, "optimizer": optimizer.state_dict(),
-                         "scaler": scaler.state_dict(), "train_config": to_dict(cfg)}
                 if held_out is not None:
                     model.eval()
                     summary = evaluate_model(model, held_out, cfg.model.panoptic.kind, True)
@@ -298,6 +351,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                     if pq > best_pq:
                         best_pq = extra["best_pq"] = pq
                         save_checkpoint(out / "best.pt", model, out.name, extra={"step": step + 1, "pq": pq})
+            extra["rng"] = _all_rng_states(distributed)  # after the evaluation: where the unbroken run goes on
+            if rank == 0:
                 save_checkpoint(out / "last.pt", model, out.name, extra=extra)
     bar.close()
     if log_file is not None:
@@ -317,7 +372,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     cfg = load_config(TrainConfig, args.config, args.overrides)
     device = resolve_device(args.device)
-    out = train(cfg, device, args.resume, args.quiet)
+    try:
+        out = train(cfg, device, args.resume, args.quiet)
+    finally:  # a rank that raised leaves its process group cleanly
+        if dist.is_initialized():
+            dist.destroy_process_group()
     print(f"checkpoints and log in {out}")
 
 

@@ -215,3 +215,31 @@ def test_a_diverging_training_stops_with_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr("panoptic_ros.train.MAX_BAD_STEPS", 2)
     with pytest.raises(FloatingPointError, match="2 steps in a row with non-finite"):
         main(["--config", str(_config(tmp_path, 4)), "--quiet", "--device", "cpu"])
+
+
+def test_a_resumed_run_ends_where_the_unbroken_run_does(tmp_path, monkeypatch):
+    """Same weights after 2 steps + resume + 2 as after 4: the data position and every random draw
+    (proposal sampling, instance dropping, affinity pixels) go on where the checkpoint left them."""
+    config = _config(tmp_path, 4)
+    main(["--config", str(config), "--quiet", "--device", "cpu", f"output_dir={tmp_path / 'unbroken'}"])
+    schedule = learning_rate
+
+    def stop_at_step_two(cfg, step):
+        if step == 2:
+            raise KeyboardInterrupt  # the run dies after its step-2 checkpoint
+        return schedule(cfg, step)
+
+    monkeypatch.setattr("panoptic_ros.train.learning_rate", stop_at_step_two)
+    with pytest.raises(KeyboardInterrupt):
+        main(["--config", str(config), "--quiet", "--device", "cpu", f"output_dir={tmp_path / 'broken'}"])
+    monkeypatch.setattr("panoptic_ros.train.learning_rate", schedule)
+    main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", f"output_dir={tmp_path / 'broken'}"])
+    unbroken, resumed = (read_checkpoint(tmp_path / run / "last.pt")["state_dict"] for run in ("unbroken", "broken"))
+    assert all(torch.equal(unbroken[k], resumed[k]) for k in unbroken)
+
+
+def test_a_resume_with_another_batch_size_is_refused(tmp_path):
+    config = _config(tmp_path, 2)
+    main(["--config", str(config), "--quiet", "--device", "cpu"])
+    with pytest.raises(ValueError, match="cannot resume with batch_size 2 -> 1"):
+        main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=4", "batch_size=1"])
