@@ -85,6 +85,15 @@ def _all_rng_states(distributed: bool) -> list[dict[str, Any]]:
     return gathered
 
 
+def sync_batch_norms(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with every batch norm synchronised across the processes (``norm: bn`` under DDP on
+    GPUs): each GPU's few images alone give noisy statistics, and DDP would then broadcast rank 0's
+    running statistics over the others' at every step. timm's converter keeps its fused BN + activation
+    layers whole (torch's own would drop their activation)."""
+    from timm.layers import convert_sync_batchnorm
+    return convert_sync_batchnorm(model)
+
+
 def _check_resumable(saved: dict[str, Any], cfg: TrainConfig, world: int, path: Path) -> None:
     """Refuse a resume whose data position would silently differ: step N's place in the epoch is N
     batches of ``batch_size`` on each of ``world`` ranks, shuffled by ``seed``."""
@@ -271,6 +280,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
             scaler.load_state_dict(state["extra"]["scaler"])
         start, best_pq = state["extra"]["step"], state["extra"]["best_pq"]
         resumed_rng = state["extra"].get("rng", [None] * world)[rank]
+    if distributed and cfg.model.backbone.norm == "bn" and device.type == "cuda":
+        model = sync_batch_norms(model)
     net = DistributedDataParallel(model, find_unused_parameters=True) if distributed else model
     held_out = build_source(cfg.held_out) if cfg.held_out is not None else None
     if rank == 0 and not quiet:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import subprocess
 import sys
@@ -243,3 +244,20 @@ def test_a_resume_with_another_batch_size_is_refused(tmp_path):
     main(["--config", str(config), "--quiet", "--device", "cpu"])
     with pytest.raises(ValueError, match="cannot resume with batch_size 2 -> 1"):
         main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=4", "batch_size=1"])
+
+
+def test_batch_norms_become_synchronised_ones_with_their_activations_kept():
+    from timm.layers import BatchNormAct2d
+
+    from panoptic_ros.config import BackboneConfig
+    from panoptic_ros.train import sync_batch_norms
+    cfg = small_model_config()
+    for name in ("efficientnet_lite0", "resnet18"):
+        model = PanopticNet(dataclasses.replace(cfg, backbone=BackboneConfig(name=name, norm="bn", pretrained="")),
+                            small_categories())
+        acts = [type(m.act) for m in model.modules() if isinstance(m, BatchNormAct2d)]
+        synced = sync_batch_norms(model)
+        norms = [m for m in synced.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        assert norms and all(isinstance(m, torch.nn.SyncBatchNorm) for m in norms), name
+        assert [type(m.act) for m in synced.modules() if hasattr(m, "act") and isinstance(
+            m, torch.nn.SyncBatchNorm)] == acts, name
