@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from panoptic_ros.image_size import MAX_PIXELS
-from panoptic_ros.image_encoding import (INPUT_ENCODINGS, ImageEncodingError, decode_compressed,
+from panoptic_ros.image_encoding import (INPUT_ENCODINGS, ImageEncodingError, bgr_to_rgb, decode_compressed,
                                          image_fields, image_view, rgb_tensor)
 from helpers import yuv422_from_rgb
 from panoptic_ros.tools.hostile_frames import COMPRESSED, jpeg_claiming, jpeg_with_scans
@@ -213,3 +213,11 @@ def test_yuv422_of_both_byte_orders_decodes_to_the_colours_it_was_made_from(enco
 def test_yuv422_of_an_odd_width_is_a_clear_error():
     with pytest.raises(ImageEncodingError, match="even width"):
         rgb_tensor(image_view(1, 3, "yuv422", 6, bytearray(6)), "yuv422")
+
+
+@pytest.mark.parametrize("encoding", ["bgr8", "bgra8"])
+def test_the_gpu_channel_swap_equals_opencvs(encoding):
+    """Headed for a GPU, BGR(A) frames are swapped there (``bgr_to_rgb``, checked here on the CPU)."""
+    channels = 3 if encoding == "bgr8" else 4
+    frame = RNG.integers(0, 256, (5, 7, channels), dtype=np.uint8)
+    assert torch.equal(bgr_to_rgb(torch.from_numpy(frame)), rgb_tensor(frame, encoding))
