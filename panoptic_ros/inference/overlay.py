@@ -18,7 +18,7 @@ from panoptic_ros.inference.resize import resize_rgb
 from panoptic_ros.model.nearest import NearestGrid, take_grid
 from panoptic_ros.structures import ID_DIVISOR, PanopticResult, category_of, instance_of
 
-VOID, SEGMENT, BORDER = 0, 1, 2  # what a pixel shows: the input, the blend, white
+ROLE_VOID, SEGMENT, BORDER = 0, 1, 2  # what a pixel shows: the input, the blend, white
 # the border's style word (white, role BORDER) as a Python number: filled with a tensor instead, CUDA's
 # masked_fill_ reads the value back to the host, a wait for the device per call
 BORDER_WORD = int(torch.tensor([255, 255, 255, BORDER], dtype=torch.uint8).view(torch.int32))
@@ -54,7 +54,7 @@ def _styles(ids: torch.Tensor, colors: torch.Tensor) -> torch.Tensor:
     shift = ((instance * 47) % 96 - 48).where(instance > 0, 0)  # distinct shades per instance
     colour = (colors[category_of(ids)].long() + shift[:, None]).clamp_(0, 255)
     role = torch.arange(4, device=ids.device) == 3  # the fourth byte (no tensor from host data: on a GPU it waits)
-    void, border = (torch.where(role, r, rgb)[None] for r, rgb in ((VOID, 0), (BORDER, 255)))  # black, white
+    void, border = (torch.where(role, r, rgb)[None] for r, rgb in ((ROLE_VOID, 0), (BORDER, 255)))  # black, white
     segments = torch.cat([colour, torch.full_like(colour[:, :1], SEGMENT)], dim=1)
     return torch.cat([segments, void, border]).to(torch.uint8).view(torch.int32)[:, 0]
 
@@ -75,7 +75,7 @@ def _blend_opencv(rgb: torch.Tensor, styled: torch.Tensor, alpha: float) -> torc
     colour, roles = cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB), cv2.extractChannel(rgba, 3)
     blended = cv2.addWeighted(src, 1.0 - alpha, colour, alpha, 0.0)
     # inRange, not compare: compare takes a 1x1 array for a scalar and refuses a 1x1 image
-    blended = cv2.copyTo(src, cv2.inRange(roles, VOID, VOID), blended)
+    blended = cv2.copyTo(src, cv2.inRange(roles, ROLE_VOID, ROLE_VOID), blended)
     blended = cv2.copyTo(colour, cv2.inRange(roles, BORDER, BORDER), blended)
     return torch.from_numpy(blended)
 
@@ -84,7 +84,7 @@ def _blend_torch(rgb: torch.Tensor, styled: torch.Tensor, alpha: float) -> torch
     """``_blend`` in PyTorch, on the tensors' device (a GPU's)."""
     colour, role = styled[..., :3], styled[..., 3:]
     blended = torch.lerp(rgb.float(), colour.float(), alpha).round_().to(torch.uint8)
-    return torch.where(role == VOID, rgb, torch.where(role == BORDER, colour, blended))
+    return torch.where(role == ROLE_VOID, rgb, torch.where(role == BORDER, colour, blended))
 
 
 def _blend(rgb: torch.Tensor, styled: torch.Tensor, alpha: float) -> torch.Tensor:

@@ -45,8 +45,7 @@ def suppress_overlaps(dets: Detections, iou_threshold: float) -> Detections:
 MASK_REMOVAL_ROUNDS = 4  # fixed-point rounds of ``remove_overlapping_masks`` (see there)
 
 
-def remove_overlapping_masks(dets: Detections, pixels: torch.Tensor, max_overlap: float,
-                             rounds: int = MASK_REMOVAL_ROUNDS) -> Detections:
+def remove_overlapping_masks(dets: Detections, pixels: torch.Tensor, max_overlap: float) -> Detections:
     """UPSNet's mask removal (official code, ``MaskRemoval``): in descending score, a detection whose
     mask lies more than ``max_overlap`` of its area on the masks kept before it *of its own class*, or
     whose mask is empty, is dropped, before any panoptic logit is built.
@@ -76,7 +75,7 @@ def remove_overlapping_masks(dets: Detections, pixels: torch.Tensor, max_overlap
     candidates = dets.valid & (area > 0)
     values = masks.float()
     kept = previous = candidates
-    for _ in range(rounds):  # kept: a candidate not covered too much by the union of kept earlier ones
+    for _ in range(MASK_REMOVAL_ROUNDS):  # kept: a candidate not covered too much by the union of kept earlier ones
         removers = (earlier_same_class & kept[:, None, :]).float()              # [B, i, j]
         covered = (torch.bmm(removers, values) > 0) & masks                     # [B, i, pixels]
         previous, kept = kept, candidates & (covered.sum(dim=2) <= max_overlap * area)

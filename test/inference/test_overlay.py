@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers import small_categories
-from panoptic_ros.inference.overlay import BORDER, SEGMENT, VOID, _blend_opencv, _blend_torch, render_overlay
+from panoptic_ros.inference.overlay import BORDER, ROLE_VOID, SEGMENT, _blend_opencv, _blend_torch, render_overlay
 from panoptic_ros.inference.resize import resize_rgb
 from panoptic_ros.structures import Detections
 from panoptic_ros.model.result import build_results
@@ -93,11 +93,11 @@ def test_the_opencv_and_torch_blends_agree(alpha, size):
     gen = torch.Generator().manual_seed(7)
     rgb = torch.randint(0, 256, (3, *size), dtype=torch.uint8, generator=gen).permute(1, 2, 0)  # planar
     colour = torch.randint(0, 256, (*size, 3), dtype=torch.uint8, generator=gen)
-    role = torch.tensor([SEGMENT, VOID, BORDER], dtype=torch.uint8)[torch.randint(0, 3, size, generator=gen)]
+    role = torch.tensor([SEGMENT, ROLE_VOID, BORDER], dtype=torch.uint8)[torch.randint(0, 3, size, generator=gen)]
     styled = torch.cat([colour, role[..., None]], dim=2)
     a, b = _blend_opencv(rgb, styled, alpha), _blend_torch(rgb, styled, alpha)
     assert (a.int() - b.int()).abs().max() <= (0 if alpha in (0.0, 1.0) else 1)
-    assert torch.equal(a[role == VOID], rgb[role == VOID]) and torch.equal(a[role == BORDER], colour[role == BORDER])
+    assert torch.equal(a[role == ROLE_VOID], rgb[role == ROLE_VOID]) and torch.equal(a[role == BORDER], colour[role == BORDER])
 
 
 def test_the_border_word_filled_in_is_the_palette_s_border_style():
