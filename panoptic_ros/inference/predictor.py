@@ -100,6 +100,7 @@ class TorchPredictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, options: PredictorOptions) -> "TorchPredictor":
+        """The checkpoint's network (every mismatch a ``CheckpointError``), named as saved or by its file."""
         model, meta = load_checkpoint(path)
         return cls(model, meta["name"] or Path(path).stem, options)
 

@@ -40,6 +40,7 @@ class NearestGrid:
 
     @classmethod
     def between(cls, in_size: tuple[int, int], out_size: tuple[int, int], device: torch.device | str) -> "NearestGrid":
+        """The grid of ``F.interpolate(mode="nearest")`` from ``in_size`` to ``out_size``."""
         return cls(source_index(in_size[0], out_size[0], device), source_index(in_size[1], out_size[1], device),
                    (int(in_size[0]), int(in_size[1])))
 

@@ -113,12 +113,15 @@ class PanopticNet(nn.Module):
         return self.backbone(images.tensors)
 
     def semantic(self, feats: OrderedDict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(semantic logits at 1/4, the fused 1/4 features the affinity head embeds) from the FPN's four levels."""
         return self.semantic_head([feats[k] for k in ("0", "1", "2", "3")])
 
     def detect(self, images: ImageList, feats: OrderedDict[str, torch.Tensor]) -> Detections:
+        """The instance head's detections in fixed slots (boxes in the padded grid's pixels)."""
         return self.instance.detect(images, feats)[0]
 
     def masks(self, images: ImageList, feats: OrderedDict[str, torch.Tensor], dets: Detections) -> torch.Tensor:
+        """Mask logits [B, N, 28, 28] of each detection's class, in its box (the mask cues)."""
         return self.instance.mask_logits(feats, dets, tuple(images.tensors.shape[-2:]))
 
     def panoptic(self, sem_logits: torch.Tensor, fused: torch.Tensor, dets: Detections,

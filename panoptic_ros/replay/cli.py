@@ -120,6 +120,7 @@ def run_live(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]:
 
 
 def run_offline(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]:
+    """The replay in this process, through the node's own predictor (no DDS): its report."""
     from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor, shipped_model_path
     from panoptic_ros.replay.offline import replay_offline
     size = tuple(args.inference_size) if any(args.inference_size) else None

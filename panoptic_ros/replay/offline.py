@@ -62,6 +62,9 @@ def _predict(predictor: Predictor, batch: list[tuple[Frame, torch.Tensor]], reco
 def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predictor, out_dir: Path,
                    batch_size: int, ground_truth: dict[int, GroundTruthFrame], overlay_alpha: float = DEFAULT_OVERLAY_ALPHA,
                    storage: str = "mcap", progress: bool = True) -> ReplayRecorder:
+    """Every frame through ``predictor`` in batches of ``batch_size`` (a frame that fails its batch is
+    retried alone), the node's messages written to ``out_dir``'s output bag, a preview, and the
+    report's figures scored against ``ground_truth`` (by stamp)."""
     recorder = ReplayRecorder(predictor.categories)
     colors = predictor.categories.colors_by_id(predictor.device)
     preview = PreviewWriter(out_dir, fps=5.0)

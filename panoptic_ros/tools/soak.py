@@ -157,6 +157,8 @@ def _stop(node: subprocess.Popen) -> int | None:
 
 
 def soak(args: argparse.Namespace) -> dict[str, Any]:
+    """Start the real node on a private domain, feed it frames at ``args.rate`` with a hostile one every
+    ``args.hostile_every`` for ``args.duration`` s, and return rates, latencies, memory and its exit."""
     ros_env = private_ros_env()
     env = os.environ | ros_env | {"PYTHONUNBUFFERED": "1"}
     params = {"input_transport": args.transport} | dict(p.split(":=", 1) for p in args.param)
