@@ -66,11 +66,13 @@ def build_source(cfg: SourceConfig) -> SampleSource:
 
 
 class MixedSource:
-    """Several sources with one category table, drawn by weight: item ``i`` is a fixed (source, index).
+    """Several sources with one category table, drawn by weight: item ``i`` is a fixed slot of one source.
 
     ``len`` is the sum of the sources' lengths (one "epoch" sees as many samples as they hold); the
-    source of each item is drawn once from ``seed``, and each source's items cycle through a
-    permutation of it, so a small heavily weighted source is revisited and a large light one sampled.
+    source of each slot is drawn once from ``seed``. A source's slots walk through a permutation of it
+    that goes on from epoch to epoch (``at``), so a small heavily weighted source is revisited and a
+    large light one is sampled anew each epoch until all of it has been seen (a fixed slot-to-sample
+    table used 1100 of 4000 synthetic scenes, the same ones every epoch).
     """
 
     def __init__(self, sources: Sequence[SampleSource], weights: Sequence[float], seed: int = 0) -> None:
@@ -87,20 +89,27 @@ class MixedSource:
         rng = np.random.default_rng(seed)
         length = sum(len(s) for s in sources)
         p = np.asarray(weights, dtype=float) / sum(weights)
-        which = rng.choice(len(sources), size=length, p=p)
-        index = np.zeros(length, dtype=np.int64)
+        self.which = rng.choice(len(sources), size=length, p=p)
+        self.slot = np.zeros(length, dtype=np.int64)  # the item's place among its source's slots
+        self.slots = np.zeros(len(sources), dtype=np.int64)  # slots per source
+        self.orders = []
         for k, source in enumerate(sources):
-            slots = np.flatnonzero(which == k)
-            order = rng.permutation(len(source))
-            index[slots] = order[np.arange(len(slots)) % len(source)]
-        self.items = list(zip(which.tolist(), index.tolist()))
+            mine = np.flatnonzero(self.which == k)
+            self.slot[mine] = np.arange(len(mine))
+            self.slots[k] = len(mine)
+            self.orders.append(rng.permutation(len(source)))
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.which)
+
+    def at(self, epoch: int, i: int) -> PanopticSample:
+        """Item ``i`` of epoch ``epoch``: its source's next sample in that source's order."""
+        k = int(self.which[i])
+        order = self.orders[k]
+        return self.sources[k][int(order[(epoch * int(self.slots[k]) + int(self.slot[i])) % len(order)])]
 
     def __getitem__(self, i: int) -> PanopticSample:
-        k, j = self.items[i]
-        return self.sources[k][j]
+        return self.at(0, i)
 
 
 def build_training_source(cfg: DataConfig, seed: int = 0) -> SampleSource:
@@ -147,7 +156,7 @@ class TrainingDataset(Dataset):
 
     def __getitem__(self, key: tuple[int, int]) -> TrainingArrays:
         epoch, i = key
-        sample = self.source[i]
+        sample = self.source.at(epoch, i) if isinstance(self.source, MixedSource) else self.source[i]
         if self.augmentation is not None:
             sample = self.augmentation(sample, np.random.default_rng([self.seed, epoch, i]))
         return to_training_arrays(sample, self.source.categories)

@@ -36,7 +36,17 @@ def test_sources_are_drawn_by_weight_deterministically_and_cycle_through_small_o
     assert set(small) == set(range(1, 11))  # every item of the small source is used, evenly
     assert max(np.bincount(small)) - min(np.bincount(small)[1:]) <= 1
     again = MixedSource([_Constant(0, 10), _Constant(1, 990)], [3.0, 1.0], seed=4)
-    assert again.items == mix.items
+    assert [again[i].segments[0, 0] for i in range(len(mix))] == [mix[i].segments[0, 0] for i in range(len(mix))]
+
+
+def test_a_large_light_source_is_sampled_anew_each_epoch_until_all_of_it_is_seen():
+    """About 250 slots a epoch for a 990-scene source: four epochs see each scene once."""
+    mix = MixedSource([_Constant(0, 10), _Constant(1, 990)], [3.0, 1.0], seed=4)
+    large = [i for i in range(len(mix)) if mix[i].image[0, 0, 0] == 1]
+    epochs = [[int(mix.at(epoch, i).segments[0, 0]) for i in large] for epoch in range(4)]
+    assert len(set(epochs[0]) & set(epochs[1])) == 0  # the next epoch, other scenes
+    seen = [scene for epoch in epochs for scene in epoch]
+    assert len(set(seen)) == min(len(seen), 990)
 
 
 def test_mixing_needs_one_category_table():
