@@ -39,13 +39,15 @@ class Augmentation:
         f = rng.uniform(*self.scale)
         if f != 1.0:
             size = (max(1, round(image.shape[1] * f)), max(1, round(image.shape[0] * f)))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
-            seg = cv2.resize(seg, size, interpolation=cv2.INTER_NEAREST_EXACT)  # pixel centres, as INTER_LINEAR
+            # shrinking averages areas, as the node's antialiased input resize does (plain linear aliases)
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+            seg = cv2.resize(seg, size, interpolation=cv2.INTER_NEAREST_EXACT)  # pixel centres, as the image's
         ch, cw = self.crop
         ph, pw = max(0, ch - image.shape[0]), max(0, cw - image.shape[1])
-        if ph or pw:  # pad with void
-            image = np.pad(image, ((0, ph), (0, pw), (0, 0)))
-            seg = np.pad(seg, ((0, ph), (0, pw)))
+        if ph or pw:  # pad with void, the frame anywhere in the crop (always top-left biased positions)
+            top, left = rng.integers(0, ph + 1), rng.integers(0, pw + 1)
+            image = np.pad(image, ((top, ph - top), (left, pw - left), (0, 0)))
+            seg = np.pad(seg, ((top, ph - top), (left, pw - left)))
         y = rng.integers(0, image.shape[0] - ch + 1)
         x = rng.integers(0, image.shape[1] - cw + 1)
         image, seg = image[y:y + ch, x:x + cw], seg[y:y + ch, x:x + cw]

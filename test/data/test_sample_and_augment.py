@@ -20,7 +20,7 @@ def _sample() -> PanopticSample:
 
 
 def test_training_arrays_from_a_hand_built_sample():
-    arrays = to_training_arrays(_sample(), small_categories())
+    arrays = to_training_arrays(_sample(), small_categories(), min_instance_area=1)
     # semantic channels: stuff road=0, sky=1, then things car=2, person=3
     assert arrays.semantic[0, 0] == 1 and arrays.semantic[3, 0] == 0 and arrays.semantic[3, 1] == 2
     assert arrays.semantic[0, 7] == 2 and arrays.semantic[5, 0] == 255    # crowd keeps its class; void
@@ -31,13 +31,26 @@ def test_training_arrays_from_a_hand_built_sample():
     assert arrays.image.shape == (3, 6, 8)
 
 
+def test_specks_of_things_train_as_crowd_not_as_instances():
+    """The 4-pixel car and 6-pixel person of the sample are below 5 and 6 pixels: no box, no segment
+    (the panoptic target's unknown), their class kept in the semantic target."""
+    arrays = to_training_arrays(_sample(), small_categories(), min_instance_area=5)
+    assert arrays.labels.tolist() == [2] and arrays.boxes.tolist() == [[5, 4, 8, 6]]  # the person stays
+    assert arrays.instances[3, 1] == -1 and arrays.segments[3, 1] == -1 and arrays.semantic[3, 1] == 2
+    assert to_training_arrays(_sample(), small_categories(), min_instance_area=7).labels.tolist() == []
+
+
 def test_augmentation_keeps_labels_exact_and_crops_to_size():
     s = _sample()
     out = Augmentation(scale=(1.5, 2.0), crop=(5, 7), hflip=True, color=0.3)(s, np.random.default_rng(0))
     assert out.image.shape == (5, 7, 3) and out.segments.shape == (5, 7)
     assert set(np.unique(out.segments).tolist()) <= set(np.unique(s.segments).tolist())
     padded = Augmentation(scale=(1.0, 1.0), crop=(10, 12), hflip=False, color=0)(s, np.random.default_rng(0))
-    assert padded.segments.shape == (10, 12) and (padded.segments[6:] == 0).all()  # padding is void
+    assert padded.segments.shape == (10, 12)  # the whole frame inside, padding void, the frame anywhere:
+    assert (padded.segments != 0).sum() == (s.segments != 0).sum()
+    offsets = {tuple(np.argwhere(Augmentation(scale=(1.0, 1.0), crop=(10, 12), hflip=False, color=0)(
+        s, np.random.default_rng(seed)).segments == 5)[0]) for seed in range(20)}  # where the crowd pixel lands
+    assert len(offsets) > 5
 
 
 @pytest.mark.parametrize("scale", [0.6, 0.73, 1.17, 1.4])
