@@ -6,6 +6,7 @@ keys and wrong types, so a typo in a YAML file is an error at start-up, not a si
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -216,13 +217,14 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
             if arg is type(None) and value is None:
                 return None
         return _coerce(next(a for a in get_args(tp) if a is not type(None)), value, where)
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
     if tp is float:  # YAML 1.1 reads 1e-4 (no dot) as a string
         try:
-            return float(value) if isinstance(value, str) else _refuse(where, tp, value)
+            number = float(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
         except ValueError:
+            number = None
+        if number is None or not math.isfinite(number):
             _refuse(where, tp, value)
+        return number
     if tp in (int, str, bool) and (type(value) is not tp):
         _refuse(where, tp, value)
     return value

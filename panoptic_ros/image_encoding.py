@@ -135,7 +135,7 @@ def decode_compressed(data: bytes | bytearray | memoryview) -> np.ndarray:
         raise ImageEncodingError(f"compressed image ({size} bytes) could not be decoded: corrupt header "
                                  f"({str(exc)[:120]})") from None
     _check_size(image.height, image.width)
-    if image.format == "JPEG":
+    if image.format in ("JPEG", "MPO"):  # Pillow calls a JPEG with a multi-picture header (phones) MPO
         _check_jpeg_cost(data, size, image.height, image.width)
     try:
         if image.mode.startswith("I"):  # 16-bit grey PNG: to 8 bit by the high byte, as OpenCV does

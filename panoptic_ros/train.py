@@ -321,16 +321,15 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
         norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
-        if use_amp or bool(torch.isfinite(norm)):  # GradScaler skips a non-finite step itself
+        finite = bool(torch.isfinite(norm))
+        bad_steps = 0 if finite else bad_steps + 1
+        if use_amp or finite:  # GradScaler skips a non-finite step itself (and lowers its scale)
             scaler.step(optimizer)
-            bad_steps = 0
-        else:  # one NaN step would spread NaN through every weight, and then into last.pt
-            bad_steps += 1
-            if rank == 0:
-                bar.write(f"step {step + 1}: non-finite loss or gradients, step skipped")
-            if bad_steps >= MAX_BAD_STEPS:
-                raise FloatingPointError(f"{bad_steps} steps in a row with non-finite loss or gradients (last: "
-                                         f"step {step + 1}): lower lr, or look at the data of these steps")
+        elif rank == 0:  # one NaN step would spread NaN through every weight, and then into last.pt
+            bar.write(f"step {step + 1}: non-finite loss or gradients, step skipped")
+        if bad_steps >= MAX_BAD_STEPS:
+            raise FloatingPointError(f"{bad_steps} steps in a row with non-finite loss or gradients (last: "
+                                     f"step {step + 1}): lower lr, or look at the data of these steps")
         scaler.update()
 
         logged = mean_over_ranks({"loss": loss} | losses)
@@ -363,7 +362,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                         best_pq = extra["best_pq"] = pq
                         save_checkpoint(out / "best.pt", model, out.name, extra={"step": step + 1, "pq": pq})
             extra["rng"] = _all_rng_states(distributed)  # after the evaluation: where the unbroken run goes on
-            if rank == 0:
+            if rank == 0:  # batch-norm statistics can take NaN from a skipped step's forward pass
+                check_finite(out / "last.pt", model.state_dict())
                 save_checkpoint(out / "last.pt", model, out.name, extra=extra)
     bar.close()
     if log_file is not None:

@@ -35,8 +35,9 @@ def test_overrides_index_lists_and_read_exponents_as_numbers():
     assert cfg.lr == 1e-4 and cfg.data.sources[0].root == "/my/camvid" and cfg.data.sources[1].weight == 2.0
     with pytest.raises(ValueError, match="not an index of a list of 2"):
         load_config(TrainConfig, ROOT / "config" / "train_camvid.yaml", ["data.sources.5.root=/x"])
-    with pytest.raises(TypeError, match="expected float"):
-        load_config(TrainConfig, None, ["lr=fast"])
+    for bad in ("lr=fast", "lr=nan", "grad_clip=inf", "lr=true"):
+        with pytest.raises(TypeError, match="expected float"):
+            load_config(TrainConfig, None, [bad])
 
 
 @pytest.mark.parametrize("override,error", [("batch_size=0", "batch_size must be >= 1"),

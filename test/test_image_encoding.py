@@ -138,7 +138,10 @@ def test_jpegs_whose_decoding_would_outweigh_their_bytes_are_refused_before_deco
         decode_compressed(jpeg_with_scans(200))
     with pytest.raises(ImageEncodingError, match="too small for its 8192x8192 header"):
         decode_compressed(jpeg_claiming(8192, 8192))
+    with pytest.raises(ImageEncodingError, match="more than 100"):  # a phone's MPO is a JPEG as well
+        decode_compressed(jpeg_with_scans(200, multi_picture=True))
     assert decode_compressed(jpeg_with_scans(0)).shape == (48, 80, 3)
+    assert decode_compressed(jpeg_with_scans(0, multi_picture=True)).shape == (48, 80, 3)
     import cv2
     flat = cv2.imencode(".jpg", np.full((1024, 2048, 3), 128, np.uint8))[1].tobytes()
     assert decode_compressed(flat).shape == (1024, 2048, 3)
@@ -213,6 +216,15 @@ def test_yuv422_of_both_byte_orders_decodes_to_the_colours_it_was_made_from(enco
 def test_yuv422_of_an_odd_width_is_a_clear_error():
     with pytest.raises(ImageEncodingError, match="even width"):
         rgb_tensor(image_view(1, 3, "yuv422", 6, bytearray(6)), "yuv422")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the swap on a GPU needs one")
+@pytest.mark.parametrize("encoding", ["bgr8", "bgra8"])
+def test_bgr_frames_headed_for_a_gpu_come_out_as_on_the_cpu(encoding):
+    channels = 3 if encoding == "bgr8" else 4
+    padded = RNG.integers(0, 256, (5, 9 * channels), dtype=np.uint8)  # rows of 7 pixels padded to 9
+    view = image_view(5, 7, encoding, 9 * channels, padded.tobytes())
+    assert torch.equal(rgb_tensor(view, encoding, "cuda").cpu(), rgb_tensor(view, encoding))
 
 
 @pytest.mark.parametrize("encoding", ["bgr8", "bgra8"])

@@ -76,6 +76,8 @@ class MixedSource:
     """
 
     def __init__(self, sources: Sequence[SampleSource], weights: Sequence[float], seed: int = 0) -> None:
+        if len(weights) != len(sources) or not sources:
+            raise ValueError(f"{len(sources)} data sources need as many weights, got {list(weights)}")
         if min(weights) < 0 or sum(weights) <= 0:
             raise ValueError(f"source weights must be >= 0 with a positive sum, got {list(weights)}")
         empty = [k for k, (s, w) in enumerate(zip(sources, weights)) if len(s) == 0 and w > 0]

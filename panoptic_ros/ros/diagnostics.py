@@ -6,9 +6,10 @@ Frames lost before the callback ever saw them (overwritten in the subscription's
 delivered by DDS) are counted from gaps in each publisher's sequence numbers, which the middleware
 attaches to every sample: the node cannot otherwise know they existed. The counters are totals; a
 status is WARN only while its problems grow (``new_*``: since the previous report), so one bad frame
-does not leave a camera flagged for the rest of the run. An active node that received no frame since
-the previous report is WARN too ("no input"): a camera that stopped, a topic mistyped, or a QoS that
-matches no publisher look the same from here, and an aggregator should show them; an inactive node
+does not leave a camera flagged for the rest of the run. An active node that received no frame in
+the last ``QUIET_REPORTS`` reports is WARN too ("no input"): a camera that stopped, a topic mistyped,
+or a QoS that matches no publisher look the same from here, and an aggregator should show them (one
+quiet report is not enough: a 1 Hz camera, or the first report after the warm-up); an inactive node
 (lifecycle) is OK, "inactive".
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from panoptic_ros.latency import latency_percentiles
 
 LATENCY_WINDOW = 500
 PROBLEMS = ("bad_frames", "errors", "frames_lost")  # counters that make a status WARN while they grow
+QUIET_REPORTS = 2  # reports in a row without a frame before an active node says "no input"
 
 
 class FrameStats:
@@ -37,6 +39,7 @@ class FrameStats:
         self._last_received = self._last_processed = 0
         self._last_problems = dict.fromkeys(PROBLEMS, 0)
         self._last_time = time.monotonic()
+        self._quiet = 0  # reports in a row without a received frame
 
     def count_received(self, publisher: bytes | None, sequence: int | None, dropped: bool) -> None:
         """One frame reached the callback; ``dropped``: it replaced one still waiting."""
@@ -75,12 +78,13 @@ class FrameStats:
             counters = {"frames_received": self.received, "frames_processed": self.processed,
                         "frames_dropped": self.dropped, "frames_lost": self.lost, "bad_frames": self.bad,
                         "errors": self.errors}
+            self._quiet = 0 if self.received > self._last_received else self._quiet + 1
             since = {"input_rate_hz": (self.received - self._last_received) / dt,
                      "output_rate_hz": (self.processed - self._last_processed) / dt,
                      **{f"new_{k}": counters[k] - self._last_problems[k] for k in PROBLEMS}}
             self._last_received, self._last_processed, self._last_time = self.received, self.processed, now
             self._last_problems = {k: counters[k] for k in PROBLEMS}
-            return counters, since, list(self.latencies)
+            return counters, since | {"quiet_reports": self._quiet}, list(self.latencies)
 
 
 def _summary(takes: list[tuple[dict[str, int], dict[str, float], list[float]]]) -> dict[str, Any]:
@@ -89,6 +93,7 @@ def _summary(takes: list[tuple[dict[str, int], dict[str, float], list[float]]]) 
     for counters, since, _ in takes:
         for key, value in (*counters.items(), *since.items()):
             snap[key] = snap.get(key, 0) + value
+    snap["quiet_reports"] = min(since["quiet_reports"] for _, since, _ in takes)  # quiet: every camera quiet
     latencies = [v for _, _, lat in takes for v in lat]
     lat = latency_percentiles(latencies)
     snap.update({f"latency_{q}_ms": lat.get(q, 0.0) for q in ("p50", "p90", "p99", "max")})
@@ -150,7 +155,7 @@ def _status(name: str, hardware_id: str, snapshot: dict[str, Any], extra: dict[s
             active: bool) -> DiagnosticStatus:
     level, message = DiagnosticStatus.OK, "running" if active else "inactive"
     problems = [f"{snapshot['new_' + k]} {k.replace('_', ' ')}" for k in PROBLEMS if snapshot["new_" + k]]
-    if active and not snapshot["input_rate_hz"]:
+    if active and snapshot["quiet_reports"] >= QUIET_REPORTS:
         problems.append("no input")
     if problems:
         level, message = DiagnosticStatus.WARN, ", ".join(problems)

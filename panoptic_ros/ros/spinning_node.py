@@ -41,5 +41,7 @@ class SpinningNode:
         self.executor.shutdown()
         if self.thread.is_alive():
             self.thread.join(JOIN_TIMEOUT)
+            if self.thread.is_alive():  # destroying now is what hung; leave the node to the process's end
+                raise RuntimeError(f"the spin thread of {self.node.get_name()} did not stop within {JOIN_TIMEOUT} s")
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)

@@ -30,13 +30,19 @@ def jpeg_claiming(height: int, width: int) -> bytes:
     return bytes(data)
 
 
-def jpeg_with_scans(copies: int) -> bytes:
-    """A valid progressive JPEG with its last scan repeated ``copies`` times: a scan bomb (decoding time
-    grows with every scan, at a few bytes each)."""
+def jpeg_with_scans(copies: int, multi_picture: bool = False) -> bytes:
+    """A valid progressive JPEG with its first picture's last scan repeated ``copies`` times: a scan bomb
+    (decoding time grows with every scan, at a few bytes each). ``multi_picture``: as a phone's MPO
+    (two pictures behind a multi-picture header), which Pillow opens as its own format."""
     buf = io.BytesIO()
-    PILImage.fromarray(RGB).save(buf, format="JPEG", progressive=True)
+    image = PILImage.fromarray(RGB)
+    if multi_picture:
+        image.save(buf, format="MPO", save_all=True, append_images=[image], progressive=True)
+    else:
+        image.save(buf, format="JPEG", progressive=True)
     data = buf.getvalue()
-    last_scan, end = data.rfind(b"\xff\xda"), data.rfind(b"\xff\xd9")
+    end = data.find(b"\xff\xd9")  # the first picture's end
+    last_scan = data.rfind(b"\xff\xda", 0, end)
     return data[:end] + data[last_scan:end] * copies + data[end:]
 
 
@@ -62,6 +68,7 @@ COMPRESSED: dict[str, bytes] = {
     "JPEG header claiming 12000x12000": jpeg_claiming(12000, 12000),
     "JPEG header claiming 8192x8192, its data missing": jpeg_claiming(8192, 8192),
     "progressive JPEG of 210 scans": jpeg_with_scans(200),
+    "progressive MPO (phone JPEG) of 220 scans": jpeg_with_scans(200, multi_picture=True),
     "BMP": cv2.imencode(".bmp", RGB)[1].tobytes(),
     "GIF": _gif(),
 }
