@@ -55,9 +55,10 @@ class FrameStats:
 
     def forget_publishers(self) -> None:
         """Start the sequence numbers afresh (on activation): what publishers sent while the node
-        was not subscribed was never meant for it, so it is not lost."""
+        was not subscribed was never meant for it, so it is not lost; nor is the quiet while inactive."""
         with self.lock:
             self._last_sequence.clear()
+            self._quiet = 0
 
     def count(self, kind: str, latency: float | None = None) -> None:
         """``kind``: processed, bad or errors; a processed frame brings its latency (s)."""

@@ -106,3 +106,5 @@ def test_an_active_node_without_input_warns_and_an_inactive_one_says_so():
     stats.cameras["left"].count_received(None, None, dropped=False)
     total, per_camera = stats.snapshot()
     assert diagnostic_status("/panoptic", "cpu", total, {}).level == DiagnosticStatus.OK  # one camera came back
+    stats.forget_publishers()  # activated again after a quiet inactive spell: the first report does not warn
+    assert camera_status("/panoptic", "cpu", "front", stats.snapshot()[1]["front"]).level == DiagnosticStatus.OK
