@@ -58,7 +58,7 @@ def _seed_everything(seed: int) -> None:
 def _rng_states() -> dict[str, Any]:
     """This process's random states (Python, NumPy, torch, CUDA) in types a ``weights_only`` load reads:
     what the proposal sampling, instance dropping and affinity sampling draw from."""
-    key, pos = (lambda st: (st[1], st[2]))(np.random.get_state())
+    _, key, pos, *_ = np.random.get_state()
     states: dict[str, Any] = {"python": random.getstate(), "numpy": (torch.from_numpy(key.astype(np.int64)), int(pos)),
                               "torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
