@@ -205,9 +205,11 @@ class PanopticNode(LifecycleNode):
         for sub in self.subs:
             self.destroy_subscription(sub)
         self.subs = []
-        if not self.stop():
-            self.get_logger().warning("deactivating: the frame in inference was abandoned")
-        self.predictor.offload()
+        if self.stop():
+            self.predictor.offload()
+        else:  # moving the weights under the running frame would fail it, or worse, on a GPU
+            self.get_logger().warning(f"deactivating: the frame in inference was abandoned; the network stays "
+                                      f"on {self.predictor.device} until cleanup")
 
     def _cleanup(self) -> None:
         for entity in self._entities:

@@ -104,6 +104,32 @@ def test_a_failed_activate_leaves_nothing_subscribed_running_or_on_the_device(ma
     assert not [t for t in threading.enumerate() if t.name == "panoptic-inference"]
 
 
+def test_a_deactivate_that_abandons_a_frame_leaves_the_network_where_that_frame_runs(make_node):
+    """Moving the weights off the device under a frame still in inference would fail it (or worse, on
+    a GPU); they stay until cleanup, and the abandoned frame publishes nothing when it ends."""
+    node, predictor = make_node(Parameter("shutdown_timeout", value=0.0))
+    assert node.trigger_configure() == SUCCESS and node.trigger_activate() == SUCCESS
+    started, release = threading.Event(), threading.Event()
+    predict = predictor.predict
+
+    def stuck_predict(images: list[torch.Tensor]) -> list:
+        started.set()
+        release.wait(10)
+        return predict(images)
+
+    predictor.predict = stuck_predict
+    frame = Image(height=48, width=80, encoding="rgb8", step=240, data=bytes(48 * 240))
+    node._worker.submit("front", (frame, 0.0))
+    assert started.wait(10)
+    assert node.trigger_deactivate() == SUCCESS
+    assert predictor.calls[-1] != "offload" and node.subs == []
+    release.set()
+    node._worker.stop(10)  # the abandoned one
+    front = node.stats.cameras["front"]
+    assert (front.processed, front.errors) == (0, 0)
+    assert node.trigger_cleanup() == SUCCESS and node.predictor is None
+
+
 def test_frames_sent_while_inactive_are_not_counted_as_lost(node_and_predictor):
     node, _ = node_and_predictor
     front = node.stats.cameras["front"]
