@@ -1,8 +1,9 @@
 """``panoptic_node``: camera images in, panoptic segmentation out, for one camera or several through
-one network. A lifecycle node: configure loads the model and creates the publishers, activate moves
-the network onto its device, warms it up and subscribes, deactivate unsubscribes and moves the
-network off the device (its memory goes back), cleanup drops the model; ``autostart`` (default)
-runs configure and activate at start, so ``ros2 run`` and the launch file behave like a plain node.
+one network. A lifecycle node: configure loads the model onto its device and creates the
+publishers, activate warms it up (bringing it back onto the device after a deactivate) and
+subscribes, deactivate unsubscribes and moves the network off the device (its memory goes back),
+cleanup drops the model; ``autostart`` (default) runs configure and activate at start, so ``ros2 run``
+and the launch file behave like a plain node.
 
 Each camera's subscription callback only parks the newest message in its camera's slot of a
 ``NewestFrameWorker`` (an older one still waiting is dropped and counted for that camera), whose one
