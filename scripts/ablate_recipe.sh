@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 9's ablation of the training recipe (models/README.md, "Ablation of the training recipe").
+# Issue 9's ablation of the training recipe (models/README.md, "Which training change moved what").
 # Each arm fine-tunes the stage-1 model (INIT) with config/ablation_recipe.yaml, the same seed and data
 # order, one recipe change switched off; then evaluates every head in both mask-cue modes on held-out
 # synthetic scenes. A second seed of the full recipe measures the run-to-run noise.

@@ -5,7 +5,8 @@
         --head all --mask-cues both --preview out/eval_camvid/preview.png --out out/eval_camvid/report.json
     panoptic-eval --checkpoint models/street_lite0.pt --data synthetic --images 500
     panoptic-eval --checkpoint models/street_lite0.pt --data camvid --root ../shared/data/camvid \
-        --head all --set panoptic.min_visible=0 panoptic.overlap_nms=1 panoptic.min_stuff_area=0
+        --head all --set panoptic.min_visible=0 panoptic.overlap_nms=1 panoptic.min_stuff_area=0 \
+            panoptic.mask_removal=1
 
 Files follow panopticapi's convention (PNG ids ``R + 256 G + 256^2 B``, JSON ``segments_info``);
 annotations are paired by ``image_id``. The report is JSON with ``All``/``Things``/``Stuff``

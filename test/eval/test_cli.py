@@ -15,8 +15,9 @@ from panoptic_ros.model.network import PanopticNet
 
 def test_post_processing_steps_can_be_switched_off_for_an_evaluation():
     cfg = with_inference_overrides(ModelConfig(), ["panoptic.min_visible=0", "panoptic.overlap_nms=1",
-                                                   "panoptic.min_stuff_area=0"])
-    assert (cfg.panoptic.min_visible, cfg.panoptic.overlap_nms, cfg.panoptic.min_stuff_area) == (0, 1, 0)
+                                                   "panoptic.min_stuff_area=0", "panoptic.mask_removal=1"])
+    assert (cfg.panoptic.min_visible, cfg.panoptic.overlap_nms, cfg.panoptic.min_stuff_area,
+            cfg.panoptic.mask_removal) == (0, 1, 0, 1)
     assert cfg.backbone == ModelConfig().backbone
 
 
