@@ -59,10 +59,12 @@ class Frame:
 
 
 def open_reader(path: Path) -> Reader:
-    """A rosbag2 reader of ``path``: a bag folder, or one ``.mcap`` / ``.db3`` file (also a folder holding
-    just that file without its ``metadata.yaml``); what cannot be read is a ``BagError`` saying what to do."""
+    """A rosbag2 reader of ``path``: a bag folder (or its ``metadata.yaml``), or one ``.mcap`` / ``.db3``
+    file (also a folder holding just that file without its ``metadata.yaml``); what cannot be read is a ``BagError`` saying what to do."""
     if not path.exists():
         raise BagError(f"bag {path} does not exist")
+    if path.name == "metadata.yaml":
+        path = path.parent
     if path.is_file() and path.suffix == ".bag":
         raise BagError(f"{path} is a ROS 1 bag; convert it to rosbag2 first: rosbags-convert --src {path} "
                        f"--dst {path.with_suffix('')}")
@@ -124,8 +126,14 @@ def _serialized(path: Path, topic: str, types: dict[str, type]) -> Iterator[tupl
         reader.close()
 
 
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
 def _deserialized(raw: bytes, cls: type) -> tuple[Any, str]:
     """(message, "") or (None, why it cannot be deserialised)."""
+    if raw.startswith(ZSTD_MAGIC):  # only the metadata says so, and it was not read
+        return None, ("a message is zstd-compressed (recorded with --compression-mode message): give the "
+                      "bag's folder, with its metadata.yaml, not its storage file")
     try:
         return deserialize_message(raw, cls), ""
     except Exception as exc:  # rclpy raises RMWError and others for damaged CDR
@@ -165,15 +173,23 @@ def rgb_image(msg: Image) -> np.ndarray:
     return np.array(image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data))
 
 
-class BagWriter:
-    """Write rclpy messages to a new rosbag2 (mcap by default), zstd-compressed per message."""
+# rosbag2's metadata format 8: what Humble, Jazzy and Kilted all read (9 writes QoS as a list, which
+# Humble's reader takes for a string and fails on).
+METADATA_VERSION = 8
 
-    def __init__(self, path: Path, storage: str = "mcap", compress: bool = True) -> None:
+
+class BagWriter:
+    """Write rclpy messages to a new rosbag2 (mcap by default) that any ROS 2 distribution and any MCAP
+    tool reads: an mcap's chunks are zstd-compressed inside the file (MCAP's own compression, which
+    Foxglove and ``mcap`` read), never each message (rosbag2's per-message mode, which only
+    ``ros2 bag`` undoes, and only with the metadata beside the file); sqlite3 is stored plain."""
+
+    def __init__(self, path: Path, storage: str = "mcap") -> None:
         self.store = typestore()
         plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
-        self.writer = Writer(path, version=9, storage_plugin=plugin)
-        if compress:
-            self.writer.set_compression(CompressionMode.MESSAGE, CompressionFormat.ZSTD)
+        self.writer = Writer(path, version=METADATA_VERSION, storage_plugin=plugin)
+        if plugin == StoragePlugin.MCAP:
+            self.writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
         self.writer.open()
         self.connections: dict[str, Any] = {}
 

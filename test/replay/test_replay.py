@@ -85,6 +85,12 @@ def test_offline_replay_writes_bag_previews_and_report(bag, model, tmp_path):
     ids, areas = np.unique(pan[pan >= 0], return_counts=True)
     assert sorted((s.id, s.area) for s in segs[0].segments) == list(zip(ids.tolist(), areas.tolist()))
     assert "Panoptic quality" in (out / "report.md").read_text()
+    # Any tool reads it: plain CDR messages in the .mcap (compressed by its chunks), which reads without
+    # the metadata; metadata version 8, which every ROS 2 distribution reads.
+    (mcap,) = (out / "output_bag").glob("*.mcap")
+    assert len(list(read_messages(mcap, "/panoptic/segments",
+                                  {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation}))) == 6
+    assert "version: 8" in (out / "output_bag" / "metadata.yaml").read_text()
 
 
 @pytest.mark.parametrize("storage,topic", [("coco_sample_sqlite3", "/camera/image_raw/compressed"),

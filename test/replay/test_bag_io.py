@@ -1,0 +1,36 @@
+"""Bag reading and writing: what other tools make of our bags, and what we make of theirs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from builtin_interfaces.msg import Time
+from rclpy.serialization import serialize_message
+from rosbags.rosbag2 import Writer
+from rosbags.rosbag2.enums import CompressionFormat, CompressionMode, StoragePlugin
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from panoptic_ros.replay.bag_io import read_frames, typestore
+
+
+def _message_compressed_bag(path: Path) -> Path:
+    """A bag as ``ros2 bag record --compression-mode message`` writes it: each message zstd-compressed,
+    which only its metadata.yaml says."""
+    writer = Writer(path, version=8, storage_plugin=StoragePlugin.MCAP)
+    writer.set_compression(CompressionMode.MESSAGE, CompressionFormat.ZSTD)
+    with writer:
+        conn = writer.add_connection("/cam", "sensor_msgs/msg/Image", typestore=typestore())
+        for i in range(2):
+            msg = Image(header=Header(stamp=Time(sec=i)), height=2, width=2, encoding="mono8", step=2, data=bytes(4))
+            writer.write(conn, i, serialize_message(msg))
+    return path
+
+
+def test_a_message_compressed_bag_reads_from_its_folder_or_metadata_and_its_file_alone_says_why_not(tmp_path):
+    bag = _message_compressed_bag(tmp_path / "bag")
+    for path in (bag, bag / "metadata.yaml"):
+        assert [frame.msg.header.stamp.sec for frame in read_frames(path, "/cam")] == [0, 1]
+    (storage_file,) = bag.glob("*.mcap")
+    frames = list(read_frames(storage_file, "/cam"))
+    assert [frame.msg for frame in frames] == [None, None]
+    assert "--compression-mode message" in frames[0].error and "metadata.yaml" in frames[0].error
