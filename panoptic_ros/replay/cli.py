@@ -2,6 +2,7 @@
 
     panoptic-replay BAG --topic /camera/image_raw --out out/replay [--gt-topic /camera/panoptic_gt]
     panoptic-replay BAG --live --rate 1.0 ...      # through the real panoptic_node over DDS
+    panoptic-replay BAG --live --no-start-node --namespace robot1 --camera front ...  # a node already running
 
 Writes OUT/output_bag (the node's output topics, stamped like the inputs), OUT/preview.mp4,
 OUT/preview.png, OUT/report.json and OUT/report.md. Work happens in OUT.partial, renamed to OUT only
@@ -26,6 +27,7 @@ from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.arguments import positive_float, positive_int
+from panoptic_ros.image_size import check_inference_size
 from panoptic_ros.replay.bag_io import IMAGE_TYPES, BagError, count_messages, message_class, read_frames
 from panoptic_ros.replay.ground_truth import (
     GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
@@ -80,15 +82,26 @@ def _node_params(args: argparse.Namespace) -> dict[str, str]:
     return params
 
 
-def run_live(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]:
+def frames_to_replay(args: argparse.Namespace) -> int:
+    """The camera topic's message count, checked before a model loads or a node starts for nothing.
+
+    Raises:
+        BagError: the bag cannot be read, lacks the topic (the error lists its topics), or the topic is empty.
+    """
+    message_class(args.bag, args.topic, IMAGE_TYPES)
+    total = count_messages(args.bag, args.topic)
+    if total == 0:
+        raise BagError(f"topic {args.topic} of {args.bag} has no messages")
+    return total
+
+
+def run_live(args: argparse.Namespace, total: int, gt: dict, out: Path) -> dict[str, Any]:
     """Through ``panoptic_node``: one this replay starts on a DDS domain of its own (loopback), both
     processes carrying frames through shared memory (``large_frames_transport``), or with
-    ``--no-start-node`` the one running on the ambient domain and settings."""
+    ``--no-start-node`` the one running on the ambient domain and settings (in ``--namespace``, the
+    frames for its camera ``--camera``)."""
     from panoptic_ros.replay.live import LiveSession, replay_live
     compressed = message_class(args.bag, args.topic, IMAGE_TYPES) is CompressedImage
-    total = count_messages(args.bag, args.topic)
-    if total == 0:  # before a node is started for nothing
-        raise BagError(f"topic {args.topic} of {args.bag} has no messages")
     node = None
     ros_env = {} if args.no_start_node else private_ros_env() | large_frames_transport()
     if not args.no_start_node:
@@ -97,7 +110,7 @@ def run_live(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]:
         node = subprocess.Popen(cmd, stdout=open(out / "node.log", "w"), stderr=subprocess.STDOUT,
                                 env=os.environ | ros_env | {"PYTHONUNBUFFERED": "1"})
     alive = (lambda: node.poll() is None) if node else (lambda: True)
-    session = LiveSession(args.topic, compressed, ros_env)
+    session = LiveSession(args.topic, compressed, ros_env, args.namespace, args.camera)
     try:
         session.wait_ready(args.startup_timeout, alive, counters=args.no_start_node)
         if gt:
@@ -113,13 +126,27 @@ def run_live(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]:
             except subprocess.TimeoutExpired:  # never leave a node behind
                 node.kill()
                 node.wait()
+    if recorder.processed == 0:
+        where = "" if node else (f" (is the running node's namespace {args.namespace or '/'!r} and camera "
+                                 f"{args.camera or '(unnamed)'!r}? --namespace, --camera)")
+        raise RuntimeError(f"the node answered none of the {recorder.frames_in} frames of {args.topic} on "
+                           f"{session.output_topics['segments']}{where}")
     diag = extra["node_diagnostics"]
+    settings = {} if args.no_start_node else _settings(args, args.head or "the model's default")  # a running
+    # node's own are not known here
     return recorder.finish({"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
                             "mask_cues": diag.get("mask_cues", str(args.mask_cues).lower()) == "true",  # the node's own
-                            **extra})
+                            **settings, **extra})
 
 
-def run_offline(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]:
+def _settings(args: argparse.Namespace, head: str) -> dict[str, Any]:
+    """What the network was run with, beyond model, device and mask cues: reports of different
+    settings must be told apart."""
+    return {"precision": args.precision, "head": head, "score_threshold": args.score_threshold,
+            "inference_size": list(args.inference_size)}
+
+
+def run_offline(args: argparse.Namespace, total: int, gt: dict, out: Path) -> dict[str, Any]:
     """The replay in this process, through the node's own predictor (no DDS): its report."""
     from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor, shipped_model_path
     from panoptic_ros.replay.offline import replay_offline
@@ -128,13 +155,46 @@ def run_offline(args: argparse.Namespace, gt: dict, out: Path) -> dict[str, Any]
         args.device, args.precision, args.mask_cues, args.head, args.score_threshold, size))
     if gt:
         check_categories(gt, predictor.categories)
-    recorder = replay_offline(read_frames(args.bag, args.topic), count_messages(args.bag, args.topic), predictor, out, args.batch, gt,
+    recorder = replay_offline(read_frames(args.bag, args.topic), total, predictor, out, args.batch, gt,
                               storage=args.storage, progress=not args.quiet)
     if recorder.processed == 0:
         raise ImageEncodingError(f"no frame of {args.topic} could be used: {'; '.join(recorder.errors + recorder.failures)}")
     return recorder.finish({"mode": "offline", "batch": args.batch, "model": predictor.model_name,
                             "device": str(predictor.device), "mask_cues": args.mask_cues,
-                            "precision": args.precision})
+                            **_settings(args, args.head or predictor.model.cfg.panoptic.kind)})
+
+
+LIVE_ONLY = ("rate", "settle", "startup_timeout", "no_start_node")
+RUNNING_NODE_ONLY = ("namespace", "camera")
+# what a node this replay starts is given; a running node has its own
+NODE_SETTINGS = ("model", "device", "precision", "mask_cues", "head", "score_threshold", "inference_size")
+
+
+def _check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, before any work, values out of range and options that would be silently ignored."""
+    def given(names: tuple[str, ...]) -> str:
+        return ", ".join("--" + n.replace("_", "-") for n in names if getattr(args, n) != p.get_default(n))
+
+    if not args.out.name or args.out.name == "..":
+        p.error(f"--out must name a folder of the replay's own, got {str(args.out)!r}")
+    if bool(args.gt_json) != bool(args.gt_dir):
+        p.error("--gt-json and --gt-dir go together")
+    if args.gt_topic and args.gt_json:
+        p.error("ground truth comes from --gt-topic or from --gt-json/--gt-dir, not both")
+    try:
+        check_inference_size(args.inference_size, "--inference-size")
+    except ValueError as exc:
+        p.error(str(exc))
+    if not args.live and given(LIVE_ONLY):
+        p.error(f"{given(LIVE_ONLY)}: for a live replay (--live) only")
+    if args.live and given(("batch",)):
+        p.error("--batch applies offline only: the node batches its cameras' newest frames itself")
+    if not args.no_start_node and given(RUNNING_NODE_ONLY):
+        p.error(f"{given(RUNNING_NODE_ONLY)}: for a node already running (--no-start-node) only; a node this "
+                "replay starts has one unnamed camera in no namespace")
+    if args.no_start_node and given(NODE_SETTINGS):
+        p.error(f"--no-start-node replays through the running node with its own settings; {given(NODE_SETTINGS)} "
+                "would be ignored (set them on that node: ros2 param set, or its params file)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,20 +218,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=positive_float, default=1.0, help="live: playback speed factor")
     p.add_argument("--settle", type=positive_float, default=60.0, help="live: seconds to wait for the last outputs")
     p.add_argument("--startup-timeout", type=positive_float, default=180.0)
-    p.add_argument("--no-start-node", action="store_true", help="live: use a panoptic_node already running")
-    p.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"])
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--no-start-node", action="store_true",
+                   help="live: use a panoptic_node already running (its own model and settings)")
+    p.add_argument("--namespace", default="", help="--no-start-node: the running node's namespace")
+    p.add_argument("--camera", default="", help="--no-start-node: which of the running node's cameras the frames "
+                   "are for (its outputs are then ~/CAMERA/...)")
+    p.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"], help="the output bag's storage")
+    p.add_argument("--quiet", action="store_true", help="no progress bars, no report on the terminal")
     args = p.parse_args(argv)
+    _check_arguments(p, args)
     keep_frame_buffers()  # frames at camera resolution, as in the node
-    if bool(args.gt_json) != bool(args.gt_dir):
-        p.error("--gt-json and --gt-dir go together")
     try:
+        total = frames_to_replay(args)
         gt = ground_truth(args)
         with StagedOutput(args.out) as out:
             if args.live:
-                report = run_live(args, gt, out)
+                report = run_live(args, total, gt, out)
             else:
-                report = run_offline(args, gt, out)
+                report = run_offline(args, total, gt, out)
             written = {key: str(args.out / name) for key, name in OUTPUT_FILES.items() if (out / name).exists()}
             report = {"bag": str(args.bag), "topic": args.topic, **report,
                       "outputs": written | {"report": str(args.out / "report.json")}}

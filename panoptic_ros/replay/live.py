@@ -29,31 +29,37 @@ from panoptic_ros.replay.ground_truth import GroundTruthFrame
 from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
-from panoptic_ros.ros.diagnostics import status_name
+from panoptic_ros.ros.diagnostics import camera_status_name, status_name
 from panoptic_ros.ros.qos import camera_publisher_qos, latched_qos, output_qos
 from panoptic_ros.ros.spinning_node import SpinningNode
-from panoptic_ros.ros.topics import CATEGORIES, DIAGNOSTICS, OUTPUTS, node_name, node_topic
+from panoptic_ros.ros.topics import CATEGORIES, DIAGNOSTICS, OUTPUTS, camera_topic, node_name, node_topic
 
 # the node's counters of frames it took in but did not answer (``ros/diagnostics.py``)
 UNANSWERED = ("bad_frames", "errors", "frames_dropped", "frames_lost")
 
 
 class LiveSession:
-    """Publishes camera frames and queues the node's outputs with their arrival times."""
+    """Publishes camera frames and queues the node's outputs with their arrival times. ``namespace``
+    and ``camera``: the node's namespace and which of its ``cameras`` the frames are for (its outputs
+    are then ``~/<camera>/...``, and its frame counters that camera's)."""
 
-    def __init__(self, topic: str, compressed: bool, ros_env: dict[str, str], namespace: str = "") -> None:
+    def __init__(self, topic: str, compressed: bool, ros_env: dict[str, str], namespace: str = "",
+                 camera: str = "") -> None:
         self.spinning = SpinningNode("panoptic_replay", ros_env)
         self.node = self.spinning.node
         self.pub = self.node.create_publisher(CompressedImage if compressed else Image, topic, camera_publisher_qos())
-        self.status_name = status_name(node_name(namespace))  # the node's entry in /diagnostics
+        node = node_name(namespace)
+        self.status_name = status_name(node)  # the node's entry in /diagnostics
+        self.counter_status = camera_status_name(node, camera) if camera else self.status_name
+        self.output_topics = {name: node_topic(camera_topic(camera, name), namespace) for name in OUTPUTS}
+        self.categories_topic = node_topic(CATEGORIES, namespace)
         self.outputs: queue.SimpleQueue[tuple[str, float, Any]] = queue.SimpleQueue()  # (topic, arrival, msg)
         self.info: PanopticInfo | None = None
         self.diagnostics: tuple[float, dict[str, str]] | None = None  # (arrival, the node's key-values)
+        self.camera_counters: dict[str, str] = {}  # the named camera's key-values, in the same message
         for name, cls in OUTPUTS.items():
-            self.node.create_subscription(cls, node_topic(name, namespace), self._record(name),
-                                          output_qos(depth=100))
-        self.node.create_subscription(PanopticInfo, node_topic(CATEGORIES, namespace), self._on_info,
-                                      latched_qos())
+            self.node.create_subscription(cls, self.output_topics[name], self._record(name), output_qos(depth=100))
+        self.node.create_subscription(PanopticInfo, self.categories_topic, self._on_info, latched_qos())
         self.node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics, 10)
         self.spinning.start()
 
@@ -66,27 +72,41 @@ class LiveSession:
         self.info = msg
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            if status.name == self.status_name:
-                self.diagnostics = (time.monotonic(), {kv.key: kv.value for kv in status.values})
+        statuses = {status.name: {kv.key: kv.value for kv in status.values} for status in msg.status}
+        if self.status_name in statuses and self.counter_status in statuses:
+            self.camera_counters = statuses[self.counter_status]
+            self.diagnostics = (time.monotonic(), statuses[self.status_name])
 
     def counters(self) -> dict[str, int]:
-        """The node's frame counters in its newest diagnostics (none yet: {})."""
-        values = self.diagnostics[1] if self.diagnostics else {}
-        return {k: int(v) for k, v in values.items() if v.isdigit()}
+        """The frame counters (the named camera's, else the node's) in its newest diagnostics (none yet: {})."""
+        return {k: int(v) for k, v in self.camera_counters.items() if v.isdigit()}
 
     def wait_ready(self, timeout: float, alive: Callable[[], bool], counters: bool = False) -> None:
         """Until the node subscribes and has sent its categories (and with ``counters``, its first
-        diagnostics: a node that ran before the replay has counted frames that are not the replay's)."""
+        diagnostics: a node that ran before the replay has counted frames that are not the replay's).
+
+        Raises:
+            RuntimeError: the node exited, or ``timeout`` passed; it names what never came.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.pub.get_subscription_count() > 0 and self.info is not None and (
-                    not counters or self.diagnostics is not None):
+            if not self._missing(counters):
                 return
             if not alive():
                 raise RuntimeError("panoptic_node exited before it was ready")
             time.sleep(0.1)
-        raise RuntimeError(f"panoptic_node did not subscribe to {self.pub.topic_name} within {timeout:.0f} s")
+        raise RuntimeError(f"panoptic_node was not ready within {timeout:.0f} s: {'; '.join(self._missing(counters))}")
+
+    def _missing(self, counters: bool) -> list[str]:
+        """What the node has not shown yet, each with where it was looked for."""
+        missing = []
+        if self.pub.get_subscription_count() == 0:
+            missing.append(f"nothing subscribes to {self.pub.topic_name}")
+        if self.info is None:
+            missing.append(f"no categories on {self.categories_topic} (a node in another namespace: --namespace)")
+        if counters and self.diagnostics is None:
+            missing.append(f"no status {self.counter_status!r} on {DIAGNOSTICS} (another camera name: --camera)")
+        return missing
 
     def categories(self) -> CategoryTable:
         assert self.info is not None
@@ -122,9 +142,10 @@ class _OutputRecorder:
     a camera-sized frame takes a good part of a frame period, which between publishes would delay them).
     """
 
-    def __init__(self, bag: BagWriter, recorder: ReplayRecorder, preview: PreviewWriter,
+    def __init__(self, bag: BagWriter, topics: dict[str, str], recorder: ReplayRecorder, preview: PreviewWriter,
                  ground_truth: dict[int, GroundTruthFrame]) -> None:
-        self.bag, self.recorder, self.preview, self.ground_truth = bag, recorder, preview, ground_truth
+        self.bag, self.topics, self.recorder, self.preview = bag, topics, recorder, preview
+        self.ground_truth = ground_truth
         self.sent: dict[int, _Sent] = {}
         self.to_score: list[tuple[int, np.ndarray]] = []  # (stamp, panoptic image) of frames with ground truth
         self.last_arrival = 0.0
@@ -140,7 +161,7 @@ class _OutputRecorder:
         if len(sent.answered) == len(OUTPUTS):
             del self.sent[key]
         msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(sent.stamp, 1_000_000_000)
-        self.bag.write(node_topic(name), msg, sent.timestamp)
+        self.bag.write(self.topics[name], msg, sent.timestamp)
         if name == "segments":
             self.recorder.add_result([s.category_id for s in msg.segments], [s.area for s in msg.segments],
                                      arrival - sent.published)
@@ -196,7 +217,7 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
     used: set[int] = set()
     restamped = published = 0
     with BagWriter(out_dir / OUTPUT_BAG, storage) as bag:
-        out = _OutputRecorder(bag, recorder, preview, ground_truth)
+        out = _OutputRecorder(bag, session.output_topics, recorder, preview, ground_truth)
         start = t0_bag = None
         for frame in tqdm(frames, total=total, unit="frame", disable=not progress, desc="publish"):
             recorder.frames_in += 1
@@ -225,6 +246,9 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
             unanswered = _unanswered(session.counters(), baseline) if fresh else 0
             if recorder.processed + unanswered >= published and not out.waiting_for_overlay():
                 break
+        while alive() and time.monotonic() < deadline and not (  # counters that have seen the last answer
+                session.diagnostics is not None and session.diagnostics[0] > max(last_publish, out.last_arrival)):
+            out.drain(session, time.monotonic() + 0.1, lambda: True)
         out.drain(session, time.monotonic() + 0.5, lambda: True)  # let in-flight messages of other topics land
     out.score()
     preview.close()

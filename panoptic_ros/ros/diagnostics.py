@@ -149,7 +149,12 @@ def camera_status(node_name: str, device: str, camera: str, snapshot: dict[str, 
                   active: bool = True) -> DiagnosticStatus:
     """One camera's own status beside the node's (same hardware id), so a camera that drops, loses or
     sends bad frames, or sends none, is named."""
-    return _status(f"{node_name.lstrip('/')}: camera {camera}", f"{device} {node_name}", snapshot, {}, active)
+    return _status(camera_status_name(node_name, camera), f"{device} {node_name}", snapshot, {}, active)
+
+
+def camera_status_name(node_name: str, camera: str) -> str:
+    """The name of camera ``camera``'s status in /diagnostics (``panoptic: camera front``)."""
+    return f"{node_name.lstrip('/')}: camera {camera}"
 
 
 def _status(name: str, hardware_id: str, snapshot: dict[str, Any], extra: dict[str, str],

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from helpers import small_model_config
+from ros_harness import NodeProcess, isolated_ros_env
 from panoptic_ros.data.camvid import CamVidDataset
 from panoptic_ros.data.dataset import SyntheticStreetScenes
 from panoptic_ros.data.street_categories import STREET_CATEGORIES
@@ -107,7 +108,7 @@ def test_missing_topic_and_corrupt_bag_are_clear_errors_and_leave_nothing_comple
     assert replay(_args(SHARED_BAGS / "coco_sample_mcap", out, model, "--topic", "/nope")) == 2
     err = capsys.readouterr().err
     assert "topic '/nope' is not in" in err and "/camera/image_raw (sensor_msgs/msg/Image)" in err
-    assert not out.exists() and (tmp_path / "out.partial" / "INCOMPLETE").is_file()
+    assert not out.exists() and not (tmp_path / "out.partial").exists()  # checked before anything loads
     broken = tmp_path / "broken"
     shutil.copytree(SHARED_BAGS / "coco_sample_sqlite3", broken)
     db = broken / "coco_sample_sqlite3.db3"
@@ -127,6 +128,60 @@ def test_unknown_encodings_are_counted_and_an_all_bad_bag_fails(tmp_path, model,
                                     data=bytes(8)), i)
     assert replay(_args(path, tmp_path / "out", model, "--topic", "/cam")) == 2
     assert "no frame of /cam could be used: unsupported encoding 'nv12'" in capsys.readouterr().err
+
+
+def test_a_running_node_in_a_namespace_is_replayed_through_its_named_camera(bag, model, tmp_path, monkeypatch):
+    """``--no-start-node``: the node as a robot runs it (a namespace; camera ``front`` remapped to the
+    bag's topic) answers on ``~/front/...``; the output bag keeps those names, and the report's node
+    counters have seen the last answer."""
+    env = isolated_ros_env()
+    node = NodeProcess(env, {"model": model, "score_threshold": "0.0", "inference_size": "[64,128]",
+                             "cameras": "[front]", "device": "cpu"}, tmp_path / "node.log",
+                       ("-r", "__ns:=/robot1", "-r", f"front/image:={IMAGE_TOPIC}"))
+    monkeypatch.setenv("ROS_DOMAIN_ID", env["ROS_DOMAIN_ID"])
+    out = tmp_path / "live"
+    try:
+        node.wait_for_log("listening on", 120)
+        assert replay([str(bag), "--out", str(out), "--quiet", "--topic", IMAGE_TOPIC, "--live", "--rate", "2",
+                       "--no-start-node", "--namespace", "robot1", "--camera", "front"]) == 0
+    finally:
+        node.stop()
+    report = json.loads((out / "report.json").read_text())
+    assert report["processed"] >= 1 and report["processed"] + report["dropped"] == 6
+    assert int(report["node_diagnostics"]["frames_processed"]) == report["processed"]
+    segments = list(read_messages(out / "output_bag", "/robot1/panoptic/front/segments",
+                                  {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation}))
+    assert len(segments) == report["processed"]
+
+
+def test_a_running_node_that_answers_on_other_topics_is_an_error_naming_the_options(bag, model, tmp_path,
+                                                                                   monkeypatch, capsys):
+    env = isolated_ros_env()
+    node = NodeProcess(env, {"model": model, "inference_size": "[64,128]", "cameras": "[front]", "device": "cpu"},
+                       tmp_path / "node.log", ("-r", f"front/image:={IMAGE_TOPIC}"))
+    monkeypatch.setenv("ROS_DOMAIN_ID", env["ROS_DOMAIN_ID"])
+    try:
+        node.wait_for_log("listening on", 120)
+        assert replay([str(bag), "--out", str(tmp_path / "live"), "--quiet", "--topic", IMAGE_TOPIC, "--live",
+                       "--rate", "4", "--settle", "3", "--no-start-node"]) == 2  # camera 'front' not named
+    finally:
+        node.stop()
+    err = capsys.readouterr().err
+    assert "answered none of the 6 frames" in err and "--camera" in err
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--rate", "2"], "--rate: for a live replay (--live) only"),
+    (["--live", "--batch", "2"], "--batch applies offline only"),
+    (["--live", "--no-start-node", "--head", "upsnet"], "--head would be ignored"),
+    (["--camera", "front"], "--camera: for a node already running"),
+    (["--inference-size", "10", "10"], "--inference-size [10, 10] is out of range"),
+    (["--gt-topic", "/gt", "--gt-json", "a.json", "--gt-dir", "d"], "not both"),
+])
+def test_options_that_would_be_ignored_or_fail_later_are_refused_first(extra, message, bag, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        replay([str(bag), "--out", str(tmp_path / "out"), *extra])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_live_replay_measures_the_running_node(bag, model, tmp_path):
