@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 import numpy as np
 from rclpy.serialization import deserialize_message, serialize_message
+from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import Reader, Writer
 from rosbags.rosbag2.enums import CompressionFormat, CompressionMode, StoragePlugin
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
@@ -173,6 +174,14 @@ def rgb_image(msg: Image) -> np.ndarray:
     return np.array(image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data))
 
 
+_NEVER = QosTime(sec=0x7FFFFFFF, nsec=0xFFFFFFFF)  # rosbag2's "infinite" duration
+# What a latched topic (``~/categories``) is recorded with, so ``ros2 bag play`` offers it the same way
+# and a subscriber that joins later still gets it.
+LATCHED_QOS = Qos(history=QosHistory.KEEP_LAST, depth=1, reliability=QosReliability.RELIABLE,
+                  durability=QosDurability.TRANSIENT_LOCAL, deadline=_NEVER, lifespan=_NEVER,
+                  liveliness=QosLiveliness.AUTOMATIC, liveliness_lease_duration=_NEVER,
+                  avoid_ros_namespace_conventions=False)
+
 # rosbag2's metadata format 8: what Humble, Jazzy and Kilted all read (9 writes QoS as a list, which
 # Humble's reader takes for a string and fails on).
 METADATA_VERSION = 8
@@ -193,11 +202,14 @@ class BagWriter:
         self.writer.open()
         self.connections: dict[str, Any] = {}
 
-    def write(self, topic: str, msg: Any, timestamp: int) -> None:
+    def write(self, topic: str, msg: Any, timestamp: int, latched: bool = False) -> None:
+        """``msg`` on ``topic`` at bag time ``timestamp`` (ns); ``latched``: the topic is recorded as
+        offered transient-local (its first message decides)."""
         if topic not in self.connections:
             module = type(msg).__module__.split(".")[0]
             msgtype = f"{module}/msg/{type(msg).__name__}"
-            self.connections[topic] = self.writer.add_connection(topic, msgtype, typestore=self.store)
+            self.connections[topic] = self.writer.add_connection(
+                topic, msgtype, typestore=self.store, offered_qos_profiles=[LATCHED_QOS] if latched else [])
         self.writer.write(self.connections[topic], timestamp, serialize_message(msg))
 
     def close(self) -> None:

@@ -226,6 +226,7 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
                 continue
             if start is None:
                 start, t0_bag = time.monotonic(), frame.timestamp
+                bag.write(session.categories_topic, session.info, frame.timestamp, latched=True)
             out.drain(session, start + (frame.timestamp - t0_bag) / 1e9 / rate, alive)
             stamp = frame.stamp_ns
             key = unique_key(stamp, used)

@@ -24,7 +24,7 @@ from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros import conversions
-from panoptic_ros.ros.topics import RESULT_OUTPUTS, node_topic
+from panoptic_ros.ros.topics import CATEGORIES, RESULT_OUTPUTS, node_topic
 
 def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder: ReplayRecorder
              ) -> Iterable[list[tuple[Frame, torch.Tensor]]]:
@@ -64,7 +64,8 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
                    storage: str = "mcap", progress: bool = True) -> ReplayRecorder:
     """Every frame through ``predictor`` in batches of ``batch_size`` (a frame that fails its batch is
     retried alone), the node's messages written to ``out_dir``'s output bag, a preview, and the
-    report's figures scored against ``ground_truth`` (by stamp)."""
+    report's figures scored against ``ground_truth`` (by stamp). The bag's ``~/categories`` (latched)
+    comes first, at the first frame's time, as the node publishes it before its first result."""
     recorder = ReplayRecorder(predictor.categories)
     colors = predictor.categories.colors_by_id(predictor.device)
     preview = PreviewWriter(out_dir, fps=5.0)
@@ -80,6 +81,9 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
             recorder.inference_seconds += latency
             for frame, rgb, result in done:
                 header = frame.msg.header
+                if recorder.processed == 0:
+                    bag.write(node_topic(CATEGORIES), conversions.categories_message(
+                        predictor.categories, predictor.model_name, header), frame.timestamp, latched=True)
                 messages = dict(zip(RESULT_OUTPUTS, conversions.result_messages(result, header)))
                 messages["overlay"] = conversions.overlay_message(render_overlay(rgb, result, colors, overlay_alpha),
                                                                   header)
@@ -91,8 +95,9 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
                 gt = ground_truth.get(frame.stamp_ns)
                 if gt is not None:  # the panoptic map as published, already on the host
                     recorder.add_ground_truth(frame.stamp_ns, gt, label_image(messages["panoptic"]))
-            bar.update(len(batch))
+            bar.update(recorder.frames_in - bar.n)  # bad frames too
     recorder.seconds = time.perf_counter() - start
+    bar.update(recorder.frames_in - bar.n)
     bar.close()
     preview.close()
     return recorder

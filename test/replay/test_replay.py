@@ -19,9 +19,10 @@ from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.replay.bag_io import read_messages
 from panoptic_ros.replay.cli import main as replay
 from panoptic_ros.replay.sample_bag import GT_TOPIC, IMAGE_TOPIC, write_sample_bag
-from panoptic_msgs.msg import PanopticSegmentation
+from panoptic_msgs.msg import PanopticInfo, PanopticSegmentation
 from sensor_msgs.msg import Image
 
+IMAGE = {"sensor_msgs/msg/Image": Image}
 SHARED_BAGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "bags"
 
 
@@ -92,6 +93,12 @@ def test_offline_replay_writes_bag_previews_and_report(bag, model, tmp_path):
     assert len(list(read_messages(mcap, "/panoptic/segments",
                                   {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation}))) == 6
     assert "version: 8" in (out / "output_bag" / "metadata.yaml").read_text()
+    # the category table, latched as the node offers it, so ids in the bag have names and colours
+    ((when, info),) = read_messages(out / "output_bag", "/panoptic/categories",
+                                    {"panoptic_msgs/msg/PanopticInfo": PanopticInfo})
+    assert [c.name for c in info.categories] == [c.name for c in STREET_CATEGORIES.categories]
+    assert info.model_name == "street-small" and when == next(iter(read_messages(bag, IMAGE_TOPIC, IMAGE)))[0]
+    assert "durability: 1" in (out / "output_bag" / "metadata.yaml").read_text()  # transient local
 
 
 @pytest.mark.parametrize("storage,topic", [("coco_sample_sqlite3", "/camera/image_raw/compressed"),
@@ -152,6 +159,8 @@ def test_a_running_node_in_a_namespace_is_replayed_through_its_named_camera(bag,
     segments = list(read_messages(out / "output_bag", "/robot1/panoptic/front/segments",
                                   {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation}))
     assert len(segments) == report["processed"]
+    assert len(list(read_messages(out / "output_bag", "/robot1/panoptic/categories",
+                                  {"panoptic_msgs/msg/PanopticInfo": PanopticInfo}))) == 1
 
 
 def test_a_running_node_that_answers_on_other_topics_is_an_error_naming_the_options(bag, model, tmp_path,
