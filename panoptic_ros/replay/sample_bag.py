@@ -17,6 +17,7 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from std_msgs.msg import Header
 
+from panoptic_ros.arguments import positive_float, positive_int
 from panoptic_ros.config import SOURCE_KINDS, SourceConfig
 from panoptic_ros.data.dataset import SampleSource, build_source
 from panoptic_ros.data.sample import panoptic_ids
@@ -51,13 +52,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", default="synthetic", choices=SOURCE_KINDS)
     parser.add_argument("--root", default="", help="dataset folder (not synthetic)")
     parser.add_argument("--split", default="heldout")
-    parser.add_argument("--frames", type=int, default=20)
-    parser.add_argument("--height", type=int, default=256, help="synthetic scene height")
-    parser.add_argument("--width", type=int, default=512, help="synthetic scene width")
+    parser.add_argument("--frames", type=positive_int, default=20)
+    parser.add_argument("--height", type=positive_int, default=256, help="synthetic scene height")
+    parser.add_argument("--width", type=positive_int, default=512, help="synthetic scene width")
     parser.add_argument("--seed", type=int, default=1_000_000, help="synthetic seed")
-    parser.add_argument("--rate", type=float, default=5.0, help="frames per second")
+    parser.add_argument("--rate", type=positive_float, default=5.0, help="frames per second")
     parser.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"])
     args = parser.parse_args(argv)
+    if args.out.exists():
+        parser.error(f"{args.out} exists: a bag is written to a new folder")
     source = build_source(SourceConfig(kind=args.data, root=args.root, split=args.split, images=args.frames,
                                        seed=args.seed, height=args.height, width=args.width))
     print(write_sample_bag(args.out, source, args.frames, args.rate, args.storage))
