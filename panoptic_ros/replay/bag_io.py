@@ -72,7 +72,9 @@ def open_reader(path: Path) -> Reader:
     if path.is_dir() and not (path / "metadata.yaml").is_file():
         files = [p for p in path.iterdir() if p.suffix in (".mcap", ".db3")]
         if len(files) != 1:
-            raise BagError(f"{path} has no metadata.yaml and {len(files)} .mcap/.db3 files: give one file's path")
+            raise BagError(f"{path} has no metadata.yaml and {len(files)} .mcap/.db3 files: "
+                           + ("a split recording cut short? `ros2 bag reindex` writes its metadata.yaml, or give "
+                              "one file's path to replay that split alone" if files else "not a bag"))
         path = files[0]
     try:
         reader = Reader(path)

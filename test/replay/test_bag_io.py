@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from builtin_interfaces.msg import Time
 from rclpy.serialization import serialize_message
 from rosbags.rosbag2 import Writer
@@ -10,7 +11,7 @@ from rosbags.rosbag2.enums import CompressionFormat, CompressionMode, StoragePlu
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from panoptic_ros.replay.bag_io import read_frames, typestore
+from panoptic_ros.replay.bag_io import BagError, open_reader, read_frames, typestore
 
 
 def _message_compressed_bag(path: Path) -> Path:
@@ -34,3 +35,15 @@ def test_a_message_compressed_bag_reads_from_its_folder_or_metadata_and_its_file
     frames = list(read_frames(storage_file, "/cam"))
     assert [frame.msg for frame in frames] == [None, None]
     assert "--compression-mode message" in frames[0].error and "metadata.yaml" in frames[0].error
+
+
+def test_a_folder_without_metadata_names_what_to_do(tmp_path):
+    split = tmp_path / "split"
+    split.mkdir()
+    for k in range(2):
+        (split / f"split_{k}.mcap").write_bytes(b"")
+    with pytest.raises(BagError, match="ros2 bag reindex"):
+        open_reader(split)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BagError, match="not a bag"):
+        open_reader(tmp_path / "empty")
