@@ -35,8 +35,8 @@ from panoptic_ros.replay.ground_truth import (
 from panoptic_ros.replay.output import OUTPUT_FILES, StagedOutput
 from panoptic_ros.replay.report import markdown, write_report
 from panoptic_ros.ros.entry import large_frames_transport, node_command, private_ros_env
-from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS
-from panoptic_ros.ros.topics import DEFAULT_CAMERA, input_topic
+from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS, validate as validate_parameters
+from panoptic_ros.ros.topics import DEFAULT_CAMERA, camera_topic, input_topic
 from panoptic_ros.structures import ID_DIVISOR
 from sensor_msgs.msg import CompressedImage
 
@@ -106,7 +106,9 @@ def run_live(args: argparse.Namespace, total: int, gt: dict, out: Path) -> dict[
     ros_env = {} if args.no_start_node else private_ros_env() | large_frames_transport()
     if not args.no_start_node:
         params = _node_params(args) | {"input_transport": "compressed" if compressed else "raw"}
-        cmd = node_command(params, {input_topic(compressed): args.topic})
+        if args.camera:
+            params["cameras"] = f"[{args.camera}]"
+        cmd = node_command(params, {camera_topic(args.camera, input_topic(compressed)): args.topic})
         node = subprocess.Popen(cmd, stdout=open(out / "node.log", "w"), stderr=subprocess.STDOUT,
                                 env=os.environ | ros_env | {"PYTHONUNBUFFERED": "1"})
     alive = (lambda: node.poll() is None) if node else (lambda: True)
@@ -156,7 +158,7 @@ def run_offline(args: argparse.Namespace, total: int, gt: dict, out: Path) -> di
     if gt:
         check_categories(gt, predictor.categories)
     recorder = replay_offline(read_frames(args.bag, args.topic), total, predictor, out, args.batch, gt,
-                              storage=args.storage, progress=not args.quiet)
+                              camera=args.camera, storage=args.storage, progress=not args.quiet)
     if recorder.processed == 0:
         raise ImageEncodingError(f"no frame of {args.topic} could be used: {'; '.join(recorder.errors + recorder.failures)}")
     return recorder.finish({"mode": "offline", "batch": args.batch, "model": predictor.model_name,
@@ -165,7 +167,7 @@ def run_offline(args: argparse.Namespace, total: int, gt: dict, out: Path) -> di
 
 
 LIVE_ONLY = ("rate", "settle", "startup_timeout", "no_start_node")
-RUNNING_NODE_ONLY = ("namespace", "camera")
+RUNNING_NODE_ONLY = ("namespace",)
 # what a node this replay starts is given; a running node has its own
 NODE_SETTINGS = ("model", "device", "precision", "mask_cues", "head", "score_threshold", "inference_size")
 
@@ -183,6 +185,8 @@ def _check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> No
         p.error("ground truth comes from --gt-topic or from --gt-json/--gt-dir, not both")
     try:
         check_inference_size(args.inference_size, "--inference-size")
+        if args.camera:
+            validate_parameters({"cameras": [args.camera]})
     except ValueError as exc:
         p.error(str(exc))
     if not args.live and given(LIVE_ONLY):
@@ -191,7 +195,7 @@ def _check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> No
         p.error("--batch applies offline only: the node batches its cameras' newest frames itself")
     if not args.no_start_node and given(RUNNING_NODE_ONLY):
         p.error(f"{given(RUNNING_NODE_ONLY)}: for a node already running (--no-start-node) only; a node this "
-                "replay starts has one unnamed camera in no namespace")
+                "replay starts is in no namespace")
     if args.no_start_node and given(NODE_SETTINGS):
         p.error(f"--no-start-node replays through the running node with its own settings; {given(NODE_SETTINGS)} "
                 "would be ignored (set them on that node: ros2 param set, or its params file)")
@@ -221,8 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-start-node", action="store_true",
                    help="live: use a panoptic_node already running (its own model and settings)")
     p.add_argument("--namespace", default="", help="--no-start-node: the running node's namespace")
-    p.add_argument("--camera", default="", help="--no-start-node: which of the running node's cameras the frames "
-                   "are for (its outputs are then ~/CAMERA/...)")
+    p.add_argument("--camera", default="", help="the node's camera name for these frames: outputs are ~/CAMERA/... "
+                   "as the node publishes a named camera's (one run per camera of a multi-camera bag, each into "
+                   "its own --out); with --no-start-node, which of the running node's cameras they are for")
     p.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"], help="the output bag's storage")
     p.add_argument("--quiet", action="store_true", help="no progress bars, no report on the terminal")
     args = p.parse_args(argv)

@@ -24,7 +24,7 @@ from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros import conversions
-from panoptic_ros.ros.topics import CATEGORIES, RESULT_OUTPUTS, node_topic
+from panoptic_ros.ros.topics import CATEGORIES, RESULT_OUTPUTS, camera_topic, node_topic
 
 def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder: ReplayRecorder
              ) -> Iterable[list[tuple[Frame, torch.Tensor]]]:
@@ -61,11 +61,12 @@ def _predict(predictor: Predictor, batch: list[tuple[Frame, torch.Tensor]], reco
 
 def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predictor, out_dir: Path,
                    batch_size: int, ground_truth: dict[int, GroundTruthFrame], overlay_alpha: float = DEFAULT_OVERLAY_ALPHA,
-                   storage: str = "mcap", progress: bool = True) -> ReplayRecorder:
+                   camera: str = "", storage: str = "mcap", progress: bool = True) -> ReplayRecorder:
     """Every frame through ``predictor`` in batches of ``batch_size`` (a frame that fails its batch is
     retried alone), the node's messages written to ``out_dir``'s output bag, a preview, and the
-    report's figures scored against ``ground_truth`` (by stamp). The bag's ``~/categories`` (latched)
-    comes first, at the first frame's time, as the node publishes it before its first result."""
+    report's figures scored against ``ground_truth`` (by stamp). Outputs are named as the node names
+    camera ``camera``'s; the bag's ``~/categories`` (latched) comes first, at the first frame's time, as
+    the node publishes it before its first result."""
     recorder = ReplayRecorder(predictor.categories)
     colors = predictor.categories.colors_by_id(predictor.device)
     preview = PreviewWriter(out_dir, fps=5.0)
@@ -88,7 +89,7 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
                 messages["overlay"] = conversions.overlay_message(render_overlay(rgb, result, colors, overlay_alpha),
                                                                   header)
                 for name, msg in messages.items():
-                    bag.write(node_topic(name), msg, frame.timestamp)
+                    bag.write(node_topic(camera_topic(camera, name)), msg, frame.timestamp)
                 preview.add(rgb_image(messages["overlay"]))
                 segments = messages["segments"].segments
                 recorder.add_result([s.category_id for s in segments], [s.area for s in segments], latency)

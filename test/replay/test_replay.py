@@ -101,6 +101,15 @@ def test_offline_replay_writes_bag_previews_and_report(bag, model, tmp_path):
     assert "durability: 1" in (out / "output_bag" / "metadata.yaml").read_text()  # transient local
 
 
+def test_a_named_camera_gets_the_nodes_topics_for_it(bag, model, tmp_path):
+    out = tmp_path / "rear"
+    assert replay(_args(bag, out, model, "--camera", "rear")) == 0
+    names = {name for name in ("panoptic", "semantic", "segments", "overlay")
+             if list(read_messages(out / "output_bag", f"/panoptic/rear/{name}", {
+                 "sensor_msgs/msg/Image": Image, "panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation}))}
+    assert len(names) == 4
+
+
 @pytest.mark.parametrize("storage,topic", [("coco_sample_sqlite3", "/camera/image_raw/compressed"),
                                            ("coco_sample_mcap", "/camera/image_raw")])
 def test_real_bags_in_both_storages_and_transports(storage, topic, model, tmp_path):
@@ -183,7 +192,8 @@ def test_a_running_node_that_answers_on_other_topics_is_an_error_naming_the_opti
     (["--rate", "2"], "--rate: for a live replay (--live) only"),
     (["--live", "--batch", "2"], "--batch applies offline only"),
     (["--live", "--no-start-node", "--head", "upsnet"], "--head would be ignored"),
-    (["--camera", "front"], "--camera: for a node already running"),
+    (["--namespace", "robot1"], "--namespace: for a node already running"),
+    (["--camera", "front left"], "distinct camera names"),
     (["--inference-size", "10", "10"], "--inference-size [10, 10] is out of range"),
     (["--gt-topic", "/gt", "--gt-json", "a.json", "--gt-dir", "d"], "not both"),
 ])
@@ -193,9 +203,10 @@ def test_options_that_would_be_ignored_or_fail_later_are_refused_first(extra, me
     assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_live_replay_measures_the_running_node(bag, model, tmp_path):
+@pytest.mark.parametrize("camera", ["", "front"])
+def test_live_replay_measures_the_running_node(camera, bag, model, tmp_path):
     out = tmp_path / "live"
-    assert replay(_args(bag, out, model, "--live", "--rate", "2", "--gt-topic", GT_TOPIC)) == 0
+    assert replay(_args(bag, out, model, "--live", "--rate", "2", "--gt-topic", GT_TOPIC, "--camera", camera)) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["mode"] == "live" and report["frames"] == 6
     assert report["processed"] + report["dropped"] == 6 and report["processed"] >= 1
@@ -204,6 +215,9 @@ def test_live_replay_measures_the_running_node(bag, model, tmp_path):
     assert report["mask_cues"] is True and report["node_diagnostics"]["mask_cues"] == "true"  # the node's own
     assert report["pq"]["frames"] == report["processed"]
     assert (out / "preview.png").is_file() and (out / "output_bag").is_dir()
+    segments = read_messages(out / "output_bag", f"/panoptic/{camera + '/' if camera else ''}segments",
+                             {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation})
+    assert len(list(segments)) == report["processed"]
 
 
 def _coco_ground_truth(bag: Path, folder: Path, shift_ns: int = 0) -> list[str]:
