@@ -95,6 +95,17 @@ def count_messages(path: Path, topic: str) -> int:
         reader.close()
 
 
+def frame_rate(path: Path, topic: str) -> float | None:
+    """``topic``'s mean rate over the bag (messages per second of the bag's span), from its metadata:
+    what a preview video plays at so it runs at the camera's speed; None for fewer than two messages."""
+    reader = open_reader(path)
+    try:
+        count = sum(c.msgcount for c in reader.connections if c.topic == topic)
+        return (count - 1) / (reader.duration / 1e9) if count > 1 and reader.duration > 0 else None
+    finally:
+        reader.close()
+
+
 def _connections(reader: Reader, path: Path, topic: str, types: dict[str, type]) -> tuple[list[Any], type]:
     """``topic``'s connections and message class; ``BagError`` naming what the bag has instead."""
     conns = [c for c in reader.connections if c.topic == topic]

@@ -28,7 +28,8 @@ from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.arguments import positive_float, positive_int
 from panoptic_ros.image_size import check_inference_size
-from panoptic_ros.replay.bag_io import IMAGE_TYPES, BagError, count_messages, message_class, read_frames
+from panoptic_ros.replay.bag_io import IMAGE_TYPES, BagError, count_messages, frame_rate, message_class, read_frames
+from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS
 from panoptic_ros.replay.ground_truth import (
     GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
 )
@@ -118,7 +119,7 @@ def run_live(args: argparse.Namespace, total: int, gt: dict, out: Path) -> dict[
         if gt:
             check_categories(gt, session.categories())
         recorder, extra = replay_live(read_frames(args.bag, args.topic), total, session, out, gt, args.rate,
-                                      args.settle, alive, args.storage, not args.quiet)
+                                      args.settle, alive, args.storage, not args.quiet, _preview_fps(args))
     finally:
         session.close()
         if node is not None:
@@ -141,6 +142,11 @@ def run_live(args: argparse.Namespace, total: int, gt: dict, out: Path) -> dict[
                             **settings, **extra})
 
 
+def _preview_fps(args: argparse.Namespace) -> float:
+    """The camera's recorded rate, so the preview plays at its speed (live: of the frames answered)."""
+    return frame_rate(args.bag, args.topic) or DEFAULT_PREVIEW_FPS
+
+
 def _settings(args: argparse.Namespace, head: str) -> dict[str, Any]:
     """What the network was run with, beyond model, device and mask cues: reports of different
     settings must be told apart."""
@@ -158,7 +164,8 @@ def run_offline(args: argparse.Namespace, total: int, gt: dict, out: Path) -> di
     if gt:
         check_categories(gt, predictor.categories)
     recorder = replay_offline(read_frames(args.bag, args.topic), total, predictor, out, args.batch, gt,
-                              camera=args.camera, storage=args.storage, progress=not args.quiet)
+                              camera=args.camera, storage=args.storage, progress=not args.quiet,
+                              preview_fps=_preview_fps(args))
     if recorder.processed == 0:
         raise ImageEncodingError(f"no frame of {args.topic} could be used: {'; '.join(recorder.errors + recorder.failures)}")
     return recorder.finish({"mode": "offline", "batch": args.batch, "model": predictor.model_name,

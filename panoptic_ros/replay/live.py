@@ -27,7 +27,7 @@ from panoptic_ros.categories import Category, CategoryTable
 from panoptic_ros.replay.bag_io import BagWriter, Frame, label_image, rgb_image, stamp_ns
 from panoptic_ros.replay.ground_truth import GroundTruthFrame
 from panoptic_ros.replay.output import OUTPUT_BAG
-from panoptic_ros.replay.preview import PreviewWriter
+from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS, PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros.diagnostics import camera_status_name, status_name
 from panoptic_ros.ros.qos import camera_publisher_qos, latched_qos, output_qos
@@ -201,7 +201,8 @@ def _unanswered(counters: dict[str, int], baseline: dict[str, int]) -> int:
 
 def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession, out_dir: Path,
                 ground_truth: dict[int, GroundTruthFrame], rate: float, settle: float, alive: Callable[[], bool],
-                storage: str = "mcap", progress: bool = True) -> tuple[ReplayRecorder, dict[str, Any]]:
+                storage: str = "mcap", progress: bool = True, preview_fps: float = DEFAULT_PREVIEW_FPS
+                ) -> tuple[ReplayRecorder, dict[str, Any]]:
     """Publish ``frames`` at ``rate`` times their recorded pace and record the node's answers.
 
     The wait after the last frame ends when every frame is answered or counted by the node as not
@@ -212,7 +213,7 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
         node's own diagnostics at the end.
     """
     recorder = ReplayRecorder(session.categories(), latency_name="e2e_latency_ms")
-    preview = PreviewWriter(out_dir, fps=5.0 * rate)
+    preview = PreviewWriter(out_dir, fps=preview_fps * rate)
     baseline = session.counters()
     used: set[int] = set()
     restamped = published = 0

@@ -21,7 +21,7 @@ from panoptic_ros.inference.predictor import Predictor
 from panoptic_ros.replay.bag_io import BagWriter, Frame, label_image, rgb_image
 from panoptic_ros.replay.ground_truth import GroundTruthFrame
 from panoptic_ros.replay.output import OUTPUT_BAG
-from panoptic_ros.replay.preview import PreviewWriter
+from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS, PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros import conversions
 from panoptic_ros.ros.topics import CATEGORIES, RESULT_OUTPUTS, camera_topic, node_topic
@@ -61,7 +61,8 @@ def _predict(predictor: Predictor, batch: list[tuple[Frame, torch.Tensor]], reco
 
 def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predictor, out_dir: Path,
                    batch_size: int, ground_truth: dict[int, GroundTruthFrame], overlay_alpha: float = DEFAULT_OVERLAY_ALPHA,
-                   camera: str = "", storage: str = "mcap", progress: bool = True) -> ReplayRecorder:
+                   camera: str = "", storage: str = "mcap", progress: bool = True,
+                   preview_fps: float = DEFAULT_PREVIEW_FPS) -> ReplayRecorder:
     """Every frame through ``predictor`` in batches of ``batch_size`` (a frame that fails its batch is
     retried alone), the node's messages written to ``out_dir``'s output bag, a preview, and the
     report's figures scored against ``ground_truth`` (by stamp). Outputs are named as the node names
@@ -69,7 +70,7 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
     the node publishes it before its first result."""
     recorder = ReplayRecorder(predictor.categories)
     colors = predictor.categories.colors_by_id(predictor.device)
-    preview = PreviewWriter(out_dir, fps=5.0)
+    preview = PreviewWriter(out_dir, fps=preview_fps)
     bar = tqdm(total=total, unit="frame", disable=not progress, desc="replay")
     start = time.perf_counter()
     with BagWriter(out_dir / OUTPUT_BAG, storage) as bag:

@@ -9,6 +9,7 @@ import numpy as np
 from panoptic_ros.replay.output import PREVIEW_MP4, PREVIEW_PNG
 
 STRIP_FRAMES = 6
+DEFAULT_PREVIEW_FPS = 5.0  # where the bag does not tell its camera's rate
 
 
 class PreviewWriter:
@@ -18,7 +19,7 @@ class PreviewWriter:
 
     def __init__(self, out_dir: Path, fps: float) -> None:
         self.out_dir = out_dir
-        self.fps = max(fps, 1.0)
+        self.fps = min(max(fps, 1.0), 120.0)
         self.video: cv2.VideoWriter | None = None
         self.frames: list[np.ndarray] = []  # thumbnails of frames 0, stride, 2 * stride, ...
         self.stride = 1

@@ -5,6 +5,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -99,6 +100,12 @@ def test_offline_replay_writes_bag_previews_and_report(bag, model, tmp_path):
     assert [c.name for c in info.categories] == [c.name for c in STREET_CATEGORIES.categories]
     assert info.model_name == "street-small" and when == next(iter(read_messages(bag, IMAGE_TOPIC, IMAGE)))[0]
     assert "durability: 1" in (out / "output_bag" / "metadata.yaml").read_text()  # transient local
+
+
+def test_the_preview_plays_at_the_cameras_recorded_rate(model, tmp_path):
+    fast = write_sample_bag(tmp_path / "fast", SyntheticStreetScenes(3, 5, 64, 128), 3, rate_hz=20.0)
+    assert replay(_args(fast, tmp_path / "out", model)) == 0
+    assert cv2.VideoCapture(str(tmp_path / "out" / "preview.mp4")).get(cv2.CAP_PROP_FPS) == pytest.approx(20.0)
 
 
 def test_a_named_camera_gets_the_nodes_topics_for_it(bag, model, tmp_path):
