@@ -106,6 +106,17 @@ def frame_rate(path: Path, topic: str) -> float | None:
         reader.close()
 
 
+def recorded_best_effort(path: Path, topic: str) -> bool:
+    """Whether ``topic`` was recorded from best-effort publishers only (a driver on the sensor-data
+    profile); a bag that recorded no QoS counts as reliable, the ordinary driver's."""
+    reader = open_reader(path)
+    try:
+        offered = [q for c in reader.connections if c.topic == topic for q in c.ext.offered_qos_profiles]
+        return bool(offered) and all(q.reliability == QosReliability.BEST_EFFORT for q in offered)
+    finally:
+        reader.close()
+
+
 def _connections(reader: Reader, path: Path, topic: str, types: dict[str, type]) -> tuple[list[Any], type]:
     """``topic``'s connections and message class; ``BagError`` naming what the bag has instead."""
     conns = [c for c in reader.connections if c.topic == topic]
@@ -188,12 +199,19 @@ def rgb_image(msg: Image) -> np.ndarray:
 
 
 _NEVER = QosTime(sec=0x7FFFFFFF, nsec=0xFFFFFFFF)  # rosbag2's "infinite" duration
-# What a latched topic (``~/categories``) is recorded with, so ``ros2 bag play`` offers it the same way
-# and a subscriber that joins later still gets it.
-LATCHED_QOS = Qos(history=QosHistory.KEEP_LAST, depth=1, reliability=QosReliability.RELIABLE,
-                  durability=QosDurability.TRANSIENT_LOCAL, deadline=_NEVER, lifespan=_NEVER,
-                  liveliness=QosLiveliness.AUTOMATIC, liveliness_lease_duration=_NEVER,
-                  avoid_ros_namespace_conventions=False)
+
+
+def recorded_qos(depth: int, best_effort: bool = False, latched: bool = False) -> Qos:
+    """A publisher's QoS as rosbag2 records it, so ``ros2 bag play`` offers the topic the same way."""
+    return Qos(history=QosHistory.KEEP_LAST, depth=depth,
+               reliability=QosReliability.BEST_EFFORT if best_effort else QosReliability.RELIABLE,
+               durability=QosDurability.TRANSIENT_LOCAL if latched else QosDurability.VOLATILE,
+               deadline=_NEVER, lifespan=_NEVER, liveliness=QosLiveliness.AUTOMATIC,
+               liveliness_lease_duration=_NEVER, avoid_ros_namespace_conventions=False)
+
+
+# a latched topic (``~/categories``): a subscriber that joins the played bag later still gets it
+LATCHED_QOS = recorded_qos(depth=1, latched=True)
 
 # rosbag2's metadata format 8: what Humble, Jazzy and Kilted all read (9 writes QoS as a list, which
 # Humble's reader takes for a string and fails on).
@@ -215,14 +233,14 @@ class BagWriter:
         self.writer.open()
         self.connections: dict[str, Any] = {}
 
-    def write(self, topic: str, msg: Any, timestamp: int, latched: bool = False) -> None:
-        """``msg`` on ``topic`` at bag time ``timestamp`` (ns); ``latched``: the topic is recorded as
-        offered transient-local (its first message decides)."""
+    def write(self, topic: str, msg: Any, timestamp: int, qos: Qos | None = None) -> None:
+        """``msg`` on ``topic`` at bag time ``timestamp`` (ns); ``qos``: the QoS the topic is recorded as
+        offered with (``LATCHED_QOS``, ...; its first message decides; None: none recorded)."""
         if topic not in self.connections:
             module = type(msg).__module__.split(".")[0]
             msgtype = f"{module}/msg/{type(msg).__name__}"
             self.connections[topic] = self.writer.add_connection(
-                topic, msgtype, typestore=self.store, offered_qos_profiles=[LATCHED_QOS] if latched else [])
+                topic, msgtype, typestore=self.store, offered_qos_profiles=[qos] if qos else [])
         self.writer.write(self.connections[topic], timestamp, serialize_message(msg))
 
     def close(self) -> None:

@@ -28,7 +28,9 @@ from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.arguments import positive_float, positive_int
 from panoptic_ros.image_size import check_inference_size
-from panoptic_ros.replay.bag_io import IMAGE_TYPES, BagError, count_messages, frame_rate, message_class, read_frames
+from panoptic_ros.replay.bag_io import (
+    IMAGE_TYPES, BagError, count_messages, frame_rate, message_class, read_frames, recorded_best_effort,
+)
 from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS
 from panoptic_ros.replay.ground_truth import (
     GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
@@ -103,17 +105,20 @@ def run_live(args: argparse.Namespace, total: int, gt: dict, out: Path) -> dict[
     frames for its camera ``--camera``)."""
     from panoptic_ros.replay.live import LiveSession, replay_live
     compressed = message_class(args.bag, args.topic, IMAGE_TYPES) is CompressedImage
+    best_effort = recorded_best_effort(args.bag, args.topic)  # played as recorded, as the robot's node hears it
     node = None
     ros_env = {} if args.no_start_node else private_ros_env() | large_frames_transport()
     if not args.no_start_node:
         params = _node_params(args) | {"input_transport": "compressed" if compressed else "raw"}
         if args.camera:
             params["cameras"] = f"[{args.camera}]"
+        if best_effort:  # the node decides when it activates, before this replay's publisher exists
+            params[f"qos_overrides.{args.topic}.subscription.reliability"] = "best_effort"
         cmd = node_command(params, {camera_topic(args.camera, input_topic(compressed)): args.topic})
         node = subprocess.Popen(cmd, stdout=open(out / "node.log", "w"), stderr=subprocess.STDOUT,
                                 env=os.environ | ros_env | {"PYTHONUNBUFFERED": "1"})
     alive = (lambda: node.poll() is None) if node else (lambda: True)
-    session = LiveSession(args.topic, compressed, ros_env, args.namespace, args.camera)
+    session = LiveSession(args.topic, compressed, ros_env, args.namespace, args.camera, best_effort)
     try:
         session.wait_ready(args.startup_timeout, alive, counters=args.no_start_node)
         if gt:
@@ -137,7 +142,9 @@ def run_live(args: argparse.Namespace, total: int, gt: dict, out: Path) -> dict[
     diag = extra["node_diagnostics"]
     settings = {} if args.no_start_node else _settings(args, args.head or "the model's default")  # a running
     # node's own are not known here
-    return recorder.finish({"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
+    reliability = "best_effort" if best_effort else "reliable"
+    return recorder.finish({"mode": "live", "rate": args.rate, "camera_reliability": reliability,
+                            "model": diag.get("model"), "device": diag.get("device"),
                             "mask_cues": diag.get("mask_cues", str(args.mask_cues).lower()) == "true",  # the node's own
                             **settings, **extra})
 

@@ -24,7 +24,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from tqdm import tqdm
 
 from panoptic_ros.categories import Category, CategoryTable
-from panoptic_ros.replay.bag_io import BagWriter, Frame, label_image, rgb_image, stamp_ns
+from panoptic_ros.replay.bag_io import LATCHED_QOS, BagWriter, Frame, label_image, rgb_image, stamp_ns
 from panoptic_ros.replay.ground_truth import GroundTruthFrame
 from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS, PreviewWriter
@@ -41,13 +41,15 @@ UNANSWERED = ("bad_frames", "errors", "frames_dropped", "frames_lost")
 class LiveSession:
     """Publishes camera frames and queues the node's outputs with their arrival times. ``namespace``
     and ``camera``: the node's namespace and which of its ``cameras`` the frames are for (its outputs
-    are then ``~/<camera>/...``, and its frame counters that camera's)."""
+    are then ``~/<camera>/...``, and its frame counters that camera's); ``best_effort``: publish as a
+    driver on the sensor-data profile does."""
 
     def __init__(self, topic: str, compressed: bool, ros_env: dict[str, str], namespace: str = "",
-                 camera: str = "") -> None:
+                 camera: str = "", best_effort: bool = False) -> None:
         self.spinning = SpinningNode("panoptic_replay", ros_env)
         self.node = self.spinning.node
-        self.pub = self.node.create_publisher(CompressedImage if compressed else Image, topic, camera_publisher_qos())
+        self.pub = self.node.create_publisher(CompressedImage if compressed else Image, topic,
+                                              camera_publisher_qos(best_effort))
         node = node_name(namespace)
         self.status_name = status_name(node)  # the node's entry in /diagnostics
         self.counter_status = camera_status_name(node, camera) if camera else self.status_name
@@ -227,7 +229,7 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
                 continue
             if start is None:
                 start, t0_bag = time.monotonic(), frame.timestamp
-                bag.write(session.categories_topic, session.info, frame.timestamp, latched=True)
+                bag.write(session.categories_topic, session.info, frame.timestamp, qos=LATCHED_QOS)
             out.drain(session, start + (frame.timestamp - t0_bag) / 1e9 / rate, alive)
             stamp = frame.stamp_ns
             key = unique_key(stamp, used)

@@ -18,7 +18,7 @@ from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
 from panoptic_ros.device import synchronize
 from panoptic_ros.inference.predictor import Predictor
-from panoptic_ros.replay.bag_io import BagWriter, Frame, label_image, rgb_image
+from panoptic_ros.replay.bag_io import LATCHED_QOS, BagWriter, Frame, label_image, rgb_image
 from panoptic_ros.replay.ground_truth import GroundTruthFrame
 from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS, PreviewWriter
@@ -85,7 +85,7 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
                 header = frame.msg.header
                 if recorder.processed == 0:
                     bag.write(node_topic(CATEGORIES), conversions.categories_message(
-                        predictor.categories, predictor.model_name, header), frame.timestamp, latched=True)
+                        predictor.categories, predictor.model_name, header), frame.timestamp, qos=LATCHED_QOS)
                 messages = dict(zip(RESULT_OUTPUTS, conversions.result_messages(result, header)))
                 messages["overlay"] = conversions.overlay_message(render_overlay(rgb, result, colors, overlay_alpha),
                                                                   header)

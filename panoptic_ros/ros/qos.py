@@ -15,9 +15,10 @@ def camera_qos(best_effort: bool = False) -> QoSProfile:
                       reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE)
 
 
-def camera_publisher_qos() -> QoSProfile:
-    """An ordinary camera driver's publisher, as the tools that play one use."""
-    return QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+def camera_publisher_qos(best_effort: bool = False) -> QoSProfile:
+    """A camera driver's publisher, as the tools that play one use: an ordinary (reliable) one, or
+    one on the sensor-data profile (best effort)."""
+    return QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE)
 
 
 def output_qos(depth: int = 5) -> QoSProfile:

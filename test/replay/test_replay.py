@@ -210,6 +210,18 @@ def test_options_that_would_be_ignored_or_fail_later_are_refused_first(extra, me
     assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
+def test_a_camera_recorded_best_effort_is_played_and_heard_best_effort(bag, model, tmp_path):
+    """As the robot's node hears a driver on the sensor-data profile: a reliable reader would hear nothing."""
+    from panoptic_ros.replay.bag_io import BagWriter, recorded_qos
+    path = tmp_path / "sensor_data"
+    with BagWriter(path) as out:
+        for t, msg in read_messages(bag, IMAGE_TOPIC, IMAGE):
+            out.write(IMAGE_TOPIC, msg, t, qos=recorded_qos(depth=5, best_effort=True))
+    assert replay(_args(path, tmp_path / "live", model, "--live", "--rate", "2")) == 0
+    report = json.loads((tmp_path / "live" / "report.json").read_text())
+    assert report["camera_reliability"] == "best_effort" and report["processed"] >= 1
+
+
 @pytest.mark.parametrize("camera", ["", "front"])
 def test_live_replay_measures_the_running_node(camera, bag, model, tmp_path):
     out = tmp_path / "live"
