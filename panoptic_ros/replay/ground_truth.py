@@ -3,6 +3,7 @@ folder, checked against the model's categories before anything runs."""
 from __future__ import annotations
 
 import dataclasses
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,36 @@ from panoptic_ros.structures import VOID_ID, category_of
 
 
 @dataclasses.dataclass(frozen=True)
-class GroundTruthFrame:
-    """One frame's labels in the ``~/panoptic`` encoding, and the values of its crowd regions (a crowd
-    is never a miss, and a prediction on one of its category is no false positive)."""
+class PackedLabels:
+    """A label image (``~/panoptic`` encoding) held compressed: a replay keeps one per frame with ground
+    truth until it is scored, and label images compress tens of times, so a long labelled bag fits."""
 
-    panoptic: np.ndarray
+    data: bytes
+    shape: tuple[int, ...]
+
+    @classmethod
+    def pack(cls, labels: np.ndarray) -> "PackedLabels":
+        return cls(zlib.compress(np.ascontiguousarray(labels, np.int32).tobytes(), 1), labels.shape)
+
+    def unpack(self) -> np.ndarray:
+        return np.frombuffer(zlib.decompress(self.data), np.int32).reshape(self.shape)
+
+
+@dataclasses.dataclass(frozen=True)
+class GroundTruthFrame:
+    """One frame's labels, and the values of its crowd regions (a crowd is never a miss, and a
+    prediction on one of its category is no false positive)."""
+
+    labels: PackedLabels
     crowd: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(cls, panoptic: np.ndarray, crowd: frozenset[int] = frozenset()) -> "GroundTruthFrame":
+        return cls(PackedLabels.pack(panoptic), crowd)
+
+    @property
+    def panoptic(self) -> np.ndarray:
+        return self.labels.unpack()
 
 
 def from_label_topic(bag: Path, topic: str) -> dict[int, GroundTruthFrame]:
@@ -36,7 +61,7 @@ def from_label_topic(bag: Path, topic: str) -> dict[int, GroundTruthFrame]:
         if stamp in out:
             raise ValueError(f"{topic}: two label images have the stamp {stamp}; ground truth is paired with frames "
                              "by stamp, so each label image needs its frame's own")
-        out[stamp] = GroundTruthFrame(label_image(msg))
+        out[stamp] = GroundTruthFrame.of(label_image(msg))
     return out
 
 
@@ -52,7 +77,7 @@ def from_coco_panoptic(gt_json: Path, gt_dir: Path) -> dict[int, GroundTruthFram
         segments, categories, crowd = ds.load_segments(i)
         panoptic = panoptic_ids(segments, categories, things)
         pairs = np.unique(np.stack([segments.ravel(), panoptic.ravel()]), axis=1)  # segment id -> its value
-        out[int(name)] = GroundTruthFrame(panoptic, frozenset(int(v) for s, v in pairs.T if s in crowd))
+        out[int(name)] = GroundTruthFrame.of(panoptic, frozenset(int(v) for s, v in pairs.T if s in crowd))
     return out
 
 

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from panoptic_msgs.msg import PanopticInfo
 from sensor_msgs.msg import CompressedImage, Image
@@ -25,7 +24,7 @@ from tqdm import tqdm
 
 from panoptic_ros.categories import Category, CategoryTable
 from panoptic_ros.replay.bag_io import LATCHED_QOS, BagWriter, Frame, label_image, rgb_image, stamp_ns
-from panoptic_ros.replay.ground_truth import GroundTruthFrame
+from panoptic_ros.replay.ground_truth import GroundTruthFrame, PackedLabels
 from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS, PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
@@ -149,7 +148,7 @@ class _OutputRecorder:
         self.bag, self.topics, self.recorder, self.preview = bag, topics, recorder, preview
         self.ground_truth = ground_truth
         self.sent: dict[int, _Sent] = {}
-        self.to_score: list[tuple[int, np.ndarray]] = []  # (stamp, panoptic image) of frames with ground truth
+        self.to_score: list[tuple[int, PackedLabels]] = []  # (stamp, panoptic image) of frames with ground truth
         self.last_arrival = 0.0
         self.strays = 0  # outputs of no frame of this replay, or a second one of a frame
 
@@ -171,7 +170,7 @@ class _OutputRecorder:
         elif name == "overlay":
             self.preview.add(rgb_image(msg))
         elif name == "panoptic" and sent.stamp in self.ground_truth:
-            self.to_score.append((sent.stamp, label_image(msg)))
+            self.to_score.append((sent.stamp, PackedLabels.pack(label_image(msg))))
 
     def waiting_for_overlay(self) -> bool:
         """Whether a frame answered on ``~/segments`` still lacks its overlay."""
@@ -194,7 +193,7 @@ class _OutputRecorder:
 
     def score(self) -> None:
         for stamp, panoptic in self.to_score:
-            self.recorder.add_ground_truth(stamp, self.ground_truth[stamp], panoptic)
+            self.recorder.add_ground_truth(stamp, self.ground_truth[stamp], panoptic.unpack())
 
 
 def _unanswered(counters: dict[str, int], baseline: dict[str, int]) -> int:

@@ -61,15 +61,16 @@ class ReplayRecorder:
 
     def add_ground_truth(self, stamp: int, truth: GroundTruthFrame, pred_panoptic: np.ndarray) -> None:
         """Score one frame against its ground truth; one that cannot be (another size) is skipped."""
-        if truth.panoptic.shape != pred_panoptic.shape:
-            self.gt_skipped.append(f"{stamp}: ground truth {truth.panoptic.shape} and frame {pred_panoptic.shape} "
+        if truth.labels.shape != pred_panoptic.shape:
+            self.gt_skipped.append(f"{stamp}: ground truth {truth.labels.shape} and frame {pred_panoptic.shape} "
                                    "differ in size")
             return
-        gt, gt_cats = panoptic_to_segments(truth.panoptic)
+        truth_panoptic = truth.panoptic
+        gt, gt_cats = panoptic_to_segments(truth_panoptic)
         pred, pred_cats = panoptic_to_segments(pred_panoptic)
         crowd = {value + 1 for value in truth.crowd}  # panoptic_to_segments' ids: the value + 1
         self.pq.add(gt, gt_cats, crowd, pred, pred_cats)
-        self.iou.add(semantic_from_panoptic(truth.panoptic), semantic_from_panoptic(pred_panoptic))
+        self.iou.add(semantic_from_panoptic(truth_panoptic), semantic_from_panoptic(pred_panoptic))
         self.gt_frames += 1
         self.gt_matched.add(stamp)
 

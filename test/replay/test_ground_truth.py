@@ -42,9 +42,17 @@ def test_categories_the_model_lacks_are_named_before_anything_runs(tmp_path):
     gt = from_coco_panoptic(*_road_and_a_crowd_of_cars(tmp_path, crowd_category=14))
     with pytest.raises(ValueError, match=r"category ids the model does not know: \[14\]"):
         check_categories(gt, STREET_CATEGORIES)
-    check_categories({0: GroundTruthFrame(np.array([[ROAD_ID, VOID_ID]]))}, STREET_CATEGORIES)
+    check_categories({0: GroundTruthFrame.of(np.array([[ROAD_ID, VOID_ID]]))}, STREET_CATEGORIES)
 
 
 def test_files_not_named_by_a_stamp_are_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="'frame_0001.png' is not named by its frame's stamp"):
         from_coco_panoptic(*_road_and_a_crowd_of_cars(tmp_path, stamp="frame_0001"))
+
+
+def test_label_images_are_held_compressed_and_come_back_exactly():
+    labels = np.full((512, 1024), ROAD_ID, np.int32)
+    labels[100:200, 300:400] = VOID_ID
+    frame = GroundTruthFrame.of(labels)
+    assert np.array_equal(frame.panoptic, labels) and frame.panoptic.dtype == np.int32
+    assert len(frame.labels.data) < labels.nbytes / 100
