@@ -11,9 +11,10 @@ their sources are at hand (they are pure Python)::
 The node runs from a throw-away ament prefix that points ``lib/panoptic_ros/panoptic_node`` at this
 checkout's virtual environment (what ``colcon build`` would install). Where ``composition_interfaces``
 (imported by launch_ros, unused by a plain node) is not installed, an empty stand-in is put on the path.
-Five launches: ``autostart:=false`` driven to active by launch's own ``ChangeState`` events,
-the default (the node activates itself), two cameras, compressed input, and two cameras named in
-a params file with an integer given for a double parameter. Exits 1 if a launch does not end as expected.
+Six launches: ``autostart:=false`` driven to active by launch's own ``ChangeState`` events,
+the default (the node activates itself), two cameras, compressed input, two cameras named in
+a params file with an integer given for a double parameter, and ``model``, ``use_sim_time`` and
+``log_level`` given. Exits 1 if a launch does not end as expected.
 """
 from __future__ import annotations
 
@@ -137,7 +138,10 @@ def main() -> int:
                    False, ["active"], {"sub:/cam/img/compressed"}),
                   ("cameras from a params file, an integer for a double", base | {
                       "params_file": str(_params_file(root, cameras=["front", "left"])),
-                      "camera": "[/f/img, /l/img]", "score_threshold": "1"}, False, ["active"], two)]
+                      "camera": "[/f/img, /l/img]", "score_threshold": "1"}, False, ["active"], two),
+                  ("a model path, sim time and a log level", base | {
+                      "model": str(REPO / "models" / "street_lite0.pt"), "use_sim_time": "true",
+                      "log_level": "debug"}, False, ["active"], one)]
         failed = False
         for title, arguments, drive, want_states, want_topics in checks:
             states, topics = _launch(arguments, drive)
