@@ -53,8 +53,13 @@ test: setup
 demo: setup
 	$(RUN) $(PY) -m panoptic_ros.demo
 
+# The shipped model's recipe (models/README.md): stage 1 from ImageNet, stage 2 fine-tunes it at a
+# lower learning rate; each stage resumes where a stopped run left it.
+STAGE2 := init_from=runs/street_lite0/last.pt lr=0.0003 warmup_iterations=100 iterations=2000 \
+	checkpoint_every=500 output_dir=runs/street_lite0_stage2
 train: setup
 	$(RUN) $(PY) -m panoptic_ros.train --config config/train_camvid.yaml --resume
+	$(RUN) $(PY) -m panoptic_ros.train --config config/train_camvid.yaml $(STAGE2) --resume
 
 bench: setup
 	$(RUN) $(PY) -m panoptic_ros.bench
