@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+from rclpy.qos import QoSProfile
 from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import Reader, Writer
@@ -86,33 +87,28 @@ def open_reader(path: Path) -> Reader:
     return reader
 
 
-def count_messages(path: Path, topic: str) -> int:
-    """Messages of ``topic`` according to the bag's metadata (for progress bars)."""
+@dataclasses.dataclass(frozen=True)
+class TopicSummary:
+    """What a bag's metadata says of one topic, read once before a replay."""
+
+    cls: type           # its message class
+    count: int          # messages (for progress bars)
+    rate: float | None  # messages per second over the bag's span (None: fewer than two), what a preview
+                        # plays at so it runs at the camera's speed
+    best_effort: bool   # recorded from best-effort publishers only (a driver on the sensor-data profile);
+                        # a bag that recorded no QoS counts as reliable, the ordinary driver's
+
+
+def topic_summary(path: Path, topic: str, types: dict[str, type]) -> TopicSummary:
+    """``topic``'s summary; ``BagError`` when the bag cannot be read or lacks it (naming what it has)."""
     reader = open_reader(path)
     try:
-        return sum(c.msgcount for c in reader.connections if c.topic == topic)
-    finally:
-        reader.close()
-
-
-def frame_rate(path: Path, topic: str) -> float | None:
-    """``topic``'s mean rate over the bag (messages per second of the bag's span), from its metadata:
-    what a preview video plays at so it runs at the camera's speed; None for fewer than two messages."""
-    reader = open_reader(path)
-    try:
-        count = sum(c.msgcount for c in reader.connections if c.topic == topic)
-        return (count - 1) / (reader.duration / 1e9) if count > 1 and reader.duration > 0 else None
-    finally:
-        reader.close()
-
-
-def recorded_best_effort(path: Path, topic: str) -> bool:
-    """Whether ``topic`` was recorded from best-effort publishers only (a driver on the sensor-data
-    profile); a bag that recorded no QoS counts as reliable, the ordinary driver's."""
-    reader = open_reader(path)
-    try:
-        offered = [q for c in reader.connections if c.topic == topic for q in c.ext.offered_qos_profiles]
-        return bool(offered) and all(q.reliability == QosReliability.BEST_EFFORT for q in offered)
+        conns, cls = _connections(reader, path, topic, types)
+        count = sum(c.msgcount for c in conns)
+        span = reader.duration - 1  # the bag's: the topic's own would need every message read
+        offered = [q for c in conns for q in c.ext.offered_qos_profiles]
+        return TopicSummary(cls, count, (count - 1) / (span / 1e9) if count > 1 and span > 0 else None,
+                            bool(offered) and all(q.reliability == QosReliability.BEST_EFFORT for q in offered))
     finally:
         reader.close()
 
@@ -126,15 +122,6 @@ def _connections(reader: Reader, path: Path, topic: str, types: dict[str, type])
     if conns[0].msgtype not in types:
         raise BagError(f"topic {topic!r} has type {conns[0].msgtype}, expected one of {sorted(types)}")
     return conns, types[conns[0].msgtype]
-
-
-def message_class(path: Path, topic: str, types: dict[str, type]) -> type:
-    """The class of ``topic``'s messages, which must be one of ``types``."""
-    reader = open_reader(path)
-    try:
-        return _connections(reader, path, topic, types)[1]
-    finally:
-        reader.close()
 
 
 def _serialized(path: Path, topic: str, types: dict[str, type]) -> Iterator[tuple[int, bytes, type]]:
@@ -198,20 +185,18 @@ def rgb_image(msg: Image) -> np.ndarray:
     return np.array(image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data))
 
 
-_NEVER = QosTime(sec=0x7FFFFFFF, nsec=0xFFFFFFFF)  # rosbag2's "infinite" duration
+_INFINITE = QosTime(sec=9223372036, nsec=854775807)  # how rosbag2 writes an infinite duration
 
 
-def recorded_qos(depth: int, best_effort: bool = False, latched: bool = False) -> Qos:
-    """A publisher's QoS as rosbag2 records it, so ``ros2 bag play`` offers the topic the same way."""
-    return Qos(history=QosHistory.KEEP_LAST, depth=depth,
-               reliability=QosReliability.BEST_EFFORT if best_effort else QosReliability.RELIABLE,
-               durability=QosDurability.TRANSIENT_LOCAL if latched else QosDurability.VOLATILE,
-               deadline=_NEVER, lifespan=_NEVER, liveliness=QosLiveliness.AUTOMATIC,
-               liveliness_lease_duration=_NEVER, avoid_ros_namespace_conventions=False)
+def recorded_qos(profile: QoSProfile) -> Qos:
+    """An rclpy publisher profile (``ros.qos``) as rosbag2 records it, so ``ros2 bag play`` offers the
+    topic the same way (a latched ``~/categories`` reaches a subscriber that joins later)."""
+    return Qos(history=QosHistory(profile.history.value), depth=profile.depth,
+               reliability=QosReliability(profile.reliability.value),
+               durability=QosDurability(profile.durability.value), deadline=_INFINITE, lifespan=_INFINITE,
+               liveliness=QosLiveliness.AUTOMATIC, liveliness_lease_duration=_INFINITE,
+               avoid_ros_namespace_conventions=False)
 
-
-# a latched topic (``~/categories``): a subscriber that joins the played bag later still gets it
-LATCHED_QOS = recorded_qos(depth=1, latched=True)
 
 # rosbag2's metadata format 8: what Humble, Jazzy and Kilted all read (9 writes QoS as a list, which
 # Humble's reader takes for a string and fails on).
@@ -219,8 +204,8 @@ METADATA_VERSION = 8
 
 
 class BagWriter:
-    """Write rclpy messages to a new rosbag2 (mcap by default) that any ROS 2 distribution and any MCAP
-    tool reads: an mcap's chunks are zstd-compressed inside the file (MCAP's own compression, which
+    """Write rclpy messages to a new rosbag2 (mcap by default) that Humble, Jazzy and Kilted and any MCAP
+    tool read: an mcap's chunks are zstd-compressed inside the file (MCAP's own compression, which
     Foxglove and ``mcap`` read), never each message (rosbag2's per-message mode, which only
     ``ros2 bag`` undoes, and only with the metadata beside the file); sqlite3 is stored plain."""
 
@@ -235,7 +220,7 @@ class BagWriter:
 
     def write(self, topic: str, msg: Any, timestamp: int, qos: Qos | None = None) -> None:
         """``msg`` on ``topic`` at bag time ``timestamp`` (ns); ``qos``: the QoS the topic is recorded as
-        offered with (``LATCHED_QOS``, ...; its first message decides; None: none recorded)."""
+        offered with (``recorded_qos``; its first message decides; None: none recorded)."""
         if topic not in self.connections:
             module = type(msg).__module__.split(".")[0]
             msgtype = f"{module}/msg/{type(msg).__name__}"

@@ -28,9 +28,7 @@ from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.arguments import positive_float, positive_int
 from panoptic_ros.image_size import check_inference_size
-from panoptic_ros.replay.bag_io import (
-    IMAGE_TYPES, BagError, count_messages, frame_rate, message_class, read_frames, recorded_best_effort,
-)
+from panoptic_ros.replay.bag_io import IMAGE_TYPES, BagError, TopicSummary, read_frames, topic_summary
 from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS
 from panoptic_ros.replay.ground_truth import (
     GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
@@ -85,34 +83,35 @@ def _node_params(args: argparse.Namespace) -> dict[str, str]:
     return params
 
 
-def frames_to_replay(args: argparse.Namespace) -> int:
-    """The camera topic's message count, checked before a model loads or a node starts for nothing.
+def camera_topic_summary(args: argparse.Namespace) -> TopicSummary:
+    """The camera topic's summary, checked before a model loads or a node starts for nothing.
 
     Raises:
         BagError: the bag cannot be read, lacks the topic (the error lists its topics), or the topic is empty.
     """
-    message_class(args.bag, args.topic, IMAGE_TYPES)
-    total = count_messages(args.bag, args.topic)
-    if total == 0:
+    summary = topic_summary(args.bag, args.topic, IMAGE_TYPES)
+    if summary.count == 0:
         raise BagError(f"topic {args.topic} of {args.bag} has no messages")
-    return total
+    return summary
 
 
-def run_live(args: argparse.Namespace, total: int, gt: dict, out: Path) -> dict[str, Any]:
+def run_live(args: argparse.Namespace, topic: TopicSummary, gt: dict, out: Path) -> dict[str, Any]:
     """Through ``panoptic_node``: one this replay starts on a DDS domain of its own (loopback), both
     processes carrying frames through shared memory (``large_frames_transport``), or with
     ``--no-start-node`` the one running on the ambient domain and settings (in ``--namespace``, the
-    frames for its camera ``--camera``)."""
+    frames for its camera ``--camera``). A camera recorded best effort is played so to a node this
+    replay starts, which is told to listen so, as the robot's node hears that driver; a running node
+    may listen reliable, which a best-effort publisher never reaches, so it gets a reliable one."""
     from panoptic_ros.replay.live import LiveSession, replay_live
-    compressed = message_class(args.bag, args.topic, IMAGE_TYPES) is CompressedImage
-    best_effort = recorded_best_effort(args.bag, args.topic)  # played as recorded, as the robot's node hears it
+    compressed = topic.cls is CompressedImage
+    best_effort = topic.best_effort and not args.no_start_node
     node = None
     ros_env = {} if args.no_start_node else private_ros_env() | large_frames_transport()
     if not args.no_start_node:
         params = _node_params(args) | {"input_transport": "compressed" if compressed else "raw"}
         if args.camera:
-            params["cameras"] = f"[{args.camera}]"
-        if best_effort:  # the node decides when it activates, before this replay's publisher exists
+            params["cameras"] = f"['{args.camera}']"  # quoted: [on] would be a list of booleans
+        if best_effort:  # whatever publishers the node sees on the topic when it activates
             params[f"qos_overrides.{args.topic}.subscription.reliability"] = "best_effort"
         cmd = node_command(params, {camera_topic(args.camera, input_topic(compressed)): args.topic})
         node = subprocess.Popen(cmd, stdout=open(out / "node.log", "w"), stderr=subprocess.STDOUT,
@@ -123,8 +122,9 @@ def run_live(args: argparse.Namespace, total: int, gt: dict, out: Path) -> dict[
         session.wait_ready(args.startup_timeout, alive, counters=args.no_start_node)
         if gt:
             check_categories(gt, session.categories())
-        recorder, extra = replay_live(read_frames(args.bag, args.topic), total, session, out, gt, args.rate,
-                                      args.settle, alive, args.storage, not args.quiet, _preview_fps(args))
+        recorder, extra = replay_live(read_frames(args.bag, args.topic), topic.count, session, out, gt, args.rate,
+                                      args.settle, alive, args.storage, not args.quiet,
+                                      topic.rate or DEFAULT_PREVIEW_FPS)
     finally:
         session.close()
         if node is not None:
@@ -135,10 +135,12 @@ def run_live(args: argparse.Namespace, total: int, gt: dict, out: Path) -> dict[
                 node.kill()
                 node.wait()
     if recorder.processed == 0:
-        where = "" if node else (f" (is the running node's namespace {args.namespace or '/'!r} and camera "
-                                 f"{args.camera or '(unnamed)'!r}? --namespace, --camera)")
+        counted = recorder.bad_frames + recorder.failed_frames
+        why = (f": {counted} bad or failed ({'; '.join(recorder.errors[:3])})" if counted else
+               "" if node else (f" (is the running node's namespace {args.namespace or '/'!r} and camera "
+                                f"{args.camera or '(unnamed)'!r}? --namespace, --camera)"))
         raise RuntimeError(f"the node answered none of the {recorder.frames_in} frames of {args.topic} on "
-                           f"{session.output_topics['segments']}{where}")
+                           f"{session.output_topics['segments']}{why}")
     diag = extra["node_diagnostics"]
     settings = {} if args.no_start_node else _settings(args, args.head or "the model's default")  # a running
     # node's own are not known here
@@ -149,11 +151,6 @@ def run_live(args: argparse.Namespace, total: int, gt: dict, out: Path) -> dict[
                             **settings, **extra})
 
 
-def _preview_fps(args: argparse.Namespace) -> float:
-    """The camera's recorded rate, so the preview plays at its speed (live: of the frames answered)."""
-    return frame_rate(args.bag, args.topic) or DEFAULT_PREVIEW_FPS
-
-
 def _settings(args: argparse.Namespace, head: str) -> dict[str, Any]:
     """What the network was run with, beyond model, device and mask cues: reports of different
     settings must be told apart."""
@@ -161,7 +158,7 @@ def _settings(args: argparse.Namespace, head: str) -> dict[str, Any]:
             "inference_size": list(args.inference_size)}
 
 
-def run_offline(args: argparse.Namespace, total: int, gt: dict, out: Path) -> dict[str, Any]:
+def run_offline(args: argparse.Namespace, topic: TopicSummary, gt: dict, out: Path) -> dict[str, Any]:
     """The replay in this process, through the node's own predictor (no DDS): its report."""
     from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor, shipped_model_path
     from panoptic_ros.replay.offline import replay_offline
@@ -170,9 +167,9 @@ def run_offline(args: argparse.Namespace, total: int, gt: dict, out: Path) -> di
         args.device, args.precision, args.mask_cues, args.head, args.score_threshold, size))
     if gt:
         check_categories(gt, predictor.categories)
-    recorder = replay_offline(read_frames(args.bag, args.topic), total, predictor, out, args.batch, gt,
+    recorder = replay_offline(read_frames(args.bag, args.topic), topic.count, predictor, out, args.batch, gt,
                               camera=args.camera, storage=args.storage, progress=not args.quiet,
-                              preview_fps=_preview_fps(args))
+                              preview_fps=topic.rate or DEFAULT_PREVIEW_FPS)
     if recorder.processed == 0:
         raise ImageEncodingError(f"no frame of {args.topic} could be used: {'; '.join(recorder.errors + recorder.failures)}")
     return recorder.finish({"mode": "offline", "batch": args.batch, "model": predictor.model_name,
@@ -188,8 +185,10 @@ NODE_SETTINGS = ("model", "device", "precision", "mask_cues", "head", "score_thr
 
 def _check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse, before any work, values out of range and options that would be silently ignored."""
+    flags = {action.dest: action.option_strings[0] for action in p._actions if action.option_strings}
+
     def given(names: tuple[str, ...]) -> str:
-        return ", ".join("--" + n.replace("_", "-") for n in names if getattr(args, n) != p.get_default(n))
+        return ", ".join(flags[n] for n in names if getattr(args, n) != p.get_default(n))
 
     if not args.out.name or args.out.name == "..":
         p.error(f"--out must name a folder of the replay's own, got {str(args.out)!r}")
@@ -248,13 +247,13 @@ def main(argv: list[str] | None = None) -> int:
     _check_arguments(p, args)
     keep_frame_buffers()  # frames at camera resolution, as in the node
     try:
-        total = frames_to_replay(args)
+        topic = camera_topic_summary(args)
         gt = ground_truth(args)
         with StagedOutput(args.out) as out:
             if args.live:
-                report = run_live(args, total, gt, out)
+                report = run_live(args, topic, gt, out)
             else:
-                report = run_offline(args, total, gt, out)
+                report = run_offline(args, topic, gt, out)
             written = {key: str(args.out / name) for key, name in OUTPUT_FILES.items() if (out / name).exists()}
             report = {"bag": str(args.bag), "topic": args.topic, **report,
                       "outputs": written | {"report": str(args.out / "report.json")}}

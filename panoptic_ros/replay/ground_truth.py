@@ -26,9 +26,11 @@ class PackedLabels:
 
     @classmethod
     def pack(cls, labels: np.ndarray) -> "PackedLabels":
+        """``labels`` (any integer type within int32), compressed fast (zlib level 1)."""
         return cls(zlib.compress(np.ascontiguousarray(labels, np.int32).tobytes(), 1), labels.shape)
 
     def unpack(self) -> np.ndarray:
+        """The label image as packed, as int32 (read-only: a view of the decompressed bytes)."""
         return np.frombuffer(zlib.decompress(self.data), np.int32).reshape(self.shape)
 
 
@@ -42,10 +44,12 @@ class GroundTruthFrame:
 
     @classmethod
     def of(cls, panoptic: np.ndarray, crowd: frozenset[int] = frozenset()) -> "GroundTruthFrame":
+        """A frame of the label image ``panoptic`` (packed) and its crowd values."""
         return cls(PackedLabels.pack(panoptic), crowd)
 
     @property
     def panoptic(self) -> np.ndarray:
+        """The label image, unpacked anew on each access."""
         return self.labels.unpack()
 
 

@@ -18,12 +18,13 @@ from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
 from panoptic_ros.device import synchronize
 from panoptic_ros.inference.predictor import Predictor
-from panoptic_ros.replay.bag_io import LATCHED_QOS, BagWriter, Frame, label_image, rgb_image
+from panoptic_ros.replay.bag_io import BagWriter, Frame, label_image, recorded_qos, rgb_image
 from panoptic_ros.replay.ground_truth import GroundTruthFrame
 from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS, PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros import conversions
+from panoptic_ros.ros.qos import latched_qos
 from panoptic_ros.ros.topics import CATEGORIES, RESULT_OUTPUTS, camera_topic, node_topic
 
 def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder: ReplayRecorder
@@ -85,7 +86,7 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
                 header = frame.msg.header
                 if recorder.processed == 0:
                     bag.write(node_topic(CATEGORIES), conversions.categories_message(
-                        predictor.categories, predictor.model_name, header), frame.timestamp, qos=LATCHED_QOS)
+                        predictor.categories, predictor.model_name, header), frame.timestamp, qos=recorded_qos(latched_qos()))
                 messages = dict(zip(RESULT_OUTPUTS, conversions.result_messages(result, header)))
                 messages["overlay"] = conversions.overlay_message(render_overlay(rgb, result, colors, overlay_alpha),
                                                                   header)

@@ -8,17 +8,21 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 CAMERA_DEPTH = 5  # the camera subscription's queue: see the README on frames_lost
 
 
+def _camera_reliability(best_effort: bool) -> ReliabilityPolicy:
+    """Best effort for a driver on the sensor-data profile, else an ordinary driver's reliable."""
+    return ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE
+
+
 def camera_qos(best_effort: bool = False) -> QoSProfile:
     """A camera subscription's: reliable (a best-effort reader loses most full-size frames from a
     reliable driver over Fast DDS), or best effort for a driver on the sensor-data profile."""
-    return QoSProfile(depth=CAMERA_DEPTH, history=HistoryPolicy.KEEP_LAST,
-                      reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE)
+    return QoSProfile(depth=CAMERA_DEPTH, history=HistoryPolicy.KEEP_LAST, reliability=_camera_reliability(best_effort))
 
 
 def camera_publisher_qos(best_effort: bool = False) -> QoSProfile:
     """A camera driver's publisher, as the tools that play one use: an ordinary (reliable) one, or
     one on the sensor-data profile (best effort)."""
-    return QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE)
+    return QoSProfile(depth=10, reliability=_camera_reliability(best_effort))
 
 
 def output_qos(depth: int = 5) -> QoSProfile:

@@ -12,7 +12,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from panoptic_ros.data.dataset import SyntheticStreetScenes
-from panoptic_ros.replay.bag_io import BagError, frame_rate, open_reader, read_frames, typestore
+from panoptic_ros.replay.bag_io import IMAGE_TYPES, BagError, open_reader, read_frames, topic_summary, typestore
 from panoptic_ros.replay.sample_bag import IMAGE_TOPIC, write_sample_bag
 
 
@@ -51,8 +51,10 @@ def test_a_folder_without_metadata_names_what_to_do(tmp_path):
         open_reader(tmp_path / "empty")
 
 
-def test_a_topics_frame_rate_comes_from_the_bags_metadata(tmp_path):
+def test_a_topics_summary_comes_from_the_bags_metadata(tmp_path):
     bag = write_sample_bag(tmp_path / "bag", SyntheticStreetScenes(4, 5, 32, 64), 4, rate_hz=20.0)
-    assert frame_rate(bag, IMAGE_TOPIC) == pytest.approx(20.0, rel=1e-6)
+    summary = topic_summary(bag, IMAGE_TOPIC, IMAGE_TYPES)
+    assert (summary.cls, summary.count, summary.best_effort) == (Image, 4, False)
+    assert summary.rate == pytest.approx(20.0, rel=1e-6)
     one = write_sample_bag(tmp_path / "one", SyntheticStreetScenes(1, 5, 32, 64), 1)
-    assert frame_rate(one, IMAGE_TOPIC) is None
+    assert topic_summary(one, IMAGE_TOPIC, IMAGE_TYPES).rate is None

@@ -156,7 +156,9 @@ def test_unknown_encodings_are_counted_and_an_all_bad_bag_fails(tmp_path, model,
 def test_a_running_node_in_a_namespace_is_replayed_through_its_named_camera(bag, model, tmp_path, monkeypatch):
     """``--no-start-node``: the node as a robot runs it (a namespace; camera ``front`` remapped to the
     bag's topic) answers on ``~/front/...``; the output bag keeps those names, and the report's node
-    counters have seen the last answer."""
+    counters have seen the last answer. The bag recorded its camera best effort, but the running node
+    listens reliable (nothing published when it activated), so the replay publishes reliable."""
+    bag = _best_effort_copy(bag, tmp_path / "sensor_data")
     env = isolated_ros_env()
     node = NodeProcess(env, {"model": model, "score_threshold": "0.0", "inference_size": "[64,128]",
                              "cameras": "[front]", "device": "cpu"}, tmp_path / "node.log",
@@ -172,6 +174,7 @@ def test_a_running_node_in_a_namespace_is_replayed_through_its_named_camera(bag,
     report = json.loads((out / "report.json").read_text())
     assert report["processed"] >= 1 and report["processed"] + report["dropped"] == 6
     assert int(report["node_diagnostics"]["frames_processed"]) == report["processed"]
+    assert report["camera_reliability"] == "reliable"
     segments = list(read_messages(out / "output_bag", "/robot1/panoptic/front/segments",
                                   {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation}))
     assert len(segments) == report["processed"]
@@ -199,6 +202,7 @@ def test_a_running_node_that_answers_on_other_topics_is_an_error_naming_the_opti
     (["--rate", "2"], "--rate: for a live replay (--live) only"),
     (["--live", "--batch", "2"], "--batch applies offline only"),
     (["--live", "--no-start-node", "--head", "upsnet"], "--head would be ignored"),
+    (["--live", "--no-start-node", "--no-mask-cues"], "--no-mask-cues would be ignored"),
     (["--namespace", "robot1"], "--namespace: for a node already running"),
     (["--camera", "front left"], "distinct camera names"),
     (["--inference-size", "10", "10"], "--inference-size [10, 10] is out of range"),
@@ -210,13 +214,20 @@ def test_options_that_would_be_ignored_or_fail_later_are_refused_first(extra, me
     assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_a_camera_recorded_best_effort_is_played_and_heard_best_effort(bag, model, tmp_path):
-    """As the robot's node hears a driver on the sensor-data profile: a reliable reader would hear nothing."""
+def _best_effort_copy(bag: Path, path: Path) -> Path:
+    """The bag's camera as recorded from a driver on the sensor-data profile (best effort)."""
     from panoptic_ros.replay.bag_io import BagWriter, recorded_qos
-    path = tmp_path / "sensor_data"
+    from panoptic_ros.ros.qos import camera_publisher_qos
     with BagWriter(path) as out:
         for t, msg in read_messages(bag, IMAGE_TOPIC, IMAGE):
-            out.write(IMAGE_TOPIC, msg, t, qos=recorded_qos(depth=5, best_effort=True))
+            out.write(IMAGE_TOPIC, msg, t, qos=recorded_qos(camera_publisher_qos(best_effort=True)))
+    return path
+
+
+def test_a_camera_recorded_best_effort_is_played_and_heard_best_effort(bag, model, tmp_path):
+    """As the robot's node hears a driver on the sensor-data profile (the node this replay starts is
+    told to listen best effort, whatever it sees when it activates)."""
+    path = _best_effort_copy(bag, tmp_path / "sensor_data")
     assert replay(_args(path, tmp_path / "live", model, "--live", "--rate", "2")) == 0
     report = json.loads((tmp_path / "live" / "report.json").read_text())
     assert report["camera_reliability"] == "best_effort" and report["processed"] >= 1
