@@ -136,14 +136,17 @@ def run_live(args: argparse.Namespace, topic: TopicSummary, gt: dict, out: Path)
                 node.wait()
     if recorder.processed == 0:
         counted = recorder.bad_frames + recorder.failed_frames
-        why = (f": {counted} bad or failed ({'; '.join(recorder.errors[:3])})" if counted else
-               "" if node else (f" (is the running node's namespace {args.namespace or '/'!r} and camera "
-                                f"{args.camera or '(unnamed)'!r}? --namespace, --camera)"))
+        why = ""
+        if counted:
+            why = f": {counted} bad or failed ({'; '.join(recorder.errors[:3])})"
+        elif args.no_start_node:
+            why = (f" (is the running node's namespace {args.namespace or '/'!r} and camera "
+                   f"{args.camera or '(unnamed)'!r}? --namespace, --camera)")
         raise RuntimeError(f"the node answered none of the {recorder.frames_in} frames of {args.topic} on "
                            f"{session.output_topics['segments']}{why}")
     diag = extra["node_diagnostics"]
-    settings = {} if args.no_start_node else _settings(args, args.head or "the model's default")  # a running
-    # node's own are not known here
+    # a running node's own settings are not known here
+    settings = {} if args.no_start_node else _settings(args, args.head or "the model's default")
     reliability = "best_effort" if best_effort else "reliable"
     return recorder.finish({"mode": "live", "rate": args.rate, "camera_reliability": reliability,
                             "model": diag.get("model"), "device": diag.get("device"),
