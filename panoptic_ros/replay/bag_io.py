@@ -62,7 +62,8 @@ class Frame:
 
 def open_reader(path: Path) -> Reader:
     """A rosbag2 reader of ``path``: a bag folder (or its ``metadata.yaml``), or one ``.mcap`` / ``.db3``
-    file (also a folder holding just that file without its ``metadata.yaml``); what cannot be read is a ``BagError`` saying what to do."""
+    file (also a folder holding just that file without its ``metadata.yaml``); what cannot be read is a
+    ``BagError`` saying what to do."""
     if not path.exists():
         raise BagError(f"bag {path} does not exist")
     if path.name == "metadata.yaml":

@@ -31,7 +31,7 @@ from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros.diagnostics import camera_status_name, status_name
 from panoptic_ros.ros.qos import camera_publisher_qos, latched_qos, output_qos
 from panoptic_ros.ros.spinning_node import SpinningNode
-from panoptic_ros.ros.topics import CATEGORIES, DIAGNOSTICS, OUTPUTS, camera_topic, node_name, node_topic
+from panoptic_ros.ros.topics import CATEGORIES, DIAGNOSTICS, OUTPUTS, camera_output_topic, node_name, node_topic
 
 # the node's counters of frames it took in but did not answer (``ros/diagnostics.py``)
 UNANSWERED = ("bad_frames", "errors", "frames_dropped", "frames_lost")
@@ -53,7 +53,7 @@ class LiveSession:
         node = node_name(namespace)
         self.status_name = status_name(node)  # the node's entry in /diagnostics
         self.counter_status = camera_status_name(node, camera) if camera else self.status_name
-        self.output_topics = {name: node_topic(camera_topic(camera, name), namespace) for name in OUTPUTS}
+        self.output_topics = {name: camera_output_topic(name, camera, namespace) for name in OUTPUTS}
         self.categories_topic = node_topic(CATEGORIES, namespace)
         self.outputs: queue.SimpleQueue[tuple[str, float, Any]] = queue.SimpleQueue()  # (topic, arrival, msg)
         self.info: PanopticInfo | None = None

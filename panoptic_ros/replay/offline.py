@@ -25,7 +25,7 @@ from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS, PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros import conversions
 from panoptic_ros.ros.qos import latched_qos
-from panoptic_ros.ros.topics import CATEGORIES, RESULT_OUTPUTS, camera_topic, node_topic
+from panoptic_ros.ros.topics import CATEGORIES, RESULT_OUTPUTS, camera_output_topic, node_topic
 
 def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder: ReplayRecorder
              ) -> Iterable[list[tuple[Frame, torch.Tensor]]]:
@@ -86,12 +86,13 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
                 header = frame.msg.header
                 if recorder.processed == 0:
                     bag.write(node_topic(CATEGORIES), conversions.categories_message(
-                        predictor.categories, predictor.model_name, header), frame.timestamp, qos=recorded_qos(latched_qos()))
+                        predictor.categories, predictor.model_name, header), frame.timestamp,
+                        qos=recorded_qos(latched_qos()))
                 messages = dict(zip(RESULT_OUTPUTS, conversions.result_messages(result, header)))
                 messages["overlay"] = conversions.overlay_message(render_overlay(rgb, result, colors, overlay_alpha),
                                                                   header)
                 for name, msg in messages.items():
-                    bag.write(node_topic(camera_topic(camera, name)), msg, frame.timestamp)
+                    bag.write(camera_output_topic(name, camera), msg, frame.timestamp)
                 preview.add(rgb_image(messages["overlay"]))
                 segments = messages["segments"].segments
                 recorder.add_result([s.category_id for s in segments], [s.area for s in segments], latency)

@@ -44,3 +44,9 @@ def node_name(namespace: str = "") -> str:
 def node_topic(name: str, namespace: str = "") -> str:
     """The absolute name of the node's private topic ``name`` in ``namespace``: ``/panoptic/segments``."""
     return f"{node_name(namespace)}/{name}"
+
+
+def camera_output_topic(name: str, camera: str = "", namespace: str = "") -> str:
+    """The absolute name of camera ``camera``'s output ``name`` of the node in ``namespace``:
+    ``/panoptic/segments``, ``/robot1/panoptic/front/segments``."""
+    return node_topic(camera_topic(camera, name), namespace)
