@@ -41,9 +41,8 @@ def _time_cameras(args: argparse.Namespace, load_model: ModelLoader, cameras: in
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    inference = args.inference_size[0] if args.inference_size else None
     options = PredictorOptions(args.device, args.precision[0], args.mask_cues[0] == "on", args.head[0], 0.0,
-                               tuple(inference) if inference else None)
+                               args.inference_size[0] if args.inference_size else None)
     model = load_model(args, device)
     copies = 1 if mode == "batched" else cameras
     predictors = [TorchPredictor(model if k == 0 else copy.deepcopy(model), "bench", options) for k in range(copies)]

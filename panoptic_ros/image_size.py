@@ -22,13 +22,19 @@ def check_inference_size(size: Sequence[int], name: str = "inference_size") -> N
                          "side, or 0)")
 
 
+def inference_size_or_none(size: Sequence[int] | None) -> tuple[int, int] | None:
+    """``inference_size`` as a tuple, or None where the network runs at each input's own size (None,
+    empty, or ``[0, 0]``: the parameter's way of saying so), decided here for every caller."""
+    return (int(size[0]), int(size[1])) if size is not None and len(size) and any(size) else None
+
+
 def network_size(image_size: tuple[int, int], inference_size: tuple[int, int] | None) -> tuple[int, int]:
     """The (height, width) the network runs an image of ``image_size`` at, from the node's
     ``inference_size``: both sides given, exactly that; one side 0, that side follows the image's
     aspect ratio (``(360, 0)``: 360 rows, a 16:9 frame 640 columns, a 1242x375 one 1192), so objects
     keep their shape, within ``MAX_ASPECT`` (a 1x100 frame still costs no more than 360x1440);
     ``None`` or ``(0, 0)``, the image's own size."""
-    if not inference_size or not any(inference_size):
+    if inference_size_or_none(inference_size) is None:
         return tuple(image_size)  # type: ignore[return-value]
     rows, cols = inference_size
     height, width = image_size

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from panoptic_ros.image_size import check_inference_size, network_size
+from panoptic_ros.image_size import check_inference_size, inference_size_or_none, network_size
 
 
 @pytest.mark.parametrize("image,inference,expected", [
@@ -19,6 +19,12 @@ from panoptic_ros.image_size import check_inference_size, network_size
     ((1080, 1920), (0, 0), (1080, 1920)), ((1080, 1920), None, (1080, 1920))])
 def test_the_network_size_keeps_the_aspect_ratio_where_a_side_is_zero(image, inference, expected):
     assert network_size(image, inference) == expected
+
+
+@pytest.mark.parametrize("size,expected", [([360, 0], (360, 0)), ((0, 640), (0, 640)), ([360, 480], (360, 480)),
+                                           ([0, 0], None), ((0, 0), None), (None, None), ([], None)])
+def test_each_inputs_own_size_is_none_however_it_is_said(size, expected):
+    assert inference_size_or_none(size) == expected
 
 
 @pytest.mark.parametrize("size", [[360, 0], [0, 640], [0, 0], [32, 8192]])

@@ -28,7 +28,7 @@ from panoptic_ros.config import SOURCE_KINDS, ModelConfig, SourceConfig, apply_o
 from panoptic_ros.defaults import DEFAULT_DEVICE
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
 from panoptic_ros.eval.pq import PQAccumulator, format_table
-from panoptic_ros.image_size import check_inference_size
+from panoptic_ros.image_size import check_inference_size, inference_size_or_none
 from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.heads import HEAD_KINDS
 
@@ -83,7 +83,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.inference_size:
         check_inference_size(args.inference_size, "--inference-size")
-    size = tuple(args.inference_size) if args.inference_size and any(args.inference_size) else None  # 0 0: own size
+    size = inference_size_or_none(args.inference_size)
     if args.data == "coco_panoptic" and args.split:
         raise ValueError("--split does not apply to coco_panoptic: --root names the split's folder "
                          "(panoptic.json, panoptic/, images/)")

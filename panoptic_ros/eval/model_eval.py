@@ -15,10 +15,9 @@ from panoptic_ros.eval.miou import IoUAccumulator
 from panoptic_ros.eval.pq import PQAccumulator
 from panoptic_ros.device import synchronize
 from panoptic_ros.heads import HeadKind
-from panoptic_ros.image_size import network_size
-from panoptic_ros.inference.resize import resize_batch
+from panoptic_ros.inference.predictor import predict_at
 from panoptic_ros.model.network import PanopticNet
-from panoptic_ros.structures import PanopticResult, category_of
+from panoptic_ros.structures import category_of
 
 
 def panoptic_to_segments(panoptic: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
@@ -36,17 +35,6 @@ def semantic_from_panoptic(panoptic: np.ndarray) -> np.ndarray:
 def semantic_map(sample: PanopticSample) -> np.ndarray:
     """The sample's ground truth as a semantic map of category ids (``VOID`` where unlabelled)."""
     return semantic_from_panoptic(panoptic_ids(sample.segments, sample.categories, set()))
-
-
-def predict_at(model: PanopticNet, images: torch.Tensor, mask_cues: bool, head: HeadKind,
-               inference_size: tuple[int, int] | None = None) -> list[PanopticResult]:
-    """``model.predict`` on uint8 [B, 3, H, W] images with the network at ``network_size`` of
-    ``inference_size``, as the node's parameter of that name runs it; results at [H, W]."""
-    own = tuple(images.shape[-2:])
-    size = network_size(own, inference_size)  # type: ignore[arg-type]
-    if size == own:
-        return model.predict(images, mask_cues=mask_cues, head=head)
-    return model.predict(resize_batch(images, size), mask_cues=mask_cues, head=head, out_size=own)
 
 
 def _same_size_batches(samples: Iterable[PanopticSample], batch_size: int) -> Iterator[list[PanopticSample]]:
@@ -68,7 +56,7 @@ def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mas
     """PQ summary of ``model`` on the first ``limit`` samples, with ``miou`` (of the published semantic
     map, per class in ``miou_per_class``), ``latency_ms`` and ``fps``.
 
-    ``inference_size``: see ``predict_at`` (scored against the unchanged ground truth at each image's
+    ``inference_size``: see ``inference.predictor.predict_at`` (scored against the unchanged ground truth at each image's
     own size; the resize counts in the latency).
     """
     device = next(model.parameters()).device

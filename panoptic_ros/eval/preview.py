@@ -9,7 +9,7 @@ import torch
 
 from panoptic_ros.data.dataset import SampleSource
 from panoptic_ros.data.sample import panoptic_ids
-from panoptic_ros.eval.model_eval import predict_at
+from panoptic_ros.inference.predictor import predict_at
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.heads import HeadKind
 from panoptic_ros.model.network import PanopticNet

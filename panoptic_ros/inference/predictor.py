@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Protocol
 
 import torch
@@ -15,7 +16,7 @@ import torch
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.defaults import DEFAULT_DEVICE
 from panoptic_ros.device import autocast, check_precision, release_cached_memory, resolve_device
-from panoptic_ros.image_size import network_size
+from panoptic_ros.image_size import inference_size_or_none, network_size
 from panoptic_ros.inference.resize import resize_batch
 from panoptic_ros.model.checkpoint import load_checkpoint
 from panoptic_ros.heads import HeadKind
@@ -61,7 +62,44 @@ class PredictorOptions:
     mask_cues: bool = True
     head: HeadKind | None = None         # None: the checkpoint's own choice
     score_threshold: float | None = None  # None: the checkpoint's own threshold
-    inference_size: tuple[int, int] | None = None  # (height, width), one 0: aspect kept; None: input's size
+    inference_size: tuple[int, int] | None = None  # (height, width), one 0: aspect kept; None or (0, 0): input's size
+
+    def __post_init__(self) -> None:
+        """``(0, 0)`` (the parameter's way of saying "each input's own size") becomes ``None``, here once,
+        so no caller asks again (a fixed size also means cuDNN may pick kernels once per size)."""
+        self.inference_size = inference_size_or_none(self.inference_size)
+
+
+def predict_at(model: PanopticNet, images: Sequence[torch.Tensor], mask_cues: bool, head: HeadKind | None,
+               inference_size: tuple[int, int] | None, precision: Precision = DEFAULT_PRECISION
+               ) -> list[PanopticResult]:
+    """``model.predict`` on RGB uint8 [3, H, W] images (sizes may differ, all on the model's device) with
+    the network at ``network_size`` of ``inference_size``, as the node runs it, each result at its
+    input's own size: one network pass per network-input size (with a fixed ``inference_size`` one for
+    the whole batch, whatever the inputs' resolutions; with one side 0, one per aspect ratio).
+
+    Args:
+        model: the network (the node's is prepared ``for_inference``; a training's evaluation is not).
+        images: the frames; a [B, 3, H, W] batch works too.
+        mask_cues, head: as ``PanopticNet.predict`` (``head`` None: the model's own).
+        inference_size: the node's parameter of that name (None: each input's own size).
+        precision: the network's autocast precision (the resize stays outside it).
+    Returns:
+        One result per image, in order.
+    """
+    device = next(model.parameters()).device
+    out: list[PanopticResult | None] = [None] * len(images)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, im in enumerate(images):
+        groups.setdefault(network_size(tuple(im.shape[-2:]), inference_size), []).append(i)
+    for target, idx in groups.items():
+        sizes = [tuple(images[i].shape[-2:]) for i in idx]
+        batch = resize_batch([images[i] for i in idx], target)
+        with autocast(device, precision):
+            results = model.predict(batch, mask_cues, head, out_size=sizes)  # type: ignore[arg-type]
+        for i, r in zip(idx, results):
+            out[i] = r
+    return out  # type: ignore[return-value]
 
 
 SHIPPED_MODEL = "street_lite0.pt"
@@ -78,7 +116,7 @@ class TorchPredictor:
     def __init__(self, model: PanopticNet, model_name: str, options: PredictorOptions) -> None:
         self.device = resolve_device(options.device)
         check_precision(options.precision, self.device)
-        if self.device.type == "cuda" and options.inference_size:
+        if self.device.type == "cuda" and options.inference_size is not None:
             torch.backends.cudnn.benchmark = True  # a fixed size per camera: pick each convolution's fastest kernel once
         self.model = model.to(self.device).for_inference()
         if options.score_threshold is not None:
@@ -106,19 +144,7 @@ class TorchPredictor:
 
     @torch.inference_mode()
     def predict(self, images: list[torch.Tensor]) -> list[PanopticResult]:
-        """One network pass per network-input size (``network_size``: with a fixed ``inference_size`` one
-        for the whole batch, whatever the inputs' resolutions; with one side 0, one per aspect ratio);
-        each result has its input's size."""
-        out: list[PanopticResult | None] = [None] * len(images)
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, im in enumerate(images):
-            groups.setdefault(network_size(tuple(im.shape[-2:]), self.options.inference_size), []).append(i)
-        for target, idx in groups.items():
-            sizes = [tuple(images[i].shape[-2:]) for i in idx]
-            batch = resize_batch([images[i].to(self.device, non_blocking=True) for i in idx], target)
-            with autocast(self.device, self.options.precision):
-                results = self.model.predict(batch, self.options.mask_cues, self.options.head,
-                                             out_size=sizes)  # type: ignore[arg-type]
-            for i, r in zip(idx, results):
-                out[i] = r
-        return out  # type: ignore[return-value]
+        """``predict_at`` with this predictor's options; each result has its input's size."""
+        o = self.options
+        return predict_at(self.model, [im.to(self.device, non_blocking=True) for im in images], o.mask_cues,
+                          o.head, o.inference_size, o.precision)

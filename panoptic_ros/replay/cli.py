@@ -165,9 +165,8 @@ def run_offline(args: argparse.Namespace, topic: TopicSummary, gt: dict, out: Pa
     """The replay in this process, through the node's own predictor (no DDS): its report."""
     from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor, shipped_model_path
     from panoptic_ros.replay.offline import replay_offline
-    size = tuple(args.inference_size) if any(args.inference_size) else None
     predictor = TorchPredictor.from_checkpoint(args.model or shipped_model_path(), PredictorOptions(
-        args.device, args.precision, args.mask_cues, args.head, args.score_threshold, size))
+        args.device, args.precision, args.mask_cues, args.head, args.score_threshold, tuple(args.inference_size)))
     if gt:
         check_categories(gt, predictor.categories)
     recorder = replay_offline(read_frames(args.bag, args.topic), topic.count, predictor, out, args.batch, gt,

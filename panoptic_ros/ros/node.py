@@ -166,8 +166,7 @@ class PanopticNode(LifecycleNode):
     def _start_taking_frames(self) -> None:
         """Warm up, start the inference thread, then subscribe each camera."""
         assert self.predictor is not None
-        size = tuple(self.params["inference_size"])
-        height, width = network_size(WARM_UP_FRAME, size) if any(size) else (128, 256)  # type: ignore[arg-type]
+        height, width = network_size(WARM_UP_FRAME, tuple(self.params["inference_size"]))  # type: ignore[arg-type]
         blank = torch.zeros(3, height, width, dtype=torch.uint8, device=self.predictor.device)
         self.predictor.predict([blank] * len(self.cameras))  # warm up at the batch the cameras will make
         stopped = self._stopped = threading.Event()
@@ -257,9 +256,8 @@ class PanopticNode(LifecycleNode):
 
     def _load_predictor(self) -> TorchPredictor:
         p = self.params
-        size = tuple(p["inference_size"]) if any(p["inference_size"]) else None
         options = PredictorOptions(p["device"], p["precision"], p["mask_cues"], p["head"] or None,
-                                   p["score_threshold"], size)  # type: ignore[arg-type]
+                                   p["score_threshold"], tuple(p["inference_size"]))  # type: ignore[arg-type]
         return TorchPredictor.from_checkpoint(p["model"] or shipped_model_path(), options)
 
     # ---- frames -------------------------------------------------------------------------------

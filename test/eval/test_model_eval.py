@@ -17,8 +17,8 @@ def test_the_network_runs_at_the_inference_size_and_results_come_back_at_the_ima
     seen = []
     predict = model.predict
 
-    def spy(images, **kwargs):
-        results = predict(images, **kwargs)
+    def spy(images, *args, **kwargs):
+        results = predict(images, *args, **kwargs)
         seen.append((tuple(images.shape[-2:]), [tuple(r.panoptic.shape) for r in results]))
         return results
 
@@ -51,8 +51,8 @@ def test_images_of_different_sizes_are_batched_apart():
     mixed = _Listed([small[0], large[0], small[1]], STREET_CATEGORIES)
     sizes = []
     predict = model.predict
-    model.predict = lambda images, **kwargs: sizes.append((tuple(images.shape), torch.is_grad_enabled())) or predict(
-        images, **kwargs)
+    model.predict = lambda images, *args, **kwargs: sizes.append((tuple(images.shape), torch.is_grad_enabled())) or predict(
+        images, *args, **kwargs)
     summary = evaluate_model(model, mixed, "upsnet", True, batch_size=3)
     assert summary["images"] == 3  # no autograd graphs either
     assert sizes == [((1, 3, 64, 96), False), ((1, 3, 96, 128), False), ((1, 3, 64, 96), False)]

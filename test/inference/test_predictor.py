@@ -37,6 +37,14 @@ def test_with_one_side_zero_each_aspect_ratio_gets_its_own_pass_at_its_own_shape
     assert [tuple(r.panoptic.shape) for r in results] == [(120, 240), (90, 160), (60, 120)]
 
 
+def test_the_options_say_each_inputs_own_size_one_way():
+    assert PredictorOptions(inference_size=(0, 0)).inference_size is None  # the node parameter's [0, 0]
+    assert PredictorOptions(inference_size=[360, 0]).inference_size == (360, 0)  # type: ignore[arg-type]
+    images = [torch.randint(0, 256, (3, 60, 90), dtype=torch.uint8)]
+    assert torch.equal(_predictor(inference_size=(0, 0)).predict(images)[0].panoptic,
+                       _predictor().predict(images)[0].panoptic)
+
+
 def test_bf16_autocast_runs_on_the_cpu_and_mostly_agrees_with_fp32():
     image = [torch.randint(0, 256, (3, 64, 96), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))]
     fp32 = _predictor().predict(image)[0]
