@@ -1,13 +1,11 @@
 """Checkpoints: our own format (config + weights + category table), loaded safely.
 
 A checkpoint is one ``torch.save``d dictionary of plain types and tensors, read back with
-``torch.load(weights_only=True)`` so a file can never run code. ``load_torchvision_weights`` maps
-torchvision's ResNet / Mask R-CNN state dicts onto the matching parts for users who bring their own
-pretrained weights (class-specific layers whose shapes differ are skipped and reported).
+``torch.load(weights_only=True)`` so a file can never run code. ImageNet weights of a torchvision
+ResNet initialise a training instead (``backbone.pretrained``, ``model.backbone.load_pretrained``).
 """
 from __future__ import annotations
 
-import dataclasses
 import pickle
 from pathlib import Path
 from typing import Any
@@ -58,7 +56,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {first_line})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a panoptic_ros checkpoint (expected format {FORMAT!r}); "
-                              "for torchvision weights use load_torchvision_weights")
+                              "a torchvision ResNet's ImageNet weights start a training: "
+                              "model.backbone.pretrained=FILE in its config")
     state = data.get("state_dict")
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: state_dict must be a dictionary of tensors, got {type(state).__name__}")
@@ -109,39 +108,3 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
     meta = {k: data[k] for k in ("name", "extra")}
     return model.to(device).eval(), meta
-
-
-@dataclasses.dataclass
-class LoadReport:
-    """Which tensors of an initialisation were loaded, skipped for their shape, or had no match."""
-
-    loaded: list[str]
-    skipped_shape: list[str]
-    unused: list[str]
-
-
-def _torchvision_key(key: str) -> str | None:
-    """torchvision name -> ours (``None``: no counterpart, e.g. a classifier's ``fc``)."""
-    if key.startswith(("backbone.", )):
-        return key
-    if key.startswith(("rpn.", "roi_heads.")):
-        return "instance." + key
-    if key.startswith(("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")):
-        return "backbone.body." + key  # a plain ResNet classifier's state dict
-    return None
-
-
-def load_torchvision_weights(model: PanopticNet, state_dict: dict[str, torch.Tensor]) -> LoadReport:
-    """Copy every torchvision tensor that has a same-shaped counterpart into ``model``."""
-    own = model.state_dict()
-    update, skipped, unused = {}, [], []
-    for key, value in state_dict.items():
-        ours = _torchvision_key(key)
-        if ours is None or ours not in own:
-            unused.append(key)
-        elif own[ours].shape != value.shape:
-            skipped.append(key)
-        else:
-            update[ours] = value
-    model.load_state_dict(update, strict=False)
-    return LoadReport(sorted(update), sorted(skipped), sorted(unused))

@@ -1,11 +1,8 @@
 import pytest
 import torch
-import torchvision
 
 from helpers import small_categories, small_model_config
-from panoptic_ros.config import BackboneConfig, ModelConfig
-from panoptic_ros.model.checkpoint import (CheckpointError, load_checkpoint, load_torchvision_weights,
-                                           read_checkpoint, save_checkpoint)
+from panoptic_ros.model.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from panoptic_ros.model.network import PanopticNet
 
 
@@ -42,7 +39,7 @@ def test_clear_errors_for_missing_corrupt_and_foreign_files(tmp_path):
         load_checkpoint(corrupt)
     foreign = tmp_path / "foreign.pt"
     torch.save({"weight": torch.zeros(2)}, foreign)
-    with pytest.raises(CheckpointError, match="not a panoptic_ros checkpoint"):
+    with pytest.raises(CheckpointError, match="not a panoptic_ros checkpoint.*model.backbone.pretrained=FILE"):
         load_checkpoint(foreign)
 
 
@@ -61,36 +58,6 @@ def test_wrong_shapes_and_missing_keys_are_named(tmp_path):
     torch.save(data, tmp_path / "bad.pt")
     with pytest.raises(CheckpointError, match=r"missing keys: affinity.mix.*wrong shapes: semantic_head.classifier"):
         load_checkpoint(tmp_path / "bad.pt")
-
-
-def test_torchvision_mask_rcnn_weights_load_into_the_matching_parts():
-    torch.manual_seed(0)
-    reference = torchvision.models.detection.maskrcnn_resnet50_fpn(weights=None, weights_backbone=None)
-    cfg = ModelConfig(backbone=BackboneConfig(name="resnet50", fpn_channels=256))
-    model = PanopticNet(cfg, small_categories())
-    report = load_torchvision_weights(model, reference.state_dict())
-    state = model.state_dict()
-    # Backbone, FPN, RPN, box and mask heads load; only the class-specific predictors (91 COCO
-    # classes vs ours) are skipped for their shape.
-    assert torch.equal(state["backbone.body.layer3.2.conv2.weight"], reference.state_dict()["backbone.body.layer3.2.conv2.weight"])
-    assert torch.equal(state["instance.rpn.head.conv.0.0.weight"], reference.state_dict()["rpn.head.conv.0.0.weight"])
-    assert torch.equal(state["instance.roi_heads.mask_head.0.0.weight"], reference.state_dict()["roi_heads.mask_head.0.0.weight"])
-    assert set(report.skipped_shape) == {"roi_heads.box_predictor.cls_score.weight", "roi_heads.box_predictor.cls_score.bias",
-                                         "roi_heads.box_predictor.bbox_pred.weight", "roi_heads.box_predictor.bbox_pred.bias",
-                                         "roi_heads.mask_predictor.mask_fcn_logits.weight",
-                                         "roi_heads.mask_predictor.mask_fcn_logits.bias"}
-    # Random-init torchvision uses trainable BN; our frozen BN has no batch counter to load.
-    assert report.unused and all(k.endswith("num_batches_tracked") for k in report.unused)
-    assert len(report.loaded) == len(reference.state_dict()) - 6 - len(report.unused)
-
-
-def test_plain_resnet_classifier_weights_load_into_the_backbone():
-    resnet = torchvision.models.resnet18(weights=None)
-    model = _model()  # ResNet-18 with trainable BN
-    report = load_torchvision_weights(model, resnet.state_dict())
-    assert torch.equal(model.backbone.body.layer4[1].conv2.weight, resnet.layer4[1].conv2.weight)
-    assert torch.equal(model.backbone.body.bn1.running_var, resnet.bn1.running_var)
-    assert report.unused == ["fc.bias", "fc.weight"]
 
 
 def _rewritten(tmp_path, name: str, change) -> str:
