@@ -32,8 +32,10 @@ from rclpy.executors import SingleThreadedExecutor
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import GetState
 
+from panoptic_ros.ros.topics import OUTPUTS, node_name
+
 REPO = Path(__file__).resolve().parents[1]
-NODE = "/ns/panoptic"
+NODE = node_name("ns")
 
 
 def _ament_prefix(root: Path) -> Path:
@@ -126,9 +128,8 @@ def main() -> int:
         os.environ["AMENT_PREFIX_PATH"] = f"{_ament_prefix(root)}{os.pathsep}{os.environ.get('AMENT_PREFIX_PATH', '')}"
         _composition_interfaces_stand_in(root)
         base = {"namespace": "ns", "device": "cpu", "camera": "/cam/img"}
-        one = {"sub:/cam/img"} | {f"{NODE}/{t}" for t in ("panoptic", "semantic", "segments", "overlay")}
-        two = {"sub:/f/img", "sub:/l/img"} | {f"{NODE}/{c}/{t}" for c in ("front", "left")
-                                              for t in ("panoptic", "semantic", "segments", "overlay")}
+        one = {"sub:/cam/img"} | {f"{NODE}/{t}" for t in OUTPUTS}
+        two = {"sub:/f/img", "sub:/l/img"} | {f"{NODE}/{c}/{t}" for c in ("front", "left") for t in OUTPUTS}
         checks = [("autostart:=false, driven by ChangeState events", base | {"autostart": "false"}, True,
                    ["inactive", "active"], one),
                   ("autostart (default)", base, False, ["active"], one),

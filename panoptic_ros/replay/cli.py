@@ -37,7 +37,7 @@ from panoptic_ros.replay.output import OUTPUT_FILES, StagedOutput
 from panoptic_ros.replay.report import markdown, write_report
 from panoptic_ros.ros.entry import large_frames_transport, node_command, private_ros_env
 from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS, validate as validate_parameters
-from panoptic_ros.ros.topics import DEFAULT_CAMERA, camera_topic, input_topic
+from panoptic_ros.ros.topics import DEFAULT_CAMERA, SEGMENTS, camera_topic, input_topic
 from panoptic_ros.structures import ID_DIVISOR
 from sensor_msgs.msg import CompressedImage
 
@@ -143,7 +143,7 @@ def run_live(args: argparse.Namespace, topic: TopicSummary, gt: dict, out: Path)
             why = (f" (is the running node's namespace {args.namespace or '/'!r} and camera "
                    f"{args.camera or '(unnamed)'!r}? --namespace, --camera)")
         raise RuntimeError(f"the node answered none of the {recorder.frames_in} frames of {args.topic} on "
-                           f"{session.output_topics['segments']}{why}")
+                           f"{session.output_topics[SEGMENTS]}{why}")
     diag = extra["node_diagnostics"]
     # a running node's own settings are not known here
     settings = {} if args.no_start_node else _settings(args, args.head or "the model's default")

@@ -31,7 +31,9 @@ from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros.diagnostics import camera_status_name, status_name
 from panoptic_ros.ros.qos import camera_publisher_qos, latched_qos, output_qos
 from panoptic_ros.ros.spinning_node import SpinningNode
-from panoptic_ros.ros.topics import CATEGORIES, DIAGNOSTICS, OUTPUTS, camera_output_topic, node_name, node_topic
+from panoptic_ros.ros.topics import (
+    CATEGORIES, DIAGNOSTICS, OUTPUTS, OVERLAY, PANOPTIC, SEGMENTS, camera_output_topic, node_name, node_topic,
+)
 
 # the node's counters of frames it took in but did not answer (``ros/diagnostics.py``)
 UNANSWERED = ("bad_frames", "errors", "frames_dropped", "frames_lost")
@@ -165,18 +167,18 @@ class _OutputRecorder:
             del self.sent[key]
         msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(sent.stamp, 1_000_000_000)
         self.bag.write(self.topics[name], msg, sent.timestamp)
-        if name == "segments":
+        if name == SEGMENTS:
             self.recorder.add_result([s.category_id for s in msg.segments], [s.area for s in msg.segments],
                                      arrival - sent.published)
             self.last_arrival = arrival
-        elif name == "overlay":
+        elif name == OVERLAY:
             self.preview.add(rgb_image(msg))
-        elif name == "panoptic" and sent.stamp in self.ground_truth:
+        elif name == PANOPTIC and sent.stamp in self.ground_truth:
             self.to_score.append((sent.stamp, PackedLabels.pack(label_image(msg))))
 
     def waiting_for_overlay(self) -> bool:
         """Whether a frame answered on ``~/segments`` still lacks its overlay."""
-        return any("segments" in s.answered and "overlay" not in s.answered for s in self.sent.values())
+        return any(SEGMENTS in s.answered and OVERLAY not in s.answered for s in self.sent.values())
 
     def drain(self, session: LiveSession, until: float, alive: Callable[[], bool]) -> None:
         """Take the outputs that arrive until ``until`` (monotonic seconds); at least those queued now.

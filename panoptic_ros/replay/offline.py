@@ -25,7 +25,7 @@ from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS, PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros import conversions
 from panoptic_ros.ros.qos import latched_qos
-from panoptic_ros.ros.topics import CATEGORIES, RESULT_OUTPUTS, camera_output_topic, node_topic
+from panoptic_ros.ros.topics import CATEGORIES, OVERLAY, PANOPTIC, SEGMENTS, camera_output_topic, node_topic
 
 def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder: ReplayRecorder
              ) -> Iterable[list[tuple[Frame, torch.Tensor]]]:
@@ -61,8 +61,7 @@ def _predict(predictor: Predictor, batch: list[tuple[Frame, torch.Tensor]], reco
 
 
 def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predictor, out_dir: Path,
-                   batch_size: int, ground_truth: dict[int, GroundTruthFrame], overlay_alpha: float = DEFAULT_OVERLAY_ALPHA,
-                   camera: str = "", storage: str = "mcap", progress: bool = True,
+                   batch_size: int, ground_truth: dict[int, GroundTruthFrame], camera: str = "", storage: str = "mcap", progress: bool = True,
                    preview_fps: float = DEFAULT_PREVIEW_FPS) -> ReplayRecorder:
     """Every frame through ``predictor`` in batches of ``batch_size`` (a frame that fails its batch is
     retried alone), the node's messages written to ``out_dir``'s output bag, a preview, and the
@@ -88,17 +87,16 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
                     bag.write(node_topic(CATEGORIES), conversions.categories_message(
                         predictor.categories, predictor.model_name, header), frame.timestamp,
                         qos=recorded_qos(latched_qos()))
-                messages = dict(zip(RESULT_OUTPUTS, conversions.result_messages(result, header)))
-                messages["overlay"] = conversions.overlay_message(render_overlay(rgb, result, colors, overlay_alpha),
-                                                                  header)
+                messages = conversions.frame_messages(
+                    result, header, render_overlay(rgb, result, colors, DEFAULT_OVERLAY_ALPHA))
                 for name, msg in messages.items():
                     bag.write(camera_output_topic(name, camera), msg, frame.timestamp)
-                preview.add(rgb_image(messages["overlay"]))
-                segments = messages["segments"].segments
+                preview.add(rgb_image(messages[OVERLAY]))
+                segments = messages[SEGMENTS].segments
                 recorder.add_result([s.category_id for s in segments], [s.area for s in segments], latency)
                 gt = ground_truth.get(frame.stamp_ns)
                 if gt is not None:  # the panoptic map as published, already on the host
-                    recorder.add_ground_truth(frame.stamp_ns, gt, label_image(messages["panoptic"]))
+                    recorder.add_ground_truth(frame.stamp_ns, gt, label_image(messages[PANOPTIC]))
             bar.update(recorder.frames_in - bar.n)  # bad frames too
     recorder.seconds = time.perf_counter() - start
     bar.update(recorder.frames_in - bar.n)

@@ -1,6 +1,8 @@
 """PanopticResult / category table -> ROS messages (the only place that builds output messages)."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from panoptic_msgs.msg import Category, PanopticInfo, PanopticSegmentation, Segment
@@ -10,6 +12,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.image_encoding import decode_compressed, image_fields, image_view, rgb_tensor
+from panoptic_ros.ros.topics import OVERLAY, RESULT_OUTPUTS
 from panoptic_ros.structures import PanopticResult
 
 
@@ -49,6 +52,16 @@ def result_messages(result: PanopticResult, header: Header) -> tuple[Image, Imag
     semantic = result.semantic.cpu().numpy()
     return (image_message(panoptic, "32SC1", header), image_message(semantic, "mono8", header),
             segments_message(result, header))
+
+
+def frame_messages(result: PanopticResult, header: Header, overlay: torch.Tensor | None) -> dict[str, Any]:
+    """A frame's messages keyed by their output's name (``topics.OUTPUTS``): the results, and the
+    overlay where one was drawn (whether to draw it is the caller's: the node skips it when nobody
+    listens), for the node to publish and the offline replay to record alike."""
+    messages: dict[str, Any] = dict(zip(RESULT_OUTPUTS, result_messages(result, header)))
+    if overlay is not None:
+        messages[OVERLAY] = overlay_message(overlay, header)
+    return messages
 
 
 def _rgba(color: tuple[int, int, int]) -> ColorRGBA:

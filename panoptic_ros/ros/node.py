@@ -54,8 +54,7 @@ from panoptic_ros.ros.newest_frame import NewestFrameWorker
 from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, descriptor, validate
 from panoptic_ros.ros.qos import camera_qos, latched_qos, output_qos
 from panoptic_ros.ros.topics import (
-    CATEGORIES, DIAGNOSTICS, IMAGE, LEGEND, NODE_NAME, OUTPUTS, RESULT_OUTPUTS, camera_topic, compressed_topic,
-    input_topic,
+    CATEGORIES, DIAGNOSTICS, IMAGE, LEGEND, NODE_NAME, OUTPUTS, OVERLAY, camera_topic, compressed_topic, input_topic,
 )
 
 
@@ -307,12 +306,11 @@ class PanopticNode(LifecycleNode):
         assert self.predictor is not None
         msg, received = frame
         publishers = self.outputs[camera]
-        messages: dict[str, Any] = dict(zip(RESULT_OUTPUTS,
-                                            conversions.result_messages(result, msg.header)))
-        if self.params["publish_overlay"] or publishers["overlay"].get_subscription_count() > 0:
-            messages["overlay"] = conversions.overlay_message(
-                render_overlay(rgb, result, self._colors, self.params["overlay_alpha"],
-                               self.params["overlay_max_size"] or None), msg.header)
+        overlay = None
+        if self.params["publish_overlay"] or publishers[OVERLAY].get_subscription_count() > 0:
+            overlay = render_overlay(rgb, result, self._colors, self.params["overlay_alpha"],
+                                     self.params["overlay_max_size"] or None)
+        messages = conversions.frame_messages(result, msg.header, overlay)
         with self._publish_lock:
             if stopped.is_set():  # deactivated or stopping: the publishers may be gone
                 return

@@ -15,8 +15,9 @@ COMPRESSED_SUFFIX = "/compressed"
 COMPRESSED_IMAGE = IMAGE + COMPRESSED_SUFFIX
 DEFAULT_CAMERA = "/camera/image_raw"  # the camera topic the launch file and the tools assume
 # Per camera, private (~/<camera>/<name>): the results, then the overlay drawn from them.
-RESULT_OUTPUTS = {"panoptic": Image, "semantic": Image, "segments": PanopticSegmentation}
-OUTPUTS = {**RESULT_OUTPUTS, "overlay": Image}
+PANOPTIC, SEMANTIC, SEGMENTS, OVERLAY = "panoptic", "semantic", "segments", "overlay"
+RESULT_OUTPUTS = {PANOPTIC: Image, SEMANTIC: Image, SEGMENTS: PanopticSegmentation}
+OUTPUTS = {**RESULT_OUTPUTS, OVERLAY: Image}
 
 
 def camera_topic(camera: str, name: str) -> str:

@@ -35,7 +35,7 @@ from panoptic_ros.ros.diagnostics import status_name
 from panoptic_ros.ros.entry import node_command, private_ros_env
 from panoptic_ros.ros.qos import camera_publisher_qos, output_qos
 from panoptic_ros.ros.spinning_node import SpinningNode
-from panoptic_ros.ros.topics import DIAGNOSTICS, input_topic, node_name, node_topic
+from panoptic_ros.ros.topics import DIAGNOSTICS, SEGMENTS, input_topic, node_name, node_topic
 from panoptic_ros.tools import hostile_frames
 
 STALL_SECONDS = 15.0  # no output for this long while good frames keep coming counts as a stall
@@ -62,7 +62,7 @@ class Probe:
         self.lock = threading.Lock()
         self.arrivals: dict[int, float] = {}
         self.diagnostics: dict[str, str] = {}
-        self.node.create_subscription(PanopticSegmentation, node_topic("segments"), self._on_segments,
+        self.node.create_subscription(PanopticSegmentation, node_topic(SEGMENTS), self._on_segments,
                                       output_qos(depth=50))
         self.node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics, 10)
         self.spinning.start()

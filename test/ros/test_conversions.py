@@ -6,8 +6,9 @@ from visualization_msgs.msg import Marker
 from helpers import small_categories
 from panoptic_ros.model.nearest import NearestGrid
 from panoptic_ros.ros.conversions import (
-    categories_message, image_message, legend_message, overlay_message, result_messages,
+    categories_message, frame_messages, image_message, legend_message, overlay_message, result_messages,
 )
+from panoptic_ros.ros.topics import OUTPUTS, RESULT_OUTPUTS
 from panoptic_ros.structures import PanopticResult
 
 HEADER = Header(frame_id="camera")
@@ -37,6 +38,13 @@ def test_result_messages_carry_the_maps_and_every_segment():
     assert car.score == 0.75
     box = car.bbox  # x1/y1 exclusive: a width, not a corner
     assert (box.x_offset, box.y_offset, box.width, box.height) == (1, 0, 2, 2)
+
+
+def test_a_frames_messages_are_keyed_by_output_and_the_overlay_only_when_drawn():
+    assert list(frame_messages(_result(), HEADER, None)) == list(RESULT_OUTPUTS)
+    messages = frame_messages(_result(), HEADER, torch.zeros(2, 3, 3, dtype=torch.uint8))
+    assert list(messages) == list(OUTPUTS) and all(type(m) is OUTPUTS[name] for name, m in messages.items())
+    assert messages["overlay"].encoding == "rgb8" and messages["segments"].header.frame_id == "camera"
 
 
 def test_images_of_any_layout_become_messages():
