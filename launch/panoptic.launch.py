@@ -65,7 +65,8 @@ def _node(context):
     )]
 
 
-def generate_launch_description():
+def generate_launch_description() -> LaunchDescription:
+    """The launch arguments (one per node parameter, empty: the params file's value) and the node."""
     share = get_package_share_directory("panoptic_ros")
     return LaunchDescription([
         DeclareLaunchArgument("camera", default_value=CAMERA,

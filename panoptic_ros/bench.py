@@ -58,6 +58,9 @@ from panoptic_ros.resources import package_file
 @torch.inference_mode()
 def time_panoptic(model: PanopticNet, images: torch.Tensor, precision: str, mask_cues: bool, head: str,
                   warmup: int, iters: int) -> dict[str, float]:
+    """Median ms of each of ``STAGES`` over ``iters`` runs after ``warmup`` (the network's stages timed by
+    its own stage hooks, so the figures are those of the code the node runs, then the results built),
+    and ``detections``: the valid detections per image of the last run."""
     device = images.device
     runs: list[dict[str, float]] = []
     for i in range(warmup + iters):
@@ -75,6 +78,8 @@ def time_panoptic(model: PanopticNet, images: torch.Tensor, precision: str, mask
 
 @torch.inference_mode()
 def time_reference(images: torch.Tensor, precision: str, warmup: int, iters: int) -> dict[str, float]:
+    """Median ms of torchvision's ``maskrcnn_resnet50_fpn`` (random weights: only its time counts) on
+    the same input and precision: the well-known reference the issue's speed-up is measured against."""
     import torchvision
     h, w = images.shape[-2:]
     ref = torchvision.models.detection.maskrcnn_resnet50_fpn(

@@ -47,6 +47,7 @@ def attention_check(model: PanopticNet, input_size: tuple[int, int], precision: 
 
 
 def attention_table(rows: list[dict[str, Any]]) -> str:
+    """The affinity-propagation rows as a fixed-width table: size, peak memory and the kernel used."""
     lines = [f"{'affinity propagation':28s}{'positions':>11s}{'channels':>10s}{'peak MiB':>11s}{'MiB/MP':>9s}  kernel"]
     lines.append("-" * len(lines[0]) + "-" * 40)
     for r in rows:

@@ -29,7 +29,7 @@ OWN_STAGES = tuple(s for s in NODE_STAGES if s != "network")
 @torch.inference_mode()
 def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_size: tuple[int, int],
                    precision: str, mask_cues: bool, head: str, warmup: int, iters: int,
-                   overlay_alpha: float = DEFAULT_OVERLAY_ALPHA, overlay_max_size: int | None = None) -> dict[str, float]:
+                   overlay_max_size: int | None = None) -> dict[str, float]:
     """Medians (ms) per stage of one rgb8 frame of ``input_size`` through the node's path, plus
     ``own`` (all but the network), ``own_share`` (own / network) and ``detections``."""
     from sensor_msgs.msg import Image  # the ROS message packages are needed for this table only
@@ -47,7 +47,7 @@ def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_si
         with t("conversion"):
             rgb = conversions.rgb_from_message(msg, device)
         with t("resize"):
-            small = resize_batch([rgb], network_size((h, w), inference_size))  # as ``TorchPredictor.predict``
+            small = resize_batch([rgb], network_size((h, w), inference_size))  # as ``predictor.predict_at``
         with t("network"), autocast(device, precision):
             channels, confidence, dets = model.panoptic_maps(small, mask_cues, head)
         with t("results"):
@@ -55,7 +55,7 @@ def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_si
         with t("messages"):
             conversions.result_messages(result, msg.header)
         with t("overlay"):
-            conversions.overlay_message(render_overlay(rgb, result, colors, overlay_alpha, overlay_max_size),
+            conversions.overlay_message(render_overlay(rgb, result, colors, DEFAULT_OVERLAY_ALPHA, overlay_max_size),
                                         msg.header)
         if i >= warmup:
             runs.append(t.elapsed_ms())
@@ -66,6 +66,7 @@ def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_si
 
 
 def node_table(rows: list[dict[str, Any]]) -> str:
+    """The node-path rows as a fixed-width table: ms per stage, the node's own share beside the network."""
     head = f"{'node path: input <- inference, head':52s}" + "".join(
         f"{s:>11s}" for s in (*NODE_STAGES, "own", "own/net", "dets"))
     lines = [head, "-" * len(head)]

@@ -33,11 +33,11 @@ from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS
 from panoptic_ros.replay.ground_truth import (
     GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
 )
-from panoptic_ros.replay.output import OUTPUT_FILES, StagedOutput
+from panoptic_ros.replay.output import OUTPUT_FILES, REPORT_JSON, StagedOutput
 from panoptic_ros.replay.report import markdown, write_report
 from panoptic_ros.ros.entry import large_frames_transport, node_command, private_ros_env
 from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS, validate as validate_parameters
-from panoptic_ros.ros.topics import DEFAULT_CAMERA, SEGMENTS, camera_topic, input_topic
+from panoptic_ros.ros.topics import COMPRESSED, DEFAULT_CAMERA, RAW, SEGMENTS, camera_topic, input_topic
 from panoptic_ros.structures import ID_DIVISOR
 from sensor_msgs.msg import CompressedImage
 
@@ -108,7 +108,7 @@ def run_live(args: argparse.Namespace, topic: TopicSummary, gt: dict, out: Path)
     node = None
     ros_env = {} if args.no_start_node else private_ros_env() | large_frames_transport()
     if not args.no_start_node:
-        params = _node_params(args) | {"input_transport": "compressed" if compressed else "raw"}
+        params = _node_params(args) | {"input_transport": COMPRESSED if compressed else RAW}
         if args.camera:
             params["cameras"] = f"['{args.camera}']"  # quoted: [on] would be a list of booleans
         if best_effort:  # whatever publishers the node sees on the topic when it activates
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
                 report = run_offline(args, topic, gt, out)
             written = {key: str(args.out / name) for key, name in OUTPUT_FILES.items() if (out / name).exists()}
             report = {"bag": str(args.bag), "topic": args.topic, **report,
-                      "outputs": written | {"report": str(args.out / "report.json")}}
+                      "outputs": written | {"report": str(args.out / REPORT_JSON)}}
             report, gt_error = with_ground_truth_matches(report, gt)
             write_report(out, report)
     except (BagError, ImageEncodingError, CheckpointError, RuntimeError, OSError, ValueError) as exc:

@@ -29,7 +29,7 @@ from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS, PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros.diagnostics import camera_status_name, status_name
-from panoptic_ros.ros.qos import camera_publisher_qos, latched_qos, output_qos
+from panoptic_ros.ros.qos import camera_publisher_qos, diagnostics_qos, latched_qos, output_qos
 from panoptic_ros.ros.spinning_node import SpinningNode
 from panoptic_ros.ros.topics import (
     CATEGORIES, DIAGNOSTICS, OUTPUTS, OVERLAY, PANOPTIC, SEGMENTS, camera_output_topic, node_name, node_topic,
@@ -64,7 +64,7 @@ class LiveSession:
         for name, cls in OUTPUTS.items():
             self.node.create_subscription(cls, self.output_topics[name], self._record(name), output_qos(depth=100))
         self.node.create_subscription(PanopticInfo, self.categories_topic, self._on_info, latched_qos())
-        self.node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics, 10)
+        self.node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics, diagnostics_qos())
         self.spinning.start()
 
     def _record(self, name: str) -> Callable[[Any], None]:
@@ -113,6 +113,7 @@ class LiveSession:
         return missing
 
     def categories(self) -> CategoryTable:
+        """The node's category table, from the ``~/categories`` message it latched (colours 0-255)."""
         assert self.info is not None
         return CategoryTable(tuple(Category(c.id, c.name, c.is_thing,
                                             (round(c.color.r * 255), round(c.color.g * 255), round(c.color.b * 255)))

@@ -9,6 +9,7 @@ from types import TracebackType
 INCOMPLETE = "INCOMPLETE"  # in a staging folder from its start: what it is, and why it never finished
 # what a replay writes into its folder, by the report's name for it
 OUTPUT_BAG, PREVIEW_MP4, PREVIEW_PNG = "output_bag", "preview.mp4", "preview.png"
+REPORT_JSON, REPORT_MD = "report.json", "report.md"
 OUTPUT_FILES = {"bag": OUTPUT_BAG, "preview_mp4": PREVIEW_MP4, "preview_png": PREVIEW_PNG}
 
 
@@ -23,7 +24,7 @@ class StagedOutput:
         self.path = out.with_name(out.name + ".partial")
 
     def __enter__(self) -> Path:
-        for folder, mark in ((self.final, "report.json"), (self.path, INCOMPLETE)):
+        for folder, mark in ((self.final, REPORT_JSON), (self.path, INCOMPLETE)):
             if folder.exists() and not (folder / mark).is_file() and (
                     not folder.is_dir() or any(folder.iterdir())):
                 raise ValueError(f"{folder} exists and is not a replay's (no {mark}): give another --out; a "

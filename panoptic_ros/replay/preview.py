@@ -26,6 +26,8 @@ class PreviewWriter:
         self.count = 0
 
     def add(self, overlay_rgb: np.ndarray) -> None:
+        """Append an overlay (RGB [H, W, 3]) to the video (resized to the first frame's size) and keep
+        every ``stride``-th for the strip, halving the kept ones when they outgrow it."""
         bgr = np.ascontiguousarray(overlay_rgb[..., ::-1])
         if self.video is None:
             h, w = bgr.shape[:2]
@@ -43,6 +45,7 @@ class PreviewWriter:
         self.count += 1
 
     def close(self) -> list[Path]:
+        """Finish the video and write the strip; the files written (none without frames)."""
         written = []
         if self.video is not None:
             opened = self.video.isOpened()

@@ -18,6 +18,7 @@ from panoptic_ros.eval.miou import IoUAccumulator
 from panoptic_ros.eval.pq import PQAccumulator, format_table
 from panoptic_ros.latency import latency_percentiles
 from panoptic_ros.replay.ground_truth import GroundTruthFrame
+from panoptic_ros.replay.output import REPORT_JSON, REPORT_MD
 
 
 
@@ -42,7 +43,7 @@ class ReplayRecorder:
     gt_matched: set[int] = dataclasses.field(default_factory=set)          # ground-truth stamps scored
     seconds: float = 0.0  # wall-clock time the throughput is measured over (offline: reading the first frame
     # to writing the last output; live: publishing the first frame to the last output's arrival)
-    inference_seconds: float = 0.0  # offline: the time in the network and panoptic head alone
+    inference_seconds: float = 0.0  # offline: the predictor's time (input resize, network, head, result maps)
     latency_name: str = "latency_ms"  # live replays measure end to end: "e2e_latency_ms"
 
     def __post_init__(self) -> None:
@@ -51,6 +52,8 @@ class ReplayRecorder:
         self.gt_frames = 0
 
     def add_result(self, category_ids: list[int], areas: list[int], latency: float | None) -> None:
+        """Count a processed frame: its segments' categories and areas, and its latency (seconds; None
+        where the frame's own latency is not known)."""
         self.processed += 1
         if latency is not None:
             self.latencies.append(latency)
@@ -85,6 +88,7 @@ class ReplayRecorder:
             self.failures.append(message)
 
     def finish(self, extra: dict[str, Any]) -> dict[str, Any]:
+        """The report's dictionary from what was counted, with ``extra`` (the mode's own fields) merged in."""
         names = {c.id: c.name for c in self.categories.categories}
         spf = self.segments_per_frame
         report: dict[str, Any] = {
@@ -110,6 +114,7 @@ class ReplayRecorder:
 
 
 def markdown(report: dict[str, Any]) -> str:
+    """The report's figures as a short Markdown page: settings, throughput, latency, drops, PQ."""
     lines = [f"# Replay report: {report.get('bag', '')}", "",
              f"- mode: {report.get('mode')}, model: {report.get('model')}, device: {report.get('device')}, "
              f"mask cues: {report.get('mask_cues')}",
@@ -142,5 +147,6 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def write_report(out_dir: Path, report: dict[str, Any]) -> None:
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
-    (out_dir / "report.md").write_text(markdown(report))
+    """The report as JSON (for scripts) and Markdown (for people) in ``out_dir``."""
+    (out_dir / REPORT_JSON).write_text(json.dumps(report, indent=2))
+    (out_dir / REPORT_MD).write_text(markdown(report))

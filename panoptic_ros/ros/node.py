@@ -52,9 +52,9 @@ from panoptic_ros.ros import conversions
 from panoptic_ros.ros.diagnostics import NodeStats, camera_status, diagnostic_status
 from panoptic_ros.ros.newest_frame import NewestFrameWorker
 from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, descriptor, validate
-from panoptic_ros.ros.qos import camera_qos, latched_qos, output_qos
+from panoptic_ros.ros.qos import camera_qos, diagnostics_qos, latched_qos, output_qos
 from panoptic_ros.ros.topics import (
-    CATEGORIES, DIAGNOSTICS, IMAGE, LEGEND, NODE_NAME, OUTPUTS, OVERLAY, camera_topic, compressed_topic, input_topic,
+    CATEGORIES, COMPRESSED, DIAGNOSTICS, IMAGE, LEGEND, NODE_NAME, OUTPUTS, OVERLAY, camera_topic, compressed_topic, input_topic,
 )
 
 
@@ -142,7 +142,7 @@ class PanopticNode(LifecycleNode):
         self.pub_categories = self.create_publisher(PanopticInfo, "~/" + CATEGORIES, latched_qos())
         self.pub_legend = self.create_publisher(MarkerArray, "~/" + LEGEND, latched_qos())
         self._legend_sent = False
-        self.pub_diagnostics = self.create_publisher(DiagnosticArray, DIAGNOSTICS, 10)
+        self.pub_diagnostics = self.create_publisher(DiagnosticArray, DIAGNOSTICS, diagnostics_qos())
         timer = self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
         self._entities = [*(pub for outputs in self.outputs.values() for pub in outputs.values()),
                           self.pub_categories, self.pub_legend, self.pub_diagnostics, timer]
@@ -173,7 +173,7 @@ class PanopticNode(LifecycleNode):
                                          lambda batch, exc: self._on_failure(list(batch), exc, stopped),
                                          name="panoptic-inference")
         self.stats.forget_publishers()
-        compressed = self.params["input_transport"] == "compressed"
+        compressed = self.params["input_transport"] == COMPRESSED
         for camera in self.cameras:
             topic = self._input_topic(camera, compressed)
             self.subs.append(self.create_subscription(

@@ -17,7 +17,7 @@ from panoptic_ros.defaults import DEFAULT_DEVICE, DEFAULT_OVERLAY_ALPHA, DEFAULT
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size
 from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
-from panoptic_ros.ros.topics import IMAGE, camera_topic
+from panoptic_ros.ros.topics import IMAGE, RAW, TRANSPORTS, camera_topic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +51,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("cameras", [""], "Camera names; camera c subscribes c/image (or c/image/compressed) and publishes "
                   "~/c/panoptic, ~/c/semantic, ~/c/segments and ~/c/overlay. The newest frame of every camera goes "
                   "through the network in one batch. [''] = one camera on image and ~/panoptic, ..."),
-    ParameterSpec("input_transport", "raw", "raw: subscribe image (sensor_msgs/Image); compressed: "
-                  "image/compressed (sensor_msgs/CompressedImage, JPEG/PNG).", choices=("raw", "compressed")),
+    ParameterSpec("input_transport", RAW, "raw: subscribe image (sensor_msgs/Image); compressed: "
+                  "image/compressed (sensor_msgs/CompressedImage, JPEG/PNG).", choices=TRANSPORTS),
     ParameterSpec("publish_overlay", False, "Publish ~/overlay even when nobody subscribes to it.", dynamic=True),
     ParameterSpec("overlay_alpha", DEFAULT_OVERLAY_ALPHA, "Opacity of the segment colours in ~/overlay.", minimum=0.0, maximum=1.0,
                   dynamic=True),

@@ -30,6 +30,12 @@ def output_qos(depth: int = 5) -> QoSProfile:
     return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
 
 
+def diagnostics_qos() -> QoSProfile:
+    """``/diagnostics``: ROS 2's default profile (reliable, volatile, the last 10), which ``ros2 topic
+    echo`` and rqt's monitors match."""
+    return QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
 def latched_qos() -> QoSProfile:
     """``~/categories`` and ``~/legend``: sent once, kept for late joiners (transient local)."""
     return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)

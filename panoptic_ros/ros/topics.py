@@ -11,6 +11,8 @@ CATEGORIES = "categories"  # ~/categories (latched)
 LEGEND = "legend"          # ~/legend (latched)
 # A camera's inputs, relative, so remapping and namespaces apply (image_transport's names).
 IMAGE = "image"
+TRANSPORTS = ("raw", "compressed")  # the node's input_transport: image, or image/compressed
+RAW, COMPRESSED = TRANSPORTS
 COMPRESSED_SUFFIX = "/compressed"
 COMPRESSED_IMAGE = IMAGE + COMPRESSED_SUFFIX
 DEFAULT_CAMERA = "/camera/image_raw"  # the camera topic the launch file and the tools assume

@@ -33,9 +33,11 @@ from panoptic_ros.latency import latency_percentiles
 from panoptic_ros.ros.conversions import image_message
 from panoptic_ros.ros.diagnostics import status_name
 from panoptic_ros.ros.entry import node_command, private_ros_env
-from panoptic_ros.ros.qos import camera_publisher_qos, output_qos
+from panoptic_ros.ros.qos import camera_publisher_qos, diagnostics_qos, output_qos
 from panoptic_ros.ros.spinning_node import SpinningNode
-from panoptic_ros.ros.topics import DIAGNOSTICS, SEGMENTS, input_topic, node_name, node_topic
+from panoptic_ros.ros.topics import (
+    COMPRESSED, DIAGNOSTICS, RAW, SEGMENTS, TRANSPORTS, input_topic, node_name, node_topic,
+)
 from panoptic_ros.tools import hostile_frames
 
 STALL_SECONDS = 15.0  # no output for this long while good frames keep coming counts as a stall
@@ -64,7 +66,7 @@ class Probe:
         self.diagnostics: dict[str, str] = {}
         self.node.create_subscription(PanopticSegmentation, node_topic(SEGMENTS), self._on_segments,
                                       output_qos(depth=50))
-        self.node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics, 10)
+        self.node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics, diagnostics_qos())
         self.spinning.start()
 
     def _on_segments(self, msg: PanopticSegmentation) -> None:
@@ -89,7 +91,7 @@ def _header(stamp: int) -> Header:
 def _good_frame(args: argparse.Namespace) -> Image | CompressedImage:
     """One camera frame (noise: the worst case for JPEG), reused with a new stamp each time."""
     rgb = np.random.default_rng(0).integers(0, 256, (*args.size, 3), dtype=np.uint8)
-    if args.transport == "compressed":
+    if args.transport == COMPRESSED:
         return CompressedImage(format="jpeg", data=cv2.imencode(".jpg", rgb[..., ::-1])[1].tobytes())
     return image_message(rgb, "rgb8", _header(0))
 
@@ -100,7 +102,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 def _send(args: argparse.Namespace, node: subprocess.Popen, probe: Probe, log_path: Path) -> dict[str, Any]:
     """Waits for the node to subscribe, then sends for ``args.duration`` s at ``args.rate``."""
-    if args.transport == "compressed":
+    if args.transport == COMPRESSED:
         hostile = [(name, lambda stamp, data=data: CompressedImage(header=_header(stamp), format="jpeg", data=data))
                    for name, data in hostile_frames.COMPRESSED.items()]
     else:
@@ -167,7 +169,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     log_path = args.out.with_suffix(".node.log")
     node = subprocess.Popen(cmd, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
     try:
-        probe = Probe(ros_env, args.transport == "compressed")
+        probe = Probe(ros_env, args.transport == COMPRESSED)
         try:
             run = _send(args, node, probe, log_path)
         finally:
@@ -219,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=60.0, help="seconds of sending (bounded: at most 1800)")
     p.add_argument("--rate", type=float, default=15.0, help="frames per second sent")
     p.add_argument("--size", type=int, nargs=2, default=[720, 1280], metavar=("HEIGHT", "WIDTH"))
-    p.add_argument("--transport", choices=("raw", "compressed"), default="raw")
+    p.add_argument("--transport", choices=TRANSPORTS, default=RAW)
     p.add_argument("--hostile-every", type=int, default=10, help="every Nth frame is a hostile one (0: none)")
     p.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE", help="a node parameter")
     p.add_argument("--settle", type=float, default=3.0, help="seconds to wait for the last outputs")
