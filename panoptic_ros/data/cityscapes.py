@@ -28,6 +28,11 @@ CITYSCAPES_CATEGORIES = CategoryTable(tuple(Category(*c) for c in (
 )))
 
 
+# Cityscapes' instanceIds encoding (its own, not ours): label * 1000 + instance for a thing's
+# instance, the bare label for stuff and for a crowd region of a thing class
+CITYSCAPES_ID_DIVISOR = 1000
+
+
 def read_instance_ids(path: Path, table: CategoryTable = CITYSCAPES_CATEGORIES
                       ) -> tuple[np.ndarray, dict[int, int], frozenset[int]]:
     """(segment ids with void = 0, segment -> category, crowd segment ids) from an instanceIds PNG."""
@@ -35,13 +40,13 @@ def read_instance_ids(path: Path, table: CategoryTable = CITYSCAPES_CATEGORIES
     if raw is None:
         raise FileNotFoundError(f"cannot read {path}")
     raw = raw.astype(np.int32)
-    label = np.where(raw >= 1000, raw // 1000, raw)
+    label = np.where(raw >= CITYSCAPES_ID_DIVISOR, raw // CITYSCAPES_ID_DIVISOR, raw)
     known = {c.id: c for c in table.categories}
     valid = np.isin(label, list(known))
     segments = np.where(valid, raw, 0).astype(np.int32)
     ids = [int(v) for v in np.unique(segments) if v != 0]
-    categories = {v: (v // 1000 if v >= 1000 else v) for v in ids}
-    crowd = frozenset(v for v in ids if v < 1000 and known[v].is_thing)
+    categories = {v: (v // CITYSCAPES_ID_DIVISOR if v >= CITYSCAPES_ID_DIVISOR else v) for v in ids}
+    crowd = frozenset(v for v in ids if v < CITYSCAPES_ID_DIVISOR and known[v].is_thing)
     return segments, categories, crowd
 
 

@@ -204,15 +204,19 @@ def recorded_qos(profile: QoSProfile) -> Qos:
 METADATA_VERSION = 8
 
 
+STORAGES = ("mcap", "sqlite3")  # the output bags' storage plugins; the first is the default
+DEFAULT_STORAGE = STORAGES[0]
+
+
 class BagWriter:
     """Write rclpy messages to a new rosbag2 (mcap by default) that Humble, Jazzy and Kilted and any MCAP
     tool read: an mcap's chunks are zstd-compressed inside the file (MCAP's own compression, which
     Foxglove and ``mcap`` read), never each message (rosbag2's per-message mode, which only
     ``ros2 bag`` undoes, and only with the metadata beside the file); sqlite3 is stored plain."""
 
-    def __init__(self, path: Path, storage: str = "mcap") -> None:
+    def __init__(self, path: Path, storage: str = DEFAULT_STORAGE) -> None:
         self.store = typestore()
-        plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+        plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}[storage]
         self.writer = Writer(path, version=METADATA_VERSION, storage_plugin=plugin)
         if plugin == StoragePlugin.MCAP:
             self.writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)

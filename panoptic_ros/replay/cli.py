@@ -28,7 +28,9 @@ from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.arguments import positive_float, positive_int
 from panoptic_ros.image_size import check_inference_size
-from panoptic_ros.replay.bag_io import IMAGE_TYPES, BagError, TopicSummary, read_frames, topic_summary
+from panoptic_ros.replay.bag_io import (
+    DEFAULT_STORAGE, IMAGE_TYPES, STORAGES, BagError, TopicSummary, read_frames, topic_summary,
+)
 from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS
 from panoptic_ros.replay.ground_truth import (
     GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
@@ -243,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--camera", default="", help="the node's camera name for these frames: outputs are ~/CAMERA/... "
                    "as the node publishes a named camera's (one run per camera of a multi-camera bag, each into "
                    "its own --out); with --no-start-node, which of the running node's cameras they are for")
-    p.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"], help="the output bag's storage")
+    p.add_argument("--storage", default=DEFAULT_STORAGE, choices=STORAGES, help="the output bag's storage")
     p.add_argument("--quiet", action="store_true", help="no progress bars, no report on the terminal")
     args = p.parse_args(argv)
     _check_arguments(p, args)

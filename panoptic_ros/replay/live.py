@@ -23,7 +23,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from tqdm import tqdm
 
 from panoptic_ros.categories import Category, CategoryTable
-from panoptic_ros.replay.bag_io import BagWriter, Frame, label_image, recorded_qos, rgb_image, stamp_ns
+from panoptic_ros.replay.bag_io import DEFAULT_STORAGE, BagWriter, Frame, label_image, recorded_qos, rgb_image, stamp_ns
 from panoptic_ros.replay.ground_truth import GroundTruthFrame, PackedLabels
 from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS, PreviewWriter
@@ -207,7 +207,7 @@ def _unanswered(counters: dict[str, int], baseline: dict[str, int]) -> int:
 
 def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession, out_dir: Path,
                 ground_truth: dict[int, GroundTruthFrame], rate: float, settle: float, alive: Callable[[], bool],
-                storage: str = "mcap", progress: bool = True, preview_fps: float = DEFAULT_PREVIEW_FPS
+                storage: str = DEFAULT_STORAGE, progress: bool = True, preview_fps: float = DEFAULT_PREVIEW_FPS
                 ) -> tuple[ReplayRecorder, dict[str, Any]]:
     """Publish ``frames`` at ``rate`` times their recorded pace and record the node's answers.
 

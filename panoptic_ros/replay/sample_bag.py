@@ -21,7 +21,7 @@ from panoptic_ros.arguments import positive_float, positive_int
 from panoptic_ros.config import SOURCE_KINDS, SourceConfig
 from panoptic_ros.data.dataset import SampleSource, build_source
 from panoptic_ros.data.sample import panoptic_ids
-from panoptic_ros.replay.bag_io import BagWriter
+from panoptic_ros.replay.bag_io import DEFAULT_STORAGE, STORAGES, BagWriter
 from panoptic_ros.ros.conversions import image_message
 from panoptic_ros.ros.topics import DEFAULT_CAMERA
 
@@ -31,7 +31,7 @@ START_NS = 1_700_000_000_000_000_000
 
 
 def write_sample_bag(path: Path, source: SampleSource, frames: int, rate_hz: float = 5.0,
-                     storage: str = "mcap") -> Path:
+                     storage: str = DEFAULT_STORAGE) -> Path:
     """Write ``frames`` evenly spaced samples of ``source`` (all of them if it has fewer) at ``rate_hz``."""
     things = {c.id for c in source.categories.things}
     picks = np.unique(np.linspace(0, len(source) - 1, min(frames, len(source))).round().astype(int))
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--width", type=positive_int, default=512, help="synthetic scene width")
     parser.add_argument("--seed", type=int, default=1_000_000, help="synthetic seed")
     parser.add_argument("--rate", type=positive_float, default=5.0, help="frames per second")
-    parser.add_argument("--storage", default="mcap", choices=["mcap", "sqlite3"])
+    parser.add_argument("--storage", default=DEFAULT_STORAGE, choices=STORAGES)
     args = parser.parse_args(argv)
     if args.out.exists():
         parser.error(f"{args.out} exists: a bag is written to a new folder")
