@@ -4,7 +4,9 @@ import json
 import sys
 from pathlib import Path
 
-RUNS = [f"{head}/{mode}" for mode in ("mask", "boxes") for head in ("heuristic", "upsnet", "affinity")]
+from panoptic_ros.heads import HEAD_KINDS
+
+RUNS = [f"{head}/{mode}" for mode in ("mask", "boxes") for head in HEAD_KINDS]
 
 print("| arm | " + " | ".join(RUNS) + " | mIoU (UPSNet, masks) |")
 print("|---|" + "---:|" * (len(RUNS) + 1))

@@ -15,7 +15,8 @@ import json
 
 import torch
 
-from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor
+from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor, shipped_model_path
+from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
 
 MIB = 2 ** 20
 
@@ -29,17 +30,17 @@ def snapshot(step: str, device: torch.device) -> dict[str, float | str]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", default="models/street_lite0.pt")
+    p.add_argument("--checkpoint", default=str(shipped_model_path()))
     p.add_argument("--input-size", type=int, nargs=2, default=(1024, 2048), metavar=("H", "W"))
     p.add_argument("--inference-size", type=int, nargs=2, default=(360, 480), metavar=("H", "W"))
-    p.add_argument("--precision", default="fp32")
+    p.add_argument("--precision", default=DEFAULT_PRECISION, choices=PRECISION_NAMES)
     p.add_argument("--frames", type=int, default=5)
     p.add_argument("--out", help="write the rows as JSON")
     args = p.parse_args()
     device = torch.device("cuda")
     torch.zeros(1, device=device)  # the CUDA context, present before the node loads anything
     rows = [snapshot("process with CUDA context", device)]
-    options = PredictorOptions("cuda", args.precision, True, "upsnet", None, tuple(args.inference_size))
+    options = PredictorOptions("cuda", args.precision, True, None, None, tuple(args.inference_size))
     predictor = TorchPredictor.from_checkpoint(args.checkpoint, options)
     rows.append(snapshot("configured (weights on the device)", device))
     frame = torch.randint(0, 256, (3, *args.input_size), dtype=torch.uint8, device=device)
