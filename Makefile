@@ -51,7 +51,7 @@ test: setup
 	$(RUN) $(PY) -m pytest test
 
 demo: setup
-	$(RUN) $(PY) -m panoptic_ros.demo
+	$(RUN) $(PY) -m panoptic_ros.tools.demo
 
 # The shipped model's recipe (models/README.md): stage 1 from ImageNet, stage 2 fine-tunes it at a
 # lower learning rate; each stage resumes where a stopped run left it.
@@ -62,7 +62,7 @@ train: setup
 	$(RUN) $(PY) -m panoptic_ros.train --config config/train_camvid.yaml $(STAGE2) --resume
 
 bench: setup
-	$(RUN) $(PY) -m panoptic_ros.bench
+	$(RUN) $(PY) -m panoptic_ros.tools.bench
 
 clean:
 	rm -rf $(VENV) build install log

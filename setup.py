@@ -30,7 +30,7 @@ setup(
             "panoptic-replay = panoptic_ros.replay.cli:main",
             "panoptic-train = panoptic_ros.train:main",
             "panoptic-eval = panoptic_ros.eval.cli:main",
-            "panoptic-bench = panoptic_ros.bench:main",
+            "panoptic-bench = panoptic_ros.tools.bench:main",
             "panoptic-soak = panoptic_ros.tools.soak:main",
         ],
     },

@@ -1,1 +1,2 @@
-"""Operator tools that drive the ROS node from outside (soak and fuzz runs)."""
+"""Tools on top of every layer (they may use the core, the ROS layer and the replay): the demo, the
+benchmarks, soak and fuzz runs."""

@@ -4,8 +4,8 @@ import json
 import yaml
 
 from helpers import small_model_config
-from panoptic_ros.bench import STAGES, main
-from panoptic_ros.bench_node import NODE_STAGES
+from panoptic_ros.tools.bench import STAGES, main
+from panoptic_ros.tools.bench_node import NODE_STAGES
 from panoptic_ros.config import to_dict
 
 

@@ -37,9 +37,9 @@ from typing import Any
 import torch
 
 from panoptic_ros.bench_attention import attention_check, attention_table
-from panoptic_ros.bench_cameras import cameras_rows, cameras_table
+from panoptic_ros.tools.bench_cameras import cameras_rows, cameras_table
 from panoptic_ros.bench_dispatch import count_dispatch, dispatch_table
-from panoptic_ros.bench_node import node_table, time_node_path
+from panoptic_ros.tools.bench_node import node_table, time_node_path
 from panoptic_ros.bench_stages import STAGES, StageTimer, medians
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, network_size
