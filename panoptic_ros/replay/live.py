@@ -173,7 +173,7 @@ class _OutputRecorder:
                                      arrival - sent.published)
             self.last_arrival = arrival
         elif name == OVERLAY:
-            self.preview.add(rgb_image(msg))
+            self.preview.add(rgb_image(msg), sent.timestamp)
         elif name == PANOPTIC and sent.stamp in self.ground_truth:
             self.to_score.append((sent.stamp, PackedLabels.pack(label_image(msg))))
 
@@ -221,7 +221,7 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
         node's own diagnostics at the end.
     """
     recorder = ReplayRecorder(session.categories(), latency_name="e2e_latency_ms")
-    preview = PreviewWriter(out_dir, fps=preview_fps * rate)
+    preview = PreviewWriter(out_dir, fps=preview_fps, speed=rate)
     baseline = session.counters()
     used: set[int] = set()
     restamped = published = 0

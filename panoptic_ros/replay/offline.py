@@ -91,7 +91,7 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
                     result, header, render_overlay(rgb, result, colors, DEFAULT_OVERLAY_ALPHA))
                 for name, msg in messages.items():
                     bag.write(camera_output_topic(name, camera), msg, frame.timestamp)
-                preview.add(rgb_image(messages[OVERLAY]))
+                preview.add(rgb_image(messages[OVERLAY]), frame.timestamp)
                 segments = messages[SEGMENTS].segments
                 recorder.add_result([s.category_id for s in segments], [s.area for s in segments], latency)
                 gt = ground_truth.get(frame.stamp_ns)

@@ -17,3 +17,27 @@ def test_a_long_run_keeps_a_bounded_number_of_thumbnails_spread_over_all_of_it(t
     rows = [int(strip[row * 128 + 64, 128, 0]) for row in range(STRIP_FRAMES)]  # 256x128 thumbnails
     assert strip.shape[0] == STRIP_FRAMES * 128
     assert rows[0] == 0 and rows == sorted(set(rows)) and rows[-1] > 255 * 3 // 4  # spread over the run
+
+
+def _video_frames(path) -> int:
+    video = cv2.VideoCapture(str(path))
+    count = int(video.get(cv2.CAP_PROP_FRAME_COUNT))
+    video.release()
+    return count
+
+
+def test_the_video_keeps_the_bags_clock_holding_the_last_overlay_over_dropped_frames(tmp_path):
+    period = 100_000_000  # a 10 Hz camera
+    answered = [k for k in range(40) if k % 3 == 0 or k < 10]  # a live node that kept one frame in three
+    preview = PreviewWriter(tmp_path / "a", fps=10.0, speed=2.0)  # --rate 2: the video plays at 20 fps
+    (tmp_path / "a").mkdir()
+    for k in answered:
+        preview.add(np.full((16, 32, 3), k, np.uint8), 5 * 10**9 + k * period)
+    preview.close()
+    assert _video_frames(tmp_path / "a" / "preview.mp4") == 40  # 39 periods after the first: the bag's 3.9 s at 2x
+    gap = PreviewWriter(tmp_path / "b", fps=10.0)
+    (tmp_path / "b").mkdir()
+    for t in (0, period, 3600 * 10**9, 3600 * 10**9 + period):  # an hour's pause in the recording
+        gap.add(np.zeros((16, 32, 3), np.uint8), t)
+    gap.close()
+    assert _video_frames(tmp_path / "b" / "preview.mp4") == 4 + 20  # four frames, the pause held 2 s, not an hour
