@@ -1,6 +1,8 @@
 """Previews of replayed overlays: an MP4 and a PNG strip of evenly spaced frames."""
 from __future__ import annotations
 
+import queue
+import threading
 from pathlib import Path
 
 import cv2
@@ -10,7 +12,7 @@ from panoptic_ros.replay.output import PREVIEW_MP4, PREVIEW_PNG
 
 STRIP_FRAMES = 6
 DEFAULT_PREVIEW_FPS = 5.0  # where the bag does not tell its camera's rate
-MAX_HOLD_SECONDS = 2.0  # the longest a gap in the frames' times holds the last overlay in the video
+MAX_HOLD_SECONDS = 2.0  # the longest a gap between two frames' bag times holds the last overlay
 
 
 class PreviewWriter:
@@ -20,47 +22,66 @@ class PreviewWriter:
 
     Given each overlay's time in the bag, the video keeps the bag's clock (at ``speed`` times its
     pace): where frames are missing (a live node that dropped them for newer ones) the last overlay
-    is held, as a display of the node's output would hold it, instead of the video running fast.
+    is held, as a display of the node's output would hold it, and where frames come faster than the
+    video's rate some are left out, so the video never runs fast or slow. Frames are encoded on a
+    thread of their own, so a live replay's publishing never waits for the encoder.
     """
 
     def __init__(self, out_dir: Path, fps: float, speed: float = 1.0) -> None:
         self.out_dir = out_dir
         self.fps = min(max(fps * speed, 1.0), 120.0)  # the video's frames per second of wall clock
         self.speed = speed
-        self.video: cv2.VideoWriter | None = None
         self.frames: list[np.ndarray] = []  # thumbnails of frames 0, stride, 2 * stride, ...
         self.stride = 1
         self.count = 0
+        self.size: tuple[int, int] | None = None  # (width, height) of the video
         self.written = 0  # video frames, holds included
-        self.start_ns: int | None = None  # the bag time of the video's first frame
+        self.clock_ns = 0  # bag time since the first frame, each gap cut to MAX_HOLD_SECONDS
+        self.last_ns: int | None = None
         self.last: np.ndarray | None = None
+        self._jobs: queue.Queue[tuple[np.ndarray, int] | None] = queue.Queue(maxsize=8)
+        self._encoder: threading.Thread | None = None
+        self._opened = False
 
-    def _hold_until(self, time_ns: int) -> None:
-        """Repeat the last overlay until the video reaches bag time ``time_ns`` (at most ``MAX_HOLD_SECONDS``)."""
-        if self.start_ns is None or self.last is None:
-            self.start_ns = time_ns
-            return
-        due = round((time_ns - self.start_ns) * 1e-9 / self.speed * self.fps)
-        for _ in range(min(due - self.written, round(MAX_HOLD_SECONDS * self.fps))):
-            self.video.write(self.last)  # type: ignore[union-attr]
-        self.written = max(self.written, due)  # a long gap is cut short, not made up later
+    def _encode(self, video: cv2.VideoWriter) -> None:
+        """The encoder thread: write each queued frame as many times as asked, until ``None``."""
+        self._opened = video.isOpened()
+        while (job := self._jobs.get()) is not None:
+            frame, times = job
+            for _ in range(times):
+                video.write(frame)
+        video.release()
+
+    def _video_frames_for(self, time_ns: int | None) -> int:
+        """How many video frames this overlay takes (holds of the last one before it, then itself):
+        those due by its bag time ``time_ns``; 0 where the video is ahead of it; 1 without a time."""
+        if time_ns is None:
+            return 1
+        if self.last_ns is not None:
+            self.clock_ns += min(max(time_ns - self.last_ns, 0), round(MAX_HOLD_SECONDS * 1e9))
+        self.last_ns = time_ns
+        due = round(self.clock_ns * 1e-9 / self.speed * self.fps)  # the video frame showing this time
+        return due + 1 - self.written if due >= self.written else 0
 
     def add(self, overlay_rgb: np.ndarray, time_ns: int | None = None) -> None:
-        """Append an overlay (RGB [H, W, 3]) to the video (resized to the first frame's size), after
-        holding the previous one until ``time_ns`` (its frame's time in the bag; None: right after),
-        and keep every ``stride``-th for the strip, halving the kept ones when they outgrow it."""
+        """Append an overlay (RGB [H, W, 3]) to the video (resized to the first frame's size) at its
+        frame's bag time ``time_ns`` (None: right after the last), and keep every ``stride``-th for the
+        strip, halving the kept ones when they outgrow it."""
         bgr = np.ascontiguousarray(overlay_rgb[..., ::-1])
-        if self.video is None:
-            h, w = bgr.shape[:2]
-            self.size = (w, h)
-            self.video = cv2.VideoWriter(str(self.out_dir / PREVIEW_MP4), cv2.VideoWriter_fourcc(*"mp4v"),
-                                         self.fps, self.size)
+        if self.size is None:
+            self.size = (bgr.shape[1], bgr.shape[0])
+            video = cv2.VideoWriter(str(self.out_dir / PREVIEW_MP4), cv2.VideoWriter_fourcc(*"mp4v"),
+                                    self.fps, self.size)
+            self._encoder = threading.Thread(target=self._encode, args=(video,), name="preview", daemon=True)
+            self._encoder.start()
         if (bgr.shape[1], bgr.shape[0]) != self.size:
             bgr = cv2.resize(bgr, self.size, interpolation=cv2.INTER_NEAREST)
-        if time_ns is not None:
-            self._hold_until(time_ns)
-        self.video.write(bgr)
-        self.written += 1
+        frames = self._video_frames_for(time_ns)
+        if frames > 1 and self.last is not None:
+            self._jobs.put((self.last, frames - 1))
+        if frames > 0:
+            self._jobs.put((bgr, 1))
+        self.written += frames
         self.last = bgr
         if self.count % self.stride == 0:
             scale = 256 / bgr.shape[1]
@@ -72,10 +93,10 @@ class PreviewWriter:
     def close(self) -> list[Path]:
         """Finish the video and write the strip; the files written (none without frames)."""
         written = []
-        if self.video is not None:
-            opened = self.video.isOpened()
-            self.video.release()
-            if opened:
+        if self._encoder is not None:
+            self._jobs.put(None)
+            self._encoder.join()
+            if self._opened:
                 written.append(self.out_dir / PREVIEW_MP4)
         if self.frames:
             idx = np.linspace(0, len(self.frames) - 1, min(STRIP_FRAMES, len(self.frames))).round().astype(int)

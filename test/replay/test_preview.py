@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from panoptic_ros.replay.preview import STRIP_FRAMES, PreviewWriter
 
@@ -35,9 +36,25 @@ def test_the_video_keeps_the_bags_clock_holding_the_last_overlay_over_dropped_fr
         preview.add(np.full((16, 32, 3), k, np.uint8), 5 * 10**9 + k * period)
     preview.close()
     assert _video_frames(tmp_path / "a" / "preview.mp4") == 40  # 39 periods after the first: the bag's 3.9 s at 2x
-    gap = PreviewWriter(tmp_path / "b", fps=10.0)
-    (tmp_path / "b").mkdir()
+
+
+@pytest.mark.parametrize("fps,speed,expected", [
+    (60.0, 4.0, 60),   # 240 frames/s asked for, 120 the most: every second frame; 2 s of bag at 4x is 0.5 s
+    (10.0, 0.25, 20),  # --rate 0.25: the video at 2.5 frames/s, one in four frames; 2 s of bag at 1/4x is 8 s
+])
+def test_the_video_keeps_the_clock_when_its_rate_is_clamped_or_slowed(tmp_path, fps, speed, expected):
+    preview = PreviewWriter(tmp_path, fps=fps, speed=speed)
+    for k in range(round(2 * fps)):  # two seconds of the camera
+        preview.add(np.zeros((16, 32, 3), np.uint8), round(k * 1e9 / fps))
+    preview.close()
+    assert abs(_video_frames(tmp_path / "preview.mp4") - expected) <= 1
+
+
+def test_a_pause_in_the_recording_is_held_at_most_two_seconds_of_bag_time(tmp_path):
+    preview = PreviewWriter(tmp_path, fps=10.0, speed=0.25)  # the video at 2.5 frames/s
+    period = 100_000_000
     for t in (0, period, 3600 * 10**9, 3600 * 10**9 + period):  # an hour's pause in the recording
-        gap.add(np.zeros((16, 32, 3), np.uint8), t)
-    gap.close()
-    assert _video_frames(tmp_path / "b" / "preview.mp4") == 4 + 20  # four frames, the pause held 2 s, not an hour
+        preview.add(np.zeros((16, 32, 3), np.uint8), t)
+    preview.close()
+    # the bag's clock runs 0, 0.1, 2.1 (the hour cut to 2 s), 2.2 s: 8.8 s of video at 2.5 frames/s
+    assert _video_frames(tmp_path / "preview.mp4") == round(2.2 / 0.25 * 2.5) + 1
