@@ -169,6 +169,7 @@ class TrainConfig:
     momentum: float = 0.9  # SGD only
     weight_decay: float = 1e-4
     warmup_iterations: int = 500
+    schedule: Literal["cosine", "constant"] = "cosine"  # after warm-up; constant for weight averaging
     backbone_lr_scale: float = 1.0  # the backbone body's lr as a share of ``lr`` (FPN and heads: 1)
     grad_clip: float = 10.0  # the gradients' largest total norm; 0 = no clipping
     amp: bool = True
@@ -177,6 +178,7 @@ class TrainConfig:
     own_detections: float = 0.5        # fraction of steps whose panoptic heads see the network's own detections
     gt_box_keep: float = 0.7           # otherwise: share of GT boxes shown; the hidden ones teach "unknown"
     checkpoint_every: int = 1000
+    average_from: int = 0  # > 0: the weights at each checkpoint from this step on are averaged (average.pt)
     held_out: SourceConfig | None = None  # evaluated at each checkpoint; best.pt follows its PQ
     init_from: str = ""  # a checkpoint to start from (same parameters and categories), e.g. to fine-tune
     output_dir: str = "runs/default"
@@ -187,7 +189,7 @@ class TrainConfig:
         for name in ("iterations", "batch_size", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("lr", "warmup_iterations", "workers", "weight_decay"):
+        for name in ("lr", "warmup_iterations", "workers", "weight_decay", "average_from"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 

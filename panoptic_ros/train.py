@@ -10,13 +10,15 @@ probability ``own_detections``, else ground-truth boxes with some hidden (the sa
 rank). Logs go to ``<output_dir>/log.csv`` (per step: base and body learning rates, losses averaged over
 the ranks, seconds);
 ``last.pt`` is written every ``checkpoint_every`` steps, ``best.pt`` whenever the PQ on ``held_out``
-(with the model's own head) improves. ``--resume`` continues from ``last.pt`` where the run would have
+(with the model's own head) improves, and with ``average_from`` set ``average.pt``, the mean of the
+weights at every checkpoint from that step on (``WeightAverage``). ``--resume`` continues from ``last.pt`` where the run would have
 been: the same epoch, order and augmentations, without the batches already trained on; a run without
 it refuses an ``output_dir`` that holds one, so nothing is overwritten.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import math
 import os
@@ -108,11 +110,47 @@ def _check_resumable(saved: dict[str, Any], cfg: TrainConfig, world: int, path: 
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
-    """Linear warm-up, then cosine decay to 1% of ``lr``."""
+    """Linear warm-up, then cosine decay to 1% of ``lr``, or ``lr`` to the end (``schedule: constant``:
+    weights averaged over checkpoints want iterates spread around a minimum, not annealed into one)."""
     if step < cfg.warmup_iterations:
         return cfg.lr * (0.1 + 0.9 * step / cfg.warmup_iterations)
+    if cfg.schedule == "constant":
+        return cfg.lr
     t = (step - cfg.warmup_iterations) / max(1, cfg.iterations - cfg.warmup_iterations)
     return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
+class WeightAverage:
+    """Stochastic weight averaging over checkpoints (Izmailov et al. 2018): the running mean of the
+    weights at each checkpoint from step ``average_from`` on. Trained at a constant learning rate, the
+    checkpoints circle a minimum and their mean lies nearer its flat middle than any one of them, which
+    is what a camera the training never saw needs. Batch-norm statistics are averaged with the rest
+    (exact for frozen batch norms, an approximation for trained ones).
+    """
+
+    def __init__(self, mean: dict[str, torch.Tensor] | None = None, count: int = 0) -> None:
+        self.mean, self.count = mean, count
+
+    def add(self, state: dict[str, torch.Tensor]) -> None:
+        """Fold one checkpoint's weights into the mean (float32 on the host; integers: the latest)."""
+        self.count += 1
+        state = {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+        if self.mean is None:
+            self.mean = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+            return
+        for k, v in state.items():
+            if v.is_floating_point():
+                self.mean[k] += (v.float() - self.mean[k]) / self.count
+            else:
+                self.mean[k] = v
+
+    def model(self, like: PanopticNet) -> PanopticNet:
+        """A copy of ``like`` holding the mean weights."""
+        assert self.mean is not None
+        averaged = copy.deepcopy(like)
+        own = averaged.state_dict()
+        averaged.load_state_dict({k: v.to(own[k].dtype) for k, v in self.mean.items()})
+        return averaged
 
 
 def _open_log(path: Path, start: int) -> TextIO:
@@ -262,6 +300,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler(enabled=use_amp)
     start, best_pq = 0, -1.0
+    average = WeightAverage()
     resumed_rng: dict[str, Any] | None = None
     if resume and not (out / "last.pt").is_file() and rank == 0 and not quiet:
         print(f"nothing to resume in {out} (no last.pt): starting at step 0")
@@ -280,6 +319,9 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
             scaler.load_state_dict(state["extra"]["scaler"])
         start, best_pq = state["extra"]["step"], state["extra"]["best_pq"]
         resumed_rng = state["extra"].get("rng", [None] * world)[rank]
+        if rank == 0:
+            average = WeightAverage(state["extra"].get("average"), state["extra"].get("averaged", 0))
+        del state, saved  # the optimizer and the average hold their own copies
     if distributed and cfg.model.backbone.norm == "bn" and device.type == "cuda":
         model = sync_batch_norms(model)
     net = DistributedDataParallel(model, find_unused_parameters=True) if distributed else model
@@ -361,6 +403,19 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                     if pq > best_pq:
                         best_pq = extra["best_pq"] = pq
                         save_checkpoint(out / "best.pt", model, out.name, extra={"step": step + 1, "pq": pq})
+                # on the checkpoint grid only, so a resume with other iterations averages what an unbroken run does
+                if cfg.average_from and step + 1 >= cfg.average_from and (step + 1) % cfg.checkpoint_every == 0:
+                    check_finite(out / "average.pt", model.state_dict())  # NaN must not reach a good average
+                    average.add(model.state_dict())
+                    averaged = average.model(model)
+                    save_checkpoint(out / "average.pt", averaged, out.name,
+                                    extra={"step": step + 1, "averaged": average.count})
+                    if held_out is not None:
+                        summary = evaluate_model(averaged.eval(), held_out, cfg.model.panoptic.kind, True)
+                        bar.write(f"step {step + 1}: held-out PQ of the average of {average.count} checkpoints "
+                                  f"{100 * summary['All']['pq']:.2f}, mIoU {100 * summary['miou']:.2f}")
+                    del averaged  # rank 0 trains on with no more memory than the others
+                    extra |= {"average": average.mean, "averaged": average.count}
             extra["rng"] = _all_rng_states(distributed)  # after the evaluation: where the unbroken run goes on
             if rank == 0:  # batch-norm statistics can take NaN from a skipped step's forward pass
                 check_finite(out / "last.pt", model.state_dict())

@@ -81,10 +81,34 @@ def test_a_resumed_run_goes_on_with_the_batches_an_unbroken_run_would_have_had(t
     assert not torch.equal(unbroken[0], unbroken[3])  # another epoch, another order and augmentation
 
 
+def test_the_average_is_the_mean_of_the_checkpoints_from_its_step_on_across_resumes(tmp_path):
+    config = _config(tmp_path, 1)
+    run = tmp_path / "run"
+    settings = ["average_from=2", "schedule=constant", "checkpoint_every=1"]
+    main(["--config", str(config), "--quiet", "--device", "cpu", *settings])
+    checkpoints = []
+    for iterations in (2, 3, 4, 5):  # resumed at every step, so each checkpoint can be kept
+        main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", *settings, f"iterations={iterations}"])
+        checkpoints.append(load_checkpoint(run / "last.pt")[0].state_dict())
+    average, meta = load_checkpoint(run / "average.pt")
+    assert meta["extra"] == {"step": 5, "averaged": 4}  # steps 2, 3, 4 and 5; not step 1
+    for name, value in average.state_dict().items():
+        expected = sum(c[name] for c in checkpoints) / 4 if value.is_floating_point() else checkpoints[-1][name]
+        assert torch.allclose(value, expected, atol=1e-6) if value.is_floating_point() else torch.equal(value, expected)
+    moved = [n for n, v in checkpoints[0].items() if v.is_floating_point() and not torch.equal(v, checkpoints[-1][n])]
+    assert moved  # the checkpoints differ, so a wrong weighting could not pass
+
+
 def test_learning_rate_warms_up_then_decays():
     cfg = TrainConfig(iterations=100, warmup_iterations=10, lr=1.0)
     lrs = [learning_rate(cfg, s) for s in range(100)]
     assert lrs[0] < lrs[9] < lrs[10] and lrs[10] > lrs[50] > lrs[99] >= 0.01
+
+
+def test_a_constant_schedule_warms_up_then_holds():
+    cfg = TrainConfig(iterations=100, warmup_iterations=10, lr=1.0, schedule="constant")
+    lrs = [learning_rate(cfg, s) for s in range(100)]
+    assert lrs[0] < lrs[9] < 1.0 and set(lrs[10:]) == {1.0}
 
 
 @pytest.mark.parametrize("trainable_layers", [5, 3])
