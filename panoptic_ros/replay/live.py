@@ -23,7 +23,9 @@ from sensor_msgs.msg import CompressedImage, Image
 from tqdm import tqdm
 
 from panoptic_ros.categories import Category, CategoryTable
-from panoptic_ros.replay.bag_io import DEFAULT_STORAGE, BagWriter, Frame, label_image, recorded_qos, rgb_image, stamp_ns
+from panoptic_ros.replay.bag_io import (
+    DEFAULT_STORAGE, BagWriter, Frame, label_image, recorded_qos, rgb_image, stamp_ns,
+)
 from panoptic_ros.replay.ground_truth import GroundTruthFrame, PackedLabels
 from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS, PreviewWriter

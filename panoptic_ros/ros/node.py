@@ -54,7 +54,8 @@ from panoptic_ros.ros.newest_frame import NewestFrameWorker
 from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, descriptor, validate
 from panoptic_ros.ros.qos import camera_qos, diagnostics_qos, latched_qos, output_qos
 from panoptic_ros.ros.topics import (
-    CATEGORIES, COMPRESSED, DIAGNOSTICS, IMAGE, LEGEND, NODE_NAME, OUTPUTS, OVERLAY, camera_topic, compressed_topic, input_topic,
+    CATEGORIES, COMPRESSED, DIAGNOSTICS, IMAGE, LEGEND, NODE_NAME, OUTPUTS, OVERLAY, camera_topic, compressed_topic,
+    input_topic,
 )
 
 
