@@ -11,9 +11,10 @@ rank). Logs go to ``<output_dir>/log.csv`` (per step: base and body learning rat
 the ranks, seconds);
 ``last.pt`` is written every ``checkpoint_every`` steps, ``best.pt`` whenever the PQ on ``held_out``
 (with the model's own head) improves, and with ``average_from`` set ``average.pt``, the mean of the
-weights at every checkpoint from that step on (``WeightAverage``). ``--resume`` continues from ``last.pt`` where the run would have
-been: the same epoch, order and augmentations, without the batches already trained on; a run without
-it refuses an ``output_dir`` that holds one, so nothing is overwritten.
+weights at every checkpoint from that step on (``WeightAverage``). ``--resume`` continues from
+``last.pt`` where the run would have been: the same epoch, order and augmentations, without the batches
+already trained on; a run without it refuses an ``output_dir`` that holds one, so nothing is
+overwritten.
 """
 from __future__ import annotations
 

@@ -56,8 +56,8 @@ def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mas
     """PQ summary of ``model`` on the first ``limit`` samples, with ``miou`` (of the published semantic
     map, per class in ``miou_per_class``), ``latency_ms`` and ``fps``.
 
-    ``inference_size``: see ``inference.predictor.predict_at`` (scored against the unchanged ground truth at each image's
-    own size; the resize counts in the latency).
+    ``inference_size``: see ``inference.predictor.predict_at`` (scored against the unchanged ground truth
+    at each image's own size; the resize counts in the latency).
     """
     device = next(model.parameters()).device
     acc = PQAccumulator(source.categories)

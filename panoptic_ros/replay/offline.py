@@ -62,7 +62,8 @@ def _predict(predictor: Predictor, batch: list[tuple[Frame, torch.Tensor]], reco
 
 def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predictor, out_dir: Path,
                    batch_size: int, ground_truth: dict[int, GroundTruthFrame], camera: str = "",
-                   storage: str = DEFAULT_STORAGE, progress: bool = True, preview_fps: float = DEFAULT_PREVIEW_FPS) -> ReplayRecorder:
+                   storage: str = DEFAULT_STORAGE, progress: bool = True,
+                   preview_fps: float = DEFAULT_PREVIEW_FPS) -> ReplayRecorder:
     """Every frame through ``predictor`` in batches of ``batch_size`` (a frame that fails its batch is
     retried alone), the node's messages written to ``out_dir``'s output bag, a preview, and the
     report's figures scored against ``ground_truth`` (by stamp). Outputs are named as the node names
