@@ -244,8 +244,9 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     """Run training; returns the output directory."""
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if distributed:
-        # rank 0 evaluates the held-out set while the others wait in the next step's all-reduce: an hour,
-        # not the default ten minutes, before a large held-out set of one's own kills the run
+        # rank 0 evaluates the held-out set (and, with average_from, the average too) while the others wait
+        # in the checkpoint's gather of random states: an hour, not the default ten minutes, before a large
+        # held-out set of one's own kills the run
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(hours=1))
         if device.type == "cuda":
             device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
