@@ -39,12 +39,13 @@ from tqdm import tqdm
 from panoptic_ros.config import TrainConfig, load_config, to_dict
 from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.dataset import (
-    TrainingDataset, balanced_class_weights, build_source, build_training_source, class_frequencies, collate,
+    SampleSource, TrainingDataset, balanced_class_weights, build_source, build_training_source, class_frequencies, collate,
 )
 from panoptic_ros.data.sampling import EpochSampler
 from panoptic_ros.defaults import DEFAULT_DEVICE
 from panoptic_ros.device import DEVICE_CHOICES, autocast, resolve_device
 from panoptic_ros.eval.model_eval import evaluate_model
+from panoptic_ros.heads import HeadKind
 from panoptic_ros.model.backbone import load_pretrained
 from panoptic_ros.model.checkpoint import check_finite, load_checkpoint, read_checkpoint, save_checkpoint
 from panoptic_ros.model.network import PanopticNet
@@ -152,6 +153,14 @@ class WeightAverage:
         own = averaged.state_dict()
         averaged.load_state_dict({k: v.to(own[k].dtype) for k, v in self.mean.items()})
         return averaged
+
+
+def _score_held_out(model: PanopticNet, held_out: SampleSource, head: HeadKind, bar: tqdm, label: str) -> float:
+    """The held-out PQ of ``model`` (in eval mode; with mask cues), logged after ``label`` with its mIoU."""
+    summary = evaluate_model(model, held_out, head, True)
+    pq = summary["All"]["pq"]
+    bar.write(f"{label} {100 * pq:.2f}, mIoU {100 * summary['miou']:.2f}")
+    return pq
 
 
 def _open_log(path: Path, start: int) -> TextIO:
@@ -397,26 +406,24 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                 log_file.flush()
                 if held_out is not None:
                     model.eval()
-                    summary = evaluate_model(model, held_out, cfg.model.panoptic.kind, True)
+                    pq = _score_held_out(model, held_out, cfg.model.panoptic.kind, bar,
+                                         f"step {step + 1}: held-out PQ ({cfg.model.panoptic.kind}, mask cues)")
                     model.train()
-                    pq = summary["All"]["pq"]
-                    bar.write(f"step {step + 1}: held-out PQ ({cfg.model.panoptic.kind}, mask cues) {100 * pq:.2f}, "
-                              f"mIoU {100 * summary['miou']:.2f}")
                     if pq > best_pq:
                         best_pq = extra["best_pq"] = pq
                         save_checkpoint(out / "best.pt", model, out.name, extra={"step": step + 1, "pq": pq})
                 # on the checkpoint grid only, so a resume with other iterations averages what an unbroken run does
                 if cfg.average_from and step + 1 >= cfg.average_from and (step + 1) % cfg.checkpoint_every == 0:
-                    check_finite(out / "average.pt", model.state_dict())  # NaN must not reach a good average
-                    average.add(model.state_dict())
+                    weights = model.state_dict()
+                    check_finite(out / "average.pt", weights)  # NaN must not reach a good average
+                    average.add(weights)
                     averaged = average.model(model)
                     save_checkpoint(out / "average.pt", averaged, out.name,
                                     extra={"step": step + 1, "averaged": average.count})
                     if held_out is not None:
-                        summary = evaluate_model(averaged.eval(), held_out, cfg.model.panoptic.kind, True)
-                        bar.write(f"step {step + 1}: held-out PQ of the average of {average.count} checkpoints "
-                                  f"{100 * summary['All']['pq']:.2f}, mIoU {100 * summary['miou']:.2f}")
-                    del averaged  # rank 0 trains on with no more memory than the others
+                        _score_held_out(averaged.eval(), held_out, cfg.model.panoptic.kind, bar,
+                                        f"step {step + 1}: held-out PQ of the average of {average.count} checkpoints")
+                    del averaged, weights  # rank 0 trains on with no more memory than the others
                     extra |= {"average": average.mean, "averaged": average.count}
             extra["rng"] = _all_rng_states(distributed)  # after the evaluation: where the unbroken run goes on
             if rank == 0:  # batch-norm statistics can take NaN from a skipped step's forward pass

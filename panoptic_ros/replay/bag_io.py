@@ -204,8 +204,8 @@ def recorded_qos(profile: QoSProfile) -> Qos:
 METADATA_VERSION = 8
 
 
-STORAGES = ("mcap", "sqlite3")  # the output bags' storage plugins; the first is the default
-DEFAULT_STORAGE = STORAGES[0]
+STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}  # the output bags' storage plugins
+DEFAULT_STORAGE = "mcap"
 
 
 class BagWriter:
@@ -216,7 +216,7 @@ class BagWriter:
 
     def __init__(self, path: Path, storage: str = DEFAULT_STORAGE) -> None:
         self.store = typestore()
-        plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}[storage]
+        plugin = STORAGES[storage]
         self.writer = Writer(path, version=METADATA_VERSION, storage_plugin=plugin)
         if plugin == StoragePlugin.MCAP:
             self.writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)

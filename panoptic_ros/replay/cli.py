@@ -31,7 +31,6 @@ from panoptic_ros.image_size import check_inference_size
 from panoptic_ros.replay.bag_io import (
     DEFAULT_STORAGE, IMAGE_TYPES, STORAGES, BagError, TopicSummary, read_frames, topic_summary,
 )
-from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS
 from panoptic_ros.replay.ground_truth import (
     GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
 )
@@ -126,7 +125,7 @@ def run_live(args: argparse.Namespace, topic: TopicSummary, gt: dict, out: Path)
             check_categories(gt, session.categories())
         recorder, extra = replay_live(read_frames(args.bag, args.topic), topic.count, session, out, gt, args.rate,
                                       args.settle, alive, args.storage, not args.quiet,
-                                      topic.rate or DEFAULT_PREVIEW_FPS)
+                                      topic.rate)
     finally:
         session.close()
         if node is not None:
@@ -173,7 +172,7 @@ def run_offline(args: argparse.Namespace, topic: TopicSummary, gt: dict, out: Pa
         check_categories(gt, predictor.categories)
     recorder = replay_offline(read_frames(args.bag, args.topic), topic.count, predictor, out, args.batch, gt,
                               camera=args.camera, storage=args.storage, progress=not args.quiet,
-                              preview_fps=topic.rate or DEFAULT_PREVIEW_FPS)
+                              preview_fps=topic.rate)
     if recorder.processed == 0:
         raise ImageEncodingError(f"no frame of {args.topic} could be used: {'; '.join(recorder.errors + recorder.failures)}")
     return recorder.finish({"mode": "offline", "batch": args.batch, "model": predictor.model_name,
@@ -245,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--camera", default="", help="the node's camera name for these frames: outputs are ~/CAMERA/... "
                    "as the node publishes a named camera's (one run per camera of a multi-camera bag, each into "
                    "its own --out); with --no-start-node, which of the running node's cameras they are for")
-    p.add_argument("--storage", default=DEFAULT_STORAGE, choices=STORAGES, help="the output bag's storage")
+    p.add_argument("--storage", default=DEFAULT_STORAGE, choices=list(STORAGES), help="the output bag's storage")
     p.add_argument("--quiet", action="store_true", help="no progress bars, no report on the terminal")
     args = p.parse_args(argv)
     _check_arguments(p, args)

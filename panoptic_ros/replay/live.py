@@ -28,7 +28,7 @@ from panoptic_ros.replay.bag_io import (
 )
 from panoptic_ros.replay.ground_truth import GroundTruthFrame, PackedLabels
 from panoptic_ros.replay.output import OUTPUT_BAG
-from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS, PreviewWriter
+from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros.diagnostics import camera_status_name, status_name
 from panoptic_ros.ros.qos import camera_publisher_qos, diagnostics_qos, latched_qos, output_qos
@@ -209,7 +209,7 @@ def _unanswered(counters: dict[str, int], baseline: dict[str, int]) -> int:
 
 def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession, out_dir: Path,
                 ground_truth: dict[int, GroundTruthFrame], rate: float, settle: float, alive: Callable[[], bool],
-                storage: str = DEFAULT_STORAGE, progress: bool = True, preview_fps: float = DEFAULT_PREVIEW_FPS
+                storage: str = DEFAULT_STORAGE, progress: bool = True, preview_fps: float | None = None
                 ) -> tuple[ReplayRecorder, dict[str, Any]]:
     """Publish ``frames`` at ``rate`` times their recorded pace and record the node's answers.
 

@@ -21,7 +21,7 @@ from panoptic_ros.inference.predictor import Predictor
 from panoptic_ros.replay.bag_io import DEFAULT_STORAGE, BagWriter, Frame, label_image, recorded_qos, rgb_image
 from panoptic_ros.replay.ground_truth import GroundTruthFrame
 from panoptic_ros.replay.output import OUTPUT_BAG
-from panoptic_ros.replay.preview import DEFAULT_PREVIEW_FPS, PreviewWriter
+from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros import conversions
 from panoptic_ros.ros.qos import latched_qos
@@ -63,7 +63,7 @@ def _predict(predictor: Predictor, batch: list[tuple[Frame, torch.Tensor]], reco
 def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predictor, out_dir: Path,
                    batch_size: int, ground_truth: dict[int, GroundTruthFrame], camera: str = "",
                    storage: str = DEFAULT_STORAGE, progress: bool = True,
-                   preview_fps: float = DEFAULT_PREVIEW_FPS) -> ReplayRecorder:
+                   preview_fps: float | None = None) -> ReplayRecorder:
     """Every frame through ``predictor`` in batches of ``batch_size`` (a frame that fails its batch is
     retried alone), the node's messages written to ``out_dir``'s output bag, a preview, and the
     report's figures scored against ``ground_truth`` (by stamp). Outputs are named as the node names

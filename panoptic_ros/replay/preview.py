@@ -27,9 +27,10 @@ class PreviewWriter:
     thread of their own, so a live replay's publishing never waits for the encoder.
     """
 
-    def __init__(self, out_dir: Path, fps: float, speed: float = 1.0) -> None:
+    def __init__(self, out_dir: Path, fps: float | None, speed: float = 1.0) -> None:
+        """``fps``: the camera's frames per second of bag time (None: unknown, ``DEFAULT_PREVIEW_FPS``)."""
         self.out_dir = out_dir
-        self.fps = min(max(fps * speed, 1.0), 120.0)  # the video's frames per second of wall clock
+        self.fps = min(max((fps or DEFAULT_PREVIEW_FPS) * speed, 1.0), 120.0)  # frames per second of wall clock
         self.speed = speed
         self.frames: list[np.ndarray] = []  # thumbnails of frames 0, stride, 2 * stride, ...
         self.stride = 1

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--width", type=positive_int, default=512, help="synthetic scene width")
     parser.add_argument("--seed", type=int, default=1_000_000, help="synthetic seed")
     parser.add_argument("--rate", type=positive_float, default=5.0, help="frames per second")
-    parser.add_argument("--storage", default=DEFAULT_STORAGE, choices=STORAGES)
+    parser.add_argument("--storage", default=DEFAULT_STORAGE, choices=list(STORAGES))
     args = parser.parse_args(argv)
     if args.out.exists():
         parser.error(f"{args.out} exists: a bag is written to a new folder")
