@@ -143,11 +143,12 @@ class DataConfig:
     saturation_jitter: float = 0.0  # ``Augmentation.saturation``
     gamma_jitter: float = 0.0       # ``Augmentation.gamma``
     blur: float = 0.0               # probability of a blur (``Augmentation.blur``)
+    copy_paste: float = 0.0         # probability of pasting another sample's things (``data.copy_paste``)
 
     def __post_init__(self) -> None:
         if not self.sources or any(s.weight <= 0 for s in self.sources):
             raise ValueError("data.sources needs at least one source, each with a positive weight")
-        for name in ("color_jitter", "saturation_jitter", "blur"):
+        for name in ("color_jitter", "saturation_jitter", "blur", "copy_paste"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"data.{name} must be within [0, 1], got {getattr(self, name)}")
         if self.gamma_jitter < 0:

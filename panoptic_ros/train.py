@@ -273,7 +273,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     d = cfg.data
     augmentation = Augmentation(scale=d.scale_jitter, crop=d.crop, hflip=d.hflip, color=d.color_jitter,
                                 saturation=d.saturation_jitter, gamma=d.gamma_jitter, blur=d.blur)
-    dataset = TrainingDataset(source, augmentation, cfg.seed)
+    dataset = TrainingDataset(source, augmentation, cfg.seed, d.copy_paste)
     sampler = EpochSampler(len(dataset), cfg.seed, rank, world)
     # its own generator: the iterator's worker seed would otherwise come from the global one, which a
     # resumed run's new iterator would then draw from where the unbroken run did not (the items are

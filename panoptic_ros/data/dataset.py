@@ -10,6 +10,7 @@ from torch.utils.data import Dataset
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.config import DataConfig, SourceConfig
 from panoptic_ros.data.augment import Augmentation
+from panoptic_ros.data.copy_paste import paste_things
 from panoptic_ros.data.sample import PanopticSample, TrainingArrays, to_training_arrays
 from panoptic_ros.data.street_categories import STREET_CATEGORIES
 from panoptic_ros.data.synthetic import StreetSceneGenerator
@@ -113,6 +114,11 @@ class MixedSource:
     def __getitem__(self, i: int) -> PanopticSample:
         return self.at(0, i)
 
+    def source_of(self, i: int) -> SampleSource:
+        """The source item ``i`` is drawn from (copy-paste takes its donors there: real things into
+        real frames, synthetic into synthetic)."""
+        return self.sources[int(self.which[i])]
+
 
 def build_training_source(cfg: DataConfig, seed: int = 0) -> SampleSource:
     """The data config's sources, mixed by weight when there are several."""
@@ -148,10 +154,14 @@ def balanced_class_weights(frequencies: np.ndarray, power: float) -> np.ndarray:
 
 class TrainingDataset(Dataset):
     """Augmented training arrays, indexed by ``(epoch, i)`` (``EpochSampler``'s pairs): the random
-    stream of item ``i`` in epoch ``epoch`` is seeded by both, so each epoch augments afresh."""
+    stream of item ``i`` in epoch ``epoch`` is seeded by both, so each epoch augments afresh. With
+    ``copy_paste`` > 0 that share of the items also gets the thing instances of another augmented
+    sample of its own source pasted over it (``copy_paste.paste_things``)."""
 
-    def __init__(self, source: SampleSource, augmentation: Augmentation | None, seed: int = 0) -> None:
-        self.source, self.augmentation, self.seed = source, augmentation, seed
+    def __init__(self, source: SampleSource, augmentation: Augmentation | None, seed: int = 0,
+                 copy_paste: float = 0.0) -> None:
+        self.source, self.augmentation, self.seed, self.copy_paste = source, augmentation, seed, copy_paste
+        self.things = {c.id for c in source.categories.things}
 
     def __len__(self) -> int:
         return len(self.source)
@@ -160,7 +170,12 @@ class TrainingDataset(Dataset):
         epoch, i = key
         sample = self.source.at(epoch, i) if isinstance(self.source, MixedSource) else self.source[i]
         if self.augmentation is not None:
-            sample = self.augmentation(sample, np.random.default_rng([self.seed, epoch, i]))
+            rng = np.random.default_rng([self.seed, epoch, i])
+            sample = self.augmentation(sample, rng)
+            if self.copy_paste and rng.random() < self.copy_paste:
+                source = self.source.source_of(i) if isinstance(self.source, MixedSource) else self.source
+                donor = self.augmentation(source[int(rng.integers(len(source)))], rng)
+                sample = paste_things(sample, donor, self.things)
         return to_training_arrays(sample, self.source.categories)
 
 
