@@ -5,7 +5,7 @@ The frames: the held-out CamVid drive (sequence 0006R0, never trained on) when C
 ``out/camvid_heldout_bag`` (never into the repository: CamVid's terms forbid committing it); otherwise the
 shipped synthetic sample ``samples/street_demo``. Either bag carries panoptic ground truth. It is
 published over DDS to a freshly started ``panoptic_node``, whose outputs are recorded and scored.
-Uses the GPU when there is one. Prints PQ, mIoU, throughput, latency and where the outputs are.
+Uses the GPU when there is one. Prints PQ, mIoU, latency, dropped frames and where the outputs are.
 """
 from __future__ import annotations
 
