@@ -8,6 +8,7 @@ type store so the bag describes them).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -94,21 +95,39 @@ class TopicSummary:
 
     cls: type           # its message class
     count: int          # messages (for progress bars)
-    rate: float | None  # messages per second over the bag's span (None: fewer than two), what a preview
-                        # plays at so it runs at the camera's speed
+    rate: float | None  # the camera's messages per second (``camera_rate``; None: unknown), what a
+                        # preview plays at so it runs at the camera's speed
     best_effort: bool   # recorded from best-effort publishers only (a driver on the sensor-data profile);
                         # a bag that recorded no QoS counts as reliable, the ordinary driver's
 
 
+RATE_SAMPLE = 31  # messages whose spacing gives a camera's rate: read at once, a second at 30 Hz
+
+
+def camera_rate(timestamps: list[int]) -> float | None:
+    """Messages per second from consecutive receive times (ns): the median spacing, so a pause in the
+    recording, other topics recorded longer, or a few dropped frames do not make a camera look slow.
+    None: fewer than two distinct times."""
+    spacing = np.diff(np.asarray(timestamps, dtype=np.int64))
+    spacing = spacing[spacing > 0]
+    return 1e9 / float(np.median(spacing)) if len(spacing) else None
+
+
 def topic_summary(path: Path, topic: str, types: dict[str, type]) -> TopicSummary:
-    """``topic``'s summary; ``BagError`` when the bag cannot be read or lacks it (naming what it has)."""
+    """``topic``'s summary, from the metadata and the first ``RATE_SAMPLE`` messages' receive times;
+    ``BagError`` when the bag cannot be read or lacks the topic (naming what it has)."""
     reader = open_reader(path)
     try:
         conns, cls = _connections(reader, path, topic, types)
         count = sum(c.msgcount for c in conns)
-        span = reader.duration - 1  # the bag's: the topic's own would need every message read
+        timestamps: list[int] = []
+        try:
+            for _, timestamp, _ in itertools.islice(reader.messages(connections=conns), RATE_SAMPLE):
+                timestamps.append(timestamp)
+        except Exception:  # a damaged storage: the replay reports it frame by frame; the rate stays unknown
+            timestamps = []
         offered = [q for c in conns for q in c.ext.offered_qos_profiles]
-        return TopicSummary(cls, count, (count - 1) / (span / 1e9) if count > 1 and span > 0 else None,
+        return TopicSummary(cls, count, camera_rate(timestamps),
                             bool(offered) and all(q.reliability == QosReliability.BEST_EFFORT for q in offered))
     finally:
         reader.close()

@@ -12,7 +12,9 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from panoptic_ros.data.dataset import SyntheticStreetScenes
-from panoptic_ros.replay.bag_io import IMAGE_TYPES, BagError, open_reader, read_frames, topic_summary, typestore
+from panoptic_ros.replay.bag_io import (
+    IMAGE_TYPES, BagError, camera_rate, open_reader, read_frames, topic_summary, typestore,
+)
 from panoptic_ros.replay.sample_bag import IMAGE_TOPIC, write_sample_bag
 
 
@@ -58,3 +60,23 @@ def test_a_topics_summary_comes_from_the_bags_metadata(tmp_path):
     assert summary.rate == pytest.approx(20.0, rel=1e-6)
     one = write_sample_bag(tmp_path / "one", SyntheticStreetScenes(1, 5, 32, 64), 1)
     assert topic_summary(one, IMAGE_TOPIC, IMAGE_TYPES).rate is None
+
+
+def test_a_cameras_rate_is_its_own_spacing_not_the_bags_span(tmp_path):
+    """A 10 Hz camera in a bag paused for a minute and recording another topic for ten: still 10 Hz (the
+    bag's span said 0.08 Hz, and the preview skipped almost every frame)."""
+    ms = 1_000_000
+    with Writer(tmp_path / "bag", version=8, storage_plugin=StoragePlugin.MCAP) as writer:
+        cam = writer.add_connection("/cam", "sensor_msgs/msg/Image", typestore=typestore())
+        other = writer.add_connection("/other", "sensor_msgs/msg/Image", typestore=typestore())
+        msg = serialize_message(Image(height=1, width=1, encoding="mono8", step=1, data=bytes(1)))
+        for t in [*range(0, 1000, 100), *range(61_000, 62_000, 100)]:
+            writer.write(cam, t * ms, msg)
+        writer.write(other, 600_000 * ms, msg)
+    summary = topic_summary(tmp_path / "bag", "/cam", IMAGE_TYPES)
+    assert summary.count == 20 and summary.rate == pytest.approx(10.0)
+
+
+def test_camera_rate_ignores_repeated_times_and_knows_when_it_cannot_tell():
+    assert camera_rate([0, 50_000_000, 50_000_000, 100_000_000, 5_000_000_000]) == pytest.approx(20.0)
+    assert camera_rate([7]) is None and camera_rate([3, 3]) is None and camera_rate([]) is None
