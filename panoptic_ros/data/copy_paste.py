@@ -38,7 +38,8 @@ def paste_things(target: PanopticSample, donor: PanopticSample, things: set[int]
     mask = np.isin(donor.segments, pasted_ids)
     if not mask.any():
         return target
-    offset = max(target.categories, default=0) + 1
+    # after every id of the target, labelled or not (an id without a category is void, and stays so)
+    offset = max(int(target.segments.max(initial=0)), max(target.categories, default=0)) + 1
     segments = np.where(mask, donor.segments.astype(np.int64) + offset, target.segments).astype(target.segments.dtype)
     image = np.where(mask[..., None], donor.image, target.image)
     present = set(np.unique(segments).tolist())

@@ -39,6 +39,16 @@ def test_donor_instances_overwrite_the_target_with_new_ids():
     assert out.crowd == frozenset()
 
 
+def test_pasted_ids_stay_clear_of_the_targets_unlabelled_ids():
+    target_seg = np.full((4, 4), 1, np.int32)
+    target_seg[3, 0] = 9  # an id without a category: void
+    target = _sample(target_seg, {1: ROAD}, 10)
+    donor_seg = np.full((4, 4), 1, np.int32)
+    donor_seg[0, 0] = 8
+    out = paste_things(target, _sample(donor_seg, {1: ROAD, 8: CAR}, 99), THINGS)
+    assert out.segments[0, 0] == 18 and out.segments[3, 0] == 9 and out.categories == {1: ROAD, 18: CAR}
+
+
 def test_target_crowd_kept_while_visible_and_nothing_to_paste_returns_the_target():
     target_seg = np.full((4, 4), 1, np.int32)
     target_seg[0, 0] = 5
