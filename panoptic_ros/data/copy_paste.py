@@ -2,11 +2,12 @@
 Instance Segmentation", CVPR 2021): the thing instances of one augmented training sample pasted over
 another of the same size.
 
-Why: the rare thing classes of a few drives (CamVid's cyclists: 0 IoU on the held-out drive, people
-40) are seen in a handful of places and backgrounds; pasted into other frames they are seen in many,
-with their own exact masks, so the semantic, box and mask targets all stay correct. Pasted
-instances cover what was beneath them: a segment of the target left without a pixel is dropped from
-its categories, one partly covered keeps its visible part (as an occluded object is labelled).
+Why: the cars, people and cyclists of a few drives are seen in those drives' places and backgrounds
+only; pasted into other frames they are seen in many, with their own exact masks, so the semantic,
+box and mask targets all stay correct (on CamVid it did not pay: see the model card, which is why
+``data.copy_paste`` is off by default). Pasted instances cover what was beneath them: a segment of the
+target left without a pixel is dropped from its categories, one partly covered keeps its visible part
+(as an occluded object is labelled).
 """
 from __future__ import annotations
 
