@@ -34,7 +34,7 @@ from panoptic_ros.replay.bag_io import (
 from panoptic_ros.replay.ground_truth import (
     GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
 )
-from panoptic_ros.replay.output import OUTPUT_FILES, REPORT_JSON, StagedOutput
+from panoptic_ros.replay.output import NODE_LOG, OUTPUT_FILES, REPORT_JSON, StagedOutput
 from panoptic_ros.replay.report import markdown, write_report
 from panoptic_ros.ros.entry import large_frames_transport, node_command, private_ros_env
 from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS, validate as validate_parameters
@@ -115,7 +115,7 @@ def run_live(args: argparse.Namespace, topic: TopicSummary, gt: dict, out: Path)
         if best_effort:  # whatever publishers the node sees on the topic when it activates
             params[f"qos_overrides.{args.topic}.subscription.reliability"] = "best_effort"
         cmd = node_command(params, {camera_topic(args.camera, input_topic(compressed)): args.topic})
-        node = subprocess.Popen(cmd, stdout=open(out / "node.log", "w"), stderr=subprocess.STDOUT,
+        node = subprocess.Popen(cmd, stdout=open(out / NODE_LOG, "w"), stderr=subprocess.STDOUT,
                                 env=os.environ | ros_env | {"PYTHONUNBUFFERED": "1"})
     alive = (lambda: node.poll() is None) if node else (lambda: True)
     session = LiveSession(args.topic, compressed, ros_env, args.namespace, args.camera, best_effort)

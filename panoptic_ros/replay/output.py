@@ -1,6 +1,7 @@
 """An output folder that only gets its real name once everything in it is written."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from types import TracebackType
@@ -10,7 +11,37 @@ INCOMPLETE = "INCOMPLETE"  # in a staging folder from its start: what it is, and
 # what a replay writes into its folder, by the report's name for it
 OUTPUT_BAG, PREVIEW_MP4, PREVIEW_PNG = "output_bag", "preview.mp4", "preview.png"
 REPORT_JSON, REPORT_MD = "report.json", "report.md"
+NODE_LOG = "node.log"  # a live replay's node's output, when the replay started the node
 OUTPUT_FILES = {"bag": OUTPUT_BAG, "preview_mp4": PREVIEW_MP4, "preview_png": PREVIEW_PNG}
+REPLAY_NAMES = frozenset({OUTPUT_BAG, PREVIEW_MP4, PREVIEW_PNG, REPORT_JSON, REPORT_MD, NODE_LOG})
+
+
+def _is_replay_report(path: Path) -> bool:
+    """Whether ``path`` is a report a replay wrote (``panoptic-eval --out`` writes a report.json too)."""
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(report, dict) and {"bag", "mode"} <= report.keys()
+
+
+def not_a_replays(folder: Path, mark: str) -> str:
+    """Why ``folder`` (existing) is not a replay's own output or staging folder, which a replay may
+    replace; "" when it is one (or empty). A replay's holds only the names a replay writes, and its
+    ``mark``: an ``INCOMPLETE`` note, or a report.json that is a replay's."""
+    if not folder.is_dir():
+        return "it is not a folder"
+    names = {p.name for p in folder.iterdir()}
+    if not names:
+        return ""
+    foreign = sorted(names - REPLAY_NAMES - {INCOMPLETE})
+    if foreign:
+        return f"it holds {', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''}, which a replay never writes"
+    if not (folder / mark).is_file():
+        return f"no {mark}"
+    if mark == REPORT_JSON and not _is_replay_report(folder / mark):
+        return f"its {mark} is not a replay's report"
+    return ""
 
 
 class StagedOutput:
@@ -25,9 +56,9 @@ class StagedOutput:
 
     def __enter__(self) -> Path:
         for folder, mark in ((self.final, REPORT_JSON), (self.path, INCOMPLETE)):
-            if folder.exists() and not (folder / mark).is_file() and (
-                    not folder.is_dir() or any(folder.iterdir())):
-                raise ValueError(f"{folder} exists and is not a replay's (no {mark}): give another --out; a "
+            why = not_a_replays(folder, mark) if folder.exists() else ""
+            if why:
+                raise ValueError(f"{folder} exists and is not a replay's ({why}): give another --out; a "
                                  "replay replaces only its own output")
         if self.path.exists():
             shutil.rmtree(self.path)

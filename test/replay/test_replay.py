@@ -292,7 +292,7 @@ def test_an_out_folder_that_is_not_a_replay_is_refused_and_kept_and_a_replay_is_
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
     assert replay(_args(bag, mine, model)) == 2
-    assert "exists and is not a replay's (no report.json)" in capsys.readouterr().err
+    assert "exists and is not a replay's (it holds notes.txt, which a replay never writes)" in capsys.readouterr().err
     assert (mine / "notes.txt").read_text() == "keep me" and not (tmp_path / "my_bags.partial").exists()
     theirs = tmp_path / "x.partial"  # a folder of the user's that happens to carry the staging name
     theirs.mkdir()
