@@ -39,6 +39,10 @@ def save_checkpoint(path: str | Path, model: PanopticNet, name: str, half: bool 
     return path
 
 
+# how torch.save's files begin: a zip archive (the format since PyTorch 1.6), or the legacy pickle
+TORCH_FILE_STARTS = (b"PK\x03\x04", b"\x80")
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint's dictionary, its fields type-checked. Errors are one line, fit for a log."""
     path = Path(path)
@@ -46,6 +50,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} is a directory, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    with open(path, "rb") as f:
+        head = f.read(len(TORCH_FILE_STARTS[0]))
+    if not any(head.startswith(start) for start in TORCH_FILE_STARTS):
+        raise CheckpointError(f"checkpoint {path} is not a PyTorch file (torch.save's .pt / .pth); give a "
+                              "panoptic_ros checkpoint, such as models/street_lite0.pt")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:  # torch's own message goes on to suggest switching the safety off

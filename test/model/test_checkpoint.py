@@ -41,6 +41,19 @@ def test_clear_errors_for_missing_corrupt_and_foreign_files(tmp_path):
     torch.save({"weight": torch.zeros(2)}, foreign)
     with pytest.raises(CheckpointError, match="not a panoptic_ros checkpoint.*model.backbone.pretrained=FILE"):
         load_checkpoint(foreign)
+    legacy = tmp_path / "legacy.pt"  # torch.save's pre-1.6 format is a torch file too
+    torch.save({"weight": torch.zeros(2)}, legacy, _use_new_zipfile_serialization=False)
+    with pytest.raises(CheckpointError, match="not a panoptic_ros checkpoint"):
+        load_checkpoint(legacy)
+
+
+@pytest.mark.parametrize("content", [b"# a config\nmodel: 1\n", b"\x08\x01\x12onnx", b""])
+def test_a_file_that_is_no_torch_file_is_named_as_such_not_as_unsafe(tmp_path, content):
+    other = tmp_path / "model.yaml"
+    other.write_bytes(content)
+    with pytest.raises(CheckpointError, match="is not a PyTorch file") as info:
+        read_checkpoint(other)
+    assert "could run code" not in str(info.value)
 
 
 def test_refuses_code_in_pickles(tmp_path):
