@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import cv2
+
 from panoptic_ros.arguments import positive_int
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.config import SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides, from_dict, to_dict
@@ -116,6 +118,14 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
             "inference_size": size, "runs": runs}
 
 
+def check_output_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, before a long evaluation, output paths it could not write at its end."""
+    if args.out is not None and args.out.is_dir():
+        parser.error(f"--out names the report's JSON file, and {args.out} is a folder (e.g. {args.out / 'report.json'})")
+    if args.preview is not None and (args.preview.is_dir() or not cv2.haveImageWriter(str(args.preview))):
+        parser.error(f"--preview names an image file (.png, .jpg), got {str(args.preview)!r}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     files = parser.add_argument_group("prediction files")
@@ -149,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                        "(never commit one made from CamVid: its terms forbid it)")
     parser.add_argument("--out", type=Path, help="write the report as JSON")
     args = parser.parse_args(argv)
+    check_output_paths(parser, args)
     try:
         if args.checkpoint is not None:
             report = evaluate_checkpoint(args)

@@ -65,3 +65,15 @@ def test_a_count_below_one_is_refused_before_any_work(flag, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--checkpoint", "missing.pt", flag, "0"])
     assert exit_.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, name, message", [
+    ("--out", "folder", "is a folder"),
+    ("--preview", "preview.jpgx", "names an image file"),
+    ("--preview", "folder", "names an image file"),
+])
+def test_unwritable_output_paths_are_refused_before_the_evaluation(tmp_path, capsys, flag, name, message):
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--checkpoint", "missing.pt", flag, str(tmp_path / name)])  # refused before the checkpoint is read
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
