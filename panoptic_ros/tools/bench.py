@@ -31,11 +31,14 @@ import argparse
 import itertools
 import json
 import statistics
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
+from panoptic_ros.arguments import positive_int
 from panoptic_ros.bench_attention import attention_check, attention_table
 from panoptic_ros.tools.bench_cameras import cameras_rows, cameras_table
 from panoptic_ros.bench_dispatch import count_dispatch, dispatch_table
@@ -49,7 +52,7 @@ from panoptic_ros.defaults import DEFAULT_DEVICE
 from panoptic_ros.device import autocast, check_precision, resolve_device
 from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
 from panoptic_ros.memory import keep_frame_buffers
-from panoptic_ros.model.checkpoint import load_checkpoint
+from panoptic_ros.model.checkpoint import CheckpointError, load_checkpoint
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import build_results
 from panoptic_ros.resources import package_file
@@ -189,24 +192,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overlay-max-size", type=int, help="node table: cap on the overlay's longer side")
     p.add_argument("--cameras", type=int, nargs="+", default=[1, 2, 4],
                    help="cameras table: camera counts (default 1 2 4)")
-    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--batch", type=positive_int, default=1)
     p.add_argument("--precision", nargs="+", default=[DEFAULT_PRECISION], choices=PRECISION_NAMES)
     p.add_argument("--mask-cues", nargs="+", default=["on", "off"], choices=["on", "off"])
     p.add_argument("--head", nargs="+", default=list(HEAD_KINDS), choices=HEAD_KINDS)
     p.add_argument("--device", default=DEFAULT_DEVICE)
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
-    p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's own choice)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed runs first (0: none)")
+    p.add_argument("--iters", type=positive_int, default=20)
     p.add_argument("--no-reference", action="store_true", help="skip torchvision's maskrcnn_resnet50_fpn")
     p.add_argument("--out", type=Path, help="write the results as JSON")
     args = p.parse_args(argv)
     keep_frame_buffers()  # as the node does
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    for precision in args.precision:
-        check_precision(precision, device)
-    model = load_model(args, device)
+    try:  # what the user named: a clear line, not a traceback
+        device = resolve_device(args.device)
+        for precision in args.precision:
+            check_precision(precision, device)
+        model = load_model(args, device)
+    except (ValueError, OSError, CheckpointError, yaml.YAMLError) as exc:
+        print(f"panoptic-bench: {exc}", file=sys.stderr)
+        return 2
     result: dict[str, Any] = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
                               "torch": torch.__version__, "threads": torch.get_num_threads()}
     print(f"device: {result['device']}, torch {result['torch']}, {result['threads']} CPU threads, "

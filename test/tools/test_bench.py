@@ -1,6 +1,8 @@
 """The benchmark runs end to end on the CPU (its figures are reported from real runs, not checked here)."""
 import json
 
+import pytest
+import torch
 import yaml
 
 from helpers import small_model_config
@@ -82,3 +84,17 @@ def test_dispatch_table_counts_ops_and_host_waits_per_stage(tmp_path, capsys):
     assert all(row["ops"][s] > 0 for s in STAGES) and row["ops"]["total"] == sum(row["ops"][s] for s in STAGES)
     assert row["waits"]["total"] == 0  # counted as a GPU runs the network: fixed-size proposals and detections
     assert "host waits" in capsys.readouterr().out
+
+
+def test_what_cannot_be_benchmarked_is_one_clear_line_before_any_work(tmp_path, capsys):
+    cases = [(["--checkpoint", str(tmp_path / "nope.pt")], "does not exist"),
+             (["--model-config", str(tmp_path / "nope.yaml")], "nope.yaml")]
+    if not torch.cuda.is_available():
+        cases += [(["--device", "cuda"], "no such CUDA device"), (["--precision", "fp16", "--device", "cpu"], "fp16")]
+    for args, message in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert err.startswith("panoptic-bench: ") and message in err and "Traceback" not in err
+    for flag in ("--iters", "--batch", "--threads"):
+        with pytest.raises(SystemExit):
+            main([flag, "0"])
