@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from panoptic_ros.categories import Category
 from panoptic_ros.defaults import DEFAULT_DEVICE
 from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
 from panoptic_ros.image_encoding import ImageEncodingError
@@ -43,13 +44,14 @@ from panoptic_ros.structures import ID_DIVISOR
 from sensor_msgs.msg import CompressedImage
 
 
-def ground_truth(args: argparse.Namespace) -> dict[int, GroundTruthFrame]:
-    """Stamp (ns) -> the ground truth the arguments name (none: ``{}``)."""
+def ground_truth(args: argparse.Namespace) -> tuple[dict[int, GroundTruthFrame], tuple[Category, ...]]:
+    """(stamp (ns) -> the ground truth the arguments name (none: ``{}``), the categories it declares by
+    name: a COCO JSON's; a label topic's carry ids only)."""
     if args.gt_topic:
-        return from_label_topic(args.bag, args.gt_topic)
+        return from_label_topic(args.bag, args.gt_topic), ()
     if args.gt_json:
         return from_coco_panoptic(args.gt_json, args.gt_dir)
-    return {}
+    return {}, ()
 
 
 def with_ground_truth_matches(report: dict[str, Any], gt: dict[int, GroundTruthFrame]
@@ -96,7 +98,8 @@ def camera_topic_summary(args: argparse.Namespace) -> TopicSummary:
     return summary
 
 
-def run_live(args: argparse.Namespace, topic: TopicSummary, gt: dict, out: Path) -> dict[str, Any]:
+def run_live(args: argparse.Namespace, topic: TopicSummary, gt: dict, declared: tuple[Category, ...], out: Path
+             ) -> dict[str, Any]:
     """Through ``panoptic_node``: one this replay starts on a DDS domain of its own (loopback), both
     processes carrying frames through shared memory (``large_frames_transport``), or with
     ``--no-start-node`` the one running on the ambient domain and settings (in ``--namespace``, the
@@ -122,7 +125,7 @@ def run_live(args: argparse.Namespace, topic: TopicSummary, gt: dict, out: Path)
     try:
         session.wait_ready(args.startup_timeout, alive, counters=args.no_start_node)
         if gt:
-            check_categories(gt, session.categories())
+            check_categories(gt, session.categories(), declared)
         recorder, extra = replay_live(read_frames(args.bag, args.topic), topic.count, session, out, gt, args.rate,
                                       args.settle, alive, args.storage, not args.quiet,
                                       topic.rate)
@@ -162,14 +165,15 @@ def _settings(args: argparse.Namespace, head: str) -> dict[str, Any]:
             "inference_size": list(args.inference_size)}
 
 
-def run_offline(args: argparse.Namespace, topic: TopicSummary, gt: dict, out: Path) -> dict[str, Any]:
+def run_offline(args: argparse.Namespace, topic: TopicSummary, gt: dict, declared: tuple[Category, ...], out: Path
+                ) -> dict[str, Any]:
     """The replay in this process, through the node's own predictor (no DDS): its report."""
     from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor, shipped_model_path
     from panoptic_ros.replay.offline import replay_offline
     predictor = TorchPredictor.from_checkpoint(args.model or shipped_model_path(), PredictorOptions(
         args.device, args.precision, args.mask_cues, args.head, args.score_threshold, tuple(args.inference_size)))
     if gt:
-        check_categories(gt, predictor.categories)
+        check_categories(gt, predictor.categories, declared)
     recorder = replay_offline(read_frames(args.bag, args.topic), topic.count, predictor, out, args.batch, gt,
                               camera=args.camera, storage=args.storage, progress=not args.quiet,
                               preview_fps=topic.rate)
@@ -251,12 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     keep_frame_buffers()  # frames at camera resolution, as in the node
     try:
         topic = camera_topic_summary(args)
-        gt = ground_truth(args)
+        gt, declared = ground_truth(args)
         with StagedOutput(args.out) as out:
             if args.live:
-                report = run_live(args, topic, gt, out)
+                report = run_live(args, topic, gt, declared, out)
             else:
-                report = run_offline(args, topic, gt, out)
+                report = run_offline(args, topic, gt, declared, out)
             written = {key: str(args.out / name) for key, name in OUTPUT_FILES.items() if (out / name).exists()}
             report = {"bag": str(args.bag), "topic": args.topic, **report,
                       "outputs": written | {"report": str(args.out / REPORT_JSON)}}

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from sensor_msgs.msg import Image
 
-from panoptic_ros.categories import CategoryTable
+from panoptic_ros.categories import Category, CategoryTable
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
 from panoptic_ros.data.sample import panoptic_ids
 from panoptic_ros.replay.bag_io import label_image, read_messages, stamp_ns
@@ -69,10 +69,11 @@ def from_label_topic(bag: Path, topic: str) -> dict[int, GroundTruthFrame]:
     return out
 
 
-def from_coco_panoptic(gt_json: Path, gt_dir: Path) -> dict[int, GroundTruthFrame]:
-    """Stamp (ns) -> a COCO panoptic folder's labels, whose PNGs are named by the frame's stamp."""
+def from_coco_panoptic(gt_json: Path, gt_dir: Path) -> tuple[dict[int, GroundTruthFrame], tuple[Category, ...]]:
+    """(stamp (ns) -> a COCO panoptic folder's labels, whose PNGs are named by the frame's stamp; the
+    categories its JSON declares, for ``check_categories`` to hold against the model's)."""
     ds = CocoPanopticDataset(gt_json, gt_dir)
-    things = {c.id for c in ds.categories.things}
+    things = {c.id for c in ds.category_records if c.is_thing}
     out = {}
     for i, ann in enumerate(ds.annotations):
         name = Path(ann["file_name"]).stem
@@ -82,12 +83,20 @@ def from_coco_panoptic(gt_json: Path, gt_dir: Path) -> dict[int, GroundTruthFram
         panoptic = panoptic_ids(segments, categories, things)
         pairs = np.unique(np.stack([segments.ravel(), panoptic.ravel()]), axis=1)  # segment id -> its value
         out[int(name)] = GroundTruthFrame.of(panoptic, frozenset(int(v) for s, v in pairs.T if s in crowd))
-    return out
+    return out, ds.category_records
 
 
-def check_categories(ground_truth: dict[int, GroundTruthFrame], categories: CategoryTable) -> None:
-    """Raise ``ValueError`` naming the ground truth's categories that the model does not have: their
-    segments could be neither matched nor scored."""
+def check_categories(ground_truth: dict[int, GroundTruthFrame], categories: CategoryTable,
+                     declared: tuple[Category, ...] = ()) -> None:
+    """Raise ``ValueError`` naming the ground truth's categories that the model does not have (their
+    segments could be neither matched nor scored), and the ``declared`` ones (a COCO JSON's) whose id
+    the model gives another name or kind (they would be scored as another class without a word)."""
+    model = {c.id: c for c in categories.categories}
+    renamed = [f"{d.id} is {d.name!r} ({'thing' if d.is_thing else 'stuff'}) in the ground truth, "
+               f"{model[d.id].name!r} ({'thing' if model[d.id].is_thing else 'stuff'}) in the model"
+               for d in declared if d.id in model and (d.name, d.is_thing) != (model[d.id].name, model[d.id].is_thing)]
+    if renamed:
+        raise ValueError(f"the ground truth's category ids mean other classes than the model's: {'; '.join(renamed[:5])}")
     values = np.unique(np.concatenate([np.unique(f.panoptic).ravel() for f in ground_truth.values()] or [[]]))
     present = {int(c) for c in category_of(values[values != VOID_ID].astype(np.int64))}
     unknown = sorted(present - {c.id for c in categories.categories})

@@ -27,7 +27,7 @@ def _road_and_a_crowd_of_cars(tmp_path, stamp: str = "1700000000000000000", crow
 
 
 def test_crowd_regions_are_neither_misses_nor_false_positives(tmp_path):
-    (frame,) = from_coco_panoptic(*_road_and_a_crowd_of_cars(tmp_path)).values()
+    (frame,) = from_coco_panoptic(*_road_and_a_crowd_of_cars(tmp_path))[0].values()
     assert frame.crowd == {CAR_ID} and set(np.unique(frame.panoptic)) == {ROAD_ID, CAR_ID}
     recorder = ReplayRecorder(STREET_CATEGORIES)
     exact_on_road = np.where(frame.panoptic == ROAD_ID, ROAD_ID, VOID_ID)  # nothing on the crowd
@@ -39,10 +39,31 @@ def test_crowd_regions_are_neither_misses_nor_false_positives(tmp_path):
 
 
 def test_categories_the_model_lacks_are_named_before_anything_runs(tmp_path):
-    gt = from_coco_panoptic(*_road_and_a_crowd_of_cars(tmp_path, crowd_category=14))
+    gt, declared = from_coco_panoptic(*_road_and_a_crowd_of_cars(tmp_path, crowd_category=14))
     with pytest.raises(ValueError, match=r"category ids the model does not know: \[14\]"):
-        check_categories(gt, STREET_CATEGORIES)
+        check_categories(gt, STREET_CATEGORIES, declared)
     check_categories({0: GroundTruthFrame.of(np.array([[ROAD_ID, VOID_ID]]))}, STREET_CATEGORIES)
+
+
+def test_an_id_that_means_another_class_in_the_ground_truth_is_refused(tmp_path):
+    """A COCO JSON whose id 1 is "person" (a thing), scored against a model whose 1 is road, would have
+    counted every person as road without a word; a JSON declaring only things is readable too."""
+    segments = np.ones((4, 6), np.int32)
+    sample = PanopticSample(np.zeros((4, 6, 3), np.uint8), segments, {1: ROAD}, name="1700000000000000000")
+    person_as_1 = (Category(ROAD, "person", True, (220, 20, 60)),)
+    path = write_coco_panoptic(tmp_path / "gt", [sample], _Table(person_as_1), write_images=False)
+    gt, declared = from_coco_panoptic(path, tmp_path / "gt" / "panoptic")
+    with pytest.raises(ValueError, match="1 is 'person' \\(thing\\) in the ground truth, 'road' \\(stuff\\) in the model"):
+        check_categories(gt, STREET_CATEGORIES, declared)
+    same = tuple(c for c in STREET_CATEGORIES.categories if c.id == ROAD)
+    check_categories(gt, STREET_CATEGORIES, same)
+
+
+class _Table:
+    """Just the categories ``write_coco_panoptic`` reads (a real table needs a thing and a stuff class)."""
+
+    def __init__(self, categories) -> None:
+        self.categories = categories
 
 
 def test_files_not_named_by_a_stamp_are_a_clear_error(tmp_path):
