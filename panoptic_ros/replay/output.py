@@ -47,7 +47,7 @@ def not_a_replays(folder: Path, mark: str) -> str:
 class StagedOutput:
     """Work in ``<out>.partial``; on success it replaces ``<out>``, on failure (or if the process dies)
     it stays ``.partial`` with an ``INCOMPLETE`` note, so a half-written replay never looks like a
-    finished one. An ``<out>`` or ``<out>.partial`` holding anything but a replay's own output is
+    finished one (a failure before anything was written leaves no folder). An ``<out>`` or ``<out>.partial`` holding anything but a replay's own output is
     refused, never deleted."""
 
     def __init__(self, out: Path) -> None:
@@ -69,7 +69,10 @@ class StagedOutput:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if exc is not None:
-            (self.path / INCOMPLETE).write_text(f"replay failed: {type(exc).__name__}: {exc}\n")
+            if {p.name for p in self.path.iterdir()} == {INCOMPLETE}:  # failed before any output (a bad
+                shutil.rmtree(self.path)                                  # --model, say): nothing to keep
+            else:
+                (self.path / INCOMPLETE).write_text(f"replay failed: {type(exc).__name__}: {exc}\n")
             return
         (self.path / INCOMPLETE).unlink()
         if self.final.exists():

@@ -50,3 +50,16 @@ def test_a_staging_folder_is_reused_only_when_a_replay_left_it(tmp_path):
     with pytest.raises(ValueError, match="it holds thesis.tex"):
         _finish(tmp_path / "x")
     assert (partial / "thesis.tex").read_text() == "mine"
+
+
+def test_a_failure_keeps_what_was_written_with_its_reason_and_leaves_nothing_when_nothing_was(tmp_path):
+    with pytest.raises(RuntimeError):
+        with StagedOutput(tmp_path / "early"):
+            raise RuntimeError("bad --model")
+    assert not (tmp_path / "early.partial").exists() and not (tmp_path / "early").exists()
+    with pytest.raises(RuntimeError):
+        with StagedOutput(tmp_path / "late") as work:
+            (work / "output_bag").mkdir()
+            raise RuntimeError("disk full")
+    assert "disk full" in (tmp_path / "late.partial" / INCOMPLETE).read_text()
+    assert not (tmp_path / "late").exists()
