@@ -113,16 +113,23 @@ class ReplayRecorder:
         return report
 
 
+# what the network ran with besides model, device and mask cues, as the replay's report names it
+SETTINGS = ("head", "precision", "score_threshold", "inference_size", "batch", "rate")
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The report's figures as a short Markdown page: settings, throughput, latency, drops, PQ."""
     lines = [f"# Replay report: {report.get('bag', '')}", "",
              f"- mode: {report.get('mode')}, model: {report.get('model')}, device: {report.get('device')}, "
-             f"mask cues: {report.get('mask_cues')}",
+             f"mask cues: {report.get('mask_cues')}"
+             + "".join(f", {key.replace('_', ' ')}: {report[key]}" for key in SETTINGS if key in report),
              f"- frames: {report['frames']}, processed: {report['processed']}, bad: {report['bad_frames']}, "
              f"failed: {report['failed_frames']}" + (f", dropped: {report['dropped']}" if "dropped" in report else ""),
              f"- throughput: {report['fps']:.2f} frames/s"
              + (f" ({report['inference_fps']:.2f} frames/s in inference alone)" if "inference_fps" in report else "")]
-    for key, title in (("latency_ms", "inference latency"), ("e2e_latency_ms", "end-to-end latency (publish to output)")):
+    batch = report.get("batch", 1)
+    for key, title in (("latency_ms", f"inference latency (each frame: its batch of up to {batch})" if batch > 1
+                        else "inference latency"), ("e2e_latency_ms", "end-to-end latency (publish to output)")):
         lat = report.get(key)
         if lat:
             lines.append(f"- {title}: p50 {lat['p50']:.1f} ms, p90 {lat['p90']:.1f} ms, p99 {lat['p99']:.1f} ms, "
