@@ -38,7 +38,7 @@ from panoptic_ros.replay.ground_truth import (
 from panoptic_ros.replay.output import NODE_LOG, OUTPUT_FILES, REPORT_JSON, StagedOutput
 from panoptic_ros.replay.report import markdown, write_report
 from panoptic_ros.ros.entry import large_frames_transport, node_command, private_ros_env
-from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS, validate as validate_parameters
+from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS, CAMERA_NAME, CAMERA_NAME_RULE
 from panoptic_ros.ros.topics import COMPRESSED, DEFAULT_CAMERA, RAW, SEGMENTS, camera_topic, input_topic
 from panoptic_ros.structures import ID_DIVISOR
 from sensor_msgs.msg import CompressedImage
@@ -205,10 +205,10 @@ def _check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> No
         p.error("ground truth comes from --gt-topic or from --gt-json/--gt-dir, not both")
     try:
         check_inference_size(args.inference_size, "--inference-size")
-        if args.camera:
-            validate_parameters({"cameras": [args.camera]})
     except ValueError as exc:
         p.error(str(exc))
+    if args.camera and not CAMERA_NAME.fullmatch(args.camera):
+        p.error(f"--camera {args.camera!r}: a camera name is {CAMERA_NAME_RULE}")
     if not args.live and given(LIVE_ONLY):
         p.error(f"{given(LIVE_ONLY)}: for a live replay (--live) only")
     if args.live and given(("batch",)):
@@ -223,9 +223,11 @@ def _check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("bag", type=Path, help="rosbag2 folder (sqlite3 or mcap)")
+    p.add_argument("bag", type=Path, help="rosbag2 folder (sqlite3 or mcap), its metadata.yaml, or a single .mcap / "
+                   ".db3 file")
     p.add_argument("--topic", default=DEFAULT_CAMERA, help="Image or CompressedImage topic")
-    p.add_argument("--out", type=Path, default=Path("out/replay"))
+    p.add_argument("--out", type=Path, default=Path("out/replay"), help="folder for the outputs (default: "
+                   "%(default)s); an earlier replay's output there is replaced, anything else refused")
     p.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
     p.add_argument("--device", default=DEFAULT_DEVICE)
     p.add_argument("--precision", default=DEFAULT_PRECISION, choices=PRECISION_NAMES)
@@ -233,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--head", choices=HEAD_KINDS)
     p.add_argument("--score-threshold", type=float, default=NODE_PARAMETERS["score_threshold"].default)
     p.add_argument("--inference-size", type=int, nargs=2, default=NODE_PARAMETERS["inference_size"].default,
-                   metavar=("H", "W"), help="default: the node's; 0 0 = each frame's own size")
+                   metavar=("H", "W"), help="the size the network runs at (default: the node's, %(default)s); "
+                   "a 0 follows each frame's aspect ratio; 0 0 = each frame's own size")
     p.add_argument("--batch", type=positive_int, default=4, help="offline batch size")
     p.add_argument("--gt-topic", help=f"ground-truth label images (32SC1, category*{ID_DIVISOR}+instance)")
     p.add_argument("--gt-json", type=Path)

@@ -71,6 +71,7 @@ BY_NAME = {p.name: p for p in PARAMETERS}
 # A camera name is a relative ROS name (tokens of letters, digits and _, not starting with a digit,
 # joined by /), so ``c/image`` and ``~/c/panoptic`` are valid topic names in any namespace.
 CAMERA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*")
+CAMERA_NAME_RULE = "letters, digits, _ and /, not starting with a digit or /"  # CAMERA_NAME in words
 
 
 def camera_remappings(cameras: list[str], camera: str, default: str) -> list[tuple[str, str]]:
@@ -145,8 +146,8 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
     if cameras is not None:
         named = all(isinstance(c, str) and CAMERA_NAME.fullmatch(c) for c in cameras)
         if not (cameras == [""] or (cameras and named and len(set(cameras)) == len(cameras))):
-            raise ValueError(f"parameter 'cameras' must be distinct camera names (letters, digits, _ and /, "
-                             f"not starting with a digit or /), or [''] for one unnamed camera, got {cameras!r}")
+            raise ValueError(f"parameter 'cameras' must be distinct camera names ({CAMERA_NAME_RULE}), or [''] "
+                             f"for one unnamed camera, got {cameras!r}")
     if values.get("inference_size") is not None:
         check_inference_size(values["inference_size"], "parameter 'inference_size'")
     return values

@@ -204,7 +204,7 @@ def test_a_running_node_that_answers_on_other_topics_is_an_error_naming_the_opti
     (["--live", "--no-start-node", "--head", "upsnet"], "--head would be ignored"),
     (["--live", "--no-start-node", "--no-mask-cues"], "--no-mask-cues would be ignored"),
     (["--namespace", "robot1"], "--namespace: for a node already running"),
-    (["--camera", "front left"], "distinct camera names"),
+    (["--camera", "front left"], "a camera name is letters, digits"),
     (["--inference-size", "10", "10"], "--inference-size [10, 10] is out of range"),
     (["--gt-topic", "/gt", "--gt-json", "a.json", "--gt-dir", "d"], "not both"),
 ])
