@@ -233,7 +233,7 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
         for frame in tqdm(frames, total=total, unit="frame", disable=not progress, desc="publish"):
             recorder.frames_in += 1
             if frame.msg is None:
-                recorder.bad(frame.error)
+                recorder.bad(frame.error, frame.timestamp)
                 continue
             if start is None:
                 start, t0_bag = time.monotonic(), frame.timestamp

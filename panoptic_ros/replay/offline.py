@@ -33,12 +33,12 @@ def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder:
     for frame in frames:
         recorder.frames_in += 1
         if frame.msg is None:
-            recorder.bad(frame.error)
+            recorder.bad(frame.error, frame.timestamp)
             continue
         try:
             batch.append((frame, conversions.rgb_from_message(frame.msg, predictor.device)))
         except ImageEncodingError as exc:
-            recorder.bad(str(exc))
+            recorder.bad(str(exc), frame.timestamp)
             continue
         if len(batch) == size:
             yield batch

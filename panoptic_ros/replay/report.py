@@ -37,7 +37,7 @@ class ReplayRecorder:
     segments_per_frame: list[int] = dataclasses.field(default_factory=list)
     class_segments: dict[int, int] = dataclasses.field(default_factory=dict)
     class_pixels: dict[int, int] = dataclasses.field(default_factory=dict)
-    errors: list[str] = dataclasses.field(default_factory=list)            # distinct bad-frame reasons
+    errors: list[str] = dataclasses.field(default_factory=list)  # distinct bad-frame reasons, each with its first frame
     failures: list[str] = dataclasses.field(default_factory=list)          # distinct inference errors
     gt_skipped: list[str] = dataclasses.field(default_factory=list)        # "stamp: reason" per skipped frame
     gt_matched: set[int] = dataclasses.field(default_factory=set)          # ground-truth stamps scored
@@ -50,6 +50,7 @@ class ReplayRecorder:
         self.pq = PQAccumulator(self.categories)
         self.iou = IoUAccumulator(self.categories)
         self.gt_frames = 0
+        self._bad_reasons: set[str] = set()
 
     def add_result(self, category_ids: list[int], areas: list[int], latency: float | None) -> None:
         """Count a processed frame: its segments' categories and areas, and its latency (seconds; None
@@ -77,10 +78,14 @@ class ReplayRecorder:
         self.gt_frames += 1
         self.gt_matched.add(stamp)
 
-    def bad(self, message: str) -> None:
+    def bad(self, message: str, timestamp: int | None = None) -> None:
+        """Count an unusable input frame; a reason not seen before is kept with the frame's bag time
+        (``timestamp``, ns), so it can be found in a long bag (``ros2 bag play --start-offset``)."""
         self.bad_frames += 1
-        if message not in self.errors:
-            self.errors.append(message)
+        if message not in self._bad_reasons:
+            self._bad_reasons.add(message)
+            where = f" (first at bag time {timestamp // 10**9}.{timestamp % 10**9:09d} s)" if timestamp is not None else ""
+            self.errors.append(message + where)
 
     def failed(self, message: str) -> None:
         self.failed_frames += 1

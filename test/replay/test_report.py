@@ -16,3 +16,12 @@ def test_the_page_names_the_settings_and_that_offline_latency_is_a_batchs():
     assert "inference latency (each frame: its batch of up to 4): p50 200.0 ms" in page
     single = markdown(_report({"batch": 1}))
     assert "- inference latency: p50 200.0 ms" in single and "head:" not in single
+
+
+def test_each_bad_frame_reason_is_kept_once_with_where_it_first_happened():
+    recorder = ReplayRecorder(STREET_CATEGORIES)
+    recorder.bad("data has 1000 bytes", 1_700_000_000_200_000_000)
+    recorder.bad("data has 1000 bytes", 1_700_000_001_000_000_000)
+    recorder.bad("not a JPEG")
+    assert recorder.bad_frames == 3
+    assert recorder.errors == ["data has 1000 bytes (first at bag time 1700000000.200000000 s)", "not a JPEG"]
