@@ -135,7 +135,7 @@ def _node_rows(model: PanopticNet, args: argparse.Namespace) -> list[dict[str, A
         ms = time_node_path(model, tuple(size), tuple(inference), precision, cues == "on", head, args.warmup,
                             args.iters, overlay_max_size=args.overlay_max_size)
         net_h, net_w = network_size(tuple(size), tuple(inference))
-        name = (f"{size[1]}x{size[0]} <- {net_w}x{net_h} {precision} {head} "
+        name = (f"{size[0]}x{size[1]} <- {net_h}x{net_w} {precision} {head} "  # rows x columns, as the flags
                 f"{'masks' if cues == 'on' else 'boxes'} n={dets}")
         rows.append({"name": name, "input_size": size, "inference_size": inference, "precision": precision,
                      "head": head, "mask_cues": cues == "on", "max_detections": dets, "ms": ms})

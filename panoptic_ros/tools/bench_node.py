@@ -67,7 +67,7 @@ def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_si
 
 def node_table(rows: list[dict[str, Any]]) -> str:
     """The node-path rows as a fixed-width table: ms per stage, the node's own share beside the network."""
-    head = f"{'node path: input <- inference, head':52s}" + "".join(
+    head = f"{'node path: input <- inference (HxW), head':52s}" + "".join(
         f"{s:>11s}" for s in (*NODE_STAGES, "own", "own/net", "dets"))
     lines = [head, "-" * len(head)]
     for r in rows:
