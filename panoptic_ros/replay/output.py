@@ -25,7 +25,7 @@ def _is_replay_report(path: Path) -> bool:
     return isinstance(report, dict) and {"bag", "mode"} <= report.keys()
 
 
-def not_a_replays(folder: Path, mark: str) -> str:
+def _not_a_replays(folder: Path, mark: str) -> str:
     """Why ``folder`` (existing) is not a replay's own output or staging folder, which a replay may
     replace; "" when it is one (or empty). A replay's holds only the names a replay writes, and its
     ``mark``: an ``INCOMPLETE`` note, or a report.json that is a replay's."""
@@ -47,8 +47,8 @@ def not_a_replays(folder: Path, mark: str) -> str:
 class StagedOutput:
     """Work in ``<out>.partial``; on success it replaces ``<out>``, on failure (or if the process dies)
     it stays ``.partial`` with an ``INCOMPLETE`` note, so a half-written replay never looks like a
-    finished one (a failure before anything was written leaves no folder). An ``<out>`` or ``<out>.partial`` holding anything but a replay's own output is
-    refused, never deleted."""
+    finished one (a failure before anything was written leaves no folder). An ``<out>`` or
+    ``<out>.partial`` holding anything but a replay's own output is refused, never deleted."""
 
     def __init__(self, out: Path) -> None:
         self.final = out
@@ -56,7 +56,7 @@ class StagedOutput:
 
     def __enter__(self) -> Path:
         for folder, mark in ((self.final, REPORT_JSON), (self.path, INCOMPLETE)):
-            why = not_a_replays(folder, mark) if folder.exists() else ""
+            why = _not_a_replays(folder, mark) if folder.exists() else ""
             if why:
                 raise ValueError(f"{folder} exists and is not a replay's ({why}): give another --out; a "
                                  "replay replaces only its own output")
