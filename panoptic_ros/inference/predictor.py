@@ -34,6 +34,7 @@ class Predictor(Protocol):
     model_name: str
     device: torch.device
     mask_cues: bool
+    head: str  # the panoptic head it runs (reports and diagnostics name it)
 
     def predict(self, images: list[torch.Tensor]) -> list[PanopticResult]:
         """``images``: RGB uint8 [3, H, W] tensors on ``device`` (sizes may differ)."""
@@ -125,6 +126,7 @@ class TorchPredictor:
         self.categories = model.categories
         self.model_name = model_name
         self.mask_cues = options.mask_cues
+        self.head = options.head or model.cfg.panoptic.kind
 
     def set_score_threshold(self, threshold: float) -> None:
         self.model.instance.set_score_threshold(threshold)

@@ -149,8 +149,8 @@ def run_live(args: argparse.Namespace, topic: TopicSummary, gt: dict, declared: 
         raise RuntimeError(f"the node answered none of the {recorder.frames_in} frames of {args.topic} on "
                            f"{session.output_topics[SEGMENTS]}{why}")
     diag = extra["node_diagnostics"]
-    # a running node's own settings are not known here
-    settings = {} if args.no_start_node else _settings(args, args.head or "the model's default")
+    head = diag.get("head")  # the node's own, from its diagnostics; its other settings a running node keeps
+    settings = {"head": head} if args.no_start_node else _settings(args, head)
     reliability = "best_effort" if best_effort else "reliable"
     return recorder.finish({"mode": "live", "rate": args.rate, "camera_reliability": reliability,
                             "model": diag.get("model"), "device": diag.get("device"),
@@ -158,7 +158,7 @@ def run_live(args: argparse.Namespace, topic: TopicSummary, gt: dict, declared: 
                             **settings, **extra})
 
 
-def _settings(args: argparse.Namespace, head: str) -> dict[str, Any]:
+def _settings(args: argparse.Namespace, head: str | None) -> dict[str, Any]:
     """What the network was run with, beyond model, device and mask cues: reports of different
     settings must be told apart."""
     return {"precision": args.precision, "head": head, "score_threshold": args.score_threshold,
@@ -181,7 +181,7 @@ def run_offline(args: argparse.Namespace, topic: TopicSummary, gt: dict, declare
         raise ImageEncodingError(f"no frame of {args.topic} could be used: {'; '.join(recorder.errors + recorder.failures)}")
     return recorder.finish({"mode": "offline", "batch": args.batch, "model": predictor.model_name,
                             "device": str(predictor.device), "mask_cues": args.mask_cues,
-                            **_settings(args, args.head or predictor.model.cfg.panoptic.kind)})
+                            **_settings(args, predictor.head)})
 
 
 LIVE_ONLY = ("rate", "settle", "startup_timeout", "no_start_node")

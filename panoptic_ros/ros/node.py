@@ -343,8 +343,8 @@ class PanopticNode(LifecycleNode):
         total, per_camera = self.stats.snapshot()
         active = bool(self.subs)
         statuses = [diagnostic_status(node, device, total, {"model": self.predictor.model_name,
-                                                            "mask_cues": str(self.predictor.mask_cues).lower()},
-                                      active)]
+                                                            "mask_cues": str(self.predictor.mask_cues).lower(),
+                                                            "head": self.predictor.head}, active)]
         if self.cameras != [""]:
             statuses += [camera_status(node, device, camera, snapshot, active)
                          for camera, snapshot in per_camera.items()]
