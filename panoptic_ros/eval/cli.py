@@ -121,7 +121,8 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
 def check_output_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse, before a long evaluation, output paths it could not write at its end."""
     if args.out is not None and args.out.is_dir():
-        parser.error(f"--out names the report's JSON file, and {args.out} is a folder (e.g. {args.out / 'report.json'})")
+        parser.error(f"--out names the report's JSON file, and {args.out} is a folder "
+                     f"(e.g. {args.out / 'report.json'})")
     if args.preview is not None and (args.preview.is_dir() or not cv2.haveImageWriter(str(args.preview))):
         parser.error(f"--preview names an image file (.png, .jpg), got {str(args.preview)!r}")
 

@@ -96,7 +96,8 @@ def check_categories(ground_truth: dict[int, GroundTruthFrame], categories: Cate
                f"{model[d.id].name!r} ({'thing' if model[d.id].is_thing else 'stuff'}) in the model"
                for d in declared if d.id in model and (d.name, d.is_thing) != (model[d.id].name, model[d.id].is_thing)]
     if renamed:
-        raise ValueError(f"the ground truth's category ids mean other classes than the model's: {'; '.join(renamed[:5])}")
+        raise ValueError("the ground truth's category ids mean other classes than the model's: "
+                         + "; ".join(renamed[:5]))
     values = np.unique(np.concatenate([np.unique(f.panoptic).ravel() for f in ground_truth.values()] or [[]]))
     present = {int(c) for c in category_of(values[values != VOID_ID].astype(np.int64))}
     unknown = sorted(present - {c.id for c in categories.categories})

@@ -84,7 +84,10 @@ class ReplayRecorder:
         self.bad_frames += 1
         if message not in self._bad_reasons:
             self._bad_reasons.add(message)
-            where = f" (first at bag time {timestamp // 10**9}.{timestamp % 10**9:09d} s)" if timestamp is not None else ""
+            where = ""
+            if timestamp is not None:
+                seconds, nanoseconds = divmod(timestamp, 1_000_000_000)
+                where = f" (first at bag time {seconds}.{nanoseconds:09d} s)"
             self.errors.append(message + where)
 
     def failed(self, message: str) -> None:
