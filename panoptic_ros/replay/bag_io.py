@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 from rclpy.qos import QoSProfile
@@ -49,11 +49,12 @@ def stamp_ns(msg: Any) -> int:
 
 @dataclasses.dataclass
 class Frame:
-    """One message of the camera topic: its bag receive time and the image, or why there is none."""
+    """One message of a camera topic: its bag receive time and the image, or why there is none."""
 
     timestamp: int   # bag receive time, ns
     msg: Image | CompressedImage | None
     error: str = ""  # when ``msg`` is None: why the message could not be read
+    topic: str = ""  # the camera topic it was recorded on
 
     @property
     def stamp_ns(self) -> int:
@@ -144,14 +145,20 @@ def _connections(reader: Reader, path: Path, topic: str, types: dict[str, type])
     return conns, types[conns[0].msgtype]
 
 
-def _serialized(path: Path, topic: str, types: dict[str, type]) -> Iterator[tuple[int, bytes, type]]:
-    """(timestamp, CDR bytes, message class) of ``topic``; a storage that fails is a ``BagError``."""
+def _serialized(path: Path, topics: Sequence[str], types: dict[str, type]
+                ) -> Iterator[tuple[int, bytes, type, str]]:
+    """(timestamp, CDR bytes, message class, topic) of ``topics``, all in the order of their receive
+    times; a storage that fails is a ``BagError``."""
     reader = open_reader(path)
     try:
-        conns, cls = _connections(reader, path, topic, types)
+        by_connection: dict[int, tuple[type, str]] = {}
+        for topic in topics:
+            conns, cls = _connections(reader, path, topic, types)
+            by_connection |= {c.id: (cls, topic) for c in conns}
         try:
-            for _, timestamp, raw in reader.messages(connections=conns):
-                yield timestamp, bytes(raw), cls
+            for conn, timestamp, raw in reader.messages(
+                    connections=[c for c in reader.connections if c.id in by_connection]):
+                yield timestamp, bytes(raw), *by_connection[conn.id]
         except Exception as exc:
             raise BagError(f"bag {path} is corrupt: {type(exc).__name__}: {exc}") from exc
     finally:
@@ -176,19 +183,20 @@ def _deserialized(raw: bytes, cls: type) -> tuple[Any, str]:
 def read_messages(path: Path, topic: str, types: dict[str, type]) -> Iterator[tuple[int, Any]]:
     """(timestamp, message) of ``topic``, whose type must be one of ``types``; a damaged message is a
     ``BagError`` (ground truth must be whole)."""
-    for timestamp, raw, cls in _serialized(path, topic, types):
+    for timestamp, raw, cls, _ in _serialized(path, [topic], types):
         msg, error = _deserialized(raw, cls)
         if msg is None:
             raise BagError(f"bag {path}, {topic} at bag time {timestamp}: {error}")
         yield timestamp, msg
 
 
-def read_frames(path: Path, topic: str) -> Iterator[Frame]:
-    """The camera topic's frames; one that cannot be deserialised is a ``Frame`` without a message
-    (counted as a bad frame), so one damaged message does not end a long replay."""
-    for timestamp, raw, cls in _serialized(path, topic, IMAGE_TYPES):
+def read_frames(path: Path, topics: Sequence[str]) -> Iterator[Frame]:
+    """The camera topics' frames, interleaved in the order they were received (as the cameras
+    published them); one that cannot be deserialised is a ``Frame`` without a message (counted as a
+    bad frame), so one damaged message does not end a long replay."""
+    for timestamp, raw, cls, topic in _serialized(path, topics, IMAGE_TYPES):
         msg, error = _deserialized(raw, cls)
-        yield Frame(timestamp, msg, error)
+        yield Frame(timestamp, msg, error, topic)
 
 
 def label_image(msg: Image) -> np.ndarray:

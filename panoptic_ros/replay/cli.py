@@ -3,9 +3,12 @@
     panoptic-replay BAG --topic /camera/image_raw --out out/replay [--gt-topic /camera/panoptic_gt]
     panoptic-replay BAG --live --rate 1.0 ...      # through the real panoptic_node over DDS
     panoptic-replay BAG --live --no-start-node --namespace robot1 --camera front ...  # a node already running
+    panoptic-replay BAG --topic /front/image_raw --camera front --topic /left/image_raw --camera left ...
 
 Writes OUT/output_bag (the node's output topics, stamped like the inputs), OUT/preview.mp4,
-OUT/preview.png, OUT/report.json and OUT/report.md. Work happens in OUT.partial, renamed to OUT only
+OUT/preview.png, OUT/report.json and OUT/report.md. Several cameras (``--topic`` and ``--camera``
+repeated) are replayed together, as a node with those ``cameras`` runs them: one output bag, a
+preview per camera (``preview_<camera>.*``), and a report of their totals and of each camera. Work happens in OUT.partial, renamed to OUT only
 when everything is written. Ground truth: a label-image topic in the ``~/panoptic`` encoding
 (``--gt-topic``), or a COCO panoptic folder whose PNGs are named by the frame's stamp in nanoseconds
 (``--gt-json``/``--gt-dir``).
@@ -35,8 +38,9 @@ from panoptic_ros.replay.bag_io import (
 from panoptic_ros.replay.ground_truth import (
     GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
 )
-from panoptic_ros.replay.output import NODE_LOG, OUTPUT_FILES, REPORT_JSON, StagedOutput
-from panoptic_ros.replay.report import markdown, write_report
+from panoptic_ros.replay.cameras import ReplayCamera, replay_cameras
+from panoptic_ros.replay.output import NODE_LOG, OUTPUT_BAG, REPORT_JSON, StagedOutput
+from panoptic_ros.replay.report import combined_report, markdown, write_report
 from panoptic_ros.ros.entry import large_frames_transport, node_command, private_ros_env
 from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS, CAMERA_NAME, CAMERA_NAME_RULE
 from panoptic_ros.ros.topics import COMPRESSED, DEFAULT_CAMERA, RAW, SEGMENTS, camera_topic, input_topic
@@ -44,24 +48,26 @@ from panoptic_ros.structures import ID_DIVISOR
 from sensor_msgs.msg import CompressedImage
 
 
-def ground_truth(args: argparse.Namespace) -> tuple[dict[int, GroundTruthFrame], tuple[Category, ...]]:
-    """(stamp (ns) -> the ground truth the arguments name (none: ``{}``), the categories it declares by
-    name: a COCO JSON's; a label topic's carry ids only)."""
+def ground_truth(args: argparse.Namespace) -> list[tuple[dict[int, GroundTruthFrame], tuple[Category, ...]]]:
+    """Each camera's ground truth, in the order of ``--topic`` (none given: []): (stamp (ns) -> its
+    frame, the categories it declares by name: a COCO JSON's; a label topic's carry ids only)."""
     if args.gt_topic:
-        return from_label_topic(args.bag, args.gt_topic), ()
+        return [(from_label_topic(args.bag, topic), ()) for topic in args.gt_topic]
     if args.gt_json:
-        return from_coco_panoptic(args.gt_json, args.gt_dir)
-    return {}, ()
+        return [from_coco_panoptic(json_file, folder) for json_file, folder in zip(args.gt_json, args.gt_dir)]
+    return []
 
 
-def with_ground_truth_matches(report: dict[str, Any], gt: dict[int, GroundTruthFrame]
+def with_ground_truth_matches(report: dict[str, Any], gt: dict[int, GroundTruthFrame], label: str = ""
                               ) -> tuple[dict[str, Any], str]:
-    """The report with how many ground-truth frames met a frame of the bag by stamp, and an error when
-    ground truth was given and none could be scored (a PQ over nothing would look like no PQ at all);
-    the report says it too, and keeps the run's outputs."""
+    """A camera's report with how many ground-truth frames met a frame of the bag by stamp, and an
+    error when ground truth was given and none could be scored (a PQ over nothing would look like no
+    PQ at all); the report says it too, and keeps the run's outputs. ``label``: the camera, where a
+    replay has several."""
     matched = report.pop("ground_truth_matched")
     if not gt:
         return report, ""
+    camera = f"camera {label}: " if label else ""
     error = ""
     if matched == 0:
         skipped = report.get("ground_truth_skipped", {}).get("first", [])
@@ -69,10 +75,10 @@ def with_ground_truth_matches(report: dict[str, Any], gt: dict[int, GroundTruthF
                  f"none of the {len(gt)} ground-truth frames has the stamp of a processed frame of "
                  f"{report['topic']} (ground truth is paired by header stamp in nanoseconds, e.g. {min(gt)})")
     elif matched < len(gt):
-        print(f"panoptic-replay: {matched} of {len(gt)} ground-truth frames met a processed frame; PQ is "
+        print(f"panoptic-replay: {camera}{matched} of {len(gt)} ground-truth frames met a processed frame; PQ is "
               f"over those", file=sys.stderr)
     summary = {"frames": len(gt), "matched": matched} | ({"error": error} if error else {})
-    return report | {"ground_truth": summary}, error
+    return report | {"ground_truth": summary}, camera + error if error else ""
 
 
 def _node_params(args: argparse.Namespace) -> dict[str, str]:
@@ -86,49 +92,68 @@ def _node_params(args: argparse.Namespace) -> dict[str, str]:
     return params
 
 
-def camera_topic_summary(args: argparse.Namespace) -> TopicSummary:
-    """The camera topic's summary, checked before a model loads or a node starts for nothing.
+def camera_topic_summary(bag: Path, topic: str) -> TopicSummary:
+    """A camera topic's summary, checked before a model loads or a node starts for nothing.
 
     Raises:
         BagError: the bag cannot be read, lacks the topic (the error lists its topics), or the topic is empty.
     """
-    summary = topic_summary(args.bag, args.topic, IMAGE_TYPES)
+    summary = topic_summary(bag, topic, IMAGE_TYPES)
     if summary.count == 0:
-        raise BagError(f"topic {args.topic} of {args.bag} has no messages")
+        raise BagError(f"topic {topic} of {bag} has no messages")
     return summary
 
 
-def run_live(args: argparse.Namespace, topic: TopicSummary, gt: dict, declared: tuple[Category, ...], out: Path
-             ) -> dict[str, Any]:
-    """Through ``panoptic_node``: one this replay starts on a DDS domain of its own (loopback), both
-    processes carrying frames through shared memory (``large_frames_transport``), or with
-    ``--no-start-node`` the one running on the ambient domain and settings (in ``--namespace``, the
-    frames for its camera ``--camera``). A camera recorded best effort is played so to a node this
-    replay starts, which is told to listen so, as the robot's node hears that driver; a running node
-    may listen reliable, which a best-effort publisher never reaches, so it gets a reliable one."""
+def one_transport(cameras: list[ReplayCamera]) -> bool:
+    """Whether the cameras are compressed: the node takes all of its cameras in one transport
+    (``input_transport``), so a live replay cannot mix them.
+
+    Raises:
+        BagError: some cameras are Image and some CompressedImage.
+    """
+    compressed = {camera.summary.cls is CompressedImage for camera in cameras}
+    if len(compressed) > 1:
+        kinds = ", ".join(f"{camera.topic} ({camera.summary.cls.__name__})" for camera in cameras)
+        raise BagError(f"the node takes all its cameras in one transport (input_transport), and these are not: "
+                       f"{kinds}; replay them offline, or live in one run per transport")
+    return compressed.pop()
+
+
+Reports = tuple[dict[str, Any], list[dict[str, Any]], float, float]  # what a mode gives ``combined_report``
+
+
+def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -> Reports:
+    """Through ``panoptic_node``: one this replay starts on a DDS domain of its own (loopback), with
+    the replay's cameras as its ``cameras``, both processes carrying frames through shared memory
+    (``large_frames_transport``), or with ``--no-start-node`` the one running on the ambient domain
+    and settings (in ``--namespace``, the frames for its cameras ``--camera``). A camera recorded
+    best effort is played so to a node this replay starts, which is told to listen so, as the robot's
+    node hears that driver; a running node may listen reliable, which a best-effort publisher never
+    reaches, so it gets a reliable one."""
     from panoptic_ros.replay.live import LiveSession, replay_live
-    compressed = topic.cls is CompressedImage
-    best_effort = topic.best_effort and not args.no_start_node
+    compressed = one_transport(cameras)
+    best_effort = frozenset() if args.no_start_node else frozenset(c.topic for c in cameras if c.summary.best_effort)
     node = None
     ros_env = {} if args.no_start_node else private_ros_env() | large_frames_transport()
     if not args.no_start_node:
         params = _node_params(args) | {"input_transport": COMPRESSED if compressed else RAW}
-        if args.camera:
-            params["cameras"] = f"['{args.camera}']"  # quoted: [on] would be a list of booleans
-        if best_effort:  # whatever publishers the node sees on the topic when it activates
-            params[f"qos_overrides.{args.topic}.subscription.reliability"] = "best_effort"
-        cmd = node_command(params, {camera_topic(args.camera, input_topic(compressed)): args.topic})
+        if cameras[0].name:  # quoted: [on] would be a list of booleans
+            params["cameras"] = "[" + ", ".join(f"'{camera.name}'" for camera in cameras) + "]"
+        for topic in sorted(best_effort):  # whatever publishers the node sees on the topic when it activates
+            params[f"qos_overrides.{topic}.subscription.reliability"] = "best_effort"
+        cmd = node_command(params, {camera_topic(c.name, input_topic(compressed)): c.topic for c in cameras})
         node = subprocess.Popen(cmd, stdout=open(out / NODE_LOG, "w"), stderr=subprocess.STDOUT,
                                 env=os.environ | ros_env | {"PYTHONUNBUFFERED": "1"})
     alive = (lambda: node.poll() is None) if node else (lambda: True)
-    session = LiveSession(args.topic, compressed, ros_env, args.namespace, args.camera, best_effort)
+    session = LiveSession(cameras, compressed, ros_env, args.namespace, best_effort)
     try:
         session.wait_ready(args.startup_timeout, alive, counters=args.no_start_node)
-        if gt:
-            check_categories(gt, session.categories(), declared)
-        recorder, extra = replay_live(read_frames(args.bag, args.topic), topic.count, session, out, gt, args.rate,
-                                      args.settle, alive, args.storage, not args.quiet,
-                                      topic.rate)
+        for camera in cameras:
+            if camera.ground_truth:
+                check_categories(camera.ground_truth, session.categories(), camera.declared)
+        runs, live_fields, diag = replay_live(read_frames(args.bag, [c.topic for c in cameras]),
+                                              sum(c.summary.count for c in cameras), session, out, cameras,
+                                              args.rate, args.settle, alive, args.storage, not args.quiet)
     finally:
         session.close()
         if node is not None:
@@ -138,24 +163,29 @@ def run_live(args: argparse.Namespace, topic: TopicSummary, gt: dict, declared: 
             except subprocess.TimeoutExpired:  # never leave a node behind
                 node.kill()
                 node.wait()
-    if recorder.processed == 0:
-        counted = recorder.bad_frames + recorder.failed_frames
+    reports = [run.finish(out, args.out, fields | {"camera_reliability": "best_effort" if run.camera.topic in
+                                                   best_effort else "reliable"})
+               for run, fields in zip(runs, live_fields)]
+    if sum(report["processed"] for report in reports) == 0:
+        counted = sum(report["bad_frames"] + report["failed_frames"] for report in reports)
         why = ""
         if counted:
-            why = f": {counted} bad or failed ({'; '.join(recorder.errors[:3])})"
+            errors = [e for report in reports for e in report["bad_frame_errors"] + report["failures"]]
+            why = f": {counted} bad or failed ({'; '.join(errors[:3])})"
         elif args.no_start_node:
-            why = (f" (is the running node's namespace {args.namespace or '/'!r} and camera "
-                   f"{args.camera or '(unnamed)'!r}? --namespace, --camera)")
-        raise RuntimeError(f"the node answered none of the {recorder.frames_in} frames of {args.topic} on "
-                           f"{session.output_topics[SEGMENTS]}{why}")
-    diag = extra["node_diagnostics"]
+            names = ", ".join(repr(c.name) for c in cameras) if cameras[0].name else "(unnamed)"
+            why = (f" (is the running node's namespace {args.namespace or '/'!r} and camera {names}? --namespace, "
+                   "--camera)")
+        topics = ", ".join(c.topic for c in cameras)
+        outputs = ", ".join(session.links[c.topic].output_topics[SEGMENTS] for c in cameras)
+        raise RuntimeError(f"the node answered none of the {sum(r['frames'] for r in reports)} frames of {topics} "
+                           f"on {outputs}{why}")
     head = diag.get("head")  # the node's own, from its diagnostics; its other settings a running node keeps
     settings = {"head": head} if args.no_start_node else _settings(args, head)
-    reliability = "best_effort" if best_effort else "reliable"
-    return recorder.finish({"mode": "live", "rate": args.rate, "camera_reliability": reliability,
-                            "model": diag.get("model"), "device": diag.get("device"),
-                            "mask_cues": diag.get("mask_cues", str(args.mask_cues).lower()) == "true",  # the node's own
-                            **settings, **extra})
+    common = {"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
+              "mask_cues": diag.get("mask_cues", str(args.mask_cues).lower()) == "true",  # the node's own
+              **settings, "node_diagnostics": diag}
+    return common, reports, max(run.recorder.seconds for run in runs), 0.0
 
 
 def _settings(args: argparse.Namespace, head: str | None) -> dict[str, Any]:
@@ -165,23 +195,26 @@ def _settings(args: argparse.Namespace, head: str | None) -> dict[str, Any]:
             "inference_size": list(args.inference_size)}
 
 
-def run_offline(args: argparse.Namespace, topic: TopicSummary, gt: dict, declared: tuple[Category, ...], out: Path
-                ) -> dict[str, Any]:
-    """The replay in this process, through the node's own predictor (no DDS): its report."""
+def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -> Reports:
+    """The replay in this process, through the node's own predictor (no DDS)."""
     from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor, shipped_model_path
     from panoptic_ros.replay.offline import replay_offline
     predictor = TorchPredictor.from_checkpoint(args.model or shipped_model_path(), PredictorOptions(
         args.device, args.precision, args.mask_cues, args.head, args.score_threshold, tuple(args.inference_size)))
-    if gt:
-        check_categories(gt, predictor.categories, declared)
-    recorder = replay_offline(read_frames(args.bag, args.topic), topic.count, predictor, out, args.batch, gt,
-                              camera=args.camera, storage=args.storage, progress=not args.quiet,
-                              preview_fps=topic.rate)
-    if recorder.processed == 0:
-        raise ImageEncodingError(f"no frame of {args.topic} could be used: {'; '.join(recorder.errors + recorder.failures)}")
-    return recorder.finish({"mode": "offline", "batch": args.batch, "model": predictor.model_name,
-                            "device": str(predictor.device), "mask_cues": args.mask_cues,
-                            **_settings(args, predictor.head)})
+    for camera in cameras:
+        if camera.ground_truth:
+            check_categories(camera.ground_truth, predictor.categories, camera.declared)
+    runs, inference_seconds = replay_offline(
+        read_frames(args.bag, [c.topic for c in cameras]), sum(c.summary.count for c in cameras), predictor, out,
+        args.batch, cameras, storage=args.storage, progress=not args.quiet)
+    reports = [run.finish(out, args.out, {}) for run in runs]
+    if sum(report["processed"] for report in reports) == 0:
+        errors = [e for report in reports for e in report["bad_frame_errors"] + report["failures"]]
+        raise ImageEncodingError(f"no frame of {', '.join(c.topic for c in cameras)} could be used: "
+                                 f"{'; '.join(errors)}")
+    common = {"mode": "offline", "batch": args.batch, "model": predictor.model_name, "device": str(predictor.device),
+              "mask_cues": args.mask_cues, **_settings(args, predictor.head)}
+    return common, reports, runs[0].recorder.seconds, inference_seconds
 
 
 LIVE_ONLY = ("rate", "settle", "startup_timeout", "no_start_node")
@@ -199,16 +232,31 @@ def _check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
     if not args.out.name or args.out.name == "..":
         p.error(f"--out must name a folder of the replay's own, got {str(args.out)!r}")
-    if bool(args.gt_json) != bool(args.gt_dir):
-        p.error("--gt-json and --gt-dir go together")
+    args.topic = args.topic or [DEFAULT_CAMERA]
+    if len(set(args.topic)) < len(args.topic):
+        p.error(f"--topic names a topic twice: {' '.join(args.topic)}")
+    args.camera = [] if args.camera in (None, [""]) else args.camera
+    if (len(args.topic) > 1 or len(args.camera) > 1) and len(args.camera) != len(args.topic):
+        p.error(f"{len(args.topic)} --topic and {len(args.camera)} --camera: a replay of several cameras names "
+                "each, one --camera per --topic in the same order (the node's `cameras`), so their outputs "
+                "do not collide")
+    for camera in args.camera:
+        if not CAMERA_NAME.fullmatch(camera):
+            p.error(f"--camera {camera!r}: a camera name is {CAMERA_NAME_RULE}")
+    if len(set(args.camera)) < len(args.camera):
+        p.error(f"--camera names a camera twice: {' '.join(args.camera)}")
+    if len(args.gt_json or []) != len(args.gt_dir or []):
+        p.error("--gt-json and --gt-dir go together (one of each per camera)")
     if args.gt_topic and args.gt_json:
         p.error("ground truth comes from --gt-topic or from --gt-json/--gt-dir, not both")
+    for flag, given_gt in (("--gt-topic", args.gt_topic), ("--gt-json", args.gt_json)):
+        if given_gt and len(given_gt) != len(args.topic):
+            p.error(f"{len(given_gt)} {flag} for {len(args.topic)} --topic: ground truth is one per camera, in the "
+                    "order of --topic")
     try:
         check_inference_size(args.inference_size, "--inference-size")
     except ValueError as exc:
         p.error(str(exc))
-    if args.camera and not CAMERA_NAME.fullmatch(args.camera):
-        p.error(f"--camera {args.camera!r}: a camera name is {CAMERA_NAME_RULE}")
     if not args.live and given(LIVE_ONLY):
         p.error(f"{given(LIVE_ONLY)}: for a live replay (--live) only")
     if args.live and given(("batch",)):
@@ -225,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bag", type=Path, help="rosbag2 folder (sqlite3 or mcap), its metadata.yaml, or a single .mcap / "
                    ".db3 file")
-    p.add_argument("--topic", default=DEFAULT_CAMERA, help="Image or CompressedImage topic")
+    p.add_argument("--topic", action="append", help=f"Image or CompressedImage topic (default: {DEFAULT_CAMERA}); "
+                   "repeat it for a bag's several cameras, each with its --camera, to replay them together")
     p.add_argument("--out", type=Path, default=Path("out/replay"), help="folder for the outputs (default: "
                    "%(default)s); an earlier replay's output there is replaced, anything else refused")
     p.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
@@ -238,9 +287,10 @@ def main(argv: list[str] | None = None) -> int:
                    metavar=("H", "W"), help="the size the network runs at (default: the node's, %(default)s); "
                    "a 0 follows each frame's aspect ratio; 0 0 = each frame's own size")
     p.add_argument("--batch", type=positive_int, default=4, help="offline batch size")
-    p.add_argument("--gt-topic", help=f"ground-truth label images (32SC1, category*{ID_DIVISOR}+instance)")
-    p.add_argument("--gt-json", type=Path)
-    p.add_argument("--gt-dir", type=Path)
+    p.add_argument("--gt-topic", action="append", help=f"ground-truth label images (32SC1, category*{ID_DIVISOR}"
+                   "+instance); with several cameras, one per --topic, in its order (as --gt-json and --gt-dir)")
+    p.add_argument("--gt-json", type=Path, action="append")
+    p.add_argument("--gt-dir", type=Path, action="append")
     p.add_argument("--live", action="store_true", help="replay through panoptic_node over DDS")
     p.add_argument("--rate", type=positive_float, default=1.0, help="live: playback speed factor")
     p.add_argument("--settle", type=positive_float, default=60.0, help="live: seconds to wait for the last outputs")
@@ -248,26 +298,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-start-node", action="store_true",
                    help="live: use a panoptic_node already running (its own model and settings)")
     p.add_argument("--namespace", default="", help="--no-start-node: the running node's namespace")
-    p.add_argument("--camera", default="", help="the node's camera name for these frames: outputs are ~/CAMERA/... "
-                   "as the node publishes a named camera's (one run per camera of a multi-camera bag, each into "
-                   "its own --out); with --no-start-node, which of the running node's cameras they are for")
+    p.add_argument("--camera", action="append", help="the node's camera name for a --topic's frames: outputs are "
+                   "~/CAMERA/... as the node publishes a named camera's; one per --topic, in its order, when there "
+                   "are several (the node's `cameras`); with --no-start-node, which of the running node's cameras "
+                   "they are for")
     p.add_argument("--storage", default=DEFAULT_STORAGE, choices=list(STORAGES), help="the output bag's storage")
     p.add_argument("--quiet", action="store_true", help="no progress bars, no report on the terminal")
     args = p.parse_args(argv)
     _check_arguments(p, args)
     keep_frame_buffers()  # frames at camera resolution, as in the node
     try:
-        topic = camera_topic_summary(args)
-        gt, declared = ground_truth(args)
+        summaries = [camera_topic_summary(args.bag, topic) for topic in args.topic]
+        cameras = replay_cameras(args.topic, args.camera, summaries, ground_truth(args))
+        if args.live:
+            one_transport(cameras)
         with StagedOutput(args.out) as out:
-            if args.live:
-                report = run_live(args, topic, gt, declared, out)
-            else:
-                report = run_offline(args, topic, gt, declared, out)
-            written = {key: str(args.out / name) for key, name in OUTPUT_FILES.items() if (out / name).exists()}
-            report = {"bag": str(args.bag), "topic": args.topic, **report,
-                      "outputs": written | {"report": str(args.out / REPORT_JSON)}}
-            report, gt_error = with_ground_truth_matches(report, gt)
+            common, reports, seconds, inference_seconds = (run_live if args.live else run_offline)(args, cameras, out)
+            gt_errors = []
+            for i, camera in enumerate(cameras):
+                reports[i], error = with_ground_truth_matches(reports[i], camera.ground_truth,
+                                                              camera.label if len(cameras) > 1 else "")
+                gt_errors += [error] if error else []
+            written = {"bag": str(args.out / OUTPUT_BAG)} if (out / OUTPUT_BAG).exists() else {}
+            report = combined_report({"bag": str(args.bag), **common}, reports,
+                                     written | {"report": str(args.out / REPORT_JSON)}, seconds, inference_seconds)
             write_report(out, report)
     except (BagError, ImageEncodingError, CheckpointError, RuntimeError, OSError, ValueError) as exc:
         print(f"panoptic-replay: {exc}", file=sys.stderr)
@@ -275,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         print(markdown(report))
     print(json.dumps({k: report[k] for k in ("frames", "processed", "fps")}))
-    if gt_error:
-        print(f"panoptic-replay: {gt_error}; the outputs are in {args.out}", file=sys.stderr)
+    if gt_errors:
+        print(f"panoptic-replay: {'; '.join(gt_errors)}; the outputs are in {args.out}", file=sys.stderr)
         return 2
     return 0
 

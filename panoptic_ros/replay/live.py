@@ -1,6 +1,7 @@
 """Live replay: the bag's images go over DDS at their recorded rate to the real ``panoptic_node``,
 whose outputs are recorded, so the node itself is measured: end-to-end latency from publishing a
-frame to its output arriving, and how many frames it dropped.
+frame to its output arriving, and how many frames it dropped. Several cameras are played together,
+interleaved as they were recorded, to a node with as many ``cameras``, as on the robot.
 
 Frames stream from the bag and each output is written to the output bag as it arrives, so memory
 does not grow with the bag's length (but for the stamps published, a few bytes a frame). Outputs are
@@ -26,10 +27,9 @@ from panoptic_ros.categories import Category, CategoryTable
 from panoptic_ros.replay.bag_io import (
     DEFAULT_STORAGE, BagWriter, Frame, label_image, recorded_qos, rgb_image, stamp_ns,
 )
-from panoptic_ros.replay.ground_truth import GroundTruthFrame, PackedLabels
+from panoptic_ros.replay.cameras import CameraRun, ReplayCamera
+from panoptic_ros.replay.ground_truth import PackedLabels
 from panoptic_ros.replay.output import OUTPUT_BAG
-from panoptic_ros.replay.preview import PreviewWriter
-from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros.diagnostics import camera_status_name, status_name
 from panoptic_ros.ros.qos import camera_publisher_qos, diagnostics_qos, latched_qos, output_qos
 from panoptic_ros.ros.spinning_node import SpinningNode
@@ -42,36 +42,55 @@ UNANSWERED = ("bad_frames", "errors", "frames_dropped", "frames_lost")
 ANSWER_GRACE = 2.0  # seconds an answer the node has counted may take to arrive
 
 
-class LiveSession:
-    """Publishes camera frames and queues the node's outputs with their arrival times. ``namespace``
-    and ``camera``: the node's namespace and which of its ``cameras`` the frames are for (its outputs
-    are then ``~/<camera>/...``, and its frame counters that camera's); ``best_effort``: publish as a
-    driver on the sensor-data profile does."""
+@dataclasses.dataclass
+class _CameraLink:
+    """One camera's side of the session: the publisher of its frames, the node's output topics and
+    its status name in ``/diagnostics`` for it, and the counters that status last showed."""
 
-    def __init__(self, topic: str, compressed: bool, ros_env: dict[str, str], namespace: str = "",
-                 camera: str = "", best_effort: bool = False) -> None:
+    pub: Any
+    output_topics: dict[str, str]
+    counter_status: str
+    counters: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+class LiveSession:
+    """Publishes camera frames and queues the node's outputs with their arrival times.
+
+    ``cameras``: the replay's cameras, each published on its topic (as a driver on the sensor-data
+    profile does where its topic is in ``best_effort``); ``namespace``: the node's. A named camera's
+    outputs are the node's ``~/<camera>/...``, and its frame counters that camera's status; the
+    unnamed one's are the node's own.
+    """
+
+    def __init__(self, cameras: list[ReplayCamera], compressed: bool, ros_env: dict[str, str], namespace: str = "",
+                 best_effort: frozenset[str] = frozenset()) -> None:
         self.spinning = SpinningNode("panoptic_replay", ros_env)
         self.node = self.spinning.node
-        self.pub = self.node.create_publisher(CompressedImage if compressed else Image, topic,
-                                              camera_publisher_qos(best_effort))
         node = node_name(namespace)
         self.status_name = status_name(node)  # the node's entry in /diagnostics
-        self.counter_status = camera_status_name(node, camera) if camera else self.status_name
-        self.output_topics = {name: camera_output_topic(name, camera, namespace) for name in OUTPUTS}
+        self.links: dict[str, _CameraLink] = {}
+        for camera in cameras:
+            pub = self.node.create_publisher(CompressedImage if compressed else Image, camera.topic,
+                                             camera_publisher_qos(camera.topic in best_effort))
+            self.links[camera.topic] = _CameraLink(
+                pub, {name: camera_output_topic(name, camera.name, namespace) for name in OUTPUTS},
+                camera_status_name(node, camera.name) if camera.name else self.status_name)
         self.categories_topic = node_topic(CATEGORIES, namespace)
-        self.outputs: queue.SimpleQueue[tuple[str, float, Any]] = queue.SimpleQueue()  # (topic, arrival, msg)
+        # (camera topic, output name, arrival, message)
+        self.outputs: queue.SimpleQueue[tuple[str, str, float, Any]] = queue.SimpleQueue()
         self.info: PanopticInfo | None = None
         self.diagnostics: tuple[float, dict[str, str]] | None = None  # (arrival, the node's key-values)
-        self.camera_counters: dict[str, str] = {}  # the named camera's key-values, in the same message
-        for name, cls in OUTPUTS.items():
-            self.node.create_subscription(cls, self.output_topics[name], self._record(name), output_qos(depth=100))
+        for topic, link in self.links.items():
+            for name, cls in OUTPUTS.items():
+                self.node.create_subscription(cls, link.output_topics[name], self._record(topic, name),
+                                              output_qos(depth=100))
         self.node.create_subscription(PanopticInfo, self.categories_topic, self._on_info, latched_qos())
         self.node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics, diagnostics_qos())
         self.spinning.start()
 
-    def _record(self, name: str) -> Callable[[Any], None]:
+    def _record(self, topic: str, name: str) -> Callable[[Any], None]:
         def callback(msg: Any) -> None:
-            self.outputs.put((name, time.monotonic(), msg))
+            self.outputs.put((topic, name, time.monotonic(), msg))
         return callback
 
     def _on_info(self, msg: PanopticInfo) -> None:
@@ -79,17 +98,20 @@ class LiveSession:
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         statuses = {status.name: {kv.key: kv.value for kv in status.values} for status in msg.status}
-        if self.status_name in statuses and self.counter_status in statuses:
-            self.camera_counters = statuses[self.counter_status]
+        if self.status_name in statuses and all(link.counter_status in statuses for link in self.links.values()):
+            for link in self.links.values():
+                link.counters = statuses[link.counter_status]
             self.diagnostics = (time.monotonic(), statuses[self.status_name])
 
-    def counters(self) -> dict[str, int]:
-        """The frame counters (the named camera's, else the node's) in its newest diagnostics (none yet: {})."""
-        return {k: int(v) for k, v in self.camera_counters.items() if v.isdigit()}
+    def counters(self, topic: str) -> dict[str, int]:
+        """The frame counters of the camera on ``topic`` (the node's, for its unnamed camera) in the
+        node's newest diagnostics (none yet: {})."""
+        return {k: int(v) for k, v in self.links[topic].counters.items() if v.isdigit()}
 
     def wait_ready(self, timeout: float, alive: Callable[[], bool], counters: bool = False) -> None:
-        """Until the node subscribes and has sent its categories (and with ``counters``, its first
-        diagnostics: a node that ran before the replay has counted frames that are not the replay's).
+        """Until the node subscribes to every camera and has sent its categories (and with
+        ``counters``, its first diagnostics: a node that ran before the replay has counted frames
+        that are not the replay's).
 
         Raises:
             RuntimeError: the node exited, or ``timeout`` passed; it names what never came.
@@ -105,13 +127,13 @@ class LiveSession:
 
     def _missing(self, counters: bool) -> list[str]:
         """What the node has not shown yet, each with where it was looked for."""
-        missing = []
-        if self.pub.get_subscription_count() == 0:
-            missing.append(f"nothing subscribes to {self.pub.topic_name}")
+        missing = [f"nothing subscribes to {link.pub.topic_name}" for link in self.links.values()
+                   if link.pub.get_subscription_count() == 0]
         if self.info is None:
             missing.append(f"no categories on {self.categories_topic} (a node in another namespace: --namespace)")
         if counters and self.diagnostics is None:
-            missing.append(f"no status {self.counter_status!r} on {DIAGNOSTICS} (another camera name: --camera)")
+            statuses = ", ".join(repr(link.counter_status) for link in self.links.values())
+            missing.append(f"no status {statuses} on {DIAGNOSTICS} (another camera name: --camera)")
         return missing
 
     def categories(self) -> CategoryTable:
@@ -141,23 +163,40 @@ def unique_key(stamp: int, used: set[int]) -> int:
     return stamp
 
 
-class _OutputRecorder:
-    """Writes each output to the bag as it arrives, restamped as its frame, and records what it says.
+class _CameraOutputs:
+    """One camera's side of a live replay: the frames published for it, and its outputs, each written
+    to the bag as it arrives, restamped as its frame, and recorded in the camera's run.
 
-    A frame's entry in ``sent`` goes once its four outputs are in, so what is held does not grow with
-    the bag; panoptic images of frames with ground truth are kept, packed, to be scored after the run
-    (scoring a camera-sized frame takes a good part of a frame period, which between publishes would
-    delay them; packing takes about 1 ms at 480x360, 13 ms at 1920x1080).
+    Frames are keyed by stamp per camera (synchronised cameras share stamps). A frame's entry in
+    ``sent`` goes once its four outputs are in, so what is held does not grow with the bag; panoptic
+    images of frames with ground truth are kept, packed, to be scored after the run (scoring a
+    camera-sized frame takes a good part of a frame period, which between publishes would delay
+    them; packing takes about 1 ms at 480x360, 13 ms at 1920x1080).
     """
 
-    def __init__(self, bag: BagWriter, topics: dict[str, str], recorder: ReplayRecorder, preview: PreviewWriter,
-                 ground_truth: dict[int, GroundTruthFrame]) -> None:
-        self.bag, self.topics, self.recorder, self.preview = bag, topics, recorder, preview
-        self.ground_truth = ground_truth
+    def __init__(self, bag: BagWriter, run: CameraRun, link: _CameraLink, baseline: dict[str, int]) -> None:
+        self.bag, self.run, self.link, self.baseline = bag, run, link, baseline
         self.sent: dict[int, _Sent] = {}
+        self.used: set[int] = set()  # the stamps published
         self.to_score: list[tuple[int, PackedLabels]] = []  # (stamp, panoptic image) of frames with ground truth
         self.last_arrival = 0.0
         self.strays = 0  # outputs of no frame of this replay, or a second one of a frame
+        self.published = self.restamped = 0
+
+    def publish(self, frame: Frame) -> None:
+        """Publish ``frame`` with a stamp no earlier frame of this camera had (its own, else 1 ns on)."""
+        stamp = frame.stamp_ns
+        key = unique_key(stamp, self.used)
+        if key != stamp:
+            if not self.restamped:
+                print(f"panoptic-replay: {self.run.camera.label}: frames share header stamp {stamp}; each is "
+                      "published with a unique stamp (1 ns apart) and the output bag keeps the originals",
+                      file=sys.stderr)
+            self.restamped += 1
+            frame.msg.header.stamp.sec, frame.msg.header.stamp.nanosec = divmod(key, 1_000_000_000)
+        self.sent[key] = _Sent(frame.timestamp, stamp, time.monotonic())
+        self.link.pub.publish(frame.msg)
+        self.published += 1
 
     def take(self, name: str, arrival: float, msg: Any) -> None:
         key = stamp_ns(msg)
@@ -169,49 +208,78 @@ class _OutputRecorder:
         if len(sent.answered) == len(OUTPUTS):
             del self.sent[key]
         msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(sent.stamp, 1_000_000_000)
-        self.bag.write(self.topics[name], msg, sent.timestamp)
+        self.bag.write(self.link.output_topics[name], msg, sent.timestamp)
+        recorder = self.run.recorder
         if name == SEGMENTS:
-            self.recorder.add_result([s.category_id for s in msg.segments], [s.area for s in msg.segments],
-                                     arrival - sent.published)
+            recorder.add_result([s.category_id for s in msg.segments], [s.area for s in msg.segments],
+                                arrival - sent.published)
             self.last_arrival = arrival
         elif name == OVERLAY:
-            self.preview.add(rgb_image(msg), sent.timestamp)
-        elif name == PANOPTIC and sent.stamp in self.ground_truth:
+            self.run.preview.add(rgb_image(msg), sent.timestamp)
+        elif name == PANOPTIC and sent.stamp in self.run.camera.ground_truth:
             self.to_score.append((sent.stamp, PackedLabels.pack(label_image(msg))))
 
     def waiting_for_overlay(self) -> bool:
         """Whether a frame answered on ``~/segments`` still lacks its overlay."""
         return any(SEGMENTS in s.answered and OVERLAY not in s.answered for s in self.sent.values())
 
-    def drain(self, session: LiveSession, until: float, alive: Callable[[], bool]) -> None:
-        """Take the outputs that arrive until ``until`` (monotonic seconds); at least those queued now.
+    def counted(self, counters: dict[str, int]) -> tuple[int, int]:
+        """(frames the node answered, frames it took in and did not answer) since the replay began,
+        by its counters for this camera."""
+        answered = counters.get("frames_processed", 0) - self.baseline.get("frames_processed", 0)
+        return answered, sum(counters.get(k, 0) - self.baseline.get(k, 0) for k in UNANSWERED)
 
-        Raises:
-            RuntimeError: the node exited (checked every 50 ms, so a long gap in the bag is no hang).
-        """
-        while True:
-            try:
-                self.take(*session.outputs.get(timeout=max(0.0, min(0.05, until - time.monotonic()))))
-            except queue.Empty:
-                if time.monotonic() >= until:
-                    return
-                if not alive():
-                    raise RuntimeError("panoptic_node exited during the replay") from None
-
-    def score(self) -> None:
+    def finish(self, counters: dict[str, int]) -> dict[str, Any]:
+        """Score the frames with ground truth, add the frames the node counted bad or failed, and
+        return the camera's live-only report fields (dropped, restamped, stray outputs)."""
+        recorder = self.run.recorder
         for stamp, panoptic in self.to_score:
-            self.recorder.add_ground_truth(stamp, self.ground_truth[stamp], panoptic.unpack())
+            recorder.add_ground_truth(stamp, self.run.camera.ground_truth[stamp], panoptic.unpack())
+        node_bad = counters.get("bad_frames", 0) - self.baseline.get("bad_frames", 0)
+        node_failed = counters.get("errors", 0) - self.baseline.get("errors", 0)
+        recorder.bad_frames += node_bad  # besides the messages that could not be read from the bag
+        recorder.failed_frames += node_failed
+        if node_bad or node_failed:
+            recorder.errors.append("the node's log (node.log when the replay started it) says why")
+        dropped = self.published - recorder.processed - node_bad - node_failed  # below 0: the counters disagree
+        return {"dropped": dropped, "restamped_frames": self.restamped, "stray_outputs": self.strays}
 
 
-def _unanswered(counters: dict[str, int], baseline: dict[str, int]) -> int:
-    return sum(counters.get(k, 0) - baseline.get(k, 0) for k in UNANSWERED)
+def _drain(session: LiveSession, cameras: dict[str, _CameraOutputs], until: float,
+           alive: Callable[[], bool]) -> None:
+    """Take the outputs that arrive until ``until`` (monotonic seconds); at least those queued now.
+
+    Raises:
+        RuntimeError: the node exited (checked every 50 ms, so a long gap in the bag is no hang).
+    """
+    while True:
+        try:
+            topic, name, arrival, msg = session.outputs.get(timeout=max(0.0, min(0.05, until - time.monotonic())))
+        except queue.Empty:
+            if time.monotonic() >= until:
+                return
+            if not alive():
+                raise RuntimeError("panoptic_node exited during the replay") from None
+            continue
+        cameras[topic].take(name, arrival, msg)
+
+
+def _all_answers_in(session: LiveSession, cameras: dict[str, _CameraOutputs]) -> tuple[bool, bool]:
+    """(whether the node's counters account for every frame published, whether every answer they
+    count has arrived as well), over all cameras."""
+    accounted = arrived = True
+    for topic, camera in cameras.items():
+        answered, unanswered = camera.counted(session.counters(topic))
+        accounted &= answered + unanswered >= camera.published
+        arrived &= answered <= camera.run.recorder.processed and not camera.waiting_for_overlay()
+    return accounted, arrived
 
 
 def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession, out_dir: Path,
-                ground_truth: dict[int, GroundTruthFrame], rate: float, settle: float, alive: Callable[[], bool],
-                storage: str = DEFAULT_STORAGE, progress: bool = True, preview_fps: float | None = None
-                ) -> tuple[ReplayRecorder, dict[str, Any]]:
-    """Publish ``frames`` at ``rate`` times their recorded pace and record the node's answers.
+                cameras: list[ReplayCamera], rate: float, settle: float, alive: Callable[[], bool],
+                storage: str = DEFAULT_STORAGE, progress: bool = True
+                ) -> tuple[list[CameraRun], list[dict[str, Any]], dict[str, str]]:
+    """Publish ``frames`` of ``cameras`` at ``rate`` times their recorded pace and record the node's answers.
 
     The wait after the last frame ends once the node's counters account for every frame (answered,
     or bad, failed, dropped, lost) and every answer they count has arrived (or ``ANSWER_GRACE`` later,
@@ -219,66 +287,45 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
     seconds; the report's node counters are then at least as new as the last answer.
 
     Returns:
-        The recorder, and the report's live-only fields: frames dropped, frames restamped, and the
-        node's own diagnostics at the end.
+        The cameras' runs (previews still open), each camera's live-only report fields (frames
+        dropped, frames restamped, stray outputs), and the node's own diagnostics at the end.
     """
-    recorder = ReplayRecorder(session.categories(), latency_name="e2e_latency_ms")
-    preview = PreviewWriter(out_dir, fps=preview_fps, speed=rate)
-    baseline = session.counters()
-    used: set[int] = set()
-    restamped = published = 0
+    runs = [CameraRun.start(camera, session.categories(), out_dir, rate, "e2e_latency_ms") for camera in cameras]
     with BagWriter(out_dir / OUTPUT_BAG, storage) as bag:
-        out = _OutputRecorder(bag, session.output_topics, recorder, preview, ground_truth)
+        outputs = {run.camera.topic: _CameraOutputs(bag, run, session.links[run.camera.topic],
+                                                    session.counters(run.camera.topic)) for run in runs}
         start = t0_bag = None
         for frame in tqdm(frames, total=total, unit="frame", disable=not progress, desc="publish"):
-            recorder.frames_in += 1
+            camera = outputs[frame.topic]
+            camera.run.recorder.frames_in += 1
             if frame.msg is None:
-                recorder.bad(frame.error, frame.timestamp)
+                camera.run.recorder.bad(frame.error, frame.timestamp)
                 continue
             if start is None:
                 start, t0_bag = time.monotonic(), frame.timestamp
                 bag.write(session.categories_topic, session.info, frame.timestamp, qos=recorded_qos(latched_qos()))
-            out.drain(session, start + (frame.timestamp - t0_bag) / 1e9 / rate, alive)
-            stamp = frame.stamp_ns
-            key = unique_key(stamp, used)
-            if key != stamp:
-                if not restamped:
-                    print(f"panoptic-replay: frames share header stamp {stamp}; each is published with a unique "
-                          "stamp (1 ns apart) and the output bag keeps the originals", file=sys.stderr)
-                restamped += 1
-                frame.msg.header.stamp.sec, frame.msg.header.stamp.nanosec = divmod(key, 1_000_000_000)
-            out.sent[key] = _Sent(frame.timestamp, stamp, time.monotonic())
-            session.pub.publish(frame.msg)
-            published += 1
+            _drain(session, outputs, start + (frame.timestamp - t0_bag) / 1e9 / rate, alive)
+            camera.publish(frame)
         last_publish = time.monotonic()
         deadline = last_publish + settle
         accounted_since = None  # when the node's counters first accounted for every frame
         while time.monotonic() < deadline and alive():
-            out.drain(session, time.monotonic() + 0.1, lambda: True)
+            _drain(session, outputs, time.monotonic() + 0.1, lambda: True)
             if session.diagnostics is None or session.diagnostics[0] <= last_publish:
                 continue  # no counters yet that can have seen the last frame
-            counters = session.counters()
-            answered = counters.get("frames_processed", 0) - baseline.get("frames_processed", 0)
-            if answered + _unanswered(counters, baseline) < published:
+            accounted, arrived = _all_answers_in(session, outputs)
+            if not accounted:
                 continue
-            if answered <= recorder.processed and not out.waiting_for_overlay():
+            if arrived:
                 break  # every answer the node counted has arrived, and the counters have seen them all
             accounted_since = accounted_since or time.monotonic()
             if time.monotonic() - accounted_since > ANSWER_GRACE:
                 break  # answers the node sent but this replay does not hear (other topics: --camera?)
-        out.drain(session, time.monotonic() + 0.5, lambda: True)  # let in-flight messages of other topics land
-    out.score()
-    preview.close()
-    if start is not None and out.last_arrival > start:
-        recorder.seconds = out.last_arrival - start
-    counters = session.counters()
-    node_bad = counters.get("bad_frames", 0) - baseline.get("bad_frames", 0)
-    node_failed = counters.get("errors", 0) - baseline.get("errors", 0)
-    recorder.bad_frames += node_bad  # besides the messages that could not be read from the bag
-    recorder.failed_frames += node_failed
-    if node_bad or node_failed:
-        recorder.errors.append("the node's log (node.log when the replay started it) says why")
-    dropped = published - recorder.processed - node_bad - node_failed  # below 0: the counters disagree
+        _drain(session, outputs, time.monotonic() + 0.5, lambda: True)  # let in-flight messages of other topics land
+    live_fields = []
+    for topic, camera in outputs.items():
+        if start is not None and camera.last_arrival > start:
+            camera.run.recorder.seconds = camera.last_arrival - start
+        live_fields.append(camera.finish(session.counters(topic)))
     node_diag = session.diagnostics[1] if session.diagnostics else {}
-    return recorder, {"dropped": dropped, "restamped_frames": restamped, "stray_outputs": out.strays,
-                      "node_diagnostics": node_diag}
+    return runs, live_fields, node_diag

@@ -1,5 +1,5 @@
-"""Offline replay: every frame of a bag straight through the ``Predictor``, batched, as fast as the
-device allows; outputs are written to a new bag exactly as the node would publish them.
+"""Offline replay: every frame of a bag's cameras straight through the ``Predictor``, batched, as fast
+as the device allows; outputs are written to a new bag exactly as the node would publish them.
 
 Every frame is accounted for: a message that cannot be read or decoded is a bad frame, and a batch
 whose inference raises (a frame too large for the GPU's memory, say) is run again frame by frame, so
@@ -19,18 +19,20 @@ from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
 from panoptic_ros.device import synchronize
 from panoptic_ros.inference.predictor import Predictor
 from panoptic_ros.replay.bag_io import DEFAULT_STORAGE, BagWriter, Frame, label_image, recorded_qos, rgb_image
-from panoptic_ros.replay.ground_truth import GroundTruthFrame
+from panoptic_ros.replay.cameras import CameraRun, ReplayCamera
 from panoptic_ros.replay.output import OUTPUT_BAG
-from panoptic_ros.replay.preview import PreviewWriter
-from panoptic_ros.replay.report import ReplayRecorder
 from panoptic_ros.ros import conversions
 from panoptic_ros.ros.qos import latched_qos
 from panoptic_ros.ros.topics import CATEGORIES, OVERLAY, PANOPTIC, SEGMENTS, camera_output_topic, node_topic
 
-def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder: ReplayRecorder
+
+def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, runs: dict[str, CameraRun]
              ) -> Iterable[list[tuple[Frame, torch.Tensor]]]:
+    """The usable frames of every camera, in the bag's order, in batches of ``size`` (as the node puts
+    its cameras' frames through one network call); unusable ones are counted for their camera."""
     batch: list[tuple[Frame, torch.Tensor]] = []
     for frame in frames:
+        recorder = runs[frame.topic].recorder
         recorder.frames_in += 1
         if frame.msg is None:
             recorder.bad(frame.error, frame.timestamp)
@@ -47,7 +49,7 @@ def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, recorder:
         yield batch
 
 
-def _predict(predictor: Predictor, batch: list[tuple[Frame, torch.Tensor]], recorder: ReplayRecorder
+def _predict(predictor: Predictor, batch: list[tuple[Frame, torch.Tensor]], runs: dict[str, CameraRun]
              ) -> list[tuple[Frame, torch.Tensor, Any]]:
     """(frame, image, result) of the frames whose inference works: the batch at once, else one by one."""
     try:
@@ -55,52 +57,67 @@ def _predict(predictor: Predictor, batch: list[tuple[Frame, torch.Tensor]], reco
         return [(frame, rgb, result) for (frame, rgb), result in zip(batch, results)]
     except (RuntimeError, ValueError) as exc:  # torch's errors, CUDA's out of memory among them
         if len(batch) == 1:
-            recorder.failed(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            runs[batch[0][0].topic].recorder.failed(
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
             return []
-    return [done for one in batch for done in _predict(predictor, [one], recorder)]
+    return [done for one in batch for done in _predict(predictor, [one], runs)]
 
 
 def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predictor, out_dir: Path,
-                   batch_size: int, ground_truth: dict[int, GroundTruthFrame], camera: str = "",
-                   storage: str = DEFAULT_STORAGE, progress: bool = True,
-                   preview_fps: float | None = None) -> ReplayRecorder:
-    """Every frame through ``predictor`` in batches of ``batch_size`` (a frame that fails its batch is
-    retried alone), the node's messages written to ``out_dir``'s output bag, a preview, and the
-    report's figures scored against ``ground_truth`` (by stamp). Outputs are named as the node names
-    camera ``camera``'s; the bag's ``~/categories`` (latched) comes first, at the first frame's time, as
-    the node publishes it before its first result."""
-    recorder = ReplayRecorder(predictor.categories)
+                   batch_size: int, cameras: list[ReplayCamera], storage: str = DEFAULT_STORAGE,
+                   progress: bool = True) -> tuple[list[CameraRun], float]:
+    """Every frame of ``cameras`` through ``predictor`` in batches of ``batch_size`` (a frame that
+    fails its batch is retried alone), the node's messages written to ``out_dir``'s output bag, a
+    preview per camera, and each camera's figures scored against its ground truth (by stamp).
+    Outputs are named as the node names each camera's; the bag's ``~/categories`` (latched) comes
+    first, at the first frame's time, as the node publishes it before its first result.
+
+    Returns:
+        The cameras' runs (their previews still open), and the predictor's time over all batches
+        (seconds); each camera's ``inference_seconds`` is that of the batches it had frames in.
+    """
+    runs = {camera.topic: CameraRun.start(camera, predictor.categories, out_dir) for camera in cameras}
     colors = predictor.categories.colors_by_id(predictor.device)
-    preview = PreviewWriter(out_dir, fps=preview_fps)
     bar = tqdm(total=total, unit="frame", disable=not progress, desc="replay")
     start = time.perf_counter()
+    inference_seconds = 0.0
+    categories_written = False
+
+    def frames_in() -> int:
+        return sum(run.recorder.frames_in for run in runs.values())
+
     with BagWriter(out_dir / OUTPUT_BAG, storage) as bag:
-        for batch in _batches(frames, batch_size, predictor, recorder):
+        for batch in _batches(frames, batch_size, predictor, runs):
             synchronize(predictor.device)
             t0 = time.perf_counter()
-            done = _predict(predictor, batch, recorder)
+            done = _predict(predictor, batch, runs)
             synchronize(predictor.device)
             latency = time.perf_counter() - t0  # every frame of a batch waits for the whole batch
-            recorder.inference_seconds += latency
+            inference_seconds += latency
+            for topic in {frame.topic for frame, _ in batch}:
+                runs[topic].recorder.inference_seconds += latency
             for frame, rgb, result in done:
+                run = runs[frame.topic]
                 header = frame.msg.header
-                if recorder.processed == 0:
+                if not categories_written:
                     bag.write(node_topic(CATEGORIES), conversions.categories_message(
                         predictor.categories, predictor.model_name, header), frame.timestamp,
                         qos=recorded_qos(latched_qos()))
+                    categories_written = True
                 messages = conversions.frame_messages(
                     result, header, render_overlay(rgb, result, colors, DEFAULT_OVERLAY_ALPHA))
                 for name, msg in messages.items():
-                    bag.write(camera_output_topic(name, camera), msg, frame.timestamp)
-                preview.add(rgb_image(messages[OVERLAY]), frame.timestamp)
+                    bag.write(camera_output_topic(name, run.camera.name), msg, frame.timestamp)
+                run.preview.add(rgb_image(messages[OVERLAY]), frame.timestamp)
                 segments = messages[SEGMENTS].segments
-                recorder.add_result([s.category_id for s in segments], [s.area for s in segments], latency)
-                gt = ground_truth.get(frame.stamp_ns)
+                run.recorder.add_result([s.category_id for s in segments], [s.area for s in segments], latency)
+                gt = run.camera.ground_truth.get(frame.stamp_ns)
                 if gt is not None:  # the panoptic map as published, already on the host
-                    recorder.add_ground_truth(frame.stamp_ns, gt, label_image(messages[PANOPTIC]))
-            bar.update(recorder.frames_in - bar.n)  # bad frames too
-    recorder.seconds = time.perf_counter() - start
-    bar.update(recorder.frames_in - bar.n)
+                    run.recorder.add_ground_truth(frame.stamp_ns, gt, label_image(messages[PANOPTIC]))
+            bar.update(frames_in() - bar.n)  # bad frames too
+    seconds = time.perf_counter() - start
+    for run in runs.values():
+        run.recorder.seconds = seconds
+    bar.update(frames_in() - bar.n)
     bar.close()
-    preview.close()
-    return recorder
+    return list(runs.values()), inference_seconds

@@ -2,18 +2,31 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from types import TracebackType
 
+from panoptic_ros.ros.parameters import CAMERA_NAME
 
 INCOMPLETE = "INCOMPLETE"  # in a staging folder from its start: what it is, and why it never finished
 # what a replay writes into its folder, by the report's name for it
 OUTPUT_BAG, PREVIEW_MP4, PREVIEW_PNG = "output_bag", "preview.mp4", "preview.png"
 REPORT_JSON, REPORT_MD = "report.json", "report.md"
 NODE_LOG = "node.log"  # a live replay's node's output, when the replay started the node
-OUTPUT_FILES = {"bag": OUTPUT_BAG, "preview_mp4": PREVIEW_MP4, "preview_png": PREVIEW_PNG}
+PREVIEW_KEYS = ("preview_mp4", "preview_png")  # the report's names for a camera's video and strip
 REPLAY_NAMES = frozenset({OUTPUT_BAG, PREVIEW_MP4, PREVIEW_PNG, REPORT_JSON, REPORT_MD, NODE_LOG})
+# a replay of several cameras previews each in its own files, named by the camera (a name's / as -)
+CAMERA_PREVIEW = re.compile(rf"preview_({CAMERA_NAME.pattern.replace('/', '-')})\.(mp4|png)")
+
+
+def preview_names(camera: str, several: bool) -> tuple[str, str]:
+    """(video, strip) file names of camera ``camera``'s preview: ``preview.mp4`` and ``preview.png`` for
+    a replay of one camera, ``preview_<camera>.*`` for each of several."""
+    if not several:
+        return PREVIEW_MP4, PREVIEW_PNG
+    stem = "preview_" + camera.replace("/", "-")
+    return stem + ".mp4", stem + ".png"
 
 
 def _is_replay_report(path: Path) -> bool:
@@ -34,7 +47,7 @@ def _not_a_replays(folder: Path, mark: str) -> str:
     names = {p.name for p in folder.iterdir()}
     if not names:
         return ""
-    foreign = sorted(names - REPLAY_NAMES - {INCOMPLETE})
+    foreign = sorted(n for n in names - REPLAY_NAMES - {INCOMPLETE} if not CAMERA_PREVIEW.fullmatch(n))
     if foreign:
         return f"it holds {', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''}, which a replay never writes"
     if not (folder / mark).is_file():

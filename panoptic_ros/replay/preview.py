@@ -27,9 +27,11 @@ class PreviewWriter:
     thread of their own, so a live replay's publishing never waits for the encoder.
     """
 
-    def __init__(self, out_dir: Path, fps: float | None, speed: float = 1.0) -> None:
-        """``fps``: the camera's frames per second of bag time (None: unknown, ``DEFAULT_PREVIEW_FPS``)."""
-        self.out_dir = out_dir
+    def __init__(self, out_dir: Path, fps: float | None, speed: float = 1.0,
+                 names: tuple[str, str] = (PREVIEW_MP4, PREVIEW_PNG)) -> None:
+        """``fps``: the camera's frames per second of bag time (None: unknown, ``DEFAULT_PREVIEW_FPS``);
+        ``names``: the video's and the strip's file names in ``out_dir``."""
+        self.video_path, self.strip_path = (out_dir / name for name in names)
         self.fps = min(max((fps or DEFAULT_PREVIEW_FPS) * speed, 1.0), 120.0)  # frames per second of wall clock
         self.speed = speed
         self.frames: list[np.ndarray] = []  # thumbnails of frames 0, stride, 2 * stride, ...
@@ -71,7 +73,7 @@ class PreviewWriter:
         bgr = np.ascontiguousarray(overlay_rgb[..., ::-1])
         if self.size is None:
             self.size = (bgr.shape[1], bgr.shape[0])
-            video = cv2.VideoWriter(str(self.out_dir / PREVIEW_MP4), cv2.VideoWriter_fourcc(*"mp4v"),
+            video = cv2.VideoWriter(str(self.video_path), cv2.VideoWriter_fourcc(*"mp4v"),
                                     self.fps, self.size)
             self._encoder = threading.Thread(target=self._encode, args=(video,), name="preview", daemon=True)
             self._encoder.start()
@@ -98,10 +100,10 @@ class PreviewWriter:
             self._jobs.put(None)
             self._encoder.join()
             if self._opened:
-                written.append(self.out_dir / PREVIEW_MP4)
+                written.append(self.video_path)
         if self.frames:
             idx = np.linspace(0, len(self.frames) - 1, min(STRIP_FRAMES, len(self.frames))).round().astype(int)
             strip = np.concatenate([self.frames[i] for i in idx], axis=0)
-            cv2.imwrite(str(self.out_dir / PREVIEW_PNG), strip)
-            written.append(self.out_dir / PREVIEW_PNG)
+            cv2.imwrite(str(self.strip_path), strip)
+            written.append(self.strip_path)
         return written

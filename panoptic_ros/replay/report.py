@@ -1,7 +1,8 @@
 """The replay report: latency, throughput, segments, classes and (with ground truth) PQ.
 
-One ``ReplayRecorder`` collects per-frame facts from either replay mode; ``finish`` turns them into
-the JSON report and its Markdown rendering.
+One ``ReplayRecorder`` per camera collects per-frame facts from either replay mode; ``finish`` turns
+them into that camera's report, ``combined_report`` into the replay's (with several cameras: totals,
+and each camera's own), and ``markdown`` renders it.
 """
 from __future__ import annotations
 
@@ -121,21 +122,68 @@ class ReplayRecorder:
         return report
 
 
+# a report's frame counts, which a replay of several cameras adds up over them
+COUNTS = ("frames", "processed", "bad_frames", "failed_frames", "dropped")
+
+
+def combined_report(common: dict[str, Any], cameras: list[dict[str, Any]], outputs: dict[str, str],
+                    seconds: float, inference_seconds: float = 0.0) -> dict[str, Any]:
+    """The replay's report from its cameras' (``CameraRun.finish``).
+
+    Args:
+        common: what holds for the whole replay (bag, mode, model, settings).
+        cameras: each camera's report, its preview files as its ``outputs``.
+        outputs: the replay's own files (output bag, report).
+        seconds: the replay's wall-clock time, for the throughput over all cameras.
+        inference_seconds: offline, the predictor's time over all batches (0: not measured).
+
+    Returns:
+        With one camera, its report as the replay's, its previews among the outputs; with several,
+        the counts added up, the throughput over all of them, and each camera's report under
+        ``cameras`` by its name.
+    """
+    if len(cameras) == 1:
+        camera = cameras[0]
+        return common | camera | {"outputs": outputs | camera["outputs"]}
+    processed = sum(camera["processed"] for camera in cameras)
+    totals = {key: sum(camera[key] for camera in cameras) for key in COUNTS if key in cameras[0]}
+    return common | totals | {
+        "fps": processed / seconds if seconds > 0 else 0.0,
+        **({"inference_fps": processed / inference_seconds} if inference_seconds > 0 else {}),
+        "cameras": {camera["camera"]: camera for camera in cameras}, "outputs": outputs}
+
+
 # what the network ran with besides model, device and mask cues, as the replay's report names it
 SETTINGS = ("head", "precision", "score_threshold", "inference_size", "batch", "rate")
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """The report's figures as a short Markdown page: settings, throughput, latency, drops, PQ."""
+    """The report's figures as a short Markdown page: settings, throughput, latency, drops, PQ; with
+    several cameras, their totals, then a section per camera."""
     lines = [f"# Replay report: {report.get('bag', '')}", "",
              f"- mode: {report.get('mode')}, model: {report.get('model')}, device: {report.get('device')}, "
              f"mask cues: {report.get('mask_cues')}"
-             + "".join(f", {key.replace('_', ' ')}: {report[key]}" for key in SETTINGS if key in report),
-             f"- frames: {report['frames']}, processed: {report['processed']}, bad: {report['bad_frames']}, "
-             f"failed: {report['failed_frames']}" + (f", dropped: {report['dropped']}" if "dropped" in report else ""),
-             f"- throughput: {report['fps']:.2f} frames/s"
-             + (f" ({report['inference_fps']:.2f} frames/s in inference alone)" if "inference_fps" in report else "")]
+             + "".join(f", {key.replace('_', ' ')}: {report[key]}" for key in SETTINGS if key in report)]
     batch = report.get("batch", 1)
+    if "cameras" not in report:
+        return "\n".join(lines + _camera_lines(report, batch, "##")) + "\n"
+    cameras = ", ".join(f"{name} ({camera['topic']})" for name, camera in report["cameras"].items())
+    lines += [f"- cameras: {cameras}", *_count_lines(report)]
+    for name, camera in report["cameras"].items():
+        lines += ["", f"## Camera {name} ({camera['topic']})", ""] + _camera_lines(camera, batch, "###")
+    return "\n".join(lines) + "\n"
+
+
+def _count_lines(report: dict[str, Any]) -> list[str]:
+    return [f"- frames: {report['frames']}, processed: {report['processed']}, bad: {report['bad_frames']}, "
+            f"failed: {report['failed_frames']}" + (f", dropped: {report['dropped']}" if "dropped" in report else ""),
+            f"- throughput: {report['fps']:.2f} frames/s"
+            + (f" ({report['inference_fps']:.2f} frames/s in inference alone)" if "inference_fps" in report else "")]
+
+
+def _camera_lines(report: dict[str, Any], batch: int, heading: str) -> list[str]:
+    """One camera's figures: counts, throughput, latency, segments, errors, classes, PQ (under ``heading``)."""
+    lines = _count_lines(report)
     for key, title in (("latency_ms", f"inference latency (each frame: its batch of up to {batch})" if batch > 1
                         else "inference latency"), ("e2e_latency_ms", "end-to-end latency (publish to output)")):
         lat = report.get(key)
@@ -156,9 +204,9 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "| class | segments | pixels |", "|---|---:|---:|"]
     lines += [f"| {k} | {v['segments']} | {v['pixels']} |" for k, v in report["class_histogram"].items()]
     if "pq" in report:
-        lines += ["", f"## Panoptic quality ({report['pq']['frames']} frames with ground truth)", "",
+        lines += ["", f"{heading} Panoptic quality ({report['pq']['frames']} frames with ground truth)", "",
                   f"Semantic mIoU: {100 * report['pq']['miou']:.2f}", "", "```", format_table(report["pq"]), "```"]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def write_report(out_dir: Path, report: dict[str, Any]) -> None:

@@ -34,9 +34,9 @@ def _message_compressed_bag(path: Path) -> Path:
 def test_a_message_compressed_bag_reads_from_its_folder_or_metadata_and_its_file_alone_says_why_not(tmp_path):
     bag = _message_compressed_bag(tmp_path / "bag")
     for path in (bag, bag / "metadata.yaml"):
-        assert [frame.msg.header.stamp.sec for frame in read_frames(path, "/cam")] == [0, 1]
+        assert [frame.msg.header.stamp.sec for frame in read_frames(path, ["/cam"])] == [0, 1]
     (storage_file,) = bag.glob("*.mcap")
-    frames = list(read_frames(storage_file, "/cam"))
+    frames = list(read_frames(storage_file, ["/cam"]))
     assert [frame.msg for frame in frames] == [None, None]
     assert "--compression-mode message" in frames[0].error and "metadata.yaml" in frames[0].error
 
@@ -80,3 +80,17 @@ def test_a_cameras_rate_is_its_own_spacing_not_the_bags_span(tmp_path):
 def test_camera_rate_ignores_repeated_times_and_knows_when_it_cannot_tell():
     assert camera_rate([0, 50_000_000, 50_000_000, 100_000_000, 5_000_000_000]) == pytest.approx(20.0)
     assert camera_rate([7]) is None and camera_rate([3, 3]) is None and camera_rate([]) is None
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_several_camera_topics_read_interleaved_as_they_were_received(storage, tmp_path):
+    from panoptic_ros.replay.bag_io import BagWriter
+    with BagWriter(tmp_path / "bag", storage) as bag:
+        for topic, times in (("/left", (1, 4)), ("/front", (0, 2, 3))):  # written one topic after the other
+            for t in times:
+                bag.write(topic, Image(header=Header(stamp=Time(sec=t)), encoding="mono8"), t)
+        bag.write("/other", Image(), 5)
+    frames = list(read_frames(tmp_path / "bag", ["/front", "/left"]))
+    assert [(f.topic, f.timestamp) for f in frames] == [("/front", 0), ("/left", 1), ("/front", 2),
+                                                         ("/front", 3), ("/left", 4)]
+    assert [f.msg.header.stamp.sec for f in frames] == [0, 1, 2, 3, 4]

@@ -63,3 +63,18 @@ def test_a_failure_keeps_what_was_written_with_its_reason_and_leaves_nothing_whe
             raise RuntimeError("disk full")
     assert "disk full" in (tmp_path / "late.partial" / INCOMPLETE).read_text()
     assert not (tmp_path / "late").exists()
+
+
+def test_each_cameras_preview_of_a_several_camera_replay_is_a_replays_own_file(tmp_path):
+    from panoptic_ros.replay.output import preview_names
+    assert preview_names("front", several=False) == ("preview.mp4", "preview.png")
+    assert preview_names("rig/front", several=True) == ("preview_rig-front.mp4", "preview_rig-front.png")
+    out = tmp_path / "out"
+    with StagedOutput(out) as work:
+        (work / REPORT_JSON).write_text(json.dumps({"bag": "b", "mode": "offline"}))
+        for name in preview_names("rig/front", several=True):
+            (work / name).write_text("")
+    _finish(out)  # replaced: every name in it is a replay's
+    (out / "preview_my notes.png").write_text("")
+    with pytest.raises(ValueError, match="it holds preview_my notes.png"):
+        _finish(out)

@@ -21,7 +21,7 @@ from panoptic_ros.replay.bag_io import read_messages
 from panoptic_ros.replay.cli import main as replay
 from panoptic_ros.replay.sample_bag import GT_TOPIC, IMAGE_TOPIC, write_sample_bag
 from panoptic_msgs.msg import PanopticInfo, PanopticSegmentation
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 
 IMAGE = {"sensor_msgs/msg/Image": Image}
 SHARED_BAGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "bags"
@@ -424,3 +424,91 @@ def test_live_accounting_adds_up_with_a_frame_the_node_refuses(bag, model, tmp_p
     report = json.loads((tmp_path / "live" / "report.json").read_text())
     assert (report["frames"], report["processed"], report["bad_frames"], report["failed_frames"]) == (6, 5, 1, 0)
     assert report["dropped"] == 0 and report["node_diagnostics"]["bad_frames"] == "1"
+
+
+FRONT, LEFT = "/front/image_raw", "/left/image_raw"
+
+
+def _two_camera_bag(bag: Path, path: Path) -> Path:
+    """Two synchronised cameras (same header stamps, received 1 ms apart), each with its label topic:
+    front is the bag's camera, left the same frames mirrored and narrower (so ground truth paired
+    with the other camera's frames would not even fit)."""
+    from panoptic_ros.replay.bag_io import BagWriter
+    images = list(read_messages(bag, IMAGE_TOPIC, IMAGE))
+    labels = list(read_messages(bag, GT_TOPIC, IMAGE))
+    with BagWriter(path) as out:
+        for (t, image), (_, label) in zip(images, labels):
+            out.write(FRONT, image, t)
+            out.write("/front/panoptic_gt", label, t)
+            for msg, itemsize in ((image, 3), (label, 4)):
+                rows = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, itemsize)
+                msg.width = msg.width * 3 // 4
+                msg.step = msg.width * itemsize
+                msg.data = rows[:, ::-1][:, :msg.width].tobytes()
+            out.write(LEFT, image, t + 1_000_000)
+            out.write("/left/panoptic_gt", label, t + 1_000_000)
+    return path
+
+
+def _cameras(*extra: str) -> list[str]:
+    return ["--topic", FRONT, "--camera", "front", "--topic", LEFT, "--camera", "left", *extra]
+
+
+SEGMENTS_TYPE = {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation}
+
+
+@pytest.mark.parametrize("mode", [[], ["--live", "--rate", "2"]])
+def test_several_cameras_are_replayed_together_each_with_its_outputs_figures_and_ground_truth(mode, bag, model,
+                                                                                              tmp_path):
+    two = _two_camera_bag(bag, tmp_path / "two")
+    out = tmp_path / "out"
+    gt = ["--gt-topic", "/front/panoptic_gt", "--gt-topic", "/left/panoptic_gt"]
+    assert replay(_args(two, out, model, *_cameras(*gt, *mode))) == 0
+    assert {p.name for p in out.iterdir()} >= {"output_bag", "report.json", "report.md", "preview_front.mp4",
+                                               "preview_front.png", "preview_left.mp4", "preview_left.png"}
+    report = json.loads((out / "report.json").read_text())
+    cameras = report["cameras"]
+    assert list(cameras) == ["front", "left"] and [c["topic"] for c in cameras.values()] == [FRONT, LEFT]
+    assert report["frames"] == 12 and report["processed"] == sum(c["processed"] for c in cameras.values())
+    stamps = {(m.header.stamp.sec, m.header.stamp.nanosec) for _, m in read_messages(bag, IMAGE_TOPIC, IMAGE)}
+    for name, camera in cameras.items():
+        assert camera["frames"] == 6 and camera["processed"] >= 1
+        assert camera["processed"] + camera.get("dropped", 0) == 6 and camera.get("restamped_frames", 0) == 0
+        assert camera["pq"]["frames"] == camera["processed"] == camera["ground_truth"]["matched"]
+        assert camera["outputs"]["preview_png"] == str(out / f"preview_{name}.png")
+        segments = [m for _, m in read_messages(out / "output_bag", f"/panoptic/{name}/segments", SEGMENTS_TYPE)]
+        assert len(segments) == camera["processed"]
+        assert {(m.header.stamp.sec, m.header.stamp.nanosec) for m in segments} <= stamps  # their own stamps
+    if not mode:
+        assert cameras["front"]["processed"] == cameras["left"]["processed"] == 6
+    page = (out / "report.md").read_text()
+    assert f"- cameras: front ({FRONT}), left ({LEFT})" in page and "## Camera left" in page
+    assert page.count("### Panoptic quality") == 2
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--topic", FRONT, "--topic", LEFT], "2 --topic and 0 --camera"),
+    (_cameras()[:6], "2 --topic and 1 --camera"),
+    (["--topic", FRONT, "--camera", "a", "--topic", FRONT, "--camera", "b"], "names a topic twice"),
+    (_cameras()[:4] + ["--topic", LEFT, "--camera", "front"], "names a camera twice"),
+    (_cameras("--gt-topic", "/front/panoptic_gt"), "1 --gt-topic for 2 --topic"),
+    (["--camera", "a", "--camera", "b"], "1 --topic and 2 --camera"),
+])
+def test_the_cameras_of_a_replay_are_named_one_per_topic(extra, message, bag, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        replay([str(bag), "--out", str(tmp_path / "out"), *extra])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_live_replay_of_cameras_in_two_transports_is_refused_before_a_node_starts(model, tmp_path, capsys):
+    from panoptic_ros.replay.bag_io import BagWriter
+    compressed = {"sensor_msgs/msg/CompressedImage": CompressedImage}
+    with BagWriter(tmp_path / "mixed") as out:
+        for t, msg in read_messages(SHARED_BAGS / "coco_sample_sqlite3", "/camera/image_raw/compressed", compressed):
+            out.write("/left/image_raw/compressed", msg, t)
+        for t, msg in read_messages(SHARED_BAGS / "coco_sample_mcap", "/camera/image_raw", IMAGE):
+            out.write(FRONT, msg, t)
+    cameras = ["--topic", FRONT, "--camera", "front", "--topic", "/left/image_raw/compressed", "--camera", "left"]
+    assert replay(_args(tmp_path / "mixed", tmp_path / "live", model, *cameras, "--live")) == 2
+    assert "one transport" in capsys.readouterr().err and not (tmp_path / "live.partial").exists()
+    assert replay(_args(tmp_path / "mixed", tmp_path / "offline", model, *cameras)) == 0  # offline takes both
