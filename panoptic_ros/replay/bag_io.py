@@ -52,9 +52,9 @@ class Frame:
     """One message of a camera topic: its bag receive time and the image, or why there is none."""
 
     timestamp: int   # bag receive time, ns
+    topic: str       # the camera topic it was recorded on
     msg: Image | CompressedImage | None
     error: str = ""  # when ``msg`` is None: why the message could not be read
-    topic: str = ""  # the camera topic it was recorded on
 
     @property
     def stamp_ns(self) -> int:
@@ -196,7 +196,7 @@ def read_frames(path: Path, topics: Sequence[str]) -> Iterator[Frame]:
     bad frame), so one damaged message does not end a long replay."""
     for timestamp, raw, cls, topic in _serialized(path, topics, IMAGE_TYPES):
         msg, error = _deserialized(raw, cls)
-        yield Frame(timestamp, msg, error, topic)
+        yield Frame(timestamp, topic, msg, error)
 
 
 def label_image(msg: Image) -> np.ndarray:

@@ -7,9 +7,10 @@ truth and preview, and all of their outputs in one output bag, named as the node
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from panoptic_ros.categories import Category, CategoryTable
 from panoptic_ros.replay.bag_io import TopicSummary
@@ -56,12 +57,6 @@ class CameraRun:
     recorder: ReplayRecorder
     preview: PreviewWriter
 
-    @classmethod
-    def start(cls, camera: ReplayCamera, categories: CategoryTable, out_dir: Path, speed: float = 1.0,
-              latency_name: str = "latency_ms") -> "CameraRun":
-        """``speed``: the replay's pace against the bag's (live ``--rate``), which the video keeps."""
-        return cls(camera, ReplayRecorder(categories, latency_name=latency_name),
-                   PreviewWriter(out_dir, camera.summary.rate, speed, camera.preview))
 
     def finish(self, out_dir: Path, reported_dir: Path, extra: dict[str, Any]) -> dict[str, Any]:
         """The camera's report: its topic and name, its figures, ``extra``, and as its ``outputs`` its
@@ -72,3 +67,19 @@ class CameraRun:
                     if (out_dir / name).exists()}
         named = {"camera": self.camera.name} if self.camera.name else {}
         return self.recorder.finish({"topic": self.camera.topic, **named, **extra}) | {"outputs": previews}
+
+
+@contextlib.contextmanager
+def camera_runs(cameras: list[ReplayCamera], categories: CategoryTable, out_dir: Path, speed: float = 1.0,
+                latency_name: str = "latency_ms") -> Iterator[list[CameraRun]]:
+    """The cameras' runs, their previews being written to ``out_dir`` (at ``speed``, the replay's pace
+    against the bag's: live ``--rate``); should the replay fail, the previews are closed, so what
+    was written is a playable video and no encoder is left behind."""
+    runs = [CameraRun(camera, ReplayRecorder(categories, latency_name=latency_name),
+                      PreviewWriter(out_dir, camera.summary.rate, speed, camera.preview)) for camera in cameras]
+    try:
+        yield runs
+    except BaseException:
+        for run in runs:
+            run.preview.close()
+        raise

@@ -6,12 +6,14 @@
     panoptic-replay BAG --topic /front/image_raw --camera front --topic /left/image_raw --camera left ...
 
 Writes OUT/output_bag (the node's output topics, stamped like the inputs), OUT/preview.mp4,
-OUT/preview.png, OUT/report.json and OUT/report.md. Several cameras (``--topic`` and ``--camera``
-repeated) are replayed together, as a node with those ``cameras`` runs them: one output bag, a
-preview per camera (``preview_<camera>.*``), and a report of their totals and of each camera. Work happens in OUT.partial, renamed to OUT only
-when everything is written. Ground truth: a label-image topic in the ``~/panoptic`` encoding
-(``--gt-topic``), or a COCO panoptic folder whose PNGs are named by the frame's stamp in nanoseconds
-(``--gt-json``/``--gt-dir``).
+OUT/preview.png, OUT/report.json and OUT/report.md. Work happens in OUT.partial, renamed to OUT only
+when everything is written. Ground truth: a label-image topic in the ~/panoptic encoding
+(--gt-topic), or a COCO panoptic folder whose PNGs are named by the frame's stamp in nanoseconds
+(--gt-json/--gt-dir).
+
+Several cameras (--topic and --camera repeated) are replayed together, as a node with those
+cameras runs them: one output bag, a preview per camera (preview_<camera>.mp4/.png), and a report
+of their totals with a section per camera; ground truth is given per camera ('' for one without).
 """
 from __future__ import annotations
 
@@ -21,10 +23,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from panoptic_ros.categories import Category
 from panoptic_ros.defaults import DEFAULT_DEVICE
+from panoptic_ros.device import DEVICE_CHOICES
 from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.model.checkpoint import CheckpointError
@@ -50,11 +53,13 @@ from sensor_msgs.msg import CompressedImage
 
 def ground_truth(args: argparse.Namespace) -> list[tuple[dict[int, GroundTruthFrame], tuple[Category, ...]]]:
     """Each camera's ground truth, in the order of ``--topic`` (none given: []): (stamp (ns) -> its
-    frame, the categories it declares by name: a COCO JSON's; a label topic's carry ids only)."""
+    frame, the categories it declares by name: a COCO JSON's; a label topic's carry ids only). An
+    empty name stands for a camera without ground truth among cameras with it."""
     if args.gt_topic:
-        return [(from_label_topic(args.bag, topic), ()) for topic in args.gt_topic]
+        return [(from_label_topic(args.bag, topic) if topic else {}, ()) for topic in args.gt_topic]
     if args.gt_json:
-        return [from_coco_panoptic(json_file, folder) for json_file, folder in zip(args.gt_json, args.gt_dir)]
+        return [from_coco_panoptic(Path(json_file), Path(folder)) if json_file else ({}, ())
+                for json_file, folder in zip(args.gt_json, args.gt_dir)]
     return []
 
 
@@ -100,29 +105,53 @@ def camera_topic_summary(bag: Path, topic: str) -> TopicSummary:
     """
     summary = topic_summary(bag, topic, IMAGE_TYPES)
     if summary.count == 0:
-        raise BagError(f"topic {topic} of {bag} has no messages")
+        raise BagError(f"topic {topic} of {bag} has no messages (a camera that recorded nothing: leave its --topic "
+                       "out)")
     return summary
 
 
-def one_transport(cameras: list[ReplayCamera]) -> bool:
-    """Whether the cameras are compressed: the node takes all of its cameras in one transport
-    (``input_transport``), so a live replay cannot mix them.
+def input_compressed(summaries: dict[str, TopicSummary]) -> bool:
+    """Whether the camera topics (topic -> summary) are CompressedImage, the node's
+    ``input_transport``, which is one for all of its cameras: a live replay cannot mix them.
 
     Raises:
         BagError: some cameras are Image and some CompressedImage.
     """
-    compressed = {camera.summary.cls is CompressedImage for camera in cameras}
+    compressed = {summary.cls is CompressedImage for summary in summaries.values()}
     if len(compressed) > 1:
-        kinds = ", ".join(f"{camera.topic} ({camera.summary.cls.__name__})" for camera in cameras)
+        kinds = ", ".join(f"{topic} ({summary.cls.__name__})" for topic, summary in summaries.items())
         raise BagError(f"the node takes all its cameras in one transport (input_transport), and these are not: "
                        f"{kinds}; replay them offline, or live in one run per transport")
     return compressed.pop()
 
 
-Reports = tuple[dict[str, Any], list[dict[str, Any]], float, float]  # what a mode gives ``combined_report``
+class ModeResult(NamedTuple):
+    """What a replay mode gives ``combined_report``."""
+
+    common: dict[str, Any]          # what holds for the whole replay: mode, model, settings
+    cameras: list[dict[str, Any]]   # each camera's report
+    seconds: float                  # the replay's wall-clock time
+    inference_seconds: float = 0.0  # offline: the predictor's time over all batches
 
 
-def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -> Reports:
+def _reasons(report: dict[str, Any]) -> list[str]:
+    """Why a camera's frames were bad or failed, as its report keeps them."""
+    return report["bad_frame_errors"] + report["failures"]
+
+
+def _none_answered(args: argparse.Namespace, camera: ReplayCamera, report: dict[str, Any], outputs: str) -> str:
+    """Why the node answered no frame of ``camera`` (on its output topic ``outputs``)."""
+    counted = report["bad_frames"] + report["failed_frames"]
+    why = ""
+    if counted:
+        why = f": {counted} bad or failed ({'; '.join(_reasons(report)[:3])})"
+    elif args.no_start_node:
+        why = (f" (is the running node's namespace {args.namespace or '/'!r} and camera "
+               f"{camera.name or '(unnamed)'!r}? --namespace, --camera)")
+    return f"the node answered none of the {report['frames']} frames of {camera.topic} on {outputs}{why}"
+
+
+def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -> ModeResult:
     """Through ``panoptic_node``: one this replay starts on a DDS domain of its own (loopback), with
     the replay's cameras as its ``cameras``, both processes carrying frames through shared memory
     (``large_frames_transport``), or with ``--no-start-node`` the one running on the ambient domain
@@ -131,7 +160,7 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -
     node hears that driver; a running node may listen reliable, which a best-effort publisher never
     reaches, so it gets a reliable one."""
     from panoptic_ros.replay.live import LiveSession, replay_live
-    compressed = one_transport(cameras)
+    compressed = input_compressed({camera.topic: camera.summary for camera in cameras})
     best_effort = frozenset() if args.no_start_node else frozenset(c.topic for c in cameras if c.summary.best_effort)
     node = None
     ros_env = {} if args.no_start_node else private_ros_env() | large_frames_transport()
@@ -151,9 +180,10 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -
         for camera in cameras:
             if camera.ground_truth:
                 check_categories(camera.ground_truth, session.categories(), camera.declared)
-        runs, live_fields, diag = replay_live(read_frames(args.bag, [c.topic for c in cameras]),
-                                              sum(c.summary.count for c in cameras), session, out, cameras,
-                                              args.rate, args.settle, alive, args.storage, not args.quiet)
+        runs, live_fields, diag, seconds = replay_live(read_frames(args.bag, [c.topic for c in cameras]),
+                                                       sum(c.summary.count for c in cameras), session, out,
+                                                       cameras, args.rate, args.settle, alive, args.storage,
+                                                       not args.quiet)
     finally:
         session.close()
         if node is not None:
@@ -166,26 +196,16 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -
     reports = [run.finish(out, args.out, fields | {"camera_reliability": "best_effort" if run.camera.topic in
                                                    best_effort else "reliable"})
                for run, fields in zip(runs, live_fields)]
-    if sum(report["processed"] for report in reports) == 0:
-        counted = sum(report["bad_frames"] + report["failed_frames"] for report in reports)
-        why = ""
-        if counted:
-            errors = [e for report in reports for e in report["bad_frame_errors"] + report["failures"]]
-            why = f": {counted} bad or failed ({'; '.join(errors[:3])})"
-        elif args.no_start_node:
-            names = ", ".join(repr(c.name) for c in cameras) if cameras[0].name else "(unnamed)"
-            why = (f" (is the running node's namespace {args.namespace or '/'!r} and camera {names}? --namespace, "
-                   "--camera)")
-        topics = ", ".join(c.topic for c in cameras)
-        outputs = ", ".join(session.links[c.topic].output_topics[SEGMENTS] for c in cameras)
-        raise RuntimeError(f"the node answered none of the {sum(r['frames'] for r in reports)} frames of {topics} "
-                           f"on {outputs}{why}")
+    silent = [_none_answered(args, camera, report, session.links[camera.topic].output_topics[SEGMENTS])
+              for camera, report in zip(cameras, reports) if report["processed"] == 0]
+    if silent:  # a camera the node never answered is a setting to fix, not a figure
+        raise RuntimeError("; ".join(silent))
     head = diag.get("head")  # the node's own, from its diagnostics; its other settings a running node keeps
     settings = {"head": head} if args.no_start_node else _settings(args, head)
     common = {"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
               "mask_cues": diag.get("mask_cues", str(args.mask_cues).lower()) == "true",  # the node's own
               **settings, "node_diagnostics": diag}
-    return common, reports, max(run.recorder.seconds for run in runs), 0.0
+    return ModeResult(common, reports, seconds)
 
 
 def _settings(args: argparse.Namespace, head: str | None) -> dict[str, Any]:
@@ -195,7 +215,7 @@ def _settings(args: argparse.Namespace, head: str | None) -> dict[str, Any]:
             "inference_size": list(args.inference_size)}
 
 
-def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -> Reports:
+def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -> ModeResult:
     """The replay in this process, through the node's own predictor (no DDS)."""
     from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor, shipped_model_path
     from panoptic_ros.replay.offline import replay_offline
@@ -204,17 +224,17 @@ def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path
     for camera in cameras:
         if camera.ground_truth:
             check_categories(camera.ground_truth, predictor.categories, camera.declared)
-    runs, inference_seconds = replay_offline(
+    runs, seconds, inference_seconds = replay_offline(
         read_frames(args.bag, [c.topic for c in cameras]), sum(c.summary.count for c in cameras), predictor, out,
         args.batch, cameras, storage=args.storage, progress=not args.quiet)
     reports = [run.finish(out, args.out, {}) for run in runs]
-    if sum(report["processed"] for report in reports) == 0:
-        errors = [e for report in reports for e in report["bad_frame_errors"] + report["failures"]]
-        raise ImageEncodingError(f"no frame of {', '.join(c.topic for c in cameras)} could be used: "
-                                 f"{'; '.join(errors)}")
+    unused = [f"no frame of {camera.topic} could be used: {'; '.join(_reasons(report))}"
+              for camera, report in zip(cameras, reports) if report["processed"] == 0]
+    if unused:
+        raise ImageEncodingError("; ".join(unused))
     common = {"mode": "offline", "batch": args.batch, "model": predictor.model_name, "device": str(predictor.device),
               "mask_cues": args.mask_cues, **_settings(args, predictor.head)}
-    return common, reports, runs[0].recorder.seconds, inference_seconds
+    return ModeResult(common, reports, seconds, inference_seconds)
 
 
 LIVE_ONLY = ("rate", "settle", "startup_timeout", "no_start_node")
@@ -245,14 +265,14 @@ def _check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> No
             p.error(f"--camera {camera!r}: a camera name is {CAMERA_NAME_RULE}")
     if len(set(args.camera)) < len(args.camera):
         p.error(f"--camera names a camera twice: {' '.join(args.camera)}")
-    if len(args.gt_json or []) != len(args.gt_dir or []):
-        p.error("--gt-json and --gt-dir go together (one of each per camera)")
+    if [bool(j) for j in args.gt_json or []] != [bool(d) for d in args.gt_dir or []]:
+        p.error("--gt-json and --gt-dir go together (one of each per camera; '' for both: none for that camera)")
     if args.gt_topic and args.gt_json:
         p.error("ground truth comes from --gt-topic or from --gt-json/--gt-dir, not both")
     for flag, given_gt in (("--gt-topic", args.gt_topic), ("--gt-json", args.gt_json)):
         if given_gt and len(given_gt) != len(args.topic):
             p.error(f"{len(given_gt)} {flag} for {len(args.topic)} --topic: ground truth is one per camera, in the "
-                    "order of --topic")
+                    "order of --topic ('' for a camera without)")
     try:
         check_inference_size(args.inference_size, "--inference-size")
     except ValueError as exc:
@@ -278,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("out/replay"), help="folder for the outputs (default: "
                    "%(default)s); an earlier replay's output there is replaced, anything else refused")
     p.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
-    p.add_argument("--device", default=DEFAULT_DEVICE)
+    p.add_argument("--device", default=DEFAULT_DEVICE, help=f"{DEVICE_CHOICES} (default: %(default)s)")
     p.add_argument("--precision", default=DEFAULT_PRECISION, choices=PRECISION_NAMES)
     p.add_argument("--no-mask-cues", dest="mask_cues", action="store_false", help="boxes-only lightweight mode")
     p.add_argument("--head", choices=HEAD_KINDS)
@@ -288,40 +308,45 @@ def main(argv: list[str] | None = None) -> int:
                    "a 0 follows each frame's aspect ratio; 0 0 = each frame's own size")
     p.add_argument("--batch", type=positive_int, default=4, help="offline batch size")
     p.add_argument("--gt-topic", action="append", help=f"ground-truth label images (32SC1, category*{ID_DIVISOR}"
-                   "+instance); with several cameras, one per --topic, in its order (as --gt-json and --gt-dir)")
-    p.add_argument("--gt-json", type=Path, action="append")
-    p.add_argument("--gt-dir", type=Path, action="append")
+                   "+instance); with several cameras, one per --topic, in its order, '' for a camera without (so "
+                   "are --gt-json and --gt-dir)")
+    p.add_argument("--gt-json", action="append", help="COCO panoptic JSON of ground truth whose PNGs (in --gt-dir) "
+                   "are named by the frame's stamp in nanoseconds")
+    p.add_argument("--gt-dir", action="append", help="the folder of --gt-json's PNGs")
     p.add_argument("--live", action="store_true", help="replay through panoptic_node over DDS")
     p.add_argument("--rate", type=positive_float, default=1.0, help="live: playback speed factor")
     p.add_argument("--settle", type=positive_float, default=60.0, help="live: seconds to wait for the last outputs")
-    p.add_argument("--startup-timeout", type=positive_float, default=180.0)
+    p.add_argument("--startup-timeout", type=positive_float, default=180.0,
+                   help="live: seconds the node may take to load its model and subscribe")
     p.add_argument("--no-start-node", action="store_true",
                    help="live: use a panoptic_node already running (its own model and settings)")
     p.add_argument("--namespace", default="", help="--no-start-node: the running node's namespace")
     p.add_argument("--camera", action="append", help="the node's camera name for a --topic's frames: outputs are "
                    "~/CAMERA/... as the node publishes a named camera's; one per --topic, in its order, when there "
-                   "are several (the node's `cameras`); with --no-start-node, which of the running node's cameras "
-                   "they are for")
+                   "are several (the node's `cameras`; each gets preview_CAMERA.mp4/.png, a / in its name as -); "
+                   "with --no-start-node, which of the running node's cameras they are for")
     p.add_argument("--storage", default=DEFAULT_STORAGE, choices=list(STORAGES), help="the output bag's storage")
     p.add_argument("--quiet", action="store_true", help="no progress bars, no report on the terminal")
     args = p.parse_args(argv)
     _check_arguments(p, args)
     keep_frame_buffers()  # frames at camera resolution, as in the node
     try:
-        summaries = [camera_topic_summary(args.bag, topic) for topic in args.topic]
-        cameras = replay_cameras(args.topic, args.camera, summaries, ground_truth(args))
+        summaries = {topic: camera_topic_summary(args.bag, topic) for topic in args.topic}
         if args.live:
-            one_transport(cameras)
+            input_compressed(summaries)  # refused before ground truth is decoded
+        cameras = replay_cameras(args.topic, args.camera, list(summaries.values()), ground_truth(args))
         with StagedOutput(args.out) as out:
-            common, reports, seconds, inference_seconds = (run_live if args.live else run_offline)(args, cameras, out)
-            gt_errors = []
-            for i, camera in enumerate(cameras):
-                reports[i], error = with_ground_truth_matches(reports[i], camera.ground_truth,
-                                                              camera.label if len(cameras) > 1 else "")
+            result = (run_live if args.live else run_offline)(args, cameras, out)
+            reports, gt_errors = [], []
+            for camera, camera_report in zip(cameras, result.cameras):
+                camera_report, error = with_ground_truth_matches(camera_report, camera.ground_truth,
+                                                                 camera.label if len(cameras) > 1 else "")
+                reports.append(camera_report)
                 gt_errors += [error] if error else []
             written = {"bag": str(args.out / OUTPUT_BAG)} if (out / OUTPUT_BAG).exists() else {}
-            report = combined_report({"bag": str(args.bag), **common}, reports,
-                                     written | {"report": str(args.out / REPORT_JSON)}, seconds, inference_seconds)
+            report = combined_report({"bag": str(args.bag), **result.common}, reports,
+                                     written | {"report": str(args.out / REPORT_JSON)}, result.seconds,
+                                     result.inference_seconds)
             write_report(out, report)
     except (BagError, ImageEncodingError, CheckpointError, RuntimeError, OSError, ValueError) as exc:
         print(f"panoptic-replay: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ from sensor_msgs.msg import Image
 from panoptic_ros.categories import Category, CategoryTable
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
 from panoptic_ros.data.sample import panoptic_ids
+from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.replay.bag_io import label_image, read_messages, stamp_ns
 from panoptic_ros.structures import VOID_ID, category_of
 
@@ -65,7 +66,10 @@ def from_label_topic(bag: Path, topic: str) -> dict[int, GroundTruthFrame]:
         if stamp in out:
             raise ValueError(f"{topic}: two label images have the stamp {stamp}; ground truth is paired with frames "
                              "by stamp, so each label image needs its frame's own")
-        out[stamp] = GroundTruthFrame.of(label_image(msg))
+        try:
+            out[stamp] = GroundTruthFrame.of(label_image(msg))
+        except ImageEncodingError as exc:
+            raise ValueError(f"ground-truth topic {topic}: {exc}") from exc
     return out
 
 

@@ -27,7 +27,7 @@ from panoptic_ros.categories import Category, CategoryTable
 from panoptic_ros.replay.bag_io import (
     DEFAULT_STORAGE, BagWriter, Frame, label_image, recorded_qos, rgb_image, stamp_ns,
 )
-from panoptic_ros.replay.cameras import CameraRun, ReplayCamera
+from panoptic_ros.replay.cameras import CameraRun, ReplayCamera, camera_runs
 from panoptic_ros.replay.ground_truth import PackedLabels
 from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.ros.diagnostics import camera_status_name, status_name
@@ -68,6 +68,7 @@ class LiveSession:
         self.node = self.spinning.node
         node = node_name(namespace)
         self.status_name = status_name(node)  # the node's entry in /diagnostics
+        self.camera_status_prefix = camera_status_name(node, "")  # its cameras' entries, but for their names
         self.links: dict[str, _CameraLink] = {}
         for camera in cameras:
             pub = self.node.create_publisher(CompressedImage if compressed else Image, camera.topic,
@@ -80,6 +81,7 @@ class LiveSession:
         self.outputs: queue.SimpleQueue[tuple[str, str, float, Any]] = queue.SimpleQueue()
         self.info: PanopticInfo | None = None
         self.diagnostics: tuple[float, dict[str, str]] | None = None  # (arrival, the node's key-values)
+        self.statuses_seen: set[str] = set()  # the status names /diagnostics has shown
         for topic, link in self.links.items():
             for name, cls in OUTPUTS.items():
                 self.node.create_subscription(cls, link.output_topics[name], self._record(topic, name),
@@ -98,6 +100,7 @@ class LiveSession:
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         statuses = {status.name: {kv.key: kv.value for kv in status.values} for status in msg.status}
+        self.statuses_seen |= statuses.keys()
         if self.status_name in statuses and all(link.counter_status in statuses for link in self.links.values()):
             for link in self.links.values():
                 link.counters = statuses[link.counter_status]
@@ -132,8 +135,12 @@ class LiveSession:
         if self.info is None:
             missing.append(f"no categories on {self.categories_topic} (a node in another namespace: --namespace)")
         if counters and self.diagnostics is None:
-            statuses = ", ".join(repr(link.counter_status) for link in self.links.values())
-            missing.append(f"no status {statuses} on {DIAGNOSTICS} (another camera name: --camera)")
+            absent = [repr(s) for s in [self.status_name, *(link.counter_status for link in self.links.values())]
+                      if s not in self.statuses_seen]
+            reported = sorted(s.removeprefix(self.camera_status_prefix) for s in self.statuses_seen
+                              if s.startswith(self.camera_status_prefix))
+            missing.append(f"no status {', '.join(dict.fromkeys(absent))} on {DIAGNOSTICS} (another camera name: "
+                           f"--camera; the node reports cameras: {', '.join(reported) or 'none named'})")
         return missing
 
     def categories(self) -> CategoryTable:
@@ -179,6 +186,7 @@ class _CameraOutputs:
         self.sent: dict[int, _Sent] = {}
         self.used: set[int] = set()  # the stamps published
         self.to_score: list[tuple[int, PackedLabels]] = []  # (stamp, panoptic image) of frames with ground truth
+        self.first_publish: float | None = None  # monotonic seconds
         self.last_arrival = 0.0
         self.strays = 0  # outputs of no frame of this replay, or a second one of a frame
         self.published = self.restamped = 0
@@ -194,7 +202,9 @@ class _CameraOutputs:
                       file=sys.stderr)
             self.restamped += 1
             frame.msg.header.stamp.sec, frame.msg.header.stamp.nanosec = divmod(key, 1_000_000_000)
-        self.sent[key] = _Sent(frame.timestamp, stamp, time.monotonic())
+        now = time.monotonic()
+        self.first_publish = self.first_publish or now
+        self.sent[key] = _Sent(frame.timestamp, stamp, now)
         self.link.pub.publish(frame.msg)
         self.published += 1
 
@@ -230,9 +240,12 @@ class _CameraOutputs:
         return answered, sum(counters.get(k, 0) - self.baseline.get(k, 0) for k in UNANSWERED)
 
     def finish(self, counters: dict[str, int]) -> dict[str, Any]:
-        """Score the frames with ground truth, add the frames the node counted bad or failed, and
-        return the camera's live-only report fields (dropped, restamped, stray outputs)."""
+        """Score the frames with ground truth, add the frames the node counted bad or failed, set the
+        time its throughput is over (its first frame published to its last answer), and return the
+        camera's live-only report fields (dropped, restamped, stray outputs)."""
         recorder = self.run.recorder
+        if self.first_publish is not None and self.last_arrival > self.first_publish:
+            recorder.seconds = self.last_arrival - self.first_publish
         for stamp, panoptic in self.to_score:
             recorder.add_ground_truth(stamp, self.run.camera.ground_truth[stamp], panoptic.unpack())
         node_bad = counters.get("bad_frames", 0) - self.baseline.get("bad_frames", 0)
@@ -278,7 +291,7 @@ def _all_answers_in(session: LiveSession, cameras: dict[str, _CameraOutputs]) ->
 def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession, out_dir: Path,
                 cameras: list[ReplayCamera], rate: float, settle: float, alive: Callable[[], bool],
                 storage: str = DEFAULT_STORAGE, progress: bool = True
-                ) -> tuple[list[CameraRun], list[dict[str, Any]], dict[str, str]]:
+                ) -> tuple[list[CameraRun], list[dict[str, Any]], dict[str, str], float]:
     """Publish ``frames`` of ``cameras`` at ``rate`` times their recorded pace and record the node's answers.
 
     The wait after the last frame ends once the node's counters account for every frame (answered,
@@ -288,10 +301,11 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
 
     Returns:
         The cameras' runs (previews still open), each camera's live-only report fields (frames
-        dropped, frames restamped, stray outputs), and the node's own diagnostics at the end.
+        dropped, frames restamped, stray outputs), the node's own diagnostics at the end, and the
+        replay's time from its first frame published to the last answer (seconds; 0: none came).
     """
-    runs = [CameraRun.start(camera, session.categories(), out_dir, rate, "e2e_latency_ms") for camera in cameras]
-    with BagWriter(out_dir / OUTPUT_BAG, storage) as bag:
+    with camera_runs(cameras, session.categories(), out_dir, rate, "e2e_latency_ms") as runs, \
+            BagWriter(out_dir / OUTPUT_BAG, storage) as bag:
         outputs = {run.camera.topic: _CameraOutputs(bag, run, session.links[run.camera.topic],
                                                     session.counters(run.camera.topic)) for run in runs}
         start = t0_bag = None
@@ -322,10 +336,8 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
             if time.monotonic() - accounted_since > ANSWER_GRACE:
                 break  # answers the node sent but this replay does not hear (other topics: --camera?)
         _drain(session, outputs, time.monotonic() + 0.5, lambda: True)  # let in-flight messages of other topics land
-    live_fields = []
-    for topic, camera in outputs.items():
-        if start is not None and camera.last_arrival > start:
-            camera.run.recorder.seconds = camera.last_arrival - start
-        live_fields.append(camera.finish(session.counters(topic)))
+    live_fields = [camera.finish(session.counters(topic)) for topic, camera in outputs.items()]
+    last_arrival = max(camera.last_arrival for camera in outputs.values())
+    seconds = last_arrival - start if start is not None and last_arrival > start else 0.0
     node_diag = session.diagnostics[1] if session.diagnostics else {}
-    return runs, live_fields, node_diag
+    return runs, live_fields, node_diag, seconds

@@ -19,7 +19,7 @@ from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
 from panoptic_ros.device import synchronize
 from panoptic_ros.inference.predictor import Predictor
 from panoptic_ros.replay.bag_io import DEFAULT_STORAGE, BagWriter, Frame, label_image, recorded_qos, rgb_image
-from panoptic_ros.replay.cameras import CameraRun, ReplayCamera
+from panoptic_ros.replay.cameras import CameraRun, ReplayCamera, camera_runs
 from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.ros import conversions
 from panoptic_ros.ros.qos import latched_qos
@@ -28,8 +28,9 @@ from panoptic_ros.ros.topics import CATEGORIES, OVERLAY, PANOPTIC, SEGMENTS, cam
 
 def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, runs: dict[str, CameraRun]
              ) -> Iterable[list[tuple[Frame, torch.Tensor]]]:
-    """The usable frames of every camera, in the bag's order, in batches of ``size`` (as the node puts
-    its cameras' frames through one network call); unusable ones are counted for their camera."""
+    """The usable frames of every camera, in the bag's order, in batches of ``size`` (one batch may
+    hold several frames of a camera, where the node's holds each camera's newest: offline, no frame
+    is dropped); unusable ones are counted for their camera."""
     batch: list[tuple[Frame, torch.Tensor]] = []
     for frame in frames:
         recorder = runs[frame.topic].recorder
@@ -65,7 +66,7 @@ def _predict(predictor: Predictor, batch: list[tuple[Frame, torch.Tensor]], runs
 
 def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predictor, out_dir: Path,
                    batch_size: int, cameras: list[ReplayCamera], storage: str = DEFAULT_STORAGE,
-                   progress: bool = True) -> tuple[list[CameraRun], float]:
+                   progress: bool = True) -> tuple[list[CameraRun], float, float]:
     """Every frame of ``cameras`` through ``predictor`` in batches of ``batch_size`` (a frame that
     fails its batch is retried alone), the node's messages written to ``out_dir``'s output bag, a
     preview per camera, and each camera's figures scored against its ground truth (by stamp).
@@ -73,20 +74,17 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
     first, at the first frame's time, as the node publishes it before its first result.
 
     Returns:
-        The cameras' runs (their previews still open), and the predictor's time over all batches
-        (seconds); each camera's ``inference_seconds`` is that of the batches it had frames in.
+        The cameras' runs (their previews still open), the replay's wall-clock time, and the
+        predictor's time over all batches (seconds).
     """
-    runs = {camera.topic: CameraRun.start(camera, predictor.categories, out_dir) for camera in cameras}
     colors = predictor.categories.colors_by_id(predictor.device)
     bar = tqdm(total=total, unit="frame", disable=not progress, desc="replay")
     start = time.perf_counter()
     inference_seconds = 0.0
     categories_written = False
-
-    def frames_in() -> int:
-        return sum(run.recorder.frames_in for run in runs.values())
-
-    with BagWriter(out_dir / OUTPUT_BAG, storage) as bag:
+    with camera_runs(cameras, predictor.categories, out_dir) as run_list, BagWriter(out_dir / OUTPUT_BAG,
+                                                                                     storage) as bag:
+        runs = {run.camera.topic: run for run in run_list}
         for batch in _batches(frames, batch_size, predictor, runs):
             synchronize(predictor.device)
             t0 = time.perf_counter()
@@ -94,8 +92,6 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
             synchronize(predictor.device)
             latency = time.perf_counter() - t0  # every frame of a batch waits for the whole batch
             inference_seconds += latency
-            for topic in {frame.topic for frame, _ in batch}:
-                runs[topic].recorder.inference_seconds += latency
             for frame, rgb, result in done:
                 run = runs[frame.topic]
                 header = frame.msg.header
@@ -114,10 +110,10 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
                 gt = run.camera.ground_truth.get(frame.stamp_ns)
                 if gt is not None:  # the panoptic map as published, already on the host
                     run.recorder.add_ground_truth(frame.stamp_ns, gt, label_image(messages[PANOPTIC]))
-            bar.update(frames_in() - bar.n)  # bad frames too
+            bar.update(sum(run.recorder.frames_in for run in run_list) - bar.n)  # bad frames too
     seconds = time.perf_counter() - start
-    for run in runs.values():
+    for run in run_list:
         run.recorder.seconds = seconds
-    bar.update(frames_in() - bar.n)
+    bar.update(sum(run.recorder.frames_in for run in run_list) - bar.n)
     bar.close()
-    return list(runs.values()), inference_seconds
+    return run_list, seconds, inference_seconds

@@ -43,8 +43,7 @@ class ReplayRecorder:
     gt_skipped: list[str] = dataclasses.field(default_factory=list)        # "stamp: reason" per skipped frame
     gt_matched: set[int] = dataclasses.field(default_factory=set)          # ground-truth stamps scored
     seconds: float = 0.0  # wall-clock time the throughput is measured over (offline: reading the first frame
-    # to writing the last output; live: publishing the first frame to the last output's arrival)
-    inference_seconds: float = 0.0  # offline: the predictor's time (input resize, network, head, result maps)
+    # to writing the last output; live: publishing its first frame to its last output's arrival)
     latency_name: str = "latency_ms"  # live replays measure end to end: "e2e_latency_ms"
 
     def __post_init__(self) -> None:
@@ -107,7 +106,6 @@ class ReplayRecorder:
             "ground_truth_matched": len(self.gt_matched),
             self.latency_name: latency_percentiles(self.latencies),
             "fps": self.processed / self.seconds if self.seconds > 0 else 0.0,
-            **({"inference_fps": self.processed / self.inference_seconds} if self.inference_seconds > 0 else {}),
             "segments_per_frame": {"mean": float(np.mean(spf)), "min": int(min(spf)), "max": int(max(spf))}
             if spf else {},
             "class_histogram": {names.get(c, str(c)): {"segments": n, "pixels": self.class_pixels[c]}
@@ -135,22 +133,24 @@ def combined_report(common: dict[str, Any], cameras: list[dict[str, Any]], outpu
         cameras: each camera's report, its preview files as its ``outputs``.
         outputs: the replay's own files (output bag, report).
         seconds: the replay's wall-clock time, for the throughput over all cameras.
-        inference_seconds: offline, the predictor's time over all batches (0: not measured).
+        inference_seconds: offline, the predictor's time over all batches (input resize, network, head,
+            result maps; 0: not measured), for ``inference_fps``: a batch holds several cameras'
+            frames, so it is a figure of the whole replay, not of each camera.
 
     Returns:
         With one camera, its report as the replay's, its previews among the outputs; with several,
-        the counts added up, the throughput over all of them, and each camera's report under
-        ``cameras`` by its name.
+        the counts added up, and each camera's report under ``cameras`` by its name. The throughput
+        is over all cameras either way.
     """
+    processed = sum(camera["processed"] for camera in cameras)
+    throughput = {"fps": processed / seconds if seconds > 0 else 0.0,
+                  **({"inference_fps": processed / inference_seconds} if inference_seconds > 0 else {})}
     if len(cameras) == 1:
         camera = cameras[0]
-        return common | camera | {"outputs": outputs | camera["outputs"]}
-    processed = sum(camera["processed"] for camera in cameras)
+        return common | camera | throughput | {"outputs": outputs | camera["outputs"]}
     totals = {key: sum(camera[key] for camera in cameras) for key in COUNTS if key in cameras[0]}
-    return common | totals | {
-        "fps": processed / seconds if seconds > 0 else 0.0,
-        **({"inference_fps": processed / inference_seconds} if inference_seconds > 0 else {}),
-        "cameras": {camera["camera"]: camera for camera in cameras}, "outputs": outputs}
+    return common | totals | throughput | {"cameras": {camera["camera"]: camera for camera in cameras},
+                                           "outputs": outputs}
 
 
 # what the network ran with besides model, device and mask cues, as the replay's report names it

@@ -331,10 +331,12 @@ class PanopticNode(LifecycleNode):
         bad = isinstance(exc, ImageEncodingError)
         for camera in cameras:
             self.stats.cameras[camera].count("bad" if bad else "errors")
+        named = [camera for camera in cameras if camera]  # with several cameras, say whose frame it was
+        of = f" of camera {', '.join(named)}" if named else ""
         if bad:
-            self._warn(f"dropping bad frame: {_log_text(exc).removeprefix('ImageEncodingError: ')}")
+            self._warn(f"dropping bad frame{of}: {_log_text(exc).removeprefix('ImageEncodingError: ')}")
         else:
-            self._warn(f"inference failed on a frame: {_log_text(exc)}")
+            self._warn(f"inference failed on a frame{of}: {_log_text(exc)}")
 
     def _publish_diagnostics(self) -> None:
         """The node's status (totals and batch sizes), then one per named camera."""

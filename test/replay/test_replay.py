@@ -153,12 +153,13 @@ def test_unknown_encodings_are_counted_and_an_all_bad_bag_fails(tmp_path, model,
     assert "no frame of /cam could be used: unsupported encoding 'nv12'" in capsys.readouterr().err
 
 
-def test_a_running_node_in_a_namespace_is_replayed_through_its_named_camera(bag, model, tmp_path, monkeypatch):
+def test_a_running_node_in_a_namespace_is_replayed_through_its_named_camera(bag, model, tmp_path, monkeypatch,
+                                                                          capsys):
     """``--no-start-node``: the node as a robot runs it (a namespace; camera ``front`` remapped to the
     bag's topic) answers on ``~/front/...``; the output bag keeps those names, and the report's node
     counters have seen the last answer. The bag recorded its camera best effort, but the running node
     listens reliable (nothing published when it activated), so the replay publishes reliable."""
-    bag = _best_effort_copy(bag, tmp_path / "sensor_data")
+    original, bag = bag, _best_effort_copy(bag, tmp_path / "sensor_data")
     env = isolated_ros_env()
     node = NodeProcess(env, {"model": model, "score_threshold": "0.0", "inference_size": "[64,128]",
                              "cameras": "[front]", "device": "cpu"}, tmp_path / "node.log",
@@ -169,8 +170,13 @@ def test_a_running_node_in_a_namespace_is_replayed_through_its_named_camera(bag,
         node.wait_for_log("listening on", 120)
         assert replay([str(bag), "--out", str(out), "--quiet", "--topic", IMAGE_TOPIC, "--live", "--rate", "2",
                        "--no-start-node", "--namespace", "robot1", "--camera", "front"]) == 0
+        assert replay([str(original), "--out", str(tmp_path / "wrong"), "--quiet", "--topic", IMAGE_TOPIC, "--camera",
+                       "front", "--topic", GT_TOPIC, "--camera", "rear", "--live", "--no-start-node", "--namespace",
+                       "robot1", "--startup-timeout", "3"]) == 2  # a camera the node does not have
     finally:
         node.stop()
+    err = capsys.readouterr().err
+    assert "no status 'robot1/panoptic: camera rear' on /diagnostics" in err and "reports cameras: front)" in err
     report = json.loads((out / "report.json").read_text())
     assert report["processed"] >= 1 and report["processed"] + report["dropped"] == 6
     assert int(report["node_diagnostics"]["frames_processed"]) == report["processed"]
@@ -469,7 +475,7 @@ def test_several_cameras_are_replayed_together_each_with_its_outputs_figures_and
     report = json.loads((out / "report.json").read_text())
     cameras = report["cameras"]
     assert list(cameras) == ["front", "left"] and [c["topic"] for c in cameras.values()] == [FRONT, LEFT]
-    assert report["frames"] == 12 and report["processed"] == sum(c["processed"] for c in cameras.values())
+    assert report["frames"] == 12 and report["bad_frames"] == 0
     stamps = {(m.header.stamp.sec, m.header.stamp.nanosec) for _, m in read_messages(bag, IMAGE_TOPIC, IMAGE)}
     for name, camera in cameras.items():
         assert camera["frames"] == 6 and camera["processed"] >= 1
@@ -479,6 +485,8 @@ def test_several_cameras_are_replayed_together_each_with_its_outputs_figures_and
         segments = [m for _, m in read_messages(out / "output_bag", f"/panoptic/{name}/segments", SEGMENTS_TYPE)]
         assert len(segments) == camera["processed"]
         assert {(m.header.stamp.sec, m.header.stamp.nanosec) for m in segments} <= stamps  # their own stamps
+        widths = {m.width for _, m in read_messages(out / "output_bag", f"/panoptic/{name}/panoptic", IMAGE)}
+        assert widths == {128 if name == "front" else 96}  # each camera's outputs on its own topics
     if not mode:
         assert cameras["front"]["processed"] == cameras["left"]["processed"] == 6
     page = (out / "report.md").read_text()
@@ -512,3 +520,34 @@ def test_a_live_replay_of_cameras_in_two_transports_is_refused_before_a_node_sta
     assert replay(_args(tmp_path / "mixed", tmp_path / "live", model, *cameras, "--live")) == 2
     assert "one transport" in capsys.readouterr().err and not (tmp_path / "live.partial").exists()
     assert replay(_args(tmp_path / "mixed", tmp_path / "offline", model, *cameras)) == 0  # offline takes both
+
+
+def test_ground_truth_may_be_given_for_some_cameras_only_from_either_source(bag, model, tmp_path):
+    two = _two_camera_bag(bag, tmp_path / "two")
+    coco = _coco_ground_truth(bag, tmp_path / "coco")  # the front camera's labels (its stamps are the bag's)
+    for source in (["--gt-topic", "/front/panoptic_gt", "--gt-topic", ""],
+                   [*coco, "--gt-json", "", "--gt-dir", ""]):
+        out = tmp_path / "out"
+        assert replay(_args(two, out, model, *_cameras(*source))) == 0
+        cameras = json.loads((out / "report.json").read_text())["cameras"]
+        assert cameras["front"]["pq"]["frames"] == 6 and cameras["front"]["ground_truth"]["matched"] == 6
+        assert "pq" not in cameras["left"] and "ground_truth" not in cameras["left"]
+
+
+@pytest.mark.parametrize("mode, message", [
+    ([], "no frame of /left/panoptic_gt could be used: unsupported"),
+    (["--live", "--rate", "2", "--settle", "10"], "the node answered none of the 6 frames of /left/panoptic_gt on "
+                                                 "/panoptic/left/segments: 6 bad or failed"),
+])
+def test_a_camera_none_of_whose_frames_came_through_is_an_error_naming_it(mode, message, bag, model, tmp_path,
+                                                                          capsys):
+    """Say, a label topic given as a camera: the other camera's outputs are kept in OUT.partial."""
+    two = _two_camera_bag(bag, tmp_path / "two")
+    out = tmp_path / "out"
+    cameras = ["--topic", FRONT, "--camera", "front", "--topic", "/left/panoptic_gt", "--camera", "left"]
+    assert replay(_args(two, out, model, *cameras, *mode)) == 2
+    assert message in capsys.readouterr().err and not out.exists()
+    partial = tmp_path / "out.partial"
+    assert len(list(read_messages(partial / "output_bag", "/panoptic/front/segments", SEGMENTS_TYPE))) >= 1
+    if mode:  # the node's log says whose frames it refused
+        assert "dropping bad frame of camera left: unsupported" in (partial / "node.log").read_text()
