@@ -38,6 +38,12 @@ class IoUAccumulator:
         self.confusion += np.bincount(g[labelled] * (self.k + 1) + p[labelled],
                                       minlength=self.k * (self.k + 1)).reshape(self.k, self.k + 1)
 
+    def merge(self, other: "IoUAccumulator") -> None:
+        """Add ``other``'s images (over the same categories): one confusion matrix for both."""
+        if other.categories != self.categories:
+            raise ValueError("IoU accumulators over different categories cannot be merged")
+        self.confusion += other.confusion
+
     def summary(self) -> dict[str, Any]:
         """``{"miou": float, "per_class": {name: iou}}`` (fractions)."""
         tp = np.diag(self.confusion[:, : self.k]).astype(float)

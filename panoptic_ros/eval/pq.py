@@ -105,6 +105,16 @@ class PQAccumulator:
                 continue
             self.stats[cat].fp += 1
 
+    def merge(self, other: "PQAccumulator") -> None:
+        """Add ``other``'s images (scored over the same categories): PQ over both sets of images, as if
+        every image had been added here (a camera rig's PQ from its cameras')."""
+        if [c.id for c in other.categories] != [c.id for c in self.categories]:
+            raise ValueError("PQ accumulators over different categories cannot be merged")
+        for cat, stat in other.stats.items():
+            mine = self.stats[cat]
+            mine.iou, mine.tp, mine.fp, mine.fn = (mine.iou + stat.iou, mine.tp + stat.tp, mine.fp + stat.fp,
+                                                   mine.fn + stat.fn)
+
     def summary(self) -> dict[str, Any]:
         """``{"All"|"Things"|"Stuff": {pq, sq, rq, n}, "per_class": {name: {pq, sq, rq, tp, fp, fn}}}``."""
         per_class: dict[str, dict[str, float]] = {}

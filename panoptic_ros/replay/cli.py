@@ -43,7 +43,7 @@ from panoptic_ros.replay.ground_truth import (
 )
 from panoptic_ros.replay.cameras import ReplayCamera, replay_cameras
 from panoptic_ros.replay.output import NODE_LOG, OUTPUT_BAG, REPORT_JSON, StagedOutput
-from panoptic_ros.replay.report import combined_report, markdown, write_report
+from panoptic_ros.replay.report import ReplayRecorder, combined_report, markdown, write_report
 from panoptic_ros.ros.entry import large_frames_transport, node_command, private_ros_env
 from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS, CAMERA_NAME, CAMERA_NAME_RULE
 from panoptic_ros.ros.topics import COMPRESSED, DEFAULT_CAMERA, RAW, SEGMENTS, camera_topic, input_topic
@@ -128,10 +128,11 @@ def input_compressed(summaries: dict[str, TopicSummary]) -> bool:
 class ModeResult(NamedTuple):
     """What a replay mode gives ``combined_report``."""
 
-    common: dict[str, Any]          # what holds for the whole replay: mode, model, settings
-    cameras: list[dict[str, Any]]   # each camera's report
-    seconds: float                  # the replay's wall-clock time
-    inference_seconds: float = 0.0  # offline: the predictor's time over all batches
+    common: dict[str, Any]           # what holds for the whole replay: mode, model, settings
+    cameras: list[dict[str, Any]]    # each camera's report
+    recorders: list[ReplayRecorder]  # each camera's recorder, for the figures of all cameras
+    seconds: float                   # the replay's wall-clock time
+    inference_seconds: float = 0.0   # offline: the predictor's time over all batches
 
 
 def _reasons(report: dict[str, Any]) -> list[str]:
@@ -205,7 +206,7 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -
     common = {"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
               "mask_cues": diag.get("mask_cues", str(args.mask_cues).lower()) == "true",  # the node's own
               **settings, "node_diagnostics": diag}
-    return ModeResult(common, reports, seconds)
+    return ModeResult(common, reports, [run.recorder for run in runs], seconds)
 
 
 def _settings(args: argparse.Namespace, head: str | None) -> dict[str, Any]:
@@ -234,7 +235,7 @@ def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path
         raise ImageEncodingError("; ".join(unused))
     common = {"mode": "offline", "batch": args.batch, "model": predictor.model_name, "device": str(predictor.device),
               "mask_cues": args.mask_cues, **_settings(args, predictor.head)}
-    return ModeResult(common, reports, seconds, inference_seconds)
+    return ModeResult(common, reports, [run.recorder for run in runs], seconds, inference_seconds)
 
 
 LIVE_ONLY = ("rate", "settle", "startup_timeout", "no_start_node")
@@ -344,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
                 reports.append(camera_report)
                 gt_errors += [error] if error else []
             written = {"bag": str(args.out / OUTPUT_BAG)} if (out / OUTPUT_BAG).exists() else {}
-            report = combined_report({"bag": str(args.bag), **result.common}, reports,
+            report = combined_report({"bag": str(args.bag), **result.common}, reports, result.recorders,
                                      written | {"report": str(args.out / REPORT_JSON)}, result.seconds,
                                      result.inference_seconds)
             write_report(out, report)

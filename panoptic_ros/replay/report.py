@@ -124,13 +124,33 @@ class ReplayRecorder:
 COUNTS = ("frames", "processed", "bad_frames", "failed_frames", "dropped")
 
 
-def combined_report(common: dict[str, Any], cameras: list[dict[str, Any]], outputs: dict[str, str],
-                    seconds: float, inference_seconds: float = 0.0) -> dict[str, Any]:
+def rig_figures(recorders: list[ReplayRecorder]) -> dict[str, Any]:
+    """What the cameras' recorders say of all their frames together, as one camera's report words it:
+    latency percentiles over every frame, segments per frame, classes, and PQ and mIoU over every
+    frame with ground truth (a camera rig's; the counts and throughput are added up elsewhere)."""
+    rig = ReplayRecorder(recorders[0].categories, latency_name=recorders[0].latency_name)
+    for recorder in recorders:
+        rig.latencies += recorder.latencies
+        rig.segments_per_frame += recorder.segments_per_frame
+        for c, n in recorder.class_segments.items():
+            rig.class_segments[c] = rig.class_segments.get(c, 0) + n
+            rig.class_pixels[c] = rig.class_pixels.get(c, 0) + recorder.class_pixels[c]
+        rig.pq.merge(recorder.pq)
+        rig.iou.merge(recorder.iou)
+        rig.gt_frames += recorder.gt_frames
+    figures = rig.finish({})
+    return {key: figures[key] for key in (rig.latency_name, "segments_per_frame", "class_histogram", "pq")
+            if key in figures}
+
+
+def combined_report(common: dict[str, Any], cameras: list[dict[str, Any]], recorders: list[ReplayRecorder],
+                    outputs: dict[str, str], seconds: float, inference_seconds: float = 0.0) -> dict[str, Any]:
     """The replay's report from its cameras' (``CameraRun.finish``).
 
     Args:
         common: what holds for the whole replay (bag, mode, model, settings).
         cameras: each camera's report, its preview files as its ``outputs``.
+        recorders: the cameras' recorders, in the same order, for the figures of all their frames.
         outputs: the replay's own files (output bag, report).
         seconds: the replay's wall-clock time, for the throughput over all cameras.
         inference_seconds: offline, the predictor's time over all batches (input resize, network, head,
@@ -139,8 +159,9 @@ def combined_report(common: dict[str, Any], cameras: list[dict[str, Any]], outpu
 
     Returns:
         With one camera, its report as the replay's, its previews among the outputs; with several,
-        the counts added up, and each camera's report under ``cameras`` by its name. The throughput
-        is over all cameras either way.
+        the counts added up, the figures of all their frames together (``rig_figures``: the rig's
+        latency, classes, PQ), and each camera's report under ``cameras`` by its name. The
+        throughput is over all cameras either way.
     """
     processed = sum(camera["processed"] for camera in cameras)
     throughput = {"fps": processed / seconds if seconds > 0 else 0.0,
@@ -149,8 +170,8 @@ def combined_report(common: dict[str, Any], cameras: list[dict[str, Any]], outpu
         camera = cameras[0]
         return common | camera | throughput | {"outputs": outputs | camera["outputs"]}
     totals = {key: sum(camera[key] for camera in cameras) for key in COUNTS if key in cameras[0]}
-    return common | totals | throughput | {"cameras": {camera["camera"]: camera for camera in cameras},
-                                           "outputs": outputs}
+    return common | totals | throughput | rig_figures(recorders) | {
+        "cameras": {camera["camera"]: camera for camera in cameras}, "outputs": outputs}
 
 
 # what the network ran with besides model, device and mask cues, as the replay's report names it
@@ -159,7 +180,7 @@ SETTINGS = ("head", "precision", "score_threshold", "inference_size", "batch", "
 
 def markdown(report: dict[str, Any]) -> str:
     """The report's figures as a short Markdown page: settings, throughput, latency, drops, PQ; with
-    several cameras, their totals, then a section per camera."""
+    several cameras, those of all their frames, then a section per camera."""
     lines = [f"# Replay report: {report.get('bag', '')}", "",
              f"- mode: {report.get('mode')}, model: {report.get('model')}, device: {report.get('device')}, "
              f"mask cues: {report.get('mask_cues')}"
@@ -168,22 +189,19 @@ def markdown(report: dict[str, Any]) -> str:
     if "cameras" not in report:
         return "\n".join(lines + _camera_lines(report, batch, "##")) + "\n"
     cameras = ", ".join(f"{name} ({camera['topic']})" for name, camera in report["cameras"].items())
-    lines += [f"- cameras: {cameras}", *_count_lines(report)]
+    lines += [f"- cameras: {cameras}", *_camera_lines(report, batch, "## All cameras:")]
     for name, camera in report["cameras"].items():
         lines += ["", f"## Camera {name} ({camera['topic']})", ""] + _camera_lines(camera, batch, "###")
     return "\n".join(lines) + "\n"
 
 
-def _count_lines(report: dict[str, Any]) -> list[str]:
-    return [f"- frames: {report['frames']}, processed: {report['processed']}, bad: {report['bad_frames']}, "
-            f"failed: {report['failed_frames']}" + (f", dropped: {report['dropped']}" if "dropped" in report else ""),
-            f"- throughput: {report['fps']:.2f} frames/s"
-            + (f" ({report['inference_fps']:.2f} frames/s in inference alone)" if "inference_fps" in report else "")]
-
-
 def _camera_lines(report: dict[str, Any], batch: int, heading: str) -> list[str]:
-    """One camera's figures: counts, throughput, latency, segments, errors, classes, PQ (under ``heading``)."""
-    lines = _count_lines(report)
+    """One camera's figures (or all cameras'): counts, throughput, latency, segments, errors,
+    classes, PQ (under ``heading``)."""
+    lines = [f"- frames: {report['frames']}, processed: {report['processed']}, bad: {report['bad_frames']}, "
+             f"failed: {report['failed_frames']}" + (f", dropped: {report['dropped']}" if "dropped" in report else ""),
+             f"- throughput: {report['fps']:.2f} frames/s"
+             + (f" ({report['inference_fps']:.2f} frames/s in inference alone)" if "inference_fps" in report else "")]
     for key, title in (("latency_ms", f"inference latency (each frame: its batch of up to {batch})" if batch > 1
                         else "inference latency"), ("e2e_latency_ms", "end-to-end latency (publish to output)")):
         lat = report.get(key)

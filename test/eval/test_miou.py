@@ -29,6 +29,16 @@ def test_images_accumulate_into_one_confusion_matrix():
     assert acc.summary()["per_class"] == pytest.approx({"road": 4 / 8, "sky": 0.0})
 
 
+def test_merged_accumulators_score_as_one_that_saw_every_image():
+    a, b, both = (IoUAccumulator(small_categories()) for _ in range(3))
+    for acc, images in ((a, [(ROAD, ROAD)]), (b, [(ROAD, SKY), (SKY, SKY)]), (both, [(ROAD, ROAD), (ROAD, SKY),
+                                                                                     (SKY, SKY)])):
+        for gt, pred in images:
+            acc.add(np.full((2, 2), gt, np.uint8), np.full((2, 2), pred, np.uint8))
+    a.merge(b)
+    assert a.summary() == both.summary() and a.summary()["per_class"]["road"] == pytest.approx(0.5)
+
+
 def test_sizes_must_match():
     with pytest.raises(ValueError, match="differ in size"):
         IoUAccumulator(small_categories()).add(np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8))

@@ -79,6 +79,21 @@ def test_hand_computed_case():
     assert s["Things"]["n"] == 1 and s["Stuff"]["n"] == 1
 
 
+def test_merged_accumulators_score_as_one_that_saw_every_image():
+    """A camera rig's PQ from its cameras': the images of both, not a mean of their PQs."""
+    gt = np.zeros((4, 4), np.int64)
+    gt[:, :2], gt[:, 2:] = 1, 2  # road, car
+    hit = (gt * 10, {10: 1, 20: 2})  # the car found
+    miss = (np.where(gt == 2, 0, gt * 10), {10: 1})  # the car missed
+    a, b, both = (PQAccumulator(TABLE) for _ in range(3))
+    for acc, predictions in ((a, [hit]), (b, [miss, miss]), (both, [hit, miss, miss])):
+        for pred, pred_cats in predictions:
+            acc.add(gt, {1: 1, 2: 2}, set(), pred, pred_cats)
+    a.merge(b)
+    assert a.summary() == both.summary()
+    assert a.summary()["per_class"]["car"]["rq"] == pytest.approx(1 / (1 + 1))  # 1 found, 2 missed
+
+
 def test_crowd_and_void_do_not_make_false_positives():
     gt = np.zeros((4, 8), np.int64)
     gt[:, :4] = 5  # a crowd of cars

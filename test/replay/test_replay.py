@@ -489,9 +489,14 @@ def test_several_cameras_are_replayed_together_each_with_its_outputs_figures_and
         assert widths == {128 if name == "front" else 96}  # each camera's outputs on its own topics
     if not mode:
         assert cameras["front"]["processed"] == cameras["left"]["processed"] == 6
+    rig = report["pq"]  # over every frame of both cameras with ground truth: the rig's
+    assert rig["frames"] == sum(c["pq"]["frames"] for c in cameras.values())
+    assert rig["All"]["n"] >= max(c["pq"]["All"]["n"] for c in cameras.values())
+    latency = "e2e_latency_ms" if mode else "latency_ms"
+    assert report[latency]["max"] == max(c[latency]["max"] for c in cameras.values())
     page = (out / "report.md").read_text()
     assert f"- cameras: front ({FRONT}), left ({LEFT})" in page and "## Camera left" in page
-    assert page.count("### Panoptic quality") == 2
+    assert page.count("### Panoptic quality") == 2 and "## All cameras: Panoptic quality" in page
 
 
 @pytest.mark.parametrize("extra, message", [
