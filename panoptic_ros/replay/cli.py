@@ -229,7 +229,8 @@ def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path
         read_frames(args.bag, [c.topic for c in cameras]), sum(c.summary.count for c in cameras), predictor, out,
         args.batch, cameras, storage=args.storage, progress=not args.quiet)
     reports = [run.finish(out, args.out, {}) for run in runs]
-    unused = [f"no frame of {camera.topic} could be used: {'; '.join(_reasons(report))}"
+    unused = [f"no frame of {camera.topic}{f' (camera {camera.name})' if camera.name else ''} could be used: "
+              f"{'; '.join(_reasons(report))}"
               for camera, report in zip(cameras, reports) if report["processed"] == 0]
     if unused:
         raise ImageEncodingError("; ".join(unused))

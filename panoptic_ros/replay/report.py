@@ -64,7 +64,13 @@ class ReplayRecorder:
             self.class_pixels[c] = self.class_pixels.get(c, 0) + a
 
     def add_ground_truth(self, stamp: int, truth: GroundTruthFrame, pred_panoptic: np.ndarray) -> None:
-        """Score one frame against its ground truth; one that cannot be (another size) is skipped."""
+        """Score one frame against its ground truth; one that cannot be (another size), or a second
+        frame of the camera with the same stamp (a driver without a clock: the label image is the
+        first one's), is skipped."""
+        if stamp in self.gt_matched:
+            self.gt_skipped.append(f"{stamp}: another frame has this stamp and was scored against its ground truth "
+                                   "(a label image pairs with one frame)")
+            return
         if truth.labels.shape != pred_panoptic.shape:
             self.gt_skipped.append(f"{stamp}: ground truth {truth.labels.shape} and frame {pred_panoptic.shape} "
                                    "differ in size")
@@ -120,8 +126,9 @@ class ReplayRecorder:
         return report
 
 
-# a report's frame counts, which a replay of several cameras adds up over them
-COUNTS = ("frames", "processed", "bad_frames", "failed_frames", "dropped")
+# a report's counts, which a replay of several cameras adds up over them (the last three: live only)
+COUNTS = ("frames", "processed", "bad_frames", "failed_frames", "dropped", "restamped_frames", "stray_outputs")
+ERRORS = ("bad_frame_errors", "failures")  # a report's reasons, which the top level of several gives by camera
 
 
 def rig_figures(recorders: list[ReplayRecorder]) -> dict[str, Any]:
@@ -159,9 +166,10 @@ def combined_report(common: dict[str, Any], cameras: list[dict[str, Any]], recor
 
     Returns:
         With one camera, its report as the replay's, its previews among the outputs; with several,
-        the counts added up, the figures of all their frames together (``rig_figures``: the rig's
-        latency, classes, PQ), and each camera's report under ``cameras`` by its name. The
-        throughput is over all cameras either way.
+        the counts added up (and the ground-truth frames met), the reasons for bad and failed frames
+        by camera, the figures of all their frames together (``rig_figures``: the rig's latency,
+        classes, PQ), and each camera's report under ``cameras`` by its name. The throughput is over
+        all cameras either way.
     """
     processed = sum(camera["processed"] for camera in cameras)
     throughput = {"fps": processed / seconds if seconds > 0 else 0.0,
@@ -170,7 +178,11 @@ def combined_report(common: dict[str, Any], cameras: list[dict[str, Any]], recor
         camera = cameras[0]
         return common | camera | throughput | {"outputs": outputs | camera["outputs"]}
     totals = {key: sum(camera[key] for camera in cameras) for key in COUNTS if key in cameras[0]}
-    return common | totals | throughput | rig_figures(recorders) | {
+    errors = {key: [f"camera {camera['camera']}: {e}" for camera in cameras for e in camera[key]] for key in ERRORS}
+    truths = [camera["ground_truth"] for camera in cameras if "ground_truth" in camera]
+    ground_truth = {"ground_truth": {key: sum(t[key] for t in truths) for key in ("frames", "matched")}} \
+        if truths else {}
+    return common | totals | errors | ground_truth | throughput | rig_figures(recorders) | {
         "cameras": {camera["camera"]: camera for camera in cameras}, "outputs": outputs}
 
 
@@ -189,7 +201,8 @@ def markdown(report: dict[str, Any]) -> str:
     if "cameras" not in report:
         return "\n".join(lines + _camera_lines(report, batch, "##")) + "\n"
     cameras = ", ".join(f"{name} ({camera['topic']})" for name, camera in report["cameras"].items())
-    lines += [f"- cameras: {cameras}", *_camera_lines(report, batch, "## All cameras:")]
+    rig = {key: value for key, value in report.items() if key not in ERRORS}  # told in the cameras' sections
+    lines += [f"- cameras: {cameras}", *_camera_lines(rig, batch, "## All cameras:")]
     for name, camera in report["cameras"].items():
         lines += ["", f"## Camera {name} ({camera['topic']})", ""] + _camera_lines(camera, batch, "###")
     return "\n".join(lines) + "\n"

@@ -489,6 +489,8 @@ def test_several_cameras_are_replayed_together_each_with_its_outputs_figures_and
         assert widths == {128 if name == "front" else 96}  # each camera's outputs on its own topics
     if not mode:
         assert cameras["front"]["processed"] == cameras["left"]["processed"] == 6
+    assert report["ground_truth"]["frames"] == 12 and report["bad_frame_errors"] == report["failures"] == []
+    assert ("restamped_frames" in report) == bool(mode)
     rig = report["pq"]  # over every frame of both cameras with ground truth: the rig's
     assert rig["frames"] == sum(c["pq"]["frames"] for c in cameras.values())
     assert rig["All"]["n"] >= max(c["pq"]["All"]["n"] for c in cameras.values())
@@ -540,7 +542,7 @@ def test_ground_truth_may_be_given_for_some_cameras_only_from_either_source(bag,
 
 
 @pytest.mark.parametrize("mode, message", [
-    ([], "no frame of /left/panoptic_gt could be used: unsupported"),
+    ([], "no frame of /left/panoptic_gt (camera left) could be used: unsupported"),
     (["--live", "--rate", "2", "--settle", "10"], "the node answered none of the 6 frames of /left/panoptic_gt on "
                                                  "/panoptic/left/segments: 6 bad or failed"),
 ])

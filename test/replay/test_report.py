@@ -25,3 +25,16 @@ def test_each_bad_frame_reason_is_kept_once_with_where_it_first_happened():
     recorder.bad("not a JPEG")
     assert recorder.bad_frames == 3
     assert recorder.errors == ["data has 1000 bytes (first at bag time 1700000000.200000000 s)", "not a JPEG"]
+
+
+def test_a_label_image_is_scored_against_one_frame_of_its_stamp_only():
+    """A driver without a clock stamps every frame alike: the label image is one frame's, not all of theirs."""
+    import numpy as np
+    from panoptic_ros.replay.ground_truth import GroundTruthFrame
+    recorder = ReplayRecorder(STREET_CATEGORIES)
+    labels = np.full((4, 4), 1000, np.int32)  # category 1 (road) everywhere
+    truth = GroundTruthFrame.of(labels)
+    for _ in range(3):
+        recorder.add_ground_truth(0, truth, labels)
+    assert recorder.gt_frames == 1 and len(recorder.gt_skipped) == 2
+    assert "another frame has this stamp" in recorder.gt_skipped[0]
