@@ -57,7 +57,6 @@ class CameraRun:
     recorder: ReplayRecorder
     preview: PreviewWriter
 
-
     def finish(self, out_dir: Path, reported_dir: Path, extra: dict[str, Any]) -> dict[str, Any]:
         """The camera's report: its topic and name, its figures, ``extra``, and as its ``outputs`` its
         preview files (those written in ``out_dir``, by their paths in ``reported_dir``, where the

@@ -13,7 +13,8 @@ when everything is written. Ground truth: a label-image topic in the ~/panoptic 
 
 Several cameras (--topic and --camera repeated) are replayed together, as a node with those
 cameras runs them: one output bag, a preview per camera (preview_<camera>.mp4/.png), and a report
-of their totals with a section per camera; ground truth is given per camera ('' for one without).
+of the whole rig's figures with a section per camera; ground truth is given per camera ('' for one
+without).
 """
 from __future__ import annotations
 
