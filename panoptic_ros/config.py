@@ -110,6 +110,9 @@ class LossWeights:
     # Semantic cross-entropy class weights (median frequency / frequency) ** this, from the training
     # data's label histogram: 0 = unweighted, 1 = full median-frequency balancing (SegNet's choice).
     semantic_class_balance: float = 0.0
+    # Weight of the semantic head's Lovász-softmax loss (a surrogate of 1 - IoU per class, so thin
+    # classes count as much as the road), beside its cross-entropy; 0 = off.
+    semantic_lovasz: float = 0.0
     panoptic: float = 0.5  # UPSNet: semantic 1, panoptic 0.5
     affinity: float = 1.0
 

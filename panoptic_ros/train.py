@@ -352,7 +352,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     w = cfg.losses
     weights = {"loss_objectness": w.rpn, "loss_rpn_box_reg": w.rpn, "loss_classifier": w.box,
                "loss_box_reg": w.box, "loss_mask": w.mask, "loss_semantic": w.semantic,
-               "loss_panoptic": w.panoptic, "loss_panoptic_upsnet": w.panoptic, "loss_affinity": w.affinity}
+               "loss_panoptic": w.panoptic, "loss_panoptic_upsnet": w.panoptic, "loss_affinity": w.affinity,
+               "loss_lovasz": w.semantic_lovasz}
     model.train()
     t_last = time.perf_counter()
     bad_steps = 0  # in a row
@@ -368,7 +369,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
             g["lr"] = lr * scale
         with autocast(device, "fp16" if use_amp else "fp32"):
             losses = net(images, targets, mask_cues=mask_cues, own_detections=own_detections,
-                         box_keep=cfg.gt_box_keep, semantic_weight=semantic_weight)
+                         box_keep=cfg.gt_box_keep, semantic_weight=semantic_weight, lovasz=w.semantic_lovasz > 0)
         loss = sum(weights[k] * v for k, v in losses.items())
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()

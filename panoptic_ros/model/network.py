@@ -24,6 +24,7 @@ from panoptic_ros.model.affinity_head import AffinityHead
 from panoptic_ros.model.backbone import INPUT_SCALING, build_backbone, family
 from panoptic_ros.model.fold_norm import fold_batch_norms
 from panoptic_ros.model.instance_head import InstanceHead, mask_loss
+from panoptic_ros.model.lovasz import lovasz_softmax
 from panoptic_ros.model.result import build_results
 from panoptic_ros.structures import Detections, PanopticResult, PanopticTargets
 from panoptic_ros.model.semantic_head import SemanticHead
@@ -186,16 +187,18 @@ class PanopticNet(nn.Module):
     # ---- training -----------------------------------------------------------------------------
     def forward(self, images: torch.Tensor, targets: PanopticTargets | None = None, mask_cues: bool = True,
                 own_detections: bool = False, box_keep: float = 1.0,
-                semantic_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor] | list[PanopticResult]:
+                semantic_weight: torch.Tensor | None = None, lovasz: bool = False
+                ) -> dict[str, torch.Tensor] | list[PanopticResult]:
         """Training (``self.training``): the loss dictionary; otherwise ``predict``."""
         if not self.training:
             return self.predict(images, mask_cues)
         if targets is None:
             raise ValueError("training needs targets")
-        return self.losses(images, targets, mask_cues, own_detections, box_keep, semantic_weight)
+        return self.losses(images, targets, mask_cues, own_detections, box_keep, semantic_weight, lovasz)
 
     def losses(self, images: torch.Tensor, t: PanopticTargets, mask_cues: bool, own_detections: bool,
-               box_keep: float, semantic_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+               box_keep: float, semantic_weight: torch.Tensor | None = None, lovasz: bool = False
+               ) -> dict[str, torch.Tensor]:
         """Every head's loss for one batch.
 
         Args:
@@ -208,6 +211,8 @@ class PanopticNet(nn.Module):
             box_keep: with ground-truth boxes, the fraction shown (at least one per image); the hidden
                 instances' pixels teach the unknown class, as in UPSNet.
             semantic_weight: [K] class weights of the semantic cross-entropy (None: unweighted).
+            lovasz: also the semantic head's Lovász-softmax loss (``loss_lovasz``), on the labels at
+                half resolution (at full resolution its sorts cost a third of a CPU step).
         Returns:
             Named scalar losses (torchvision's RPN/box losses, mask, semantic, panoptic, affinity).
         """
@@ -229,6 +234,11 @@ class PanopticNet(nn.Module):
         # Semantic loss at the labels' full resolution, so thin classes (poles, signs) count fully.
         full = F.interpolate(sem_logits.float(), size=semantic.shape[-2:], mode="bilinear", align_corners=False)
         losses["loss_semantic"] = cross_entropy(full, semantic.long(), VOID, semantic_weight)
+        if lovasz:
+            half = _subsample(semantic, 2)
+            losses["loss_lovasz"] = lovasz_softmax(
+                F.interpolate(sem_logits.float(), size=half.shape[-2:], mode="bilinear", align_corners=False),
+                half.long(), VOID)
 
         if own_detections:
             shown, shown_slot = dets, match_detections(dets, gt)

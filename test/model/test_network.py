@@ -158,11 +158,12 @@ def test_batches_without_any_thing_instance_train_with_finite_losses():
     for t in (empty, void):
         for mask_cues in (True, False):
             model.zero_grad()
-            losses = model(images, t, mask_cues=mask_cues)
-            assert all(torch.isfinite(v) for v in losses.values()), losses
+            losses = model(images, t, mask_cues=mask_cues, lovasz=True)
+            assert all(torch.isfinite(v) for v in losses.values()) and "loss_lovasz" in losses, losses
             sum(losses.values()).backward()
     weight = torch.ones(STREET_CATEGORIES.num_stuff + STREET_CATEGORIES.num_things)
-    assert torch.isfinite(model(images, targets, semantic_weight=weight)["loss_semantic"])
+    losses = model(images, targets, semantic_weight=weight, lovasz=True)
+    assert torch.isfinite(losses["loss_semantic"]) and 0 < losses["loss_lovasz"] <= 1
 
 
 @pytest.mark.parametrize("count", ["none", "one", "many"])
