@@ -544,7 +544,7 @@ def test_ground_truth_may_be_given_for_some_cameras_only_from_either_source(bag,
 @pytest.mark.parametrize("mode, message", [
     ([], "no frame of /left/panoptic_gt (camera left) could be used: unsupported"),
     (["--live", "--rate", "2", "--settle", "10"], "the node answered none of the 6 frames of /left/panoptic_gt on "
-                                                 "/panoptic/left/segments: 6 bad or failed"),
+                                                 "/panoptic/left/segments: "),  # N bad (the rest dropped, on a busy CPU)
 ])
 def test_a_camera_none_of_whose_frames_came_through_is_an_error_naming_it(mode, message, bag, model, tmp_path,
                                                                           capsys):
@@ -553,7 +553,8 @@ def test_a_camera_none_of_whose_frames_came_through_is_an_error_naming_it(mode, 
     out = tmp_path / "out"
     cameras = ["--topic", FRONT, "--camera", "front", "--topic", "/left/panoptic_gt", "--camera", "left"]
     assert replay(_args(two, out, model, *cameras, *mode)) == 2
-    assert message in capsys.readouterr().err and not out.exists()
+    err = capsys.readouterr().err
+    assert message in err and not out.exists() and ("bad or failed" in err or not mode)
     partial = tmp_path / "out.partial"
     assert len(list(read_messages(partial / "output_bag", "/panoptic/front/segments", SEGMENTS_TYPE))) >= 1
     if mode:  # the node's log says whose frames it refused
