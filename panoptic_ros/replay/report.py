@@ -84,6 +84,18 @@ class ReplayRecorder:
         self.gt_frames += 1
         self.gt_matched.add(stamp)
 
+    def add_figures(self, other: "ReplayRecorder") -> None:
+        """Add ``other``'s processed frames: latencies, segments, classes and scores (not its counts
+        of input frames or their reasons, which a rig reports by camera)."""
+        self.latencies += other.latencies
+        self.segments_per_frame += other.segments_per_frame
+        for c, n in other.class_segments.items():
+            self.class_segments[c] = self.class_segments.get(c, 0) + n
+            self.class_pixels[c] = self.class_pixels.get(c, 0) + other.class_pixels[c]
+        self.pq.merge(other.pq)
+        self.iou.merge(other.iou)
+        self.gt_frames += other.gt_frames
+
     def bad(self, message: str, timestamp: int | None = None) -> None:
         """Count an unusable input frame; a reason not seen before is kept with the frame's bag time
         (``timestamp``, ns), so it can be found in a long bag (``ros2 bag play --start-offset``)."""
@@ -137,14 +149,7 @@ def rig_figures(recorders: list[ReplayRecorder]) -> dict[str, Any]:
     frame with ground truth (a camera rig's; the counts and throughput are added up elsewhere)."""
     rig = ReplayRecorder(recorders[0].categories, latency_name=recorders[0].latency_name)
     for recorder in recorders:
-        rig.latencies += recorder.latencies
-        rig.segments_per_frame += recorder.segments_per_frame
-        for c, n in recorder.class_segments.items():
-            rig.class_segments[c] = rig.class_segments.get(c, 0) + n
-            rig.class_pixels[c] = rig.class_pixels.get(c, 0) + recorder.class_pixels[c]
-        rig.pq.merge(recorder.pq)
-        rig.iou.merge(recorder.iou)
-        rig.gt_frames += recorder.gt_frames
+        rig.add_figures(recorder)
     figures = rig.finish({})
     return {key: figures[key] for key in (rig.latency_name, "segments_per_frame", "class_histogram", "pq")
             if key in figures}
