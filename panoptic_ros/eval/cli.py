@@ -11,7 +11,8 @@
 Files follow panopticapi's convention (PNG ids ``R + 256 G + 256^2 B``, JSON ``segments_info``);
 annotations are paired by ``image_id``. The report is JSON with ``All``/``Things``/``Stuff``
 (fractions, not percent), ``per_class``, and for checkpoints the semantic mIoU of the published
-semantic map (``miou``, ``miou_per_class``), latency per image and frames per second. Checkpoints are
+semantic map (``miou``, ``miou_per_class``, and where each class's pixels went: ``confusion``), latency
+per image and frames per second. Checkpoints are
 evaluated on a held-out split by default (``EVAL_SPLITS``).
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ from panoptic_ros.categories import CategoryTable
 from panoptic_ros.config import SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides, from_dict, to_dict
 from panoptic_ros.defaults import DEFAULT_DEVICE
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
+from panoptic_ros.eval.miou import format_iou_table
 from panoptic_ros.eval.pq import PQAccumulator, format_table
 from panoptic_ros.image_size import check_inference_size, inference_size_or_none
 from panoptic_ros.model.checkpoint import CheckpointError
@@ -112,7 +114,8 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
                                      inference_size=size)
             name = f"{head}/{'mask' if cues else 'boxes'}"
             print(f"\n== {name}: {summary['images']} images, network at {at}, {summary['latency_ms']:.1f} ms/image, "
-                  f"{summary['fps']:.2f} fps on {device}; mIoU {100 * summary['miou']:.2f}\n{format_table(summary)}")
+                  f"{summary['fps']:.2f} fps on {device}; mIoU {100 * summary['miou']:.2f}\n{format_table(summary)}\n\n"
+                  f"{format_iou_table(summary['miou_per_class'], summary['confusion'])}")
             runs[name] = summary
     return {"checkpoint": str(args.checkpoint), "model": meta["name"], "device": str(device),
             "inference_size": size, "runs": runs}

@@ -54,7 +54,8 @@ def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mas
                    limit: int | None = None, batch_size: int = 1,
                    inference_size: tuple[int, int] | None = None) -> dict[str, Any]:
     """PQ summary of ``model`` on the first ``limit`` samples, with ``miou`` (of the published semantic
-    map, per class in ``miou_per_class``), ``latency_ms`` and ``fps``.
+    map, per class in ``miou_per_class``; where each class's pixels went in ``confusion``, see
+    ``IoUAccumulator.summary``), ``latency_ms`` and ``fps``.
 
     ``inference_size``: see ``inference.predictor.predict_at`` (scored against the unchanged ground truth
     at each image's own size; the resize counts in the latency).
@@ -78,6 +79,7 @@ def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mas
     summary = acc.summary()
     semantic = iou.summary()
     summary["miou"], summary["miou_per_class"] = semantic["miou"], semantic["per_class"]
+    summary["confusion"] = semantic["confusion"]
     summary["latency_ms"] = 1000 * seconds / max(n, 1)
     summary["fps"] = n / seconds if seconds else 0.0
     summary["images"] = n

@@ -15,7 +15,7 @@ import numpy as np
 
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.eval.model_eval import panoptic_to_segments, semantic_from_panoptic
-from panoptic_ros.eval.miou import IoUAccumulator
+from panoptic_ros.eval.miou import IoUAccumulator, format_iou_table
 from panoptic_ros.eval.pq import PQAccumulator, format_table
 from panoptic_ros.latency import latency_percentiles
 from panoptic_ros.replay.ground_truth import GroundTruthFrame
@@ -134,7 +134,8 @@ class ReplayRecorder:
         if self.gt_frames:
             semantic = self.iou.summary()
             report["pq"] = self.pq.summary() | {"frames": self.gt_frames, "miou": semantic["miou"],
-                                                "miou_per_class": semantic["per_class"]}
+                                                "miou_per_class": semantic["per_class"],
+                                                "confusion": semantic["confusion"]}
         return report
 
 
@@ -241,7 +242,8 @@ def _camera_lines(report: dict[str, Any], batch: int, heading: str) -> list[str]
     lines += [f"| {k} | {v['segments']} | {v['pixels']} |" for k, v in report["class_histogram"].items()]
     if "pq" in report:
         lines += ["", f"{heading} Panoptic quality ({report['pq']['frames']} frames with ground truth)", "",
-                  f"Semantic mIoU: {100 * report['pq']['miou']:.2f}", "", "```", format_table(report["pq"]), "```"]
+                  f"Semantic mIoU: {100 * report['pq']['miou']:.2f}", "", "```", format_table(report["pq"]), "",
+                  format_iou_table(report["pq"]["miou_per_class"], report["pq"]["confusion"]), "```"]
     return lines
 
 

@@ -33,13 +33,14 @@ def test_an_inference_size_out_of_range_is_a_clear_error(size, capsys):
     assert "--inference-size" in capsys.readouterr().err
 
 
-def test_without_head_the_checkpoint_s_own_head_is_evaluated_and_a_preview_written(tmp_path, model_config):
+def test_without_head_the_checkpoint_s_own_head_is_evaluated_and_a_preview_written(tmp_path, model_config, capsys):
     cfg = dataclasses.replace(model_config, panoptic=dataclasses.replace(model_config.panoptic, kind="heuristic"))
     path = save_checkpoint(tmp_path / "m.pt", PanopticNet(cfg, STREET_CATEGORIES).eval(), "m")
     out, preview = tmp_path / "report.json", tmp_path / "preview.png"
     assert main(["--checkpoint", str(path), "--images", "2", "--height", "64", "--width", "128",
                  "--device", "cpu", "--out", str(out), "--preview", str(preview)]) == 0
     assert list(json.loads(out.read_text())["runs"]) == ["heuristic/mask"]
+    assert "its pixels taken for" in capsys.readouterr().out  # per class: IoU, recall, precision, mistakes
     assert torch.is_grad_enabled()  # no global switch left behind for whatever runs next in the process
     strip = cv2.imread(str(preview))  # one row per image: input | prediction | ground truth
     assert strip.shape == (2 * 64, 3 * 128, 3)

@@ -3,7 +3,7 @@ import pytest
 
 from helpers import small_categories
 from panoptic_ros.categories import VOID
-from panoptic_ros.eval.miou import IoUAccumulator
+from panoptic_ros.eval.miou import VOID_NAME, IoUAccumulator, format_iou_table
 
 ROAD, SKY, CAR, PERSON = 1, 2, 11, 12
 
@@ -20,6 +20,23 @@ def test_iou_per_class_by_hand():
     # and the car predicted on void ground truth is not counted -> 1/2; person occurs nowhere -> absent
     assert out["per_class"] == pytest.approx({"road": 2 / 3, "sky": 1 / 3, "car": 1 / 2})
     assert out["miou"] == pytest.approx((2 / 3 + 1 / 3 + 1 / 2) / 3)
+    # where each labelled class's pixels went (void ground truth in no row; zero shares left out)
+    assert out["confusion"] == {"road": {"road": 2, "sky": 1}, "sky": {"sky": 1, VOID_NAME: 1},
+                                "car": {"car": 1, VOID_NAME: 1}}
+
+
+def test_iou_table_says_whether_a_class_is_missed_or_given_to_others():
+    acc = IoUAccumulator(small_categories())
+    gt = np.array([[ROAD, ROAD, ROAD, ROAD, SKY, SKY, SKY]], np.uint8)
+    acc.add(gt, np.array([[ROAD, ROAD, SKY, CAR, SKY, SKY, ROAD]], np.uint8))
+    acc.add(np.array([[ROAD]], np.uint8), np.array([[CAR]], np.uint8))  # road: 2 of 5 found, 2 taken for a car
+    out = acc.summary()
+    rows = {line.split()[0]: line.split()[1:] for line in format_iou_table(out["per_class"], out["confusion"]).splitlines()[1:]}
+    # class: IoU, found, right, [its pixels taken for: class share %], [its label given to: class share %]
+    assert rows["road"] == [f"{100 * 2 / 6:.2f}", "40.00", f"{100 * 2 / 3:.2f}", "car", "40.0", "%", "sky", "33.3", "%"]
+    assert rows["sky"] == [f"{100 * 2 / 4:.2f}", f"{100 * 2 / 3:.2f}", f"{100 * 2 / 3:.2f}", "road", "33.3", "%",
+                           "road", "33.3", "%"]
+    assert rows["car"] == ["0.00", "-", "0.00", "-", "road", "100.0", "%"]  # predicted only, never in the ground truth
 
 
 def test_images_accumulate_into_one_confusion_matrix():

@@ -38,3 +38,16 @@ def test_a_label_image_is_scored_against_one_frame_of_its_stamp_only():
         recorder.add_ground_truth(0, truth, labels)
     assert recorder.gt_frames == 1 and len(recorder.gt_skipped) == 2
     assert "another frame has this stamp" in recorder.gt_skipped[0]
+
+
+def test_with_ground_truth_the_page_says_where_each_class_s_pixels_went():
+    import numpy as np
+    from panoptic_ros.replay.ground_truth import GroundTruthFrame
+    recorder = ReplayRecorder(STREET_CATEGORIES)
+    truth = np.full((4, 4), 1000, np.int32)  # road everywhere
+    predicted = truth.copy()
+    predicted[:1] = 2000  # its first row taken for sidewalk
+    recorder.add_ground_truth(0, GroundTruthFrame.of(truth), predicted)
+    report = recorder.finish({"mode": "offline", "model": "m", "device": "cpu", "mask_cues": True})
+    assert report["pq"]["confusion"] == {"road": {"road": 12, "sidewalk": 4}}
+    assert "road              75.00  75.00 100.00  sidewalk 25.0 %" in markdown(report)
