@@ -15,7 +15,7 @@ from typing import Any, Iterator
 from panoptic_ros.categories import Category, CategoryTable
 from panoptic_ros.replay.bag_io import TopicSummary
 from panoptic_ros.replay.ground_truth import GroundTruthFrame
-from panoptic_ros.replay.output import PREVIEW_KEYS, preview_names
+from panoptic_ros.replay.output import DEFAULT_PREVIEW_FORMAT, PREVIEW_KEYS, preview_names
 from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.replay.report import ReplayRecorder
 
@@ -38,14 +38,14 @@ class ReplayCamera:
 
 
 def replay_cameras(topics: list[str], names: list[str], summaries: list[TopicSummary],
-                   ground_truth: list[tuple[dict[int, GroundTruthFrame], tuple[Category, ...]]]
-                   ) -> list[ReplayCamera]:
+                   ground_truth: list[tuple[dict[int, GroundTruthFrame], tuple[Category, ...]]],
+                   preview_format: str = DEFAULT_PREVIEW_FORMAT) -> list[ReplayCamera]:
     """The replay's cameras from the per-camera lists the command line gives (``names`` and
-    ``ground_truth`` empty, or one per topic)."""
+    ``ground_truth`` empty, or one per topic), their preview videos in ``preview_format``."""
     several = len(topics) > 1
     names = names or [""] * len(topics)
     ground_truth = ground_truth or [({}, ())] * len(topics)
-    return [ReplayCamera(topic, name, summary, gt, declared, preview_names(name, several))
+    return [ReplayCamera(topic, name, summary, gt, declared, preview_names(name, several, preview_format))
             for topic, name, summary, (gt, declared) in zip(topics, names, summaries, ground_truth)]
 
 

@@ -5,8 +5,8 @@
     panoptic-replay BAG --live --no-start-node --namespace robot1 --camera front ...  # a node already running
     panoptic-replay BAG --topic /front/image_raw --camera front --topic /left/image_raw --camera left ...
 
-Writes OUT/output_bag (the node's output topics, stamped like the inputs), OUT/preview.mp4,
-OUT/preview.png, OUT/report.json and OUT/report.md. Work happens in OUT.partial, renamed to OUT only
+Writes OUT/output_bag (the node's output topics, stamped like the inputs), OUT/preview.mp4 (or
+.webm, --preview-format), OUT/preview.png, OUT/report.json and OUT/report.md. Work happens in OUT.partial, renamed to OUT only
 when everything is written. Ground truth: a label-image topic in the ~/panoptic encoding
 (--gt-topic), or a COCO panoptic folder whose PNGs are named by the frame's stamp in nanoseconds
 (--gt-json/--gt-dir).
@@ -43,7 +43,8 @@ from panoptic_ros.replay.ground_truth import (
     GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
 )
 from panoptic_ros.replay.cameras import ReplayCamera, replay_cameras
-from panoptic_ros.replay.output import NODE_LOG, OUTPUT_BAG, REPORT_JSON, StagedOutput
+from panoptic_ros.replay.output import (DEFAULT_PREVIEW_FORMAT, NODE_LOG, OUTPUT_BAG, PREVIEW_VIDEO_FORMATS, REPORT_JSON,
+                                       StagedOutput)
 from panoptic_ros.replay.report import ReplayRecorder, combined_report, markdown, write_report
 from panoptic_ros.ros.entry import large_frames_transport, node_command, private_ros_env
 from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS, CAMERA_NAME, CAMERA_NAME_RULE
@@ -328,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
                    "~/CAMERA/... as the node publishes a named camera's; one per --topic, in its order, when there "
                    "are several (the node's `cameras`; each gets preview_CAMERA.mp4/.png, a / in its name as -); "
                    "with --no-start-node, which of the running node's cameras they are for")
+    p.add_argument("--preview-format", default=DEFAULT_PREVIEW_FORMAT, choices=list(PREVIEW_VIDEO_FORMATS),
+                   help="the preview video's: mp4 (MPEG-4 part 2: VLC, mpv, QuickTime; cheapest to write) or webm "
+                   "(VP8: plays in web browsers too; about ten times the encoder's CPU time) (default: %(default)s)")
     p.add_argument("--storage", default=DEFAULT_STORAGE, choices=list(STORAGES), help="the output bag's storage")
     p.add_argument("--quiet", action="store_true", help="no progress bars, no report on the terminal")
     args = p.parse_args(argv)
@@ -337,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         summaries = {topic: camera_topic_summary(args.bag, topic) for topic in args.topic}
         if args.live:
             input_compressed(summaries)  # refused before ground truth is decoded
-        cameras = replay_cameras(args.topic, args.camera, list(summaries.values()), ground_truth(args))
+        cameras = replay_cameras(args.topic, args.camera, list(summaries.values()), ground_truth(args),
+                                 args.preview_format)
         with StagedOutput(args.out) as out:
             result = (run_live if args.live else run_offline)(args, cameras, out)
             reports, gt_errors = [], []

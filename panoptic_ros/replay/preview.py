@@ -1,4 +1,4 @@
-"""Previews of replayed overlays: an MP4 and a PNG strip of evenly spaced frames."""
+"""Previews of replayed overlays: a video (MP4 or WebM) and a PNG strip of evenly spaced frames."""
 from __future__ import annotations
 
 import queue
@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from panoptic_ros.replay.output import PREVIEW_MP4, PREVIEW_PNG
+from panoptic_ros.replay.output import PREVIEW_VIDEO, PREVIEW_PNG, PREVIEW_VIDEO_FORMATS
 
 STRIP_FRAMES = 6
 DEFAULT_PREVIEW_FPS = 5.0  # where the bag does not tell its camera's rate
@@ -16,7 +16,7 @@ MAX_HOLD_SECONDS = 2.0  # the longest a gap between two frames' bag times holds 
 
 
 class PreviewWriter:
-    """The MP4 of every overlay and a strip of ``STRIP_FRAMES`` spread over the run, in bounded memory:
+    """The video of every overlay and a strip of ``STRIP_FRAMES`` spread over the run, in bounded memory:
     thumbnails are kept every ``stride``-th frame, the stride doubling whenever more than twice the
     strip's frames are held, so a bag of any length keeps at most that many.
 
@@ -28,9 +28,10 @@ class PreviewWriter:
     """
 
     def __init__(self, out_dir: Path, fps: float | None, speed: float = 1.0,
-                 names: tuple[str, str] = (PREVIEW_MP4, PREVIEW_PNG)) -> None:
+                 names: tuple[str, str] = (PREVIEW_VIDEO, PREVIEW_PNG)) -> None:
         """``fps``: the camera's frames per second of bag time (None: unknown, ``DEFAULT_PREVIEW_FPS``);
-        ``names``: the video's and the strip's file names in ``out_dir``."""
+        ``names``: the video's and the strip's file names in ``out_dir`` (the video's suffix, one of
+        ``PREVIEW_VIDEO_FORMATS``, chooses its codec)."""
         self.video_path, self.strip_path = (out_dir / name for name in names)
         self.fps = min(max((fps or DEFAULT_PREVIEW_FPS) * speed, 1.0), 120.0)  # frames per second of wall clock
         self.speed = speed
@@ -73,8 +74,8 @@ class PreviewWriter:
         bgr = np.ascontiguousarray(overlay_rgb[..., ::-1])
         if self.size is None:
             self.size = (bgr.shape[1], bgr.shape[0])
-            video = cv2.VideoWriter(str(self.video_path), cv2.VideoWriter_fourcc(*"mp4v"),
-                                    self.fps, self.size)
+            codec = PREVIEW_VIDEO_FORMATS[self.video_path.suffix.removeprefix(".")]
+            video = cv2.VideoWriter(str(self.video_path), cv2.VideoWriter_fourcc(*codec), self.fps, self.size)
             self._encoder = threading.Thread(target=self._encode, args=(video,), name="preview", daemon=True)
             self._encoder.start()
         if (bgr.shape[1], bgr.shape[0]) != self.size:

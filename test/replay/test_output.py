@@ -69,10 +69,11 @@ def test_each_cameras_preview_of_a_several_camera_replay_is_a_replays_own_file(t
     from panoptic_ros.replay.output import preview_names
     assert preview_names("front", several=False) == ("preview.mp4", "preview.png")
     assert preview_names("rig/front", several=True) == ("preview_rig-front.mp4", "preview_rig-front.png")
+    assert preview_names("front", several=False, video_format="webm") == ("preview.webm", "preview.png")
     out = tmp_path / "out"
     with StagedOutput(out) as work:
         (work / REPORT_JSON).write_text(json.dumps({"bag": "b", "mode": "offline"}))
-        for name in preview_names("rig/front", several=True):
+        for name in {*preview_names("rig/front", several=True), *preview_names("rear", True, "webm")}:
             (work / name).write_text("")
     _finish(out)  # replaced: every name in it is a replay's
     (out / "preview_my notes.png").write_text("")

@@ -108,6 +108,16 @@ def test_the_preview_plays_at_the_cameras_recorded_rate(model, tmp_path):
     assert cv2.VideoCapture(str(tmp_path / "out" / "preview.mp4")).get(cv2.CAP_PROP_FPS) == pytest.approx(20.0)
 
 
+def test_a_webm_preview_is_written_on_request_and_named_in_the_report(bag, model, tmp_path):
+    out = tmp_path / "out"
+    assert replay(_args(bag, out, model, "--preview-format", "webm")) == 0
+    assert {p.name for p in out.iterdir()} == {"output_bag", "preview.webm", "preview.png", "report.json", "report.md"}
+    assert json.loads((out / "report.json").read_text())["outputs"]["preview_video"] == str(out / "preview.webm")
+    video = cv2.VideoCapture(str(out / "preview.webm"))
+    ok, frame = video.read()
+    assert ok and frame.shape == (64, 128, 3)  # VP8, which web browsers play
+
+
 def test_a_named_camera_gets_the_nodes_topics_for_it(bag, model, tmp_path):
     out = tmp_path / "rear"
     assert replay(_args(bag, out, model, "--camera", "rear")) == 0
