@@ -121,7 +121,8 @@ class LossWeights:
 class SourceConfig:
     """One data source: of a training mixture, or the held-out evaluation."""
 
-    kind: Literal["synthetic", "camvid", "coco_panoptic", "cityscapes"] = "synthetic"
+    # cityscapes_street: Cityscapes in the street categories of CamVid and the synthetic scenes
+    kind: Literal["synthetic", "camvid", "coco_panoptic", "cityscapes", "cityscapes_street"] = "synthetic"
     root: str = ""          # dataset folder (not used by synthetic)
     split: str = "train"    # synthetic: train or heldout (a seed range training never uses)
     weight: float = 1.0     # share of the training samples drawn from this source

@@ -63,7 +63,7 @@ def build_source(cfg: SourceConfig) -> SampleSource:
         from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
         return CocoPanopticDataset(f"{cfg.root}/panoptic.json", f"{cfg.root}/panoptic", f"{cfg.root}/images")
     from panoptic_ros.data.cityscapes import CityscapesDataset
-    return CityscapesDataset(cfg.root, cfg.split)
+    return CityscapesDataset(cfg.root, cfg.split, street=cfg.kind == "cityscapes_street")
 
 
 class MixedSource:

@@ -38,7 +38,7 @@ from panoptic_ros.heads import HEAD_KINDS
 
 # the split a checkpoint is judged on when none is named: data no training run has seen (a COCO
 # panoptic folder is one split already: --root names it)
-EVAL_SPLITS = {"synthetic": "heldout", "camvid": "heldout", "cityscapes": "val"}
+EVAL_SPLITS = {"synthetic": "heldout", "camvid": "heldout", "cityscapes": "val", "cityscapes_street": "val"}
 SYNTHETIC_IMAGES = 500  # scenes generated when --images is not given (real data sets: every image)
 
 

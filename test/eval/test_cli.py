@@ -48,6 +48,21 @@ def test_without_head_the_checkpoint_s_own_head_is_evaluated_and_a_preview_writt
     assert not np.array_equal(first[:, :128], first[:, 256:])  # the ground truth is drawn over the input
 
 
+def test_a_street_model_is_scored_on_cityscapes_read_onto_its_categories(tmp_path, model_config, capsys):
+    labels, images = tmp_path / "gtFine" / "val" / "city", tmp_path / "leftImg8bit" / "val" / "city"
+    labels.mkdir(parents=True)
+    images.mkdir(parents=True)
+    ids = np.full((64, 128), 7, np.uint16)  # road
+    ids[:20] = 23                           # sky
+    ids[30:50, 10:40] = 26001               # a car
+    cv2.imwrite(str(labels / "city_000000_000001_gtFine_instanceIds.png"), ids)
+    cv2.imwrite(str(images / "city_000000_000001_leftImg8bit.png"), np.full((64, 128, 3), 90, np.uint8))
+    path = save_checkpoint(tmp_path / "m.pt", PanopticNet(model_config, STREET_CATEGORIES).eval(), "m")
+    assert main(["--checkpoint", str(path), "--data", "cityscapes_street", "--root", str(tmp_path),
+                 "--device", "cpu"]) == 0
+    assert "/mask: 1 images" in capsys.readouterr().out  # the val split by default
+
+
 def test_a_model_whose_categories_differ_from_the_data_is_refused_with_both_named(tmp_path, model_config,
                                                                                   categories, capsys):
     path = save_checkpoint(tmp_path / "m.pt", PanopticNet(model_config, categories).eval(), "m")
