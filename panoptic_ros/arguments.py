@@ -1,8 +1,20 @@
-"""Argument types shared by the command-line tools, so a bad value is refused before any work starts
-(``--batch 0`` would otherwise run the whole data set as one batch, ``--rate 0`` divide by zero)."""
+"""Arguments shared by the command-line tools: types that refuse a bad value before any work starts
+(``--batch 0`` would otherwise run the whole data set as one batch, ``--rate 0`` divide by zero), and
+the network's options of the tools that run the model outside the node."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from panoptic_ros.defaults import DEFAULT_DEVICE, DEFAULT_SCORE_THRESHOLD
+from panoptic_ros.device import DEVICE_CHOICES
+from panoptic_ros.heads import HEAD_KINDS
+from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size
+from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
+
+if TYPE_CHECKING:
+    from panoptic_ros.inference.predictor import TorchPredictor
 
 
 def positive_int(text: str) -> int:
@@ -25,3 +37,34 @@ def positive_float(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
     return value
+
+
+def add_predictor_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--model``, ``--device``, ``--precision``, ``--no-mask-cues``, ``--head``, ``--score-threshold``
+    and ``--inference-size``: a ``TorchPredictor``'s options, with the node's defaults, so a tool runs
+    the network as the node does unless told otherwise."""
+    parser.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
+    parser.add_argument("--device", default=DEFAULT_DEVICE, help=f"{DEVICE_CHOICES} (default: %(default)s)")
+    parser.add_argument("--precision", default=DEFAULT_PRECISION, choices=PRECISION_NAMES)
+    parser.add_argument("--no-mask-cues", dest="mask_cues", action="store_false", help="boxes-only lightweight mode")
+    parser.add_argument("--head", choices=HEAD_KINDS)
+    parser.add_argument("--score-threshold", type=float, default=DEFAULT_SCORE_THRESHOLD)
+    parser.add_argument("--inference-size", type=int, nargs=2, default=list(DEFAULT_INFERENCE_SIZE),
+                        metavar=("H", "W"), help="the size the network runs at (default: the node's, %(default)s); "
+                        "a 0 follows each frame's aspect ratio; 0 0 = each frame's own size")
+
+
+def check_predictor_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, as a usage error, predictor options that ``add_predictor_arguments`` parsed but no network
+    could run with."""
+    try:
+        check_inference_size(args.inference_size, "--inference-size")
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def predictor_from_arguments(args: argparse.Namespace) -> "TorchPredictor":
+    """The predictor ``add_predictor_arguments``'s options ask for (the shipped model without ``--model``)."""
+    from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor, shipped_model_path
+    return TorchPredictor.from_checkpoint(args.model or shipped_model_path(), PredictorOptions(
+        args.device, args.precision, args.mask_cues, args.head, args.score_threshold, tuple(args.inference_size)))

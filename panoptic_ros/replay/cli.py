@@ -27,15 +27,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from panoptic_ros.categories import Category
-from panoptic_ros.defaults import DEFAULT_DEVICE
-from panoptic_ros.device import DEVICE_CHOICES
-from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.model.checkpoint import CheckpointError
-from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.memory import keep_frame_buffers
-from panoptic_ros.arguments import positive_float, positive_int
-from panoptic_ros.image_size import check_inference_size
+from panoptic_ros.arguments import (
+    add_predictor_arguments, check_predictor_arguments, positive_float, positive_int, predictor_from_arguments,
+)
 from panoptic_ros.replay.bag_io import (
     DEFAULT_STORAGE, IMAGE_TYPES, STORAGES, BagError, TopicSummary, read_frames, topic_summary,
 )
@@ -47,7 +44,7 @@ from panoptic_ros.replay.output import (DEFAULT_PREVIEW_FORMAT, NODE_LOG, OUTPUT
                                        StagedOutput)
 from panoptic_ros.replay.report import ReplayRecorder, combined_report, markdown, write_report
 from panoptic_ros.ros.entry import large_frames_transport, node_command, private_ros_env
-from panoptic_ros.ros.parameters import BY_NAME as NODE_PARAMETERS, CAMERA_NAME, CAMERA_NAME_RULE
+from panoptic_ros.ros.parameters import CAMERA_NAME, CAMERA_NAME_RULE
 from panoptic_ros.ros.topics import COMPRESSED, DEFAULT_CAMERA, RAW, SEGMENTS, camera_topic, input_topic
 from panoptic_ros.structures import ID_DIVISOR
 from sensor_msgs.msg import CompressedImage
@@ -220,10 +217,8 @@ def _settings(args: argparse.Namespace, head: str | None) -> dict[str, Any]:
 
 def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -> ModeResult:
     """The replay in this process, through the node's own predictor (no DDS)."""
-    from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor, shipped_model_path
     from panoptic_ros.replay.offline import replay_offline
-    predictor = TorchPredictor.from_checkpoint(args.model or shipped_model_path(), PredictorOptions(
-        args.device, args.precision, args.mask_cues, args.head, args.score_threshold, tuple(args.inference_size)))
+    predictor = predictor_from_arguments(args)
     for camera in cameras:
         if camera.ground_truth:
             check_categories(camera.ground_truth, predictor.categories, camera.declared)
@@ -277,10 +272,7 @@ def _check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> No
         if given_gt and len(given_gt) != len(args.topic):
             p.error(f"{len(given_gt)} {flag} for {len(args.topic)} --topic: ground truth is one per camera, in the "
                     "order of --topic ('' for a camera without)")
-    try:
-        check_inference_size(args.inference_size, "--inference-size")
-    except ValueError as exc:
-        p.error(str(exc))
+    check_predictor_arguments(p, args)
     if not args.live and given(LIVE_ONLY):
         p.error(f"{given(LIVE_ONLY)}: for a live replay (--live) only")
     if args.live and given(("batch",)):
@@ -301,15 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                    "repeat it for a bag's several cameras, each with its --camera, to replay them together")
     p.add_argument("--out", type=Path, default=Path("out/replay"), help="folder for the outputs (default: "
                    "%(default)s); an earlier replay's output there is replaced, anything else refused")
-    p.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
-    p.add_argument("--device", default=DEFAULT_DEVICE, help=f"{DEVICE_CHOICES} (default: %(default)s)")
-    p.add_argument("--precision", default=DEFAULT_PRECISION, choices=PRECISION_NAMES)
-    p.add_argument("--no-mask-cues", dest="mask_cues", action="store_false", help="boxes-only lightweight mode")
-    p.add_argument("--head", choices=HEAD_KINDS)
-    p.add_argument("--score-threshold", type=float, default=NODE_PARAMETERS["score_threshold"].default)
-    p.add_argument("--inference-size", type=int, nargs=2, default=NODE_PARAMETERS["inference_size"].default,
-                   metavar=("H", "W"), help="the size the network runs at (default: the node's, %(default)s); "
-                   "a 0 follows each frame's aspect ratio; 0 0 = each frame's own size")
+    add_predictor_arguments(p)
     p.add_argument("--batch", type=positive_int, default=4, help="offline batch size")
     p.add_argument("--gt-topic", action="append", help=f"ground-truth label images (32SC1, category*{ID_DIVISOR}"
                    "+instance); with several cameras, one per --topic, in its order, '' for a camera without (so "

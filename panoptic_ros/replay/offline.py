@@ -17,7 +17,7 @@ from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
 from panoptic_ros.device import synchronize
-from panoptic_ros.inference.predictor import Predictor
+from panoptic_ros.inference.predictor import Predictor, predict_each
 from panoptic_ros.replay.bag_io import DEFAULT_STORAGE, BagWriter, Frame, label_image, recorded_qos, rgb_image
 from panoptic_ros.replay.cameras import CameraRun, ReplayCamera, camera_runs
 from panoptic_ros.replay.output import OUTPUT_BAG
@@ -52,16 +52,15 @@ def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, runs: dic
 
 def _predict(predictor: Predictor, batch: list[tuple[Frame, torch.Tensor]], runs: dict[str, CameraRun]
              ) -> list[tuple[Frame, torch.Tensor, Any]]:
-    """(frame, image, result) of the frames whose inference works: the batch at once, else one by one."""
-    try:
-        results = predictor.predict([rgb for _, rgb in batch])
-        return [(frame, rgb, result) for (frame, rgb), result in zip(batch, results)]
-    except (RuntimeError, ValueError) as exc:  # torch's errors, CUDA's out of memory among them
-        if len(batch) == 1:
-            runs[batch[0][0].topic].recorder.failed(
-                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-            return []
-    return [done for one in batch for done in _predict(predictor, [one], runs)]
+    """(frame, image, result) of the frames whose inference works (``predict_each``); each other frame's
+    failure is counted for its camera."""
+    done = []
+    for (frame, rgb), result in zip(batch, predict_each(predictor, [rgb for _, rgb in batch])):
+        if isinstance(result, str):
+            runs[frame.topic].recorder.failed(result)
+        else:
+            done.append((frame, rgb, result))
+    return done
 
 
 def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predictor, out_dir: Path,
