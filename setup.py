@@ -32,6 +32,7 @@ setup(
             "panoptic-eval = panoptic_ros.eval.cli:main",
             "panoptic-bench = panoptic_ros.tools.bench:main",
             "panoptic-soak = panoptic_ros.tools.soak:main",
+            "panoptic-predict = panoptic_ros.tools.predict:main",
         ],
     },
 )

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 # The node's ~/panoptic images, the eval files and the replay's ground truth all use it.
 ID_DIVISOR = 1000
 VOID_ID = -1
+# In COCO panoptic files (PNG ids R + 256 G + 256^2 B, 0 void) a segment's id is its panoptic id plus
+# this, so that void, VOID_ID here, is COCO's 0
+COCO_ID_OFFSET = 1
 
 Ids = TypeVar("Ids", np.ndarray, torch.Tensor)
 

@@ -15,7 +15,8 @@ def test_rclpy_and_the_built_messages_import_from_any_directory(tmp_path):
     assert out.stdout.strip() == "PanopticSegmentation"
 
 
-@pytest.mark.parametrize("script", ["panoptic-train", "panoptic-eval", "panoptic-replay", "replay", "panoptic-bench"])
+@pytest.mark.parametrize("script", ["panoptic-train", "panoptic-eval", "panoptic-replay", "replay", "panoptic-bench",
+                                    "panoptic-predict"])
 def test_console_scripts_run_from_any_directory(script, tmp_path):
     out = subprocess.run([str(BIN / script), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -9,7 +9,7 @@
             panoptic.mask_removal=1
 
 Files follow panopticapi's convention (PNG ids ``R + 256 G + 256^2 B``, JSON ``segments_info``);
-annotations are paired by ``image_id``. The report is JSON with ``All``/``Things``/``Stuff``
+annotations are paired by ``image_id``, else by their PNG's file name without suffix. The report is JSON with ``All``/``Things``/``Stuff``
 (fractions, not percent), ``per_class``, and for checkpoints the semantic mIoU of the published
 semantic map (``miou``, ``miou_per_class``, and where each class's pixels went: ``confusion``), latency
 per image and frames per second. Checkpoints are
@@ -43,16 +43,21 @@ SYNTHETIC_IMAGES = 500  # scenes generated when --images is not given (real data
 
 
 def evaluate_files(gt_json: Path, gt_dir: Path, pred_json: Path, pred_dir: Path) -> dict[str, Any]:
-    """PQ of predictions against ground truth, both in COCO panoptic format (any model's output)."""
+    """PQ of predictions against ground truth, both in COCO panoptic format (any model's output), paired by
+    ``image_id``, else by the annotation PNG's file name without suffix (COCO's numeric ids against the
+    file stems ``panoptic-predict`` names its images by)."""
     gt = CocoPanopticDataset(gt_json, gt_dir)
     pred = CocoPanopticDataset(pred_json, pred_dir)
-    pred_index = {a["image_id"]: i for i, a in enumerate(pred.annotations)}
+    by_id = {a["image_id"]: i for i, a in enumerate(pred.annotations)}
+    by_name = {Path(a["file_name"]).stem: i for i, a in enumerate(pred.annotations)}
     acc = PQAccumulator(gt.category_records)
     for i, ann in enumerate(gt.annotations):
-        if ann["image_id"] not in pred_index:
-            raise ValueError(f"no prediction for image {ann['image_id']!r}")
+        k = by_id.get(ann["image_id"], by_name.get(Path(ann["file_name"]).stem))
+        if k is None:
+            raise ValueError(f"no prediction for image {ann['image_id']!r} ({ann['file_name']}): none has its "
+                             "image_id, nor a file_name of the same stem")
         g, g_cats, g_crowd = gt.load_segments(i)
-        p, p_cats, _ = pred.load_segments(pred_index[ann["image_id"]])
+        p, p_cats, _ = pred.load_segments(k)
         acc.add(g, g_cats, g_crowd, p, p_cats)
     return acc.summary()
 
