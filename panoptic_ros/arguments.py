@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from panoptic_ros.defaults import DEFAULT_DEVICE, DEFAULT_SCORE_THRESHOLD
+from panoptic_ros.defaults import DEFAULT_DEVICE, DEFAULT_SCORE_THRESHOLD, SCORE_THRESHOLD_RANGE
 from panoptic_ros.device import DEVICE_CHOICES
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size
@@ -61,6 +61,9 @@ def check_predictor_arguments(parser: argparse.ArgumentParser, args: argparse.Na
         check_inference_size(args.inference_size, "--inference-size")
     except ValueError as exc:
         parser.error(str(exc))
+    low, high = SCORE_THRESHOLD_RANGE
+    if not low <= args.score_threshold <= high:
+        parser.error(f"--score-threshold must be in [{low}, {high}], got {args.score_threshold}")
 
 
 def predictor_from_arguments(args: argparse.Namespace) -> "TorchPredictor":

@@ -1,6 +1,8 @@
 """Small, fast network configurations and category tables for CPU tests."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from panoptic_ros.categories import Category, CategoryTable
@@ -42,3 +44,14 @@ def yuv422_from_rgb(rgb: "np.ndarray", encoding: str) -> "np.ndarray":
     chroma = np.where(np.arange(rgb.shape[1]) % 2 == 0, pair_u, pair_v)
     planes = (chroma, y) if encoding == "yuv422" else (y, chroma)
     return np.clip(np.round(np.stack(planes, axis=-1)), 0, 255).astype(np.uint8)
+
+
+def save_small_street_model(folder: Path) -> str:
+    """A small seeded network over the street categories, untrained, saved as ``street_small.pt`` in
+    ``folder``: for the tools that load a checkpoint by path."""
+    from panoptic_ros.data.street_categories import STREET_CATEGORIES
+    from panoptic_ros.model.checkpoint import save_checkpoint
+    from panoptic_ros.model.network import PanopticNet
+    torch.manual_seed(0)
+    return str(save_checkpoint(folder / "street_small.pt", PanopticNet(small_model_config(), STREET_CATEGORIES),
+                               "street-small"))

@@ -16,3 +16,28 @@ def test_counts_and_rates_above_zero_pass():
 def test_values_that_would_divide_by_zero_or_run_forever_are_refused(kind, text, message):
     with pytest.raises(argparse.ArgumentTypeError, match=message):
         kind(text)
+
+
+def _predictor_args(*argv):
+    from panoptic_ros.arguments import add_predictor_arguments, check_predictor_arguments
+    parser = argparse.ArgumentParser()
+    add_predictor_arguments(parser)
+    args = parser.parse_args(list(argv))
+    check_predictor_arguments(parser, args)
+    return args
+
+
+def test_the_network_s_options_default_to_the_node_s():
+    from panoptic_ros.ros.parameters import BY_NAME
+    args = _predictor_args()
+    assert args.score_threshold == BY_NAME["score_threshold"].default
+    assert args.inference_size == BY_NAME["inference_size"].default and args.mask_cues and args.model is None
+
+
+@pytest.mark.parametrize("argv, message", [(["--score-threshold", "1.5"], "--score-threshold must be in"),
+                                           (["--score-threshold", "-0.1"], "--score-threshold must be in"),
+                                           (["--inference-size", "-1", "0"], "--inference-size")])
+def test_network_options_no_network_could_run_with_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        _predictor_args(*argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err

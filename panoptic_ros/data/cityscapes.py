@@ -9,7 +9,8 @@ Read onto the street categories instead (``CityscapesDataset(..., street=True)``
 CamVid's do: the 19 classes are grouped as CamVid's 11 group its 32 (``STREET_FROM_CITYSCAPES``).
 Cars and people keep Cityscapes' own instances; a cyclist is, as in CamVid, one 8-connected region of
 rider, bicycle and motorcycle pixels, so a rider and the bicycle under them are one instance (and two
-cyclists who touch are one, as in CamVid).
+cyclists who touch are one, as in CamVid). The group regions of a thing category (pixels of no
+instance) form its one crowd segment.
 """
 from __future__ import annotations
 
@@ -42,15 +43,23 @@ CITYSCAPES_CATEGORIES = CategoryTable(tuple(Category(*c) for c in (
 # instance, the bare label for stuff and for a crowd region of a thing class
 CITYSCAPES_ID_DIVISOR = 1000
 
-# Cityscapes label id -> street category, as CamVid's 11 classes group its 32 (Brostow et al.): walls
-# are building, traffic lights signs, terrain vegetation; trucks, buses and trains are cars; riders,
-# bicycles and motorcycles cyclists. The other labels are void, as in Cityscapes' own evaluation.
+# Cityscapes class -> street category, as CamVid's 11 classes group its 32 (Brostow et al.): walls are
+# building, traffic lights signs, terrain vegetation; trucks, buses and trains are cars; riders,
+# bicycles and motorcycles cyclists (a parked bicycle too, where CamVid's Bicyclist is a rider on a
+# bike). Every other label is void, as in Cityscapes' own evaluation.
 STREET_FROM_CITYSCAPES = {
-    7: ROAD, 8: SIDEWALK, 11: BUILDING, 12: BUILDING, 13: FENCE, 17: POLE, 19: TRAFFIC_SIGN, 20: TRAFFIC_SIGN,
-    21: VEGETATION, 22: VEGETATION, 23: SKY, 24: PERSON, 25: CYCLIST, 26: CAR, 27: CAR, 28: CAR, 31: CAR,
-    32: CYCLIST, 33: CYCLIST,
+    "road": ROAD, "sidewalk": SIDEWALK, "building": BUILDING, "wall": BUILDING, "fence": FENCE, "pole": POLE,
+    "traffic light": TRAFFIC_SIGN, "traffic sign": TRAFFIC_SIGN, "vegetation": VEGETATION, "terrain": VEGETATION,
+    "sky": SKY, "person": PERSON, "rider": CYCLIST, "car": CAR, "truck": CAR, "bus": CAR, "train": CAR,
+    "motorcycle": CYCLIST, "bicycle": CYCLIST,
 }
-CYCLIST_SEGMENTS = 1 << 20  # ids of cyclist regions start here, above every instanceIds value (< 34 * 1000 + 1000)
+_STREET_OF_LABEL = np.zeros(CITYSCAPES_ID_DIVISOR, np.int32)  # Cityscapes label id -> street category, 0 void
+for _c in CITYSCAPES_CATEGORIES.categories:
+    _STREET_OF_LABEL[_c.id] = STREET_FROM_CITYSCAPES[_c.name]
+_STREET_THINGS = [c.id for c in STREET_CATEGORIES.things]
+# street segment ids above every instanceIds value (< 34 * 1000 + 1000): the cyclist regions from one,
+# and the one crowd segment of each thing category at the other plus its id
+CYCLIST_SEGMENTS, CROWD_SEGMENTS = 1 << 20, 1 << 21
 
 
 def read_instance_ids(path: Path, table: CategoryTable = CITYSCAPES_CATEGORIES
@@ -73,28 +82,25 @@ def read_instance_ids(path: Path, table: CategoryTable = CITYSCAPES_CATEGORIES
 def read_street_instance_ids(path: Path) -> tuple[np.ndarray, dict[int, int], frozenset[int]]:
     """(segment ids with void = 0, segment -> street category, crowd segment ids) from an instanceIds
     PNG, grouped by ``STREET_FROM_CITYSCAPES``: one segment per stuff category; cars and people by
-    their Cityscapes instance (a region without one is crowd); cyclists one per 8-connected region of
-    their pixels, crowd where any of it is a region without instances."""
+    their Cityscapes instance; cyclists one per 8-connected region of their pixels. Thing pixels of no
+    instance (Cityscapes' group regions), and a cyclist region holding any, are one crowd segment per
+    category, as PQ's crowd handling (COCO's and ``PQAccumulator``'s) expects."""
     raw = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH)
     if raw is None:
         raise FileNotFoundError(f"cannot read {path}")
     raw = raw.astype(np.int32)
-    label = np.where(raw >= CITYSCAPES_ID_DIVISOR, raw // CITYSCAPES_ID_DIVISOR, raw)
-    lut = np.zeros(CITYSCAPES_ID_DIVISOR, np.int32)  # label -> street category, 0 = void
-    for cityscapes, street in STREET_FROM_CITYSCAPES.items():
-        lut[cityscapes] = street
-    street = lut[label]
-    things = {c.id for c in STREET_CATEGORIES.things}
-    # stuff: the category's id; car and person: the instanceIds value (an instance's, or a crowd
-    # region's bare label, both above every stuff id)
-    segments = np.where(np.isin(street, list(things)), raw, street) * (street > 0)
+    street = _STREET_OF_LABEL[np.where(raw >= CITYSCAPES_ID_DIVISOR, raw // CITYSCAPES_ID_DIVISOR, raw)]
+    thing = np.isin(street, _STREET_THINGS)
+    segments = np.where(thing, raw, street)  # stuff: its category's id; things: the instanceIds value
+    crowd_pixels = thing & (raw < CITYSCAPES_ID_DIVISOR)
     cyclist = street == CYCLIST
-    count, regions = cv2.connectedComponents(cyclist.astype(np.uint8), connectivity=8)
+    _, regions = cv2.connectedComponents(cyclist.astype(np.uint8), connectivity=8)
     segments[cyclist] = regions[cyclist] + (CYCLIST_SEGMENTS - 1)
+    crowd_pixels |= cyclist & np.isin(regions, np.unique(regions[crowd_pixels & cyclist]))
+    segments = np.where(crowd_pixels, CROWD_SEGMENTS + street, segments) * (street > 0)
     ids, first = np.unique(segments, return_index=True)  # a segment's category: that of its first pixel
     categories = {int(v): int(street.flat[k]) for v, k in zip(ids, first) if v != 0}
-    bare = (raw < CITYSCAPES_ID_DIVISOR) & np.isin(street, list(things))  # thing pixels of no instance
-    crowd = frozenset(int(v) for v in np.unique(segments[bare]))
+    crowd = frozenset(int(v) for v in np.unique(segments[crowd_pixels]))
     return segments.astype(np.int32), categories, crowd
 
 

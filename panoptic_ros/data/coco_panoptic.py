@@ -42,8 +42,17 @@ def write_rgb(path: Path, rgb: np.ndarray) -> None:
         raise OSError(f"cannot write {path}")
 
 
+def segment_record(segment_id: int, category_id: int, box: tuple[int, int, int, int], area: int,
+                   crowd: bool = False) -> dict[str, Any]:
+    """One COCO ``segments_info`` record; ``box`` is (x0, y0, x1, y1) with x1 and y1 exclusive, written as
+    COCO's [x, y, width, height]."""
+    x0, y0, x1, y1 = box
+    return {"id": int(segment_id), "category_id": int(category_id), "iscrowd": int(crowd),
+            "bbox": [int(x0), int(y0), int(x1 - x0), int(y1 - y0)], "area": int(area)}
+
+
 def segments_info(segments: np.ndarray, categories: dict[int, int], crowd: Iterable[int] = ()) -> list[dict[str, Any]]:
-    """COCO ``segments_info`` (id, category_id, iscrowd, bbox [x, y, w, h], area) of present segments."""
+    """COCO ``segments_info`` (``segment_record``s) of the segments present in a map of segment ids."""
     crowd = set(crowd)
     ids, inverse, areas = np.unique(segments, return_inverse=True, return_counts=True)
     inverse = inverse.reshape(segments.shape)
@@ -53,9 +62,8 @@ def segments_info(segments: np.ndarray, categories: dict[int, int], crowd: Itera
         if sid == 0 or sid not in categories:
             continue
         m = inverse == k
-        x0, x1, y0, y1 = xs[m].min(), xs[m].max(), ys[m].min(), ys[m].max()
-        out.append({"id": int(sid), "category_id": int(categories[sid]), "iscrowd": int(sid in crowd),
-                    "bbox": [int(x0), int(y0), int(x1 - x0 + 1), int(y1 - y0 + 1)], "area": int(areas[k])})
+        box = (xs[m].min(), ys[m].min(), xs[m].max() + 1, ys[m].max() + 1)
+        out.append(segment_record(sid, categories[sid], box, areas[k], sid in crowd))
     return out
 
 

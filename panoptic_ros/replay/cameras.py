@@ -15,8 +15,8 @@ from typing import Any, Iterator
 from panoptic_ros.categories import Category, CategoryTable
 from panoptic_ros.replay.bag_io import TopicSummary
 from panoptic_ros.replay.ground_truth import GroundTruthFrame
-from panoptic_ros.replay.output import DEFAULT_PREVIEW_FORMAT, PREVIEW_KEYS, preview_names
-from panoptic_ros.replay.preview import PreviewWriter
+from panoptic_ros.inference.video import DEFAULT_VIDEO_FORMAT, PreviewWriter
+from panoptic_ros.replay.output import PREVIEW_KEYS, preview_names
 from panoptic_ros.replay.report import ReplayRecorder
 
 
@@ -39,7 +39,7 @@ class ReplayCamera:
 
 def replay_cameras(topics: list[str], names: list[str], summaries: list[TopicSummary],
                    ground_truth: list[tuple[dict[int, GroundTruthFrame], tuple[Category, ...]]],
-                   preview_format: str = DEFAULT_PREVIEW_FORMAT) -> list[ReplayCamera]:
+                   preview_format: str = DEFAULT_VIDEO_FORMAT) -> list[ReplayCamera]:
     """The replay's cameras from the per-camera lists the command line gives (``names`` and
     ``ground_truth`` empty, or one per topic), their preview videos in ``preview_format``."""
     several = len(topics) > 1
@@ -75,7 +75,7 @@ def camera_runs(cameras: list[ReplayCamera], categories: CategoryTable, out_dir:
     against the bag's: live ``--rate``); should the replay fail, the previews are closed, so what
     was written is a playable video and no encoder is left behind."""
     runs = [CameraRun(camera, ReplayRecorder(categories, latency_name=latency_name),
-                      PreviewWriter(out_dir, camera.summary.rate, speed, camera.preview)) for camera in cameras]
+                      PreviewWriter(out_dir, camera.preview, camera.summary.rate, speed)) for camera in cameras]
     try:
         yield runs
     except BaseException:

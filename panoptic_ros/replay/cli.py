@@ -40,8 +40,8 @@ from panoptic_ros.replay.ground_truth import (
     GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
 )
 from panoptic_ros.replay.cameras import ReplayCamera, replay_cameras
-from panoptic_ros.replay.output import (DEFAULT_PREVIEW_FORMAT, NODE_LOG, OUTPUT_BAG, PREVIEW_VIDEO_FORMATS, REPORT_JSON,
-                                       StagedOutput)
+from panoptic_ros.inference.video import DEFAULT_VIDEO_FORMAT, VIDEO_FORMATS
+from panoptic_ros.replay.output import NODE_LOG, OUTPUT_BAG, REPORT_JSON, StagedOutput
 from panoptic_ros.replay.report import ReplayRecorder, combined_report, markdown, write_report
 from panoptic_ros.ros.entry import large_frames_transport, node_command, private_ros_env
 from panoptic_ros.ros.parameters import CAMERA_NAME, CAMERA_NAME_RULE
@@ -311,9 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--namespace", default="", help="--no-start-node: the running node's namespace")
     p.add_argument("--camera", action="append", help="the node's camera name for a --topic's frames: outputs are "
                    "~/CAMERA/... as the node publishes a named camera's; one per --topic, in its order, when there "
-                   "are several (the node's `cameras`; each gets preview_CAMERA.mp4/.png, a / in its name as -); "
+                   "are several (the node's `cameras`; each gets preview_CAMERA.mp4 (or .webm) and .png, a / in its name as -); "
                    "with --no-start-node, which of the running node's cameras they are for")
-    p.add_argument("--preview-format", default=DEFAULT_PREVIEW_FORMAT, choices=list(PREVIEW_VIDEO_FORMATS),
+    p.add_argument("--preview-format", default=DEFAULT_VIDEO_FORMAT, choices=list(VIDEO_FORMATS),
                    help="the preview video's: mp4 (MPEG-4 part 2: VLC, mpv, QuickTime; cheapest to write) or webm "
                    "(VP8: plays in web browsers too; about ten times the encoder's CPU time) (default: %(default)s)")
     p.add_argument("--storage", default=DEFAULT_STORAGE, choices=list(STORAGES), help="the output bag's storage")

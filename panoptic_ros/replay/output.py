@@ -7,27 +7,23 @@ import shutil
 from pathlib import Path
 from types import TracebackType
 
+from panoptic_ros.inference.video import DEFAULT_VIDEO_FORMAT, VIDEO_FORMATS
 from panoptic_ros.ros.parameters import CAMERA_NAME
 
 INCOMPLETE = "INCOMPLETE"  # in a staging folder from its start: what it is, and why it never finished
 # what a replay writes into its folder, by the report's name for it
-# the preview video's formats, by file suffix: OpenCV's codec for it. MPEG-4 part 2 is the cheapest to
-# write (about 1 ms a 480x360 frame) and plays in VLC, mpv and QuickTime, not in web browsers; VP8 in
-# WebM plays in browsers too, for about ten times the encoder's CPU time
-PREVIEW_VIDEO_FORMATS = {"mp4": "mp4v", "webm": "VP80"}
-DEFAULT_PREVIEW_FORMAT = "mp4"
 OUTPUT_BAG, PREVIEW_PNG = "output_bag", "preview.png"
-PREVIEW_VIDEO = f"preview.{DEFAULT_PREVIEW_FORMAT}"
+DEFAULT_PREVIEW_VIDEO = f"preview.{DEFAULT_VIDEO_FORMAT}"
 REPORT_JSON, REPORT_MD = "report.json", "report.md"
 NODE_LOG = "node.log"  # a live replay's node's output, when the replay started the node
 PREVIEW_KEYS = ("preview_video", "preview_png")  # the report's names for a camera's video and strip
 REPLAY_NAMES = frozenset({OUTPUT_BAG, PREVIEW_PNG, REPORT_JSON, REPORT_MD, NODE_LOG,
-                          *(f"preview.{suffix}" for suffix in PREVIEW_VIDEO_FORMATS)})
+                          *(f"preview.{suffix}" for suffix in VIDEO_FORMATS)})
 # a replay of several cameras previews each in its own files, named by the camera (a name's / as -)
-CAMERA_PREVIEW = re.compile(rf"preview_({CAMERA_NAME.pattern.replace('/', '-')})\.({'|'.join(PREVIEW_VIDEO_FORMATS)}|png)")
+CAMERA_PREVIEW = re.compile(rf"preview_({CAMERA_NAME.pattern.replace('/', '-')})\.({'|'.join(VIDEO_FORMATS)}|png)")
 
 
-def preview_names(camera: str, several: bool, video_format: str = DEFAULT_PREVIEW_FORMAT) -> tuple[str, str]:
+def preview_names(camera: str, several: bool, video_format: str = DEFAULT_VIDEO_FORMAT) -> tuple[str, str]:
     """(video, strip) file names of camera ``camera``'s preview: ``preview.<video_format>`` and
     ``preview.png`` for a replay of one camera, ``preview_<camera>.*`` for each of several."""
     stem = "preview_" + camera.replace("/", "-") if several else "preview"

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
-from panoptic_ros.defaults import DEFAULT_DEVICE, DEFAULT_OVERLAY_ALPHA, DEFAULT_SCORE_THRESHOLD
+from panoptic_ros.defaults import DEFAULT_DEVICE, DEFAULT_OVERLAY_ALPHA, DEFAULT_SCORE_THRESHOLD, SCORE_THRESHOLD_RANGE
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size
 from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
@@ -46,7 +46,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "head is skipped (lightweight mode).", at_configure=True),
     ParameterSpec("head", "", "Panoptic head; empty = the checkpoint's choice.",
                   choices=("", *HEAD_KINDS), at_configure=True),
-    ParameterSpec("score_threshold", DEFAULT_SCORE_THRESHOLD, "Minimum detection score of an instance.", minimum=0.0, maximum=1.0,
+    ParameterSpec("score_threshold", DEFAULT_SCORE_THRESHOLD, "Minimum detection score of an instance.",
+                  minimum=SCORE_THRESHOLD_RANGE[0], maximum=SCORE_THRESHOLD_RANGE[1],
                   dynamic=True),
     ParameterSpec("cameras", [""], "Camera names; camera c subscribes c/image (or c/image/compressed) and publishes "
                   "~/c/panoptic, ~/c/semantic, ~/c/segments and ~/c/overlay. The newest frame of every camera goes "

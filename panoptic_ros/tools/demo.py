@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from panoptic_ros.replay.cli import main as replay
-from panoptic_ros.replay.output import OUTPUT_BAG, PREVIEW_VIDEO, PREVIEW_PNG, REPORT_JSON, REPORT_MD
+from panoptic_ros.replay.output import OUTPUT_BAG, DEFAULT_PREVIEW_VIDEO, PREVIEW_PNG, REPORT_JSON, REPORT_MD
 from panoptic_ros.replay.sample_bag import GT_TOPIC, IMAGE_TOPIC
 from panoptic_ros.resources import SOURCE_ROOT, package_file
 
@@ -60,7 +60,7 @@ SQ {100 * pq['All']['sq']:.1f}, RQ {100 * pq['All']['rq']:.1f}), mIoU {100 * pq[
 with ground truth
   node: {float(diag.get('latency_p50_ms', 'nan')):.0f} ms p50 inference latency, \
 end to end p50 {lat['p50']:.0f} ms / p90 {lat['p90']:.0f} ms, {r['dropped']} frames dropped
-  preview:    {OUT / PREVIEW_VIDEO}  and  {OUT / PREVIEW_PNG}
+  preview:    {OUT / DEFAULT_PREVIEW_VIDEO}  and  {OUT / PREVIEW_PNG}
   output bag: {OUT / OUTPUT_BAG}
   report:     {OUT / REPORT_MD}""")
     return 0

@@ -7,7 +7,8 @@ For images it writes ``OUT/overlay/<name>.png`` (the image blended with its segm
 ``R + 256 G + 256^2 B``, 0 void) and ``OUT/panoptic.json`` (per image its ``segments_info``: id,
 category, area, box and score; the model's categories), which ``panoptic-eval --pred-json --pred-dir``
 scores against ground truth in that format. For each video it writes ``OUT/video/<name>.mp4`` (or
-``.webm``) of its overlays at the video's frame rate and a strip ``OUT/video/<name>.png``. A file that
+``.webm``) of its overlays at the video's frame rate (5 where the file does not say; at most 120) and a
+strip ``OUT/video/<name>.png``. A file that
 cannot be read, and a frame whose inference fails, is reported once and skipped; ``OUT/summary.json``
 lists them with the counts and timings. The network runs as the node runs it (same options, same
 defaults).
@@ -15,6 +16,7 @@ defaults).
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import sys
 import time
@@ -27,15 +29,14 @@ import numpy as np
 import torch
 
 from panoptic_ros.arguments import add_predictor_arguments, check_predictor_arguments, positive_int, predictor_from_arguments
-from panoptic_ros.data.coco_panoptic import id_to_rgb, write_rgb
+from panoptic_ros.data.coco_panoptic import id_to_rgb, read_rgb, segment_record, write_rgb
 from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
 from panoptic_ros.device import synchronize
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.inference.predictor import TorchPredictor, predict_each
+from panoptic_ros.inference.video import DEFAULT_VIDEO_FORMAT, VIDEO_FORMATS, PreviewWriter
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.model.checkpoint import CheckpointError
-from panoptic_ros.replay.output import DEFAULT_PREVIEW_FORMAT, PREVIEW_VIDEO_FORMATS
-from panoptic_ros.replay.preview import PreviewWriter
 from panoptic_ros.structures import COCO_ID_OFFSET, PanopticResult
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
@@ -67,8 +68,7 @@ def find_inputs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
             raise ValueError(f"{path}: no such file or folder")
         for p in found:
             (videos if p.suffix.lower() in VIDEO_SUFFIXES else images).append(p)
-    stems = [p.stem for p in images + videos]
-    twice = sorted({s for s in stems if stems.count(s) > 1})
+    twice = sorted(stem for stem, n in collections.Counter(p.stem for p in images + videos).items() if n > 1)
     if twice:
         raise ValueError(f"several inputs are named {', '.join(twice)}: their outputs would overwrite each other "
                          "(predict them into separate --out folders)")
@@ -76,13 +76,11 @@ def find_inputs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
 
 
 def segments_info(result: PanopticResult) -> list[dict[str, Any]]:
-    """COCO ``segments_info`` of a result (id, category, iscrowd 0, bbox [x, y, w, h], area, score), from
-    its exact per-segment figures: no pass over the image."""
-    x0, y0, x1, y1 = result.boxes.cpu().T.tolist()
-    return [{"id": sid + COCO_ID_OFFSET, "category_id": cat, "iscrowd": 0, "bbox": [a, b, c - a, d - b],
-             "area": area, "score": round(score, 4)}
-            for sid, cat, area, score, a, b, c, d in zip(result.segment_ids.tolist(), result.category_ids.tolist(),
-                                                         result.areas.tolist(), result.scores.tolist(), x0, y0, x1, y1)]
+    """COCO ``segments_info`` of a result, each record with its score, from the result's exact
+    per-segment areas and boxes: no pass over the image."""
+    return [segment_record(sid + COCO_ID_OFFSET, cat, box, area) | {"score": round(score, 4)}
+            for sid, cat, area, score, box in zip(result.segment_ids.tolist(), result.category_ids.tolist(),
+                                                  result.areas.tolist(), result.scores.tolist(), result.boxes.tolist())]
 
 
 class Predictions:
@@ -102,8 +100,9 @@ class Predictions:
         print(f"panoptic-predict: skipped {reason}", file=sys.stderr)
         self.skipped.append(reason)
 
-    def infer(self, named: list[tuple[str, torch.Tensor]]) -> Iterator[tuple[str, torch.Tensor, PanopticResult]]:
-        """(name, image, result) of each named RGB [3, H, W] image whose inference works, timed."""
+    def infer(self, named: list[tuple[Any, torch.Tensor]]) -> Iterator[tuple[Any, torch.Tensor, PanopticResult]]:
+        """(name, image, result) of each named RGB [3, H, W] image whose inference works, timed (a name is
+        anything that says, printed, which image failed)."""
         device = self.predictor.device
         synchronize(device)
         start = time.perf_counter()
@@ -121,13 +120,14 @@ class Predictions:
         """The node's overlay of ``result`` on ``image``, [H, W, 3] uint8 RGB on the host."""
         return render_overlay(image, result, self.colors, self.alpha).cpu().numpy()
 
-    def write_image(self, name: str, image: torch.Tensor, result: PanopticResult) -> None:
-        """The image's overlay and its COCO panoptic PNG and records."""
+    def write_image(self, path: Path, image: torch.Tensor, result: PanopticResult) -> None:
+        """The image's overlay and its COCO panoptic PNG and records (named by the file's stem)."""
+        name = path.stem
         write_rgb(self.out / "overlay" / f"{name}.png", self.overlay(image, result))
         ids = (result.panoptic + COCO_ID_OFFSET).cpu().numpy()
         write_rgb(self.out / "panoptic" / f"{name}.png", id_to_rgb(ids))
         h, w = ids.shape
-        self.images.append({"id": name, "file_name": f"{name}.png", "height": h, "width": w})
+        self.images.append({"id": name, "file_name": path.name, "height": h, "width": w})
         self.annotations.append({"image_id": name, "file_name": f"{name}.png", "segments_info": segments_info(result)})
 
     def coco_json(self) -> dict[str, Any]:
@@ -137,9 +137,9 @@ class Predictions:
         return {"images": self.images, "annotations": self.annotations, "categories": categories}
 
 
-def _rgb_tensor(bgr: np.ndarray, device: torch.device) -> torch.Tensor:
-    """OpenCV's [H, W, 3] BGR image as RGB uint8 [3, H, W] on ``device``."""
-    return torch.from_numpy(bgr[..., ::-1].copy()).permute(2, 0, 1).to(device)
+def _tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
+    """An [H, W, 3] uint8 RGB array as the predictor's [3, H, W] on ``device``."""
+    return torch.from_numpy(rgb).permute(2, 0, 1).to(device)
 
 
 def predict_images(paths: list[Path], run: Predictions, batch: int) -> None:
@@ -149,14 +149,13 @@ def predict_images(paths: list[Path], run: Predictions, batch: int) -> None:
     for start in range(0, len(paths), batch):
         named = []
         for path in paths[start:start + batch]:
-            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if bgr is None:
+            try:
+                named.append((path, _tensor(read_rgb(path), run.predictor.device)))
+            except FileNotFoundError:
                 run.skip(f"{path}: cannot be read as an image")
-            else:
-                named.append((path.stem, _rgb_tensor(bgr, run.predictor.device)))
         if named:
-            for name, image, result in run.infer(named):
-                run.write_image(name, image, result)
+            for path, image, result in run.infer(named):
+                run.write_image(path, image, result)
 
 
 def predict_video(path: Path, run: Predictions, batch: int, video_format: str) -> None:
@@ -167,27 +166,30 @@ def predict_video(path: Path, run: Predictions, batch: int, video_format: str) -
         run.skip(f"{path}: cannot be read as a video")
         return
     (run.out / "video").mkdir(parents=True, exist_ok=True)
-    preview = PreviewWriter(run.out / "video", capture.get(cv2.CAP_PROP_FPS) or None,
-                            names=(f"{path.stem}.{video_format}", f"{path.stem}.png"))
+    preview = PreviewWriter(run.out / "video", (f"{path.stem}.{video_format}", f"{path.stem}.png"),
+                            capture.get(cv2.CAP_PROP_FPS))
+    index = 0
     try:
-        index = 0
         while True:
             named = []
             while len(named) < batch:
                 ok, bgr = capture.read()
                 if not ok:
                     break
-                named.append((f"{path.name} frame {index}", _rgb_tensor(bgr, run.predictor.device)))
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                named.append((f"{path.name} frame {index}", _tensor(rgb, run.predictor.device)))
                 index += 1
             if not named:
                 break
             for _, image, result in run.infer(named):
                 preview.add(run.overlay(image, result))
-        if index == 0:
-            run.skip(f"{path}: no frame could be read")
     finally:
         capture.release()
-        preview.close()
+        written = preview.close()
+    if index == 0:
+        run.skip(f"{path}: no frame could be read")
+    elif preview.count and preview.video_path not in written:
+        run.skip(f"{path}: its overlay video could not be written ({preview.video_path})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     add_predictor_arguments(parser)
     parser.add_argument("--batch", type=positive_int, default=4, help="images or frames per network call")
     parser.add_argument("--overlay-alpha", type=float, default=DEFAULT_OVERLAY_ALPHA, help="segment colours' opacity")
-    parser.add_argument("--video-format", default=DEFAULT_PREVIEW_FORMAT, choices=list(PREVIEW_VIDEO_FORMATS),
+    parser.add_argument("--video-format", default=DEFAULT_VIDEO_FORMAT, choices=list(VIDEO_FORMATS),
                         help="the overlay videos': mp4 (VLC, mpv, QuickTime) or webm (web browsers too)")
     args = parser.parse_args(argv)
     check_predictor_arguments(parser, args)

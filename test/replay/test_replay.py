@@ -8,15 +8,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
-from helpers import small_model_config
+from helpers import save_small_street_model, small_model_config
 from ros_harness import NodeProcess, isolated_ros_env
 from panoptic_ros.data.camvid import CamVidDataset
 from panoptic_ros.data.dataset import SyntheticStreetScenes
 from panoptic_ros.data.street_categories import STREET_CATEGORIES
-from panoptic_ros.model.checkpoint import save_checkpoint
-from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.replay.bag_io import read_messages
 from panoptic_ros.replay.cli import main as replay
 from panoptic_ros.replay.sample_bag import GT_TOPIC, IMAGE_TOPIC, write_sample_bag
@@ -29,9 +26,7 @@ SHARED_BAGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "bags"
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> str:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "street_small.pt"
-    return str(save_checkpoint(path, PanopticNet(small_model_config(), STREET_CATEGORIES), "street-small"))
+    return save_small_street_model(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")

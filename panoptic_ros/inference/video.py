@@ -1,6 +1,8 @@
-"""Previews of replayed overlays: a video (MP4 or WebM) and a PNG strip of evenly spaced frames."""
+"""Videos of overlays (MP4 or WebM) with a PNG strip of evenly spaced frames: the previews of a
+replay and the outputs of ``panoptic-predict`` for a video. Plain OpenCV, no ROS."""
 from __future__ import annotations
 
+import math
 import queue
 import threading
 from pathlib import Path
@@ -8,11 +10,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from panoptic_ros.replay.output import PREVIEW_VIDEO, PREVIEW_PNG, PREVIEW_VIDEO_FORMATS
-
+# the video formats, by file suffix: OpenCV's codec for each. MPEG-4 part 2 is the cheapest to write
+# (about 1 ms a 480x360 frame) and plays in VLC, mpv and QuickTime, not in web browsers; VP8 in WebM
+# plays in browsers too, for about ten times the encoder's CPU time
+VIDEO_FORMATS = {"mp4": "mp4v", "webm": "VP80"}
+DEFAULT_VIDEO_FORMAT = "mp4"
 STRIP_FRAMES = 6
-DEFAULT_PREVIEW_FPS = 5.0  # where the bag does not tell its camera's rate
+DEFAULT_PREVIEW_FPS = 5.0  # where the source does not tell its rate (or tells 0 or nonsense)
+MAX_FPS = 120.0  # a video plays at most this fast (a faster source plays slower than life)
 MAX_HOLD_SECONDS = 2.0  # the longest a gap between two frames' bag times holds the last overlay
+
+
+def usable_fps(fps: float | None) -> float | None:
+    """``fps`` where it is a finite rate above 0, else None (unknown): a container may report 0 or NaN."""
+    return fps if fps is not None and math.isfinite(fps) and fps > 0 else None
 
 
 class PreviewWriter:
@@ -27,13 +38,13 @@ class PreviewWriter:
     thread of their own, so a live replay's publishing never waits for the encoder.
     """
 
-    def __init__(self, out_dir: Path, fps: float | None, speed: float = 1.0,
-                 names: tuple[str, str] = (PREVIEW_VIDEO, PREVIEW_PNG)) -> None:
-        """``fps``: the camera's frames per second of bag time (None: unknown, ``DEFAULT_PREVIEW_FPS``);
-        ``names``: the video's and the strip's file names in ``out_dir`` (the video's suffix, one of
-        ``PREVIEW_VIDEO_FORMATS``, chooses its codec)."""
+    def __init__(self, out_dir: Path, names: tuple[str, str], fps: float | None, speed: float = 1.0) -> None:
+        """``names``: the video's and the strip's file names in ``out_dir`` (the video's suffix, one of
+        ``VIDEO_FORMATS``, chooses its codec); ``fps``: the source's frames per second of its own time
+        (None, 0 or not finite: unknown, ``DEFAULT_PREVIEW_FPS``), played at ``speed`` times that, within
+        1 to ``MAX_FPS`` frames per second."""
         self.video_path, self.strip_path = (out_dir / name for name in names)
-        self.fps = min(max((fps or DEFAULT_PREVIEW_FPS) * speed, 1.0), 120.0)  # frames per second of wall clock
+        self.fps = min(max((usable_fps(fps) or DEFAULT_PREVIEW_FPS) * speed, 1.0), MAX_FPS)  # of wall clock
         self.speed = speed
         self.frames: list[np.ndarray] = []  # thumbnails of frames 0, stride, 2 * stride, ...
         self.stride = 1
@@ -74,7 +85,7 @@ class PreviewWriter:
         bgr = np.ascontiguousarray(overlay_rgb[..., ::-1])
         if self.size is None:
             self.size = (bgr.shape[1], bgr.shape[0])
-            codec = PREVIEW_VIDEO_FORMATS[self.video_path.suffix.removeprefix(".")]
+            codec = VIDEO_FORMATS[self.video_path.suffix.removeprefix(".")]
             video = cv2.VideoWriter(str(self.video_path), cv2.VideoWriter_fourcc(*codec), self.fps, self.size)
             self._encoder = threading.Thread(target=self._encode, args=(video,), name="preview", daemon=True)
             self._encoder.start()

@@ -1,15 +1,18 @@
-"""Replay previews: the strip spreads over the whole run and memory stays bounded."""
+"""Overlay videos (a replay's previews, panoptic-predict's videos): the strip spreads over the whole run,
+memory stays bounded, the video keeps its source's clock, and a rate the source cannot tell is replaced."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
-from panoptic_ros.replay.preview import STRIP_FRAMES, PreviewWriter
+from panoptic_ros.inference.video import DEFAULT_PREVIEW_FPS, STRIP_FRAMES, PreviewWriter
+
+NAMES = ("preview.mp4", "preview.png")
 
 
 def test_a_long_run_keeps_a_bounded_number_of_thumbnails_spread_over_all_of_it(tmp_path):
-    preview = PreviewWriter(tmp_path, fps=5.0)
+    preview = PreviewWriter(tmp_path, NAMES, fps=5.0)
     for k in range(1000):
         preview.add(np.full((16, 32, 3), k * 255 // 999, np.uint8))  # brightness tells the frame
         assert len(preview.frames) <= 2 * STRIP_FRAMES
@@ -30,7 +33,7 @@ def _video_frames(path) -> int:
 def test_the_video_keeps_the_bags_clock_holding_the_last_overlay_over_dropped_frames(tmp_path):
     period = 100_000_000  # a 10 Hz camera
     answered = [k for k in range(40) if k % 3 == 0 or k < 10]  # a live node that kept one frame in three
-    preview = PreviewWriter(tmp_path / "a", fps=10.0, speed=2.0)  # --rate 2: the video plays at 20 fps
+    preview = PreviewWriter(tmp_path / "a", NAMES, fps=10.0, speed=2.0)  # --rate 2: the video plays at 20 fps
     (tmp_path / "a").mkdir()
     for k in answered:
         preview.add(np.full((16, 32, 3), k, np.uint8), 5 * 10**9 + k * period)
@@ -43,7 +46,7 @@ def test_the_video_keeps_the_bags_clock_holding_the_last_overlay_over_dropped_fr
     (10.0, 0.25, 20),  # --rate 0.25: the video at 2.5 frames/s, one in four frames; 2 s of bag at 1/4x is 8 s
 ])
 def test_the_video_keeps_the_clock_when_its_rate_is_clamped_or_slowed(tmp_path, fps, speed, expected):
-    preview = PreviewWriter(tmp_path, fps=fps, speed=speed)
+    preview = PreviewWriter(tmp_path, NAMES, fps=fps, speed=speed)
     for k in range(round(2 * fps)):  # two seconds of the camera
         preview.add(np.zeros((16, 32, 3), np.uint8), round(k * 1e9 / fps))
     preview.close()
@@ -51,10 +54,29 @@ def test_the_video_keeps_the_clock_when_its_rate_is_clamped_or_slowed(tmp_path, 
 
 
 def test_a_pause_in_the_recording_is_held_at_most_two_seconds_of_bag_time(tmp_path):
-    preview = PreviewWriter(tmp_path, fps=10.0, speed=0.25)  # the video at 2.5 frames/s
+    preview = PreviewWriter(tmp_path, NAMES, fps=10.0, speed=0.25)  # the video at 2.5 frames/s
     period = 100_000_000
     for t in (0, period, 3600 * 10**9, 3600 * 10**9 + period):  # an hour's pause in the recording
         preview.add(np.zeros((16, 32, 3), np.uint8), t)
     preview.close()
     # the bag's clock runs 0, 0.1, 2.1 (the hour cut to 2 s), 2.2 s: 8.8 s of video at 2.5 frames/s
     assert _video_frames(tmp_path / "preview.mp4") == round(2.2 / 0.25 * 2.5) + 1
+
+
+@pytest.mark.parametrize("fps", [None, 0.0, float("nan"), float("inf"), -3.0])
+def test_a_rate_the_source_cannot_tell_plays_at_the_default_and_the_video_is_written(tmp_path, fps):
+    preview = PreviewWriter(tmp_path, NAMES, fps=fps)  # a container may report 0 or NaN frames per second
+    for k in range(3):
+        preview.add(np.full((16, 32, 3), k, np.uint8))
+    assert tmp_path / "preview.mp4" in preview.close()
+    assert cv2.VideoCapture(str(tmp_path / "preview.mp4")).get(cv2.CAP_PROP_FPS) == pytest.approx(DEFAULT_PREVIEW_FPS)
+
+
+def test_a_webm_video_is_vp8(tmp_path):
+    preview = PreviewWriter(tmp_path, ("preview.webm", "preview.png"), fps=5.0)
+    for k in range(3):
+        preview.add(np.full((16, 32, 3), 80 * k, np.uint8))
+    assert [p.name for p in preview.close()] == ["preview.webm", "preview.png"]
+    video = cv2.VideoCapture(str(tmp_path / "preview.webm"))
+    fourcc = int(video.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode()
+    assert fourcc == "VP80" and int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
