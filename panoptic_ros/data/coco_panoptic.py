@@ -121,6 +121,12 @@ class CocoPanopticDataset:
         return PanopticSample(image, seg, info, crowd, Path(self.annotations[i]["file_name"]).stem)
 
 
+def category_records(categories: CategoryTable) -> list[dict[str, Any]]:
+    """A table as a COCO panoptic JSON's ``categories`` (id, name, isthing, color)."""
+    return [{"id": c.id, "name": c.name, "isthing": int(c.is_thing), "color": list(c.color)}
+            for c in categories.categories]
+
+
 def write_coco_panoptic(out_dir: str | Path, samples: Iterable[PanopticSample], categories: CategoryTable,
                         write_images: bool = True) -> Path:
     """Write ``images/``, ``panoptic/`` and ``panoptic.json``; returns the JSON path."""
@@ -138,8 +144,6 @@ def write_coco_panoptic(out_dir: str | Path, samples: Iterable[PanopticSample], 
         images.append({"id": name, "file_name": f"{name}.png", "height": h, "width": w})
         annotations.append({"image_id": name, "file_name": f"{name}.png",
                             "segments_info": segments_info(s.segments, s.categories, s.crowd)})
-    cats = [{"id": c.id, "name": c.name, "isthing": int(c.is_thing), "color": list(c.color)}
-            for c in categories.categories]
     path = out / "panoptic.json"
-    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": cats}))
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": category_records(categories)}))
     return path

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from panoptic_ros.arguments import add_predictor_arguments, check_predictor_arguments, positive_int, predictor_from_arguments
-from panoptic_ros.data.coco_panoptic import id_to_rgb, read_rgb, segment_record, write_rgb
+from panoptic_ros.data.coco_panoptic import category_records, id_to_rgb, read_rgb, segment_record, write_rgb
 from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
 from panoptic_ros.device import synchronize
 from panoptic_ros.inference.overlay import render_overlay
@@ -132,9 +132,8 @@ class Predictions:
 
     def coco_json(self) -> dict[str, Any]:
         """``panoptic.json``: the images' records and the model's categories."""
-        categories = [{"id": c.id, "name": c.name, "isthing": int(c.is_thing), "color": list(c.color)}
-                      for c in self.predictor.categories.categories]
-        return {"images": self.images, "annotations": self.annotations, "categories": categories}
+        return {"images": self.images, "annotations": self.annotations,
+                "categories": category_records(self.predictor.categories)}
 
 
 def _tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
