@@ -57,8 +57,8 @@ _STREET_OF_LABEL = np.zeros(CITYSCAPES_ID_DIVISOR, np.int32)  # Cityscapes label
 for _c in CITYSCAPES_CATEGORIES.categories:
     _STREET_OF_LABEL[_c.id] = STREET_FROM_CITYSCAPES[_c.name]
 _STREET_THINGS = [c.id for c in STREET_CATEGORIES.things]
-# street segment ids above every instanceIds value (< 34 * 1000 + 1000): the cyclist regions from one,
-# and the one crowd segment of each thing category at the other plus its id
+# street segment ids above every instanceIds value (< 34 * 1000 + 1000): cyclist region k (from 0) is
+# CYCLIST_SEGMENTS + k, and a thing category's one crowd segment CROWD_SEGMENTS + its id
 CYCLIST_SEGMENTS, CROWD_SEGMENTS = 1 << 20, 1 << 21
 
 
