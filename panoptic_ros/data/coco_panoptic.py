@@ -145,5 +145,6 @@ def write_coco_panoptic(out_dir: str | Path, samples: Iterable[PanopticSample], 
         annotations.append({"image_id": name, "file_name": f"{name}.png",
                             "segments_info": segments_info(s.segments, s.categories, s.crowd)})
     path = out / "panoptic.json"
-    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": category_records(categories)}))
+    path.write_text(json.dumps({"images": images, "annotations": annotations,
+                                "categories": category_records(categories)}))
     return path

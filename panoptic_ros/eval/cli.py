@@ -9,11 +9,11 @@
             panoptic.mask_removal=1
 
 Files follow panopticapi's convention (PNG ids ``R + 256 G + 256^2 B``, JSON ``segments_info``);
-annotations are paired by ``image_id``, else by their PNG's file name without suffix. The report is JSON with ``All``/``Things``/``Stuff``
-(fractions, not percent), ``per_class``, and for checkpoints the semantic mIoU of the published
-semantic map (``miou``, ``miou_per_class``, and where each class's pixels went: ``confusion``), latency
-per image and frames per second. Checkpoints are
-evaluated on a held-out split by default (``EVAL_SPLITS``).
+annotations are paired by ``image_id``, else by their PNG's file name without suffix. The report is
+JSON with ``All``/``Things``/``Stuff`` (fractions, not percent), ``per_class``, and for checkpoints the
+semantic mIoU of the published semantic map (``miou``, ``miou_per_class``, and where each class's
+pixels went: ``confusion``), latency per image and frames per second. Checkpoints are evaluated on a
+held-out split by default (``EVAL_SPLITS``).
 """
 from __future__ import annotations
 

@@ -78,7 +78,8 @@ def format_iou_table(per_class: dict[str, float], confusion: dict[str, dict[str,
     often taken for (share of its pixels), and the class whose pixels most often got its label (share
     of the pixels given its label). IoU falls for either reason; the last two columns say which.
     """
-    given = {name: {gt: row[name] for gt, row in confusion.items() if gt != name and row.get(name)} for name in per_class}
+    given = {name: {gt: row[name] for gt, row in confusion.items() if gt != name and row.get(name)}
+             for name in per_class}  # per class: the other classes' pixels that got its label
     lines = [f"{'class':16s} {'IoU':>6s} {'found':>6s} {'right':>6s}  {'its pixels taken for':24s} its label given to"]
     for name, iou in per_class.items():
         row = confusion.get(name, {})
