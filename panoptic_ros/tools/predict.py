@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                "skipped": run.skipped, "device": str(run.predictor.device), "model": run.predictor.model_name,
                "inference_ms_per_frame": 1000 * run.seconds / max(run.frames, 1)}
     (args.out / SUMMARY).write_text(json.dumps(summary, indent=2))
-    print(f"{run.frames} images and video frames predicted on {summary['device']}, "
+    print(f"{run.frames} frames predicted (from {len(images)} images and {len(videos)} videos) on {summary['device']}, "
           f"{summary['inference_ms_per_frame']:.1f} ms each; {len(run.skipped)} skipped; outputs in {args.out}")
     return 0 if run.frames else 1
 
