@@ -28,7 +28,9 @@ import cv2
 import numpy as np
 import torch
 
-from panoptic_ros.arguments import add_predictor_arguments, check_predictor_arguments, positive_int, predictor_from_arguments
+from panoptic_ros.arguments import (
+    add_predictor_arguments, check_predictor_arguments, positive_int, predictor_from_arguments,
+)
 from panoptic_ros.data.coco_panoptic import category_records, id_to_rgb, read_rgb, segment_record, write_rgb
 from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
 from panoptic_ros.device import synchronize
@@ -55,7 +57,8 @@ def find_inputs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     images, videos = [], []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+            found = sorted(p for p in path.iterdir()
+                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
             if not found:
                 raise ValueError(f"{path}: no image ({', '.join(sorted(IMAGE_SUFFIXES))}) or video "
                                  f"({', '.join(sorted(VIDEO_SUFFIXES))}) in it")
