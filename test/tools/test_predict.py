@@ -163,3 +163,17 @@ def test_it_runs_where_ros_is_not_installed(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "out" / "panoptic.json").exists()
+
+
+def test_grey_16_bit_transparent_and_one_pixel_images_are_predicted(model, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "grey.png"), np.full((48, 64), 128, np.uint8))
+    cv2.imwrite(str(folder / "deep.png"), np.full((48, 64, 3), 40000, np.uint16))
+    cv2.imwrite(str(folder / "rgba.png"), np.full((48, 64, 4), 200, np.uint8))
+    cv2.imwrite(str(folder / "dot.png"), np.full((1, 1, 3), 200, np.uint8))
+    out = tmp_path / "out"
+    assert predict(_args(model, out, folder, extra=())) == 0  # the node's default size
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames_predicted"] == 4 and summary["skipped"] == []
+    assert cv2.imread(str(out / "panoptic" / "dot.png")).shape == (1, 1, 3)  # outputs at each input's size
