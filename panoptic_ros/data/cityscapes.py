@@ -62,14 +62,20 @@ _STREET_THINGS = [c.id for c in STREET_CATEGORIES.things]
 CYCLIST_SEGMENTS, CROWD_SEGMENTS = 1 << 20, 1 << 21
 
 
-def read_instance_ids(path: Path, table: CategoryTable = CITYSCAPES_CATEGORIES
-                      ) -> tuple[np.ndarray, dict[int, int], frozenset[int]]:
-    """(segment ids with void = 0, segment -> category, crowd segment ids) from an instanceIds PNG."""
+def _read_instance_png(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(values, Cityscapes label id of each pixel) of an instanceIds PNG, both int32; a clear error when
+    it cannot be read."""
     raw = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH)
     if raw is None:
         raise FileNotFoundError(f"cannot read {path}")
     raw = raw.astype(np.int32)
-    label = np.where(raw >= CITYSCAPES_ID_DIVISOR, raw // CITYSCAPES_ID_DIVISOR, raw)
+    return raw, np.where(raw >= CITYSCAPES_ID_DIVISOR, raw // CITYSCAPES_ID_DIVISOR, raw)
+
+
+def read_instance_ids(path: Path, table: CategoryTable = CITYSCAPES_CATEGORIES
+                      ) -> tuple[np.ndarray, dict[int, int], frozenset[int]]:
+    """(segment ids with void = 0, segment -> category, crowd segment ids) from an instanceIds PNG."""
+    raw, label = _read_instance_png(path)
     known = {c.id: c for c in table.categories}
     valid = np.isin(label, list(known))
     segments = np.where(valid, raw, 0).astype(np.int32)
@@ -85,11 +91,8 @@ def read_street_instance_ids(path: Path) -> tuple[np.ndarray, dict[int, int], fr
     their Cityscapes instance; cyclists one per 8-connected region of their pixels. Thing pixels of no
     instance (Cityscapes' group regions), and a cyclist region holding any, are one crowd segment per
     category, as PQ's crowd handling (COCO's and ``PQAccumulator``'s) expects."""
-    raw = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH)
-    if raw is None:
-        raise FileNotFoundError(f"cannot read {path}")
-    raw = raw.astype(np.int32)
-    street = _STREET_OF_LABEL[np.where(raw >= CITYSCAPES_ID_DIVISOR, raw // CITYSCAPES_ID_DIVISOR, raw)]
+    raw, label = _read_instance_png(path)
+    street = _STREET_OF_LABEL[label]
     thing = np.isin(street, _STREET_THINGS)
     segments = np.where(thing, raw, street)  # stuff: its category's id; things: the instanceIds value
     crowd_pixels = thing & (raw < CITYSCAPES_ID_DIVISOR)

@@ -5,14 +5,14 @@
     panoptic-replay BAG --live --no-start-node --namespace robot1 --camera front ...  # a node already running
     panoptic-replay BAG --topic /front/image_raw --camera front --topic /left/image_raw --camera left ...
 
-Writes OUT/output_bag (the node's output topics, stamped like the inputs), OUT/preview.mp4 (or
-.webm, --preview-format), OUT/preview.png, OUT/report.json and OUT/report.md. Work happens in OUT.partial, renamed to OUT only
-when everything is written. Ground truth: a label-image topic in the ~/panoptic encoding
-(--gt-topic), or a COCO panoptic folder whose PNGs are named by the frame's stamp in nanoseconds
+Writes OUT/output_bag (the node's output topics, stamped like the inputs), OUT/preview.mp4 (or .webm,
+--preview-format), OUT/preview.png, OUT/report.json and OUT/report.md. Work happens in
+OUT.partial, renamed to OUT only when everything is written. Ground truth: a label-image topic in the
+~/panoptic encoding (--gt-topic), or a COCO panoptic folder whose PNGs are named by the frame's stamp in nanoseconds
 (--gt-json/--gt-dir).
 
 Several cameras (--topic and --camera repeated) are replayed together, as a node with those
-cameras runs them: one output bag, a preview per camera (preview_<camera>.mp4/.png), and a report
+cameras runs them: one output bag, a preview per camera (preview_<camera>.mp4 and .png), and a report
 of the whole rig's figures with a section per camera; ground truth is given per camera ('' for one
 without).
 """
@@ -311,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--namespace", default="", help="--no-start-node: the running node's namespace")
     p.add_argument("--camera", action="append", help="the node's camera name for a --topic's frames: outputs are "
                    "~/CAMERA/... as the node publishes a named camera's; one per --topic, in its order, when there "
-                   "are several (the node's `cameras`; each gets preview_CAMERA.mp4 (or .webm) and .png, a / in its name as -); "
+                   "are several (the node's `cameras`; each gets preview_CAMERA.mp4 (or .webm) and .png, a / in "
+                   "its name as -); "
                    "with --no-start-node, which of the running node's cameras they are for")
     p.add_argument("--preview-format", default=DEFAULT_VIDEO_FORMAT, choices=list(VIDEO_FORMATS),
                    help="the preview video's: mp4 (MPEG-4 part 2: VLC, mpv, QuickTime; cheapest to write) or webm "

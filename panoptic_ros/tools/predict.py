@@ -78,7 +78,7 @@ def find_inputs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     return images, videos
 
 
-def segments_info(result: PanopticResult) -> list[dict[str, Any]]:
+def result_segments_info(result: PanopticResult) -> list[dict[str, Any]]:
     """COCO ``segments_info`` of a result, each record with its score, from the result's exact
     per-segment areas and boxes: no pass over the image."""
     return [segment_record(sid + COCO_ID_OFFSET, cat, box, area) | {"score": round(score, 4)}
@@ -131,7 +131,8 @@ class Predictions:
         write_rgb(self.out / "panoptic" / f"{name}.png", id_to_rgb(ids))
         h, w = ids.shape
         self.images.append({"id": name, "file_name": path.name, "height": h, "width": w})
-        self.annotations.append({"image_id": name, "file_name": f"{name}.png", "segments_info": segments_info(result)})
+        self.annotations.append({"image_id": name, "file_name": f"{name}.png",
+                                 "segments_info": result_segments_info(result)})
 
     def coco_json(self) -> dict[str, Any]:
         """``panoptic.json``: the images' records and the model's categories."""
