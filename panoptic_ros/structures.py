@@ -21,6 +21,7 @@ VOID_ID = -1
 # In COCO panoptic files (PNG ids R + 256 G + 256^2 B, 0 void) a segment's id is its panoptic id plus
 # this, so that void, VOID_ID here, is COCO's 0
 COCO_ID_OFFSET = 1
+COCO_VOID_ID = VOID_ID + COCO_ID_OFFSET
 
 Ids = TypeVar("Ids", np.ndarray, torch.Tensor)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from panoptic_ros.categories import Category, CategoryTable, categories_from_records
 from panoptic_ros.data.sample import PanopticSample
+from panoptic_ros.structures import COCO_VOID_ID
 
 
 def rgb_to_id(rgb: np.ndarray) -> np.ndarray:
@@ -59,7 +60,7 @@ def segments_info(segments: np.ndarray, categories: dict[int, int], crowd: Itera
     ys, xs = np.indices(segments.shape)
     out = []
     for k, sid in enumerate(ids.tolist()):
-        if sid == 0 or sid not in categories:
+        if sid == COCO_VOID_ID or sid not in categories:
             continue
         m = inverse == k
         box = (xs[m].min(), ys[m].min(), xs[m].max() + 1, ys[m].max() + 1)

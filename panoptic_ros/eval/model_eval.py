@@ -17,14 +17,14 @@ from panoptic_ros.device import synchronize
 from panoptic_ros.heads import HeadKind
 from panoptic_ros.inference.predictor import predict_at
 from panoptic_ros.model.network import PanopticNet
-from panoptic_ros.structures import COCO_ID_OFFSET, category_of
+from panoptic_ros.structures import COCO_ID_OFFSET, COCO_VOID_ID, category_of
 
 
 def panoptic_to_segments(panoptic: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
     """Our panoptic image (``structures.panoptic_id``; ``VOID_ID`` void) -> (COCO segment ids, 0 void,
     id -> category)."""
     seg = panoptic.astype(np.int64) + COCO_ID_OFFSET
-    return seg, {int(i): int(category_of(i - COCO_ID_OFFSET)) for i in np.unique(seg) if i != 0}
+    return seg, {int(i): int(category_of(i - COCO_ID_OFFSET)) for i in np.unique(seg) if i != COCO_VOID_ID}
 
 
 def semantic_from_panoptic(panoptic: np.ndarray) -> np.ndarray:

@@ -20,8 +20,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from panoptic_ros.categories import Category
-
-VOID_ID = 0  # segment id of void pixels in both maps
+from panoptic_ros.structures import COCO_VOID_ID as VOID_ID  # segment id of void pixels in both maps
 _OFFSET = 1 << 32
 
 

@@ -20,6 +20,7 @@ from panoptic_ros.eval.pq import PQAccumulator, format_table
 from panoptic_ros.latency import latency_percentiles
 from panoptic_ros.replay.ground_truth import GroundTruthFrame
 from panoptic_ros.replay.output import REPORT_JSON, REPORT_MD
+from panoptic_ros.structures import COCO_ID_OFFSET
 
 
 
@@ -78,7 +79,7 @@ class ReplayRecorder:
         truth_panoptic = truth.panoptic
         gt, gt_cats = panoptic_to_segments(truth_panoptic)
         pred, pred_cats = panoptic_to_segments(pred_panoptic)
-        crowd = {value + 1 for value in truth.crowd}  # panoptic_to_segments' ids: the value + 1
+        crowd = {value + COCO_ID_OFFSET for value in truth.crowd}  # panoptic_to_segments' ids
         self.pq.add(gt, gt_cats, crowd, pred, pred_cats)
         self.iou.add(semantic_from_panoptic(truth_panoptic), semantic_from_panoptic(pred_panoptic))
         self.gt_frames += 1
