@@ -22,6 +22,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from panoptic_ros.resources import package_file
 from panoptic_ros.image_encoding import ImageEncodingError, image_view
+from panoptic_ros.ros.topics import ENCODINGS, OVERLAY, PANOPTIC
 from sensor_msgs.msg import CompressedImage, Image
 
 IMAGE_TYPES = {"sensor_msgs/msg/Image": Image, "sensor_msgs/msg/CompressedImage": CompressedImage}
@@ -37,7 +38,8 @@ def typestore() -> Any:
     store = get_typestore(Stores.ROS2_KILTED)
     types: dict[str, Any] = {}
     for name in PANOPTIC_MSGS:
-        types |= get_types_from_msg(package_file("panoptic_msgs", "msg", f"{name}.msg").read_text(), f"panoptic_msgs/msg/{name}")
+        definition = package_file("panoptic_msgs", "msg", f"{name}.msg").read_text()
+        types |= get_types_from_msg(definition, f"panoptic_msgs/msg/{name}")
     store.register(types)
     return store
 
@@ -201,15 +203,15 @@ def read_frames(path: Path, topics: Sequence[str]) -> Iterator[Frame]:
 
 def label_image(msg: Image) -> np.ndarray:
     """A label image in the ``~/panoptic`` encoding (32SC1), ground truth or the node's own, as an array."""
-    if msg.encoding != "32SC1":
-        raise ImageEncodingError(f"ground-truth label images must be 32SC1, got {msg.encoding!r}")
+    if msg.encoding != ENCODINGS[PANOPTIC]:
+        raise ImageEncodingError(f"ground-truth label images must be {ENCODINGS[PANOPTIC]}, got {msg.encoding!r}")
     return np.array(image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data, bool(msg.is_bigendian)))
 
 
 def rgb_image(msg: Image) -> np.ndarray:
     """An ``~/overlay`` image (rgb8) as an [H, W, 3] array, row padding and all."""
-    if msg.encoding != "rgb8":
-        raise ImageEncodingError(f"overlay images must be rgb8, got {msg.encoding!r}")
+    if msg.encoding != ENCODINGS[OVERLAY]:
+        raise ImageEncodingError(f"overlay images must be {ENCODINGS[OVERLAY]}, got {msg.encoding!r}")
     return np.array(image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data))
 
 

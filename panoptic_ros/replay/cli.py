@@ -45,7 +45,8 @@ from panoptic_ros.replay.output import NODE_LOG, OUTPUT_BAG, REPORT_JSON, Staged
 from panoptic_ros.replay.report import ReplayRecorder, combined_report, markdown, write_report
 from panoptic_ros.ros.entry import large_frames_transport, node_command, private_ros_env
 from panoptic_ros.ros.parameters import CAMERA_NAME, CAMERA_NAME_RULE
-from panoptic_ros.ros.topics import COMPRESSED, DEFAULT_CAMERA, RAW, SEGMENTS, camera_topic, input_topic
+from panoptic_ros.ros.topics import (COMPRESSED, DEFAULT_CAMERA, ENCODINGS, PANOPTIC, RAW, SEGMENTS, camera_topic,
+                                    input_topic)
 from panoptic_ros.structures import ID_DIVISOR
 from sensor_msgs.msg import CompressedImage
 
@@ -295,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                    "%(default)s); an earlier replay's output there is replaced, anything else refused")
     add_predictor_arguments(p)
     p.add_argument("--batch", type=positive_int, default=4, help="offline batch size")
-    p.add_argument("--gt-topic", action="append", help=f"ground-truth label images (32SC1, category*{ID_DIVISOR}"
+    p.add_argument("--gt-topic", action="append", help="ground-truth label images "
+                   f"({ENCODINGS[PANOPTIC]}, category*{ID_DIVISOR}"
                    "+instance); with several cameras, one per --topic, in its order, '' for a camera without (so "
                    "are --gt-json and --gt-dir)")
     p.add_argument("--gt-json", action="append", help="COCO panoptic JSON of ground truth whose PNGs (in --gt-dir) "

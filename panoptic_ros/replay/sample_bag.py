@@ -23,7 +23,7 @@ from panoptic_ros.data.dataset import SampleSource, build_source
 from panoptic_ros.data.sample import panoptic_ids
 from panoptic_ros.replay.bag_io import DEFAULT_STORAGE, STORAGES, BagWriter
 from panoptic_ros.ros.conversions import image_message
-from panoptic_ros.ros.topics import DEFAULT_CAMERA
+from panoptic_ros.ros.topics import DEFAULT_CAMERA, ENCODINGS, PANOPTIC
 
 IMAGE_TOPIC = DEFAULT_CAMERA
 GT_TOPIC = "/camera/panoptic_gt"
@@ -41,8 +41,8 @@ def write_sample_bag(path: Path, source: SampleSource, frames: int, rate_hz: flo
             t = START_NS + int(k * 1e9 / rate_hz)
             header = Header(stamp=Time(sec=t // 1_000_000_000, nanosec=t % 1_000_000_000), frame_id="camera")
             bag.write(IMAGE_TOPIC, image_message(sample.image, "rgb8", header), t)
-            bag.write(GT_TOPIC, image_message(panoptic_ids(sample.segments, sample.categories, things), "32SC1",
-                                              header), t)
+            labels = panoptic_ids(sample.segments, sample.categories, things)
+            bag.write(GT_TOPIC, image_message(labels, ENCODINGS[PANOPTIC], header), t)
     return path
 
 

@@ -12,7 +12,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.image_encoding import decode_compressed, image_fields, image_view, rgb_tensor
-from panoptic_ros.ros.topics import OVERLAY, RESULT_OUTPUTS
+from panoptic_ros.ros.topics import ENCODINGS, OVERLAY, PANOPTIC, RESULT_OUTPUTS, SEMANTIC
 from panoptic_ros.structures import PanopticResult
 
 
@@ -50,7 +50,7 @@ def result_messages(result: PanopticResult, header: Header) -> tuple[Image, Imag
     """(``~/panoptic`` 32SC1, ``~/semantic`` mono8, ``~/segments``), all stamped with ``header``."""
     panoptic = result.panoptic.cpu().numpy()
     semantic = result.semantic.cpu().numpy()
-    return (image_message(panoptic, "32SC1", header), image_message(semantic, "mono8", header),
+    return (image_message(panoptic, ENCODINGS[PANOPTIC], header), image_message(semantic, ENCODINGS[SEMANTIC], header),
             segments_message(result, header))
 
 
@@ -92,4 +92,4 @@ def legend_message(table: CategoryTable, frame_id: str) -> MarkerArray:
 
 def overlay_message(overlay: torch.Tensor, header: Header) -> Image:
     """A rendered overlay (uint8 [H, W, 3] on any device) as an rgb8 Image."""
-    return image_message(overlay.cpu().numpy(), "rgb8", header)
+    return image_message(overlay.cpu().numpy(), ENCODINGS[OVERLAY], header)

@@ -20,6 +20,8 @@ DEFAULT_CAMERA = "/camera/image_raw"  # the camera topic the launch file and the
 PANOPTIC, SEMANTIC, SEGMENTS, OVERLAY = "panoptic", "semantic", "segments", "overlay"
 RESULT_OUTPUTS = {PANOPTIC: Image, SEMANTIC: Image, SEGMENTS: PanopticSegmentation}
 OUTPUTS = {**RESULT_OUTPUTS, OVERLAY: Image}
+# The image outputs' encodings: panoptic ids (structures.panoptic_id) as int32, category ids, the overlay.
+ENCODINGS = {PANOPTIC: "32SC1", SEMANTIC: "mono8", OVERLAY: "rgb8"}
 
 
 def camera_topic(camera: str, name: str) -> str:
