@@ -68,6 +68,6 @@ def check_predictor_arguments(parser: argparse.ArgumentParser, args: argparse.Na
 
 def predictor_from_arguments(args: argparse.Namespace) -> "TorchPredictor":
     """The predictor ``add_predictor_arguments``'s options ask for (the shipped model without ``--model``)."""
-    from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor, shipped_model_path
-    return TorchPredictor.from_checkpoint(args.model or shipped_model_path(), PredictorOptions(
+    from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor
+    return TorchPredictor.from_checkpoint(args.model, PredictorOptions(
         args.device, args.precision, args.mask_cues, args.head, args.score_threshold, tuple(args.inference_size)))

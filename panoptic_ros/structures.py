@@ -6,7 +6,7 @@ the eval and ROS layers can read a ``PanopticResult`` without importing the netw
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import numpy as np
 import torch
@@ -101,6 +101,17 @@ class PanopticTargets:
                                [b.to(device) for b in self.boxes], [lb.to(device) for lb in self.labels])
 
 
+class SegmentRow(NamedTuple):
+    """One segment's statistics on the host, as messages and files list them."""
+
+    id: int
+    category_id: int
+    instance_id: int
+    area: int
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 (x1/y1 exclusive)
+    score: float
+
+
 @dataclasses.dataclass
 class PanopticResult:
     """The network's output for one image, on the network's device; ids as ``panoptic_id``."""
@@ -121,3 +132,12 @@ class PanopticResult:
     def to(self, device: torch.device | str) -> "PanopticResult":
         return dataclasses.replace(self, **{f.name: getattr(self, f.name).to(device)
                                             for f in dataclasses.fields(self) if f.name != "mask_cues"})
+
+    def segment_rows(self) -> list[SegmentRow]:
+        """The segments' statistics on the host, in two copies (the integers, the scores): one per
+        field would make every message or file wait for the device several times."""
+        ints = torch.cat([self.segment_ids[:, None].long(), self.category_ids[:, None], self.instance_ids[:, None],
+                          self.areas[:, None], self.boxes], dim=1).cpu().tolist()
+        scores = self.scores.cpu().tolist()
+        return [SegmentRow(sid, cat, inst, area, (x0, y0, x1, y1), score)
+                for (sid, cat, inst, area, x0, y0, x1, y1), score in zip(ints, scores)]

@@ -155,8 +155,10 @@ class TorchPredictor:
         self.model.to(self.device)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, options: PredictorOptions) -> "TorchPredictor":
-        """The checkpoint's network (every mismatch a ``CheckpointError``), named as saved or by its file."""
+    def from_checkpoint(cls, path: str | Path | None, options: PredictorOptions) -> "TorchPredictor":
+        """The checkpoint's network (every mismatch a ``CheckpointError``), named as saved or by its file;
+        ``path`` None or empty: the shipped model, which every tool and the node use by default."""
+        path = path or shipped_model_path()
         model, meta = load_checkpoint(path)
         return cls(model, meta["name"] or Path(path).stem, options)
 

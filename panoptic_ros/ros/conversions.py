@@ -32,15 +32,17 @@ def image_message(array: np.ndarray, encoding: str, header: Header) -> Image:
     return msg
 
 
+def _region(box: tuple[int, int, int, int]) -> RegionOfInterest:
+    x0, y0, x1, y1 = box
+    return RegionOfInterest(x_offset=x0, y_offset=y0, width=x1 - x0, height=y1 - y0)
+
+
 def segments_message(result: PanopticResult, header: Header) -> PanopticSegmentation:
-    """Per-segment message; the statistics cross to the host in two copies (integers, scores)."""
-    ints = torch.cat([result.segment_ids[:, None].long(), result.category_ids[:, None], result.instance_ids[:, None],
-                      result.areas[:, None], result.boxes], dim=1).cpu().tolist()
-    scores = result.scores.cpu().tolist()
+    """Per-segment message (``PanopticResult.segment_rows``: two host copies)."""
     segments = [
-        Segment(id=sid, category_id=cat, instance_id=inst, is_thing=inst > 0, score=float(score), area=area,
-                bbox=RegionOfInterest(x_offset=x0, y_offset=y0, width=x1 - x0, height=y1 - y0))
-        for (sid, cat, inst, area, x0, y0, x1, y1), score in zip(ints, scores)
+        Segment(id=row.id, category_id=row.category_id, instance_id=row.instance_id, is_thing=row.instance_id > 0,
+                score=float(row.score), area=row.area, bbox=_region(row.box))
+        for row in result.segment_rows()
     ]
     h, w = result.panoptic.shape
     return PanopticSegmentation(header=header, height=h, width=w, mask_cues=result.mask_cues, segments=segments)

@@ -44,7 +44,7 @@ from visualization_msgs.msg import MarkerArray
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.device import release_cached_memory
-from panoptic_ros.inference.predictor import Predictor, PredictorOptions, TorchPredictor, shipped_model_path
+from panoptic_ros.inference.predictor import Predictor, PredictorOptions, TorchPredictor
 from panoptic_ros.image_size import network_size
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.structures import PanopticResult
@@ -258,7 +258,7 @@ class PanopticNode(LifecycleNode):
         p = self.params
         options = PredictorOptions(p["device"], p["precision"], p["mask_cues"], p["head"] or None,
                                    p["score_threshold"], tuple(p["inference_size"]))  # type: ignore[arg-type]
-        return TorchPredictor.from_checkpoint(p["model"] or shipped_model_path(), options)
+        return TorchPredictor.from_checkpoint(p["model"], options)
 
     # ---- frames -------------------------------------------------------------------------------
     def _on_image(self, camera: str, msg: Image | CompressedImage, info: MessageInfo) -> None:

@@ -81,9 +81,8 @@ def find_inputs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
 def result_segments_info(result: PanopticResult) -> list[dict[str, Any]]:
     """COCO ``segments_info`` of a result, each record with its score, from the result's exact
     per-segment areas and boxes: no pass over the image."""
-    return [segment_record(sid + COCO_ID_OFFSET, cat, box, area) | {"score": round(score, 4)}
-            for sid, cat, area, score, box in zip(result.segment_ids.tolist(), result.category_ids.tolist(),
-                                                  result.areas.tolist(), result.scores.tolist(), result.boxes.tolist())]
+    return [segment_record(row.id + COCO_ID_OFFSET, row.category_id, row.box, row.area) | {"score": round(row.score, 4)}
+            for row in result.segment_rows()]
 
 
 class Predictions:
