@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -43,7 +41,8 @@ from panoptic_ros.replay.cameras import ReplayCamera, replay_cameras
 from panoptic_ros.inference.video import DEFAULT_VIDEO_FORMAT, VIDEO_FORMATS
 from panoptic_ros.replay.output import NODE_LOG, OUTPUT_BAG, REPORT_JSON, StagedOutput
 from panoptic_ros.replay.report import ReplayRecorder, combined_report, markdown, write_report
-from panoptic_ros.ros.entry import large_frames_transport, node_command, private_ros_env
+from panoptic_ros.ros.child_node import ChildNode
+from panoptic_ros.ros.private_ros import large_frames_transport, private_ros_env
 from panoptic_ros.ros.parameters import CAMERA_NAME, CAMERA_NAME_RULE
 from panoptic_ros.ros.topics import (COMPRESSED, DEFAULT_CAMERA, ENCODINGS, PANOPTIC, RAW, SEGMENTS, camera_topic,
                                     input_topic)
@@ -171,10 +170,9 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -
             params["cameras"] = "[" + ", ".join(f"'{camera.name}'" for camera in cameras) + "]"
         for topic in sorted(best_effort):  # whatever publishers the node sees on the topic when it activates
             params[f"qos_overrides.{topic}.subscription.reliability"] = "best_effort"
-        cmd = node_command(params, {camera_topic(c.name, input_topic(compressed)): c.topic for c in cameras})
-        node = subprocess.Popen(cmd, stdout=open(out / NODE_LOG, "w"), stderr=subprocess.STDOUT,
-                                env=os.environ | ros_env | {"PYTHONUNBUFFERED": "1"})
-    alive = (lambda: node.poll() is None) if node else (lambda: True)
+        remappings = {camera_topic(c.name, input_topic(compressed)): c.topic for c in cameras}
+        node = ChildNode(params, out / NODE_LOG, remappings, ros_env)
+    alive = node.alive if node else (lambda: True)
     session = LiveSession(cameras, compressed, ros_env, args.namespace, best_effort)
     try:
         session.wait_ready(args.startup_timeout, alive, counters=args.no_start_node)
@@ -187,13 +185,8 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -
                                                        not args.quiet)
     finally:
         session.close()
-        if node is not None:
-            node.terminate()
-            try:
-                node.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # never leave a node behind
-                node.kill()
-                node.wait()
+        if node is not None:  # never leave a node behind
+            node.stop()
     reports = [run.finish(out, args.out, fields | {"camera_reliability": "best_effort" if run.camera.topic in
                                                    best_effort else "reliable"})
                for run, fields in zip(runs, live_fields)]

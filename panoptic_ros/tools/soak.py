@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -32,7 +29,8 @@ from std_msgs.msg import Header
 from panoptic_ros.latency import latency_percentiles
 from panoptic_ros.ros.conversions import image_message
 from panoptic_ros.ros.diagnostics import status_name
-from panoptic_ros.ros.entry import node_command, private_ros_env
+from panoptic_ros.ros.child_node import ChildNode
+from panoptic_ros.ros.private_ros import private_ros_env
 from panoptic_ros.ros.qos import camera_publisher_qos, diagnostics_qos, output_qos
 from panoptic_ros.ros.spinning_node import SpinningNode
 from panoptic_ros.ros.topics import (
@@ -100,7 +98,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {k: round(v, 1) for k, v in latency_percentiles(values).items()}
 
 
-def _send(args: argparse.Namespace, node: subprocess.Popen, probe: Probe, log_path: Path) -> dict[str, Any]:
+def _send(args: argparse.Namespace, node: ChildNode, probe: Probe) -> dict[str, Any]:
     """Waits for the node to subscribe, then sends for ``args.duration`` s at ``args.rate``."""
     if args.transport == COMPRESSED:
         hostile = [(name, lambda stamp, data=data: CompressedImage(header=_header(stamp), format="jpeg", data=data))
@@ -115,13 +113,13 @@ def _send(args: argparse.Namespace, node: subprocess.Popen, probe: Probe, log_pa
     longest_gap = 0.0
     deadline = time.monotonic() + args.startup_timeout
     while probe.pub.get_subscription_count() == 0:
-        if node.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"panoptic_node did not come up; see {log_path}")
+        if not node.alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"panoptic_node did not come up; see {node.log}")
         time.sleep(0.1)
     start = time.monotonic()
     next_rss = start
     stamp = 0
-    while (now := time.monotonic()) < start + args.duration and node.poll() is None:
+    while (now := time.monotonic()) < start + args.duration and node.alive():
         stamp += 1
         if args.hostile_every and stamp % args.hostile_every == 0:
             name, make = hostile[(stamp // args.hostile_every) % len(hostile)]
@@ -140,43 +138,25 @@ def _send(args: argparse.Namespace, node: subprocess.Popen, probe: Probe, log_pa
         time.sleep(max(0.0, start + stamp / args.rate - time.monotonic()))
     sending = time.monotonic() - start
     time.sleep(args.settle)  # outputs of the last frames, and one more diagnostics message
-    alive = node.poll() is None
+    alive = node.alive()
     return {"published": published, "hostile_sent": hostile_sent, "rss": rss, "longest_gap": longest_gap,
             "sending": sending, "alive": alive, "stamp": stamp}
-
-
-def _stop(node: subprocess.Popen) -> int | None:
-    """Ctrl-C, as an operator would; the exit code, or None when it had to be killed after 60 s."""
-    if node.poll() is None:
-        node.send_signal(signal.SIGINT)
-        try:
-            node.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            node.kill()
-            node.wait()
-            return None
-    return node.returncode
 
 
 def soak(args: argparse.Namespace) -> dict[str, Any]:
     """Start the real node on a private domain, feed it frames at ``args.rate`` with a hostile one every
     ``args.hostile_every`` for ``args.duration`` s, and return rates, latencies, memory and its exit."""
     ros_env = private_ros_env()
-    env = os.environ | ros_env | {"PYTHONUNBUFFERED": "1"}
     params = {"input_transport": args.transport} | dict(p.split(":=", 1) for p in args.param)
-    cmd = node_command(params)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    log_path = args.out.with_suffix(".node.log")
-    node = subprocess.Popen(cmd, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
-    try:
+    with ChildNode(params, args.out.with_suffix(".node.log"), env=ros_env) as node:  # stopped also when the run fails
         probe = Probe(ros_env, args.transport == COMPRESSED)
         try:
-            run = _send(args, node, probe, log_path)
+            run = _send(args, node, probe)
         finally:
             probe.close()
-    finally:
-        exit_code = _stop(node)  # also when the run failed: never leave a node behind
-    log = log_path.read_text()
+    exit_code = node.exit_code
+    log = node.log.read_text()
     with probe.lock:
         arrivals, diag = dict(probe.arrivals), dict(probe.diagnostics)
     published, rss, sending, longest_gap = run["published"], run["rss"], run["sending"], run["longest_gap"]
