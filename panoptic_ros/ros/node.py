@@ -226,10 +226,7 @@ class PanopticNode(LifecycleNode):
                 self.declare_parameter(spec.name, spec.default, descriptor(spec))
             except ParameterException as exc:  # out of the descriptor's range, or the wrong type
                 raise ValueError(f"parameter {spec.name!r}: {exc}") from exc
-        values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
-        values["inference_size"] = list(values["inference_size"])
-        values["cameras"] = list(values["cameras"])
-        return validate(values)
+        return validate({spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS})
 
     def _check_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """Checks this node's own parameters; others (``use_sim_time``, ...) are rclpy's to judge. The
@@ -247,12 +244,12 @@ class PanopticNode(LifecycleNode):
         return SetParametersResult(successful=True)
 
     def _apply_parameters(self, params: list[Parameter]) -> None:
-        """Runs once a change is accepted (post-set), so a refused change never half-applies."""
-        for p in params:
-            if p.name in BY_NAME:
-                self.params[p.name] = p.value
-            if p.name == "score_threshold" and self.predictor is not None:
-                self.predictor.set_score_threshold(p.value)
+        """Runs once a change is accepted (post-set), so a refused change never half-applies; values as
+        ``validate`` gives them (lists, floats)."""
+        values = validate({p.name: p.value for p in params if p.name in BY_NAME})
+        self.params.update(values)
+        if "score_threshold" in values and self.predictor is not None:
+            self.predictor.set_score_threshold(values["score_threshold"])
 
     def _load_predictor(self) -> TorchPredictor:
         p = self.params

@@ -5,6 +5,7 @@ The ``cameras`` parameter's topic names are made here too, for the node and the 
 """
 from __future__ import annotations
 
+import array
 import dataclasses
 import re
 from pathlib import Path
@@ -127,7 +128,10 @@ def descriptor(spec: ParameterSpec) -> ParameterDescriptor:
 
 
 def validate(values: dict[str, Any]) -> dict[str, Any]:
-    """Check types, choices and ranges; returns the values, or raises ``ValueError`` naming the problem."""
+    """Check types, choices and ranges; returns the values, or raises ``ValueError`` naming the problem.
+
+    Integers for float parameters become floats, and the arrays rclpy makes of a list parameter set
+    over its service (``ros2 param set``: ``array('q')``) become lists, as declared."""
     for name, value in values.items():
         spec = BY_NAME.get(name)
         if spec is None:
@@ -135,6 +139,8 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
         expected = type(spec.default)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = values[name] = float(value)
+        if expected is list and isinstance(value, (array.array, tuple)):
+            value = values[name] = list(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ValueError(f"parameter {name!r} must be {expected.__name__}, got {value!r}")
         if spec.choices and value not in spec.choices:

@@ -200,6 +200,13 @@ def test_a_lifecycle_manager_can_load_another_model_while_the_node_is_unconfigur
                                                               Parameter("mask_cues", value=False)]))
         assert node.trigger_configure() == SUCCESS
         assert node.predictor.model_name == "second" and not node.predictor.mask_cues
+        # as `ros2 param set /panoptic inference_size "[64, 0]"` sends it: rclpy makes an array('q') of it
+        assert node.trigger_cleanup() == SUCCESS
+        message = Parameter("inference_size", value=[64, 0]).to_parameter_msg()
+        (result,) = node.set_parameters([Parameter.from_parameter_msg(message)])
+        assert result.successful, result.reason
+        assert node.trigger_configure() == SUCCESS and node.predictor.options.inference_size == (64, 0)
+        assert node.params["inference_size"] == [64, 0]
     finally:
         node.destroy_node()
         rclpy.shutdown(context=context)
