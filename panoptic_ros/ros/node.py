@@ -134,19 +134,31 @@ class PanopticNode(LifecycleNode):
 
     def _configure(self) -> None:
         self.predictor = self._given_predictor or self._load_predictor()
+        try:
+            self._create_publishers()
+        except Exception:  # a bad QoS override, ...: what was made goes again, the network with it
+            self._cleanup()
+            raise
+
+    def _create_publishers(self) -> None:
+        """The configured state's publishers and diagnostics timer, each kept in ``_entities`` as it is
+        made (so a failure half-way can take back what was made)."""
+        def made(entity: Any) -> Any:
+            self._entities.append(entity)
+            return entity
+
+        assert self.predictor is not None
         self._colors = self.predictor.categories.colors_by_id(self.predictor.device)
         # qos_overrides./panoptic/<output>.publisher.*: best effort or depth 1 for RViz over Wi-Fi, ...
-        self.outputs = {camera: {name: self.create_publisher(
+        self.outputs = {camera: {name: made(self.create_publisher(
             msg_type, "~/" + camera_topic(camera, name), output_qos(),
-            qos_overriding_options=QoSOverridingOptions.with_default_policies())
+            qos_overriding_options=QoSOverridingOptions.with_default_policies()))
             for name, msg_type in OUTPUTS.items()} for camera in self.cameras}
-        self.pub_categories = self.create_publisher(PanopticInfo, "~/" + CATEGORIES, latched_qos())
-        self.pub_legend = self.create_publisher(MarkerArray, "~/" + LEGEND, latched_qos())
+        self.pub_categories = made(self.create_publisher(PanopticInfo, "~/" + CATEGORIES, latched_qos()))
+        self.pub_legend = made(self.create_publisher(MarkerArray, "~/" + LEGEND, latched_qos()))
         self._legend_sent = False
-        self.pub_diagnostics = self.create_publisher(DiagnosticArray, DIAGNOSTICS, diagnostics_qos())
-        timer = self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
-        self._entities = [*(pub for outputs in self.outputs.values() for pub in outputs.values()),
-                          self.pub_categories, self.pub_legend, self.pub_diagnostics, timer]
+        self.pub_diagnostics = made(self.create_publisher(DiagnosticArray, DIAGNOSTICS, diagnostics_qos()))
+        made(self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics))
         self.pub_categories.publish(conversions.categories_message(
             self.predictor.categories, self.predictor.model_name, Header(stamp=self.get_clock().now().to_msg())))
 

@@ -180,6 +180,15 @@ def test_output_publishers_take_qos_overrides(make_node):
     assert node.outputs["left"]["overlay"].qos_profile.reliability == ReliabilityPolicy.RELIABLE
 
 
+def test_a_configure_that_fails_after_loading_takes_back_the_network_and_its_publishers(make_node):
+    node, _ = make_node(Parameter("qos_overrides./panoptic/left/overlay.publisher.reliability", value="best_efort"))
+    assert node.trigger_configure() != SUCCESS and "best_efort" in node.failure
+    assert node.predictor is None and node.outputs == {}
+    assert node.get_publishers_info_by_topic("/panoptic/front/panoptic") == []  # made before the failing one
+    (result,) = node.set_parameters([Parameter("model", value="other.pt")])  # unconfigured, so it may change
+    assert result.successful, result.reason
+
+
 def test_a_lifecycle_manager_can_load_another_model_while_the_node_is_unconfigured(tmp_path):
     """cleanup, set ``model`` (or device, precision, ...), configure: the next model runs. Configured,
     the change is refused with what to do, and the running model stays."""
