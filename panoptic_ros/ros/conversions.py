@@ -12,7 +12,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.image_encoding import decode_compressed, image_fields, image_view, rgb_tensor
-from panoptic_ros.ros.topics import ENCODINGS, OVERLAY, PANOPTIC, RESULT_OUTPUTS, SEMANTIC
+from panoptic_ros.ros.topics import ENCODINGS, LABEL_IMAGES, OVERLAY, PANOPTIC, SEGMENTS, SEMANTIC
 from panoptic_ros.structures import PanopticResult
 
 
@@ -48,19 +48,27 @@ def segments_message(result: PanopticResult, header: Header) -> PanopticSegmenta
     return PanopticSegmentation(header=header, height=h, width=w, mask_cues=result.mask_cues, segments=segments)
 
 
+def label_message(result: PanopticResult, name: str, header: Header) -> Image:
+    """The label image ``name`` of ``topics.LABEL_IMAGES``: ``~/panoptic`` (panoptic ids) or
+    ``~/semantic`` (category ids), in its ``topics.ENCODINGS`` encoding, stamped with ``header``."""
+    labels = result.panoptic if name == PANOPTIC else result.semantic
+    return image_message(labels.cpu().numpy(), ENCODINGS[name], header)
+
+
 def result_messages(result: PanopticResult, header: Header) -> tuple[Image, Image, PanopticSegmentation]:
-    """(``~/panoptic`` 32SC1, ``~/semantic`` mono8, ``~/segments``), all stamped with ``header``."""
-    panoptic = result.panoptic.cpu().numpy()
-    semantic = result.semantic.cpu().numpy()
-    return (image_message(panoptic, ENCODINGS[PANOPTIC], header), image_message(semantic, ENCODINGS[SEMANTIC], header),
+    """(``~/panoptic``, ``~/semantic``, ``~/segments``), all stamped with ``header``."""
+    return (label_message(result, PANOPTIC, header), label_message(result, SEMANTIC, header),
             segments_message(result, header))
 
 
-def frame_messages(result: PanopticResult, header: Header, overlay: torch.Tensor | None) -> dict[str, Any]:
-    """A frame's messages keyed by their output's name (``topics.OUTPUTS``): the results, and the
-    overlay where one was drawn (whether to draw it is the caller's: the node skips it when nobody
-    listens), for the node to publish and the offline replay to record alike."""
-    messages: dict[str, Any] = dict(zip(RESULT_OUTPUTS, result_messages(result, header)))
+def frame_messages(result: PanopticResult, header: Header, overlay: torch.Tensor | None,
+                   label_images: tuple[str, ...] = LABEL_IMAGES) -> dict[str, Any]:
+    """A frame's messages keyed by their output's name (``topics.OUTPUTS``): the ``label_images``,
+    ``~/segments``, and the overlay where one was drawn. Which images to make is the caller's: the
+    node makes only those someone listens to (a full-size copy off the device each), the offline
+    replay records them all."""
+    messages: dict[str, Any] = {name: label_message(result, name, header) for name in label_images}
+    messages[SEGMENTS] = segments_message(result, header)
     if overlay is not None:
         messages[OVERLAY] = overlay_message(overlay, header)
     return messages

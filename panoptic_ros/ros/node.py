@@ -54,8 +54,8 @@ from panoptic_ros.ros.newest_frame import NewestFrameWorker
 from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, descriptor, validate
 from panoptic_ros.ros.qos import camera_qos, diagnostics_qos, latched_qos, output_qos
 from panoptic_ros.ros.topics import (
-    CATEGORIES, COMPRESSED, DIAGNOSTICS, IMAGE, LEGEND, NODE_NAME, OUTPUTS, OVERLAY, camera_topic, compressed_topic,
-    input_topic,
+    CATEGORIES, COMPRESSED, DIAGNOSTICS, IMAGE, LABEL_IMAGES, LEGEND, NODE_NAME, OUTPUTS, OVERLAY, camera_topic,
+    compressed_topic, input_topic,
 )
 
 
@@ -320,7 +320,8 @@ class PanopticNode(LifecycleNode):
         if self.params["publish_overlay"] or publishers[OVERLAY].get_subscription_count() > 0:
             overlay = render_overlay(rgb, result, self._colors, self.params["overlay_alpha"],
                                      self.params["overlay_max_size"] or None)
-        messages = conversions.frame_messages(result, msg.header, overlay)
+        wanted = tuple(name for name in LABEL_IMAGES if publishers[name].get_subscription_count() > 0)
+        messages = conversions.frame_messages(result, msg.header, overlay, wanted)
         with self._publish_lock:
             if stopped.is_set():  # deactivated or stopping: the publishers may be gone
                 return

@@ -19,6 +19,7 @@ DEFAULT_CAMERA = "/camera/image_raw"  # the camera topic the launch file and the
 # Per camera, private (~/<camera>/<name>): the results, then the overlay drawn from them.
 PANOPTIC, SEMANTIC, SEGMENTS, OVERLAY = "panoptic", "semantic", "segments", "overlay"
 RESULT_OUTPUTS = {PANOPTIC: Image, SEMANTIC: Image, SEGMENTS: PanopticSegmentation}
+LABEL_IMAGES = (PANOPTIC, SEMANTIC)  # the full-size label images among them
 OUTPUTS = {**RESULT_OUTPUTS, OVERLAY: Image}
 # The image outputs' encodings: panoptic ids (structures.panoptic_id) as int32, category ids, the overlay.
 ENCODINGS = {PANOPTIC: "32SC1", SEMANTIC: "mono8", OVERLAY: "rgb8"}

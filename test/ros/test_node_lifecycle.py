@@ -2,6 +2,7 @@
 to the network (a CPU test of the state machine; GPU memory itself is not measured here)."""
 
 import threading
+import time
 
 import pytest
 import rclpy
@@ -128,6 +129,29 @@ def test_a_deactivate_that_abandons_a_frame_leaves_the_network_where_that_frame_
     front = node.stats.cameras["front"]
     assert (front.processed, front.errors) == (0, 0)
     assert node.trigger_cleanup() == SUCCESS and node.predictor is None
+
+
+def test_label_images_are_made_only_for_their_listeners(node_and_predictor):
+    """A full-size label image costs a copy off the device and a serialisation: made only while someone
+    subscribes to it (``~/segments`` always)."""
+    node, _ = node_and_predictor
+    assert node.trigger_configure() == SUCCESS and node.trigger_activate() == SUCCESS
+    published: list[str] = []
+    for name, publisher in node.outputs["front"].items():
+        publisher.publish = lambda message, name=name: published.append(name)
+    listener = rclpy.create_node("listener", context=node.context)
+    try:
+        listener.create_subscription(Image, "/panoptic/front/semantic", lambda message: None, 1)
+        deadline = time.monotonic() + 10
+        while node.outputs["front"]["semantic"].get_subscription_count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        frame = Image(height=48, width=80, encoding="rgb8", step=240, data=bytes(48 * 240))
+        node._worker.submit("front", (frame, time.monotonic()))
+        while node.stats.cameras["front"].processed == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert published == ["semantic", "segments"]
+    finally:
+        listener.destroy_node()
 
 
 def test_frames_sent_while_inactive_are_not_counted_as_lost(node_and_predictor):
