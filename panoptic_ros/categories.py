@@ -107,6 +107,10 @@ def categories_from_records(items: Sequence[dict[str, Any]]) -> tuple[Category, 
     """
     cats = []
     for it in items:
+        missing = [key for key in ("id", "name") if key not in it] + (
+            [] if "is_thing" in it or "isthing" in it else ["isthing"])
+        if missing:
+            raise ValueError(f"category record {str(it)[:120]} has no {', '.join(missing)}")
         is_thing = bool(it["is_thing"] if "is_thing" in it else it["isthing"])
         color = tuple(int(v) for v in it.get("color", (128, 128, 128)))
         cats.append(Category(int(it["id"]), str(it["name"]), is_thing, color))  # type: ignore[arg-type]

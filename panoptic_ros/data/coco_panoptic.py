@@ -68,6 +68,22 @@ def segments_info(segments: np.ndarray, categories: dict[int, int], crowd: Itera
     return out
 
 
+def _check_annotations(path: Path, data: Any) -> None:
+    """Refuse, naming the file and the record, a JSON without the fields that scoring reads: a list of
+    ``annotations``, each with ``image_id``, ``file_name`` and ``segments_info`` records of ``id`` and
+    ``category_id``."""
+    if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
+        raise ValueError(f"{path}: not a COCO panoptic file (no list of 'annotations')")
+    for ann in data["annotations"]:
+        missing = [key for key in ("image_id", "file_name", "segments_info") if key not in ann]
+        if missing:
+            raise ValueError(f"{path}: annotation {str(ann)[:80]} has no {', '.join(missing)}")
+        incomplete = [s for s in ann["segments_info"] if "id" not in s or "category_id" not in s]
+        if incomplete:
+            raise ValueError(f"{path}: a segments_info record of {ann['file_name']} has no id or category_id: "
+                             f"{str(incomplete[0])[:80]}")
+
+
 class CocoPanopticDataset:
     """Read-only access to a COCO panoptic split (images + panoptic PNGs + JSON).
 
@@ -81,8 +97,12 @@ class CocoPanopticDataset:
         data = json.loads(self.json_path.read_text())
         self.panoptic_dir = Path(panoptic_dir)
         self.image_dir = Path(image_dir) if image_dir is not None else None
-        self.category_records: tuple[Category, ...] = categories_from_records(data.get("categories", []))
-        images = {im["id"]: im for im in data.get("images", [])}
+        try:
+            self.category_records: tuple[Category, ...] = categories_from_records(data.get("categories", []))
+        except ValueError as exc:
+            raise ValueError(f"{self.json_path}: {exc}") from None
+        _check_annotations(self.json_path, data)
+        images = {im["id"]: im for im in data.get("images", []) if "id" in im}
         self.annotations = data["annotations"]
         self.images = [images.get(a["image_id"], {"file_name": Path(a["file_name"]).with_suffix(".jpg").name})
                        for a in self.annotations]

@@ -21,12 +21,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import cv2
 
 from panoptic_ros.arguments import positive_int
-from panoptic_ros.categories import CategoryTable
+from panoptic_ros.categories import Category, CategoryTable
 from panoptic_ros.config import SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides, from_dict, to_dict
 from panoptic_ros.defaults import DEFAULT_DEVICE
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
@@ -48,6 +48,8 @@ def evaluate_files(gt_json: Path, gt_dir: Path, pred_json: Path, pred_dir: Path)
     file stems ``panoptic-predict`` names its images by)."""
     gt = CocoPanopticDataset(gt_json, gt_dir)
     pred = CocoPanopticDataset(pred_json, pred_dir)
+    if pred.category_records:  # a prediction file may list none, and then means the ground truth's
+        check_categories_within(pred.category_records, gt.category_records)
     by_id = {a["image_id"]: i for i, a in enumerate(pred.annotations)}
     by_name = {Path(a["file_name"]).stem: i for i, a in enumerate(pred.annotations)}
     acc = PQAccumulator(gt.category_records)
@@ -58,8 +60,24 @@ def evaluate_files(gt_json: Path, gt_dir: Path, pred_json: Path, pred_dir: Path)
                              "image_id, nor a file_name of the same stem")
         g, g_cats, g_crowd = gt.load_segments(i)
         p, p_cats, _ = pred.load_segments(k)
-        acc.add(g, g_cats, g_crowd, p, p_cats)
+        try:
+            acc.add(g, g_cats, g_crowd, p, p_cats)
+        except ValueError as exc:
+            raise ValueError(f"{pred.annotations[k]['file_name']} against {ann['file_name']}: {exc}") from None
     return acc.summary()
+
+
+def check_categories_within(pred: Sequence[Category], gt: Sequence[Category]) -> None:
+    """Raise ``ValueError`` unless every category a prediction file declares is one of the ground truth's,
+    with the same name and kind: otherwise a shared id meaning another class is scored as that class."""
+    known = {c.id: (c.name, c.is_thing) for c in gt}
+    wrong = [c for c in pred if known.get(c.id) != (c.name, c.is_thing)]
+    if wrong:
+        described = ", ".join(f"{c.id} {c.name!r} ({'thing' if c.is_thing else 'stuff'})" for c in wrong[:4])
+        raise ValueError(f"the predictions' categories are not the ground truth's: {described}"
+                         f"{' and more' if len(wrong) > 4 else ''} (the ground truth has "
+                         f"{', '.join(f'{i} {n!r}' for i, (n, _) in list(known.items())[:6])}"
+                         f"{', ...' if len(known) > 6 else ''}); predict with a model of the data's categories")
 
 
 def check_same_categories(model: CategoryTable, data: CategoryTable) -> None:

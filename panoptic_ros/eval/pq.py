@@ -63,9 +63,13 @@ class PQAccumulator:
                                  f"categories {sorted(self.stats)}")
         gt = gt.astype(np.int64)
         pred = pred.astype(np.int64)
-        unknown_pred = set(np.unique(pred).tolist()) - set(pred_cats) - {VOID_ID}
+        present = set(np.unique(pred).tolist())
+        unknown_pred = present - set(pred_cats) - {VOID_ID}
         if unknown_pred:
             raise ValueError(f"prediction has segment ids without a category: {sorted(unknown_pred)[:5]}")
+        absent_pred = set(pred_cats) - present
+        if absent_pred:  # as panopticapi's pq_compute refuses them
+            raise ValueError(f"predicted segments {sorted(absent_pred)[:5]} are listed but have no pixels")
         pairs, counts = np.unique(gt * _OFFSET + pred, return_counts=True)
         inter = {(int(p // _OFFSET), int(p % _OFFSET)): int(c) for p, c in zip(pairs, counts)}
         gt_area: dict[int, int] = {}

@@ -77,6 +77,9 @@ def from_coco_panoptic(gt_json: Path, gt_dir: Path) -> tuple[dict[int, GroundTru
     """(stamp (ns) -> a COCO panoptic folder's labels, whose PNGs are named by the frame's stamp; the
     categories its JSON declares, for ``check_categories`` to hold against the model's)."""
     ds = CocoPanopticDataset(gt_json, gt_dir)
+    if not ds.category_records:  # without them every instance of a class would merge into one segment
+        raise ValueError(f"{gt_json} lists no categories: ground truth needs them to tell things (one segment "
+                         "per instance) from stuff")
     things = {c.id for c in ds.category_records if c.is_thing}
     out = {}
     for i, ann in enumerate(ds.annotations):

@@ -227,3 +227,56 @@ def test_files_of_any_coco_panoptic_data_set_are_scored_and_predictions_need_no_
                       "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["Things"]["pq"] == pytest.approx(1.0) and report["Things"]["n"] == 2 and report["Stuff"]["n"] == 0
+
+
+def _two_segment_files(tmp_path, gt_categories, pred_json):
+    """gt/ and pred/ holding one 4x6 image of segments 1 and 2 (categories 300 and 301), and their JSONs."""
+    seg = np.zeros((4, 6), np.int64)
+    seg[:, :3], seg[:, 3:] = 1, 2
+    for which in ("gt", "pred"):
+        (tmp_path / which).mkdir()
+        write_rgb(tmp_path / which / "a.png", id_to_rgb(seg))
+    info = [{"id": 1, "category_id": 300, "iscrowd": 0}, {"id": 2, "category_id": 301, "iscrowd": 0}]
+    annotations = [{"image_id": 1, "file_name": "a.png", "segments_info": info}]
+    (tmp_path / "gt.json").write_text(json.dumps({"annotations": annotations, "categories": gt_categories}))
+    (tmp_path / "pred.json").write_text(json.dumps(pred_json(annotations)))
+    return ["--gt-json", str(tmp_path / "gt.json"), "--gt-dir", str(tmp_path / "gt"),
+            "--pred-json", str(tmp_path / "pred.json"), "--pred-dir", str(tmp_path / "pred")]
+
+
+CAR_BUS = [{"id": 300, "name": "car", "isthing": 1}, {"id": 301, "name": "bus", "isthing": 1}]
+
+
+def test_predictions_whose_categories_mean_other_classes_are_refused(tmp_path, capsys):
+    args = _two_segment_files(tmp_path, CAR_BUS, lambda annotations: {
+        "annotations": annotations, "categories": [{"id": 300, "name": "road", "isthing": 0}, CAR_BUS[1]]})
+    assert eval_main(args) == 2
+    assert "300 'road' (stuff)" in capsys.readouterr().err
+
+
+def test_a_predicted_segment_listed_without_pixels_is_refused_naming_the_image(tmp_path, capsys):
+    def listed_twice_over(annotations):
+        ann = dict(annotations[0], segments_info=[*annotations[0]["segments_info"],
+                                                  {"id": 99999, "category_id": 300, "iscrowd": 0}])
+        return {"annotations": [ann]}
+
+    assert eval_main(_two_segment_files(tmp_path, CAR_BUS, listed_twice_over)) == 2
+    err = capsys.readouterr().err
+    assert "a.png" in err and "[99999] are listed but have no pixels" in err
+
+
+@pytest.mark.parametrize("gt_categories, message", [
+    ([{"id": 300, "name": "car"}, CAR_BUS[1]], "has no isthing"),
+    ([{"name": "car", "isthing": 1}, CAR_BUS[1]], "has no id"),
+])
+def test_a_malformed_ground_truth_file_is_one_clear_line(tmp_path, capsys, gt_categories, message):
+    assert eval_main(_two_segment_files(tmp_path, gt_categories, lambda annotations: {"annotations": annotations})) == 2
+    err = capsys.readouterr().err
+    assert message in err and "gt.json" in err and "Traceback" not in err
+
+
+def test_an_annotation_without_segments_info_is_refused_naming_the_file(tmp_path, capsys):
+    args = _two_segment_files(tmp_path, CAR_BUS, lambda annotations: {"annotations": [{"image_id": 1,
+                                                                                          "file_name": "a.png"}]})
+    assert eval_main(args) == 2
+    assert "pred.json" in capsys.readouterr().err

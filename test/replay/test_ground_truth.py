@@ -1,6 +1,8 @@
 """Replay ground truth: COCO panoptic folders with crowd regions, and categories the model lacks."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -77,3 +79,13 @@ def test_label_images_are_held_compressed_and_come_back_exactly():
     frame = GroundTruthFrame.of(labels)
     assert np.array_equal(frame.panoptic, labels) and frame.panoptic.dtype == np.int32
     assert len(frame.labels.data) < labels.nbytes / 100
+
+
+def test_a_coco_folder_without_categories_is_refused(tmp_path):
+    """Without them nothing says which segments are things: every instance of a class would merge."""
+    path, panoptic_dir = _road_and_a_crowd_of_cars(tmp_path)
+    data = json.loads(path.read_text())
+    del data["categories"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="lists no categories"):
+        from_coco_panoptic(path, panoptic_dir)
