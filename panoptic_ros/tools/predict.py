@@ -4,7 +4,8 @@
 
 For images it writes ``OUT/overlay/<name>.png`` (the image blended with its segments, as the node's
 ``~/overlay``) and the predictions in COCO panoptic format: ``OUT/panoptic/<name>.png`` (segment ids
-``R + 256 G + 256^2 B``, 0 void) and ``OUT/panoptic.json`` (per image its ``segments_info``: id,
+``R + 256 G + 256^2 B``, 0 void) and ``OUT/panoptic.json`` (image ids: a numeric file name as its
+number, as COCO's files are named, else the name; per image its ``segments_info``: id,
 category, area, box and score; the model's categories), which ``panoptic-eval --pred-json --pred-dir``
 scores against ground truth in that format. For each video it writes ``OUT/video/<name>.mp4`` (or
 ``.webm``) of its overlays at the video's frame rate (5 where the file does not say; at most 120) and a
@@ -52,7 +53,7 @@ def find_inputs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
 
     Raises:
         ValueError: a path that does not exist, a file that is neither, a folder with neither in it, or
-        two inputs of one name (their outputs would overwrite each other).
+        two inputs of one name (their outputs would overwrite each other) or image id (``image_id``).
     """
     images, videos = [], []
     for path in paths:
@@ -71,10 +72,11 @@ def find_inputs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
             raise ValueError(f"{path}: no such file or folder")
         for p in found:
             (videos if p.suffix.lower() in VIDEO_SUFFIXES else images).append(p)
-    twice = sorted(stem for stem, n in collections.Counter(p.stem for p in images + videos).items() if n > 1)
+    twice = sorted(str(name) for name, n in collections.Counter(
+        [p.stem for p in videos] + [image_id(p) for p in images]).items() if n > 1)
     if twice:
-        raise ValueError(f"several inputs are named {', '.join(twice)}: their outputs would overwrite each other "
-                         "(predict them into separate --out folders)")
+        raise ValueError(f"several inputs are named {', '.join(twice)}: their outputs would overwrite each other, "
+                         "or share a COCO image id (predict them into separate --out folders)")
     return images, videos
 
 
@@ -83,6 +85,12 @@ def result_segments_info(result: PanopticResult) -> list[dict[str, Any]]:
     per-segment areas and boxes: no pass over the image."""
     return [segment_record(row.id + COCO_ID_OFFSET, row.category_id, row.box, row.area) | {"score": round(row.score, 4)}
             for row in result.segment_rows()]
+
+
+def image_id(path: Path) -> int | str:
+    """A COCO image id for an image file: its stem as a number where it is one (COCO's own files,
+    ``000000142238.jpg`` -> 142238, so that panopticapi pairs them with ground truth), else the stem."""
+    return int(path.stem) if path.stem.isascii() and path.stem.isdigit() else path.stem
 
 
 class Predictions:
@@ -129,8 +137,8 @@ class Predictions:
         ids = (result.panoptic + COCO_ID_OFFSET).cpu().numpy()
         write_rgb(self.out / "panoptic" / f"{name}.png", id_to_rgb(ids))
         h, w = ids.shape
-        self.images.append({"id": name, "file_name": path.name, "height": h, "width": w})
-        self.annotations.append({"image_id": name, "file_name": f"{name}.png",
+        self.images.append({"id": image_id(path), "file_name": path.name, "height": h, "width": w})
+        self.annotations.append({"image_id": image_id(path), "file_name": f"{name}.png",
                                  "segments_info": result_segments_info(result)})
 
     def coco_json(self) -> dict[str, Any]:

@@ -134,6 +134,11 @@ def test_two_inputs_of_one_name_and_a_used_output_folder_are_refused(model, scen
     copy.write_bytes(one.read_bytes())
     assert predict(_args(model, tmp_path / "out", one, copy)) == 2
     assert "would overwrite each other" in capsys.readouterr().err
+    for name in ("0007.png", "7.jpg"):  # one image id, 7
+        (tmp_path / "numbered" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "numbered" / name).write_bytes(one.read_bytes())
+    assert predict(_args(model, tmp_path / "out", tmp_path / "numbered")) == 2
+    assert "named 7: their outputs would overwrite each other, or share a COCO image id" in capsys.readouterr().err
     used = tmp_path / "used"
     used.mkdir()
     (used / "mine.txt").write_text("")
@@ -147,6 +152,9 @@ def test_the_shipped_model_predicts_real_photos_by_default(tmp_path):
     assert predict([str(COCO_PHOTOS), "--out", str(out), "--device", "cpu"]) == 0
     coco = json.loads((out / "panoptic.json").read_text())
     assert len(coco["annotations"]) == 2 and all(a["segments_info"] for a in coco["annotations"])
+    # COCO's numeric ids, as its ground truth has them (panopticapi pairs by image_id alone)
+    assert sorted(a["image_id"] for a in coco["annotations"]) == sorted(i["id"] for i in coco["images"]) == [
+        142238, 439180]
     known = {c.id for c in STREET_CATEGORIES.categories}
     assert {s["category_id"] for a in coco["annotations"] for s in a["segments_info"]} <= known
 
