@@ -79,6 +79,20 @@ class PanopticHeadConfig:
     mask_removal: float = 0.3    # learnt heads, mask cues: a detection lying more than this on higher-scored
     # masks of its class is dropped before the logits (UPSNet's official step; 1: off)
 
+    def __post_init__(self) -> None:
+        for name in POST_PROCESSING:
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"panoptic.{name} must be a fraction in [0, 1], got {getattr(self, name)!r}")
+        for name in ("embed_dim", "affinity_pairs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"panoptic.{name} must be at least 1, got {getattr(self, name)!r}")
+
+
+# The inference post-processing fractions of ``PanopticHeadConfig``, and every setting of it that a
+# trained network can change without retraining (the rest are fixed by its weights or used in training).
+POST_PROCESSING = ("overlap_nms", "min_visible", "min_stuff_area", "mask_removal")
+INFERENCE_TIME_SETTINGS = ("kind", "affinity_stride", *POST_PROCESSING)
+
 
 @dataclasses.dataclass
 class ModelConfig:

@@ -27,7 +27,8 @@ import cv2
 
 from panoptic_ros.arguments import positive_int
 from panoptic_ros.categories import Category, CategoryTable
-from panoptic_ros.config import SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides, from_dict, to_dict
+from panoptic_ros.config import (INFERENCE_TIME_SETTINGS, SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides,
+                                 from_dict, to_dict)
 from panoptic_ros.defaults import DEFAULT_DEVICE
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
 from panoptic_ros.eval.miou import format_iou_table
@@ -93,11 +94,17 @@ def check_same_categories(model: CategoryTable, data: CategoryTable) -> None:
 
 def with_inference_overrides(cfg: ModelConfig, overrides: list[str]) -> ModelConfig:
     """The checkpoint's model config with ``panoptic.KEY=VALUE`` overrides: inference-time choices only
-    (post-processing steps, the default head); the weights fix everything else."""
+    (``config.INFERENCE_TIME_SETTINGS``: post-processing steps, the default head, the affinity's grid);
+    the weights fix everything else."""
+    allowed = [f"panoptic.{key}" for key in INFERENCE_TIME_SETTINGS]
     for item in overrides:
-        if not item.startswith("panoptic.") or "=" not in item:
-            raise ValueError(f"--set {item!r}: only panoptic.KEY=VALUE (inference-time settings) can be changed")
-    return from_dict(ModelConfig, apply_overrides(to_dict(cfg), overrides))
+        if item.partition("=")[0] not in allowed or "=" not in item:
+            raise ValueError(f"--set {item!r}: only {', '.join(allowed)} can be changed (KEY=VALUE; the "
+                             "checkpoint's weights fix the rest)")
+    try:
+        return from_dict(ModelConfig, apply_overrides(to_dict(cfg), overrides))
+    except (TypeError, KeyError) as exc:
+        raise ValueError(f"--set: {exc}") from None
 
 
 def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
@@ -114,14 +121,15 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     if args.data == "coco_panoptic" and args.split:
         raise ValueError("--split does not apply to coco_panoptic: --root names the split's folder "
                          "(panoptic.json, panoptic/, images/)")
+    with_inference_overrides(ModelConfig(), args.set)  # a bad --set refused before the checkpoint loads
     device = resolve_device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device)
     model.for_inference()  # as the node runs it
     model.cfg = with_inference_overrides(model.cfg, args.set)
-    source = build_source(SourceConfig(kind=args.data, root=args.root or "",  # images: what synthetic generates
-                                       split=args.split or EVAL_SPLITS.get(args.data, ""),
-                                       images=args.images or SYNTHETIC_IMAGES, seed=args.seed, height=args.height,
-                                       width=args.width))
+    data = SourceConfig(kind=args.data, root=args.root or "",  # images: what synthetic generates
+                        split=args.split or EVAL_SPLITS.get(args.data, ""), images=args.images or SYNTHETIC_IMAGES,
+                        seed=args.seed, height=args.height, width=args.width)
+    source = build_source(data)
     check_same_categories(model.categories, source.categories)
     if args.preview:
         written = write_preview(args.preview, model, source, model.cfg.panoptic.kind, True, inference_size=size)
@@ -141,7 +149,8 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
                   f"{format_iou_table(summary['miou_per_class'], summary['confusion'])}")
             runs[name] = summary
     return {"checkpoint": str(args.checkpoint), "model": meta["name"], "device": str(device),
-            "inference_size": size, "runs": runs}
+            "inference_size": size, "batch": args.batch, "set": args.set, "images_limit": args.images,
+            "data": to_dict(data), "runs": runs}
 
 
 def check_output_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -180,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("--device", default=DEFAULT_DEVICE)
     model.add_argument("--batch", type=positive_int, default=1)
     model.add_argument("--set", nargs="+", default=[], metavar="panoptic.KEY=VALUE",
-                       help="override inference-time settings of the checkpoint's config, e.g. the "
-                       "post-processing steps panoptic.overlap_nms / min_visible / min_stuff_area")
+                       help="override inference-time settings of the checkpoint's config: "
+                       f"{', '.join(f'panoptic.{key}' for key in INFERENCE_TIME_SETTINGS)} (the "
+                       "post-processing steps are fractions in [0, 1])")
     model.add_argument("--preview", type=Path, help="also write a PNG strip: input | prediction | ground truth "
                        "(never commit one made from CamVid: its terms forbid it)")
     parser.add_argument("--out", type=Path, help="write the report as JSON")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -146,6 +146,15 @@ class TorchPredictor:
 
     def set_score_threshold(self, threshold: float) -> None:
         self.model.instance.set_score_threshold(threshold)
+
+    def settings(self) -> dict[str, Any]:
+        """What the network runs with, as a report records it (reports of different settings must be
+        told apart): model, device, precision, head, mask cues, score threshold, inference size
+        (``[0, 0]``: each input's own)."""
+        size = self.options.inference_size
+        return {"model": self.model_name, "device": str(self.device), "precision": self.options.precision,
+                "head": self.head, "mask_cues": self.mask_cues, "score_threshold": self.model.instance.score_threshold,
+                "inference_size": list(size) if size else [0, 0]}
 
     def offload(self) -> None:
         self.model.to("cpu")

@@ -86,6 +86,11 @@ class InstanceHead(nn.Module):
         """Minimum score of a detection from the next call on (the node's dynamic parameter)."""
         self.roi_heads.score_thresh = threshold
 
+    @property
+    def score_threshold(self) -> float:
+        """The minimum score of a detection now."""
+        return float(self.roi_heads.score_thresh)
+
     def detect(self, images: ImageList, features: OrderedDict[str, torch.Tensor],
                targets: list[dict[str, torch.Tensor]] | None = None
                ) -> tuple[Detections, list[torch.Tensor], dict[str, torch.Tensor]]:

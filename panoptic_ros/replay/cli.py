@@ -225,8 +225,7 @@ def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path
               for camera, report in zip(cameras, reports) if report["processed"] == 0]
     if unused:
         raise ImageEncodingError("; ".join(unused))
-    common = {"mode": "offline", "batch": args.batch, "model": predictor.model_name, "device": str(predictor.device),
-              "mask_cues": args.mask_cues, **_settings(args, predictor.head)}
+    common = {"mode": "offline", "batch": args.batch, **predictor.settings()}
     return ModeResult(common, reports, [run.recorder for run in runs], seconds, inference_seconds)
 
 

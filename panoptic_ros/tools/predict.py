@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     for video in videos:
         predict_video(video, run, args.batch, args.video_format)
     summary = {"images": len(images), "videos": len(videos), "frames_predicted": run.frames,
-               "skipped": run.skipped, "device": str(run.predictor.device), "model": run.predictor.model_name,
+               "skipped": run.skipped, **run.predictor.settings(), "batch": args.batch,
                "inference_ms_per_frame": 1000 * run.seconds / max(run.frames, 1)}
     (args.out / SUMMARY).write_text(json.dumps(summary, indent=2))
     print(f"{run.frames} frames predicted (from {len(images)} images and {len(videos)} videos) on {summary['device']}, "

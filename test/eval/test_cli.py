@@ -21,10 +21,20 @@ def test_post_processing_steps_can_be_switched_off_for_an_evaluation():
     assert cfg.backbone == ModelConfig().backbone
 
 
-@pytest.mark.parametrize("item", ["backbone.name=resnet50", "instance.detections_per_image=5", "panoptic.min_visible"])
+@pytest.mark.parametrize("item", ["backbone.name=resnet50", "instance.detections_per_image=5", "panoptic.min_visible",
+                                  "panoptic.embed_dim=7", "panoptic.affinity_pairs=-1"])
 def test_only_inference_time_settings_can_be_overridden(item):
     with pytest.raises(ValueError, match="only panoptic"):
         with_inference_overrides(ModelConfig(), [item])
+
+
+@pytest.mark.parametrize("item, message", [("panoptic.min_visible=half", "expected float, got 'half'"),
+                                           ("panoptic.overlap_nms=5", "overlap_nms must be a fraction"),
+                                           ("panoptic.min_stuff_area=-1", "min_stuff_area must be a fraction"),
+                                           ("panoptic.kind=best", "'best' is not one of")])
+def test_a_bad_inference_time_value_is_one_clear_line(item, message, capsys):
+    assert main(["--checkpoint", "missing.pt", "--set", item]) == 2
+    assert message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("size", [["-1", "5"], ["0", "16"]])
@@ -39,7 +49,12 @@ def test_without_head_the_checkpoint_s_own_head_is_evaluated_and_a_preview_writt
     out, preview = tmp_path / "report.json", tmp_path / "preview.png"
     assert main(["--checkpoint", str(path), "--images", "2", "--height", "64", "--width", "128",
                  "--device", "cpu", "--out", str(out), "--preview", str(preview)]) == 0
-    assert list(json.loads(out.read_text())["runs"]) == ["heuristic/mask"]
+    report = json.loads(out.read_text())
+    assert list(report["runs"]) == ["heuristic/mask"]
+    # what produced it: the data and every setting asked for
+    assert report["data"]["kind"] == "synthetic" and report["data"]["split"] == "heldout"
+    assert (report["data"]["height"], report["data"]["width"], report["images_limit"]) == (64, 128, 2)
+    assert report["set"] == [] and report["batch"] == 1
     assert "its pixels taken for" in capsys.readouterr().out  # per class: IoU, recall, precision, mistakes
     assert torch.is_grad_enabled()  # no global switch left behind for whatever runs next in the process
     strip = cv2.imread(str(preview))  # one row per image: input | prediction | ground truth

@@ -61,7 +61,10 @@ def test_images_give_overlays_and_coco_panoptic_files_that_panoptic_eval_scores(
         assert records[sid]["area"] == area and 0 <= records[sid]["score"] <= 1
         assert records[sid]["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
         assert records[sid]["category_id"] == (sid - 1) // 1000
-    assert json.loads((out / "summary.json").read_text())["frames_predicted"] == 3
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames_predicted"] == 3
+    assert {key: summary[key] for key in ("head", "mask_cues", "precision", "inference_size")} == {
+        "head": "affinity", "mask_cues": True, "precision": "fp32", "inference_size": [0, 0] if size else [360, 0]}
     assert evaluate(["--gt-json", str(gt / "panoptic.json"), "--gt-dir", str(gt / "panoptic"),
                      "--pred-json", str(out / "panoptic.json"), "--pred-dir", str(out / "panoptic")]) == 0
     assert "All" in capsys.readouterr().out
