@@ -118,6 +118,8 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     if args.inference_size:
         check_inference_size(args.inference_size, "--inference-size")
     size = inference_size_or_none(args.inference_size)
+    if args.data != "synthetic" and not args.root:
+        raise ValueError(f"--data {args.data} reads a dataset folder: name it with --root")
     if args.data == "coco_panoptic" and args.split:
         raise ValueError("--split does not apply to coco_panoptic: --root names the split's folder "
                          "(panoptic.json, panoptic/, images/)")

@@ -38,14 +38,14 @@ from typing import Any
 import torch
 import yaml
 
-from panoptic_ros.arguments import positive_int
+from panoptic_ros.arguments import non_negative_int, positive_int
 from panoptic_ros.bench_attention import attention_check, attention_table
 from panoptic_ros.tools.bench_cameras import cameras_rows, cameras_table
 from panoptic_ros.bench_dispatch import count_dispatch, dispatch_table
 from panoptic_ros.tools.bench_node import node_table, time_node_path
 from panoptic_ros.bench_stages import STAGES, StageTimer, medians
 from panoptic_ros.heads import HEAD_KINDS
-from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, network_size
+from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size, network_size
 from panoptic_ros.config import ModelConfig, load_config
 from panoptic_ros.data.cityscapes import CITYSCAPES_CATEGORIES
 from panoptic_ros.defaults import DEFAULT_DEVICE
@@ -56,6 +56,7 @@ from panoptic_ros.model.checkpoint import CheckpointError, load_checkpoint
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import build_results
 from panoptic_ros.resources import package_file
+from panoptic_ros.structures import ID_DIVISOR
 
 
 @torch.inference_mode()
@@ -180,17 +181,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tables", nargs="+", default=["network"], choices=["network", "node", "attention", "cameras", "dispatch"])
     p.add_argument("--model-config", type=Path, default=package_file("panoptic_ros", "config", "model_r50.yaml"))
     p.add_argument("--checkpoint", type=Path, help="time a trained checkpoint instead of --model-config")
-    p.add_argument("--size", type=int, nargs=2, action="append", metavar=("H", "W"),
+    p.add_argument("--size", type=positive_int, nargs=2, action="append", metavar=("H", "W"),
                    help="network / attention input size; repeat for several (default 512 1024)")
-    p.add_argument("--input-size", type=int, nargs=2, action="append", metavar=("H", "W"),
+    p.add_argument("--input-size", type=positive_int, nargs=2, action="append", metavar=("H", "W"),
                    help="node table: camera image size; repeat for several (default 1024 2048)")
     p.add_argument("--inference-size", type=int, nargs=2, action="append", metavar=("H", "W"),
                    help="node table: the node's inference_size, a 0 following the input's aspect ratio; repeat "
                    f"for several (default: the node's, {' '.join(map(str, DEFAULT_INFERENCE_SIZE))})")
-    p.add_argument("--detections", type=int, nargs="+",
+    p.add_argument("--detections", type=positive_int, nargs="+",
                    help="node table: detections per image (default: the model's detections_per_image)")
-    p.add_argument("--overlay-max-size", type=int, help="node table: cap on the overlay's longer side")
-    p.add_argument("--cameras", type=int, nargs="+", default=[1, 2, 4],
+    p.add_argument("--overlay-max-size", type=positive_int, help="node table: cap on the overlay's longer side")
+    p.add_argument("--cameras", type=positive_int, nargs="+", default=[1, 2, 4],
                    help="cameras table: camera counts (default 1 2 4)")
     p.add_argument("--batch", type=positive_int, default=1)
     p.add_argument("--precision", nargs="+", default=[DEFAULT_PRECISION], choices=PRECISION_NAMES)
@@ -198,11 +199,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--head", nargs="+", default=list(HEAD_KINDS), choices=HEAD_KINDS)
     p.add_argument("--device", default=DEFAULT_DEVICE)
     p.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's own choice)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed runs first (0: none)")
+    p.add_argument("--warmup", type=non_negative_int, default=5, help="untimed runs first (0: none)")
     p.add_argument("--iters", type=positive_int, default=20)
     p.add_argument("--no-reference", action="store_true", help="skip torchvision's maskrcnn_resnet50_fpn")
     p.add_argument("--out", type=Path, help="write the results as JSON")
     args = p.parse_args(argv)
+    try:
+        for size in args.inference_size or []:
+            check_inference_size(size, "--inference-size")
+    except ValueError as exc:
+        p.error(str(exc))
+    if any(n >= ID_DIVISOR for n in args.detections or []):
+        p.error(f"--detections must be below {ID_DIVISOR} (panoptic ids are category * {ID_DIVISOR} + instance)")
     keep_frame_buffers()  # as the node does
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -86,6 +86,11 @@ def test_a_model_whose_categories_differ_from_the_data_is_refused_with_both_name
     assert "the model's categories differ from the data's" in capsys.readouterr().err
 
 
+def test_a_dataset_without_its_folder_is_one_clear_line(capsys):
+    assert main(["--checkpoint", "missing.pt", "--data", "coco_panoptic"]) == 2
+    assert "--data coco_panoptic reads a dataset folder: name it with --root" in capsys.readouterr().err
+
+
 def test_split_does_not_apply_to_a_coco_panoptic_folder(capsys):
     assert main(["--checkpoint", "missing.pt", "--data", "coco_panoptic", "--root", "x", "--split", "val"]) == 2
     assert "--split does not apply to coco_panoptic" in capsys.readouterr().err

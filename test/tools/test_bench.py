@@ -98,3 +98,16 @@ def test_what_cannot_be_benchmarked_is_one_clear_line_before_any_work(tmp_path, 
     for flag in ("--iters", "--batch", "--threads"):
         with pytest.raises(SystemExit):
             main([flag, "0"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--size", "0", "128"], "--size: must be at least 1"),
+    (["--input-size", "64", "-1"], "--input-size: must be at least 1"),
+    (["--tables", "node", "--inference-size", "-5", "0"], "--inference-size"),
+    (["--detections", "1000"], "--detections must be below 1000"),
+    (["--warmup", "-1"], "--warmup: must be at least 0"),
+])
+def test_sizes_and_counts_out_of_range_are_usage_errors(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
