@@ -21,6 +21,18 @@ MAX_FPS = 120.0  # a video plays at most this fast (a faster source plays slower
 MAX_HOLD_SECONDS = 2.0  # the longest a gap between two frames' bag times holds the last overlay
 
 
+def letterboxed(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` [H, W, 3] scaled to fit ``size`` (width, height) with its aspect ratio kept, centred on
+    black: a video has one frame size, and a camera's frames of another shape must not be stretched."""
+    width, height = size
+    scale = min(width / image.shape[1], height / image.shape[0])
+    w, h = max(1, min(width, round(image.shape[1] * scale))), max(1, min(height, round(image.shape[0] * scale)))
+    out = np.zeros((height, width, 3), np.uint8)
+    x, y = (width - w) // 2, (height - h) // 2
+    out[y:y + h, x:x + w] = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return out
+
+
 def usable_fps(fps: float | None) -> float | None:
     """``fps`` where it is a finite rate above 0, else None (unknown): a container may report 0 or NaN."""
     return fps if fps is not None and math.isfinite(fps) and fps > 0 else None
@@ -79,7 +91,7 @@ class PreviewWriter:
         return due + 1 - self.written if due >= self.written else 0
 
     def add(self, overlay_rgb: np.ndarray, time_ns: int | None = None) -> None:
-        """Append an overlay (RGB [H, W, 3]) to the video (resized to the first frame's size) at its
+        """Append an overlay (RGB [H, W, 3]) to the video (fitted into the first frame's size) at its
         frame's bag time ``time_ns`` (None: right after the last), and keep every ``stride``-th for the
         strip, halving the kept ones when they outgrow it."""
         bgr = np.ascontiguousarray(overlay_rgb[..., ::-1])
@@ -90,7 +102,7 @@ class PreviewWriter:
             self._encoder = threading.Thread(target=self._encode, args=(video,), name="preview", daemon=True)
             self._encoder.start()
         if (bgr.shape[1], bgr.shape[0]) != self.size:
-            bgr = cv2.resize(bgr, self.size, interpolation=cv2.INTER_NEAREST)
+            bgr = letterboxed(bgr, self.size)
         frames = self._video_frames_for(time_ns)
         if frames > 1 and self.last is not None:
             self._jobs.put((self.last, frames - 1))

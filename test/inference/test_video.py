@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from panoptic_ros.inference.video import DEFAULT_PREVIEW_FPS, STRIP_FRAMES, PreviewWriter
+from panoptic_ros.inference.video import DEFAULT_PREVIEW_FPS, STRIP_FRAMES, PreviewWriter, letterboxed
 
 NAMES = ("preview.mp4", "preview.png")
 
@@ -80,3 +80,12 @@ def test_a_webm_video_is_vp8(tmp_path):
     video = cv2.VideoCapture(str(tmp_path / "preview.webm"))
     fourcc = int(video.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode()
     assert fourcc == "VP80" and int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+
+
+def test_frames_of_another_shape_are_fitted_into_the_video_unstretched():
+    wide = np.full((36, 64, 3), 200, np.uint8)  # 16:9 into a 64x48 (4:3) video
+    fitted = letterboxed(wide, (64, 48))
+    assert fitted.shape == (48, 64, 3)
+    assert (fitted[:6] == 0).all() and (fitted[-6:] == 0).all() and (fitted[6:42] == 200).all()
+    tall = letterboxed(np.full((96, 32, 3), 200, np.uint8), (64, 48))  # 1:3, halved to 16x48 in the middle
+    assert (tall[:, 24:40] == 200).all() and (tall[:, :24] == 0).all() and (tall[:, 40:] == 0).all()
