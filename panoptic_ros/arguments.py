@@ -7,8 +7,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from panoptic_ros.defaults import DEFAULT_DEVICE, DEFAULT_SCORE_THRESHOLD, SCORE_THRESHOLD_RANGE
-from panoptic_ros.device import DEVICE_CHOICES
+from panoptic_ros.defaults import DEFAULT_DEVICE, DEFAULT_SCORE_THRESHOLD, DEVICE_CHOICES, SCORE_THRESHOLD_RANGE
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size
 from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES

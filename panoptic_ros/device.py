@@ -6,12 +6,12 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, nullcontext
 import torch
 
-from panoptic_ros.defaults import DEFAULT_DEVICE
+from panoptic_ros.defaults import DEFAULT_DEVICE, DEVICE_CHOICES
 from panoptic_ros.precisions import PRECISION_NAMES
 
 # precision -> the dtype autocast runs in (None: no autocast, plain fp32); dtypes in PRECISION_NAMES' order
 PRECISIONS: dict[str, torch.dtype | None] = dict(zip(PRECISION_NAMES, (None, torch.float16, torch.bfloat16), strict=True))
-DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
+DEFAULT_CPU_THREADS = torch.get_num_threads()  # PyTorch's own choice: one per core, or OMP_NUM_THREADS
 
 
 def resolve_device(name: str) -> torch.device:
@@ -33,6 +33,12 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and device.index is not None:  # plain "cuda" is the current device already
         torch.cuda.set_device(device.index)
     return device
+
+
+def set_cpu_threads(count: int) -> None:
+    """Let PyTorch's CPU work use ``count`` threads (0: its own default), for the whole process: fewer
+    leave cores to a robot's other processes (camera drivers, planners) when the network runs on the CPU."""
+    torch.set_num_threads(count or DEFAULT_CPU_THREADS)
 
 
 def check_precision(precision: str, device: torch.device) -> None:

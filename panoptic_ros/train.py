@@ -42,8 +42,8 @@ from panoptic_ros.data.dataset import (
     SampleSource, TrainingDataset, balanced_class_weights, build_source, build_training_source, class_frequencies, collate,
 )
 from panoptic_ros.data.sampling import EpochSampler
-from panoptic_ros.defaults import DEFAULT_DEVICE
-from panoptic_ros.device import DEVICE_CHOICES, autocast, resolve_device
+from panoptic_ros.defaults import DEFAULT_DEVICE, DEVICE_CHOICES
+from panoptic_ros.device import autocast, resolve_device
 from panoptic_ros.eval.model_eval import evaluate_model
 from panoptic_ros.heads import HeadKind
 from panoptic_ros.model.backbone import load_pretrained

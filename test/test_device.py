@@ -12,3 +12,14 @@ def test_a_gpu_named_with_or_without_an_index_resolves_and_an_index_becomes_curr
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setattr(torch.cuda, "set_device", made_current.append)
     assert resolve_device(name).type == "cuda" and made_current == current
+
+
+def test_cpu_threads_are_set_for_the_process_and_0_gives_back_pytorch_s_own_choice():
+    from panoptic_ros.device import DEFAULT_CPU_THREADS, set_cpu_threads
+    try:
+        set_cpu_threads(1)
+        assert torch.get_num_threads() == 1
+        set_cpu_threads(0)
+        assert torch.get_num_threads() == DEFAULT_CPU_THREADS
+    finally:
+        set_cpu_threads(0)

@@ -43,7 +43,7 @@ from visualization_msgs.msg import MarkerArray
 
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
-from panoptic_ros.device import release_cached_memory
+from panoptic_ros.device import release_cached_memory, set_cpu_threads
 from panoptic_ros.inference.predictor import Predictor, PredictorOptions, TorchPredictor
 from panoptic_ros.image_size import network_size
 from panoptic_ros.memory import keep_frame_buffers
@@ -133,6 +133,7 @@ class PanopticNode(LifecycleNode):
         return self._transition("shutdown", shutdown)
 
     def _configure(self) -> None:
+        set_cpu_threads(self.params["cpu_threads"])
         self.predictor = self._given_predictor or self._load_predictor()
         try:
             self._create_publishers()

@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
-from panoptic_ros.defaults import DEFAULT_DEVICE, DEFAULT_OVERLAY_ALPHA, DEFAULT_SCORE_THRESHOLD, SCORE_THRESHOLD_RANGE
+from panoptic_ros.defaults import (DEFAULT_DEVICE, DEFAULT_OVERLAY_ALPHA, DEFAULT_SCORE_THRESHOLD, DEVICE_CHOICES,
+                                   SCORE_THRESHOLD_RANGE)
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size
 from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
@@ -40,7 +41,11 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "node through ~/change_state."),
     ParameterSpec("model", "", "Checkpoint path; empty = the model shipped in the package's models/ folder.",
                   at_configure=True),
-    ParameterSpec("device", DEFAULT_DEVICE, "auto (first GPU if any, else CPU), cpu, cuda or cuda:N.", at_configure=True),
+    ParameterSpec("device", DEFAULT_DEVICE, f"{DEVICE_CHOICES} (auto: the first GPU if any, else the CPU).",
+                  at_configure=True),
+    ParameterSpec("cpu_threads", 0, "Threads PyTorch's CPU work may use, for the whole process; 0 = its default "
+                  "(one per core, or OMP_NUM_THREADS). Fewer leave cores to the robot's other processes when the "
+                  "network runs on the CPU.", minimum=0, maximum=1024, at_configure=True),
     ParameterSpec("precision", DEFAULT_PRECISION, "Inference precision (fp16 needs a GPU).", choices=PRECISION_NAMES,
                   at_configure=True),
     ParameterSpec("mask_cues", True, "true: instances start from the mask head; false: boxes only, the mask "

@@ -49,7 +49,7 @@ from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size
 from panoptic_ros.config import ModelConfig, load_config
 from panoptic_ros.data.cityscapes import CITYSCAPES_CATEGORIES
 from panoptic_ros.defaults import DEFAULT_DEVICE
-from panoptic_ros.device import autocast, check_precision, resolve_device
+from panoptic_ros.device import autocast, check_precision, resolve_device, set_cpu_threads
 from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.model.checkpoint import CheckpointError, load_checkpoint
@@ -212,8 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(n >= ID_DIVISOR for n in args.detections or []):
         p.error(f"--detections must be below {ID_DIVISOR} (panoptic ids are category * {ID_DIVISOR} + instance)")
     keep_frame_buffers()  # as the node does
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_cpu_threads(args.threads or 0)
     try:  # what the user named: a clear line, not a traceback
         device = resolve_device(args.device)
         for precision in args.precision:

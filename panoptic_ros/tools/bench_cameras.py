@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from panoptic_ros.device import resolve_device, synchronize
+from panoptic_ros.device import resolve_device, set_cpu_threads, synchronize
 from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor
 from panoptic_ros.model.network import PanopticNet
 
@@ -38,8 +38,7 @@ def _time_cameras(args: argparse.Namespace, load_model: ModelLoader, cameras: in
 
     from panoptic_ros.ros import conversions
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_cpu_threads(args.threads or 0)  # a process of its own
     device = resolve_device(args.device)
     options = PredictorOptions(args.device, args.precision[0], args.mask_cues[0] == "on", args.head[0], 0.0,
                                args.inference_size[0] if args.inference_size else None)

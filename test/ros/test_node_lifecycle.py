@@ -196,6 +196,15 @@ def test_a_camera_that_publishes_best_effort_is_heard(make_node):
         camera.destroy_node()
 
 
+def test_cpu_threads_apply_at_configure(make_node):
+    from panoptic_ros.device import set_cpu_threads
+    node, _ = make_node(Parameter("cpu_threads", value=1))
+    try:
+        assert node.trigger_configure() == SUCCESS and torch.get_num_threads() == 1
+    finally:
+        set_cpu_threads(0)
+
+
 def test_output_publishers_take_qos_overrides(make_node):
     node, _ = make_node(Parameter("qos_overrides./panoptic/front/overlay.publisher.reliability",
                                   value="best_effort"))
