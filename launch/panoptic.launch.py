@@ -5,7 +5,9 @@
     ros2 launch panoptic_ros panoptic.launch.py cameras:="[front, left]" \
         camera:="[/front/image_raw, /left/image_raw]"
 
-Every node parameter is a launch argument; an argument left empty keeps the params file's value.
+Every node parameter is a launch argument; an argument left empty keeps the params file's value, and a
+string parameter given as two quotes is set to the empty string (``head:="''"``: the checkpoint's head,
+``model:="''"``: the shipped model, whatever the params file says).
 ``camera`` is the one camera's topic; with several ``cameras`` (the launch argument's, else the params
 file's) it is a list, one topic per camera, or left at its default to keep each camera ``c`` on
 ``c/image``. A compressed input follows its camera's topic (``topic/compressed``). The camera subscriptions' QoS is set
@@ -36,13 +38,16 @@ CAMERA = DEFAULT_CAMERA.lstrip("/")
 # Launch arguments are parsed as YAML (true, 0.3, [256, 512]), except the string parameters' values,
 # which go to launch_ros as typed strings: it parses a plain string as YAML again (model:=/m/2024 an int).
 STRING_PARAMETERS = {p.name for p in PARAMETERS if isinstance(p.default, str)}
+EMPTY_STRINGS = ("''", '""')  # what sets a string parameter to "" (an empty argument keeps the file's)
 
 
 def _node(context):
     overrides = {}
     for name in (p.name for p in PARAMETERS):
         value = LaunchConfiguration(name).perform(context)
-        if value != "":
+        if value in EMPTY_STRINGS and name in STRING_PARAMETERS:
+            overrides[name] = ""
+        elif value != "":
             overrides[name] = value if name in STRING_PARAMETERS else yaml.safe_load(value)
     overrides = validate(overrides)  # 1 -> 1.0 for float parameters, and a bad value stops the launch here
     namespace = LaunchConfiguration("namespace").perform(context)

@@ -111,6 +111,11 @@ def test_launch_overrides_are_parsed_like_the_node_expects(launch_file):
         _launch(launch_file, score_threshold="2")
 
 
+def test_two_quotes_set_a_string_parameter_back_to_empty_whatever_the_params_file_says(launch_file):
+    _, node = _launch(launch_file, head="''", model='""')
+    assert node["parameters"][1] == {"head": _TypedValue("", str), "model": _TypedValue("", str)}
+
+
 def test_launch_passes_sim_time_and_the_log_level_as_for_any_ros_node(launch_file):
     _, node = _launch(launch_file)
     assert "use_sim_time" not in node["parameters"][1]  # unset: the params file decides
