@@ -1,11 +1,15 @@
 """Small, fast network configurations and category tables for CPU tests."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Iterable
 
 import torch
 
 from panoptic_ros.categories import Category, CategoryTable
+from panoptic_ros.data.coco_panoptic import category_records, id_to_rgb, segments_info, write_rgb
+from panoptic_ros.data.sample import PanopticSample
 from panoptic_ros.config import BackboneConfig, InstanceHeadConfig, ModelConfig, PanopticHeadConfig, SemanticHeadConfig
 
 torch.set_num_threads(2)
@@ -55,3 +59,26 @@ def save_small_street_model(folder: Path) -> str:
     torch.manual_seed(0)
     return str(save_checkpoint(folder / "street_small.pt", PanopticNet(small_model_config(), STREET_CATEGORIES),
                                "street-small"))
+
+
+def write_coco_panoptic(out_dir: str | Path, samples: Iterable[PanopticSample], categories: CategoryTable,
+                        write_images: bool = True) -> Path:
+    """Write ``images/``, ``panoptic/`` and ``panoptic.json``; returns the JSON path."""
+    out = Path(out_dir)
+    (out / "panoptic").mkdir(parents=True, exist_ok=True)
+    if write_images:
+        (out / "images").mkdir(exist_ok=True)
+    images, annotations = [], []
+    for k, s in enumerate(samples):
+        name = s.name or f"{k:06d}"
+        if write_images:
+            write_rgb(out / "images" / f"{name}.png", s.image)
+        write_rgb(out / "panoptic" / f"{name}.png", id_to_rgb(s.segments))
+        h, w = s.segments.shape
+        images.append({"id": name, "file_name": f"{name}.png", "height": h, "width": w})
+        annotations.append({"image_id": name, "file_name": f"{name}.png",
+                            "segments_info": segments_info(s.segments, s.categories, s.crowd)})
+    path = out / "panoptic.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations,
+                                "categories": category_records(categories)}))
+    return path

@@ -146,26 +146,3 @@ def category_records(categories: CategoryTable) -> list[dict[str, Any]]:
     """A table as a COCO panoptic JSON's ``categories`` (id, name, isthing, color)."""
     return [{"id": c.id, "name": c.name, "isthing": int(c.is_thing), "color": list(c.color)}
             for c in categories.categories]
-
-
-def write_coco_panoptic(out_dir: str | Path, samples: Iterable[PanopticSample], categories: CategoryTable,
-                        write_images: bool = True) -> Path:
-    """Write ``images/``, ``panoptic/`` and ``panoptic.json``; returns the JSON path."""
-    out = Path(out_dir)
-    (out / "panoptic").mkdir(parents=True, exist_ok=True)
-    if write_images:
-        (out / "images").mkdir(exist_ok=True)
-    images, annotations = [], []
-    for k, s in enumerate(samples):
-        name = s.name or f"{k:06d}"
-        if write_images:
-            write_rgb(out / "images" / f"{name}.png", s.image)
-        write_rgb(out / "panoptic" / f"{name}.png", id_to_rgb(s.segments))
-        h, w = s.segments.shape
-        images.append({"id": name, "file_name": f"{name}.png", "height": h, "width": w})
-        annotations.append({"image_id": name, "file_name": f"{name}.png",
-                            "segments_info": segments_info(s.segments, s.categories, s.crowd)})
-    path = out / "panoptic.json"
-    path.write_text(json.dumps({"images": images, "annotations": annotations,
-                                "categories": category_records(categories)}))
-    return path

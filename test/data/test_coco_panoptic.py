@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from panoptic_ros.data.coco_panoptic import CocoPanopticDataset, id_to_rgb, rgb_to_id, write_coco_panoptic
+from helpers import write_coco_panoptic
+from panoptic_ros.data.coco_panoptic import CocoPanopticDataset, id_to_rgb, rgb_to_id
 from panoptic_ros.data.sample import PanopticSample
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "coco_panoptic_sample"

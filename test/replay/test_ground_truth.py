@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
+from helpers import write_coco_panoptic
 from panoptic_ros.categories import Category, CategoryTable
-from panoptic_ros.data.coco_panoptic import write_coco_panoptic
 from panoptic_ros.data.sample import PanopticSample
 from panoptic_ros.data.street_categories import CAR, ROAD, STREET_CATEGORIES
 from panoptic_ros.replay.ground_truth import GroundTruthFrame, check_categories, from_coco_panoptic

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import save_small_street_model, small_model_config
+from helpers import save_small_street_model, small_model_config, write_coco_panoptic
 from ros_harness import NodeProcess, isolated_ros_env
 from panoptic_ros.data.camvid import CamVidDataset
 from panoptic_ros.data.dataset import SyntheticStreetScenes
@@ -265,8 +265,7 @@ def test_live_replay_measures_the_running_node(camera, bag, model, tmp_path):
 
 def _coco_ground_truth(bag: Path, folder: Path, shift_ns: int = 0) -> list[str]:
     """The bag's label topic as COCO panoptic PNGs named <stamp_ns + shift_ns>.png: replay arguments."""
-    from panoptic_ros.data.coco_panoptic import write_coco_panoptic
-    from panoptic_ros.data.sample import PanopticSample
+        from panoptic_ros.data.sample import PanopticSample
     from panoptic_ros.replay.bag_io import label_image
 
     samples = []

@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import save_small_street_model
-from panoptic_ros.data.coco_panoptic import write_coco_panoptic
+from helpers import save_small_street_model, write_coco_panoptic
 from panoptic_ros.data.dataset import SyntheticStreetScenes
 from panoptic_ros.data.street_categories import STREET_CATEGORIES
 from panoptic_ros.eval.cli import main as evaluate
