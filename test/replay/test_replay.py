@@ -265,7 +265,7 @@ def test_live_replay_measures_the_running_node(camera, bag, model, tmp_path):
 
 def _coco_ground_truth(bag: Path, folder: Path, shift_ns: int = 0) -> list[str]:
     """The bag's label topic as COCO panoptic PNGs named <stamp_ns + shift_ns>.png: replay arguments."""
-        from panoptic_ros.data.sample import PanopticSample
+    from panoptic_ros.data.sample import PanopticSample
     from panoptic_ros.replay.bag_io import label_image
 
     samples = []
