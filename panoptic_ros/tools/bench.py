@@ -39,11 +39,11 @@ import torch
 import yaml
 
 from panoptic_ros.arguments import non_negative_int, positive_int
-from panoptic_ros.bench_attention import attention_check, attention_table
+from panoptic_ros.tools.bench_attention import attention_check, attention_table
 from panoptic_ros.tools.bench_cameras import cameras_rows, cameras_table
-from panoptic_ros.bench_dispatch import count_dispatch, dispatch_table
+from panoptic_ros.tools.bench_dispatch import count_dispatch, dispatch_table
 from panoptic_ros.tools.bench_node import node_table, time_node_path
-from panoptic_ros.bench_stages import STAGES, StageTimer, medians
+from panoptic_ros.tools.bench_stages import STAGES, StageTimer, medians
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size, network_size
 from panoptic_ros.config import ModelConfig, load_config

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from panoptic_ros.bench_stages import StageTimer, medians
+from panoptic_ros.tools.bench_stages import StageTimer, medians
 from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
 from panoptic_ros.device import autocast
 from panoptic_ros.inference.overlay import render_overlay

@@ -3,7 +3,7 @@ import torch
 from torchvision.models.detection._utils import BoxCoder
 from torchvision.ops import nms
 
-from panoptic_ros.bench_dispatch import DispatchCounter
+from panoptic_ros.tools.bench_dispatch import DispatchCounter
 from panoptic_ros.model.fixed_size_detection import fixed_size_detections, fixed_size_proposals, greedy_nms
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from panoptic_ros.bench_dispatch import DispatchCounter
+from panoptic_ros.tools.bench_dispatch import DispatchCounter
 from panoptic_ros.data.camvid import CamVidDataset
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.inference.predictor import shipped_model_path

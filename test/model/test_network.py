@@ -92,7 +92,7 @@ def test_channels_last_and_batched_inference_agree_with_single_images(checkpoint
 
 def test_cameras_of_mixed_output_sizes_build_no_index_from_host_data_once_the_layout_is_known(checkpoint):
     """On a GPU a tensor built from host data every frame waits for the whole network to finish."""
-    from panoptic_ros.bench_dispatch import DispatchCounter
+    from panoptic_ros.tools.bench_dispatch import DispatchCounter
     from panoptic_ros.model.network import _device_index
     _device_index.cache_clear()  # layouts other tests made are known already
     model, _ = load_checkpoint(checkpoint)

@@ -6,7 +6,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from torchvision.ops import MultiScaleRoIAlign
 
-from panoptic_ros.bench_dispatch import DispatchCounter
+from panoptic_ros.tools.bench_dispatch import DispatchCounter
 from panoptic_ros.model.wait_free import FixedSizeRPN, LevelSelectRoIAlign, WaitFreeBoxCoder
 
 LEVELS = ["0", "1", "2", "3"]

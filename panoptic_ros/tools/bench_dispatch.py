@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from panoptic_ros.bench_stages import STAGES
+from panoptic_ros.tools.bench_stages import STAGES
 from panoptic_ros.device import autocast
 from panoptic_ros.model.wait_free import wait_free_ways
 from panoptic_ros.model.network import PanopticNet
