@@ -1,5 +1,6 @@
-"""The names of the panoptic heads, defined once: the model dispatches on them, and the config, the
-node's ``head`` parameter and every CLI take their choices from here. Free of torch and ROS, so the
+"""The names of the panoptic heads and of the mask-cue modes, defined once: the model dispatches on
+them, and the config, the node's ``head`` parameter, every CLI and the reports take their choices and
+run names from here. Free of torch and ROS, so the
 launch file and parameter checks can import it cheaply."""
 from __future__ import annotations
 
@@ -7,3 +8,11 @@ from typing import Literal, get_args
 
 HeadKind = Literal["affinity", "upsnet", "heuristic"]
 HEAD_KINDS: tuple[str, ...] = get_args(HeadKind)
+
+# --mask-cues on the command lines: which modes a run covers (True: mask cues, False: boxes only)
+MASK_CUE_MODES: dict[str, tuple[bool, ...]] = {"on": (True,), "off": (False,), "both": (True, False)}
+
+
+def run_name(head: str, mask_cues: bool) -> str:
+    """An evaluation run's name in reports, ``upsnet/mask`` or ``upsnet/boxes``, which tables read back."""
+    return f"{head}/{'mask' if mask_cues else 'boxes'}"

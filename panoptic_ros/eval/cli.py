@@ -35,7 +35,7 @@ from panoptic_ros.eval.miou import format_iou_table
 from panoptic_ros.eval.pq import PQAccumulator, format_table
 from panoptic_ros.image_size import check_inference_size, inference_size_or_none
 from panoptic_ros.model.checkpoint import CheckpointError
-from panoptic_ros.heads import HEAD_KINDS
+from panoptic_ros.heads import HEAD_KINDS, MASK_CUE_MODES, run_name
 
 # the split a checkpoint is judged on when none is named: data no training run has seen (a COCO
 # panoptic folder is one split already: --root names it)
@@ -137,7 +137,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
         written = write_preview(args.preview, model, source, model.cfg.panoptic.kind, True, inference_size=size)
         print(f"preview (input | {model.cfg.panoptic.kind} with mask cues | ground truth) written to {written}")
     heads = list(HEAD_KINDS) if args.head == "all" else [args.head or model.cfg.panoptic.kind]
-    modes = {"on": [True], "off": [False], "both": [True, False]}[args.mask_cues]
+    modes = MASK_CUE_MODES[args.mask_cues]
     at = ("each image's own size" if not size else f"{size[0]}x{size[1]}" if all(size) else
           f"{max(size)} {'rows' if size[0] else 'columns'}, the other side by each image's aspect ratio")
     runs = {}
@@ -145,7 +145,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
         for cues in modes:
             summary = evaluate_model(model, source, head, cues, limit=args.images, batch_size=args.batch,
                                      inference_size=size)
-            name = f"{head}/{'mask' if cues else 'boxes'}"
+            name = run_name(head, cues)
             print(f"\n== {name}: {summary['images']} images, network at {at}, {summary['latency_ms']:.1f} ms/image, "
                   f"{summary['fps']:.2f} fps on {device}; mIoU {100 * summary['miou']:.2f}\n{format_table(summary)}\n\n"
                   f"{format_iou_table(summary['miou_per_class'], summary['confusion'])}")
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("--height", type=positive_int, default=128)
     model.add_argument("--width", type=positive_int, default=256)
     model.add_argument("--head", choices=[*HEAD_KINDS, "all"], help="default: the checkpoint's own head, as the node runs it")
-    model.add_argument("--mask-cues", default="on", choices=["on", "off", "both"])
+    model.add_argument("--mask-cues", default="on", choices=list(MASK_CUE_MODES))
     model.add_argument("--inference-size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"),
                        help="run the network at this size, as the node's inference_size does (outputs "
                        "and scores at each image's own size); a 0 follows each image's aspect ratio; "
