@@ -439,6 +439,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``panoptic-train``'s entry (also each ``torchrun`` worker's)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="YAML file with a TrainConfig")
     parser.add_argument("--device", default=DEFAULT_DEVICE, help=DEVICE_CHOICES)

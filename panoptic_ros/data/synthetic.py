@@ -83,6 +83,7 @@ class StreetSceneGenerator:
         self.h, self.w, self.seed = height, width, seed
 
     def generate(self, index: int) -> SceneSample:
+        """Scene ``index``: the same scene every time for the same seed and index (held-out splits stay fixed)."""
         rng = np.random.default_rng([self.seed, index])
         h, w = self.h, self.w
         cv = _Canvas(h, w)

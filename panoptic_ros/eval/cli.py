@@ -165,6 +165,7 @@ def check_output_paths(parser: argparse.ArgumentParser, args: argparse.Namespace
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``panoptic-eval``'s entry: 0 on success, 2 for bad arguments or inputs (one line, no traceback)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     files = parser.add_argument_group("prediction files")
     files.add_argument("--gt-json", type=Path)

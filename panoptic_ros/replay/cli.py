@@ -279,6 +279,7 @@ def _check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``panoptic-replay``'s entry: 0 on success, an error line and a non-zero status otherwise."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bag", type=Path, help="rosbag2 folder (sqlite3 or mcap), its metadata.yaml, or a single .mcap / "
                    ".db3 file")

@@ -47,6 +47,7 @@ def write_sample_bag(path: Path, source: SampleSource, frames: int, rate_hz: flo
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The sample-bag writer's entry: writes a bag of a data source's frames with their ground truth."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path)
     parser.add_argument("--data", default="synthetic", choices=SOURCE_KINDS)

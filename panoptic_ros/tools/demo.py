@@ -44,6 +44,7 @@ def demo_bag() -> tuple[Path, str]:
 
 
 def main() -> int:
+    """``make demo``'s entry: replays the demo bag through the live node and prints its report."""
     bag, what = demo_bag()
     code = replay([str(bag), "--topic", IMAGE_TOPIC, "--gt-topic", GT_TOPIC, "--live", "--out", str(OUT), "--quiet"])
     if code != 0:

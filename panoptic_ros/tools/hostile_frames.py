@@ -19,6 +19,7 @@ _GOOD = {"height": 48, "width": 80, "encoding": "rgb8", "is_bigendian": 0, "step
 
 
 def jpeg() -> bytes:
+    """The good frame as a JPEG: what the hostile ones are made from, and a well-formed one to send between them."""
     return cv2.imencode(".jpg", RGB[..., ::-1])[1].tobytes()
 
 

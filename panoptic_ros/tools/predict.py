@@ -203,6 +203,7 @@ def predict_video(path: Path, run: Predictions, batch: int, video_format: str) -
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``panoptic-predict``'s entry: 0 when anything was predicted, 1 when nothing could be, 2 for bad arguments."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", type=Path, help="image files, folders of images, video files")
     parser.add_argument("--out", type=Path, default=Path("out/predict"),

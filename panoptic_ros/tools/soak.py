@@ -197,6 +197,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``panoptic-soak``'s entry: runs the soak and writes its report."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--duration", type=float, default=60.0, help="seconds of sending (bounded: at most 1800)")
     p.add_argument("--rate", type=float, default=15.0, help="frames per second sent")
