@@ -9,7 +9,7 @@
             panoptic.mask_removal=1
 
 Files follow panopticapi's convention (PNG ids ``R + 256 G + 256^2 B``, JSON ``segments_info``);
-annotations are paired by ``image_id``, else by their PNG's file name without suffix. The report is
+annotations are paired by their PNG's file name without suffix, else by ``image_id``. The report is
 JSON with ``All``/``Things``/``Stuff`` (fractions, not percent), ``per_class``, and for checkpoints the
 semantic mIoU of the published semantic map (``miou``, ``miou_per_class``, and where each class's
 pixels went: ``confusion``), latency per image and frames per second. Checkpoints are evaluated on a
@@ -45,8 +45,9 @@ SYNTHETIC_IMAGES = 500  # scenes generated when --images is not given (real data
 
 def evaluate_files(gt_json: Path, gt_dir: Path, pred_json: Path, pred_dir: Path) -> dict[str, Any]:
     """PQ of predictions against ground truth, both in COCO panoptic format (any model's output), paired by
-    ``image_id``, else by the annotation PNG's file name without suffix (COCO's numeric ids against the
-    file stems ``panoptic-predict`` names its images by)."""
+    the annotation PNG's file name without suffix, else by ``image_id``: a file's name says which image
+    it is whoever wrote it, while one tool's numeric ids (``panoptic-predict`` numbers ``000001.png`` 1)
+    need not be another's (ids counted from 0, or over every tenth frame)."""
     gt = CocoPanopticDataset(gt_json, gt_dir)
     pred = CocoPanopticDataset(pred_json, pred_dir)
     if pred.category_records:  # a prediction file may list none, and then means the ground truth's
@@ -55,10 +56,10 @@ def evaluate_files(gt_json: Path, gt_dir: Path, pred_json: Path, pred_dir: Path)
     by_name = {Path(a["file_name"]).stem: i for i, a in enumerate(pred.annotations)}
     acc = PQAccumulator(gt.category_records)
     for i, ann in enumerate(gt.annotations):
-        k = by_id.get(ann["image_id"], by_name.get(Path(ann["file_name"]).stem))
+        k = by_name.get(Path(ann["file_name"]).stem, by_id.get(ann["image_id"]))
         if k is None:
-            raise ValueError(f"no prediction for image {ann['image_id']!r} ({ann['file_name']}): none has its "
-                             "image_id, nor a file_name of the same stem")
+            raise ValueError(f"no prediction for image {ann['image_id']!r} ({ann['file_name']}): none has a "
+                             "file_name of the same stem, nor its image_id")
         g, g_cats, g_crowd = gt.load_segments(i)
         p, p_cats, _ = pred.load_segments(k)
         try:

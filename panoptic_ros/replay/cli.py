@@ -19,6 +19,7 @@ without).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -162,19 +163,20 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -
     from panoptic_ros.replay.live import LiveSession, replay_live
     compressed = input_compressed({camera.topic: camera.summary for camera in cameras})
     best_effort = frozenset() if args.no_start_node else frozenset(c.topic for c in cameras if c.summary.best_effort)
-    node = None
     ros_env = {} if args.no_start_node else private_ros_env() | large_frames_transport()
-    if not args.no_start_node:
-        params = _node_params(args) | {"input_transport": COMPRESSED if compressed else RAW}
-        if cameras[0].name:  # quoted: [on] would be a list of booleans
-            params["cameras"] = "[" + ", ".join(f"'{camera.name}'" for camera in cameras) + "]"
-        for topic in sorted(best_effort):  # whatever publishers the node sees on the topic when it activates
-            params[f"qos_overrides.{topic}.subscription.reliability"] = "best_effort"
-        remappings = {camera_topic(c.name, input_topic(compressed)): c.topic for c in cameras}
-        node = ChildNode(params, out / NODE_LOG, remappings, ros_env)
-    alive = node.alive if node else (lambda: True)
-    session = LiveSession(cameras, compressed, ros_env, args.namespace, best_effort)
-    try:
+    with contextlib.ExitStack() as stack:  # whatever happens, the session closes, then the node stops
+        node = None
+        if not args.no_start_node:
+            params = _node_params(args) | {"input_transport": COMPRESSED if compressed else RAW}
+            if cameras[0].name:  # quoted: [on] would be a list of booleans
+                params["cameras"] = "[" + ", ".join(f"'{camera.name}'" for camera in cameras) + "]"
+            for topic in sorted(best_effort):  # whatever publishers the node sees on the topic when it activates
+                params[f"qos_overrides.{topic}.subscription.reliability"] = "best_effort"
+            remappings = {camera_topic(c.name, input_topic(compressed)): c.topic for c in cameras}
+            node = stack.enter_context(ChildNode(params, out / NODE_LOG, remappings, ros_env))
+        alive = node.alive if node else (lambda: True)
+        session = LiveSession(cameras, compressed, ros_env, args.namespace, best_effort)
+        stack.callback(session.close)
         session.wait_ready(args.startup_timeout, alive, counters=args.no_start_node)
         for camera in cameras:
             if camera.ground_truth:
@@ -183,10 +185,6 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -
                                                        sum(c.summary.count for c in cameras), session, out,
                                                        cameras, args.rate, args.settle, alive, args.storage,
                                                        not args.quiet)
-    finally:
-        session.close()
-        if node is not None:  # never leave a node behind
-            node.stop()
     reports = [run.finish(out, args.out, fields | {"camera_reliability": "best_effort" if run.camera.topic in
                                                    best_effort else "reliable"})
                for run, fields in zip(runs, live_fields)]

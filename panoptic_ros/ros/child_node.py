@@ -14,8 +14,9 @@ STOP_TIMEOUT_S = 60.0  # after Ctrl-C, how long the node may take to finish its 
 
 def node_command(params: dict[str, str], remappings: dict[str, str] | None = None) -> list[str]:
     """The command line that runs ``panoptic_node`` in a child process of this interpreter with ``params``
-    (``name: value`` as ``-p name:=value``) and topic ``remappings`` (``-r from:=to``)."""
-    cmd = [sys.executable, "-m", "panoptic_ros.ros.node", "--ros-args"]
+    (``name: value`` as ``-p name:=value``) and topic ``remappings`` (``-r from:=to``): through its
+    console entry, so that a Ctrl-C during the imports ends it quietly, as it does the installed one."""
+    cmd = [sys.executable, "-m", "panoptic_ros.ros.entry", "--ros-args"]
     for name, value in params.items():
         cmd += ["-p", f"{name}:={value}"]
     for source, target in (remappings or {}).items():

@@ -3,6 +3,7 @@ in that time should end the process as quietly as one a moment later (``node.mai
 from __future__ import annotations
 
 import signal
+import sys
 
 
 def main() -> int:
@@ -28,3 +29,7 @@ def main() -> int:
     if interrupted:
         return 0
     return node_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -72,11 +72,17 @@ def find_inputs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
             raise ValueError(f"{path}: no such file or folder")
         for p in found:
             (videos if p.suffix.lower() in VIDEO_SUFFIXES else images).append(p)
-    twice = sorted(str(name) for name, n in collections.Counter(
-        [p.stem for p in videos] + [image_id(p) for p in images]).items() if n > 1)
-    if twice:
-        raise ValueError(f"several inputs are named {', '.join(twice)}: their outputs would overwrite each other, "
-                         "or share a COCO image id (predict them into separate --out folders)")
+    named: dict[str, list[str]] = collections.defaultdict(list)
+    numbered: dict[int | str, list[str]] = collections.defaultdict(list)
+    for p in images + videos:
+        named[p.stem].append(str(p))
+    for p in images:
+        numbered[image_id(p)].append(str(p))
+    for clash, groups in (("are named alike", named), ("have one COCO image id", numbered)):
+        twice = [" and ".join(paths) for paths in groups.values() if len(paths) > 1]
+        if twice:
+            raise ValueError(f"inputs {'; '.join(twice)} {clash}: their outputs would overwrite or be taken for "
+                             "each other (predict them into separate --out folders)")
     return images, videos
 
 

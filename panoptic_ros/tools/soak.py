@@ -34,7 +34,7 @@ from panoptic_ros.ros.private_ros import private_ros_env
 from panoptic_ros.ros.qos import camera_publisher_qos, diagnostics_qos, output_qos
 from panoptic_ros.ros.spinning_node import SpinningNode
 from panoptic_ros.ros.topics import (
-    COMPRESSED, DIAGNOSTICS, RAW, SEGMENTS, TRANSPORTS, input_topic, node_name, node_topic,
+    COMPRESSED, DIAGNOSTICS, LABEL_IMAGES, RAW, SEGMENTS, TRANSPORTS, input_topic, node_name, node_topic,
 )
 from panoptic_ros.tools import hostile_frames
 
@@ -52,7 +52,8 @@ def _rss_mb(pid: int) -> float | None:
 
 
 class Probe:
-    """The camera and the observer: publishes frames, records when each frame's ~/segments arrives."""
+    """The camera and the observer: publishes frames, records when each frame's ~/segments arrives, and
+    listens to the label images, so the node makes them as it would for their consumers."""
 
     def __init__(self, ros_env: dict[str, str], compressed: bool) -> None:
         self.spinning = SpinningNode("panoptic_soak", ros_env)
@@ -64,6 +65,8 @@ class Probe:
         self.diagnostics: dict[str, str] = {}
         self.node.create_subscription(PanopticSegmentation, node_topic(SEGMENTS), self._on_segments,
                                       output_qos(depth=50))
+        for name in LABEL_IMAGES:  # as a consumer of them would: the node makes them only for listeners
+            self.node.create_subscription(Image, node_topic(name), lambda msg: None, output_qos(depth=1))
         self.node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics, diagnostics_qos())
         self.spinning.start()
 

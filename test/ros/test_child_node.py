@@ -2,6 +2,7 @@
 in the replay and soak tests)."""
 import signal
 import sys
+import time
 
 import pytest
 
@@ -11,7 +12,7 @@ from panoptic_ros.ros.child_node import ChildNode, node_command
 
 def test_node_command_passes_parameters_and_remappings():
     cmd = node_command({"device": "cpu", "inference_size": "[256,512]"}, {"image": "/cam/image_raw"})
-    assert cmd[1:4] == ["-m", "panoptic_ros.ros.node", "--ros-args"]
+    assert cmd[1:4] == ["-m", "panoptic_ros.ros.entry", "--ros-args"]
     assert cmd[4:] == ["-p", "device:=cpu", "-p", "inference_size:=[256,512]", "-r", "image:=/cam/image_raw"]
 
 
@@ -56,3 +57,12 @@ def test_a_child_that_already_exited_keeps_its_exit_code(monkeypatch, tmp_path):
     node = _child(monkeypatch, tmp_path, "print('up', flush=True)\nraise SystemExit(2)")
     node.process.wait()
     assert node.stop() == 2
+
+
+def test_a_node_stopped_while_it_starts_exits_quietly(tmp_path):
+    """Ctrl-C half a second in lands in its imports (torch alone takes longer): the console entry's
+    handling, not a KeyboardInterrupt traceback."""
+    node = ChildNode({"device": "cpu"}, tmp_path / "node.log")
+    time.sleep(0.5)
+    assert node.stop() == 0
+    assert "Traceback" not in node.log.read_text()

@@ -103,7 +103,7 @@ def test_what_cannot_be_benchmarked_is_one_clear_line_before_any_work(tmp_path, 
 @pytest.mark.parametrize("args, message", [
     (["--size", "0", "128"], "--size: must be at least 1"),
     (["--input-size", "64", "-1"], "--input-size: must be at least 1"),
-    (["--tables", "node", "--inference-size", "-5", "0"], "--inference-size"),
+    (["--tables", "node", "--inference-size", "-5", "0"], "--inference-size must be [height, width]"),
     (["--detections", "1000"], "--detections must be below 1000"),
     (["--warmup", "-1"], "--warmup: must be at least 0"),
 ])

@@ -135,12 +135,18 @@ def test_two_inputs_of_one_name_and_a_used_output_folder_are_refused(model, scen
     copy.parent.mkdir()
     copy.write_bytes(one.read_bytes())
     assert predict(_args(model, tmp_path / "out", one, copy)) == 2
-    assert "would overwrite each other" in capsys.readouterr().err
+    assert f"inputs {one} and {copy} are named alike" in capsys.readouterr().err
     for name in ("0007.png", "7.jpg"):  # one image id, 7
         (tmp_path / "numbered" / name).parent.mkdir(exist_ok=True)
         (tmp_path / "numbered" / name).write_bytes(one.read_bytes())
     assert predict(_args(model, tmp_path / "out", tmp_path / "numbered")) == 2
-    assert "named 7: their outputs would overwrite each other, or share a COCO image id" in capsys.readouterr().err
+    assert f"{tmp_path / 'numbered' / '0007.png'} and {tmp_path / 'numbered' / '7.jpg'} have one COCO image id" in (
+        capsys.readouterr().err)
+    (tmp_path / "clip").mkdir()
+    for name in ("7.png", "7.mp4"):  # a video has no image id, but its outputs share the name
+        (tmp_path / "clip" / name).write_bytes(one.read_bytes())
+    assert predict(_args(model, tmp_path / "out", tmp_path / "clip")) == 2
+    assert "are named alike" in capsys.readouterr().err
     used = tmp_path / "used"
     used.mkdir()
     (used / "mine.txt").write_text("")
