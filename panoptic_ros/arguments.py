@@ -16,26 +16,24 @@ if TYPE_CHECKING:
     from panoptic_ros.inference.predictor import TorchPredictor
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
+def _integer_at_least(minimum: int, text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    return _integer_at_least(1, text)
 
 
 def non_negative_int(text: str) -> int:
     """An argparse type: an integer of at least 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
+    return _integer_at_least(0, text)
 
 
 def positive_float(text: str) -> float:
