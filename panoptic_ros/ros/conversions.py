@@ -12,7 +12,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.image_encoding import decode_compressed, image_fields, image_view, rgb_tensor
-from panoptic_ros.ros.topics import ENCODINGS, LABEL_IMAGES, OVERLAY, PANOPTIC, SEGMENTS, SEMANTIC
+from panoptic_ros.ros.topics import ENCODINGS, LABEL_IMAGES, OVERLAY, PANOPTIC, SEGMENTS
 from panoptic_ros.structures import PanopticResult
 
 
@@ -53,12 +53,6 @@ def label_message(result: PanopticResult, name: str, header: Header) -> Image:
     ``~/semantic`` (category ids), in its ``topics.ENCODINGS`` encoding, stamped with ``header``."""
     labels = result.panoptic if name == PANOPTIC else result.semantic
     return image_message(labels.cpu().numpy(), ENCODINGS[name], header)
-
-
-def result_messages(result: PanopticResult, header: Header) -> tuple[Image, Image, PanopticSegmentation]:
-    """(``~/panoptic``, ``~/semantic``, ``~/segments``), all stamped with ``header``."""
-    return (label_message(result, PANOPTIC, header), label_message(result, SEMANTIC, header),
-            segments_message(result, header))
 
 
 def frame_messages(result: PanopticResult, header: Header, overlay: torch.Tensor | None,

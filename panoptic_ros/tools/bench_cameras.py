@@ -59,7 +59,7 @@ def _time_cameras(args: argparse.Namespace, load_model: ModelLoader, cameras: in
         else:
             results = [p.predict([im])[0] for p, im in zip(predictors, images)]
         for m, r in zip(msgs, results):
-            conversions.result_messages(r, m.header)
+            conversions.frame_messages(r, m.header, None)
 
     runs, cpu_runs = [], []
     for i in range(args.warmup + args.iters):

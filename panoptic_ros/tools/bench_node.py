@@ -53,7 +53,7 @@ def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_si
         with t("results"):
             result = build_results(channels, confidence, dets, model.categories, (h, w), mask_cues)[0]
         with t("messages"):
-            conversions.result_messages(result, msg.header)
+            conversions.frame_messages(result, msg.header, None)
         with t("overlay"):
             conversions.overlay_message(render_overlay(rgb, result, colors, DEFAULT_OVERLAY_ALPHA, overlay_max_size),
                                         msg.header)

@@ -6,7 +6,7 @@ from visualization_msgs.msg import Marker
 from helpers import small_categories
 from panoptic_ros.model.nearest import NearestGrid
 from panoptic_ros.ros.conversions import (
-    categories_message, frame_messages, image_message, legend_message, overlay_message, result_messages,
+    categories_message, frame_messages, image_message, legend_message, overlay_message,
 )
 from panoptic_ros.ros.topics import OUTPUTS, RESULT_OUTPUTS
 from panoptic_ros.structures import PanopticResult
@@ -26,7 +26,7 @@ def _result() -> PanopticResult:
 
 
 def test_result_messages_carry_the_maps_and_every_segment():
-    panoptic, semantic, segments = result_messages(_result(), HEADER)
+    panoptic, semantic, segments = frame_messages(_result(), HEADER, None).values()
     assert (panoptic.encoding, panoptic.height, panoptic.width, panoptic.step) == ("32SC1", 2, 3, 12)
     assert np.array_equal(np.frombuffer(bytes(panoptic.data), "<i4").reshape(2, 3), _result().panoptic.numpy())
     assert (semantic.encoding, semantic.step) == ("mono8", 3)
