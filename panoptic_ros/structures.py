@@ -6,6 +6,7 @@ the eval and ROS layers can read a ``PanopticResult`` without importing the netw
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import numpy as np
@@ -114,10 +115,13 @@ class SegmentRow(NamedTuple):
 
 @dataclasses.dataclass
 class PanopticResult:
-    """The network's output for one image, on the network's device; ids as ``panoptic_id``."""
+    """The network's output for one image, on the network's device; ids as ``panoptic_id``.
 
-    panoptic: torch.Tensor      # [H, W] int32
-    semantic: torch.Tensor      # [H, W] uint8 category id, 255 = void
+    The segments' statistics are those of the maps at the input's resolution, but the maps themselves
+    (``panoptic``, ``semantic``) are written from the network's small ones on first use: a node whose
+    label images nobody listens to never writes the full-size maps, nor copies them off the device.
+    """
+
     segment_ids: torch.Tensor   # [K] int32, the values present in ``panoptic`` (void excluded)
     category_ids: torch.Tensor  # [K] int64
     instance_ids: torch.Tensor  # [K] int64, 0 for stuff
@@ -126,8 +130,24 @@ class PanopticResult:
     areas: torch.Tensor         # [K] int64 pixels
     boxes: torch.Tensor         # [K, 4] int64 x0, y0, x1, y1 (x1/y1 exclusive)
     coarse: torch.Tensor        # [h, w] int32 the network's panoptic map: ``panoptic == grid.resize(coarse)``
+    coarse_semantic: torch.Tensor  # [h, w] uint8 its semantic map: ``semantic == grid.resize(coarse_semantic)``
     grid: NearestGrid
     mask_cues: bool = True
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W): the input's resolution, that of ``panoptic`` and ``semantic``."""
+        return self.grid.out_size
+
+    @functools.cached_property
+    def panoptic(self) -> torch.Tensor:
+        """[H, W] int32 panoptic ids, ``VOID_ID`` = void."""
+        return self.grid.resize(self.coarse)
+
+    @functools.cached_property
+    def semantic(self) -> torch.Tensor:
+        """[H, W] uint8 category ids, 255 = void."""
+        return self.grid.resize(self.coarse_semantic)
 
     def to(self, device: torch.device | str) -> "PanopticResult":
         return dataclasses.replace(self, **{f.name: getattr(self, f.name).to(device)

@@ -3,7 +3,7 @@
 All tensors stay on the network's device; per-segment statistics come from one ``unique`` and a few
 scatter reductions over the whole batch (no per-segment or per-pixel Python loops). They are those of
 the full-resolution maps, computed exactly on the network's own small maps (``model.nearest``), so
-the only work at the input's resolution is writing the panoptic and semantic maps.
+nothing here works at the input's resolution: the results write their full-size maps when asked.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def channel_tables(dets: Detections, categories: CategoryTable) -> tuple[torch.T
 def build_results(channels: torch.Tensor, confidence: torch.Tensor, dets: Detections,
                   categories: CategoryTable, out_size: tuple[int, int] | None = None,
                   mask_cues: bool = True) -> list[PanopticResult]:
-    """Channel maps [B, h, w] -> one ``PanopticResult`` per image, resized (nearest) to ``out_size``.
+    """Channel maps [B, h, w] -> one ``PanopticResult`` per image at ``out_size`` (maps resized nearest).
 
     Areas, boxes and mean confidences are those of the resized maps: each small-map pixel counts as
     the block of output pixels it becomes (none where downscaling skips it). A segment is an
@@ -72,6 +72,5 @@ def build_results(channels: torch.Tensor, confidence: torch.Tensor, dets: Detect
     split = [torch.split(t, per_image) for t in fields]
     coarse = ids.gather(1, channels.flatten(1)).view(b, h, w).int()
     semantic = torch.where(cats >= 0, cats, VOID).gather(1, channels.flatten(1)).view(b, h, w).to(torch.uint8)
-    panoptic, semantic = grid.resize(coarse), grid.resize(semantic)
-    return [PanopticResult(panoptic[i], semantic[i], *(s[i] for s in split), coarse[i], grid, mask_cues=mask_cues)
+    return [PanopticResult(*(s[i] for s in split), coarse[i], semantic[i], grid, mask_cues=mask_cues)
             for i in range(b)]

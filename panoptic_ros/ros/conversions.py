@@ -44,7 +44,7 @@ def segments_message(result: PanopticResult, header: Header) -> PanopticSegmenta
                 score=float(row.score), area=row.area, bbox=_region(row.box))
         for row in result.segment_rows()
     ]
-    h, w = result.panoptic.shape
+    h, w = result.size
     return PanopticSegmentation(header=header, height=h, width=w, mask_cues=result.mask_cues, segments=segments)
 
 

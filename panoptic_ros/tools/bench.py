@@ -134,12 +134,15 @@ def _node_rows(model: PanopticNet, args: argparse.Namespace) -> list[dict[str, A
             args.mask_cues, args.head, args.detections or [model.cfg.instance.detections_per_image]):
         model.instance.roi_heads.detections_per_img = dets
         ms = time_node_path(model, tuple(size), tuple(inference), precision, cues == "on", head, args.warmup,
-                            args.iters, overlay_max_size=args.overlay_max_size)
+                            args.iters, overlay_max_size=args.overlay_max_size, label_images=args.label_images)
         net_h, net_w = network_size(tuple(size), tuple(inference))
         name = (f"{size[0]}x{size[1]} <- {net_h}x{net_w} {precision} {head} "  # rows x columns, as the flags
                 f"{'masks' if cues == 'on' else 'boxes'} n={dets}")
+        if args.label_images is not None:
+            name += f" labels={','.join(args.label_images) or 'none'}"
         rows.append({"name": name, "input_size": size, "inference_size": inference, "precision": precision,
-                     "head": head, "mask_cues": cues == "on", "max_detections": dets, "ms": ms})
+                     "head": head, "mask_cues": cues == "on", "max_detections": dets,
+                     "label_images": args.label_images, "ms": ms})
         print(f"{name}: own work {ms['own']:.1f} ms = {100 * ms['own_share']:.0f}% of the network's "
               f"{ms['network']:.1f} ms", flush=True)
     model.instance.roi_heads.detections_per_img = model.cfg.instance.detections_per_image
@@ -192,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detections", type=positive_int, nargs="+",
                    help="node table: detections per image (default: the model's detections_per_image)")
     p.add_argument("--overlay-max-size", type=positive_int, help="node table: cap on the overlay's longer side")
+    p.add_argument("--label-images", nargs="*", metavar="NAME",
+                   help="node table: the label images made each frame, as the node makes those that have "
+                   "subscribers (default: all, the worst case; the flag alone: none)")
     p.add_argument("--cameras", type=positive_int, nargs="+", default=[1, 2, 4],
                    help="cameras table: camera counts (default 1 2 4)")
     p.add_argument("--batch", type=positive_int, default=1)
@@ -210,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
             check_inference_size(size, "--inference-size")
     except ValueError as exc:
         p.error(str(exc))
+    if "node" in args.tables and args.label_images is not None:
+        from panoptic_ros.ros.topics import LABEL_IMAGES  # the node table needs the ROS messages anyway
+
+        if unknown := sorted(set(args.label_images) - set(LABEL_IMAGES)):
+            p.error(f"--label-images: unknown {', '.join(unknown)} (choose from {', '.join(LABEL_IMAGES)})")
     if any(n >= ID_DIVISOR for n in args.detections or []):
         p.error(f"--detections must be below {ID_DIVISOR} (panoptic ids are category * {ID_DIVISOR} + instance)")
     keep_frame_buffers()  # as the node does

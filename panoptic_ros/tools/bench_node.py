@@ -2,7 +2,8 @@
 
 Everything ``panoptic_node`` does with one frame, in its order: camera message -> RGB tensor
 (``conversion``), the input resize to ``inference_size`` (``resize``), the ``network``, the results at
-the input's resolution (``results``), the label / semantic / segments messages (``messages``) and the
+the input's resolution (``results``: ids, areas, boxes), the label / semantic / segments messages
+(``messages``, with the full-size maps the label images are made of) and the
 overlay with its message (``overlay``). All but the network is the node's own work, reported as a
 share of the network's time from the same runs.
 """
@@ -29,12 +30,16 @@ OWN_STAGES = tuple(s for s in NODE_STAGES if s != "network")
 @torch.inference_mode()
 def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_size: tuple[int, int],
                    precision: str, mask_cues: bool, head: str, warmup: int, iters: int,
-                   overlay_max_size: int | None = None) -> dict[str, float]:
+                   overlay_max_size: int | None = None, label_images: list[str] | None = None) -> dict[str, float]:
     """Medians (ms) per stage of one rgb8 frame of ``input_size`` through the node's path, plus
-    ``own`` (all but the network), ``own_share`` (own / network) and ``detections``."""
+    ``own`` (all but the network), ``own_share`` (own / network) and ``detections``. ``label_images``:
+    those the messages stage makes, as the node makes the ones with subscribers (None: all)."""
     from sensor_msgs.msg import Image  # the ROS message packages are needed for this table only
 
     from panoptic_ros.ros import conversions
+    from panoptic_ros.ros.topics import LABEL_IMAGES
+
+    made = LABEL_IMAGES if label_images is None else tuple(label_images)
 
     device = next(model.parameters()).device
     h, w = input_size
@@ -53,7 +58,7 @@ def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_si
         with t("results"):
             result = build_results(channels, confidence, dets, model.categories, (h, w), mask_cues)[0]
         with t("messages"):
-            conversions.frame_messages(result, msg.header, None)
+            conversions.frame_messages(result, msg.header, None, made)
         with t("overlay"):
             conversions.overlay_message(render_overlay(rgb, result, colors, DEFAULT_OVERLAY_ALPHA, overlay_max_size),
                                         msg.header)

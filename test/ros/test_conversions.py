@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import torch
 from std_msgs.msg import Header
@@ -18,10 +20,10 @@ def _result() -> PanopticResult:
     panoptic = torch.tensor([[1000, 1000, 11001],
                              [-1, 11001, 11001]], dtype=torch.int32)  # road; car 1; one void pixel
     return PanopticResult(
-        panoptic=panoptic, semantic=torch.tensor([[1, 1, 11], [255, 11, 11]], dtype=torch.uint8),
         segment_ids=torch.tensor([1000, 11001], dtype=torch.int32), category_ids=torch.tensor([1, 11]),
         instance_ids=torch.tensor([0, 1]), is_thing=torch.tensor([False, True]), scores=torch.tensor([1.0, 0.75]),
         areas=torch.tensor([2, 3]), boxes=torch.tensor([[0, 0, 2, 1], [1, 0, 3, 2]]), coarse=panoptic,
+        coarse_semantic=torch.tensor([[1, 1, 11], [255, 11, 11]], dtype=torch.uint8),
         grid=NearestGrid.between((2, 3), (2, 3), "cpu"))
 
 
@@ -45,6 +47,16 @@ def test_a_frames_messages_are_keyed_by_output_and_the_overlay_only_when_drawn()
     messages = frame_messages(_result(), HEADER, torch.zeros(2, 3, 3, dtype=torch.uint8))
     assert list(messages) == list(OUTPUTS) and all(type(m) is OUTPUTS[name] for name, m in messages.items())
     assert messages["overlay"].encoding == "rgb8" and messages["segments"].header.frame_id == "camera"
+
+
+def test_segments_alone_never_write_the_full_size_maps():
+    result = dataclasses.replace(_result(), grid=NearestGrid.between((2, 3), (4, 6), "cpu"))
+    only_segments = frame_messages(result, HEADER, None, label_images=())
+    segments = only_segments["segments"]
+    assert list(only_segments) == ["segments"] and (segments.height, segments.width) == (4, 6)
+    assert not {"panoptic", "semantic"} & set(vars(result))
+    panoptic = frame_messages(result, HEADER, None, label_images=("panoptic",))["panoptic"]
+    assert (panoptic.height, panoptic.width) == (4, 6) and "semantic" not in vars(result)
 
 
 def test_images_of_any_layout_become_messages():

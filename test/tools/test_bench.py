@@ -45,6 +45,25 @@ def test_node_path_times_each_stage_per_input_size_and_detection_count(tmp_path,
     assert "of the network's" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("names", [[], ["semantic"], None])
+def test_node_path_makes_the_label_images_named(names, tmp_path, monkeypatch):
+    from panoptic_ros.ros import conversions
+
+    made = []
+    label_message = conversions.label_message
+    monkeypatch.setattr(conversions, "label_message", lambda result, name, header: made.append(name) or
+                        label_message(result, name, header))
+    cfg = tmp_path / "model.yaml"
+    cfg.write_text(yaml.safe_dump(to_dict(small_model_config())))
+    out = tmp_path / "bench.json"
+    flag = [] if names is None else ["--label-images", *names]
+    assert main(["--model-config", str(cfg), "--tables", "node", "--input-size", "48", "64", "--head", "upsnet",
+                 "--mask-cues", "on", "--warmup", "0", "--iters", "2", "--out", str(out), *flag]) == 0
+    row, = json.loads(out.read_text())["node"]
+    assert made == 2 * (["panoptic", "semantic"] if names is None else names) and row["label_images"] == names
+    assert row["name"].endswith("" if names is None else f" labels={','.join(names) or 'none'}")
+
+
 def test_attention_table_names_the_fused_kernel(tmp_path):
     cfg = tmp_path / "model.yaml"
     cfg.write_text(yaml.safe_dump(to_dict(small_model_config())))
@@ -105,6 +124,7 @@ def test_what_cannot_be_benchmarked_is_one_clear_line_before_any_work(tmp_path, 
     (["--input-size", "64", "-1"], "--input-size: must be at least 1"),
     (["--tables", "node", "--inference-size", "-5", "0"], "--inference-size must be [height, width]"),
     (["--detections", "1000"], "--detections must be below 1000"),
+    (["--tables", "node", "--label-images", "overlay"], "unknown overlay (choose from panoptic, semantic)"),
     (["--warmup", "-1"], "--warmup: must be at least 0"),
 ])
 def test_sizes_and_counts_out_of_range_are_usage_errors(args, message, capsys):
