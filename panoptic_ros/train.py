@@ -350,7 +350,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     bar = tqdm(total=cfg.iterations, initial=start, disable=rank != 0 or quiet, dynamic_ncols=True)
     batches = _batches(loader, sampler, start)
     w = cfg.losses
-    weights = {"loss_objectness": w.rpn, "loss_rpn_box_reg": w.rpn, "loss_classifier": w.box,
+    loss_weights = {"loss_objectness": w.rpn, "loss_rpn_box_reg": w.rpn, "loss_classifier": w.box,
                "loss_box_reg": w.box, "loss_mask": w.mask, "loss_semantic": w.semantic,
                "loss_panoptic": w.panoptic, "loss_panoptic_upsnet": w.panoptic, "loss_affinity": w.affinity,
                "loss_lovasz": w.semantic_lovasz}
@@ -370,7 +370,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         with autocast(device, "fp16" if use_amp else "fp32"):
             losses = net(images, targets, mask_cues=mask_cues, own_detections=own_detections,
                          box_keep=cfg.gt_box_keep, semantic_weight=semantic_weight, lovasz=w.semantic_lovasz > 0)
-        loss = sum(weights[k] * v for k, v in losses.items())
+        loss = sum(loss_weights[k] * v for k, v in losses.items())
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
@@ -415,16 +415,17 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                         save_checkpoint(out / "best.pt", model, out.name, extra={"step": step + 1, "pq": pq})
                 # on the checkpoint grid only, so a resume with other iterations averages what an unbroken run does
                 if cfg.average_from and step + 1 >= cfg.average_from and (step + 1) % cfg.checkpoint_every == 0:
-                    weights = model.state_dict()
-                    check_finite(out / "average.pt", weights)  # NaN must not reach a good average
-                    average.add(weights)
+                    latest = model.state_dict()
+                    check_finite(out / "average.pt", latest)  # NaN must not reach a good average
+                    average.add(latest)
                     averaged = average.model(model)
                     save_checkpoint(out / "average.pt", averaged, out.name,
                                     extra={"step": step + 1, "averaged": average.count})
                     if held_out is not None:
                         _score_held_out(averaged.eval(), held_out, cfg.model.panoptic.kind, bar,
                                         f"step {step + 1}: held-out PQ of the average of {average.count} checkpoints")
-                    del averaged, weights  # rank 0 trains on with no more memory than the others
+                    del averaged, latest  # rank 0 trains on with no more memory than the others
+                if average.count:  # in every checkpoint, on the grid or not: a resume from any goes on with it
                     extra |= {"average": average.mean, "averaged": average.count}
             extra["rng"] = _all_rng_states(distributed)  # after the evaluation: where the unbroken run goes on
             if rank == 0:  # batch-norm statistics can take NaN from a skipped step's forward pass

@@ -99,6 +99,21 @@ def test_the_average_is_the_mean_of_the_checkpoints_from_its_step_on_across_resu
     assert moved  # the checkpoints differ, so a wrong weighting could not pass
 
 
+def test_an_unbroken_run_averages_as_one_resumed_from_a_checkpoint_off_the_grid(tmp_path):
+    config = _config(tmp_path, 4)
+    settings = ["average_from=2", "schedule=constant", "held_out=null"]
+    averages = []
+    for name, stops in (("unbroken", (4,)), ("resumed", (2, 3, 4))):  # step 3: a last.pt off the grid
+        for i, iterations in enumerate(stops):
+            main(["--config", str(config), "--quiet", "--device", "cpu", *(["--resume"] if i else []), *settings,
+                  f"output_dir={tmp_path / name}", f"iterations={iterations}"])
+        average, meta = load_checkpoint(tmp_path / name / "average.pt")
+        assert meta["extra"] == {"step": 4, "averaged": 2}, name  # steps 2 and 4
+        averages.append(average.state_dict())
+    unbroken, resumed = averages
+    assert all(torch.equal(unbroken[n], resumed[n]) for n in unbroken)
+
+
 def test_learning_rate_warms_up_then_decays():
     cfg = TrainConfig(iterations=100, warmup_iterations=10, lr=1.0)
     lrs = [learning_rate(cfg, s) for s in range(100)]
