@@ -24,6 +24,7 @@ import csv
 import math
 import os
 import random
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -32,10 +33,12 @@ from typing import Any, Iterator, TextIO, cast
 import numpy as np
 import torch
 import torch.distributed as dist
+import yaml
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from panoptic_ros.categories import CategoryTable, check_same_classes
 from panoptic_ros.config import TrainConfig, load_config, to_dict
 from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.dataset import (
@@ -47,7 +50,9 @@ from panoptic_ros.device import autocast, resolve_device
 from panoptic_ros.eval.model_eval import evaluate_model
 from panoptic_ros.heads import HeadKind
 from panoptic_ros.model.backbone import load_pretrained
-from panoptic_ros.model.checkpoint import check_finite, load_checkpoint, read_checkpoint, save_checkpoint
+from panoptic_ros.model.checkpoint import (
+    CheckpointError, check_finite, load_checkpoint, read_checkpoint, save_checkpoint,
+)
 from panoptic_ros.model.network import PanopticNet
 
 MAX_BAD_STEPS = 20  # non-finite steps in a row before the training stops: it is diverging, not unlucky
@@ -269,7 +274,15 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                          "starts afresh")
     out.mkdir(parents=True, exist_ok=True)
 
-    source = build_training_source(cfg.data, cfg.seed)
+    state = read_checkpoint(out / "last.pt") if resume and (out / "last.pt").is_file() else None
+    if resume and state is None and rank == 0 and not quiet:
+        print(f"nothing to resume in {out} (no last.pt): starting at step 0")
+    initial = load_checkpoint(cfg.init_from)[0] if cfg.init_from and state is None else None
+    # the channels of the weights this run goes on from, where the data lists the same classes in
+    # another order or colours (a labelling tool's export, a reordered JSON)
+    table, table_of = ((CategoryTable.from_list(state["categories"]), str(out / "last.pt")) if state is not None
+                       else (initial.categories, f"init_from {cfg.init_from}") if initial is not None else (None, ""))
+    source = build_training_source(cfg.data, cfg.seed, table, table_of)
     d = cfg.data
     augmentation = Augmentation(scale=d.scale_jitter, crop=d.crop, hflip=d.hflip, color=d.color_jitter,
                                 saturation=d.saturation_jitter, gamma=d.gamma_jitter, blur=d.blur)
@@ -282,17 +295,15 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                         collate_fn=collate, drop_last=True, persistent_workers=cfg.workers > 0,
                         generator=torch.Generator().manual_seed(cfg.seed))
     model = PanopticNet(cfg.model, source.categories)
-    if cfg.init_from:  # fine-tune a trained model from its weights
-        # Same parameters (a strict load) and categories suffice: settings that only steer training or
-        # inference (mask-head proposals per image, score threshold, ...) may differ from the checkpoint's.
-        initial, _ = load_checkpoint(cfg.init_from)
+    if initial is not None:  # fine-tune a trained model from its weights
+        # Same parameters (a strict load) and classes (the table above) suffice: settings that only steer
+        # training or inference (mask-head proposals per image, score threshold, ...) may differ.
         try:
-            if initial.categories != source.categories:
-                raise RuntimeError("categories differ")
             model.load_state_dict(initial.state_dict())
         except RuntimeError as error:
-            raise ValueError(f"init_from {cfg.init_from}: its parameters or categories differ from this "
-                             f"run's model ({str(error).splitlines()[0]})") from error
+            raise ValueError(f"init_from {cfg.init_from}: its parameters differ from this run's model "
+                             f"({str(error).splitlines()[0]})") from error
+        del initial
         loaded = 0
     else:
         loaded = load_pretrained(model.backbone, cfg.model.backbone)  # before resume, which overwrites it
@@ -313,10 +324,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     start, best_pq = 0, -1.0
     average = WeightAverage()
     resumed_rng: dict[str, Any] | None = None
-    if resume and not (out / "last.pt").is_file() and rank == 0 and not quiet:
-        print(f"nothing to resume in {out} (no last.pt): starting at step 0")
-    if resume and (out / "last.pt").is_file():
-        state = read_checkpoint(out / "last.pt")
+    if state is not None:
         _check_resumable(state["extra"], cfg, world, out / "last.pt")
         check_finite(out / "last.pt", state["state_dict"])
         model.load_state_dict(state["state_dict"])
@@ -337,6 +345,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         model = sync_batch_norms(model)
     net = DistributedDataParallel(model, find_unused_parameters=True) if distributed else model
     held_out = build_source(cfg.held_out) if cfg.held_out is not None else None
+    if held_out is not None:  # scored by category id at every checkpoint: refused now, not after an hour
+        check_same_classes(model.categories, held_out.categories, "the model", "held_out")
     if rank == 0 and not quiet:
         print(f"{len(source)} training samples; backbone {cfg.model.backbone.name}: {loaded} pretrained tensors; "
               f"semantic class weights {None if semantic_weight is None else semantic_weight.tolist()}")
@@ -439,24 +449,28 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``panoptic-train``'s entry (also each ``torchrun`` worker's)."""
+def main(argv: list[str] | None = None) -> int:
+    """``panoptic-train``'s entry (also each ``torchrun`` worker's): what the user named (a config, data,
+    a checkpoint, a resume) that cannot be used is one line and exit status 2, not a traceback."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="YAML file with a TrainConfig")
     parser.add_argument("--device", default=DEFAULT_DEVICE, help=DEVICE_CHOICES)
     parser.add_argument("--resume", action="store_true", help="continue from <output_dir>/last.pt")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. iterations=500")
-    args = parser.parse_args(argv)
-    cfg = load_config(TrainConfig, args.config, args.overrides)
-    device = resolve_device(args.device)
+    args = parser.parse_intermixed_args(argv)  # overrides may follow --resume
     try:
-        out = train(cfg, device, args.resume, args.quiet)
+        cfg = load_config(TrainConfig, args.config, args.overrides)
+        out = train(cfg, resolve_device(args.device), args.resume, args.quiet)
+    except (ValueError, OSError, CheckpointError, FloatingPointError, yaml.YAMLError) as exc:
+        print(f"panoptic-train: {exc}", file=sys.stderr)
+        return 2
     finally:  # a rank that raised leaves its process group cleanly
         if dist.is_initialized():
             dist.destroy_process_group()
     print(f"checkpoints and log in {out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from panoptic_ros.categories import CategoryTable
+from panoptic_ros.categories import CategoryTable, check_same_classes
 from panoptic_ros.config import DataConfig, SourceConfig
 from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.copy_paste import paste_things
@@ -67,7 +67,11 @@ def build_source(cfg: SourceConfig) -> SampleSource:
 
 
 class MixedSource:
-    """Several sources with one category table, drawn by weight: item ``i`` is a fixed slot of one source.
+    """Several sources with the same classes, drawn by weight: item ``i`` is a fixed slot of one source.
+
+    Their tables may list the classes in other orders and colours (samples carry category ids); the
+    mixture's ``categories`` is ``categories`` where given (a checkpoint's, for the channels it was
+    trained with), else the first source's.
 
     ``len`` is the sum of the sources' lengths (one "epoch" sees as many samples as they hold); the
     source of each slot is drawn once from ``seed``. A source's slots walk through a permutation of it
@@ -76,7 +80,8 @@ class MixedSource:
     table used 1100 of 4000 synthetic scenes, the same ones every epoch).
     """
 
-    def __init__(self, sources: Sequence[SampleSource], weights: Sequence[float], seed: int = 0) -> None:
+    def __init__(self, sources: Sequence[SampleSource], weights: Sequence[float], seed: int = 0,
+                 categories: CategoryTable | None = None, categories_of: str = "the model") -> None:
         if len(weights) != len(sources) or not sources:
             raise ValueError(f"{len(sources)} data sources need as many weights, got {list(weights)}")
         if min(weights) < 0 or sum(weights) <= 0:
@@ -84,10 +89,10 @@ class MixedSource:
         empty = [k for k, (s, w) in enumerate(zip(sources, weights)) if len(s) == 0 and w > 0]
         if empty:
             raise ValueError(f"data source(s) {empty} (counted from 0) hold no samples: check their root and split")
-        tables = {s.categories for s in sources}
-        if len(tables) != 1:
-            raise ValueError("mixed data sources must share one category table")
-        self.categories = sources[0].categories
+        self.categories = categories or sources[0].categories
+        for k, s in enumerate(sources):
+            check_same_classes(self.categories, s.categories, categories_of if categories else "data source 0",
+                               f"data source {k}")
         self.sources = list(sources)
         rng = np.random.default_rng(seed)
         length = sum(len(s) for s in sources)
@@ -120,12 +125,15 @@ class MixedSource:
         return self.sources[int(self.which[i])]
 
 
-def build_training_source(cfg: DataConfig, seed: int = 0) -> SampleSource:
-    """The data config's sources, mixed by weight when there are several."""
+def build_training_source(cfg: DataConfig, seed: int = 0, categories: CategoryTable | None = None,
+                          categories_of: str = "the model") -> SampleSource:
+    """The data config's sources, mixed by weight when there are several. ``categories``: the table the
+    training targets must follow (a checkpoint's, named ``categories_of`` where the classes differ:
+    the same classes, maybe in another order), where it is not the sources' own."""
     sources = [build_source(s) for s in cfg.sources]
-    if len(sources) == 1:
+    if len(sources) == 1 and categories in (None, sources[0].categories):
         return sources[0]
-    return MixedSource(sources, [s.weight for s in cfg.sources], seed)
+    return MixedSource(sources, [s.weight for s in cfg.sources], seed, categories, categories_of)
 
 
 def class_frequencies(source: SampleSource, limit: int = 200, seed: int = 0) -> np.ndarray:

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import cv2
 
 from panoptic_ros.arguments import positive_int
-from panoptic_ros.categories import Category, CategoryTable
+from panoptic_ros.categories import Category, check_same_classes
 from panoptic_ros.config import (INFERENCE_TIME_SETTINGS, SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides,
                                  from_dict, to_dict)
 from panoptic_ros.defaults import DEFAULT_DEVICE
@@ -82,17 +82,6 @@ def check_categories_within(pred: Sequence[Category], gt: Sequence[Category]) ->
                          f"{', ...' if len(known) > 6 else ''}); predict with a model of the data's categories")
 
 
-def check_same_categories(model: CategoryTable, data: CategoryTable) -> None:
-    """Raise ``ValueError`` unless the model's and the data's categories are the same ids with the same
-    names and kinds: a shared id meaning another class would be scored without a word."""
-    def described(table: CategoryTable) -> set[tuple[int, str, bool]]:
-        return {(c.id, c.name, c.is_thing) for c in table.categories}
-    if described(model) != described(data):
-        only_model, only_data = sorted(described(model) - described(data)), sorted(described(data) - described(model))
-        raise ValueError(f"the model's categories differ from the data's: the model has {only_model[:6]}, "
-                         f"the data {only_data[:6]} (id, name, thing)")
-
-
 def with_inference_overrides(cfg: ModelConfig, overrides: list[str]) -> ModelConfig:
     """The checkpoint's model config with ``panoptic.KEY=VALUE`` overrides: inference-time choices only
     (``config.INFERENCE_TIME_SETTINGS``: post-processing steps, the default head, the affinity's grid);
@@ -133,7 +122,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
                         split=args.split or EVAL_SPLITS.get(args.data, ""), images=args.images or SYNTHETIC_IMAGES,
                         seed=args.seed, height=args.height, width=args.width)
     source = build_source(data)
-    check_same_categories(model.categories, source.categories)
+    check_same_classes(model.categories, source.categories, "the model", "the data")  # a shared id of another class
     if args.preview:
         written = write_preview(args.preview, model, source, model.cfg.panoptic.kind, True, inference_size=size)
         print(f"preview (input | {model.cfg.panoptic.kind} with mask cues | ground truth) written to {written}")

@@ -1,15 +1,19 @@
 """Data sources by config, weighted mixtures, and class-balancing weights."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from helpers import small_categories
-from panoptic_ros.config import SourceConfig
+from panoptic_ros.categories import CategoryTable
+from panoptic_ros.config import DataConfig, SourceConfig
 from panoptic_ros.data.dataset import (
-    HELD_OUT_SEED, MixedSource, SyntheticStreetScenes, balanced_class_weights, build_source, class_frequencies,
+    HELD_OUT_SEED, MixedSource, SyntheticStreetScenes, balanced_class_weights, build_source, build_training_source,
+    class_frequencies,
 )
-from panoptic_ros.data.sample import PanopticSample
+from panoptic_ros.data.sample import PanopticSample, to_training_arrays
 
 
 class _Constant:
@@ -49,9 +53,19 @@ def test_a_large_light_source_is_sampled_anew_each_epoch_until_all_of_it_is_seen
     assert len(set(seen)) == min(len(seen), 990)
 
 
-def test_mixing_needs_one_category_table():
-    with pytest.raises(ValueError, match="one category table"):
+def test_mixing_needs_the_same_classes_in_any_order_and_colours():
+    with pytest.raises(ValueError, match=r"data source 0's categories differ from data source 1's: .* \(id, name"):
         MixedSource([_Constant(0, 2), _Constant(1, 2, small_categories())], [1.0, 1.0])
+    street = SyntheticStreetScenes.categories
+    relabelled = CategoryTable(tuple(dataclasses.replace(c, color=(1, 2, 3)) for c in reversed(street.categories)))
+    mix = MixedSource([_Constant(0, 2, relabelled), _Constant(1, 2)], [1.0, 1.0])
+    assert mix.categories is relabelled  # the first source's order: its channels
+    model = CategoryTable(street.categories[1:] + street.categories[:1])
+    mix = MixedSource([_Constant(0, 2, relabelled), _Constant(1, 2)], [1.0, 1.0], categories=model)
+    assert mix.categories is model
+    sample = mix[0]  # category 1 (a sample's only segment) at the model's channel for it
+    assert (to_training_arrays(sample, mix.categories).semantic == model.semantic_index()[1]).all()
+    assert build_training_source(DataConfig((SourceConfig(images=2),)), categories=model).categories is model
 
 
 def test_an_empty_source_or_weights_without_mass_are_refused_by_name():
