@@ -30,8 +30,12 @@ def id_to_rgb(ids: np.ndarray) -> np.ndarray:
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    """An image file as [H, W, 3] uint8 RGB; a clear error when it cannot be read."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    """An image file as [H, W, 3] uint8 RGB, its pixels as stored; a clear error when it cannot be read.
+
+    An EXIF orientation tag is not applied: labels are drawn on the stored pixels (as panopticapi reads
+    them), and a camera delivers them so; OpenCV's default would turn a tagged photo against its labels.
+    """
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if img is None:
         raise FileNotFoundError(f"cannot read image {path}")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -106,6 +110,23 @@ class CocoPanopticDataset:
         self.annotations = data["annotations"]
         self.images = [images.get(a["image_id"], {"file_name": Path(a["file_name"]).with_suffix(".jpg").name})
                        for a in self.annotations]
+        self._check_files_and_categories()
+
+    def _check_files_and_categories(self) -> None:
+        """Refuse, before any training or scoring starts, a segment of a category the file does not list
+        (trained as void, then fatal when scored) and a missing image file (fatal mid-run)."""
+        if self.category_records:
+            known = {c.id for c in self.category_records}
+            for ann in self.annotations:
+                unknown = sorted({s["category_id"] for s in ann["segments_info"]} - known)
+                if unknown:
+                    raise ValueError(f"{self.json_path}: {ann['file_name']} has segments of category {unknown[:5]}, "
+                                     f"which its categories do not list")
+        if self.image_dir is not None:
+            missing = [im["file_name"] for im in self.images if not (self.image_dir / im["file_name"]).is_file()]
+            if missing:
+                raise FileNotFoundError(f"{self.image_dir}: {len(missing)} image(s) of {self.json_path.name} "
+                                        f"missing, e.g. {', '.join(missing[:3])}")
 
     @functools.cached_property
     def categories(self) -> CategoryTable:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from helpers import write_coco_panoptic
-from panoptic_ros.data.coco_panoptic import CocoPanopticDataset, id_to_rgb, rgb_to_id
+from panoptic_ros.data.coco_panoptic import CocoPanopticDataset, id_to_rgb, read_rgb, rgb_to_id
 from panoptic_ros.data.sample import PanopticSample
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "coco_panoptic_sample"
@@ -67,6 +67,36 @@ def test_a_png_holding_ids_its_segments_info_does_not_list_is_named(tmp_path):
     ds = CocoPanopticDataset(SAMPLE / "panoptic_examples.json", tmp_path / "panoptic")
     with pytest.raises(ValueError, match=f"{data['annotations'][0]['file_name']}: segment ids .* not in its segments_info"):
         ds.load_segments(0)
+
+
+def test_a_segment_of_an_unlisted_category_or_a_missing_image_is_refused_when_opened(tmp_path):
+    ds = _dataset()
+    s = ds[0]
+    path = write_coco_panoptic(tmp_path, [PanopticSample(s.image, s.segments, s.categories, s.crowd, "x")],
+                               ds.categories)
+    data = json.loads(path.read_text())
+    data["annotations"][0]["segments_info"][0]["category_id"] = 254  # no such category in the file
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"x.png has segments of category \[254\], which its categories do not list"):
+        CocoPanopticDataset(path, tmp_path / "panoptic")
+    data["categories"] = []  # a prediction file may list none: nothing to check against
+    path.write_text(json.dumps(data))
+    CocoPanopticDataset(path, tmp_path / "panoptic")
+    (tmp_path / "images" / "x.png").unlink()
+    with pytest.raises(FileNotFoundError, match="1 image.* missing, e.g. x.png"):
+        CocoPanopticDataset(path, tmp_path / "panoptic", tmp_path / "images")
+
+
+def test_images_are_read_as_stored_whatever_their_exif_orientation(tmp_path):
+    from PIL import Image
+
+    rgb = np.zeros((16, 16, 3), np.uint8)
+    rgb[:4] = 255  # a bright top, which a quarter turn would move to a side
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "turn 90 degrees clockwise to display", as a phone held upright writes
+    Image.fromarray(rgb).save(tmp_path / "tagged.jpg", exif=exif, quality=100)
+    read = read_rgb(tmp_path / "tagged.jpg")  # as the labels were drawn on it
+    assert read[:4].mean() > 200 and read[8:].mean() < 50
 
 
 def test_image_and_labels_of_different_sizes_are_refused_with_the_sample_named():
