@@ -22,7 +22,8 @@ ALPHA = 0.6
 def write_preview(path: Path, model: PanopticNet, source: SampleSource, head: HeadKind, mask_cues: bool,
                   frames: int = PREVIEW_FRAMES, inference_size: tuple[int, int] | None = None) -> Path:
     """Write ``frames`` evenly spaced samples of ``source`` as one PNG strip, one row per frame (the
-    network at ``inference_size``, as in ``evaluate_model``)."""
+    network at ``inference_size``, as in ``evaluate_model``); rows of frames of other sizes are padded
+    on the right with black to the widest, their pixels unscaled."""
     device = next(model.parameters()).device
     colors = source.categories.colors_by_id(device)
     things = {c.id for c in source.categories.things}
@@ -35,7 +36,9 @@ def write_preview(path: Path, model: PanopticNet, source: SampleSource, head: He
         rows.append(np.concatenate([sample.image,
                                     render_overlay(image, result, colors, ALPHA).cpu().numpy(),
                                     render_overlay(image, truth, colors, ALPHA).cpu().numpy()], axis=1))
+    width = max(row.shape[1] for row in rows)
+    strip = np.concatenate([np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0))) for row in rows], axis=0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR)):
+    if not cv2.imwrite(str(path), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR)):
         raise OSError(f"cannot write {path}")
     return path
