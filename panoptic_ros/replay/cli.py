@@ -177,14 +177,19 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -
         alive = node.alive if node else (lambda: True)
         session = LiveSession(cameras, compressed, ros_env, args.namespace, best_effort)
         stack.callback(session.close)
-        session.wait_ready(args.startup_timeout, alive, counters=args.no_start_node)
-        for camera in cameras:
-            if camera.ground_truth:
-                check_categories(camera.ground_truth, session.categories(), camera.declared)
-        runs, live_fields, diag, seconds = replay_live(read_frames(args.bag, [c.topic for c in cameras]),
-                                                       sum(c.summary.count for c in cameras), session, out,
-                                                       cameras, args.rate, args.settle, alive, args.storage,
-                                                       not args.quiet)
+        try:
+            session.wait_ready(args.startup_timeout, alive, counters=args.no_start_node)
+            for camera in cameras:
+                if camera.ground_truth:
+                    check_categories(camera.ground_truth, session.categories(), camera.declared)
+            runs, live_fields, diag, seconds = replay_live(read_frames(args.bag, [c.topic for c in cameras]),
+                                                           sum(c.summary.count for c in cameras), session, out,
+                                                           cameras, args.rate, args.settle, alive, args.storage,
+                                                           not args.quiet)
+        except RuntimeError as exc:
+            if node is not None and not node.alive():  # the node's own words, not only that it ended
+                raise RuntimeError(f"{exc} ({node.exit_reason()})") from None
+            raise
     reports = [run.finish(out, args.out, fields | {"camera_reliability": "best_effort" if run.camera.topic in
                                                    best_effort else "reliable"})
                for run, fields in zip(runs, live_fields)]
@@ -315,13 +320,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     _check_arguments(p, args)
     keep_frame_buffers()  # frames at camera resolution, as in the node
+    staged = StagedOutput(args.out)
     try:
         summaries = {topic: camera_topic_summary(args.bag, topic) for topic in args.topic}
         if args.live:
             input_compressed(summaries)  # refused before ground truth is decoded
         cameras = replay_cameras(args.topic, args.camera, list(summaries.values()), ground_truth(args),
                                  args.preview_format)
-        with StagedOutput(args.out) as out:
+        with staged as out:
             result = (run_live if args.live else run_offline)(args, cameras, out)
             reports, gt_errors = [], []
             for camera, camera_report in zip(cameras, result.cameras):
@@ -337,6 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     except (BagError, ImageEncodingError, CheckpointError, RuntimeError, OSError, ValueError) as exc:
         print(f"panoptic-replay: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: the node and the outputs are closed on the way out
+        kept = f"; what it wrote is in {staged.path}" if staged.path.exists() else ""
+        print(f"panoptic-replay: interrupted{kept}", file=sys.stderr)
+        return 130
     if not args.quiet:
         print(markdown(report))
     print(json.dumps({k: report[k] for k in ("frames", "processed", "fps")}))

@@ -24,6 +24,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from tqdm import tqdm
 
 from panoptic_ros.categories import Category, CategoryTable
+from panoptic_ros.inference.video import MAX_HOLD_SECONDS
 from panoptic_ros.replay.bag_io import (
     DEFAULT_STORAGE, BagWriter, Frame, label_image, recorded_qos, rgb_image, stamp_ns,
 )
@@ -162,12 +163,47 @@ class _Sent:
     answered: set[str] = dataclasses.field(default_factory=set)
 
 
-def unique_key(stamp: int, used: set[int]) -> int:
-    """``stamp``, or the next nanosecond no frame of this replay has been published with."""
-    while stamp in used:
-        stamp += 1
-    used.add(stamp)
-    return stamp
+class Pacing:
+    """When each frame is due: ``rate`` times the bag's pace from the first frame on, each gap between
+    frames cut to ``MAX_HOLD_SECONDS`` of bag time (a paused recording, a clock jump: an hour of nothing
+    would otherwise be an hour of waiting), as the preview video plays it."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.start: float | None = None  # monotonic seconds when the first frame was due
+        self.latest = 0  # the newest bag time seen
+        self.elapsed_ns = 0  # bag time since the first frame, gaps cut
+        self.cut: list[int] = []  # the bag times of the frames after a gap that was cut
+
+    def due(self, timestamp: int) -> float:
+        """Monotonic seconds at which the frame of bag time ``timestamp`` is due (the first: now)."""
+        if self.start is None:
+            self.start, self.latest = time.monotonic(), timestamp
+        gap = max(timestamp - self.latest, 0)
+        if gap > MAX_HOLD_SECONDS * 1e9:
+            self.cut.append(timestamp)
+        self.elapsed_ns += min(gap, round(MAX_HOLD_SECONDS * 1e9))
+        self.latest = max(self.latest, timestamp)
+        return self.start + self.elapsed_ns / 1e9 / self.rate
+
+
+class UniqueStamps:
+    """The stamps a camera's frames are published with: a frame's own, or the next nanosecond after it
+    that no earlier frame had, found without stepping through all of them (a driver without a clock
+    stamps every frame 0: frame k would otherwise look at k stamps, 8 ms a frame after an hour at 30 Hz)."""
+
+    def __init__(self) -> None:
+        self.used: set[int] = set()
+        self.next_free: dict[int, int] = {}  # per stamp shared, where its next search starts
+
+    def key(self, stamp: int) -> int:
+        """``stamp``, or the next free nanosecond after it; taken from now on."""
+        key = self.next_free.get(stamp, stamp)
+        while key in self.used:
+            key += 1
+        self.used.add(key)
+        self.next_free[stamp] = key + 1
+        return key
 
 
 class _CameraOutputs:
@@ -184,7 +220,7 @@ class _CameraOutputs:
     def __init__(self, bag: BagWriter, run: CameraRun, link: _CameraLink, baseline: dict[str, int]) -> None:
         self.bag, self.run, self.link, self.baseline = bag, run, link, baseline
         self.sent: dict[int, _Sent] = {}
-        self.used: set[int] = set()  # the stamps published
+        self.stamps = UniqueStamps()
         self.to_score: list[tuple[int, PackedLabels]] = []  # (stamp, panoptic image) of frames with ground truth
         self.first_publish: float | None = None  # monotonic seconds
         self.last_arrival = 0.0
@@ -194,7 +230,7 @@ class _CameraOutputs:
     def publish(self, frame: Frame) -> None:
         """Publish ``frame`` with a stamp no earlier frame of this camera had (its own, else 1 ns on)."""
         stamp = frame.stamp_ns
-        key = unique_key(stamp, self.used)
+        key = self.stamps.key(stamp)
         if key != stamp:
             if not self.restamped:
                 print(f"panoptic-replay: {self.run.camera.label}: frames share header stamp {stamp}; each is "
@@ -308,17 +344,20 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
             BagWriter(out_dir / OUTPUT_BAG, storage) as bag:
         outputs = {run.camera.topic: _CameraOutputs(bag, run, session.links[run.camera.topic],
                                                     session.counters(run.camera.topic)) for run in runs}
-        start = t0_bag = None
+        pacing = Pacing(rate)
         for frame in tqdm(frames, total=total, unit="frame", disable=not progress, desc="publish"):
             camera = outputs[frame.topic]
             camera.run.recorder.frames_in += 1
             if frame.msg is None:
                 camera.run.recorder.bad(frame.error, frame.timestamp)
                 continue
-            if start is None:
-                start, t0_bag = time.monotonic(), frame.timestamp
+            if pacing.start is None:
                 bag.write(session.categories_topic, session.info, frame.timestamp, qos=recorded_qos(latched_qos()))
-            _drain(session, outputs, start + (frame.timestamp - t0_bag) / 1e9 / rate, alive)
+            due = pacing.due(frame.timestamp)
+            if pacing.cut == [frame.timestamp]:  # the first gap cut: said now, the others counted at the end
+                print(f"panoptic-replay: the bag pauses for more than {MAX_HOLD_SECONDS:g} s before bag time "
+                      f"{frame.timestamp}; such gaps are played as {MAX_HOLD_SECONDS:g} s", file=sys.stderr)
+            _drain(session, outputs, due, alive)
             camera.publish(frame)
         last_publish = time.monotonic()
         deadline = last_publish + settle
@@ -336,8 +375,12 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
             if time.monotonic() - accounted_since > ANSWER_GRACE:
                 break  # answers the node sent but this replay does not hear (other topics: --camera?)
         _drain(session, outputs, time.monotonic() + 0.5, lambda: True)  # let in-flight messages of other topics land
+    if len(pacing.cut) > 1:
+        print(f"panoptic-replay: {len(pacing.cut)} gaps over {MAX_HOLD_SECONDS:g} s were played as "
+              f"{MAX_HOLD_SECONDS:g} s", file=sys.stderr)
     live_fields = [camera.finish(session.counters(topic)) for topic, camera in outputs.items()]
     last_arrival = max(camera.last_arrival for camera in outputs.values())
+    start = pacing.start
     seconds = last_arrival - start if start is not None and last_arrival > start else 0.0
     node_diag = session.diagnostics[1] if session.diagnostics else {}
     return runs, live_fields, node_diag, seconds

@@ -58,6 +58,16 @@ class ChildNode:
         """Whether the node is still running."""
         return self.process.poll() is None
 
+    def exit_reason(self) -> str:
+        """Why the node ended, for a tool's one-line error: its exit status, the last error its log
+        shows (a FATAL line: no such device, a file that is no checkpoint), and where the log is."""
+        if not self._log_file.closed:
+            self._log_file.flush()
+        errors = [line.strip() for line in self.log.read_text(errors="replace").splitlines()
+                  if line.startswith(("[FATAL]", "[ERROR]"))]
+        return (f"exit status {self.process.poll()}: {errors[-1] if errors else 'no error in its log'}; "
+                f"its log: {self.log}")
+
     def stop(self) -> int | None:
         """Ctrl-C, as an operator would, then its exit code; None when it had to be killed after
         ``STOP_TIMEOUT_S``. Stopping it again returns the same."""

@@ -3,9 +3,10 @@ memory big enough for camera frames, and an rclpy context that uses them without
 process's environment."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
-from typing import Any
+from typing import Iterator
 
 LARGE_FRAMES_PROFILE = "fastdds_large_frames.xml"  # in config/: shared memory big enough for camera frames
 
@@ -29,18 +30,16 @@ def large_frames_transport() -> dict[str, str]:
     return {"FASTDDS_DEFAULT_PROFILES_FILE": str(package_file("panoptic_ros", "config", LARGE_FRAMES_PROFILE))}
 
 
-def init_context(ros_env: dict[str, str]) -> Any:
-    """A new rclpy context whose participants use ``ros_env`` (``private_ros_env``, or {} for the
-    ambient settings): the middleware reads them from the environment when a participant is created,
-    so they are set for that moment and the process's own environment is left as it was."""
-    import rclpy
-
+@contextlib.contextmanager
+def ros_environment(ros_env: dict[str, str]) -> Iterator[None]:
+    """``ros_env`` (``private_ros_env`` and ``large_frames_transport``, or {} for the ambient settings)
+    in the environment for the block that makes a context and its node: rcl reads the domain when the
+    context is initialised, Fast DDS its profile when the node's participant is created. The process's
+    own environment is given back afterwards."""
     saved = dict(os.environ)
     os.environ.update(ros_env)
     try:
-        context = rclpy.Context()
-        rclpy.init(context=context)
-        return context
+        yield
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -16,18 +16,20 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
-from panoptic_ros.ros.private_ros import init_context
+from panoptic_ros.ros.private_ros import ros_environment
 
 JOIN_TIMEOUT = 10.0  # s; the spin thread leaves its wait as soon as the executor's guard fires
 
 
 class SpinningNode:
     """``node`` (create its publishers and subscriptions, then ``start``) on ``ros_env``'s domain
-    (``private_ros.init_context``); ``close`` stops the spinning and destroys it all in the calling thread."""
+    (``private_ros.ros_environment``); ``close`` stops the spinning and destroys it all in the calling thread."""
 
     def __init__(self, name: str, ros_env: dict[str, str]) -> None:
-        self.context = init_context(ros_env)
-        self.node: Node = rclpy.create_node(name, context=self.context)
+        with ros_environment(ros_env):
+            self.context = rclpy.Context()
+            rclpy.init(context=self.context)
+            self.node: Node = rclpy.create_node(name, context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.thread = threading.Thread(target=self.executor.spin, name=f"{name}-spin", daemon=True)
 

@@ -145,6 +145,26 @@ def test_missing_topic_and_corrupt_bag_are_clear_errors_and_leave_nothing_comple
     assert "panoptic-replay:" in capsys.readouterr().err and not out.exists()
 
 
+def test_a_node_that_cannot_start_is_reported_with_its_own_words(bag, tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"no checkpoint")
+    assert replay(_args(bag, tmp_path / "out", str(bad), "--live", "--startup-timeout", "120")) == 2
+    err = capsys.readouterr().err
+    assert "panoptic_node exited before it was ready (exit status" in err and "[FATAL]" in err
+    assert "is not a PyTorch file" in err and f"its log: {tmp_path / 'out.partial' / 'node.log'}" in err
+
+
+def test_ctrl_c_is_one_line_naming_what_was_kept(bag, model, tmp_path, monkeypatch, capsys):
+    def interrupted(args, cameras, out):
+        (out / "node.log").write_text("")
+        raise KeyboardInterrupt
+    monkeypatch.setattr("panoptic_ros.replay.cli.run_offline", interrupted)
+    assert replay(_args(bag, tmp_path / "out", model)) == 130
+    err = capsys.readouterr().err
+    assert err == f"panoptic-replay: interrupted; what it wrote is in {tmp_path / 'out.partial'}\n"
+    assert "KeyboardInterrupt" in (tmp_path / "out.partial" / "INCOMPLETE").read_text()
+
+
 def test_unknown_encodings_are_counted_and_an_all_bad_bag_fails(tmp_path, model, capsys):
     from builtin_interfaces.msg import Time
     from std_msgs.msg import Header
