@@ -136,6 +136,7 @@ class TorchPredictor:
         if self.device.type == "cuda" and options.inference_size is not None:
             torch.backends.cudnn.benchmark = True  # a fixed size per camera: pick each convolution's fastest kernel once
         self.model = model.to(self.device).for_inference()
+        self.checkpoint_score_threshold = model.instance.score_threshold  # its config's, that evaluations use
         if options.score_threshold is not None:
             self.set_score_threshold(options.score_threshold)
         self.options = options

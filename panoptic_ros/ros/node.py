@@ -268,7 +268,13 @@ class PanopticNode(LifecycleNode):
         p = self.params
         options = PredictorOptions(p["device"], p["precision"], p["mask_cues"], p["head"] or None,
                                    p["score_threshold"], tuple(p["inference_size"]))  # type: ignore[arg-type]
-        return TorchPredictor.from_checkpoint(p["model"], options)
+        predictor = TorchPredictor.from_checkpoint(p["model"], options)
+        if predictor.checkpoint_score_threshold != p["score_threshold"]:  # a model of one's own, say
+            self.get_logger().warning(
+                f"model {predictor.model_name!r} was evaluated at score threshold "
+                f"{predictor.checkpoint_score_threshold:g} (its config's, panoptic-eval's too); this node "
+                f"keeps instances from {p['score_threshold']:g} (parameter score_threshold)")
+        return predictor
 
     # ---- frames -------------------------------------------------------------------------------
     def _on_image(self, camera: str, msg: Image | CompressedImage, info: MessageInfo) -> None:

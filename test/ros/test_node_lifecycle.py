@@ -1,6 +1,7 @@
 """The node's lifecycle in this process, with the predictor instrumented: what each transition does
 to the network (a CPU test of the state machine; GPU memory itself is not measured here)."""
 
+import dataclasses
 import threading
 import time
 
@@ -220,6 +221,23 @@ def test_a_configure_that_fails_after_loading_takes_back_the_network_and_its_pub
     assert node.get_publishers_info_by_topic("/panoptic/front/panoptic") == []  # made before the failing one
     (result,) = node.set_parameters([Parameter("model", value="other.pt")])  # unconfigured, so it may change
     assert result.successful, result.reason
+
+
+def test_a_model_evaluated_at_another_score_threshold_is_said_at_configure(tmp_path, capfd):
+    cfg = small_model_config()
+    cfg = dataclasses.replace(cfg, instance=dataclasses.replace(cfg.instance, score_threshold=0.05))
+    path = save_checkpoint(tmp_path / "own.pt", PanopticNet(cfg, small_categories()), "own")
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=int(isolated_ros_env()["ROS_DOMAIN_ID"]))
+    node = PanopticNode(context=context, parameter_overrides=[
+        Parameter("autostart", value=False), Parameter("model", value=str(path)), Parameter("device", value="cpu")])
+    try:
+        assert node.trigger_configure() == SUCCESS
+        assert node.predictor.model.instance.score_threshold == 0.5  # the parameter's, as documented
+        assert "'own' was evaluated at score threshold 0.05" in capfd.readouterr().err
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
 
 
 def test_a_lifecycle_manager_can_load_another_model_while_the_node_is_unconfigured(tmp_path):
