@@ -139,6 +139,12 @@ class PanopticResult:
         """(H, W): the input's resolution, that of ``panoptic`` and ``semantic``."""
         return self.grid.out_size
 
+    def write_maps(self) -> "PanopticResult":
+        """This result with its full-size maps written now: for a tool that keeps them, so that writing
+        them counts in its timing and fails (out of memory, say) inside its guard."""
+        _ = self.panoptic, self.semantic  # each written once and kept (cached_property)
+        return self
+
     @functools.cached_property
     def panoptic(self) -> torch.Tensor:
         """[H, W] int32 panoptic ids, ``VOID_ID`` = void."""

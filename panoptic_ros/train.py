@@ -305,8 +305,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                              f"({str(error).splitlines()[0]})") from error
         del initial
         loaded = 0
-    else:
-        loaded = load_pretrained(model.backbone, cfg.model.backbone)  # before resume, which overwrites it
+    else:  # a resume loads its own weights below: ImageNet's would be overwritten
+        loaded = load_pretrained(model.backbone, cfg.model.backbone) if state is None else 0
     model.to(device)
     semantic_weight = None
     if cfg.losses.semantic_class_balance > 0:

@@ -35,6 +35,11 @@ def _config(tmp_path: Path, iterations: int) -> Path:
     return path
 
 
+def _trained(args: list[str]) -> None:
+    """``panoptic-train args``, which must succeed (exit status 0: a refusal is a line, not an exception)."""
+    assert main(args) == 0
+
+
 def _refused(capsys, args: list[str]) -> str:
     """What ``panoptic-train args`` said, having exited 2 with one line and no traceback."""
     capsys.readouterr()
@@ -51,13 +56,13 @@ def _log(run: Path) -> list[dict[str, str]]:
 
 def test_trains_checkpoints_and_resumes(tmp_path):
     config = _config(tmp_path, 2)
-    main(["--config", str(config), "--quiet", "--device", "cpu"])
+    _trained(["--config", str(config), "--quiet", "--device", "cpu"])
     run = tmp_path / "run"
     assert (run / "last.pt").is_file() and (run / "best.pt").is_file()
     assert read_checkpoint(run / "last.pt")["extra"]["step"] == 2
     model, meta = load_checkpoint(run / "best.pt")
     assert "pq" in meta["extra"]
-    main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=4"])
+    _trained(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=4"])
     rows = _log(run)
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
     assert all(float(r["loss"]) > 0 for r in rows) and {"loss_panoptic", "loss_affinity"} <= set(rows[0])
@@ -65,13 +70,13 @@ def test_trains_checkpoints_and_resumes(tmp_path):
 
 def test_a_fresh_run_refuses_a_folder_holding_a_run_and_a_resume_logs_each_step_once(tmp_path, capsys):
     config = _config(tmp_path, 2)
-    main(["--config", str(config), "--quiet", "--device", "cpu"])
+    _trained(["--config", str(config), "--quiet", "--device", "cpu"])
     best = (tmp_path / "run" / "best.pt").read_bytes()
     assert "already holds a training run" in _refused(capsys, ["--config", str(config), "--quiet", "--device", "cpu"])
     assert (tmp_path / "run" / "best.pt").read_bytes() == best
     with open(tmp_path / "run" / "log.csv", "a") as f:  # a step logged after the last checkpoint, then a crash
         f.write("3" + "," * (len(_log(tmp_path / "run")[0]) - 1) + "\n" + "1")  # ... in the middle of a line
-    main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=4"])
+    _trained(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=4"])
     assert [int(r["step"]) for r in _log(tmp_path / "run")] == [1, 2, 3, 4]
     assert all(float(r["loss"]) > 0 for r in _log(tmp_path / "run"))
 
@@ -94,10 +99,11 @@ def test_the_average_is_the_mean_of_the_checkpoints_from_its_step_on_across_resu
     config = _config(tmp_path, 1)
     run = tmp_path / "run"
     settings = ["average_from=2", "schedule=constant", "checkpoint_every=1"]
-    main(["--config", str(config), "--quiet", "--device", "cpu", *settings])
+    _trained(["--config", str(config), "--quiet", "--device", "cpu", *settings])
     checkpoints = []
     for iterations in (2, 3, 4, 5):  # resumed at every step, so each checkpoint can be kept
-        main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", *settings, f"iterations={iterations}"])
+        _trained(["--config", str(config), "--quiet", "--device", "cpu", "--resume", *settings,
+                  f"iterations={iterations}"])
         checkpoints.append(load_checkpoint(run / "last.pt")[0].state_dict())
     average, meta = load_checkpoint(run / "average.pt")
     assert meta["extra"] == {"step": 5, "averaged": 4}  # steps 2, 3, 4 and 5; not step 1
@@ -114,8 +120,8 @@ def test_an_unbroken_run_averages_as_one_resumed_from_a_checkpoint_off_the_grid(
     averages = []
     for name, stops in (("unbroken", (4,)), ("resumed", (2, 3, 4))):  # step 3: a last.pt off the grid
         for i, iterations in enumerate(stops):
-            main(["--config", str(config), "--quiet", "--device", "cpu", *(["--resume"] if i else []), *settings,
-                  f"output_dir={tmp_path / name}", f"iterations={iterations}"])
+            _trained(["--config", str(config), "--quiet", "--device", "cpu", *(["--resume"] if i else []), *settings,
+                      f"output_dir={tmp_path / name}", f"iterations={iterations}"])
         average, meta = load_checkpoint(tmp_path / name / "average.pt")
         assert meta["extra"] == {"step": 4, "averaged": 2}, name  # steps 2 and 4
         averages.append(average.state_dict())
@@ -157,12 +163,13 @@ def _group_lrs(run: Path) -> list[float]:
 
 def test_the_body_learns_at_its_share_of_the_learning_rate_which_a_resume_may_change(tmp_path, capsys):
     config = _config(tmp_path, 1)
-    main(["--config", str(config), "--quiet", "--device", "cpu", "backbone_lr_scale=0.25"])
+    _trained(["--config", str(config), "--quiet", "--device", "cpu", "backbone_lr_scale=0.25"])
     head, body = _group_lrs(tmp_path / "run")
     assert head > 0 and body == pytest.approx(0.25 * head)
     (row,) = _log(tmp_path / "run")
     assert float(row["lr_body"]) == pytest.approx(0.25 * float(row["lr"]))
-    main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=2", "backbone_lr_scale=0.5"])
+    _trained(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=2",
+              "backbone_lr_scale=0.5"])
     head, body = _group_lrs(tmp_path / "run")
     assert head > 0 and body == pytest.approx(0.5 * head)
     # one group at scale 1: not the same optimizer
@@ -172,7 +179,7 @@ def test_the_body_learns_at_its_share_of_the_learning_rate_which_a_resume_may_ch
 
 def test_a_resumed_run_keeps_the_columns_of_an_older_log(tmp_path):
     config = _config(tmp_path, 1)
-    main(["--config", str(config), "--quiet", "--device", "cpu"])
+    _trained(["--config", str(config), "--quiet", "--device", "cpu"])
     log = tmp_path / "run" / "log.csv"
     header, first = log.read_text().splitlines()
     old_columns = [c for c in header.split(",") if c != "lr_body"]  # a log written before lr_body
@@ -180,7 +187,7 @@ def test_a_resumed_run_keeps_the_columns_of_an_older_log(tmp_path):
         writer = csv.DictWriter(f, fieldnames=old_columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerow(dict(zip(header.split(","), first.split(","))))
-    main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=2"])
+    _trained(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "iterations=2"])
     rows = _log(tmp_path / "run")
     assert [int(r["step"]) for r in rows] == [1, 2] and all(None not in r for r in rows)
     assert float(rows[1]["loss"]) > 0 and "lr_body" not in rows[1]
@@ -223,11 +230,11 @@ def test_the_log_averages_the_losses_over_the_ranks_not_rank_0s_share(tmp_path):
 
 def test_a_run_can_start_from_a_trained_checkpoint_and_refuses_a_different_model(tmp_path, capsys):
     config = _config(tmp_path, 2)
-    main(["--config", str(config), "--quiet", "--device", "cpu"])
+    _trained(["--config", str(config), "--quiet", "--device", "cpu"])
     first = tmp_path / "run" / "last.pt"
     # a setting that only steers training may differ (the ablations of the training recipe need this)
-    main(["--config", str(config), "--quiet", "--device", "cpu", f"init_from={first}", "iterations=1",
-          f"output_dir={tmp_path / 'tuned'}", "lr=0.0", "model.instance.mask_positive_per_image=0"])
+    _trained(["--config", str(config), "--quiet", "--device", "cpu", f"init_from={first}", "iterations=1",
+              f"output_dir={tmp_path / 'tuned'}", "lr=0.0", "model.instance.mask_positive_per_image=0"])
     before, _ = load_checkpoint(first)
     after, _ = load_checkpoint(tmp_path / "tuned" / "last.pt")
     weights = dict(after.named_parameters())  # lr 0: every weight unchanged (buffers: batch-norm statistics)
@@ -245,7 +252,7 @@ def _street_scenes_as_coco(folder: Path, categories: CategoryTable) -> SourceCon
 
 def test_data_listing_the_same_classes_in_another_order_trains_on_the_checkpoint_s_channels(tmp_path, capsys):
     config = _config(tmp_path, 2)
-    main(["--config", str(config), "--quiet", "--device", "cpu", "held_out=null"])
+    _trained(["--config", str(config), "--quiet", "--device", "cpu", "held_out=null"])
     first = tmp_path / "run" / "last.pt"
     street = SyntheticStreetScenes.categories
     exported = CategoryTable(tuple(dataclasses.replace(c, color=(9, 9, 9)) for c in reversed(street.categories)))
@@ -290,7 +297,7 @@ def _poison_losses(monkeypatch, steps: set[int]) -> None:
 def test_a_non_finite_step_is_skipped_and_never_reaches_a_checkpoint(tmp_path, monkeypatch, capsys):
     """Without a GradScaler (CPU, or amp off) nothing else stops one NaN step spreading to every weight."""
     _poison_losses(monkeypatch, {0})
-    main(["--config", str(_config(tmp_path, 2)), "--quiet", "--device", "cpu"])
+    _trained(["--config", str(_config(tmp_path, 2)), "--quiet", "--device", "cpu"])
     state = read_checkpoint(tmp_path / "run" / "last.pt")["state_dict"]
     assert all(bool(torch.isfinite(v).all()) for v in state.values() if v.is_floating_point())
     assert [int(r["step"]) for r in _log(tmp_path / "run")] == [1, 2]
@@ -307,7 +314,7 @@ def test_a_resumed_run_ends_where_the_unbroken_run_does(tmp_path, monkeypatch):
     """Same weights after 2 steps + resume + 2 as after 4: the data position and every random draw
     (proposal sampling, instance dropping, affinity pixels) go on where the checkpoint left them."""
     config = _config(tmp_path, 4)
-    main(["--config", str(config), "--quiet", "--device", "cpu", f"output_dir={tmp_path / 'unbroken'}"])
+    _trained(["--config", str(config), "--quiet", "--device", "cpu", f"output_dir={tmp_path / 'unbroken'}"])
     schedule = learning_rate
 
     def stop_at_step_two(cfg, step):
@@ -317,19 +324,20 @@ def test_a_resumed_run_ends_where_the_unbroken_run_does(tmp_path, monkeypatch):
 
     monkeypatch.setattr("panoptic_ros.train.learning_rate", stop_at_step_two)
     with pytest.raises(KeyboardInterrupt):
-        main(["--config", str(config), "--quiet", "--device", "cpu", f"output_dir={tmp_path / 'broken'}"])
+        _trained(["--config", str(config), "--quiet", "--device", "cpu", f"output_dir={tmp_path / 'broken'}"])
     monkeypatch.setattr("panoptic_ros.train.learning_rate", schedule)
-    main(["--config", str(config), "--quiet", "--device", "cpu", "--resume", f"output_dir={tmp_path / 'broken'}"])
+    _trained(["--config", str(config), "--quiet", "--device", "cpu", "--resume", f"output_dir={tmp_path / 'broken'}"])
     unbroken, resumed = (read_checkpoint(tmp_path / run / "last.pt")["state_dict"] for run in ("unbroken", "broken"))
     assert all(torch.equal(unbroken[k], resumed[k]) for k in unbroken)
 
 
 def test_a_resume_with_another_batch_size_is_refused(tmp_path, capsys):
     config = _config(tmp_path, 2)
-    main(["--config", str(config), "--quiet", "--device", "cpu"])
-    # overrides may come after --resume too
+    _trained(["--config", str(config), "--quiet", "--device", "cpu"])
+    # overrides on both sides of --resume
     assert "cannot resume with batch_size 2 -> 1" in _refused(capsys, ["--config", str(config), "--quiet", "--device",
-                                                                       "cpu", "--resume", "iterations=4", "batch_size=1"])
+                                                                       "cpu", "iterations=4", "--resume",
+                                                                       "batch_size=1"])
 
 
 def test_batch_norms_become_synchronised_ones_with_their_activations_kept():

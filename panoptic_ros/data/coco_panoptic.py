@@ -114,7 +114,8 @@ class CocoPanopticDataset:
 
     def _check_files_and_categories(self) -> None:
         """Refuse, before any training or scoring starts, a segment of a category the file does not list
-        (trained as void, then fatal when scored) and a missing image file (fatal mid-run)."""
+        (trained as void, then fatal when scored) and a missing image file (fatal mid-run): every image
+        the JSON lists, one file-system check each (seconds for COCO's 118k), also for a partial download."""
         if self.category_records:
             known = {c.id for c in self.category_records}
             for ann in self.annotations:

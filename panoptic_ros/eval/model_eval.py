@@ -69,7 +69,7 @@ def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mas
         images = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2).to(device)
         synchronize(device)
         t0 = time.perf_counter()
-        results = predict_at(model, images, mask_cues, head, inference_size)
+        results = [r.write_maps() for r in predict_at(model, images, mask_cues, head, inference_size)]
         synchronize(device)
         seconds += time.perf_counter() - t0
         for s, r in zip(samples, results):

@@ -104,15 +104,15 @@ def predict_at(model: PanopticNet, images: Sequence[torch.Tensor], mask_cues: bo
 
 
 def predict_each(predictor: Predictor, images: list[torch.Tensor]) -> list[PanopticResult | str]:
-    """Each image's result, or why its inference failed: the batch at once, and where that raises (a
-    batch too large for the GPU's memory, say) each image alone, so only the images that fail alone
-    are lost.
+    """Each image's result with its full-size maps written (for the tools that keep them), or why its
+    inference failed: the batch at once, and where that raises (a batch too large for the GPU's memory,
+    say) each image alone, so only the images that fail alone are lost.
 
     Returns:
         Per image, in order, its result or ``"<error type>: <first line of the error>"``.
     """
     try:
-        return list(predictor.predict(images))
+        return [result.write_maps() for result in predictor.predict(images)]
     except (RuntimeError, ValueError) as exc:  # torch's errors, CUDA's out of memory among them
         if len(images) == 1:
             return [f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"]

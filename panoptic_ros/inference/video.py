@@ -38,6 +38,23 @@ def usable_fps(fps: float | None) -> float | None:
     return fps if fps is not None and math.isfinite(fps) and fps > 0 else None
 
 
+class GapCutClock:
+    """Bag time since the first frame, each gap between frames cut to ``MAX_HOLD_SECONDS`` (a paused
+    recording, a clock jump) and counted from the newest time seen (a late frame adds nothing): the
+    preview video's clock, and the live replay's pace."""
+
+    def __init__(self) -> None:
+        self.elapsed_ns = 0
+        self.latest_ns: int | None = None
+
+    def advance(self, time_ns: int) -> bool:
+        """Go on to bag time ``time_ns``; whether a gap was cut on the way."""
+        gap = 0 if self.latest_ns is None else max(time_ns - self.latest_ns, 0)
+        self.latest_ns = time_ns if self.latest_ns is None else max(self.latest_ns, time_ns)
+        self.elapsed_ns += min(gap, round(MAX_HOLD_SECONDS * 1e9))
+        return gap > MAX_HOLD_SECONDS * 1e9
+
+
 class PreviewWriter:
     """The video of every overlay and a strip of ``STRIP_FRAMES`` spread over the run, in bounded memory:
     thumbnails are kept every ``stride``-th frame, the stride doubling whenever more than twice the
@@ -63,8 +80,7 @@ class PreviewWriter:
         self.count = 0
         self.size: tuple[int, int] | None = None  # (width, height) of the video
         self.written = 0  # video frames, holds included
-        self.clock_ns = 0  # bag time since the first frame, each gap cut to MAX_HOLD_SECONDS
-        self.last_ns: int | None = None
+        self.clock = GapCutClock()
         self.last: np.ndarray | None = None
         self._jobs: queue.Queue[tuple[np.ndarray, int] | None] = queue.Queue(maxsize=8)
         self._encoder: threading.Thread | None = None
@@ -84,10 +100,8 @@ class PreviewWriter:
         those due by its bag time ``time_ns``; 0 where the video is ahead of it; 1 without a time."""
         if time_ns is None:
             return 1
-        if self.last_ns is not None:
-            self.clock_ns += min(max(time_ns - self.last_ns, 0), round(MAX_HOLD_SECONDS * 1e9))
-        self.last_ns = time_ns
-        due = round(self.clock_ns * 1e-9 / self.speed * self.fps)  # the video frame showing this time
+        self.clock.advance(time_ns)
+        due = round(self.clock.elapsed_ns * 1e-9 / self.speed * self.fps)  # the video frame showing this time
         return due + 1 - self.written if due >= self.written else 0
 
     def add(self, overlay_rgb: np.ndarray, time_ns: int | None = None) -> None:

@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"panoptic-replay: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: the node and the outputs are closed on the way out
-        kept = f"; what it wrote is in {staged.path}" if staged.path.exists() else ""
+        kept = f"; what it wrote is in {staged.path}" if staged.entered and staged.path.exists() else ""
         print(f"panoptic-replay: interrupted{kept}", file=sys.stderr)
         return 130
     if not args.quiet:

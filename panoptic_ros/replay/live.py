@@ -24,7 +24,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from tqdm import tqdm
 
 from panoptic_ros.categories import Category, CategoryTable
-from panoptic_ros.inference.video import MAX_HOLD_SECONDS
+from panoptic_ros.inference.video import MAX_HOLD_SECONDS, GapCutClock
 from panoptic_ros.replay.bag_io import (
     DEFAULT_STORAGE, BagWriter, Frame, label_image, recorded_qos, rgb_image, stamp_ns,
 )
@@ -164,27 +164,24 @@ class _Sent:
 
 
 class Pacing:
-    """When each frame is due: ``rate`` times the bag's pace from the first frame on, each gap between
-    frames cut to ``MAX_HOLD_SECONDS`` of bag time (a paused recording, a clock jump: an hour of nothing
-    would otherwise be an hour of waiting), as the preview video plays it."""
+    """When each frame is due: ``rate`` times the bag's pace from the first frame on, on the preview
+    video's clock (``GapCutClock``: a pause of an hour in the recording would otherwise be an hour of
+    waiting)."""
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
         self.start: float | None = None  # monotonic seconds when the first frame was due
-        self.latest = 0  # the newest bag time seen
-        self.elapsed_ns = 0  # bag time since the first frame, gaps cut
-        self.cut: list[int] = []  # the bag times of the frames after a gap that was cut
+        self.clock = GapCutClock()
+        self.gaps_cut = 0
 
-    def due(self, timestamp: int) -> float:
-        """Monotonic seconds at which the frame of bag time ``timestamp`` is due (the first: now)."""
+    def due(self, timestamp: int) -> tuple[float, bool]:
+        """(monotonic seconds at which the frame of bag time ``timestamp`` is due (the first: now),
+        whether a gap before it was cut)."""
         if self.start is None:
-            self.start, self.latest = time.monotonic(), timestamp
-        gap = max(timestamp - self.latest, 0)
-        if gap > MAX_HOLD_SECONDS * 1e9:
-            self.cut.append(timestamp)
-        self.elapsed_ns += min(gap, round(MAX_HOLD_SECONDS * 1e9))
-        self.latest = max(self.latest, timestamp)
-        return self.start + self.elapsed_ns / 1e9 / self.rate
+            self.start = time.monotonic()
+        cut = self.clock.advance(timestamp)
+        self.gaps_cut += cut
+        return self.start + self.clock.elapsed_ns / 1e9 / self.rate, cut
 
 
 class UniqueStamps:
@@ -202,7 +199,8 @@ class UniqueStamps:
         while key in self.used:
             key += 1
         self.used.add(key)
-        self.next_free[stamp] = key + 1
+        if key != stamp:  # a stamp shared: where the next frame with it starts looking
+            self.next_free[stamp] = key + 1
         return key
 
 
@@ -353,8 +351,8 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
                 continue
             if pacing.start is None:
                 bag.write(session.categories_topic, session.info, frame.timestamp, qos=recorded_qos(latched_qos()))
-            due = pacing.due(frame.timestamp)
-            if pacing.cut == [frame.timestamp]:  # the first gap cut: said now, the others counted at the end
+            due, cut = pacing.due(frame.timestamp)
+            if cut and pacing.gaps_cut == 1:  # the first gap cut: said now, the others counted at the end
                 print(f"panoptic-replay: the bag pauses for more than {MAX_HOLD_SECONDS:g} s before bag time "
                       f"{frame.timestamp}; such gaps are played as {MAX_HOLD_SECONDS:g} s", file=sys.stderr)
             _drain(session, outputs, due, alive)
@@ -375,8 +373,8 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
             if time.monotonic() - accounted_since > ANSWER_GRACE:
                 break  # answers the node sent but this replay does not hear (other topics: --camera?)
         _drain(session, outputs, time.monotonic() + 0.5, lambda: True)  # let in-flight messages of other topics land
-    if len(pacing.cut) > 1:
-        print(f"panoptic-replay: {len(pacing.cut)} gaps over {MAX_HOLD_SECONDS:g} s were played as "
+    if pacing.gaps_cut > 1:
+        print(f"panoptic-replay: {pacing.gaps_cut} gaps over {MAX_HOLD_SECONDS:g} s were played as "
               f"{MAX_HOLD_SECONDS:g} s", file=sys.stderr)
     live_fields = [camera.finish(session.counters(topic)) for topic, camera in outputs.items()]
     last_arrival = max(camera.last_arrival for camera in outputs.values())

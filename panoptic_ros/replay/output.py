@@ -67,6 +67,7 @@ class StagedOutput:
     def __init__(self, out: Path) -> None:
         self.final = out
         self.path = out.with_name(out.name + ".partial")
+        self.entered = False  # whether ``path`` is this replay's (an older one's may be left there before)
 
     def __enter__(self) -> Path:
         for folder, mark in ((self.final, REPORT_JSON), (self.path, INCOMPLETE)):
@@ -78,6 +79,7 @@ class StagedOutput:
             shutil.rmtree(self.path)
         self.path.mkdir(parents=True)
         (self.path / INCOMPLETE).write_text("replay running, or stopped before it finished\n")
+        self.entered = True
         return self.path
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

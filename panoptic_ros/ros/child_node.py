@@ -59,14 +59,15 @@ class ChildNode:
         return self.process.poll() is None
 
     def exit_reason(self) -> str:
-        """Why the node ended, for a tool's one-line error: its exit status, the last error its log
-        shows (a FATAL line: no such device, a file that is no checkpoint), and where the log is."""
+        """Why the node ended, for a tool's one-line error: its exit status, its log's last FATAL line
+        (no such device, a file that is no checkpoint), else its last ERROR line, else its last line (a
+        traceback's), and where the log is."""
         if not self._log_file.closed:
             self._log_file.flush()
-        errors = [line.strip() for line in self.log.read_text(errors="replace").splitlines()
-                  if line.startswith(("[FATAL]", "[ERROR]"))]
-        return (f"exit status {self.process.poll()}: {errors[-1] if errors else 'no error in its log'}; "
-                f"its log: {self.log}")
+        lines = [line.strip() for line in self.log.read_text(errors="replace").splitlines() if line.strip()]
+        said = ([line for line in lines if line.startswith("[FATAL]")] or [line for line in lines
+                if line.startswith("[ERROR]")] or lines or ["its log is empty"])[-1]
+        return f"exit status {self.process.poll()}: {said}; its log: {self.log}"
 
     def stop(self) -> int | None:
         """Ctrl-C, as an operator would, then its exit code; None when it had to be killed after

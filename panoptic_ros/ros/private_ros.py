@@ -1,6 +1,6 @@
 """ROS settings for a tool (replay, soak) that talks to a node of its own: a private DDS domain, shared
-memory big enough for camera frames, and an rclpy context that uses them without changing the
-process's environment."""
+memory big enough for camera frames, and the environment that applies them to the tool's own context
+and node (``spinning_node``) without changing the process's."""
 from __future__ import annotations
 
 import contextlib

@@ -62,10 +62,13 @@ def test_statistics_equal_the_full_resolution_computation(device, small, out_siz
     results = build_results(channels.to(device), confidence.to(device), on_device, categories, out_size)
     for r, (panoptic, semantic, segments) in zip(results, expected):
         assert not {"panoptic", "semantic"} & set(vars(r))  # the full-size maps wait until asked for
+        maps = r.write_maps()  # on the result's device: the CUDA resize is checked there
+        assert maps is r and {"panoptic", "semantic"} <= set(vars(r))
+        pan, sem = r.panoptic.cpu(), r.semantic.cpu()
         r = r.to("cpu")
         assert r.size == tuple(panoptic.shape)
-        assert r.panoptic.dtype == torch.int32 and torch.equal(r.panoptic.long(), panoptic)
-        assert r.semantic.dtype == torch.uint8 and torch.equal(r.semantic.long(), semantic)
+        assert pan.dtype == torch.int32 and torch.equal(pan.long(), panoptic)
+        assert sem.dtype == torch.uint8 and torch.equal(sem.long(), semantic)
         assert r.segment_ids.tolist() == [s[0] for s in segments]
         assert r.category_ids.tolist() == [s[1] for s in segments]
         assert r.instance_ids.tolist() == [s[2] for s in segments]

@@ -9,13 +9,15 @@ SECOND = 1_000_000_000
 
 def test_frames_are_due_at_the_bag_s_pace_with_long_gaps_cut():
     pacing = Pacing(rate=2.0)
-    start = pacing.due(100 * SECOND)
-    assert pacing.start == start
-    assert pacing.due(101 * SECOND) == pytest.approx(start + 0.5)  # twice the pace
-    assert pacing.due(3701 * SECOND) == pytest.approx(start + 0.5 + MAX_HOLD_SECONDS / 2)  # an hour's pause
-    assert pacing.due(3700 * SECOND) == pytest.approx(start + 0.5 + MAX_HOLD_SECONDS / 2)  # late: due now
-    assert pacing.due(3702 * SECOND) == pytest.approx(start + 1.0 + MAX_HOLD_SECONDS / 2)
-    assert pacing.cut == [3701 * SECOND]
+    start, cut = pacing.due(100 * SECOND)
+    assert pacing.start == start and not cut
+    assert pacing.due(101 * SECOND) == (pytest.approx(start + 0.5), False)  # twice the pace
+    paused = start + 0.5 + MAX_HOLD_SECONDS / 2
+    assert pacing.due(3701 * SECOND) == (pytest.approx(paused), True)  # an hour's pause
+    assert pacing.due(3701 * SECOND) == (pytest.approx(paused), False)  # another camera's frame of that time
+    assert pacing.due(3700 * SECOND) == (pytest.approx(paused), False)  # late: due now
+    assert pacing.due(3702 * SECOND) == (pytest.approx(paused + 0.5), False)
+    assert pacing.gaps_cut == 1
 
 
 def test_frames_sharing_a_stamp_get_the_next_free_nanoseconds():
