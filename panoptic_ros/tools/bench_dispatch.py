@@ -83,7 +83,8 @@ def count_dispatch(model: PanopticNet, images: torch.Tensor, precision: str, mas
         with autocast(images.device, precision):
             channels, confidence, dets = model.panoptic_maps(images, mask_cues, head, stage)
             with stage("postprocess"):
-                build_results(channels, confidence, dets, model.categories, None, mask_cues)
+                for result in build_results(channels, confidence, dets, model.categories, None, mask_cues):
+                    result.write_maps()  # the full-size maps too, as timed before they were made on use
 
     counter = DispatchCounter()
     with wait_free_ways(model):  # proposals, detections and RoI pooling as they run on a GPU
