@@ -74,7 +74,7 @@ class PanopticHeadConfig:
     affinity_pairs: int = 1024   # pixels sampled per image for the affinity loss
     # Inference post-processing, the same for every head (model/postprocess.py); UPSNet's steps.
     overlap_nms: float = 0.7     # class-agnostic box IoU above which the lower-scored detection goes (1: off)
-    min_visible: float = 0.5     # an instance with less of its mask visible is dropped (0: off)
+    min_visible: float = 0.5     # an instance holding fewer pixels than this share of its mask's area: dropped (0: off)
     min_stuff_area: float = 0.002  # stuff segments under this fraction of the image become void (0: off)
     mask_removal: float = 0.3    # learnt heads, mask cues: a detection lying more than this on higher-scored
     # masks of its class is dropped before the logits (UPSNet's official step; 1: off)

@@ -112,7 +112,8 @@ def visible_area(channels: torch.Tensor, num_stuff: int, num_slots: int) -> torc
 
 
 def covered_instances(channels: torch.Tensor, masks: torch.Tensor, num_stuff: int, min_visible: float) -> torch.Tensor:
-    """[B, N] bool: detections with less than ``min_visible`` of their mask visible in ``channels``."""
+    """[B, N] bool: detections that hold fewer pixels of ``channels`` (inside their mask or not) than
+    ``min_visible`` times their mask's area."""
     area = masks.sum(dim=(2, 3))
     return (area > 0) & (visible_area(channels, num_stuff, masks.shape[1]) < min_visible * area)
 
