@@ -280,9 +280,13 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     initial = load_checkpoint(cfg.init_from)[0] if cfg.init_from and state is None else None
     # the channels of the weights this run goes on from, where the data lists the same classes in
     # another order or colours (a labelling tool's export, a reordered JSON)
-    table, table_of = ((CategoryTable.from_list(state["categories"]), str(out / "last.pt")) if state is not None
-                       else (initial.categories, f"init_from {cfg.init_from}") if initial is not None else (None, ""))
-    source = build_training_source(cfg.data, cfg.seed, table, table_of)
+    if state is not None:
+        source = build_training_source(cfg.data, cfg.seed, CategoryTable.from_list(state["categories"]),
+                                       str(out / "last.pt"))
+    elif initial is not None:
+        source = build_training_source(cfg.data, cfg.seed, initial.categories, f"init_from {cfg.init_from}")
+    else:
+        source = build_training_source(cfg.data, cfg.seed)
     d = cfg.data
     augmentation = Augmentation(scale=d.scale_jitter, crop=d.crop, hflip=d.hflip, color=d.color_jitter,
                                 saturation=d.saturation_jitter, gamma=d.gamma_jitter, blur=d.blur)
@@ -361,9 +365,9 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     batches = _batches(loader, sampler, start)
     w = cfg.losses
     loss_weights = {"loss_objectness": w.rpn, "loss_rpn_box_reg": w.rpn, "loss_classifier": w.box,
-               "loss_box_reg": w.box, "loss_mask": w.mask, "loss_semantic": w.semantic,
-               "loss_panoptic": w.panoptic, "loss_panoptic_upsnet": w.panoptic, "loss_affinity": w.affinity,
-               "loss_lovasz": w.semantic_lovasz}
+                    "loss_box_reg": w.box, "loss_mask": w.mask, "loss_semantic": w.semantic,
+                    "loss_panoptic": w.panoptic, "loss_panoptic_upsnet": w.panoptic, "loss_affinity": w.affinity,
+                    "loss_lovasz": w.semantic_lovasz}
     model.train()
     t_last = time.perf_counter()
     bad_steps = 0  # in a row

@@ -65,8 +65,9 @@ class ChildNode:
         if not self._log_file.closed:
             self._log_file.flush()
         lines = [line.strip() for line in self.log.read_text(errors="replace").splitlines() if line.strip()]
-        said = ([line for line in lines if line.startswith("[FATAL]")] or [line for line in lines
-                if line.startswith("[ERROR]")] or lines or ["its log is empty"])[-1]
+        fatal = [line for line in lines if line.startswith("[FATAL]")]
+        errors = [line for line in lines if line.startswith("[ERROR]")]
+        said = (fatal or errors or lines or ["its log is empty"])[-1]
         return f"exit status {self.process.poll()}: {said}; its log: {self.log}"
 
     def stop(self) -> int | None:
