@@ -1,11 +1,13 @@
 """Arguments shared by the command-line tools: types that refuse a bad value before any work starts
-(``--batch 0`` would otherwise run the whole data set as one batch, ``--rate 0`` divide by zero), and
-the network's options of the tools that run the model outside the node."""
+(``--batch 0`` would otherwise run the whole data set as one batch, ``--rate 0`` divide by zero), the
+network's options of the tools that run the model outside the node, and how a tool ends on Ctrl-C."""
 from __future__ import annotations
 
 import argparse
+import functools
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from panoptic_ros.defaults import DEFAULT_DEVICE, DEFAULT_SCORE_THRESHOLD, DEVICE_CHOICES, SCORE_THRESHOLD_RANGE
 from panoptic_ros.heads import HEAD_KINDS
@@ -14,6 +16,24 @@ from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
 
 if TYPE_CHECKING:
     from panoptic_ros.inference.predictor import TorchPredictor
+
+
+CTRL_C_STATUS = 130  # what a shell reports for a process that Ctrl-C (SIGINT) ended: 128 + 2
+
+
+def quiet_ctrl_c(tool: str) -> Callable[[Callable[..., int]], Callable[..., int]]:
+    """A tool's ``main`` that a Ctrl-C ends with one line (``<tool>: interrupted``) and exit status
+    ``CTRL_C_STATUS`` instead of a traceback; the ``with`` blocks it leaves still close what they opened."""
+    def decorate(main: Callable[..., int]) -> Callable[..., int]:
+        @functools.wraps(main)
+        def run(*args: object, **kwargs: object) -> int:
+            try:
+                return main(*args, **kwargs)
+            except KeyboardInterrupt:
+                print(f"{tool}: interrupted", file=sys.stderr)
+                return CTRL_C_STATUS
+        return run
+    return decorate
 
 
 def _integer_at_least(minimum: int, text: str) -> int:

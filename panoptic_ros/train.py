@@ -38,6 +38,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from panoptic_ros.arguments import CTRL_C_STATUS
 from panoptic_ros.categories import CategoryTable, check_same_classes
 from panoptic_ros.config import TrainConfig, load_config, to_dict
 from panoptic_ros.data.augment import Augmentation
@@ -463,12 +464,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. iterations=500")
     args = parser.parse_intermixed_args(argv)  # overrides may follow --resume
+    cfg: TrainConfig | None = None
     try:
         cfg = load_config(TrainConfig, args.config, args.overrides)
         out = train(cfg, resolve_device(args.device), args.resume, args.quiet)
     except (ValueError, OSError, CheckpointError, FloatingPointError, yaml.YAMLError) as exc:
         print(f"panoptic-train: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # one line, and where the run can go on from
+        last = Path(cfg.output_dir) / "last.pt" if cfg is not None else None
+        kept = f"; {last} holds its last checkpoint, which --resume goes on from" if last and last.is_file() else ""
+        print(f"panoptic-train: interrupted{kept}", file=sys.stderr)
+        return CTRL_C_STATUS
     finally:  # a rank that raised leaves its process group cleanly
         if dist.is_initialized():
             dist.destroy_process_group()

@@ -3,7 +3,7 @@ import argparse
 
 import pytest
 
-from panoptic_ros.arguments import positive_float, positive_int
+from panoptic_ros.arguments import CTRL_C_STATUS, positive_float, positive_int, quiet_ctrl_c
 
 
 def test_counts_and_rates_above_zero_pass():
@@ -41,3 +41,16 @@ def test_network_options_no_network_could_run_with_are_usage_errors(argv, messag
     with pytest.raises(SystemExit) as exit_:
         _predictor_args(*argv)
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_tool_stopped_by_ctrl_c_says_one_line_and_exits_as_a_shell_expects(capsys):
+    @quiet_ctrl_c("panoptic-test")
+    def main(argv: list[str]) -> int:
+        """The tool's entry."""
+        if argv:
+            raise KeyboardInterrupt
+        return 0
+
+    assert main([]) == 0 and main.__doc__ == "The tool's entry."
+    assert main(["stop"]) == CTRL_C_STATUS == 130
+    assert capsys.readouterr().err == "panoptic-test: interrupted\n"

@@ -310,7 +310,7 @@ def test_a_diverging_training_stops_with_a_clear_error(tmp_path, monkeypatch, ca
                                                                    "--device", "cpu"])
 
 
-def test_a_resumed_run_ends_where_the_unbroken_run_does(tmp_path, monkeypatch):
+def test_a_resumed_run_ends_where_the_unbroken_run_does(tmp_path, monkeypatch, capsys):
     """Same weights after 2 steps + resume + 2 as after 4: the data position and every random draw
     (proposal sampling, instance dropping, affinity pixels) go on where the checkpoint left them."""
     config = _config(tmp_path, 4)
@@ -323,8 +323,10 @@ def test_a_resumed_run_ends_where_the_unbroken_run_does(tmp_path, monkeypatch):
         return schedule(cfg, step)
 
     monkeypatch.setattr("panoptic_ros.train.learning_rate", stop_at_step_two)
-    with pytest.raises(KeyboardInterrupt):
-        _trained(["--config", str(config), "--quiet", "--device", "cpu", f"output_dir={tmp_path / 'broken'}"])
+    assert main(["--config", str(config), "--quiet", "--device", "cpu", f"output_dir={tmp_path / 'broken'}"]) == 130
+    last = tmp_path / "broken" / "last.pt"  # Ctrl-C: one line, saying where the run goes on from
+    assert capsys.readouterr().err == f"panoptic-train: interrupted; {last} holds its last checkpoint, which " \
+                                      "--resume goes on from\n"
     monkeypatch.setattr("panoptic_ros.train.learning_rate", schedule)
     _trained(["--config", str(config), "--quiet", "--device", "cpu", "--resume", f"output_dir={tmp_path / 'broken'}"])
     unbroken, resumed = (read_checkpoint(tmp_path / run / "last.pt")["state_dict"] for run in ("unbroken", "broken"))

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 import cv2
 
-from panoptic_ros.arguments import positive_int
+from panoptic_ros.arguments import positive_int, quiet_ctrl_c
 from panoptic_ros.categories import Category, check_same_classes
 from panoptic_ros.config import (INFERENCE_TIME_SETTINGS, SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides,
                                  from_dict, to_dict)
@@ -154,6 +154,7 @@ def check_output_paths(parser: argparse.ArgumentParser, args: argparse.Namespace
         parser.error(f"--preview names an image file (.png, .jpg), got {str(args.preview)!r}")
 
 
+@quiet_ctrl_c("panoptic-eval")
 def main(argv: list[str] | None = None) -> int:
     """``panoptic-eval``'s entry: 0 on success, 2 for bad arguments or inputs (one line, no traceback)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

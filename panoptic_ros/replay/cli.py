@@ -30,7 +30,8 @@ from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.arguments import (
-    add_predictor_arguments, check_predictor_arguments, positive_float, positive_int, predictor_from_arguments,
+    CTRL_C_STATUS, add_predictor_arguments, check_predictor_arguments, positive_float, positive_int,
+    predictor_from_arguments,
 )
 from panoptic_ros.replay.bag_io import (
     DEFAULT_STORAGE, IMAGE_TYPES, STORAGES, BagError, TopicSummary, read_frames, topic_summary,
@@ -346,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: the node and the outputs are closed on the way out
         kept = f"; what it wrote is in {staged.path}" if staged.entered and staged.path.exists() else ""
         print(f"panoptic-replay: interrupted{kept}", file=sys.stderr)
-        return 130
+        return CTRL_C_STATUS
     if not args.quiet:
         print(markdown(report))
     print(json.dumps({k: report[k] for k in ("frames", "processed", "fps")}))

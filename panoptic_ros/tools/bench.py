@@ -38,7 +38,7 @@ from typing import Any
 import torch
 import yaml
 
-from panoptic_ros.arguments import non_negative_int, positive_int
+from panoptic_ros.arguments import non_negative_int, positive_int, quiet_ctrl_c
 from panoptic_ros.tools.bench_attention import attention_check, attention_table
 from panoptic_ros.tools.bench_cameras import cameras_rows, cameras_table
 from panoptic_ros.tools.bench_dispatch import count_dispatch, dispatch_table
@@ -180,6 +180,7 @@ def load_model(args: argparse.Namespace, device: torch.device) -> PanopticNet:
     return model.for_inference()
 
 
+@quiet_ctrl_c("panoptic-bench")
 def main(argv: list[str] | None = None) -> int:
     """``panoptic-bench``'s entry: prints the tables asked for (and writes them as JSON with ``--out``)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

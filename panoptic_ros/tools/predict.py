@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from panoptic_ros.arguments import (
-    add_predictor_arguments, check_predictor_arguments, positive_int, predictor_from_arguments,
+    add_predictor_arguments, check_predictor_arguments, positive_int, predictor_from_arguments, quiet_ctrl_c,
 )
 from panoptic_ros.data.coco_panoptic import category_records, id_to_rgb, read_rgb, segment_record, write_rgb
 from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
@@ -208,6 +208,7 @@ def predict_video(path: Path, run: Predictions, batch: int, video_format: str) -
         run.skip(f"{path}: its overlay video could not be written ({preview.video_path})")
 
 
+@quiet_ctrl_c("panoptic-predict")
 def main(argv: list[str] | None = None) -> int:
     """``panoptic-predict``'s entry: 0 when anything was predicted, 1 when nothing could be, 2 for bad arguments."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -26,6 +26,7 @@ from panoptic_msgs.msg import PanopticSegmentation
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from panoptic_ros.arguments import quiet_ctrl_c
 from panoptic_ros.latency import latency_percentiles
 from panoptic_ros.ros.conversions import image_message
 from panoptic_ros.ros.diagnostics import status_name
@@ -199,6 +200,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+@quiet_ctrl_c("panoptic-soak")
 def main(argv: list[str] | None = None) -> int:
     """``panoptic-soak``'s entry: runs the soak and writes its report."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)

@@ -113,3 +113,12 @@ def test_unwritable_output_paths_are_refused_before_the_evaluation(tmp_path, cap
     with pytest.raises(SystemExit) as exit_info:
         main(["--checkpoint", "missing.pt", flag, str(tmp_path / name)])  # refused before the checkpoint is read
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_ctrl_c_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("panoptic_ros.model.checkpoint.load_checkpoint", interrupted)
+    (tmp_path / "m.pt").write_bytes(b"")
+    assert main(["--checkpoint", str(tmp_path / "m.pt"), "--device", "cpu"]) == 130
+    assert capsys.readouterr().err == "panoptic-eval: interrupted\n"
