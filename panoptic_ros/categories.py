@@ -101,15 +101,19 @@ class CategoryTable:
         return cls(categories_from_records(items))
 
 
+class OtherClasses(ValueError):
+    """Two category tables that do not hold the same classes (``check_same_classes``)."""
+
+
 def check_same_classes(a: CategoryTable, b: CategoryTable, a_name: str, b_name: str) -> None:
-    """Raise ``ValueError`` unless ``a`` and ``b`` hold the same classes: the same ids with the same
+    """Raise ``OtherClasses`` unless ``a`` and ``b`` hold the same classes: the same ids with the same
     names and kinds, whatever their order and colours (targets, scores and messages go by id; a model's
     channels follow its own table), naming what each has that the other has not."""
     def described(table: CategoryTable) -> set[tuple[int, str, bool]]:
         return {(c.id, c.name, c.is_thing) for c in table.categories}
     if described(a) != described(b):
         only_a, only_b = sorted(described(a) - described(b)), sorted(described(b) - described(a))
-        raise ValueError(f"{a_name}'s categories differ from {b_name}'s: {a_name} has {only_a[:6]}, "
+        raise OtherClasses(f"{a_name}'s categories differ from {b_name}'s: {a_name} has {only_a[:6]}, "
                          f"{b_name} {only_b[:6]} (id, name, thing)")
 
 

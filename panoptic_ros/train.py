@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from panoptic_ros.arguments import CTRL_C_STATUS
-from panoptic_ros.categories import CategoryTable, check_same_classes
+from panoptic_ros.categories import CategoryTable, OtherClasses, check_same_classes
 from panoptic_ros.config import TrainConfig, load_config, to_dict
 from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.dataset import (
@@ -54,7 +54,7 @@ from panoptic_ros.model.backbone import load_pretrained
 from panoptic_ros.model.checkpoint import (
     CheckpointError, check_finite, load_checkpoint, read_checkpoint, save_checkpoint,
 )
-from panoptic_ros.model.network import PanopticNet
+from panoptic_ros.model.network import CLASS_LAYERS, PanopticNet
 
 MAX_BAD_STEPS = 20  # non-finite steps in a row before the training stops: it is diverging, not unlucky
 
@@ -284,10 +284,14 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     if state is not None:
         source = build_training_source(cfg.data, cfg.seed, CategoryTable.from_list(state["categories"]),
                                        str(out / "last.pt"))
-    elif initial is not None:
-        source = build_training_source(cfg.data, cfg.seed, initial.categories, f"init_from {cfg.init_from}")
     else:
-        source = build_training_source(cfg.data, cfg.seed)
+        try:
+            source = build_training_source(cfg.data, cfg.seed, initial.categories if initial else None,
+                                           f"init_from {cfg.init_from}")
+        except OtherClasses:
+            if initial is None:  # the data sources disagree among themselves
+                raise
+            source = build_training_source(cfg.data, cfg.seed)  # other classes: only its class layers start afresh
     d = cfg.data
     augmentation = Augmentation(scale=d.scale_jitter, crop=d.crop, hflip=d.hflip, color=d.color_jitter,
                                 saturation=d.saturation_jitter, gamma=d.gamma_jitter, blur=d.blur)
@@ -301,10 +305,20 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                         generator=torch.Generator().manual_seed(cfg.seed))
     model = PanopticNet(cfg.model, source.categories)
     if initial is not None:  # fine-tune a trained model from its weights
-        # Same parameters (a strict load) and classes (the table above) suffice: settings that only steer
-        # training or inference (mask-head proposals per image, score threshold, ...) may differ.
+        # Same parameters (a strict load) suffice: settings that only steer training or inference
+        # (mask-head proposals per image, score threshold, ...) may differ. Of a model of other classes
+        # all but the class layers are taken, as detectron2 and mmdetection fine-tune.
         try:
-            model.load_state_dict(initial.state_dict())
+            if initial.categories == model.categories:
+                model.load_state_dict(initial.state_dict())
+            else:
+                fresh = model.load_all_but_class_layers(initial.state_dict())
+                if rank == 0:
+                    print(f"init_from {cfg.init_from}: its classes are not the data's "
+                          f"({', '.join(c.name for c in initial.categories)} -> "
+                          f"{', '.join(c.name for c in model.categories)}): all its weights but the class "
+                          f"layers' ({len(fresh)} tensors of {', '.join(CLASS_LAYERS)}) are loaded; those "
+                          "start afresh", flush=True)
         except RuntimeError as error:
             raise ValueError(f"init_from {cfg.init_from}: its parameters differ from this run's model "
                              f"({str(error).splitlines()[0]})") from error

@@ -16,8 +16,8 @@ from torch.utils.data import DataLoader
 from helpers import small_categories, small_model_config, write_coco_panoptic
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.config import DataConfig, SourceConfig, TrainConfig, to_dict
-from panoptic_ros.model.checkpoint import load_checkpoint, read_checkpoint
-from panoptic_ros.model.network import PanopticNet
+from panoptic_ros.model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from panoptic_ros.model.network import CLASS_LAYERS, PanopticNet
 from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.dataset import SyntheticStreetScenes, TrainingDataset, collate
 from panoptic_ros.data.sampling import EpochSampler
@@ -278,6 +278,28 @@ def test_data_listing_the_same_classes_in_another_order_trains_on_the_checkpoint
     err = _refused(capsys, ["--config", str(tuned), "--quiet", "--device", "cpu", f"output_dir={tmp_path / 'other'}",
                             f"held_out={{kind: coco_panoptic, root: {other.root}}}"])
     assert "the model's categories differ from held_out's" in err and not (tmp_path / "other" / "log.csv").exists()
+
+
+def test_a_model_of_other_classes_fine_tunes_all_but_its_class_layers(tmp_path, capsys):
+    torch.manual_seed(0)
+    other = save_checkpoint(tmp_path / "other.pt", PanopticNet(small_model_config(), small_categories()), "other")
+    _trained(["--config", str(_config(tmp_path, 1)), "--quiet", "--device", "cpu", f"init_from={other}", "lr=0.0",
+              "held_out=null"])
+    said = capsys.readouterr().out
+    assert "its classes are not the data's (road, sky, car, person -> road, sidewalk, " in said
+    assert "all its weights but the class layers' (8 tensors of semantic_head.classifier., " in said
+    before, after = load_checkpoint(other)[0], load_checkpoint(tmp_path / "run" / "last.pt")[0]
+    assert after.categories == SyntheticStreetScenes.categories
+    weights = dict(after.named_parameters())  # lr 0: every shared weight as the checkpoint had it
+    shared = [name for name, _ in before.named_parameters() if not name.startswith(CLASS_LAYERS)]
+    assert len(shared) > 50 and all(torch.equal(p, weights[name]) for name, p in before.named_parameters()
+                                    if name in shared)
+    other_width = dataclasses.replace(small_model_config(), backbone=dataclasses.replace(
+        small_model_config().backbone, fpn_channels=16))  # not only the classes: refused as before
+    wider = save_checkpoint(tmp_path / "wider.pt", PanopticNet(other_width, small_categories()), "wider")
+    assert "its parameters differ from this run's model" in _refused(capsys, [
+        "--config", str(_config(tmp_path, 1)), "--quiet", "--device", "cpu", f"init_from={wider}",
+        f"output_dir={tmp_path / 'wider'}"])
 
 
 def _poison_losses(monkeypatch, steps: set[int]) -> None:

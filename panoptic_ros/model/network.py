@@ -36,6 +36,10 @@ from panoptic_ros.model.upsnet_head import IGNORE, NEG, panoptic_targets
 SIZE_DIVISOR = 32
 NETWORK_STAGES = ("backbone", "semantic", "instance", "panoptic_head")  # ``panoptic_maps``, in order
 SEM_STRIDE = 4  # the semantic and panoptic logits live at 1/4 of the (padded) input
+# The layers whose outputs are the categories (one per class, or per thing class); all else is shared
+# by models of other classes, so a model fine-tuned to new classes starts only these afresh.
+CLASS_LAYERS = ("semantic_head.classifier.", "instance.roi_heads.box_predictor.",
+                "instance.roi_heads.mask_predictor.mask_fcn_logits.")
 
 
 def cross_entropy(logits: torch.Tensor, target: torch.Tensor, ignore_index: int,
@@ -71,6 +75,20 @@ class PanopticNet(nn.Module):
         self.register_buffer("pixel_mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.inference_only = False  # set by ``for_inference``
+
+    def load_all_but_class_layers(self, state: dict[str, torch.Tensor]) -> list[str]:
+        """Load a model of other categories' ``state``, but for ``CLASS_LAYERS``, which keep their fresh
+        initialisation; returns their parameter names.
+
+        Raises:
+            RuntimeError: anything else differs (names or shapes: another backbone, FPN, head width).
+        """
+        shared = {name: value for name, value in state.items() if not name.startswith(CLASS_LAYERS)}
+        missing, unexpected = self.load_state_dict(shared, strict=False)
+        fresh = [name for name in missing if name.startswith(CLASS_LAYERS)]
+        if unexpected or len(fresh) != len(missing):
+            raise RuntimeError(f"missing {sorted(set(missing) - set(fresh))[:4]}, unexpected {sorted(unexpected)[:4]}")
+        return fresh
 
     def for_inference(self) -> "PanopticNet":
         """This network as every inference path runs it: eval mode, batch norms folded into their

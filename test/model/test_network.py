@@ -8,7 +8,7 @@ from helpers import small_categories, small_model_config
 from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.dataset import SyntheticStreetScenes, TrainingDataset, collate
 from panoptic_ros.model.checkpoint import load_checkpoint, save_checkpoint
-from panoptic_ros.model.network import PanopticNet
+from panoptic_ros.model.network import CLASS_LAYERS, PanopticNet
 from panoptic_ros.structures import PanopticTargets
 from panoptic_ros.structures import ID_DIVISOR, PanopticResult
 from panoptic_ros.data.street_categories import STREET_CATEGORIES
@@ -187,3 +187,17 @@ def test_panoptic_heads_train_on_the_networks_own_detections(count):
         assert model.affinity.embed[0].weight.grad.abs().sum() > 0
     expected = {"none": [0, 0], "one": [1, 1]}.get(count)
     assert all(s == expected for s in seen) if expected else all(min(s) > 1 for s in seen)
+
+
+def test_a_model_of_other_classes_lends_all_but_its_class_layers():
+    torch.manual_seed(0)
+    other = PanopticNet(small_model_config(), small_categories())
+    street = PanopticNet(small_model_config(), STREET_CATEGORIES)
+    fresh = street.load_all_but_class_layers(other.state_dict())
+    assert len(fresh) == 8 and all(name.startswith(CLASS_LAYERS) for name in fresh)
+    mine = street.state_dict()
+    assert all(torch.equal(value, mine[name]) for name, value in other.state_dict().items() if name not in fresh)
+    narrower = dataclasses.replace(small_model_config(), semantic=dataclasses.replace(
+        small_model_config().semantic, channels=16))
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        street.load_all_but_class_layers(PanopticNet(narrower, small_categories()).state_dict())
