@@ -49,10 +49,11 @@ class GapCutClock:
 
     def advance(self, time_ns: int) -> bool:
         """Go on to bag time ``time_ns``; whether a gap was cut on the way."""
+        longest = round(MAX_HOLD_SECONDS * 1e9)
         gap = 0 if self.latest_ns is None else max(time_ns - self.latest_ns, 0)
         self.latest_ns = time_ns if self.latest_ns is None else max(self.latest_ns, time_ns)
-        self.elapsed_ns += min(gap, round(MAX_HOLD_SECONDS * 1e9))
-        return gap > MAX_HOLD_SECONDS * 1e9
+        self.elapsed_ns += min(gap, longest)
+        return gap > longest
 
 
 class PreviewWriter:
