@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Iterable
 
@@ -82,3 +83,17 @@ def write_coco_panoptic(out_dir: str | Path, samples: Iterable[PanopticSample], 
     path.write_text(json.dumps({"images": images, "annotations": annotations,
                                 "categories": category_records(categories)}))
     return path
+
+
+def damaged_mid_way(folder: Path) -> Path:
+    """A copy of ../shared's sqlite3 sample bag (6 frames on each of its two topics) with one database
+    page zeroed at 60 % of its file, as a disk failing mid-recording leaves one: the bag opens and its
+    first frames read (6 of the 12), then sqlite reports the database malformed."""
+    shutil.copytree(Path(__file__).resolve().parents[2] / "shared" / "data" / "bags" / "coco_sample_sqlite3", folder)
+    db = folder / "coco_sample_sqlite3.db3"
+    db.chmod(0o644)
+    data = bytearray(db.read_bytes())
+    page = 4096 * int(len(data) // 4096 * 0.6)
+    data[page: page + 4096] = bytes(4096)
+    db.write_bytes(bytes(data))
+    return folder

@@ -201,6 +201,30 @@ def read_frames(path: Path, topics: Sequence[str]) -> Iterator[Frame]:
         yield Frame(timestamp, topic, msg, error)
 
 
+class FrameStream:
+    """``read_frames`` of ``topics``, as an iterable that ends, instead of raising, where the bag's storage
+    fails after its first frame (a damaged page, a recording cut short mid-file): the frames before the
+    damage are still replayed, written and reported, and ``error`` says where the bag stopped. A storage
+    that fails before its first frame raises its ``BagError``: there is nothing to replay."""
+
+    def __init__(self, path: Path, topics: Sequence[str], expected: int) -> None:
+        """``expected``: the topics' messages as the metadata counts them, to say how many were lost."""
+        self.path, self.topics, self.expected = path, list(topics), expected
+        self.error = ""
+
+    def __iter__(self) -> Iterator[Frame]:
+        read, last = 0, None
+        try:
+            for frame in read_frames(self.path, self.topics):
+                read, last = read + 1, frame.timestamp
+                yield frame
+        except BagError as exc:
+            if not read:
+                raise
+            self.error = (f"{exc}; the replay stopped there, after {read} of the {self.expected} frames the "
+                          f"metadata counts (the last read at bag time {last})")
+
+
 def label_image(msg: Image) -> np.ndarray:
     """A label image in the ``~/panoptic`` encoding (32SC1), ground truth or the node's own, as an array."""
     if msg.encoding != ENCODINGS[PANOPTIC]:

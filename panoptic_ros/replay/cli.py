@@ -34,7 +34,7 @@ from panoptic_ros.arguments import (
     predictor_from_arguments,
 )
 from panoptic_ros.replay.bag_io import (
-    DEFAULT_STORAGE, IMAGE_TYPES, STORAGES, BagError, TopicSummary, read_frames, topic_summary,
+    DEFAULT_STORAGE, IMAGE_TYPES, STORAGES, BagError, FrameStream, TopicSummary, topic_summary,
 )
 from panoptic_ros.replay.ground_truth import (
     GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
@@ -153,7 +153,7 @@ def _none_answered(args: argparse.Namespace, camera: ReplayCamera, report: dict[
     return f"the node answered none of the {report['frames']} frames of {camera.topic} on {outputs}{why}"
 
 
-def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -> ModeResult:
+def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path, frames: FrameStream) -> ModeResult:
     """Through ``panoptic_node``: one this replay starts on a DDS domain of its own (loopback), with
     the replay's cameras as its ``cameras``, both processes carrying frames through shared memory
     (``large_frames_transport``), or with ``--no-start-node`` the one running on the ambient domain
@@ -183,8 +183,7 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -
             for camera in cameras:
                 if camera.ground_truth:
                     check_categories(camera.ground_truth, session.categories(), camera.declared)
-            runs, live_fields, diag, seconds = replay_live(read_frames(args.bag, [c.topic for c in cameras]),
-                                                           sum(c.summary.count for c in cameras), session, out,
+            runs, live_fields, diag, seconds = replay_live(frames, frames.expected, session, out,
                                                            cameras, args.rate, args.settle, alive, args.storage,
                                                            not args.quiet)
         except RuntimeError as exc:
@@ -213,7 +212,7 @@ def _settings(args: argparse.Namespace, head: str | None) -> dict[str, Any]:
             "inference_size": list(args.inference_size)}
 
 
-def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path) -> ModeResult:
+def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path, frames: FrameStream) -> ModeResult:
     """The replay in this process, through the node's own predictor (no DDS)."""
     from panoptic_ros.replay.offline import replay_offline
     predictor = predictor_from_arguments(args)
@@ -221,8 +220,7 @@ def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path
         if camera.ground_truth:
             check_categories(camera.ground_truth, predictor.categories, camera.declared)
     runs, seconds, inference_seconds = replay_offline(
-        read_frames(args.bag, [c.topic for c in cameras]), sum(c.summary.count for c in cameras), predictor, out,
-        args.batch, cameras, storage=args.storage, progress=not args.quiet)
+        frames, frames.expected, predictor, out, args.batch, cameras, storage=args.storage, progress=not args.quiet)
     reports = [run.finish(out, args.out, {}) for run in runs]
     unused = [f"no frame of {camera.topic}{f' (camera {camera.name})' if camera.name else ''} could be used: "
               f"{'; '.join(_reasons(report))}"
@@ -328,8 +326,9 @@ def main(argv: list[str] | None = None) -> int:
             input_compressed(summaries)  # refused before ground truth is decoded
         cameras = replay_cameras(args.topic, args.camera, list(summaries.values()), ground_truth(args),
                                  args.preview_format)
+        frames = FrameStream(args.bag, [c.topic for c in cameras], sum(c.summary.count for c in cameras))
         with staged as out:
-            result = (run_live if args.live else run_offline)(args, cameras, out)
+            result = (run_live if args.live else run_offline)(args, cameras, out, frames)
             reports, gt_errors = [], []
             for camera, camera_report in zip(cameras, result.cameras):
                 camera_report, error = with_ground_truth_matches(camera_report, camera.ground_truth,
@@ -337,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
                 reports.append(camera_report)
                 gt_errors += [error] if error else []
             written = {"bag": str(args.out / OUTPUT_BAG)} if (out / OUTPUT_BAG).exists() else {}
-            report = combined_report({"bag": str(args.bag), **result.common}, reports, result.recorders,
+            damaged = {"bag_error": frames.error} if frames.error else {}
+            report = combined_report({"bag": str(args.bag), **damaged, **result.common}, reports, result.recorders,
                                      written | {"report": str(args.out / REPORT_JSON)}, result.seconds,
                                      result.inference_seconds)
             write_report(out, report)
@@ -351,8 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         print(markdown(report))
     print(json.dumps({k: report[k] for k in ("frames", "processed", "fps")}))
-    if gt_errors:
-        print(f"panoptic-replay: {'; '.join(gt_errors)}; the outputs are in {args.out}", file=sys.stderr)
+    errors = [frames.error] if frames.error else []
+    if errors + gt_errors:  # the outputs are whole for what could be read, and the status says what was not
+        print(f"panoptic-replay: {'; '.join(errors + gt_errors)}; the outputs are in {args.out}", file=sys.stderr)
         return 2
     return 0
 

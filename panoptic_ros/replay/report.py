@@ -204,6 +204,8 @@ def markdown(report: dict[str, Any]) -> str:
              f"- mode: {report.get('mode')}, model: {report.get('model')}, device: {report.get('device')}, "
              f"mask cues: {report.get('mask_cues')}"
              + "".join(f", {key.replace('_', ' ')}: {report[key]}" for key in SETTINGS if key in report)]
+    if report.get("bag_error"):
+        lines.append(f"- **the bag is damaged**: {report['bag_error']}")
     batch = report.get("batch", 1)
     if "cameras" not in report:
         return "\n".join(lines + _camera_lines(report, batch, "##")) + "\n"

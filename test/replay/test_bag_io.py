@@ -11,9 +11,10 @@ from rosbags.rosbag2.enums import CompressionFormat, CompressionMode, StoragePlu
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
+from helpers import damaged_mid_way
 from panoptic_ros.data.dataset import SyntheticStreetScenes
 from panoptic_ros.replay.bag_io import (
-    IMAGE_TYPES, BagError, camera_rate, open_reader, read_frames, topic_summary, typestore,
+    IMAGE_TYPES, BagError, FrameStream, camera_rate, open_reader, read_frames, topic_summary, typestore,
 )
 from panoptic_ros.replay.sample_bag import IMAGE_TOPIC, write_sample_bag
 
@@ -94,3 +95,32 @@ def test_several_camera_topics_read_interleaved_as_they_were_received(storage, t
     assert [(f.topic, f.timestamp) for f in frames] == [("/front", 0), ("/left", 1), ("/front", 2),
                                                          ("/front", 3), ("/left", 4)]
     assert [f.msg.header.stamp.sec for f in frames] == [0, 1, 2, 3, 4]
+
+
+TOPICS = ["/camera/image_raw", "/camera/image_raw/compressed"]
+
+
+def test_a_storage_damaged_mid_way_ends_the_frames_before_it_and_says_where(tmp_path):
+    bag = damaged_mid_way(tmp_path / "bag")
+    with pytest.raises(BagError, match="is corrupt"):  # read_frames alone loses what it read
+        list(read_frames(bag, TOPICS))
+    frames = FrameStream(bag, TOPICS, 12)
+    read = list(frames)
+    assert 0 < len(read) < 12 and all(frame.msg is not None for frame in read)
+    assert "is corrupt" in frames.error and f"after {len(read)} of the 12 frames" in frames.error
+    assert f"bag time {read[-1].timestamp}" in frames.error
+
+
+def test_a_storage_failing_before_its_first_frame_raises(tmp_path, monkeypatch):
+    def failing(path, topics):
+        raise BagError("bag is corrupt: at once")
+        yield
+    monkeypatch.setattr("panoptic_ros.replay.bag_io.read_frames", failing)
+    with pytest.raises(BagError, match="at once"):
+        list(FrameStream(tmp_path, TOPICS, 12))
+
+
+def test_an_undamaged_bag_streams_all_its_frames_without_error():
+    frames = FrameStream(Path(__file__).resolve().parents[3] / "shared" / "data" / "bags" / "coco_sample_mcap",
+                         TOPICS, 12)
+    assert len(list(frames)) == 12 and frames.error == ""

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import save_small_street_model, small_model_config, write_coco_panoptic
+from helpers import damaged_mid_way, save_small_street_model, small_model_config, write_coco_panoptic
 from ros_harness import NodeProcess, isolated_ros_env
 from panoptic_ros.data.camvid import CamVidDataset
 from panoptic_ros.data.dataset import SyntheticStreetScenes
@@ -155,7 +155,7 @@ def test_a_node_that_cannot_start_is_reported_with_its_own_words(bag, tmp_path, 
 
 
 def test_ctrl_c_is_one_line_naming_what_was_kept(bag, model, tmp_path, monkeypatch, capsys):
-    def interrupted(args, cameras, out):
+    def interrupted(args, cameras, out, frames):
         (out / "node.log").write_text("")
         raise KeyboardInterrupt
     monkeypatch.setattr("panoptic_ros.replay.cli.run_offline", interrupted)
@@ -382,6 +382,19 @@ def test_a_damaged_message_is_one_bad_frame_and_the_replay_goes_on(model, tmp_pa
     report = json.loads((out / "report.json").read_text())
     assert (report["frames"], report["processed"], report["bad_frames"]) == (6, 5, 1)
     assert any("cannot be deserialised" in e for e in report["bad_frame_errors"])
+
+
+def test_a_bag_damaged_mid_way_keeps_and_reports_the_frames_before_the_damage(model, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert replay(_args(damaged_mid_way(tmp_path / "damaged"), out, model, "--topic", "/camera/image_raw")) == 2
+    err = capsys.readouterr().err
+    assert err.count("panoptic-replay:") == 1 and "is corrupt" in err and f"the outputs are in {out}" in err
+    report = json.loads((out / "report.json").read_text())  # a whole output of what could be read
+    assert 0 < report["processed"] == report["frames"] < 6 and "of the 6 frames" in report["bag_error"]
+    assert "the bag is damaged" in (out / "report.md").read_text()
+    written = list(read_messages(out / "output_bag", "/panoptic/segments",
+                                 {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation}))
+    assert len(written) == report["processed"]
 
 
 def test_a_frame_whose_inference_fails_is_counted_and_its_batch_mates_are_kept(bag, model, tmp_path, monkeypatch):
