@@ -84,13 +84,6 @@ class CategoryTable:
             lut[c.id] = torch.tensor(c.color, dtype=torch.uint8)
         return lut.to(device)
 
-    def by_id(self, category_id: int) -> Category:
-        """The category with id ``category_id`` (a ``KeyError`` naming it when there is none)."""
-        for c in self.categories:
-            if c.id == category_id:
-                return c
-        raise KeyError(category_id)
-
     def to_list(self) -> list[dict[str, Any]]:
         """The table as plain records (JSON/YAML-friendly: colours as lists), as checkpoints store it."""
         return [dataclasses.asdict(c) | {"color": list(c.color)} for c in self.categories]

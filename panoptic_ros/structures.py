@@ -125,7 +125,6 @@ class PanopticResult:
     segment_ids: torch.Tensor   # [K] int32, the values present in ``panoptic`` (void excluded)
     category_ids: torch.Tensor  # [K] int64
     instance_ids: torch.Tensor  # [K] int64, 0 for stuff
-    is_thing: torch.Tensor      # [K] bool
     scores: torch.Tensor        # [K] float32
     areas: torch.Tensor         # [K] int64 pixels
     boxes: torch.Tensor         # [K, 4] int64 x0, y0, x1, y1 (x1/y1 exclusive)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from panoptic_ros.data.dataset import SampleSource
+from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
 from panoptic_ros.data.sample import panoptic_ids
 from panoptic_ros.inference.predictor import predict_at
 from panoptic_ros.inference.overlay import render_overlay
@@ -15,7 +16,6 @@ from panoptic_ros.heads import HeadKind
 from panoptic_ros.model.network import PanopticNet
 
 PREVIEW_FRAMES = 6
-ALPHA = 0.6
 
 
 @torch.no_grad()
@@ -34,8 +34,8 @@ def write_preview(path: Path, model: PanopticNet, source: SampleSource, head: He
         result = predict_at(model, image[None], mask_cues, head, inference_size)[0]
         truth = torch.from_numpy(panoptic_ids(sample.segments, sample.categories, things)).to(device)
         rows.append(np.concatenate([sample.image,
-                                    render_overlay(image, result, colors, ALPHA).cpu().numpy(),
-                                    render_overlay(image, truth, colors, ALPHA).cpu().numpy()], axis=1))
+                                    render_overlay(image, result, colors, DEFAULT_OVERLAY_ALPHA).cpu().numpy(),
+                                    render_overlay(image, truth, colors, DEFAULT_OVERLAY_ALPHA).cpu().numpy()], axis=1))
     width = max(row.shape[1] for row in rows)
     strip = np.concatenate([np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0))) for row in rows], axis=0)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -206,10 +206,11 @@ class PanopticNet(nn.Module):
     def forward(self, images: torch.Tensor, targets: PanopticTargets | None = None, mask_cues: bool = True,
                 own_detections: bool = False, box_keep: float = 1.0,
                 semantic_weight: torch.Tensor | None = None, lovasz: bool = False
-                ) -> dict[str, torch.Tensor] | list[PanopticResult]:
-        """Training (``self.training``): the loss dictionary; otherwise ``predict``."""
+                ) -> dict[str, torch.Tensor]:
+        """The loss dictionary (``losses``), in training mode only: inference is ``predict``, which takes
+        the head and the output size that a call through ``forward`` could not."""
         if not self.training:
-            return self.predict(images, mask_cues)
+            raise RuntimeError("PanopticNet's forward is for training (the losses); in eval mode call predict")
         if targets is None:
             raise ValueError("training needs targets")
         return self.losses(images, targets, mask_cues, own_detections, box_keep, semantic_weight, lovasz)

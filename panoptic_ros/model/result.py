@@ -68,7 +68,7 @@ def build_results(channels: torch.Tensor, confidence: torch.Tensor, dets: Detect
     per_image = torch.zeros(b, dtype=torch.int64, device=device).index_add_(0, image, present.long())
     per_image = per_image.tolist()  # the one host sync
     order = order[: sum(per_image)]
-    fields = [t[order] for t in (flat_ids.int(), cats.flatten(), inst.flatten(), thing, score, areas, boxes)]
+    fields = [t[order] for t in (flat_ids.int(), cats.flatten(), inst.flatten(), score, areas, boxes)]
     split = [torch.split(t, per_image) for t in fields]
     coarse = ids.gather(1, channels.flatten(1)).view(b, h, w).int()
     semantic = torch.where(cats >= 0, cats, VOID).gather(1, channels.flatten(1)).view(b, h, w).to(torch.uint8)

@@ -31,7 +31,6 @@ class NewestFrameWorker(Generic[K, T]):
         self._handle = handle
         self._on_failure = on_failure
         self._pending: dict[K, T] = {}
-        self._busy = False
         self._stopping = threading.Event()
         self._wake = threading.Condition()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -44,16 +43,6 @@ class NewestFrameWorker(Generic[K, T]):
             self._pending[source] = item
             self._wake.notify()
         return dropped
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
-    @property
-    def busy(self) -> bool:
-        """True while a batch is being handled."""
-        with self._wake:
-            return self._busy
 
     def stop(self, timeout: float) -> bool:
         """Discard the waiting items, wait up to ``timeout`` s for the batch in hand; True when the thread ended."""
@@ -70,11 +59,8 @@ class NewestFrameWorker(Generic[K, T]):
                 self._wake.wait_for(lambda: bool(self._pending) or self._stopping.is_set())
                 if self._stopping.is_set():
                     return
-                batch, self._pending, self._busy = self._pending, {}, True
+                batch, self._pending = self._pending, {}
             try:
                 self._handle(batch)
             except Exception as exc:  # the guard: any failure of one batch is reported, the next one goes on
                 self._on_failure(batch, exc)
-            finally:
-                with self._wake:
-                    self._busy = False

@@ -15,7 +15,7 @@ import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 from panoptic_ros.defaults import (DEFAULT_DEVICE, DEFAULT_OVERLAY_ALPHA, DEFAULT_SCORE_THRESHOLD, DEVICE_CHOICES,
-                                   SCORE_THRESHOLD_RANGE)
+                                   OVERLAY_ALPHA_RANGE, SCORE_THRESHOLD_RANGE)
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size
 from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
@@ -61,8 +61,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("input_transport", RAW, "raw: subscribe image (sensor_msgs/Image); compressed: "
                   "image/compressed (sensor_msgs/CompressedImage, JPEG/PNG).", choices=TRANSPORTS),
     ParameterSpec("publish_overlay", False, "Publish ~/overlay even when nobody subscribes to it.", dynamic=True),
-    ParameterSpec("overlay_alpha", DEFAULT_OVERLAY_ALPHA, "Opacity of the segment colours in ~/overlay.", minimum=0.0, maximum=1.0,
-                  dynamic=True),
+    ParameterSpec("overlay_alpha", DEFAULT_OVERLAY_ALPHA, "Opacity of the segment colours in ~/overlay.",
+                  minimum=OVERLAY_ALPHA_RANGE[0], maximum=OVERLAY_ALPHA_RANGE[1], dynamic=True),
     ParameterSpec("overlay_max_size", 0, "Longest side of ~/overlay in pixels (smaller overlays cost less to "
                   "draw and send); 0 = the input's size.", minimum=0, maximum=8192, dynamic=True),
     ParameterSpec("inference_size", list(DEFAULT_INFERENCE_SIZE), "[height, width] the network runs at; a 0 follows each input's "

@@ -33,7 +33,7 @@ from panoptic_ros.arguments import (
     add_predictor_arguments, check_predictor_arguments, positive_int, predictor_from_arguments, quiet_ctrl_c,
 )
 from panoptic_ros.data.coco_panoptic import category_records, id_to_rgb, read_rgb, segment_record, write_rgb
-from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
+from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA, OVERLAY_ALPHA_RANGE
 from panoptic_ros.device import synchronize
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.inference.predictor import TorchPredictor, predict_each
@@ -222,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the overlay videos': mp4 (VLC, mpv, QuickTime) or webm (web browsers too)")
     args = parser.parse_args(argv)
     check_predictor_arguments(parser, args)
-    if not 0.0 <= args.overlay_alpha <= 1.0:
-        parser.error(f"--overlay-alpha must be in [0, 1], got {args.overlay_alpha}")
+    low, high = OVERLAY_ALPHA_RANGE
+    if not low <= args.overlay_alpha <= high:
+        parser.error(f"--overlay-alpha must be in [{low}, {high}], got {args.overlay_alpha}")
     if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
         parser.error(f"--out {args.out} exists and is not an empty folder: name a new one (nothing is overwritten)")
     try:

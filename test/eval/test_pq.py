@@ -170,7 +170,7 @@ def test_matches_the_reference_on_real_coco_ground_truth(perturb):
     ours = {c.id: acc.stats[c.id] for c in categories.categories}
     for cid, (iou, tp, fp, fn) in ref.items():
         st = ours[cid]
-        assert (st.tp, st.fp, st.fn) == (tp, fp, fn), categories.by_id(cid).name
+        assert (st.tp, st.fp, st.fn) == (tp, fp, fn), cid
         assert st.iou == pytest.approx(iou, abs=1e-6)
     s = acc.summary()
     ref_pq = [v for v in _pq_from(ref).values() if v is not None]

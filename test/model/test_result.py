@@ -72,7 +72,6 @@ def test_statistics_equal_the_full_resolution_computation(device, small, out_siz
         assert r.segment_ids.tolist() == [s[0] for s in segments]
         assert r.category_ids.tolist() == [s[1] for s in segments]
         assert r.instance_ids.tolist() == [s[2] for s in segments]
-        assert r.is_thing.tolist() == [s[2] > 0 for s in segments]
         assert r.areas.tolist() == [s[3] for s in segments]
         assert r.boxes.tolist() == [s[4] for s in segments]
         assert torch.allclose(r.scores.double(), torch.tensor([s[5] for s in segments], dtype=torch.float64),

@@ -17,36 +17,38 @@ def _wait(condition, timeout: float = 10.0) -> None:
 
 
 def test_items_waiting_behind_a_slow_one_are_dropped_and_the_newest_is_handled():
-    gate, handled = threading.Event(), []
+    started, gate, handled = threading.Event(), threading.Event(), []
 
     def handle(batch: dict[str, int]) -> None:
+        started.set()
         gate.wait()
         handled.append(batch)
 
     worker = NewestFrameWorker(handle, lambda batch, exc: None)
     assert worker.submit("cam", 0) is False
-    _wait(lambda: worker.busy)
+    assert started.wait(10)
     assert [worker.submit("cam", k) for k in (1, 2, 3)] == [False, True, True]
     gate.set()
-    _wait(lambda: handled == [{"cam": 0}, {"cam": 3}] and not worker.busy)
+    _wait(lambda: handled == [{"cam": 0}, {"cam": 3}])
     assert worker.stop(1.0)
 
 
 def test_every_waiting_source_goes_into_one_batch_and_only_its_own_older_items_are_dropped():
-    gate, handled = threading.Event(), []
+    started, gate, handled = threading.Event(), threading.Event(), []
 
     def handle(batch: dict[str, int]) -> None:
+        started.set()
         gate.wait()
         handled.append(batch)
 
     worker = NewestFrameWorker(handle, lambda batch, exc: None)
     worker.submit("fast", 0)
-    _wait(lambda: worker.busy)
+    assert started.wait(10)
     drops = [worker.submit("fast", k) for k in range(1, 40)]  # one camera floods while the batch runs
     assert [worker.submit("left", 100), worker.submit("right", 200)] == [False, False]
     assert sum(drops) == 38
     gate.set()
-    _wait(lambda: len(handled) == 2 and not worker.busy)
+    _wait(lambda: len(handled) == 2)
     assert handled[1] == {"fast": 39, "left": 100, "right": 200}
     assert worker.stop(1.0)
 
@@ -105,14 +107,19 @@ def test_any_exception_of_one_batch_is_reported_and_the_next_batch_is_handled(er
 
 
 def test_stop_waits_a_bounded_time_for_the_batch_in_hand_and_says_whether_it_ended():
-    release = threading.Event()
-    worker = NewestFrameWorker(lambda batch: release.wait(), lambda batch, exc: None)
+    started, release, handled = threading.Event(), threading.Event(), []
+
+    def handle(batch: dict[str, int]) -> None:
+        started.set()
+        release.wait()
+        handled.append(batch)
+
+    worker = NewestFrameWorker(handle, lambda batch, exc: None)
     worker.submit("cam", 0)
-    _wait(lambda: worker.busy)
+    assert started.wait(10)
     worker.submit("cam", 1)  # waiting: discarded by stop
     start = time.monotonic()
-    assert worker.stop(0.2) is False and worker.stopping
+    assert worker.stop(0.2) is False
     assert time.monotonic() - start < 2.0
     release.set()
-    _wait(lambda: not worker.busy)
-    assert worker.stop(1.0) is True
+    assert worker.stop(1.0) is True and handled == [{"cam": 0}]
