@@ -16,7 +16,6 @@ throttled) and produces no output; the other frames and the next batch go on. A 
 from __future__ import annotations
 
 import os
-import re
 import sys
 import threading
 import time
@@ -33,7 +32,6 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.subscription import MessageInfo
 from rclpy.timer import Timer
@@ -47,26 +45,22 @@ from panoptic_ros.device import release_cached_memory, set_cpu_threads
 from panoptic_ros.inference.predictor import Predictor, PredictorOptions, TorchPredictor
 from panoptic_ros.image_size import network_size
 from panoptic_ros.memory import keep_frame_buffers
+from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.structures import PanopticResult
 from panoptic_ros.ros import conversions
 from panoptic_ros.ros.diagnostics import NodeStats, camera_status, diagnostic_status
 from panoptic_ros.ros.newest_frame import NewestFrameWorker
 from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, descriptor, validate
-from panoptic_ros.ros.qos import camera_qos, diagnostics_qos, latched_qos, output_qos
+from panoptic_ros.ros.log_lines import KindThrottledWarnings, one_line
+from panoptic_ros.ros.qos import camera_qos_for, diagnostics_qos, latched_qos, output_qos
 from panoptic_ros.ros.topics import (
-    CATEGORIES, COMPRESSED, DIAGNOSTICS, IMAGE, LABEL_IMAGES, LEGEND, NODE_NAME, OUTPUTS, OVERLAY, camera_topic,
-    compressed_topic, input_topic,
+    CATEGORIES, COMPRESSED, DIAGNOSTICS, LABEL_IMAGES, LEGEND, NODE_NAME, OUTPUTS, OVERLAY, camera_input_topic,
+    camera_topic,
 )
 
 
 WARM_UP_FRAME = (360, 480)  # a camera frame's size to warm up at, before the first frame says it
 Frame = tuple[Image | CompressedImage, float]  # (message, monotonic time it reached the callback)
-
-
-def _log_text(exc: Exception) -> str:
-    """One bounded line for a log, whatever the exception carries."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}{'...' if len(text) > 300 else ''}"
 
 
 class PanopticNode(LifecycleNode):
@@ -81,7 +75,7 @@ class PanopticNode(LifecycleNode):
         self._log_failures = True
         self.cameras: list[str] = self.params["cameras"]
         self.stats = NodeStats(self.cameras)
-        self._warned: set[str] = set()
+        self._warnings = KindThrottledWarnings(self.get_logger())
         self._publish_lock = threading.Lock()  # a stop never destroys a publisher in the middle of a publish
         self._worker: NewestFrameWorker[str, Frame] | None = None
         self._stopped = threading.Event()  # of the current activation; set: publish nothing more
@@ -106,7 +100,7 @@ class PanopticNode(LifecycleNode):
         try:
             work()
         except Exception as exc:
-            self.failure = _log_text(exc).removeprefix("ValueError: ").removeprefix("CheckpointError: ")
+            self.failure = one_line(exc, plain=(ValueError, CheckpointError))
             if self._log_failures:
                 self.get_logger().error(f"{name} failed: {self.failure}")
             return TransitionCallbackReturn.FAILURE
@@ -189,29 +183,14 @@ class PanopticNode(LifecycleNode):
         self.stats.forget_publishers()
         compressed = self.params["input_transport"] == COMPRESSED
         for camera in self.cameras:
-            topic = self._input_topic(camera, compressed)
+            topic = camera_input_topic(camera, compressed, self.resolve_topic_name)
+            # what the publishers already there offer; qos_overrides./<topic>.subscription.* win, as in
+            # image_pipeline's nodes
+            offered = [info.qos_profile.reliability
+                       for info in self.get_publishers_info_by_topic(self.resolve_topic_name(topic))]
             self.subs.append(self.create_subscription(
                 CompressedImage if compressed else Image, topic, partial(self._on_image, camera),
-                self._input_qos(topic), qos_overriding_options=QoSOverridingOptions.with_default_policies()))
-
-    def _input_qos(self, topic: str) -> QoSProfile:
-        """A camera subscription's QoS before ``qos_overrides./<topic>.subscription.*`` (which win, as
-        in image_pipeline's nodes). Reliable: a best-effort reader loses most full-size frames from an
-        ordinary (reliable) camera driver over Fast DDS. Best effort where every publisher already on
-        the topic is (a driver on the sensor-data profile), which a reliable reader would never hear:
-        image_proc follows the publisher the same way. A new profile per camera (``ros.qos``)."""
-        offered = [info.qos_profile.reliability for info in self.get_publishers_info_by_topic(
-            self.resolve_topic_name(topic))]
-        return camera_qos(best_effort=bool(offered) and all(p == ReliabilityPolicy.BEST_EFFORT for p in offered))
-
-    def _input_topic(self, camera: str, compressed: bool) -> str:
-        """Camera ``camera``'s input, named as image_transport names it: the compressed stream is the
-        image topic, remapped, + ``/compressed`` (``-r image:=/cam/image_raw`` moves both), unless
-        ``image/compressed`` is remapped itself."""
-        name = camera_topic(camera, input_topic(compressed))
-        if not compressed or self.resolve_topic_name(name) != self.resolve_topic_name(name, only_expand=True):
-            return name
-        return compressed_topic(self.resolve_topic_name(camera_topic(camera, IMAGE)))
+                camera_qos_for(offered), qos_overriding_options=QoSOverridingOptions.with_default_policies()))
 
     def _deactivate(self) -> None:
         assert self.predictor is not None
@@ -283,15 +262,6 @@ class PanopticNode(LifecycleNode):
         self.stats.cameras[camera].count_received(gid["data"] if gid else None,
                                                   info.get("publication_sequence_number"), dropped)
 
-    def _warn(self, message: str) -> None:
-        """First occurrence of each kind of problem at WARN, then at most one line every 10 s."""
-        kind = re.sub(r"\d+", "N", message)[:80]
-        if kind not in self._warned:
-            self._warned.add(kind)
-            self.get_logger().warning(message)
-        else:
-            self.get_logger().warning(message, throttle_duration_sec=10.0)
-
     @contextmanager
     def _guard(self, cameras: list[str], stopped: threading.Event) -> Iterator[None]:
         """Inside a batch: what the guarded work raises is counted for ``cameras`` (the frames it
@@ -351,9 +321,9 @@ class PanopticNode(LifecycleNode):
         named = [camera for camera in cameras if camera]  # with several cameras, say whose frame it was
         of = f" of camera {', '.join(named)}" if named else ""
         if bad:
-            self._warn(f"dropping bad frame{of}: {_log_text(exc).removeprefix('ImageEncodingError: ')}")
+            self._warnings.warn(f"dropping bad frame{of}: {one_line(exc, plain=(ImageEncodingError,))}")
         else:
-            self._warn(f"inference failed on a frame{of}: {_log_text(exc)}")
+            self._warnings.warn(f"inference failed on a frame{of}: {one_line(exc)}")
 
     def _publish_diagnostics(self) -> None:
         """The node's status (totals and batch sizes), then one per named camera."""
@@ -399,10 +369,7 @@ def main(args: list[str] | None = None) -> int:
         rclpy.try_shutdown()
         return 0
     except Exception as exc:  # bad parameters or params file, missing/corrupt model, no GPU, ...
-        text = _log_text(exc)
-        for prefix in ("ValueError: ", "RuntimeError: "):
-            text = text.removeprefix(prefix)
-        logger.fatal(f"cannot start: {text}")
+        logger.fatal(f"cannot start: {one_line(exc, plain=(ValueError, RuntimeError))}")
         rclpy.try_shutdown()
         return 1
     try:

@@ -84,7 +84,7 @@ CAMERA_NAME_RULE = "letters, digits, _ and /, not starting with a digit or /"  #
 def camera_remappings(cameras: list[str], camera: str, default: str) -> list[tuple[str, str]]:
     """The launch file's remappings from its ``camera`` argument: one topic, or a YAML list of topics
     (``[/front/image_raw, /left/image_raw]``), one per camera; each camera's ``image`` goes to its
-    topic (and with it the compressed stream, ``topic/compressed``: see the node's ``_input_topic``).
+    topic (and with it the compressed stream, ``topic/compressed``: see ``topics.camera_input_topic``).
     Left at ``default`` with several cameras, it remaps nothing: camera ``c`` stays on ``c/image``."""
     if camera.startswith("["):
         topics = yaml.safe_load(camera)

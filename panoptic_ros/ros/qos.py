@@ -19,6 +19,13 @@ def camera_qos(best_effort: bool = False) -> QoSProfile:
     return QoSProfile(depth=CAMERA_DEPTH, history=HistoryPolicy.KEEP_LAST, reliability=_camera_reliability(best_effort))
 
 
+def camera_qos_for(offered: list[ReliabilityPolicy]) -> QoSProfile:
+    """A camera subscription's, given the reliabilities of the publishers already on its topic:
+    reliable (``camera_qos``), or best effort where every one of them is (a driver on the sensor-data
+    profile), which a reliable reader would never hear; image_proc follows the publisher the same way."""
+    return camera_qos(best_effort=bool(offered) and all(p == ReliabilityPolicy.BEST_EFFORT for p in offered))
+
+
 def camera_publisher_qos(best_effort: bool = False) -> QoSProfile:
     """A camera driver's publisher, as the tools that play one use: an ordinary (reliable) one, or
     one on the sensor-data profile (best effort)."""

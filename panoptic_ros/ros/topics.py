@@ -2,6 +2,8 @@
 from these, and the launch file, the replay and soak tools and the test harness find it by them."""
 from __future__ import annotations
 
+from typing import Callable
+
 from panoptic_msgs.msg import PanopticSegmentation
 from sensor_msgs.msg import Image
 
@@ -39,6 +41,17 @@ def compressed_topic(image_topic: str) -> str:
 def input_topic(compressed: bool) -> str:
     """A camera's input topic for the transport: ``image`` or ``image/compressed``."""
     return COMPRESSED_IMAGE if compressed else IMAGE
+
+
+def camera_input_topic(camera: str, compressed: bool, resolve: Callable[..., str]) -> str:
+    """Camera ``camera``'s input, named as image_transport names it: the compressed stream is the image
+    topic, remapped, + ``/compressed`` (``-r image:=/cam/image_raw`` moves both), unless
+    ``image/compressed`` is remapped itself. ``resolve``: the node's ``resolve_topic_name`` (a name
+    with remappings applied, or with ``only_expand=True`` without them)."""
+    name = camera_topic(camera, input_topic(compressed))
+    if not compressed or resolve(name) != resolve(name, only_expand=True):
+        return name
+    return compressed_topic(resolve(camera_topic(camera, IMAGE)))
 
 
 def node_name(namespace: str = "") -> str:

@@ -1,0 +1,35 @@
+"""How the node words its failures in a log: one bounded line per exception, and each kind of problem
+said at WARN once, then throttled, so a camera sending bad frames at 30 Hz cannot flood the log."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MAX_CHARS = 300  # of an exception's text in one line
+
+
+def one_line(exc: BaseException, plain: tuple[type[BaseException], ...] = ()) -> str:
+    """``exc`` as one bounded line: its type name, then its text with whitespace folded. For an
+    exception of exactly one of the types in ``plain`` (whose text says all, as a ``ValueError`` of a bad
+    parameter does), the text alone; a subclass keeps its name, which may be the news."""
+    text = " ".join(str(exc).split())
+    text = f"{text[:MAX_CHARS]}{'...' if len(text) > MAX_CHARS else ''}"
+    return text if type(exc) in plain else f"{type(exc).__name__}: {text}"
+
+
+class KindThrottledWarnings:
+    """Warnings to a ROS logger: the first of each kind (its message with the numbers taken out) at
+    once, the others at most one line every ``period`` seconds."""
+
+    def __init__(self, logger: Any, period: float = 10.0) -> None:
+        self._logger = logger
+        self._period = period
+        self._seen: set[str] = set()
+
+    def warn(self, message: str) -> None:
+        kind = re.sub(r"\d+", "N", message)[:80]
+        if kind not in self._seen:
+            self._seen.add(kind)
+            self._logger.warning(message)
+        else:
+            self._logger.warning(message, throttle_duration_sec=self._period)
