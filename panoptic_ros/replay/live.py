@@ -23,7 +23,7 @@ from panoptic_msgs.msg import PanopticInfo
 from sensor_msgs.msg import CompressedImage, Image
 from tqdm import tqdm
 
-from panoptic_ros.categories import Category, CategoryTable
+from panoptic_ros.categories import CategoryTable
 from panoptic_ros.inference.video import MAX_HOLD_SECONDS, GapCutClock
 from panoptic_ros.replay.bag_io import (
     DEFAULT_STORAGE, BagWriter, Frame, label_image, recorded_qos, rgb_image, stamp_ns,
@@ -31,6 +31,7 @@ from panoptic_ros.replay.bag_io import (
 from panoptic_ros.replay.cameras import CameraRun, ReplayCamera, camera_runs
 from panoptic_ros.replay.ground_truth import PackedLabels
 from panoptic_ros.replay.output import OUTPUT_BAG
+from panoptic_ros.ros.conversions import categories_from_message
 from panoptic_ros.ros.diagnostics import camera_status_name, status_name
 from panoptic_ros.ros.qos import camera_publisher_qos, diagnostics_qos, latched_qos, output_qos
 from panoptic_ros.ros.spinning_node import SpinningNode
@@ -147,9 +148,7 @@ class LiveSession:
     def categories(self) -> CategoryTable:
         """The node's category table, from the ``~/categories`` message it latched (colours 0-255)."""
         assert self.info is not None
-        return CategoryTable(tuple(Category(c.id, c.name, c.is_thing,
-                                            (round(c.color.r * 255), round(c.color.g * 255), round(c.color.b * 255)))
-                                   for c in self.info.categories))
+        return categories_from_message(self.info)
 
     def close(self) -> None:
         self.spinning.close()

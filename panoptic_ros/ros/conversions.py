@@ -10,7 +10,7 @@ from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from panoptic_ros.categories import CategoryTable
+from panoptic_ros.categories import Category as CategoryRecord, CategoryTable
 from panoptic_ros.image_encoding import decode_compressed, image_fields, image_view, rgb_tensor
 from panoptic_ros.ros.topics import ENCODINGS, LABEL_IMAGES, OVERLAY, PANOPTIC, SEGMENTS
 from panoptic_ros.structures import PanopticResult
@@ -72,10 +72,20 @@ def _rgba(color: tuple[int, int, int]) -> ColorRGBA:
     return ColorRGBA(r=color[0] / 255, g=color[1] / 255, b=color[2] / 255, a=1.0)
 
 
+def _rgb(color: ColorRGBA) -> tuple[int, int, int]:
+    return round(color.r * 255), round(color.g * 255), round(color.b * 255)
+
+
 def categories_message(table: CategoryTable, model_name: str, header: Header) -> PanopticInfo:
     """The model's categories (ids, names, things, overlay colours) for the latched ``~/categories``."""
     return PanopticInfo(header=header, model_name=model_name, categories=[
         Category(id=c.id, name=c.name, is_thing=c.is_thing, color=_rgba(c.color)) for c in table.categories])
+
+
+def categories_from_message(info: PanopticInfo) -> CategoryTable:
+    """The table a ``~/categories`` message carries (``categories_message``'s inverse, colours 0-255):
+    what a listener needs to name and colour a node's ids without its model."""
+    return CategoryTable(tuple(CategoryRecord(c.id, c.name, c.is_thing, _rgb(c.color)) for c in info.categories))
 
 
 def legend_message(table: CategoryTable, frame_id: str) -> MarkerArray:

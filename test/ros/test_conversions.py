@@ -8,7 +8,7 @@ from visualization_msgs.msg import Marker
 from helpers import small_categories
 from panoptic_ros.model.nearest import NearestGrid
 from panoptic_ros.ros.conversions import (
-    categories_message, frame_messages, image_message, legend_message, overlay_message,
+    categories_from_message, categories_message, frame_messages, image_message, legend_message, overlay_message,
 )
 from panoptic_ros.ros.topics import OUTPUTS, RESULT_OUTPUTS
 from panoptic_ros.structures import PanopticResult
@@ -21,7 +21,7 @@ def _result() -> PanopticResult:
                              [-1, 11001, 11001]], dtype=torch.int32)  # road; car 1; one void pixel
     return PanopticResult(
         segment_ids=torch.tensor([1000, 11001], dtype=torch.int32), category_ids=torch.tensor([1, 11]),
-        instance_ids=torch.tensor([0, 1]), is_thing=torch.tensor([False, True]), scores=torch.tensor([1.0, 0.75]),
+        instance_ids=torch.tensor([0, 1]), scores=torch.tensor([1.0, 0.75]),
         areas=torch.tensor([2, 3]), boxes=torch.tensor([[0, 0, 2, 1], [1, 0, 3, 2]]), coarse=panoptic,
         coarse_semantic=torch.tensor([[1, 1, 11], [255, 11, 11]], dtype=torch.uint8),
         grid=NearestGrid.between((2, 3), (2, 3), "cpu"))
@@ -75,7 +75,8 @@ def test_categories_and_legend_name_every_category_in_its_colour():
     assert [(c.id, c.name, c.is_thing) for c in info.categories] == [
         (c.id, c.name, c.is_thing) for c in table.categories]
     car = next(c for c in info.categories if c.name == "car")
-    assert (round(car.color.r * 255), round(car.color.g * 255), round(car.color.b * 255)) == (0, 0, 142)
+    assert (car.color.r, car.color.g, car.color.b) == (0.0, 0.0, 142 / 255)
+    assert categories_from_message(info) == table  # what a listener rebuilds: ids, names, kinds, colours
     legend = legend_message(table, HEADER.frame_id)
     assert [m.text for m in legend.markers] == ["road (1)", "sky (2)", "car (11, thing)", "person (12, thing)"]
     assert all(m.type == Marker.TEXT_VIEW_FACING and m.header.frame_id == "camera" for m in legend.markers)
