@@ -43,7 +43,7 @@ from panoptic_ros.tools.bench_attention import attention_check, attention_table
 from panoptic_ros.tools.bench_cameras import cameras_rows, cameras_table
 from panoptic_ros.tools.bench_dispatch import count_dispatch, dispatch_table
 from panoptic_ros.tools.bench_node import node_table, time_node_path
-from panoptic_ros.tools.bench_stages import STAGES, StageTimer, medians
+from panoptic_ros.tools.bench_stages import STAGES, StageTimer, medians, run_stages
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size, network_size
 from panoptic_ros.config import ModelConfig, load_config
@@ -54,7 +54,6 @@ from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.model.checkpoint import CheckpointError, load_checkpoint
 from panoptic_ros.model.network import PanopticNet
-from panoptic_ros.model.result import build_results
 from panoptic_ros.resources import package_file
 from panoptic_ros.structures import ID_DIVISOR
 
@@ -69,11 +68,7 @@ def time_panoptic(model: PanopticNet, images: torch.Tensor, precision: str, mask
     runs: list[dict[str, float]] = []
     for i in range(warmup + iters):
         t = StageTimer(device)
-        with autocast(device, precision):
-            channels, confidence, dets = model.panoptic_maps(images, mask_cues, head, t)
-            with t("postprocess"):
-                for result in build_results(channels, confidence, dets, model.categories, None, mask_cues):
-                    result.write_maps()  # the full-size maps too, as timed before they were made on use
+        dets = run_stages(model, images, precision, mask_cues, head, t)
         if i >= warmup:
             runs.append(t.elapsed_ms())
     out = medians(runs, STAGES)

@@ -16,17 +16,15 @@ Counts are of the second of two identical frames (caches filled, as in a running
 from __future__ import annotations
 
 from collections import Counter
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any, Iterator
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from panoptic_ros.tools.bench_stages import STAGES
-from panoptic_ros.device import autocast
+from panoptic_ros.tools.bench_stages import STAGES, run_stages
 from panoptic_ros.model.wait_free import wait_free_ways
 from panoptic_ros.model.network import PanopticNet
-from panoptic_ros.model.result import build_results
 
 # ops whose output size, or value on the host, depends on the data: on CUDA each waits for the device
 HOST_WAITS = frozenset({
@@ -79,18 +77,11 @@ class DispatchCounter(TorchDispatchMode):
 def count_dispatch(model: PanopticNet, images: torch.Tensor, precision: str, mask_cues: bool,
                    head: str) -> dict[str, dict[str, int]]:
     """``{"ops": {stage: n, "total": n}, "waits": {...}}`` for one frame of ``images`` through ``model``."""
-    def frame(stage: Callable[[str], AbstractContextManager[Any]]) -> None:
-        with autocast(images.device, precision):
-            channels, confidence, dets = model.panoptic_maps(images, mask_cues, head, stage)
-            with stage("postprocess"):
-                for result in build_results(channels, confidence, dets, model.categories, None, mask_cues):
-                    result.write_maps()  # the full-size maps too, as timed before they were made on use
-
     counter = DispatchCounter()
     with wait_free_ways(model):  # proposals, detections and RoI pooling as they run on a GPU
-        frame(lambda name: nullcontext())  # fills the caches, as in a running node
-        with counter:
-            frame(counter)
+        run_stages(model, images, precision, mask_cues, head, lambda name: nullcontext())  # fills the caches,
+        with counter:                                                                     # as in a running node
+            run_stages(model, images, precision, mask_cues, head, counter)
     return {kind: {**{s: tally[s] for s in STAGES}, "total": sum(tally[s] for s in STAGES)}
             for kind, tally in (("ops", counter.ops), ("waits", counter.waits))}
 

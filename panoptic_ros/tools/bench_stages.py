@@ -1,17 +1,35 @@
-"""What every benchmark table shares: a per-stage timer and the network's stages in order."""
+"""What every benchmark table shares: a per-stage timer, the network's stages in order, and one frame
+through them as the tools that keep the maps run it."""
 from __future__ import annotations
 
 import statistics
 import time
-from contextlib import contextmanager
-from typing import Any, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Callable, Iterator
 
 import torch
 
-from panoptic_ros.device import synchronize
-from panoptic_ros.model.network import NETWORK_STAGES
+from panoptic_ros.device import autocast, synchronize
+from panoptic_ros.model.network import NETWORK_STAGES, PanopticNet
+from panoptic_ros.model.result import build_results
+from panoptic_ros.structures import Detections
 
-STAGES = (*NETWORK_STAGES, "postprocess")  # a frame: the network, then its results built
+POSTPROCESS = "postprocess"
+STAGES = (*NETWORK_STAGES, POSTPROCESS)  # a frame: the network, then its results built
+
+
+def run_stages(model: PanopticNet, images: torch.Tensor, precision: str, mask_cues: bool, head: str,
+               stage: Callable[[str], AbstractContextManager[Any]]) -> Detections:
+    """One frame of ``images`` through ``model`` as ``predict`` runs it, each of ``STAGES`` under
+    ``stage(name)``: the network's own stage hooks, then ``POSTPROCESS``, the results with their
+    full-size maps written, as tools that keep the maps write them (and as timed before the maps were
+    made on first use). Returns the frame's detections."""
+    with autocast(images.device, precision):
+        channels, confidence, dets = model.panoptic_maps(images, mask_cues, head, stage)
+        with stage(POSTPROCESS):
+            for result in build_results(channels, confidence, dets, model.categories, None, mask_cues):
+                result.write_maps()
+    return dets
 
 
 class StageTimer:
