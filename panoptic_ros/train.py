@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import dataclasses
 import math
 import os
 import random
@@ -40,7 +41,7 @@ from tqdm import tqdm
 
 from panoptic_ros.arguments import CTRL_C_STATUS
 from panoptic_ros.categories import CategoryTable, OtherClasses, check_same_classes
-from panoptic_ros.config import TrainConfig, load_config, to_dict
+from panoptic_ros.config import LossWeights, TrainConfig, load_config, to_dict
 from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.dataset import (
     SampleSource, TrainingDataset, balanced_class_weights, build_source, build_training_source, class_frequencies, collate,
@@ -255,43 +256,54 @@ def _batches(loader: DataLoader, sampler: EpochSampler, start: int) -> Iterator[
         epoch, done = epoch + 1, 0
 
 
-def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: bool = False) -> Path:
-    """Run training; returns the output directory."""
+def _start_processes(device: torch.device) -> tuple[torch.device, bool, int, int]:
+    """(this process's device, distributed, rank, world size): one process, or a DDP rank under ``torchrun``."""
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if distributed:
-        # rank 0 evaluates the held-out set (and, with average_from, the average too) while the others wait
-        # in the checkpoint's gather of random states: an hour, not the default ten minutes, before a large
-        # held-out set of one's own kills the run
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(hours=1))
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-            torch.cuda.set_device(device)
-    rank = dist.get_rank() if distributed else 0
-    world = dist.get_world_size() if distributed else 1
-    _seed_everything(cfg.seed + rank)
-    out = Path(cfg.output_dir)
+    if not distributed:
+        return device, False, 0, 1
+    # rank 0 evaluates the held-out set (and, with average_from, the average too) while the others wait
+    # in the checkpoint's gather of random states: an hour, not the default ten minutes, before a large
+    # held-out set of one's own kills the run
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(hours=1))
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(device)
+    return device, True, dist.get_rank(), dist.get_world_size()
+
+
+def _starting_point(cfg: TrainConfig, out: Path, resume: bool, announce: bool
+                    ) -> tuple[dict[str, Any] | None, PanopticNet | None]:
+    """(the checkpoint a resume goes on from, the model ``init_from`` names), at most one of them; an
+    ``out`` that already holds a run is refused without ``resume``, so nothing is overwritten."""
     if not resume and any((out / name).exists() for name in ("last.pt", "best.pt")):
         raise ValueError(f"{out} already holds a training run: --resume continues it; another output_dir "
                          "starts afresh")
     out.mkdir(parents=True, exist_ok=True)
-
     state = read_checkpoint(out / "last.pt") if resume and (out / "last.pt").is_file() else None
-    if resume and state is None and rank == 0 and not quiet:
+    if resume and state is None and announce:
         print(f"nothing to resume in {out} (no last.pt): starting at step 0")
     initial = load_checkpoint(cfg.init_from)[0] if cfg.init_from and state is None else None
-    # the channels of the weights this run goes on from, where the data lists the same classes in
-    # another order or colours (a labelling tool's export, a reordered JSON)
+    return state, initial
+
+
+def _training_source(cfg: TrainConfig, out: Path, state: dict[str, Any] | None, initial: PanopticNet | None
+                     ) -> SampleSource:
+    """The training data, on the channels of the weights this run goes on from where the data lists the
+    same classes in another order or colours (a labelling tool's export, a reordered JSON)."""
     if state is not None:
-        source = build_training_source(cfg.data, cfg.seed, CategoryTable.from_list(state["categories"]),
-                                       str(out / "last.pt"))
-    else:
-        try:
-            source = build_training_source(cfg.data, cfg.seed, initial.categories if initial else None,
-                                           f"init_from {cfg.init_from}")
-        except OtherClasses:
-            if initial is None:  # the data sources disagree among themselves
-                raise
-            source = build_training_source(cfg.data, cfg.seed)  # other classes: only its class layers start afresh
+        return build_training_source(cfg.data, cfg.seed, CategoryTable.from_list(state["categories"]),
+                                     str(out / "last.pt"))
+    try:
+        return build_training_source(cfg.data, cfg.seed, initial.categories if initial else None,
+                                     f"init_from {cfg.init_from}")
+    except OtherClasses:
+        if initial is None:  # the data sources disagree among themselves
+            raise
+        return build_training_source(cfg.data, cfg.seed)  # other classes: only its class layers start afresh
+
+
+def _data_loader(cfg: TrainConfig, source: SampleSource, rank: int, world: int) -> tuple[DataLoader, EpochSampler]:
+    """The augmented batches of ``source`` for this rank, and the sampler that orders them by epoch."""
     d = cfg.data
     augmentation = Augmentation(scale=d.scale_jitter, crop=d.crop, hflip=d.hflip, color=d.color_jitter,
                                 saturation=d.saturation_jitter, gamma=d.gamma_jitter, blur=d.blur)
@@ -303,29 +315,119 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
                         collate_fn=collate, drop_last=True, persistent_workers=cfg.workers > 0,
                         generator=torch.Generator().manual_seed(cfg.seed))
-    model = PanopticNet(cfg.model, source.categories)
-    if initial is not None:  # fine-tune a trained model from its weights
-        # Same parameters (a strict load) suffice: settings that only steer training or inference
-        # (mask-head proposals per image, score threshold, ...) may differ. Of a model of other classes
-        # all but the class layers are taken, as detectron2 and mmdetection fine-tune.
-        try:
-            if initial.categories == model.categories:
-                model.load_state_dict(initial.state_dict())
-            else:
-                fresh = model.load_all_but_class_layers(initial.state_dict())
-                if rank == 0:
-                    print(f"init_from {cfg.init_from}: its classes are not the data's "
-                          f"({', '.join(c.name for c in initial.categories)} -> "
-                          f"{', '.join(c.name for c in model.categories)}): all its weights but the class "
-                          f"layers' ({len(fresh)} tensors of {', '.join(CLASS_LAYERS)}) are loaded; those "
-                          "start afresh", flush=True)
-        except RuntimeError as error:
-            raise ValueError(f"init_from {cfg.init_from}: its parameters differ from this run's model "
-                             f"({str(error).splitlines()[0]})") from error
-        del initial
-        loaded = 0
-    else:  # a resume loads its own weights below: ImageNet's would be overwritten
-        loaded = load_pretrained(model.backbone, cfg.model.backbone) if state is None else 0
+    return loader, sampler
+
+
+def _network(cfg: TrainConfig, categories: CategoryTable, initial: PanopticNet | None, resuming: bool,
+             announce: bool) -> tuple[PanopticNet, int]:
+    """(the network to train, how many ImageNet tensors its backbone took): fine-tuned from ``initial``'s
+    weights, else from ImageNet's (not for a resume, which loads its own weights over them)."""
+    model = PanopticNet(cfg.model, categories)
+    if initial is None:
+        return model, load_pretrained(model.backbone, cfg.model.backbone) if not resuming else 0
+    # Same parameters (a strict load) suffice: settings that only steer training or inference (mask-head
+    # proposals per image, score threshold, ...) may differ. Of a model of other classes all but the
+    # class layers are taken, as detectron2 and mmdetection fine-tune.
+    try:
+        if initial.categories == model.categories:
+            model.load_state_dict(initial.state_dict())
+        else:
+            fresh = model.load_all_but_class_layers(initial.state_dict())
+            if announce:
+                print(f"init_from {cfg.init_from}: its classes are not the data's "
+                      f"({', '.join(c.name for c in initial.categories)} -> "
+                      f"{', '.join(c.name for c in model.categories)}): all its weights but the class "
+                      f"layers' ({len(fresh)} tensors of {', '.join(CLASS_LAYERS)}) are loaded; those "
+                      "start afresh", flush=True)
+    except RuntimeError as error:
+        raise ValueError(f"init_from {cfg.init_from}: its parameters differ from this run's model "
+                         f"({str(error).splitlines()[0]})") from error
+    return model, 0
+
+
+def _optimizer(cfg: TrainConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+    """``cfg.optimizer`` over the parameter groups (``parameter_groups``)."""
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+@dataclasses.dataclass
+class _Progress:
+    """Where a run stands: the next step, the best held-out PQ so far, the weight average (rank 0's),
+    and the random states a resumed rank goes on with (None: a fresh run)."""
+
+    start: int = 0
+    best_pq: float = -1.0
+    average: WeightAverage = dataclasses.field(default_factory=WeightAverage)
+    rng: dict[str, Any] | None = None
+
+
+def _resume(state: dict[str, Any], path: Path, cfg: TrainConfig, world: int, rank: int, model: PanopticNet,
+            optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, use_amp: bool) -> _Progress:
+    """Load ``state`` (``path``'s) into the model, the optimizer and the scaler; where the run stood."""
+    _check_resumable(state["extra"], cfg, world, path)
+    check_finite(path, state["state_dict"])
+    model.load_state_dict(state["state_dict"])
+    saved = state["extra"]["optimizer"]
+    if len(saved["param_groups"]) != len(optimizer.param_groups):
+        raise ValueError(f"{path}: its optimizer has {len(saved['param_groups'])} parameter groups, this run "
+                         f"{len(optimizer.param_groups)}: backbone_lr_scale can change on resume, but not "
+                         "between 1 and another value")
+    optimizer.load_state_dict(saved)
+    extra = state["extra"]
+    if use_amp and extra.get("scaler"):  # empty where the run had AMP off (a CPU)
+        scaler.load_state_dict(extra["scaler"])
+    average = WeightAverage(extra.get("average"), extra.get("averaged", 0)) if rank == 0 else WeightAverage()
+    return _Progress(extra["step"], extra["best_pq"], average, extra.get("rng", [None] * world)[rank])
+
+
+def _loss_weights(w: LossWeights) -> dict[str, float]:
+    """The weight of each loss the network returns, by its name."""
+    return {"loss_objectness": w.rpn, "loss_rpn_box_reg": w.rpn, "loss_classifier": w.box, "loss_box_reg": w.box,
+            "loss_mask": w.mask, "loss_semantic": w.semantic, "loss_panoptic": w.panoptic,
+            "loss_panoptic_upsnet": w.panoptic, "loss_affinity": w.affinity, "loss_lovasz": w.semantic_lovasz}
+
+
+def _checkpoint(step: int, cfg: TrainConfig, out: Path, model: PanopticNet, extra: dict[str, Any],
+                progress: _Progress, held_out: SampleSource | None, bar: tqdm) -> None:
+    """Rank 0's part of a checkpoint at ``step`` (done): the held-out score and ``best.pt``, the weight
+    average and ``average.pt`` (on the checkpoint grid from ``average_from`` on), the average into
+    ``extra``, which ``last.pt`` keeps."""
+    head = cfg.model.panoptic.kind
+    if held_out is not None:
+        model.eval()
+        pq = _score_held_out(model, held_out, head, bar, f"step {step}: held-out PQ ({head}, mask cues)")
+        model.train()
+        if pq > progress.best_pq:
+            progress.best_pq = extra["best_pq"] = pq
+            save_checkpoint(out / "best.pt", model, out.name, extra={"step": step, "pq": pq})
+    # on the checkpoint grid only, so a resume with other iterations averages what an unbroken run does
+    average = progress.average
+    if cfg.average_from and step >= cfg.average_from and step % cfg.checkpoint_every == 0:
+        latest = model.state_dict()
+        check_finite(out / "average.pt", latest)  # NaN must not reach a good average
+        average.add(latest)
+        averaged = average.model(model)
+        save_checkpoint(out / "average.pt", averaged, out.name, extra={"step": step, "averaged": average.count})
+        if held_out is not None:
+            _score_held_out(averaged.eval(), held_out, head, bar,
+                            f"step {step}: held-out PQ of the average of {average.count} checkpoints")
+        del averaged, latest  # rank 0 trains on with no more memory than the others
+    if average.count:  # in every checkpoint, on the grid or not: a resume from any goes on with it
+        extra |= {"average": average.mean, "averaged": average.count}
+
+
+def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: bool = False) -> Path:
+    """Run training; returns the output directory."""
+    device, distributed, rank, world = _start_processes(device)
+    _seed_everything(cfg.seed + rank)
+    out = Path(cfg.output_dir)
+    state, initial = _starting_point(cfg, out, resume, rank == 0 and not quiet)
+    source = _training_source(cfg, out, state, initial)
+    loader, sampler = _data_loader(cfg, source, rank, world)
+    model, loaded = _network(cfg, source.categories, initial, state is not None, rank == 0)
+    del initial
     model.to(device)
     semantic_weight = None
     if cfg.losses.semantic_class_balance > 0:
@@ -334,32 +436,14 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     groups = parameter_groups(model, cfg.backbone_lr_scale)
     params = [p for g in groups for p in g["params"]]
     scales = [g["lr_scale"] for g in groups]
-    if cfg.optimizer == "adamw":
-        optimizer: torch.optim.Optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
-        optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    optimizer = _optimizer(cfg, groups)
     use_amp = cfg.amp and device.type == "cuda"
+    precision = "fp16" if use_amp else "fp32"
     scaler = torch.amp.GradScaler(enabled=use_amp)
-    start, best_pq = 0, -1.0
-    average = WeightAverage()
-    resumed_rng: dict[str, Any] | None = None
+    progress = _Progress()
     if state is not None:
-        _check_resumable(state["extra"], cfg, world, out / "last.pt")
-        check_finite(out / "last.pt", state["state_dict"])
-        model.load_state_dict(state["state_dict"])
-        saved = state["extra"]["optimizer"]
-        if len(saved["param_groups"]) != len(groups):
-            raise ValueError(f"{out / 'last.pt'}: its optimizer has {len(saved['param_groups'])} parameter "
-                             f"groups, this run {len(groups)}: backbone_lr_scale can change on resume, but "
-                             "not between 1 and another value")
-        optimizer.load_state_dict(saved)
-        if use_amp and state["extra"].get("scaler"):  # empty where the run had AMP off (a CPU)
-            scaler.load_state_dict(state["extra"]["scaler"])
-        start, best_pq = state["extra"]["step"], state["extra"]["best_pq"]
-        resumed_rng = state["extra"].get("rng", [None] * world)[rank]
-        if rank == 0:
-            average = WeightAverage(state["extra"].get("average"), state["extra"].get("averaged", 0))
-        del state, saved  # the optimizer and the average hold their own copies
+        progress = _resume(state, out / "last.pt", cfg, world, rank, model, optimizer, scaler, use_amp)
+        del state  # the optimizer and the average hold their own copies
     if distributed and cfg.model.backbone.norm == "bn" and device.type == "cuda":
         model = sync_batch_norms(model)
     net = DistributedDataParallel(model, find_unused_parameters=True) if distributed else model
@@ -370,24 +454,20 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         print(f"{len(source)} training samples; backbone {cfg.model.backbone.name}: {loaded} pretrained tensors; "
               f"semantic class weights {None if semantic_weight is None else semantic_weight.tolist()}")
 
-    log_path = out / "log.csv"
-    log_file = _open_log(log_path, start) if rank == 0 else None
+    start = progress.start
+    log_file = _open_log(out / "log.csv", start) if rank == 0 else None
     writer: csv.DictWriter | None = None
     mask_rng = random.Random(cfg.seed)  # same draws on every rank
     for _ in range(2 * start):  # two draws per step
         mask_rng.random()
     bar = tqdm(total=cfg.iterations, initial=start, disable=rank != 0 or quiet, dynamic_ncols=True)
     batches = _batches(loader, sampler, start)
-    w = cfg.losses
-    loss_weights = {"loss_objectness": w.rpn, "loss_rpn_box_reg": w.rpn, "loss_classifier": w.box,
-                    "loss_box_reg": w.box, "loss_mask": w.mask, "loss_semantic": w.semantic,
-                    "loss_panoptic": w.panoptic, "loss_panoptic_upsnet": w.panoptic, "loss_affinity": w.affinity,
-                    "loss_lovasz": w.semantic_lovasz}
+    loss_weights = _loss_weights(cfg.losses)
     model.train()
     t_last = time.perf_counter()
     bad_steps = 0  # in a row
-    if resumed_rng is not None:  # the draws the unbroken run would make next; nothing draws before the loop
-        _set_rng_states(resumed_rng)
+    if progress.rng is not None:  # the draws the unbroken run would make next; nothing draws before the loop
+        _set_rng_states(progress.rng)
     for step in range(start, cfg.iterations):
         images, targets = next(batches)
         images, targets = images.to(device, non_blocking=True), targets.to(device)
@@ -396,9 +476,10 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         lr = learning_rate(cfg, step)
         for g, scale in zip(optimizer.param_groups, scales):  # this run's scales, not a resumed state's
             g["lr"] = lr * scale
-        with autocast(device, "fp16" if use_amp else "fp32"):
+        with autocast(device, precision):
             losses = net(images, targets, mask_cues=mask_cues, own_detections=own_detections,
-                         box_keep=cfg.gt_box_keep, semantic_weight=semantic_weight, lovasz=w.semantic_lovasz > 0)
+                         box_keep=cfg.gt_box_keep, semantic_weight=semantic_weight,
+                         lovasz=cfg.losses.semantic_lovasz > 0)
         loss = sum(loss_weights[k] * v for k, v in losses.items())
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
@@ -418,7 +499,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
         logged = mean_over_ranks({"loss": loss} | losses)
         if rank == 0:
             row = {"step": step + 1, "lr": lr, "lr_body": lr * cfg.backbone_lr_scale, "loss": logged.pop("loss"),
-                   "mask_cues": int(mask_cues), "own_detections": int(own_detections), "sec_per_step": time.perf_counter() - t_last}
+                   "mask_cues": int(mask_cues), "own_detections": int(own_detections),
+                   "sec_per_step": time.perf_counter() - t_last}
             row |= {k: round(v, 5) for k, v in logged.items()}
             t_last = time.perf_counter()
             if writer is None:
@@ -430,32 +512,11 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
                             sem=f"{row['loss_semantic']:.3f}", refresh=False)
             bar.update(1)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.iterations:
-            extra = {"step": step + 1, "best_pq": best_pq, "optimizer": optimizer.state_dict(),
+            extra = {"step": step + 1, "best_pq": progress.best_pq, "optimizer": optimizer.state_dict(),
                      "scaler": scaler.state_dict(), "train_config": to_dict(cfg), "world_size": world}
             if rank == 0:
                 log_file.flush()
-                if held_out is not None:
-                    model.eval()
-                    pq = _score_held_out(model, held_out, cfg.model.panoptic.kind, bar,
-                                         f"step {step + 1}: held-out PQ ({cfg.model.panoptic.kind}, mask cues)")
-                    model.train()
-                    if pq > best_pq:
-                        best_pq = extra["best_pq"] = pq
-                        save_checkpoint(out / "best.pt", model, out.name, extra={"step": step + 1, "pq": pq})
-                # on the checkpoint grid only, so a resume with other iterations averages what an unbroken run does
-                if cfg.average_from and step + 1 >= cfg.average_from and (step + 1) % cfg.checkpoint_every == 0:
-                    latest = model.state_dict()
-                    check_finite(out / "average.pt", latest)  # NaN must not reach a good average
-                    average.add(latest)
-                    averaged = average.model(model)
-                    save_checkpoint(out / "average.pt", averaged, out.name,
-                                    extra={"step": step + 1, "averaged": average.count})
-                    if held_out is not None:
-                        _score_held_out(averaged.eval(), held_out, cfg.model.panoptic.kind, bar,
-                                        f"step {step + 1}: held-out PQ of the average of {average.count} checkpoints")
-                    del averaged, latest  # rank 0 trains on with no more memory than the others
-                if average.count:  # in every checkpoint, on the grid or not: a resume from any goes on with it
-                    extra |= {"average": average.mean, "averaged": average.count}
+                _checkpoint(step + 1, cfg, out, model, extra, progress, held_out, bar)
             extra["rng"] = _all_rng_states(distributed)  # after the evaluation: where the unbroken run goes on
             if rank == 0:  # batch-norm statistics can take NaN from a skipped step's forward pass
                 check_finite(out / "last.pt", model.state_dict())
