@@ -20,13 +20,6 @@ from panoptic_ros.structures import ID_DIVISOR
 
 T = TypeVar("T")
 
-# Where the affinity head's unknown channel comes from. "boxes": UPSNet's, fixed before the propagation
-# (thing evidence that no detection's box-cropped logits explain), so outside every box it keeps its full
-# value and a part of an object that its box missed stays unknown. "propagated": recomputed after the
-# propagation from the instances as propagated, so a pixel that the affinity gives to an instance past
-# its box is explained by it (Li, Qi & Torr's "recover the missing part of the car").
-AffinityUnknown = Literal["boxes", "propagated"]
-
 
 @dataclasses.dataclass
 class BackboneConfig:
@@ -79,7 +72,6 @@ class PanopticHeadConfig:
     # small inputs want a finer grid (models/README.md: 4 for the 128x256 synthetic scenes).
     affinity_stride: int = 8
     affinity_pairs: int = 1024   # pixels sampled per image for the affinity loss
-    affinity_unknown: AffinityUnknown = "boxes"  # the unknown channel before or after propagation (above)
     # Inference post-processing, the same for every head (model/postprocess.py); UPSNet's steps.
     overlap_nms: float = 0.7     # class-agnostic box IoU above which the lower-scored detection goes (1: off)
     min_visible: float = 0.5     # an instance holding fewer pixels than this share of its mask's area: dropped (0: off)
@@ -99,7 +91,7 @@ class PanopticHeadConfig:
 # The inference post-processing fractions of ``PanopticHeadConfig``, and every setting of it that a
 # trained network can change without retraining (the rest are fixed by its weights or used in training).
 POST_PROCESSING = ("overlap_nms", "min_visible", "min_stuff_area", "mask_removal")
-INFERENCE_TIME_SETTINGS = ("kind", "affinity_stride", "affinity_unknown", *POST_PROCESSING)
+INFERENCE_TIME_SETTINGS = ("kind", "affinity_stride", *POST_PROCESSING)
 
 
 @dataclasses.dataclass

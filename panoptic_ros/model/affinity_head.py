@@ -23,16 +23,14 @@ only (no mask head at all) the affinity does the shaping.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from panoptic_ros.config import AffinityUnknown
 from panoptic_ros.structures import Detections
-from panoptic_ros.model.upsnet_head import NEG, InstanceLogits, unknown_logit, upsnet_logits
+from panoptic_ros.model.upsnet_head import NEG, InstanceLogits, upsnet_logits
 
 SDPA_ALIGN = 8  # query/value width multiple that every fused attention kernel accepts (fp16, bf16, fp32)
 
@@ -80,23 +78,16 @@ class AffinityHead(nn.Module):
 
     def forward(self, sem_logits: torch.Tensor, fused: torch.Tensor, dets: Detections,
                 mask_logits: torch.Tensor | None, num_stuff: int, stride: float, pool: int,
-                pasted: torch.Tensor | None = None, unknown: AffinityUnknown = "boxes"
-                ) -> tuple[torch.Tensor, torch.Tensor, InstanceLogits, torch.Tensor]:
+                pasted: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, InstanceLogits, torch.Tensor]:
         """(affinity logits, UPSNet logits they start from, the instance logits behind those, embeddings).
         Both logits [B, S+1+N, h, w]; embeddings at 1/``pool`` of the fused features (``pasted``: see
-        ``upsnet_head.instance_logits``; ``unknown``: see ``config.AffinityUnknown``)."""
+        ``upsnet_head.instance_logits``)."""
         init, inst = upsnet_logits(sem_logits, dets, mask_logits, num_stuff, stride, pasted)
         # Propagate the finite form (instances 0 outside their box) so they can grow past the box.
         start = torch.cat([init[:, : num_stuff + 1], inst.values], dim=1)
         emb = self.embeddings(fused, pool)
         out = start + self.mix * self.propagate(start, emb)
         out[:, num_stuff + 1:].masked_fill_(~dets.valid[:, :, None, None], NEG)  # in place: no third copy
-        if unknown == "propagated" and inst.values.shape[1]:
-            # UPSNet's unknown with each instance's propagated logit where it explains more than its box's
-            # cropped one (not in place: amax keeps its input for the backward pass)
-            explained = out[:, num_stuff + 1:].masked_fill(~dets.valid[:, :, None, None], NEG).amax(dim=1, keepdim=True)
-            best = dataclasses.replace(inst, best_cropped=torch.maximum(inst.best_cropped, explained))
-            out[:, num_stuff: num_stuff + 1] = unknown_logit(sem_logits.float(), best, dets.valid, num_stuff)
         return out, init, inst, emb
 
     def loss(self, emb: torch.Tensor, segments: torch.Tensor, samples: int) -> torch.Tensor:

@@ -158,7 +158,7 @@ class PanopticNet(nn.Module):
         grid = (sem_logits.shape[-2] * SEM_STRIDE, sem_logits.shape[-1] * SEM_STRIDE)
         sem = F.interpolate(sem_logits.float(), size=grid, mode="bilinear", align_corners=False)
         inputs = PanopticInputs(sem, fused, suppress_overlaps(dets, p.overlap_nms), mask_logits, self.affinity,
-                                self.affinity_pool, s, p.min_visible, p.mask_removal, p.affinity_unknown)
+                                self.affinity_pool, s, p.min_visible, p.mask_removal)
         channels, confidence = run_panoptic_head(head, inputs)
         h, w = size or grid
         return void_small_stuff(channels[:, :h, :w], s, p.min_stuff_area), confidence[:, :h, :w]
@@ -269,8 +269,7 @@ class PanopticNet(nn.Module):
         s = self.num_stuff
         pan_target = panoptic_targets(_subsample(semantic, SEM_STRIDE), _subsample(instances, SEM_STRIDE),
                                       shown_slot, s)
-        out, init, _, emb = self.affinity(sem_logits, fused, shown, mask_logits, s, SEM_STRIDE, self.affinity_pool,
-                                          unknown=self.cfg.panoptic.affinity_unknown)
+        out, init, _, emb = self.affinity(sem_logits, fused, shown, mask_logits, s, SEM_STRIDE, self.affinity_pool)
         losses["loss_panoptic"] = cross_entropy(out, pan_target, IGNORE)
         # UPSNet's parameter-free logits cannot claim pixels outside an instance's box (a detected box
         # smaller than the object); those pixels train only the affinity head, which can grow past boxes.

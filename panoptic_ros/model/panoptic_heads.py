@@ -20,7 +20,6 @@ from typing import Callable
 
 import torch
 
-from panoptic_ros.config import AffinityUnknown
 from panoptic_ros.heads import HEAD_KINDS, HeadKind
 from panoptic_ros.model.affinity_head import AffinityHead
 from panoptic_ros.model.heuristic_merge import heuristic_channels
@@ -41,7 +40,6 @@ class PanopticInputs:
     num_stuff: int
     min_visible: float                # post-processing: see ``postprocess.drop_covered``
     mask_removal: float               # learnt heads: see ``postprocess.remove_overlapping_masks`` (1: off)
-    affinity_unknown: AffinityUnknown = "boxes"  # the affinity head's unknown channel: ``config.AffinityUnknown``
 
 
 PanopticHeadFn = Callable[[PanopticInputs], tuple[torch.Tensor, torch.Tensor]]
@@ -83,7 +81,7 @@ def affinity_head(x: PanopticInputs) -> tuple[torch.Tensor, torch.Tensor]:
     """Argmax of the UPSNet logits after propagation by the learnt dense affinity."""
     x, pasted = _masks_removed(x)
     logits, _, inst, _ = x.affinity(x.sem_logits, x.fused, x.dets, x.mask_logits, x.num_stuff, 1.0, x.affinity_pool,
-                                    pasted, x.affinity_unknown)
+                                    pasted)
     return _argmax_of_logits(x, logits, inst)
 
 

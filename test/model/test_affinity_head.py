@@ -5,7 +5,6 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from panoptic_ros.model.affinity_head import AffinityHead
-from panoptic_ros.structures import Detections
 
 
 def _head(temperature: float) -> AffinityHead:
@@ -115,31 +114,3 @@ def test_a_pixel_drawn_twice_is_not_its_own_neighbour(monkeypatch):
     segments = torch.tensor([[[0, 0, 1], [1, -1, 2]]])  # pixel 5 is alone in segment 2
     monkeypatch.setattr(torch, "multinomial", lambda weights, n, replacement: torch.tensor([[5, 5, 0]]))
     assert head.loss(emb, segments, 3).item() == 0.0  # no drawn pixel has another pixel of its segment
-
-
-def _car_whose_box_misses_a_third_of_it(unknown: str) -> torch.Tensor:
-    """Argmax channel of the affinity head on an 8x8 image, one stuff class (road) and one thing (car):
-    the car fills columns 0-5, its box only 0-3, the road 6-7, and an ideal affinity joins the car's
-    pixels and the road's."""
-    sem = torch.zeros(1, 2, 8, 8)
-    sem[0, 0, :, 6:] = 5.0                       # road
-    sem[0, 1, :, :6] = 5.0                       # car
-    emb = torch.zeros(1, 2, 8, 8)
-    emb[0, 0, :, :6] = 1.0
-    emb[0, 1, :, 6:] = 1.0
-    dets = Detections.from_lists([torch.tensor([[0.0, 0.0, 4.0, 8.0]])], [torch.tensor([1])])
-    head = _head(60.0)
-    head.embeddings = lambda fused, pool: emb
-    out, *_ = head(sem, torch.zeros(1, 8, 8, 8), dets, None, num_stuff=1, stride=1.0, pool=1, unknown=unknown)
-    return out.argmax(dim=1)[0]
-
-
-def test_the_unknown_channel_from_the_boxes_keeps_what_the_box_missed():
-    # UPSNet's unknown, fixed before the propagation, keeps its full value outside the box
-    channels = _car_whose_box_misses_a_third_of_it("boxes")
-    assert (channels[:, :4] == 2).all() and (channels[:, 4:6] == 1).all() and (channels[:, 6:] == 0).all()
-
-
-def test_the_unknown_channel_after_propagation_lets_the_instance_recover_what_its_box_missed():
-    channels = _car_whose_box_misses_a_third_of_it("propagated")
-    assert (channels[:, :6] == 2).all() and (channels[:, 6:] == 0).all()
