@@ -11,7 +11,8 @@ import numpy as np
 from panoptic_ros.data.camvid import CAMVID_TO_STREET, CamVidDataset
 from panoptic_ros.data.street_categories import STREET_CATEGORIES
 
-NAMES = [STREET_CATEGORIES.by_id(c).name for c in CAMVID_TO_STREET] + ["void"]
+NAME_OF = {c.id: c.name for c in STREET_CATEGORIES.categories}
+NAMES = [NAME_OF[c] for c in CAMVID_TO_STREET] + ["void"]
 
 root, splits = sys.argv[1], sys.argv[2:] or ["train", "heldout"]
 for split in splits:
