@@ -136,6 +136,17 @@ class ModeResult(NamedTuple):
     inference_seconds: float = 0.0   # offline: the predictor's time over all batches
 
 
+def _unanswered(report: dict[str, Any], frames: FrameStream) -> bool:
+    """Whether a camera's frames all went without an output: an error to report, except for a camera
+    whose first frame lay past the damage of a bag read part-way (the report's ``bag_error`` says so)."""
+    return report["processed"] == 0 and not (frames.error and report["frames"] == 0)
+
+
+def _bag_error(frames: FrameStream) -> list[str]:
+    """Where the bag stopped, if it did, for an error that it may explain."""
+    return [frames.error] if frames.error else []
+
+
 def _reasons(report: dict[str, Any]) -> list[str]:
     """Why a camera's frames were bad or failed, as its report keeps them."""
     return report["bad_frame_errors"] + report["failures"]
@@ -194,9 +205,9 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path, f
                                                    best_effort else "reliable"})
                for run, fields in zip(runs, live_fields)]
     silent = [_none_answered(args, camera, report, session.links[camera.topic].output_topics[SEGMENTS])
-              for camera, report in zip(cameras, reports) if report["processed"] == 0]
+              for camera, report in zip(cameras, reports) if _unanswered(report, frames)]
     if silent:  # a camera the node never answered is a setting to fix, not a figure
-        raise RuntimeError("; ".join(silent))
+        raise RuntimeError("; ".join(silent + _bag_error(frames)))
     head = diag.get("head")  # the node's own, from its diagnostics; its other settings a running node keeps
     settings = {"head": head} if args.no_start_node else _settings(args, head)
     common = {"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
@@ -224,9 +235,9 @@ def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path
     reports = [run.finish(out, args.out, {}) for run in runs]
     unused = [f"no frame of {camera.topic}{f' (camera {camera.name})' if camera.name else ''} could be used: "
               f"{'; '.join(_reasons(report))}"
-              for camera, report in zip(cameras, reports) if report["processed"] == 0]
+              for camera, report in zip(cameras, reports) if _unanswered(report, frames)]
     if unused:
-        raise ImageEncodingError("; ".join(unused))
+        raise ImageEncodingError("; ".join(unused + _bag_error(frames)))
     common = {"mode": "offline", "batch": args.batch, **predictor.settings()}
     return ModeResult(common, reports, [run.recorder for run in runs], seconds, inference_seconds)
 
@@ -351,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         print(markdown(report))
     print(json.dumps({k: report[k] for k in ("frames", "processed", "fps")}))
-    errors = [frames.error] if frames.error else []
+    errors = _bag_error(frames)
     if errors + gt_errors:  # the outputs are whole for what could be read, and the status says what was not
         print(f"panoptic-replay: {'; '.join(errors + gt_errors)}; the outputs are in {args.out}", file=sys.stderr)
         return 2

@@ -500,6 +500,24 @@ def _cameras(*extra: str) -> list[str]:
 SEGMENTS_TYPE = {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation}
 
 
+def test_a_bag_damaged_before_a_camera_s_first_frame_keeps_the_other_camera_s_outputs(bag, model, tmp_path,
+                                                                                     monkeypatch, capsys):
+    from panoptic_ros.replay import bag_io
+    read = bag_io.read_frames
+
+    def damaged_before_left(path, topics):
+        for frame in read(path, topics):
+            if frame.topic == LEFT:
+                raise bag_io.BagError(f"bag {path} is corrupt: CorruptError: database disk image is malformed")
+            yield frame
+    monkeypatch.setattr(bag_io, "read_frames", damaged_before_left)
+    out = tmp_path / "out"
+    assert replay(_args(_two_camera_bag(bag, tmp_path / "two"), out, model, *_cameras())) == 2
+    assert "is corrupt" in capsys.readouterr().err
+    cameras = json.loads((out / "report.json").read_text())["cameras"]  # renamed: a whole output
+    assert (cameras["front"]["processed"], cameras["left"]["frames"]) == (1, 0)
+
+
 @pytest.mark.parametrize("mode", [[], ["--live", "--rate", "2"]])
 def test_several_cameras_are_replayed_together_each_with_its_outputs_figures_and_ground_truth(mode, bag, model,
                                                                                               tmp_path):
