@@ -60,7 +60,7 @@ def evaluate_model(model: PanopticNet, source: SampleSource, head: HeadKind, mas
     ``inference_size``: see ``inference.predictor.predict_at`` (scored against the unchanged ground truth
     at each image's own size; the resize counts in the latency).
     """
-    device = next(model.parameters()).device
+    device = model.device
     acc = PQAccumulator(source.categories)
     iou = IoUAccumulator(source.categories)
     n = len(source) if limit is None else min(limit, len(source))

@@ -24,7 +24,7 @@ def write_preview(path: Path, model: PanopticNet, source: SampleSource, head: He
     """Write ``frames`` evenly spaced samples of ``source`` as one PNG strip, one row per frame (the
     network at ``inference_size``, as in ``evaluate_model``); rows of frames of other sizes are padded
     on the right with black to the widest, their pixels unscaled."""
-    device = next(model.parameters()).device
+    device = model.device
     colors = source.categories.colors_by_id(device)
     things = {c.id for c in source.categories.things}
     rows = []

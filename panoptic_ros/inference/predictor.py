@@ -88,7 +88,7 @@ def predict_at(model: PanopticNet, images: Sequence[torch.Tensor], mask_cues: bo
     Returns:
         One result per image, in order.
     """
-    device = next(model.parameters()).device
+    device = model.device
     out: list[PanopticResult | None] = [None] * len(images)
     groups: dict[tuple[int, int], list[int]] = {}
     for i, im in enumerate(images):

@@ -110,6 +110,11 @@ class PanopticNet(nn.Module):
         return self.categories.num_stuff
 
     @property
+    def device(self) -> torch.device:
+        """Where the network's weights are, so where its inputs must be."""
+        return next(self.parameters()).device
+
+    @property
     def affinity_pool(self) -> int:
         """Pooling from the fused 1/4 features to the affinity's grid, from ``cfg.panoptic.affinity_stride``
         (an inference-time setting: read at every call)."""

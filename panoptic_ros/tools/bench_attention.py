@@ -23,7 +23,7 @@ _GENERIC = "aten::scaled_dot_product_attention"
 @torch.inference_mode()
 def attention_check(model: PanopticNet, input_size: tuple[int, int], precision: str) -> dict[str, Any]:
     """Kernel name and (CUDA only) peak MiB of one propagation for an input of ``input_size``."""
-    device = next(model.parameters()).device
+    device = model.device
     head = model.affinity
     h, w = input_size
     stride = model.cfg.panoptic.affinity_stride

@@ -41,7 +41,7 @@ def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_si
 
     made = LABEL_IMAGES if label_images is None else tuple(label_images)
 
-    device = next(model.parameters()).device
+    device = model.device
     h, w = input_size
     frame = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
     msg = Image(height=h, width=w, encoding="rgb8", step=3 * w, data=frame.tobytes())
