@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE
 from panoptic_ros.device import resolve_device, set_cpu_threads, synchronize
 from panoptic_ros.inference.predictor import PredictorOptions, TorchPredictor
 from panoptic_ros.model.network import PanopticNet
@@ -41,7 +42,7 @@ def _time_cameras(args: argparse.Namespace, load_model: ModelLoader, cameras: in
     set_cpu_threads(args.threads or 0)  # a process of its own
     device = resolve_device(args.device)
     options = PredictorOptions(args.device, args.precision[0], args.mask_cues[0] == "on", args.head[0], 0.0,
-                               args.inference_size[0] if args.inference_size else None)
+                               tuple(args.inference_size[0]) if args.inference_size else DEFAULT_INFERENCE_SIZE)
     model = load_model(args, device)
     copies = 1 if mode == "batched" else cameras
     predictors = [TorchPredictor(model if k == 0 else copy.deepcopy(model), "bench", options) for k in range(copies)]
