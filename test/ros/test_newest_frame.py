@@ -16,7 +16,8 @@ def _wait(condition, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def test_items_waiting_behind_a_slow_one_are_dropped_and_the_newest_is_handled():
+def _gated_worker() -> tuple[NewestFrameWorker, threading.Event, threading.Event, list[dict[str, int]]]:
+    """(worker, started, gate, handled): each batch sets ``started``, waits for ``gate``, then is handled."""
     started, gate, handled = threading.Event(), threading.Event(), []
 
     def handle(batch: dict[str, int]) -> None:
@@ -24,7 +25,11 @@ def test_items_waiting_behind_a_slow_one_are_dropped_and_the_newest_is_handled()
         gate.wait()
         handled.append(batch)
 
-    worker = NewestFrameWorker(handle, lambda batch, exc: None)
+    return NewestFrameWorker(handle, lambda batch, exc: None), started, gate, handled
+
+
+def test_items_waiting_behind_a_slow_one_are_dropped_and_the_newest_is_handled():
+    worker, started, gate, handled = _gated_worker()
     assert worker.submit("cam", 0) is False
     assert started.wait(10)
     assert [worker.submit("cam", k) for k in (1, 2, 3)] == [False, True, True]
@@ -34,14 +39,7 @@ def test_items_waiting_behind_a_slow_one_are_dropped_and_the_newest_is_handled()
 
 
 def test_every_waiting_source_goes_into_one_batch_and_only_its_own_older_items_are_dropped():
-    started, gate, handled = threading.Event(), threading.Event(), []
-
-    def handle(batch: dict[str, int]) -> None:
-        started.set()
-        gate.wait()
-        handled.append(batch)
-
-    worker = NewestFrameWorker(handle, lambda batch, exc: None)
+    worker, started, gate, handled = _gated_worker()
     worker.submit("fast", 0)
     assert started.wait(10)
     drops = [worker.submit("fast", k) for k in range(1, 40)]  # one camera floods while the batch runs
@@ -107,14 +105,7 @@ def test_any_exception_of_one_batch_is_reported_and_the_next_batch_is_handled(er
 
 
 def test_stop_waits_a_bounded_time_for_the_batch_in_hand_and_says_whether_it_ended():
-    started, release, handled = threading.Event(), threading.Event(), []
-
-    def handle(batch: dict[str, int]) -> None:
-        started.set()
-        release.wait()
-        handled.append(batch)
-
-    worker = NewestFrameWorker(handle, lambda batch, exc: None)
+    worker, started, release, handled = _gated_worker()
     worker.submit("cam", 0)
     assert started.wait(10)
     worker.submit("cam", 1)  # waiting: discarded by stop
