@@ -67,6 +67,10 @@ def positive_float(text: str) -> float:
     return value
 
 
+# what ``add_predictor_arguments`` adds, by their ``args`` names: the checkpoint, then ``PredictorOptions``
+PREDICTOR_ARGUMENTS = ("model", "device", "precision", "mask_cues", "head", "score_threshold", "inference_size")
+
+
 def add_predictor_arguments(parser: argparse.ArgumentParser) -> None:
     """``--model``, ``--device``, ``--precision``, ``--no-mask-cues``, ``--head``, ``--score-threshold``
     and ``--inference-size``: a ``TorchPredictor``'s options, with the node's defaults, so a tool runs

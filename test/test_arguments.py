@@ -27,6 +27,14 @@ def _predictor_args(*argv):
     return args
 
 
+def test_the_predictor_arguments_are_the_checkpoint_and_the_predictor_s_options():
+    import dataclasses
+    from panoptic_ros.arguments import PREDICTOR_ARGUMENTS
+    from panoptic_ros.inference.predictor import PredictorOptions
+    assert PREDICTOR_ARGUMENTS == ("model", *(f.name for f in dataclasses.fields(PredictorOptions)))
+    assert set(vars(_predictor_args())) == set(PREDICTOR_ARGUMENTS)
+
+
 def test_the_network_s_options_default_to_the_node_s():
     from panoptic_ros.ros.parameters import BY_NAME
     args = _predictor_args()

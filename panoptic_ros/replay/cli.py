@@ -30,7 +30,7 @@ from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.arguments import (
-    CTRL_C_STATUS, add_predictor_arguments, check_predictor_arguments, positive_float, positive_int,
+    CTRL_C_STATUS, PREDICTOR_ARGUMENTS, add_predictor_arguments, check_predictor_arguments, positive_float, positive_int,
     predictor_from_arguments,
 )
 from panoptic_ros.replay.bag_io import (
@@ -245,7 +245,7 @@ def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path
 LIVE_ONLY = ("rate", "settle", "startup_timeout", "no_start_node")
 RUNNING_NODE_ONLY = ("namespace",)
 # what a node this replay starts is given; a running node has its own
-NODE_SETTINGS = ("model", "device", "precision", "mask_cues", "head", "score_threshold", "inference_size")
+NODE_SETTINGS = PREDICTOR_ARGUMENTS
 
 
 def _check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
