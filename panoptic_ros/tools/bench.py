@@ -44,7 +44,7 @@ from panoptic_ros.tools.bench_cameras import cameras_rows, cameras_table
 from panoptic_ros.tools.bench_dispatch import count_dispatch, dispatch_table
 from panoptic_ros.tools.bench_node import node_table, time_node_path
 from panoptic_ros.tools.bench_stages import STAGES, StageTimer, medians, run_stages
-from panoptic_ros.heads import HEAD_KINDS
+from panoptic_ros.heads import HEAD_KINDS, MASK_CUE_MODES
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size, network_size
 from panoptic_ros.config import ModelConfig, load_config
 from panoptic_ros.data.cityscapes import CITYSCAPES_CATEGORIES
@@ -96,6 +96,11 @@ def time_reference(images: torch.Tensor, precision: str, warmup: int, iters: int
     return {"total": statistics.median(runs)}
 
 
+def _cues_name(mask_cues: bool) -> str:
+    """A row's mask-cue mode as the tables name it."""
+    return "masks" if mask_cues else "boxes"
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
     head = f"{'configuration':42s}" + "".join(f"{s:>14s}" for s in (*STAGES, "total")) + f"{'fps':>9s}"
     lines = [head, "-" * len(head)]
@@ -111,9 +116,9 @@ def _network_rows(model: PanopticNet, args: argparse.Namespace, device: torch.de
     for (h, w), precision in itertools.product(args.size or [[512, 1024]], args.precision):
         images = torch.randint(0, 256, (args.batch, 3, h, w), dtype=torch.uint8, generator=gen).to(device)
         for cues, head in itertools.product(args.mask_cues, args.head):
-            ms = time_panoptic(model, images, precision, cues == "on", head, args.warmup, args.iters)
-            name = f"{h}x{w} {precision} {head} {'masks' if cues == 'on' else 'boxes'}"
-            rows.append({"name": name, "size": [h, w], "precision": precision, "head": head, "mask_cues": cues == "on",
+            ms = time_panoptic(model, images, precision, cues, head, args.warmup, args.iters)
+            name = f"{h}x{w} {precision} {head} {_cues_name(cues)}"
+            rows.append({"name": name, "size": [h, w], "precision": precision, "head": head, "mask_cues": cues,
                          "batch": args.batch, "ms": ms})
             print(f"{name}: {ms['total']:.1f} ms", flush=True)
         if not args.no_reference:
@@ -129,15 +134,15 @@ def _node_rows(model: PanopticNet, args: argparse.Namespace) -> list[dict[str, A
             args.input_size or [[1024, 2048]], args.inference_size or [list(DEFAULT_INFERENCE_SIZE)], args.precision,
             args.mask_cues, args.head, args.detections or [model.cfg.instance.detections_per_image]):
         model.instance.roi_heads.detections_per_img = dets
-        ms = time_node_path(model, tuple(size), tuple(inference), precision, cues == "on", head, args.warmup,
+        ms = time_node_path(model, tuple(size), tuple(inference), precision, cues, head, args.warmup,
                             args.iters, overlay_max_size=args.overlay_max_size, label_images=args.label_images)
         net_h, net_w = network_size(tuple(size), tuple(inference))
         name = (f"{size[0]}x{size[1]} <- {net_h}x{net_w} {precision} {head} "  # rows x columns, as the flags
-                f"{'masks' if cues == 'on' else 'boxes'} n={dets}")
+                f"{_cues_name(cues)} n={dets}")
         if args.label_images is not None:
             name += f" labels={','.join(args.label_images) or 'none'}"
         rows.append({"name": name, "input_size": size, "inference_size": inference, "precision": precision,
-                     "head": head, "mask_cues": cues == "on", "max_detections": dets,
+                     "head": head, "mask_cues": cues, "max_detections": dets,
                      "label_images": args.label_images, "ms": ms})
         print(f"{name}: own work {ms['own']:.1f} ms = {100 * ms['own_share']:.0f}% of the network's "
               f"{ms['network']:.1f} ms", flush=True)
@@ -158,9 +163,9 @@ def _dispatch_rows(model: PanopticNet, args: argparse.Namespace, device: torch.d
     for (h, w), precision in itertools.product(args.size or [[512, 1024]], args.precision):
         images = torch.randint(0, 256, (args.batch, 3, h, w), dtype=torch.uint8).to(device)
         for cues, head in itertools.product(args.mask_cues, args.head):
-            counts = count_dispatch(model, images, precision, cues == "on", head)
-            rows.append({"name": f"{h}x{w} {precision} {head} {'masks' if cues == 'on' else 'boxes'}",
-                         "size": [h, w], "precision": precision, "head": head, "mask_cues": cues == "on", **counts})
+            counts = count_dispatch(model, images, precision, cues, head)
+            rows.append({"name": f"{h}x{w} {precision} {head} {_cues_name(cues)}",
+                         "size": [h, w], "precision": precision, "head": head, "mask_cues": cues, **counts})
     return rows
 
 
@@ -199,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="cameras table: camera counts (default 1 2 4)")
     p.add_argument("--batch", type=positive_int, default=1)
     p.add_argument("--precision", nargs="+", default=[DEFAULT_PRECISION], choices=PRECISION_NAMES)
-    p.add_argument("--mask-cues", nargs="+", default=["on", "off"], choices=["on", "off"])
+    p.add_argument("--mask-cues", nargs="+", default=["both"], choices=list(MASK_CUE_MODES),
+                   help="with mask cues (on), boxes only (off), or both (default)")
     p.add_argument("--head", nargs="+", default=list(HEAD_KINDS), choices=HEAD_KINDS)
     p.add_argument("--device", default=DEFAULT_DEVICE)
     p.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's own choice)")
@@ -208,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-reference", action="store_true", help="skip torchvision's maskrcnn_resnet50_fpn")
     p.add_argument("--out", type=Path, help="write the results as JSON")
     args = p.parse_args(argv)
+    args.mask_cues = list(dict.fromkeys(cues for mode in args.mask_cues for cues in MASK_CUE_MODES[mode]))
     try:
         for size in args.inference_size or []:
             check_inference_size(size, "--inference-size")

@@ -41,7 +41,7 @@ def _time_cameras(args: argparse.Namespace, load_model: ModelLoader, cameras: in
 
     set_cpu_threads(args.threads or 0)  # a process of its own
     device = resolve_device(args.device)
-    options = PredictorOptions(args.device, args.precision[0], args.mask_cues[0] == "on", args.head[0], 0.0,
+    options = PredictorOptions(args.device, args.precision[0], args.mask_cues[0], args.head[0], 0.0,
                                tuple(args.inference_size[0]) if args.inference_size else DEFAULT_INFERENCE_SIZE)
     model = load_model(args, device)
     copies = 1 if mode == "batched" else cameras
