@@ -34,7 +34,8 @@ from panoptic_ros.model.matching import keep_some_instances, match_detections, p
 from panoptic_ros.model.upsnet_head import IGNORE, NEG, panoptic_targets
 
 SIZE_DIVISOR = 32
-NETWORK_STAGES = ("backbone", "semantic", "instance", "panoptic_head")  # ``panoptic_maps``, in order
+# ``panoptic_maps``'s stages, in order, as the benchmarks name them
+NETWORK_STAGES = BACKBONE, SEMANTIC, INSTANCE, PANOPTIC_HEAD = ("backbone", "semantic", "instance", "panoptic_head")
 SEM_STRIDE = 4  # the semantic and panoptic logits live at 1/4 of the (padded) input
 # The layers whose outputs are the categories (one per class, or per thing class); all else is shared
 # by models of other classes, so a model fine-tuned to new classes starts only these afresh.
@@ -176,15 +177,15 @@ class PanopticNet(nn.Module):
         """uint8 RGB [B, 3, H, W] -> (channel map, confidence, detections) at [H, W], before results are
         built: ``predict``'s network part. Each of ``NETWORK_STAGES`` runs under ``stage(name)``, so the
         benchmarks time and count the very code the node runs."""
-        with stage("backbone"):
+        with stage(BACKBONE):
             image_list = self.prepare(images)
             feats = self.extract(image_list)
-        with stage("semantic"):
+        with stage(SEMANTIC):
             sem_logits, fused = self.semantic(feats)
-        with stage("instance"):
+        with stage(INSTANCE):
             dets = self.detect(image_list, feats)
             mask_logits = self.masks(image_list, feats, dets) if mask_cues else None
-        with stage("panoptic_head"):
+        with stage(PANOPTIC_HEAD):
             channels, confidence = self.panoptic(sem_logits, fused, dets, mask_logits,
                                                  head or self.cfg.panoptic.kind, tuple(images.shape[-2:]))
         return channels, confidence, dets
