@@ -190,10 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=positive_int, nargs=2, action="append", metavar=("H", "W"),
                    help="network / attention input size; repeat for several (default 512 1024)")
     p.add_argument("--input-size", type=positive_int, nargs=2, action="append", metavar=("H", "W"),
-                   help="node table: camera image size; repeat for several (default 1024 2048)")
+                   help="node table: camera image size; repeat for several (default 1024 2048); cameras "
+                   "table: the first (default 360 480)")
     p.add_argument("--inference-size", type=int, nargs=2, action="append", metavar=("H", "W"),
-                   help="node table: the node's inference_size, a 0 following the input's aspect ratio; repeat "
-                   f"for several (default: the node's, {' '.join(map(str, DEFAULT_INFERENCE_SIZE))})")
+                   help="node and cameras tables: the node's inference_size, a 0 following the input's aspect "
+                   "ratio; repeat for several (the cameras table takes the first) (default: the node's, "
+                   f"{' '.join(map(str, DEFAULT_INFERENCE_SIZE))})")
     p.add_argument("--detections", type=positive_int, nargs="+",
                    help="node table: detections per image (default: the model's detections_per_image)")
     p.add_argument("--overlay-max-size", type=positive_int, help="node table: cap on the overlay's longer side")

@@ -500,7 +500,8 @@ def _cameras(*extra: str) -> list[str]:
 SEGMENTS_TYPE = {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation}
 
 
-def test_a_bag_damaged_before_a_camera_s_first_frame_keeps_the_other_camera_s_outputs(bag, model, tmp_path,
+@pytest.mark.parametrize("mode", [[], ["--live", "--rate", "2"]])
+def test_a_bag_damaged_before_a_camera_s_first_frame_keeps_the_other_camera_s_outputs(mode, bag, model, tmp_path,
                                                                                      monkeypatch, capsys):
     from panoptic_ros.replay import bag_io
     read = bag_io.read_frames
@@ -512,10 +513,11 @@ def test_a_bag_damaged_before_a_camera_s_first_frame_keeps_the_other_camera_s_ou
             yield frame
     monkeypatch.setattr(bag_io, "read_frames", damaged_before_left)
     out = tmp_path / "out"
-    assert replay(_args(_two_camera_bag(bag, tmp_path / "two"), out, model, *_cameras())) == 2
+    assert replay(_args(_two_camera_bag(bag, tmp_path / "two"), out, model, *_cameras(*mode))) == 2
     assert "is corrupt" in capsys.readouterr().err
     cameras = json.loads((out / "report.json").read_text())["cameras"]  # renamed: a whole output
-    assert (cameras["front"]["processed"], cameras["left"]["frames"]) == (1, 0)
+    assert (cameras["front"]["frames"], cameras["left"]["frames"]) == (1, 0)
+    assert cameras["front"]["processed"] + cameras["front"].get("dropped", 0) == 1
 
 
 @pytest.mark.parametrize("mode", [[], ["--live", "--rate", "2"]])
