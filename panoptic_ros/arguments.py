@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from panoptic_ros.defaults import DEFAULT_DEVICE, DEFAULT_SCORE_THRESHOLD, DEVICE_CHOICES, SCORE_THRESHOLD_RANGE
+from panoptic_ros.defaults import DEFAULT_DEVICE, DEVICE_CHOICES, SCORE_THRESHOLD_RANGE
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size
 from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
@@ -80,7 +80,8 @@ def add_predictor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default=DEFAULT_PRECISION, choices=PRECISION_NAMES)
     parser.add_argument("--no-mask-cues", dest="mask_cues", action="store_false", help="boxes-only lightweight mode")
     parser.add_argument("--head", choices=HEAD_KINDS)
-    parser.add_argument("--score-threshold", type=float, default=DEFAULT_SCORE_THRESHOLD)
+    parser.add_argument("--score-threshold", type=float, help="minimum detection score of an instance (default: "
+                        "the checkpoint's own, its config's, at which panoptic-eval scores it)")
     parser.add_argument("--inference-size", type=int, nargs=2, default=list(DEFAULT_INFERENCE_SIZE),
                         metavar=("H", "W"), help="the size the network runs at (default: the node's, %(default)s); "
                         "a 0 follows each frame's aspect ratio; 0 0 = each frame's own size")
@@ -94,7 +95,7 @@ def check_predictor_arguments(parser: argparse.ArgumentParser, args: argparse.Na
     except ValueError as exc:
         parser.error(str(exc))
     low, high = SCORE_THRESHOLD_RANGE
-    if not low <= args.score_threshold <= high:
+    if args.score_threshold is not None and not low <= args.score_threshold <= high:
         parser.error(f"--score-threshold must be in [{low}, {high}], got {args.score_threshold}")
 
 

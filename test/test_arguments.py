@@ -36,9 +36,9 @@ def test_the_predictor_arguments_are_the_checkpoint_and_the_predictor_s_options(
 
 
 def test_the_network_s_options_default_to_the_node_s():
-    from panoptic_ros.ros.parameters import BY_NAME
+    from panoptic_ros.ros.parameters import BY_NAME, score_threshold_option
     args = _predictor_args()
-    assert args.score_threshold == BY_NAME["score_threshold"].default
+    assert args.score_threshold is score_threshold_option(BY_NAME["score_threshold"].default) is None  # checkpoint's
     assert args.inference_size == BY_NAME["inference_size"].default and args.mask_cues and args.model is None
 
 

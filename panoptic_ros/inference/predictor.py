@@ -40,8 +40,14 @@ class Predictor(Protocol):
         """``images``: RGB uint8 [3, H, W] tensors on ``device`` (sizes may differ)."""
         ...
 
-    def set_score_threshold(self, threshold: float) -> None:
-        """Minimum detection score of an instance, from the next ``predict`` on (settable at run time)."""
+    def set_score_threshold(self, threshold: float | None) -> None:
+        """Minimum detection score of an instance, from the next ``predict`` on (settable at run time);
+        None: the checkpoint's own."""
+        ...
+
+    @property
+    def score_threshold(self) -> float:
+        """The minimum detection score in use now (reports and diagnostics name it)."""
         ...
 
     def offload(self) -> None:
@@ -137,16 +143,19 @@ class TorchPredictor:
             torch.backends.cudnn.benchmark = True  # a fixed size per camera: pick each convolution's fastest kernel once
         self.model = model.to(self.device).for_inference()
         self.checkpoint_score_threshold = model.instance.score_threshold  # its config's, that evaluations use
-        if options.score_threshold is not None:
-            self.set_score_threshold(options.score_threshold)
+        self.set_score_threshold(options.score_threshold)
         self.options = options
         self.categories = model.categories
         self.model_name = model_name
         self.mask_cues = options.mask_cues
         self.head = options.head or model.cfg.panoptic.kind
 
-    def set_score_threshold(self, threshold: float) -> None:
-        self.model.instance.set_score_threshold(threshold)
+    def set_score_threshold(self, threshold: float | None) -> None:
+        self.model.instance.set_score_threshold(self.checkpoint_score_threshold if threshold is None else threshold)
+
+    @property
+    def score_threshold(self) -> float:
+        return self.model.instance.score_threshold
 
     def settings(self) -> dict[str, Any]:
         """What the network runs with, as a report records it (reports of different settings must be
@@ -154,7 +163,7 @@ class TorchPredictor:
         (``[0, 0]``: each input's own)."""
         size = self.options.inference_size
         return {"model": self.model_name, "device": str(self.device), "precision": self.options.precision,
-                "head": self.head, "mask_cues": self.mask_cues, "score_threshold": self.model.instance.score_threshold,
+                "head": self.head, "mask_cues": self.mask_cues, "score_threshold": self.score_threshold,
                 "inference_size": list(size) if size else [0, 0]}
 
     def offload(self) -> None:

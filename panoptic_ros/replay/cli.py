@@ -90,7 +90,9 @@ def with_ground_truth_matches(report: dict[str, Any], gt: dict[int, GroundTruthF
 def _node_params(args: argparse.Namespace) -> dict[str, str]:
     params = {"device": args.device, "precision": args.precision, "mask_cues": str(args.mask_cues).lower(),
               "inference_size": f"[{args.inference_size[0]},{args.inference_size[1]}]",
-              "score_threshold": str(args.score_threshold), "publish_overlay": "true"}
+              "publish_overlay": "true"}
+    if args.score_threshold is not None:
+        params["score_threshold"] = str(args.score_threshold)
     if args.model:
         params["model"] = str(args.model)
     if args.head:
@@ -208,19 +210,22 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path, f
               for camera, report in zip(cameras, reports) if _unanswered(report, frames)]
     if silent:  # a camera the node never answered is a setting to fix, not a figure
         raise RuntimeError("; ".join(silent + _bag_error(frames)))
-    head = diag.get("head")  # the node's own, from its diagnostics; its other settings a running node keeps
-    settings = {"head": head} if args.no_start_node else _settings(args, head)
+    # head and score threshold: the node's own, from its diagnostics; the others a running node keeps to itself
+    settings = {"head": diag.get("head"), "score_threshold": _number(diag.get("score_threshold"))}
+    if not args.no_start_node:
+        settings |= {"precision": args.precision, "inference_size": list(args.inference_size)}
     common = {"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
               "mask_cues": diag.get("mask_cues", str(args.mask_cues).lower()) == "true",  # the node's own
               **settings, "node_diagnostics": diag}
     return ModeResult(common, reports, [run.recorder for run in runs], seconds)
 
 
-def _settings(args: argparse.Namespace, head: str | None) -> dict[str, Any]:
-    """What the network was run with, beyond model, device and mask cues: reports of different
-    settings must be told apart."""
-    return {"precision": args.precision, "head": head, "score_threshold": args.score_threshold,
-            "inference_size": list(args.inference_size)}
+def _number(value: str | None) -> float | None:
+    """A diagnostics value as a number (None where the node did not say, or not as a number)."""
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path, frames: FrameStream) -> ModeResult:

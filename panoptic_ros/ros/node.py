@@ -50,7 +50,7 @@ from panoptic_ros.structures import PanopticResult
 from panoptic_ros.ros import conversions
 from panoptic_ros.ros.diagnostics import NodeStats, camera_status, diagnostic_status
 from panoptic_ros.ros.newest_frame import NewestFrameWorker
-from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, descriptor, validate
+from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, descriptor, score_threshold_option, validate
 from panoptic_ros.ros.log_lines import KindThrottledWarnings, one_line
 from panoptic_ros.ros.qos import camera_qos_for, diagnostics_qos, latched_qos, output_qos
 from panoptic_ros.ros.topics import (
@@ -167,7 +167,8 @@ class PanopticNode(LifecycleNode):
             raise
         self.get_logger().info(
             f"model {self.predictor.model_name!r} on {self.predictor.device}, mask cues "
-            f"{'on' if self.predictor.mask_cues else 'off'}, listening on "
+            f"{'on' if self.predictor.mask_cues else 'off'}, score threshold {self.predictor.score_threshold:g}, "
+            f"listening on "
             f"{', '.join(sub.topic_name for sub in self.subs)}")
 
     def _start_taking_frames(self) -> None:
@@ -241,19 +242,14 @@ class PanopticNode(LifecycleNode):
         values = validate({p.name: p.value for p in params if p.name in BY_NAME})
         self.params.update(values)
         if "score_threshold" in values and self.predictor is not None:
-            self.predictor.set_score_threshold(values["score_threshold"])
+            self.predictor.set_score_threshold(score_threshold_option(values["score_threshold"]))
 
     def _load_predictor(self) -> TorchPredictor:
         p = self.params
         options = PredictorOptions(p["device"], p["precision"], p["mask_cues"], p["head"] or None,
-                                   p["score_threshold"], tuple(p["inference_size"]))  # type: ignore[arg-type]
-        predictor = TorchPredictor.from_checkpoint(p["model"], options)
-        if predictor.checkpoint_score_threshold != p["score_threshold"]:  # a model of one's own, say
-            self.get_logger().warning(
-                f"model {predictor.model_name!r} was evaluated at score threshold "
-                f"{predictor.checkpoint_score_threshold:g} (its config's, panoptic-eval's too); this node "
-                f"keeps instances from {p['score_threshold']:g} (parameter score_threshold)")
-        return predictor
+                                   score_threshold_option(p["score_threshold"]),
+                                   tuple(p["inference_size"]))  # type: ignore[arg-type]
+        return TorchPredictor.from_checkpoint(p["model"], options)
 
     # ---- frames -------------------------------------------------------------------------------
     def _on_image(self, camera: str, msg: Image | CompressedImage, info: MessageInfo) -> None:
@@ -333,7 +329,9 @@ class PanopticNode(LifecycleNode):
         active = bool(self.subs)
         statuses = [diagnostic_status(node, device, total, {"model": self.predictor.model_name,
                                                             "mask_cues": str(self.predictor.mask_cues).lower(),
-                                                            "head": self.predictor.head}, active)]
+                                                            "head": self.predictor.head,
+                                                            "score_threshold": f"{self.predictor.score_threshold:g}"},
+                                               active)]
         if self.cameras != [""]:
             statuses += [camera_status(node, device, camera, snapshot, active)
                          for camera, snapshot in per_camera.items()]

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
-from panoptic_ros.defaults import (DEFAULT_DEVICE, DEFAULT_OVERLAY_ALPHA, DEFAULT_SCORE_THRESHOLD, DEVICE_CHOICES,
+from panoptic_ros.defaults import (CHECKPOINT_SCORE_THRESHOLD, DEFAULT_DEVICE, DEFAULT_OVERLAY_ALPHA, DEVICE_CHOICES,
                                    OVERLAY_ALPHA_RANGE, SCORE_THRESHOLD_RANGE)
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size
@@ -52,8 +52,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "head is skipped (lightweight mode).", at_configure=True),
     ParameterSpec("head", "", "Panoptic head; empty = the checkpoint's choice.",
                   choices=("", *HEAD_KINDS), at_configure=True),
-    ParameterSpec("score_threshold", DEFAULT_SCORE_THRESHOLD, "Minimum detection score of an instance.",
-                  minimum=SCORE_THRESHOLD_RANGE[0], maximum=SCORE_THRESHOLD_RANGE[1],
+    ParameterSpec("score_threshold", CHECKPOINT_SCORE_THRESHOLD, "Minimum detection score of an instance; "
+                  f"negative ({CHECKPOINT_SCORE_THRESHOLD:g}) = the checkpoint's own (its config's, at which "
+                  "panoptic-eval scored it).", minimum=CHECKPOINT_SCORE_THRESHOLD, maximum=SCORE_THRESHOLD_RANGE[1],
                   dynamic=True),
     ParameterSpec("cameras", [""], "Camera names; camera c subscribes c/image (or c/image/compressed) and publishes "
                   "~/c/panoptic, ~/c/semantic, ~/c/segments and ~/c/overlay. The newest frame of every camera goes "
@@ -117,6 +118,12 @@ def file_parameters(path: str | Path, node: str) -> dict[str, Any]:
         if _node_key_pattern(str(key)).fullmatch(node) and isinstance(entry, dict):
             values.update(entry.get("ros__parameters") or {})
     return values
+
+
+def score_threshold_option(value: float) -> float | None:
+    """The predictor's score threshold for the parameter's ``value``: None (the checkpoint's own) where it
+    is negative."""
+    return None if value < SCORE_THRESHOLD_RANGE[0] else value
 
 
 def descriptor(spec: ParameterSpec) -> ParameterDescriptor:

@@ -207,6 +207,7 @@ def test_a_running_node_in_a_namespace_is_replayed_through_its_named_camera(bag,
     assert int(report["node_diagnostics"]["frames_processed"]) == report["processed"]
     assert report["camera_reliability"] == "reliable"
     assert report["head"] == small_model_config().panoptic.kind and "precision" not in report  # the node's own
+    assert report["score_threshold"] == 0.0  # the running node's, from its diagnostics
     segments = list(read_messages(out / "output_bag", "/robot1/panoptic/front/segments",
                                   {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation}))
     assert len(segments) == report["processed"]
@@ -276,6 +277,7 @@ def test_live_replay_measures_the_running_node(camera, bag, model, tmp_path):
     assert report["node_diagnostics"]["model"] == "street-small"
     assert report["mask_cues"] is True and report["node_diagnostics"]["mask_cues"] == "true"  # the node's own
     assert report["head"] == report["node_diagnostics"]["head"] == small_model_config().panoptic.kind
+    assert report["score_threshold"] == 0.0 and report["node_diagnostics"]["score_threshold"] == "0"
     assert report["pq"]["frames"] == report["processed"]
     assert (out / "preview.png").is_file() and (out / "output_bag").is_dir()
     segments = read_messages(out / "output_bag", f"/panoptic/{camera + '/' if camera else ''}segments",

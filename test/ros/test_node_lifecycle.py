@@ -223,7 +223,7 @@ def test_a_configure_that_fails_after_loading_takes_back_the_network_and_its_pub
     assert result.successful, result.reason
 
 
-def test_a_model_evaluated_at_another_score_threshold_is_said_at_configure(tmp_path, capfd):
+def test_the_score_threshold_is_the_checkpoint_s_own_unless_the_parameter_sets_one(tmp_path):
     cfg = small_model_config()
     cfg = dataclasses.replace(cfg, instance=dataclasses.replace(cfg.instance, score_threshold=0.05))
     path = save_checkpoint(tmp_path / "own.pt", PanopticNet(cfg, small_categories()), "own")
@@ -233,8 +233,11 @@ def test_a_model_evaluated_at_another_score_threshold_is_said_at_configure(tmp_p
         Parameter("autostart", value=False), Parameter("model", value=str(path)), Parameter("device", value="cpu")])
     try:
         assert node.trigger_configure() == SUCCESS
-        assert node.predictor.model.instance.score_threshold == 0.5  # the parameter's, as documented
-        assert "'own' was evaluated at score threshold 0.05" in capfd.readouterr().err
+        assert node.predictor.score_threshold == 0.05  # as panoptic-eval scored it
+        assert node.set_parameters([Parameter("score_threshold", value=0.3)])[0].successful
+        assert node.predictor.score_threshold == 0.3
+        assert node.set_parameters([Parameter("score_threshold", value=-1.0)])[0].successful
+        assert node.predictor.score_threshold == 0.05  # back to the checkpoint's own
     finally:
         node.destroy_node()
         rclpy.try_shutdown(context=context)

@@ -12,6 +12,7 @@ def test_defaults_are_valid():
 @pytest.mark.parametrize("values,message", [
     ({"precision": "fp64"}, "must be one of"),
     ({"score_threshold": 1.5}, "must be <= 1.0"),
+    ({"score_threshold": -1.5}, "must be >= -1.0"),
     ({"diagnostics_period": 0}, "must be >= 0.05"),
     ({"mask_cues": "yes"}, "must be bool"),
     ({"inference_size": [-1, 256]}, "inference_size"),
