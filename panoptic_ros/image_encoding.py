@@ -5,7 +5,7 @@ encoding, step, is_bigendian, data), honouring row padding; ``rgb_tensor`` turns
 RGB uint8 tensor on the inference device. Headed for a GPU, a BGR(A) frame is copied as it is and its
 channels are swapped there (no pass over the frame on the robot's CPU); on the CPU, and for Bayer
 and YUV frames everywhere, OpenCV converts it first, as cv_bridge does (one OpenCV pass beats an index
-gather over the frame about 40x on the CPU).
+gather over the frame about 40x on the CPU). A 16-bit frame becomes 8-bit first, as cv_bridge scales it.
 Every malformed buffer raises ``ImageEncodingError`` with a message fit for a log line (bounded in
 length whatever the sender put in the message). Compressed payloads are decoded with Pillow rather
 than OpenCV: Pillow reads the header alone first, so a size is checked before any pixel memory is
@@ -29,24 +29,34 @@ COMPRESSED_FORMATS = ("JPEG", "PNG")  # what sensor_msgs/CompressedImage carries
 MAGIC = {"JPEG": b"\xff\xd8\xff", "PNG": b"\x89PNG\r\n\x1a\n"}  # their first bytes
 MAX_JPEG_SCANS = 100  # a progressive JPEG has about 10 scans; libjpeg-turbo's tools suggest 500 at most
 
+# Bayer patterns as ROS names them -> OpenCV's demosaicing (cv_bridge's mapping: OpenCV names the
+# pattern one pixel in)
+_BAYER = {"rggb": cv2.COLOR_BayerBG2RGB, "bggr": cv2.COLOR_BayerRG2RGB,
+          "gbrg": cv2.COLOR_BayerGR2RGB, "grbg": cv2.COLOR_BayerGB2RGB}
+# 4:2:2, two bytes a pixel, by byte order; sensor_msgs names each order twice (uyvy / yuyv, and the
+# deprecated yuv422 / yuv422_yuy2 that drivers still send)
+_YUV422 = {"uyvy": cv2.COLOR_YUV2RGB_UYVY, "yuv422": cv2.COLOR_YUV2RGB_UYVY,
+           "yuyv": cv2.COLOR_YUV2RGB_YUY2, "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2}
+_DEPTHS = (("8", "u1"), ("16", "u2"))
 # encoding -> (numpy dtype, channels)
 ENCODINGS: dict[str, tuple[str, int]] = {
-    "rgb8": ("u1", 3), "bgr8": ("u1", 3), "rgba8": ("u1", 4), "bgra8": ("u1", 4),
-    "mono8": ("u1", 1), "mono16": ("u2", 1), "8UC1": ("u1", 1), "16UC1": ("u2", 1), "32SC1": ("i4", 1),
-    "bayer_rggb8": ("u1", 1), "bayer_bggr8": ("u1", 1), "bayer_gbrg8": ("u1", 1), "bayer_grbg8": ("u1", 1),
-    "yuv422": ("u1", 2), "yuv422_yuy2": ("u1", 2),  # 4:2:2, two bytes a pixel: UYVY and YUYV
+    **{f"{order}{bits}": (kind, len(order)) for order in ("rgb", "bgr", "rgba", "bgra") for bits, kind in _DEPTHS},
+    **{f"mono{bits}": (kind, 1) for bits, kind in _DEPTHS},
+    **{f"bayer_{pattern}{bits}": (kind, 1) for pattern in _BAYER for bits, kind in _DEPTHS},
+    **{name: ("u1", 2) for name in _YUV422},
+    "8UC1": ("u1", 1), "16UC1": ("u2", 1), "32SC1": ("i4", 1),  # label images, not camera frames
 }
-INPUT_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16",
-                   "bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8", "yuv422", "yuv422_yuy2")
-# Encodings OpenCV converts to RGB; for Bayer, cv_bridge's mapping from ROS patterns to OpenCV's
-# (OpenCV names the pattern one pixel in). rgb8 / rgba8 need no conversion at all.
-_TO_RGB = {
-    "bayer_rggb8": cv2.COLOR_BayerBG2RGB, "bayer_bggr8": cv2.COLOR_BayerRG2RGB,
-    "bayer_gbrg8": cv2.COLOR_BayerGR2RGB, "bayer_grbg8": cv2.COLOR_BayerGB2RGB,
-    "bgr8": cv2.COLOR_BGR2RGB, "bgra8": cv2.COLOR_BGRA2RGB,
-    "yuv422": cv2.COLOR_YUV2RGB_UYVY, "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2,  # as cv_bridge converts them
-}
+INPUT_ENCODINGS = tuple(name for name in ENCODINGS if not name[0].isdigit())
+# 16-bit camera encodings -> the 8-bit one they become first (as cv_bridge converts them to rgb8)
+_EIGHT_BIT = {name: name.replace("16", "8") for name in INPUT_ENCODINGS if ENCODINGS[name][0] == "u2"}
+_DEMOSAIC = {f"bayer_{pattern}{bits}": code for pattern, code in _BAYER.items() for bits, _ in _DEPTHS}
+# 8-bit encodings OpenCV converts to RGB; rgb8 / rgba8 / mono8 need no conversion at all
+_TO_RGB = {"bgr8": cv2.COLOR_BGR2RGB, "bgra8": cv2.COLOR_BGRA2RGB, **_YUV422,
+           **{name: code for name, code in _DEMOSAIC.items() if name not in _EIGHT_BIT}}
 DEVICE_SWAPS = ("bgr8", "bgra8")  # channel orders swapped on a GPU after the upload instead
+_DEEP = [name.removesuffix("16") for name in _EIGHT_BIT]
+SUPPORTED = (f"{', '.join(_DEEP)}, each as 8 or 16 bits (rgb8, rgb16, ...); "  # for error messages: one short line
+             f"{', '.join(n for n in INPUT_ENCODINGS if n.removesuffix('8').removesuffix('16') not in _DEEP)}")
 
 
 class ImageEncodingError(ValueError):
@@ -69,7 +79,7 @@ def image_view(height: int, width: int, encoding: str, step: int, data: bytes | 
                is_bigendian: bool = False) -> np.ndarray:
     """Zero-copy [H, W] or [H, W, C] view of an image buffer (row padding in ``step`` is skipped)."""
     if encoding not in ENCODINGS:
-        raise ImageEncodingError(f"unsupported encoding {_short(encoding)}; supported: {', '.join(INPUT_ENCODINGS)}")
+        raise ImageEncodingError(f"unsupported encoding {_short(encoding)}; supported: {SUPPORTED}")
     _check_size(height, width)
     kind, channels = ENCODINGS[encoding]
     dtype = np.dtype(kind).newbyteorder(">" if is_bigendian else "<")
@@ -88,21 +98,16 @@ def rgb_tensor(view: np.ndarray, encoding: str, device: torch.device | str = "cp
     """RGB uint8 [3, H, W] on ``device`` from an ``image_view`` of an input encoding."""
     if encoding not in INPUT_ENCODINGS:
         raise ImageEncodingError(f"unsupported input encoding {_short(encoding)}; "
-                                 f"supported: {', '.join(INPUT_ENCODINGS)}")
-    if encoding.startswith("yuv422") and view.shape[1] % 2:
+                                 f"supported: {SUPPORTED}")
+    if encoding in _YUV422 and view.shape[1] % 2:
         raise ImageEncodingError(f"{encoding} needs an even width (two pixels share their colour), got {view.shape[1]}")
+    if encoding in _EIGHT_BIT:
+        view, encoding = to_8_bit(view), _EIGHT_BIT[encoding]
     swap_on_device = encoding in DEVICE_SWAPS and torch.device(device).type != "cpu"
     if encoding in _TO_RGB and not swap_on_device:
         view = cv2.cvtColor(np.ascontiguousarray(view), _TO_RGB[encoding])
         encoding = "rgb8"
-    if encoding == "mono16":
-        view = view.astype(np.uint16, copy=False)  # native byte order for torch
-    if any(stride % view.itemsize for stride in view.strides):  # an odd row step of 16-bit pixels
-        view = np.ascontiguousarray(view)  # torch takes strides in whole elements only
     t = torch.from_numpy(view if view.flags.writeable else view.copy()).to(device, non_blocking=True)
-    if encoding == "mono16":
-        # cv_bridge scales 16 -> 8 bit by 1/256 with OpenCV's rounding (half to even), as torch.round does.
-        t = torch.round(t.to(torch.float32) / 256).clamp_(0, 255).to(torch.uint8)
     if t.dim() == 2:
         return t.unsqueeze(0).expand(3, -1, -1)
     if swap_on_device:
@@ -110,13 +115,28 @@ def rgb_tensor(view: np.ndarray, encoding: str, device: torch.device | str = "cp
     return t[..., :3].permute(2, 0, 1)  # rgb8 / rgba8: a view, no copy
 
 
+def to_8_bit(pixels: np.ndarray) -> np.ndarray:
+    """16-bit pixels (any byte order, any row step) as uint8, scaled as cv_bridge converts 16-bit frames
+    to rgb8: x 255/65535, rounded, so 65535 stays white. A camera that fills only 12 of the 16 bits
+    comes out dark, as in cv_bridge and image_view."""
+    native = pixels.astype(np.uint16, copy=False)  # a big-endian frame is copied into native order
+    if any(stride % native.itemsize for stride in native.strides):  # an odd row step: OpenCV wants whole pixels
+        native = native.copy()
+    return cv2.convertScaleAbs(native, alpha=255 / 65535)
+
+
 def bgr_to_rgb(t: torch.Tensor) -> torch.Tensor:
     """[H, W, 3 or 4] BGR(A) uint8 -> RGB [3, H, W] on its own device: one gather, alpha dropped."""
     return t.permute(2, 0, 1)[[2, 1, 0]]
 
 
-def decode_compressed(data: bytes | bytearray | memoryview) -> np.ndarray:
-    """RGB uint8 [H, W, 3] from JPEG/PNG bytes (a ``sensor_msgs/CompressedImage`` payload)."""
+def decode_compressed(data: bytes | bytearray | memoryview, msg_format: str = "") -> np.ndarray:
+    """RGB uint8 [H, W, 3] from JPEG/PNG bytes (a ``sensor_msgs/CompressedImage`` payload).
+
+    ``msg_format``: the message's ``format``, as image_transport writes it (``"bgr8; jpeg compressed
+    bgr8"``): its first word is the camera's encoding. image_transport compresses a Bayer frame as it
+    is, a grey mosaic, so a frame whose format names a Bayer pattern is demosaiced after decoding, as
+    its raw frames are."""
     size = len(memoryview(data).cast("B"))
     if size == 0:
         raise ImageEncodingError("compressed image is empty")
@@ -137,14 +157,18 @@ def decode_compressed(data: bytes | bytearray | memoryview) -> np.ndarray:
     _check_size(image.height, image.width)
     if image.format in ("JPEG", "MPO"):  # Pillow calls a JPEG with a multi-picture header (phones) MPO
         _check_jpeg_cost(data, size, image.height, image.width)
+    demosaic = _DEMOSAIC.get(msg_format.split(";")[0].strip())
     try:
-        if image.mode.startswith("I"):  # 16-bit grey PNG: to 8 bit by the high byte, as OpenCV does
-            grey = (np.asarray(image).astype(np.uint32) >> 8).astype(np.uint8)
-            return np.repeat(grey[..., None], 3, axis=2)
-        return np.array(image.convert("RGB"))  # writeable, so torch.from_numpy takes it without a warning
+        if image.mode.startswith("I"):  # 16-bit grey PNG
+            grey = to_8_bit(np.asarray(image))
+        elif demosaic is not None and image.mode == "L":
+            grey = np.asarray(image)
+        else:
+            return np.array(image.convert("RGB"))  # writeable, so torch.from_numpy takes it without a warning
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt image data
         raise ImageEncodingError(f"compressed {image.format} image ({size} bytes) could not be decoded: "
                                  f"{str(exc)[:120]}") from None
+    return cv2.cvtColor(grey, demosaic) if demosaic is not None else np.repeat(grey[..., None], 3, axis=2)
 
 
 def _check_jpeg_cost(data: bytes | bytearray | memoryview, size: int, height: int, width: int) -> None:

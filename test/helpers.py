@@ -38,7 +38,8 @@ def small_model_config() -> ModelConfig:
 
 def yuv422_from_rgb(rgb: "np.ndarray", encoding: str) -> "np.ndarray":
     """[H, W, 2] uint8 4:2:2 bytes of an RGB image (BT.601 video range, as cameras send them and OpenCV
-    decodes them): ``yuv422`` is UYVY (U Y0 V Y1 per pixel pair), ``yuv422_yuy2`` YUYV (Y0 U Y1 V)."""
+    decodes them): ``yuv422`` / ``uyvy`` is UYVY (U Y0 V Y1 per pixel pair), ``yuv422_yuy2`` / ``yuyv`` YUYV
+    (Y0 U Y1 V)."""
     import numpy as np
     r, g, b = np.moveaxis(rgb.astype(np.float64) / 255, -1, 0)
     y = 16 + 65.481 * r + 128.553 * g + 24.966 * b
@@ -47,7 +48,7 @@ def yuv422_from_rgb(rgb: "np.ndarray", encoding: str) -> "np.ndarray":
     pair_u = np.repeat((u[:, 0::2] + u[:, 1::2]) / 2, 2, axis=1)
     pair_v = np.repeat((v[:, 0::2] + v[:, 1::2]) / 2, 2, axis=1)
     chroma = np.where(np.arange(rgb.shape[1]) % 2 == 0, pair_u, pair_v)
-    planes = (chroma, y) if encoding == "yuv422" else (y, chroma)
+    planes = (chroma, y) if encoding in ("yuv422", "uyvy") else (y, chroma)
     return np.clip(np.round(np.stack(planes, axis=-1)), 0, 255).astype(np.uint8)
 
 

@@ -38,12 +38,39 @@ def test_byte_encodings_are_zero_copy_views_and_convert_to_rgb(encoding, array, 
 
 @pytest.mark.parametrize("big_endian", [False, True])
 def test_mono16_scales_like_cv_bridge(big_endian):
-    values = np.array([[0, 127, 128, 383, 384, 65535]], dtype=np.uint16)
+    values = np.array([[0, 128, 129, 385, 386, 65535]], dtype=np.uint16)
     raw = values.astype(">u2" if big_endian else "<u2").tobytes()
     view = image_view(1, 6, "mono16", 12, bytearray(raw), is_bigendian=big_endian)
     assert np.array_equal(view, values)
     out = rgb_tensor(view, "mono16")[0, 0].tolist()
-    assert out == [0, 0, 0, 1, 2, 255]  # x/256 rounded half to even (OpenCV's convertTo), saturated
+    assert out == [0, 0, 1, 1, 2, 255]  # x * 255/65535 rounded (cv_bridge's convertTo to rgb8)
+
+
+@pytest.mark.parametrize("encoding,channels", [("rgb16", "RGB"), ("bgr16", "BGR"), ("rgba16", "RGBA"),
+                                               ("bgra16", "BGRA")])
+@pytest.mark.parametrize("pad", [0, 1, 3])
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_16_bit_colour_frames_convert_like_their_8_bit_counterparts(encoding, channels, pad, big_endian):
+    planes = np.dstack([RGB, RGB[..., :1]])[..., ["RGBA".index(c) for c in channels]]
+    wide = (planes.astype(np.uint16) * 257).astype(">u2" if big_endian else "<u2")  # 8-bit v as 16-bit 257 v
+    data, step = _buffer(wide, pad)
+    view = image_view(5, 7, encoding, step, data, is_bigendian=big_endian)
+    assert torch.equal(rgb_tensor(view, encoding).permute(1, 2, 0), torch.from_numpy(RGB))
+
+
+@pytest.mark.parametrize("width", [1, 2, 5])
+def test_a_one_row_mono16_frame_with_an_odd_step_converts(width):
+    """A single row is 'contiguous' to NumPy whatever its step, so an odd step once reached torch."""
+    data, step = _buffer(np.arange(width, dtype=np.uint16)[None] * 1000, pad=1)
+    out = rgb_tensor(image_view(1, width, "mono16", step, data), "mono16")
+    assert out[0, 0].tolist() == [round(v * 1000 * 255 / 65535) for v in range(width)]
+
+
+@pytest.mark.parametrize("current,deprecated", [("uyvy", "yuv422"), ("yuyv", "yuv422_yuy2")])
+def test_the_current_yuv_names_are_the_deprecated_ones(current, deprecated):
+    data, step = _buffer(yuv422_from_rgb(RGB[:, :6], deprecated))
+    frames = [rgb_tensor(image_view(5, 6, name, step, data), name) for name in (current, deprecated)]
+    assert torch.equal(*frames)
 
 
 @pytest.mark.parametrize("big_endian", [False, True])
@@ -56,16 +83,40 @@ def test_mono16_rows_with_an_odd_step_are_read_like_any_padded_rows(big_endian):
     assert torch.equal(rgb_tensor(view, "mono16"), expected)
 
 
-@pytest.mark.parametrize("encoding,pattern", [
-    ("bayer_rggb8", "RGGB"), ("bayer_bggr8", "BGGR"), ("bayer_gbrg8", "GBRG"), ("bayer_grbg8", "GRBG")])
-def test_bayer_patterns_demosaic_to_the_right_colours(encoding, pattern):
+def _mosaic(pattern: str, bits: int) -> np.ndarray:
+    """An 8x8 Bayer mosaic of one colour (200, 120, 40), ``bits`` deep."""
     colour = {"R": 200, "G": 120, "B": 40}
-    mosaic = np.zeros((8, 8), np.uint8)
+    mosaic = np.zeros((8, 8), np.uint8 if bits == 8 else np.uint16)
     for k, ch in enumerate(pattern):
-        mosaic[k // 2::2, k % 2::2] = colour[ch]
-    rgb = rgb_tensor(image_view(8, 8, encoding, 8, bytearray(mosaic.tobytes())), encoding)
-    centre = rgb[:, 2:6, 2:6].reshape(3, -1).float().mean(1).round().tolist()
-    assert centre == [200, 120, 40]
+        mosaic[k // 2::2, k % 2::2] = colour[ch] * (1 if bits == 8 else 257)
+    return mosaic
+
+
+def _centre(rgb: np.ndarray) -> list[float]:
+    return rgb[2:6, 2:6].reshape(-1, 3).astype(np.float64).mean(0).round().tolist()
+
+
+BAYER = [("rggb", "RGGB"), ("bggr", "BGGR"), ("gbrg", "GBRG"), ("grbg", "GRBG")]
+
+
+@pytest.mark.parametrize("name,pattern", BAYER)
+@pytest.mark.parametrize("bits", [8, 16])
+def test_bayer_patterns_demosaic_to_the_right_colours(name, pattern, bits):
+    encoding, mosaic = f"bayer_{name}{bits}", _mosaic(pattern, bits)
+    rgb = rgb_tensor(image_view(8, 8, encoding, mosaic.strides[0], bytearray(mosaic.tobytes())), encoding)
+    assert _centre(rgb.permute(1, 2, 0).numpy()) == [200, 120, 40]
+
+
+@pytest.mark.parametrize("name,pattern", BAYER)
+@pytest.mark.parametrize("bits", [8, 16])
+def test_compressed_bayer_frames_are_demosaiced_as_their_format_says(name, pattern, bits):
+    """image_transport compresses a Bayer frame as a grey mosaic and names the encoding in ``format``."""
+    import cv2
+    ok, png = cv2.imencode(".png", _mosaic(pattern, bits))
+    assert ok
+    assert _centre(decode_compressed(png.tobytes(), f"bayer_{name}{bits}; png compressed ")) == [200, 120, 40]
+    grey = decode_compressed(png.tobytes(), f"mono{bits}; png compressed ")  # no Bayer named: a grey frame
+    assert (grey[..., 0] == grey[..., 2]).all()
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -109,14 +160,13 @@ def test_agrees_with_ros2_cv_bridge_where_installed():
     from sensor_msgs.msg import Image
     bridge = cv_bridge.CvBridge()
     for encoding in INPUT_ENCODINGS:
-        if encoding == "mono16":
-            array = RNG.integers(0, 65536, (5, 7), dtype=np.uint16)
-        elif encoding in ("rgba8", "bgra8"):
-            array = RNG.integers(0, 256, (5, 7, 4), dtype=np.uint8)
-        elif encoding in ("rgb8", "bgr8"):
-            array = RGB
-        else:
-            array = RNG.integers(0, 256, (5, 7), dtype=np.uint8)
+        if encoding in ("uyvy", "yuyv"):  # sensor_msgs' current names, which cv_bridge does not know yet
+            continue
+        depth = np.uint16 if "16" in encoding else np.uint8
+        channels = 4 if encoding[:4] in ("rgba", "bgra") else 3 if encoding[:3] in ("rgb", "bgr") else 1
+        array = RNG.integers(0, np.iinfo(depth).max + 1, (5, 7, channels)[: 2 + (channels > 1)], dtype=depth)
+        if encoding.startswith("yuv422"):
+            array = RNG.integers(0, 256, (5, 6, 2), dtype=np.uint8)
         msg: Image = bridge.cv2_to_imgmsg(array, encoding=encoding)
         ours = rgb_tensor(image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data, bool(msg.is_bigendian)),
                           msg.encoding).permute(1, 2, 0).numpy()
@@ -180,7 +230,7 @@ def test_corrupt_jpeg_data_is_decoded_without_writing_to_stderr(capfd):
     assert capfd.readouterr().err == ""
 
 
-def test_jpeg_and_sixteen_bit_png_decode_like_opencv():
+def test_jpeg_decodes_like_opencv_and_a_sixteen_bit_png_like_the_raw_frame():
     import cv2
     rgb = RNG.integers(0, 256, (16, 24, 3), dtype=np.uint8)
     jpeg = cv2.imencode(".jpg", rgb[..., ::-1])[1].tobytes()
@@ -188,8 +238,8 @@ def test_jpeg_and_sixteen_bit_png_decode_like_opencv():
     assert np.abs(decode_compressed(jpeg).astype(int) - reference).max() <= 1
     gray16 = RNG.integers(0, 65536, (5, 7), dtype=np.uint16)
     png16 = cv2.imencode(".png", gray16)[1].tobytes()
-    reference = cv2.cvtColor(cv2.imdecode(np.frombuffer(png16, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    assert np.array_equal(decode_compressed(png16), reference)
+    raw = rgb_tensor(image_view(5, 7, "mono16", 14, bytearray(gray16.tobytes())), "mono16")
+    assert np.array_equal(decode_compressed(png16, "mono16; png compressed "), raw.permute(1, 2, 0).numpy())
     gray8 = cv2.imencode(".png", rgb[..., 0])[1].tobytes()
     assert np.array_equal(decode_compressed(gray8), np.repeat(rgb[..., :1], 3, axis=2))
 

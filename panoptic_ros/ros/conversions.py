@@ -19,7 +19,7 @@ from panoptic_ros.structures import PanopticResult
 def rgb_from_message(msg: Image | CompressedImage, device: torch.device | str = "cpu") -> torch.Tensor:
     """RGB uint8 [3, H, W] on ``device`` from a camera message (raises ``ImageEncodingError``)."""
     if isinstance(msg, CompressedImage):
-        return torch.from_numpy(decode_compressed(msg.data)).to(device).permute(2, 0, 1)
+        return torch.from_numpy(decode_compressed(msg.data, msg.format)).to(device).permute(2, 0, 1)
     view = image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data, bool(msg.is_bigendian))
     return rgb_tensor(view, msg.encoding, device)
 

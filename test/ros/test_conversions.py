@@ -9,6 +9,7 @@ from helpers import small_categories
 from panoptic_ros.model.nearest import NearestGrid
 from panoptic_ros.ros.conversions import (
     categories_from_message, categories_message, frame_messages, image_message, legend_message, overlay_message,
+    rgb_from_message,
 )
 from panoptic_ros.ros.topics import OUTPUTS, RESULT_OUTPUTS
 from panoptic_ros.structures import PanopticResult
@@ -82,3 +83,15 @@ def test_categories_and_legend_name_every_category_in_its_colour():
     assert all(m.type == Marker.TEXT_VIEW_FACING and m.header.frame_id == "camera" for m in legend.markers)
     assert all((m.header.stamp.sec, m.header.stamp.nanosec) == (0, 0) for m in legend.markers)  # latest TF
     assert len({m.id for m in legend.markers}) == 4 and len({m.pose.position.y for m in legend.markers}) == 4
+
+
+def test_a_compressed_bayer_frame_is_demosaiced_as_its_format_says():
+    """compressed_image_transport sends a Bayer camera's frames as a grey mosaic, its encoding in ``format``."""
+    import cv2
+    from sensor_msgs.msg import CompressedImage
+    mosaic = np.zeros((8, 8), np.uint8)
+    mosaic[0::2, 0::2], mosaic[0::2, 1::2], mosaic[1::2, 0::2], mosaic[1::2, 1::2] = 200, 120, 120, 40  # RGGB
+    png = cv2.imencode(".png", mosaic)[1].tobytes()
+    msg = CompressedImage(format="bayer_rggb8; png compressed ", data=png)
+    rgb = rgb_from_message(msg)
+    assert rgb[:, 2:6, 2:6].reshape(3, -1).float().mean(1).round().tolist() == [200, 120, 40]

@@ -27,6 +27,8 @@ RGB = np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8)
 
 
 def _encode(rgb: np.ndarray, encoding: str) -> np.ndarray:
+    if "16" in encoding:  # the 8-bit frame's values v as 257 v: the same picture
+        return _encode(rgb, encoding.replace("16", "8")).astype(np.uint16) * 257
     if encoding == "rgb8":
         return rgb
     if encoding == "bgr8":
@@ -38,7 +40,7 @@ def _encode(rgb: np.ndarray, encoding: str) -> np.ndarray:
         return rgb[..., 1]
     if encoding == "mono16":
         return rgb[..., 1].astype(np.uint16) * 256
-    if encoding.startswith("yuv422"):
+    if encoding.startswith("yuv422") or encoding in ("uyvy", "yuyv"):
         return yuv422_from_rgb(rgb, encoding)
     pattern = encoding.split("_")[1][:4].upper()
     mosaic = np.zeros(rgb.shape[:2], np.uint8)
