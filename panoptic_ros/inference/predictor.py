@@ -176,8 +176,9 @@ class TorchPredictor:
     @classmethod
     def from_checkpoint(cls, path: str | Path | None, options: PredictorOptions) -> "TorchPredictor":
         """The checkpoint's network (every mismatch a ``CheckpointError``), named as saved or by its file;
-        ``path`` None or empty: the shipped model, which every tool and the node use by default."""
-        path = path or shipped_model_path()
+        ``path`` None or empty: the shipped model, which every tool and the node use by default. A
+        leading ``~`` is the home folder: no shell expands it in ``model:=~/x.pt`` or a params file."""
+        path = Path(path).expanduser() if path else shipped_model_path()
         model, meta = load_checkpoint(path)
         return cls(model, meta["name"] or Path(path).stem, options)
 

@@ -17,7 +17,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from panoptic_ros.defaults import (CHECKPOINT_SCORE_THRESHOLD, DEFAULT_DEVICE, DEFAULT_OVERLAY_ALPHA, DEVICE_CHOICES,
                                    OVERLAY_ALPHA_RANGE, SCORE_THRESHOLD_RANGE)
 from panoptic_ros.heads import HEAD_KINDS
-from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size
+from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, MAX_ASPECT, check_inference_size
 from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
 from panoptic_ros.ros.topics import IMAGE, RAW, TRANSPORTS, camera_topic
 
@@ -66,9 +66,10 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   minimum=OVERLAY_ALPHA_RANGE[0], maximum=OVERLAY_ALPHA_RANGE[1], dynamic=True),
     ParameterSpec("overlay_max_size", 0, "Longest side of ~/overlay in pixels (smaller overlays cost less to "
                   "draw and send); 0 = the input's size.", minimum=0, maximum=8192, dynamic=True),
-    ParameterSpec("inference_size", list(DEFAULT_INFERENCE_SIZE), "[height, width] the network runs at; a 0 follows each input's "
-                  "aspect ratio ([360, 0]: 360 rows, 640 columns for 16:9), so objects keep their shape; [0, 0] = "
-                  "each input's own size. Outputs always come back at the input's resolution.", at_configure=True),
+    ParameterSpec("inference_size", list(DEFAULT_INFERENCE_SIZE), "[height, width] the network runs at; a 0 follows "
+                  "each input's aspect ratio ([360, 0]: 360 rows, 640 columns for 16:9), so objects keep their shape, "
+                  f"up to {MAX_ASPECT}:1; [0, 0] = each input's own size. Outputs always come back at the input's "
+                  "resolution.", at_configure=True),
     ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", minimum=0.05, maximum=60.0),
     ParameterSpec("shutdown_timeout", 5.0, "Seconds a stop waits for the frame being inferred; a frame still "
                   "running then is abandoned and the process exits without it.", minimum=0.0, maximum=600.0),

@@ -75,3 +75,12 @@ def test_offload_puts_every_weight_in_host_memory_and_restore_gives_the_same_res
     p.restore()
     assert all(t.device == p.device for t in p.model.parameters())
     assert torch.equal(p.predict(image)[0].panoptic, before.panoptic)
+
+
+def test_a_model_path_under_the_home_folder_may_be_written_with_a_tilde(tmp_path, monkeypatch):
+    """``model:=~/models/x.pt``: no shell expands a ``~`` after ``:=`` or in a params file."""
+    from panoptic_ros.model.checkpoint import save_checkpoint
+    monkeypatch.setenv("HOME", str(tmp_path))
+    save_checkpoint(tmp_path / "own.pt", PanopticNet(small_model_config(), small_categories()), "own")
+    predictor = TorchPredictor.from_checkpoint("~/own.pt", PredictorOptions(device="cpu"))
+    assert predictor.model_name == "own"
