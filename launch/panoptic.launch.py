@@ -2,6 +2,7 @@
 
     ros2 launch panoptic_ros panoptic.launch.py camera:=/camera/image_raw device:=cuda mask_cues:=false
     ros2 launch panoptic_ros panoptic.launch.py namespace:=robot1   # /robot1/camera/image_raw
+    ros2 launch panoptic_ros panoptic.launch.py node_name:=panoptic_rear camera:=/rear/image_raw  # a second one
     ros2 launch panoptic_ros panoptic.launch.py cameras:="[front, left]" \
         camera:="[/front/image_raw, /left/image_raw]"
 
@@ -51,8 +52,9 @@ def _node(context):
             overrides[name] = value if name in STRING_PARAMETERS else yaml.safe_load(value)
     overrides = validate(overrides)  # 1 -> 1.0 for float parameters, and a bad value stops the launch here
     namespace = LaunchConfiguration("namespace").perform(context)
+    name = LaunchConfiguration("node_name").perform(context)
     cameras = overrides.get("cameras") or file_parameters(
-        LaunchConfiguration("params_file").perform(context), node_name(namespace)).get("cameras", [""])
+        LaunchConfiguration("params_file").perform(context), node_name(namespace, name)).get("cameras", [""])
     cameras = validate({"cameras": cameras})["cameras"]
     overrides = {name: ParameterValue(value, value_type=str) if name in STRING_PARAMETERS else value
                  for name, value in overrides.items()}
@@ -62,7 +64,7 @@ def _node(context):
         if not isinstance(overrides["use_sim_time"], bool):
             raise ValueError(f"use_sim_time must be true or false, got {sim_time!r}")
     return [LifecycleNode(
-        package="panoptic_ros", executable="panoptic_node", name=NODE_NAME,
+        package="panoptic_ros", executable="panoptic_node", name=name,
         namespace=namespace, output="screen",
         parameters=[LaunchConfiguration("params_file"), overrides],
         ros_arguments=["--log-level", LaunchConfiguration("log_level").perform(context)],
@@ -77,6 +79,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("camera", default_value=CAMERA,
                               description="camera image topic; with several cameras, a list of one topic each"),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node"),
+        DeclareLaunchArgument("node_name", default_value=NODE_NAME,
+                              description="name of the node (two in one namespace need two names); its topics "
+                                          "are ~/..., so they follow it"),
         DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "panoptic.yaml"),
                               description="parameters file"),
         DeclareLaunchArgument("use_sim_time", default_value="",

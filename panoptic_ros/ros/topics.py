@@ -2,12 +2,14 @@
 from these, and the launch file, the replay and soak tools and the test harness find it by them."""
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from panoptic_msgs.msg import PanopticSegmentation
 from sensor_msgs.msg import Image
 
-NODE_NAME = "panoptic"
+NODE_NAME = "panoptic"  # the default; the launch file's node_name:= renames the node
+NODE_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # rcl's rule for a node's base name
 DIAGNOSTICS = "/diagnostics"
 CATEGORIES = "categories"  # ~/categories (latched)
 LEGEND = "legend"          # ~/legend (latched)
@@ -54,10 +56,13 @@ def camera_input_topic(camera: str, compressed: bool, resolve: Callable[..., str
     return compressed_topic(resolve(camera_topic(camera, IMAGE)))
 
 
-def node_name(namespace: str = "") -> str:
-    """The node's fully qualified name in ``namespace``: ``/panoptic``, ``/ns/panoptic``."""
+def node_name(namespace: str = "", name: str = NODE_NAME) -> str:
+    """The node's fully qualified name in ``namespace``: ``/panoptic``, ``/ns/panoptic`` (``name``: its
+    base name; ``ValueError`` unless letters, digits and _, not starting with a digit)."""
+    if not NODE_NAME_PATTERN.fullmatch(name):
+        raise ValueError(f"node name {name[:80]!r}: letters, digits and _, not starting with a digit")
     namespace = namespace.strip("/")
-    return f"/{namespace}/{NODE_NAME}" if namespace else f"/{NODE_NAME}"
+    return f"/{namespace}/{name}" if namespace else f"/{name}"
 
 
 def node_topic(name: str, namespace: str = "") -> str:

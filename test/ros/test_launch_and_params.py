@@ -74,7 +74,7 @@ def _launch(module: types.ModuleType, **arguments: str) -> tuple[dict[str, _Reco
 
 def test_launch_file_declares_every_node_parameter_and_nothing_else(launch_file):
     declared, _ = _launch(launch_file)
-    assert list(declared) == ["camera", "namespace", "params_file", "use_sim_time", "log_level",
+    assert list(declared) == ["camera", "namespace", "node_name", "params_file", "use_sim_time", "log_level",
                               *(p.name for p in PARAMETERS)]
     assert "/" + declared["camera"].kwargs["default_value"] == DEFAULT_CAMERA  # relative: follows namespace:=
     assert declared["params_file"].kwargs["default_value"] == "/share/config/panoptic.yaml"
@@ -154,3 +154,13 @@ def test_rviz_config_shows_the_overlay_and_the_legend():
     rviz = yaml.safe_load((ROOT / "config" / "panoptic.rviz").read_text())
     topics = {d["Topic"]["Value"] for d in rviz["Visualization Manager"]["Displays"]}
     assert {"/panoptic/overlay", "/panoptic/legend"} <= topics
+
+
+def test_a_second_node_in_one_namespace_takes_another_name_and_its_params_file_section(launch_file, tmp_path):
+    params = tmp_path / "two.yaml"
+    params.write_text(yaml.safe_dump({"/car/panoptic_rear": {"ros__parameters": {"cameras": ["rear"]}}}))
+    _, node = _launch(launch_file, namespace="car", node_name="panoptic_rear", params_file=str(params))
+    assert node["name"] == "panoptic_rear"
+    assert node["remappings"] == [("rear/image", DEFAULT_CAMERA.lstrip("/"))]  # its own section's one camera
+    with pytest.raises(ValueError, match="node name '2nd'"):
+        _launch(launch_file, node_name="2nd")
