@@ -7,7 +7,7 @@ import argparse
 import functools
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from panoptic_ros.defaults import DEFAULT_DEVICE, DEVICE_CHOICES, SCORE_THRESHOLD_RANGE
 from panoptic_ros.heads import HEAD_KINDS
@@ -65,6 +65,13 @@ def positive_float(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
     return value
+
+
+def given_options(parser: argparse.ArgumentParser, args: argparse.Namespace, names: Sequence[str]) -> str:
+    """The flags, comma-separated, of the options among ``names`` (``args`` names) set to other than their
+    defaults: for refusing, with their names, options that the run asked for would ignore."""
+    flags = {action.dest: action.option_strings[0] for action in parser._actions if action.option_strings}
+    return ", ".join(flags[n] for n in names if getattr(args, n) != parser.get_default(n))
 
 
 # what ``add_predictor_arguments`` adds, by their ``args`` names: the checkpoint, then ``PredictorOptions``

@@ -18,6 +18,7 @@ held-out split by default (``EVAL_SPLITS``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any, Sequence
 
 import cv2
 
-from panoptic_ros.arguments import positive_int, quiet_ctrl_c
+from panoptic_ros.arguments import given_options, positive_int, quiet_ctrl_c
 from panoptic_ros.categories import Category, check_same_classes
 from panoptic_ros.config import (INFERENCE_TIME_SETTINGS, SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides,
                                  from_dict, to_dict)
@@ -145,6 +146,29 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
             "data": to_dict(data), "runs": runs}
 
 
+FILE_OPTIONS = ("gt_json", "gt_dir", "pred_json", "pred_dir")  # the prediction files' mode
+SYNTHETIC_ONLY = ("seed", "height", "width")  # what only generated scenes have
+
+
+def check_mode(parser: argparse.ArgumentParser, args: argparse.Namespace, model_options: Sequence[str]) -> None:
+    """Refuse options the mode asked for would ignore: files with a checkpoint (it would be scored on
+    ``--data`` instead), a checkpoint's options without one, synthetic options on a real data set and
+    ``--root`` on synthetic scenes."""
+    given = functools.partial(given_options, parser, args)
+    if args.checkpoint is None:
+        if given(model_options):
+            parser.error(f"{given(model_options)}: for a checkpoint (--checkpoint) only")
+        if None in (args.gt_json, args.gt_dir, args.pred_json, args.pred_dir):
+            parser.error("give --gt-json/--gt-dir/--pred-json/--pred-dir, or --checkpoint")
+    elif given(FILE_OPTIONS):
+        parser.error(f"--checkpoint evaluates a model on --data; {given(FILE_OPTIONS)} score prediction files: "
+                     "give one or the other")
+    elif args.data != "synthetic" and given(SYNTHETIC_ONLY):
+        parser.error(f"{given(SYNTHETIC_ONLY)}: for --data synthetic only ({args.data} is read from --root)")
+    elif args.data == "synthetic" and args.root:
+        parser.error("--root does not apply to --data synthetic (the scenes are generated)")
+
+
 def check_output_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse, before a long evaluation, output paths it could not write at its end."""
     if args.out is not None and args.out.is_dir():
@@ -190,15 +214,14 @@ def main(argv: list[str] | None = None) -> int:
                        "(never commit one made from CamVid: its terms forbid it)")
     parser.add_argument("--out", type=Path, help="write the report as JSON")
     args = parser.parse_args(argv)
+    check_mode(parser, args, [action.dest for action in model._group_actions if action.dest != "checkpoint"])
     check_output_paths(parser, args)
     try:
         if args.checkpoint is not None:
             report = evaluate_checkpoint(args)
-        elif None not in (args.gt_json, args.gt_dir, args.pred_json, args.pred_dir):
+        else:
             report = evaluate_files(args.gt_json, args.gt_dir, args.pred_json, args.pred_dir)
             print(format_table(report))
-        else:
-            parser.error("give --gt-json/--gt-dir/--pred-json/--pred-dir, or --checkpoint")
     except (OSError, ValueError, KeyError, CheckpointError) as exc:
         print(f"panoptic-eval: {exc}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import json
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,8 +31,8 @@ from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.arguments import (
-    CTRL_C_STATUS, PREDICTOR_ARGUMENTS, add_predictor_arguments, check_predictor_arguments, positive_float, positive_int,
-    predictor_from_arguments,
+    CTRL_C_STATUS, PREDICTOR_ARGUMENTS, add_predictor_arguments, check_predictor_arguments, given_options,
+    positive_float, positive_int, predictor_from_arguments,
 )
 from panoptic_ros.replay.bag_io import (
     DEFAULT_STORAGE, IMAGE_TYPES, STORAGES, BagError, FrameStream, TopicSummary, topic_summary,
@@ -255,10 +256,7 @@ NODE_SETTINGS = PREDICTOR_ARGUMENTS
 
 def _check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse, before any work, values out of range and options that would be silently ignored."""
-    flags = {action.dest: action.option_strings[0] for action in p._actions if action.option_strings}
-
-    def given(names: tuple[str, ...]) -> str:
-        return ", ".join(flags[n] for n in names if getattr(args, n) != p.get_default(n))
+    given = partial(given_options, p, args)
 
     if not args.out.name or args.out.name == "..":
         p.error(f"--out must name a folder of the replay's own, got {str(args.out)!r}")

@@ -122,3 +122,19 @@ def test_ctrl_c_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
     (tmp_path / "m.pt").write_bytes(b"")
     assert main(["--checkpoint", str(tmp_path / "m.pt"), "--device", "cpu"]) == 130
     assert capsys.readouterr().err == "panoptic-eval: interrupted\n"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--checkpoint", "m.pt", "--gt-json", "gt.json", "--gt-dir", "gt"], "--gt-json, --gt-dir score prediction files"),
+    (["--gt-json", "g", "--gt-dir", "g", "--pred-json", "p", "--pred-dir", "p", "--data", "camvid", "--head", "all"],
+     "--data, --head: for a checkpoint (--checkpoint) only"),
+    (["--checkpoint", "m.pt", "--data", "camvid", "--root", "r", "--height", "64", "--seed", "7"],
+     "--seed, --height: for --data synthetic only"),
+    (["--checkpoint", "m.pt", "--root", "r"], "--root does not apply to --data synthetic"),
+    (["--gt-json", "g"], "give --gt-json/--gt-dir/--pred-json/--pred-dir, or --checkpoint"),
+])
+def test_options_the_mode_would_ignore_are_refused_before_any_work(argv, message, capsys):
+    """Files with a checkpoint once scored the model on generated scenes instead, with exit status 0."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
