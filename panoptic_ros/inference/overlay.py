@@ -106,7 +106,7 @@ def render_overlay(image: torch.Tensor, panoptic: torch.Tensor | PanopticResult,
 
     ``panoptic``: a result (its small map is used: the cheap way) or any [H, W] map. ``colors``:
     [256, 3] uint8 by category id. ``max_size`` caps the overlay's longer side (input resized
-    bilinearly, labels taken from the small map by nearest resize). The blend is
+    bilinearly, labels those of a nearest resize of the full-size map, read from the small one). The blend is
     ``input + (colour - input) * alpha``, rounded.
     """
     if isinstance(panoptic, PanopticResult):
@@ -118,7 +118,7 @@ def render_overlay(image: torch.Tensor, panoptic: torch.Tensor | PanopticResult,
     h, w = image.shape[-2:]
     if max_size is not None and max(h, w) > max_size:
         size = (max(1, round(h * max_size / max(h, w))), max(1, round(w * max_size / max(h, w))))
-        image, grid = resize_rgb(image, size), NearestGrid.between(grid.in_size, size, coarse.device)
+        image, grid = resize_rgb(image, size), grid.then(size)
     h_in, w_in = grid.in_size
     row_kind, row_prev, nr = _blocks(grid.rows, h_in)
     col_kind, col_prev, nc = _blocks(grid.cols, w_in)

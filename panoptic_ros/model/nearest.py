@@ -48,6 +48,14 @@ class NearestGrid:
     def out_size(self) -> tuple[int, int]:
         return (self.rows.numel(), self.cols.numel())
 
+    def then(self, out_size: tuple[int, int]) -> "NearestGrid":
+        """This resize followed by a nearest resize of its output to ``out_size``, as one grid from
+        ``in_size``: it reads only source pixels that this grid's output holds (a direct grid to a size
+        below the source's can read ones this grid skips)."""
+        h, w = self.out_size
+        return dataclasses.replace(self, rows=self.rows[source_index(h, out_size[0], self.rows.device)],
+                                   cols=self.cols[source_index(w, out_size[1], self.cols.device)])
+
     def to(self, device: torch.device | str) -> "NearestGrid":
         return dataclasses.replace(self, rows=self.rows.to(device), cols=self.cols.to(device))
 

@@ -73,17 +73,22 @@ def test_equals_the_float_definition_from_the_small_map(small, out_size, alpha, 
     assert torch.equal(render_overlay(image.contiguous(), result.panoptic, colors, alpha), out)
 
 
-def test_capped_size_keeps_the_aspect_and_takes_labels_from_the_small_map():
-    result = _result((9, 16), (180, 320), seed=5)
+@pytest.mark.parametrize("small,out_size,max_size,capped", [((9, 16), (180, 320), 100, (56, 100)),
+                                                             ((16, 20), (6, 8), 5, (4, 5)),
+                                                             ((8, 8), (4, 4), 3, (3, 3))])
+def test_capped_size_keeps_the_aspect_and_shows_the_published_map_resized(small, out_size, max_size, capped):
+    """Labels are those of the published full-size map, resized nearest; where the network's map is
+    larger than the frame, a direct resize of it could show pixels the published map skips."""
+    result = _result(small, out_size, seed=5)
     colors = small_categories().colors_by_id()
-    image = torch.randint(0, 256, (3, 180, 320), dtype=torch.uint8, generator=torch.Generator().manual_seed(4))
-    out = render_overlay(image, result, colors, 0.5, max_size=100)
-    assert out.shape == (56, 100, 3)
-    labels = F.interpolate(result.coarse[None, None].double(), size=(56, 100), mode="nearest")[0, 0].int()
-    assert torch.equal(out, render_overlay(resize_rgb(image, (56, 100)), labels, colors, 0.5))
+    image = torch.randint(0, 256, (3, *out_size), dtype=torch.uint8, generator=torch.Generator().manual_seed(4))
+    out = render_overlay(image, result, colors, 0.5, max_size=max_size)
+    assert out.shape == (*capped, 3)
+    labels = F.interpolate(result.panoptic[None, None].double(), size=capped, mode="nearest")[0, 0].int()
+    assert torch.equal(out, render_overlay(resize_rgb(image, capped), labels, colors, 0.5))
     assert render_overlay(image, result, colors, 0.5, max_size=1).shape == (1, 1, 3)
     uncapped = render_overlay(image, result, colors, 0.5)
-    assert torch.equal(render_overlay(image, result, colors, 0.5, max_size=320), uncapped)
+    assert torch.equal(render_overlay(image, result, colors, 0.5, max_size=max(out_size)), uncapped)
 
 
 @pytest.mark.parametrize("size", [(33, 47), (1, 1), (1, 5), (5, 1)])

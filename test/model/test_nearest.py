@@ -38,3 +38,12 @@ def test_a_sliver_frame_costs_memory_in_proportion_to_its_own_size(out_size):
     expected = F.interpolate(labels[None, None].double(), size=out_size, mode="nearest")[0, 0].to(torch.int32)
     assert torch.equal(out, expected)
     assert peak < 2 * out.numel() * 4 + 2_000_000  # the output, plus an intermediate no larger than it
+
+
+@pytest.mark.parametrize("small,out_size,then", [((16, 20), (6, 8), (4, 5)), ((9, 16), (180, 320), (56, 100)),
+                                                 ((5, 5), (5, 5), (9, 2))])
+def test_a_grid_then_another_resize_reads_what_resizing_its_output_would(small, out_size, then):
+    labels = torch.randint(0, 1000, small, dtype=torch.int32)
+    grid = NearestGrid.between(small, out_size, "cpu")
+    twice = F.interpolate(grid.resize(labels)[None, None].double(), size=then, mode="nearest")[0, 0].int()
+    assert torch.equal(grid.then(then).resize(labels), twice)
