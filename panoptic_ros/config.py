@@ -92,6 +92,9 @@ class PanopticHeadConfig:
 # trained network can change without retraining (the rest are fixed by its weights or used in training).
 POST_PROCESSING = ("overlap_nms", "min_visible", "min_stuff_area", "mask_removal")
 INFERENCE_TIME_SETTINGS = ("kind", "affinity_stride", *POST_PROCESSING)
+# Multiples of the fused features' stride (4) that divide the multiple inputs are padded to (32): so the
+# embeddings' pooled grid and the logits' grid cover the same pixels (``test_network`` pins both facts)
+AFFINITY_STRIDES = (4, 8, 16, 32)
 
 
 @dataclasses.dataclass
@@ -109,8 +112,9 @@ class ModelConfig:
                              f"(panoptic ids are category * {ID_DIVISOR} + instance)")
         if len(self.instance.anchor_sizes) != 5:
             raise ValueError("instance.anchor_sizes needs one size per FPN level P2..P6 (5)")
-        if self.panoptic.affinity_stride < 4 or self.panoptic.affinity_stride % 4:
-            raise ValueError("panoptic.affinity_stride must be a multiple of 4 (the fused features' stride)")
+        if self.panoptic.affinity_stride not in AFFINITY_STRIDES:
+            raise ValueError(f"panoptic.affinity_stride must be one of {AFFINITY_STRIDES}, got "
+                             f"{self.panoptic.affinity_stride}")
 
 
 @dataclasses.dataclass

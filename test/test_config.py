@@ -55,7 +55,8 @@ def test_training_counts_out_of_range_are_refused_before_anything_is_built(overr
     ({"semantic": {"channels": "many"}}, "expected int"),
     ({"instance": {"detections_per_image": 1000}}, "1..999"),
     ({"instance": {"anchor_sizes": [32, 64]}}, "one size per FPN level"),
-    ({"panoptic": {"affinity_stride": 6}}, "multiple of 4"),
+    ({"panoptic": {"affinity_stride": 6}}, "must be one of"),
+    ({"panoptic": {"affinity_stride": 12}}, "must be one of"),  # a multiple of 4 whose pooling floors
 ])
 def test_bad_configs_fail_loudly(data, error):
     with pytest.raises((KeyError, TypeError, ValueError), match=error):

@@ -201,3 +201,11 @@ def test_a_model_of_other_classes_lends_all_but_its_class_layers():
         small_model_config().semantic, channels=16))
     with pytest.raises(RuntimeError, match="size mismatch"):
         street.load_all_but_class_layers(PanopticNet(narrower, small_categories()).state_dict())
+
+
+def test_every_affinity_stride_pools_the_padded_input_exactly():
+    """The embeddings (``avg_pool2d``, which drops a remainder) and the logits (adaptive pooling over the
+    whole frame) must describe the same pixels: the pool divides the padded 1/4 grid."""
+    from panoptic_ros.config import AFFINITY_STRIDES
+    from panoptic_ros.model.network import SEM_STRIDE, SIZE_DIVISOR
+    assert all(stride % SEM_STRIDE == 0 and SIZE_DIVISOR % stride == 0 for stride in AFFINITY_STRIDES)
