@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 
 from panoptic_ros.categories import VOID, CategoryTable
-from panoptic_ros.structures import VOID_ID, panoptic_id
+from panoptic_ros.structures import ID_DIVISOR, VOID_ID, panoptic_id
 
 
 @dataclasses.dataclass
@@ -92,12 +92,24 @@ def to_training_arrays(sample: PanopticSample, table: CategoryTable,
 
 def panoptic_ids(segments: np.ndarray, categories: dict[int, int], things: set[int]) -> np.ndarray:
     """Segment ids (0 void) -> the node's ``~/panoptic`` encoding (``structures.panoptic_id``), with
-    instances numbered 1.. per image in segment-id order, stuff instance 0, void ``VOID_ID``."""
+    instances numbered 1.. per category in segment-id order, stuff instance 0, void ``VOID_ID``.
+
+    Raises:
+        ValueError: a category with ``ID_DIVISOR`` or more instances: its ids would run into the next
+        category's.
+    """
     ids = np.array(sorted(categories), dtype=np.int64)
     if len(ids) == 0:
         return np.full(segments.shape, VOID_ID, np.int32)
-    is_thing = np.array([categories[i] in things for i in ids])
-    instance = np.where(is_thing, np.cumsum(is_thing), 0)
-    values = panoptic_id(np.array([categories[i] for i in ids]), instance).astype(np.int32)
+    cats = np.array([categories[i] for i in ids], dtype=np.int64)
+    is_thing = np.array([c in things for c in cats])
+    order = np.argsort(cats, kind="stable")  # by category, segment-id order within one
+    number = np.empty_like(cats)
+    number[order] = np.arange(1, len(cats) + 1) - np.searchsorted(cats[order], cats[order])
+    instance = np.where(is_thing, number, 0)
+    if instance.max() >= ID_DIVISOR:
+        raise ValueError(f"category {int(cats[instance.argmax()])} has {int(instance.max())} instances in one image; "
+                         f"panoptic ids hold at most {ID_DIVISOR - 1}")
+    values = panoptic_id(cats, instance).astype(np.int32)
     pos = np.clip(np.searchsorted(ids, segments), 0, len(ids) - 1)
     return np.where(ids[pos] == segments, values[pos], VOID_ID).astype(np.int32)

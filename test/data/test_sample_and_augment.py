@@ -75,7 +75,16 @@ def test_panoptic_ids_number_instances_and_keep_void():
     from panoptic_ros.data.sample import panoptic_ids
     seg = np.array([[0, 5, 5], [9, 7, 1000000]])
     out = panoptic_ids(seg, {5: 1, 7: 11, 9: 11, 1000000: 12}, things={11, 12})
-    assert out.tolist() == [[-1, 1000, 1000], [11002, 11001, 12003]]
+    assert out.tolist() == [[-1, 1000, 1000], [11002, 11001, 12001]]  # numbered per category
+
+
+def test_a_category_with_more_instances_than_ids_hold_is_refused():
+    """Thing 1000 of category 11 would have been 12000, category 12's stuff id."""
+    from panoptic_ros.data.sample import panoptic_ids
+    seg = np.arange(1, 1002).reshape(1, -1)
+    assert panoptic_ids(seg[:, :999], {i: 11 for i in range(1, 1000)}, things={11}).max() == 11999
+    with pytest.raises(ValueError, match="category 11 has 1001 instances"):
+        panoptic_ids(seg, {i: 11 for i in range(1, 1002)}, things={11})
 
 
 def _only(**change) -> Augmentation:
