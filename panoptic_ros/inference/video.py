@@ -138,11 +138,21 @@ class PreviewWriter:
         if self._encoder is not None:
             self._jobs.put(None)
             self._encoder.join()
-            if self._opened:
+            if self._opened and _plays(self.video_path):
                 written.append(self.video_path)
         if self.frames:
             idx = np.linspace(0, len(self.frames) - 1, min(STRIP_FRAMES, len(self.frames))).round().astype(int)
             strip = np.concatenate([self.frames[i] for i in idx], axis=0)
-            cv2.imwrite(str(self.strip_path), strip)
-            written.append(self.strip_path)
+            if cv2.imwrite(str(self.strip_path), strip):
+                written.append(self.strip_path)
         return written
+
+
+def _plays(path: Path) -> bool:
+    """Whether a written video gives back its first frame: an encoder can open, take every frame and
+    still leave none (VP8 at 2x2 pixels)."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        return capture.read()[0]
+    finally:
+        capture.release()

@@ -82,6 +82,14 @@ def test_a_webm_video_is_vp8(tmp_path):
     assert fourcc == "VP80" and int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
 
 
+def test_a_video_the_encoder_left_without_frames_is_not_reported_written(tmp_path):
+    """VP8 opens for 2x2 frames, takes them, and writes a file with none."""
+    preview = PreviewWriter(tmp_path, ("preview.webm", "preview.png"), fps=5.0)
+    for k in range(3):
+        preview.add(np.full((2, 2, 3), 80 * k, np.uint8))
+    assert [p.name for p in preview.close()] == ["preview.png"]
+
+
 def test_frames_of_another_shape_are_fitted_into_the_video_unstretched():
     wide = np.full((36, 64, 3), 200, np.uint8)  # 16:9 into a 64x48 (4:3) video
     fitted = letterboxed(wide, (64, 48))
