@@ -358,8 +358,10 @@ def main(args: list[str] | None = None) -> int:
     logger = rclpy.logging.get_logger(NODE_NAME)
     if not keep_frame_buffers():
         logger.info("allocator not tuned for frame buffers (not glibc?): frames above 32 MB cost page faults")
+    initialised = False
     try:
         rclpy.init(args=args)
+        initialised = True
         node = PanopticNode()
         if node.params["autostart"] and not node.start():
             raise RuntimeError(node.failure)
@@ -367,6 +369,8 @@ def main(args: list[str] | None = None) -> int:
         rclpy.try_shutdown()
         return 0
     except Exception as exc:  # bad parameters or params file, missing/corrupt model, no GPU, ...
+        if initialised and not rclpy.ok():  # a SIGTERM (rclpy shuts the context down) met the start: a stop
+            return 0
         logger.fatal(f"cannot start: {one_line(exc, plain=(ValueError, RuntimeError))}")
         rclpy.try_shutdown()
         return 1

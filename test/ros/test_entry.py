@@ -9,16 +9,18 @@ import pytest
 from panoptic_ros.ros import entry
 
 
-def test_a_ctrl_c_during_the_imports_stops_the_node_even_where_an_import_swallows_it(monkeypatch):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_during_the_imports_stops_the_node_even_where_an_import_swallows_it(monkeypatch, signum):
     """``import torchvision`` swallowed a ``KeyboardInterrupt`` raised inside it, and the node then ran
-    on, deaf to that Ctrl-C; the entry holds Ctrl-C back until the imports are done."""
+    on, deaf to that Ctrl-C; a SIGTERM (systemd, launch) killed the process. The entry holds both back
+    until the imports are done, then exits 0."""
     real_import = builtins.__import__
 
     def swallowing_import(name, *args, **kwargs):
         if name != "panoptic_ros.ros.node":
             return real_import(name, *args, **kwargs)
         try:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signum)
             time.sleep(0.2)  # the handler runs here
         except KeyboardInterrupt:
             pass  # what the library did
@@ -26,8 +28,11 @@ def test_a_ctrl_c_during_the_imports_stops_the_node_even_where_an_import_swallow
 
     monkeypatch.setattr(builtins, "__import__", swallowing_import)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a fresh interpreter
+    previous_term = signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         assert entry.main() == 0
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)

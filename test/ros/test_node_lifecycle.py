@@ -273,3 +273,27 @@ def test_a_lifecycle_manager_can_load_another_model_while_the_node_is_unconfigur
     finally:
         node.destroy_node()
         rclpy.shutdown(context=context)
+
+
+@pytest.mark.parametrize("stopped", [True, False])
+def test_a_start_that_meets_a_shut_down_context_is_a_stop_not_a_failure(monkeypatch, capfd, stopped):
+    """rclpy answers SIGTERM by shutting the context down; a start still loading the model then fails on
+    the dead context. That is the stop it was asked for (exit 0), not "cannot start" (exit 1)."""
+    from panoptic_ros.ros import node as node_module
+
+    class StartMeetsAStop:
+        params = {"autostart": True}
+        failure = "RCLError: the context is invalid"
+
+        def start(self) -> bool:
+            if stopped:
+                rclpy.shutdown()  # what rclpy's SIGTERM handler does
+            return False
+
+    monkeypatch.setattr(node_module, "PanopticNode", StartMeetsAStop)
+    monkeypatch.setenv("ROS_DOMAIN_ID", isolated_ros_env()["ROS_DOMAIN_ID"])
+    try:
+        assert node_module.main([]) == (0 if stopped else 1)
+    finally:
+        rclpy.try_shutdown()
+    assert ("cannot start" in capfd.readouterr().err) != stopped

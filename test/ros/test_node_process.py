@@ -382,13 +382,14 @@ def test_bad_start_ups_end_in_one_line_without_a_traceback(checkpoint, tmp_path)
 
 
 @pytest.mark.parametrize("delay", [0.3, 2.5])
-def test_ctrl_c_during_start_up_exits_quietly(checkpoint, tmp_path, delay):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_during_start_up_exits_quietly(checkpoint, tmp_path, delay, signum):
     node = NodeProcess(isolated_ros_env(), {"model": checkpoint}, tmp_path / "early.log")
     time.sleep(delay)
-    node.proc.send_signal(signal.SIGINT)
+    node.proc.send_signal(signum)
     # 0, or killed by the signal itself when it came before the interpreter had started
-    assert node.proc.wait(timeout=60) in (0, -signal.SIGINT), node.log()
-    assert "Traceback" not in node.log(), node.log()
+    assert node.proc.wait(timeout=60) in (0, -signum), node.log()
+    assert "Traceback" not in node.log() and "FATAL" not in node.log(), node.log()
 
 
 def test_invalid_parameters_refuse_to_start_with_a_clear_message(checkpoint, tmp_path):
