@@ -26,13 +26,13 @@ setup(
     entry_points={
         "console_scripts": [
             "panoptic_node = panoptic_ros.ros.entry:main",
-            "replay = panoptic_ros.replay.cli:main",
-            "panoptic-replay = panoptic_ros.replay.cli:main",
-            "panoptic-train = panoptic_ros.train:main",
-            "panoptic-eval = panoptic_ros.eval.cli:main",
-            "panoptic-bench = panoptic_ros.tools.bench:main",
-            "panoptic-soak = panoptic_ros.tools.soak:main",
-            "panoptic-predict = panoptic_ros.tools.predict:main",
+            "replay = panoptic_ros.entry:replay",
+            "panoptic-replay = panoptic_ros.entry:replay",
+            "panoptic-train = panoptic_ros.entry:train",
+            "panoptic-eval = panoptic_ros.entry:evaluate",
+            "panoptic-bench = panoptic_ros.entry:bench",
+            "panoptic-soak = panoptic_ros.entry:soak",
+            "panoptic-predict = panoptic_ros.entry:predict",
         ],
     },
 )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -21,3 +22,13 @@ def categories() -> CategoryTable:
 @pytest.fixture
 def model_config() -> ModelConfig:
     return small_model_config()
+
+
+@pytest.fixture
+def fresh_dispositions():
+    """SIGINT and SIGTERM as a fresh interpreter has them, and as they were afterwards."""
+    previous = {s: signal.signal(s, d) for s, d in ((signal.SIGINT, signal.default_int_handler),
+                                                     (signal.SIGTERM, signal.SIG_DFL))}
+    yield
+    for signum, disposition in previous.items():
+        signal.signal(signum, disposition)

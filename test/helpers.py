@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
+import types
 from pathlib import Path
 from typing import Iterable
 
@@ -98,3 +101,17 @@ def damaged_mid_way(folder: Path) -> Path:
     data[page: page + 4096] = bytes(4096)
     db.write_bytes(bytes(data))
     return folder
+
+
+def swallowing_import(signum: int):
+    """An ``import_module`` that receives ``signum`` and swallows what it raises, as ``import
+    torchvision`` did with a ``KeyboardInterrupt``; the tool it returns must never run."""
+    def import_module(name: str) -> types.SimpleNamespace:
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(0.2)  # the handler runs here
+        except KeyboardInterrupt:
+            pass
+        import pytest
+        return types.SimpleNamespace(main=lambda: pytest.fail(f"{name} ran after the signal"))
+    return import_module

@@ -11,13 +11,14 @@ whole drive.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 from builtin_interfaces.msg import Time
 from std_msgs.msg import Header
 
-from panoptic_ros.arguments import positive_float, positive_int
+from panoptic_ros.arguments import positive_float, positive_int, quiet_ctrl_c
 from panoptic_ros.config import SOURCE_KINDS, SourceConfig
 from panoptic_ros.data.dataset import SampleSource, build_source
 from panoptic_ros.data.sample import panoptic_ids
@@ -46,8 +47,10 @@ def write_sample_bag(path: Path, source: SampleSource, frames: int, rate_hz: flo
     return path
 
 
-def main(argv: list[str] | None = None) -> None:
-    """The sample-bag writer's entry: writes a bag of a data source's frames with their ground truth."""
+@quiet_ctrl_c("sample_bag")
+def main(argv: list[str] | None = None) -> int:
+    """The sample-bag writer's entry: writes a bag of a data source's frames with their ground truth; 0,
+    or 2 with one line for a data set it cannot read."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path)
     parser.add_argument("--data", default="synthetic", choices=SOURCE_KINDS)
@@ -62,10 +65,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.out.exists():
         parser.error(f"{args.out} exists: a bag is written to a new folder")
-    source = build_source(SourceConfig(kind=args.data, root=args.root, split=args.split, images=args.frames,
-                                       seed=args.seed, height=args.height, width=args.width))
+    try:
+        source = build_source(SourceConfig(kind=args.data, root=args.root, split=args.split, images=args.frames,
+                                           seed=args.seed, height=args.height, width=args.width))
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"sample_bag: {exc}", file=sys.stderr)
+        return 2
     print(write_sample_bag(args.out, source, args.frames, args.rate, args.storage))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

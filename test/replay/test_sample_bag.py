@@ -10,3 +10,9 @@ def test_an_existing_folder_or_no_frames_is_a_usage_error_not_a_traceback(extra,
     with pytest.raises(SystemExit) as exit_:
         main([str(tmp_path), *extra])  # tmp_path exists
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_data_set_it_cannot_read_is_one_line_and_status_2(tmp_path, capsys):
+    assert main([str(tmp_path / "bag"), "--data", "camvid", "--root", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sample_bag: not a CamVid folder") and err.count("\n") == 1
