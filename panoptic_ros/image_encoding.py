@@ -27,6 +27,7 @@ from panoptic_ros.image_size import MAX_PIXELS
 
 COMPRESSED_FORMATS = ("JPEG", "PNG")  # what sensor_msgs/CompressedImage carries from image_transport
 MAGIC = {"JPEG": b"\xff\xd8\xff", "PNG": b"\x89PNG\r\n\x1a\n"}  # their first bytes
+GREY_MODES = ("L", "I", "I;16", "I;16B", "I;16L")  # Pillow's modes of one-channel 8- and 16-bit images
 MAX_JPEG_SCANS = 100  # a progressive JPEG has about 10 scans; libjpeg-turbo's tools suggest 500 at most
 
 # Bayer patterns as ROS names them -> OpenCV's demosaicing (cv_bridge's mapping: OpenCV names the
@@ -47,14 +48,12 @@ ENCODINGS: dict[str, tuple[str, int]] = {
     "8UC1": ("u1", 1), "16UC1": ("u2", 1), "32SC1": ("i4", 1),  # label images, not camera frames
 }
 INPUT_ENCODINGS = tuple(name for name in ENCODINGS if not name[0].isdigit())
-# 16-bit camera encodings -> the 8-bit one they become first (as cv_bridge converts them to rgb8)
-_EIGHT_BIT = {name: name.replace("16", "8") for name in INPUT_ENCODINGS if ENCODINGS[name][0] == "u2"}
 _DEMOSAIC = {f"bayer_{pattern}{bits}": code for pattern, code in _BAYER.items() for bits, _ in _DEPTHS}
-# 8-bit encodings OpenCV converts to RGB; rgb8 / rgba8 / mono8 need no conversion at all
-_TO_RGB = {"bgr8": cv2.COLOR_BGR2RGB, "bgra8": cv2.COLOR_BGRA2RGB, **_YUV422,
-           **{name: code for name, code in _DEMOSAIC.items() if name not in _EIGHT_BIT}}
+# Encodings OpenCV converts to RGB, at their own depth; rgb, rgba and mono need no conversion at all
+_TO_RGB = {**{f"{order}{bits}": code for order, code in (("bgr", cv2.COLOR_BGR2RGB), ("bgra", cv2.COLOR_BGRA2RGB))
+              for bits, _ in _DEPTHS}, **_YUV422, **_DEMOSAIC}
 DEVICE_SWAPS = ("bgr8", "bgra8")  # channel orders swapped on a GPU after the upload instead
-_DEEP = [name.removesuffix("16") for name in _EIGHT_BIT]
+_DEEP = [name.removesuffix("16") for name in INPUT_ENCODINGS if ENCODINGS[name][0] == "u2"]  # 8 or 16 bits
 SUPPORTED = (f"{', '.join(_DEEP)}, each as 8 or 16 bits (rgb8, rgb16, ...); "  # for error messages: one short line
              f"{', '.join(n for n in INPUT_ENCODINGS if n.removesuffix('8').removesuffix('16') not in _DEEP)}")
 
@@ -101,12 +100,12 @@ def rgb_tensor(view: np.ndarray, encoding: str, device: torch.device | str = "cp
                                  f"supported: {SUPPORTED}")
     if encoding in _YUV422 and view.shape[1] % 2:
         raise ImageEncodingError(f"{encoding} needs an even width (two pixels share their colour), got {view.shape[1]}")
-    if encoding in _EIGHT_BIT:
-        view, encoding = to_8_bit(view), _EIGHT_BIT[encoding]
+    deep = view.dtype.itemsize == 2
     swap_on_device = encoding in DEVICE_SWAPS and torch.device(device).type != "cpu"
-    if encoding in _TO_RGB and not swap_on_device:
-        view = cv2.cvtColor(np.ascontiguousarray(view), _TO_RGB[encoding])
-        encoding = "rgb8"
+    if encoding in _TO_RGB and not swap_on_device:  # at the frame's own depth, then to 8 bits, as cv_bridge
+        view = cv2.cvtColor(_native(view) if deep else np.ascontiguousarray(view), _TO_RGB[encoding])
+    if deep:
+        view = to_8_bit(view)
     t = torch.from_numpy(view if view.flags.writeable else view.copy()).to(device, non_blocking=True)
     if t.dim() == 2:
         return t.unsqueeze(0).expand(3, -1, -1)
@@ -115,14 +114,18 @@ def rgb_tensor(view: np.ndarray, encoding: str, device: torch.device | str = "cp
     return t[..., :3].permute(2, 0, 1)  # rgb8 / rgba8: a view, no copy
 
 
+def _native(pixels: np.ndarray) -> np.ndarray:
+    """16-bit pixels as OpenCV takes them: native byte order (a big-endian frame is copied) and rows of
+    whole pixels (an odd row step is copied too)."""
+    native = pixels.astype(np.uint16, copy=False)
+    return native.copy() if any(stride % native.itemsize for stride in native.strides) else native
+
+
 def to_8_bit(pixels: np.ndarray) -> np.ndarray:
     """16-bit pixels (any byte order, any row step) as uint8, scaled as cv_bridge converts 16-bit frames
     to rgb8: x 255/65535, rounded, so 65535 stays white. A camera that fills only 12 of the 16 bits
     comes out dark, as in cv_bridge and image_view."""
-    native = pixels.astype(np.uint16, copy=False)  # a big-endian frame is copied into native order
-    if any(stride % native.itemsize for stride in native.strides):  # an odd row step: OpenCV wants whole pixels
-        native = native.copy()
-    return cv2.convertScaleAbs(native, alpha=255 / 65535)
+    return cv2.convertScaleAbs(_native(pixels), alpha=255 / 65535)
 
 
 def bgr_to_rgb(t: torch.Tensor) -> torch.Tensor:
@@ -159,16 +162,18 @@ def decode_compressed(data: bytes | bytearray | memoryview, msg_format: str = ""
         _check_jpeg_cost(data, size, image.height, image.width)
     demosaic = _DEMOSAIC.get(msg_format.split(";")[0].strip())
     try:
-        if image.mode.startswith("I"):  # 16-bit grey PNG
-            grey = to_8_bit(np.asarray(image))
-        elif demosaic is not None and image.mode == "L":
-            grey = np.asarray(image)
-        else:
-            return np.array(image.convert("RGB"))  # writeable, so torch.from_numpy takes it without a warning
+        if image.mode not in GREY_MODES:
+            # writeable, so torch.from_numpy takes it without a warning; Pillow keeps a 16-bit colour
+            # PNG's high bytes, within one level of the raw frame's x 255/65535
+            return np.array(image.convert("RGB"))
+        grey = np.asarray(image)
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt image data
         raise ImageEncodingError(f"compressed {image.format} image ({size} bytes) could not be decoded: "
                                  f"{str(exc)[:120]}") from None
-    return cv2.cvtColor(grey, demosaic) if demosaic is not None else np.repeat(grey[..., None], 3, axis=2)
+    if demosaic is None:
+        return np.repeat((grey if grey.dtype == np.uint8 else to_8_bit(grey))[..., None], 3, axis=2)
+    rgb = cv2.cvtColor(grey if grey.dtype == np.uint8 else _native(grey), demosaic)  # at its depth, as raw
+    return rgb if rgb.dtype == np.uint8 else to_8_bit(rgb)
 
 
 def _check_jpeg_cost(data: bytes | bytearray | memoryview, size: int, height: int, width: int) -> None:

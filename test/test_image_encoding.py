@@ -107,6 +107,20 @@ def test_bayer_patterns_demosaic_to_the_right_colours(name, pattern, bits):
     assert _centre(rgb.permute(1, 2, 0).numpy()) == [200, 120, 40]
 
 
+@pytest.mark.parametrize("name", [name for name, _ in BAYER])
+def test_a_16_bit_mosaic_is_demosaiced_at_16_bits_then_scaled_as_cv_bridge_does(name):
+    import cv2
+    from panoptic_ros.image_encoding import to_8_bit
+    mosaic = np.random.default_rng(1).integers(0, 65536, (6, 8), dtype=np.uint16)
+    rgb = rgb_tensor(image_view(6, 8, f"bayer_{name}16", 16, bytearray(mosaic.tobytes())), f"bayer_{name}16")
+    raw8 = rgb_tensor(image_view(6, 8, f"bayer_{name}8", 8, bytearray(to_8_bit(mosaic).tobytes())), f"bayer_{name}8")
+    opencv = {"rggb": cv2.COLOR_BayerBG2RGB, "bggr": cv2.COLOR_BayerRG2RGB, "gbrg": cv2.COLOR_BayerGR2RGB,
+              "grbg": cv2.COLOR_BayerGB2RGB}[name]  # cv_bridge's names for ROS's patterns
+    expected = to_8_bit(cv2.cvtColor(mosaic, opencv))
+    assert np.array_equal(rgb.permute(1, 2, 0).numpy(), expected)
+    assert not torch.equal(rgb, raw8)  # scaling first would round differently
+
+
 @pytest.mark.parametrize("name,pattern", BAYER)
 @pytest.mark.parametrize("bits", [8, 16])
 def test_compressed_bayer_frames_are_demosaiced_as_their_format_says(name, pattern, bits):
