@@ -59,11 +59,11 @@ class CameraRun:
 
     def finish(self, out_dir: Path, reported_dir: Path, extra: dict[str, Any]) -> dict[str, Any]:
         """The camera's report: its topic and name, its figures, ``extra``, and as its ``outputs`` its
-        preview files (those written in ``out_dir``, by their paths in ``reported_dir``, where the
-        replay's output ends up)."""
-        self.preview.close()
+        preview files (those written in ``out_dir`` and readable, by their paths in ``reported_dir``,
+        where the replay's output ends up)."""
+        written = self.preview.close()
         previews = {key: str(reported_dir / name) for key, name in zip(PREVIEW_KEYS, self.camera.preview)
-                    if (out_dir / name).exists()}
+                    if out_dir / name in written}
         named = {"camera": self.camera.name} if self.camera.name else {}
         return self.recorder.finish({"topic": self.camera.topic, **named, **extra}) | {"outputs": previews}
 
