@@ -37,6 +37,7 @@ class NearestGrid:
     rows: torch.Tensor  # [H] int64 source row of each output row
     cols: torch.Tensor  # [W] int64 source column of each output column
     in_size: tuple[int, int]
+    direct: bool = True  # made by ``between``: ``F.interpolate`` to ``out_size`` reads the same (``then``'s: not)
 
     @classmethod
     def between(cls, in_size: tuple[int, int], out_size: tuple[int, int], device: torch.device | str) -> "NearestGrid":
@@ -54,7 +55,7 @@ class NearestGrid:
         below the source's can read ones this grid skips)."""
         h, w = self.out_size
         return dataclasses.replace(self, rows=self.rows[source_index(h, out_size[0], self.rows.device)],
-                                   cols=self.cols[source_index(w, out_size[1], self.cols.device)])
+                                   cols=self.cols[source_index(w, out_size[1], self.cols.device)], direct=False)
 
     def to(self, device: torch.device | str) -> "NearestGrid":
         return dataclasses.replace(self, rows=self.rows.to(device), cols=self.cols.to(device))
@@ -71,12 +72,14 @@ class NearestGrid:
         kernel on idle cores and several times faster when other work shares them (measured beside a
         training run), as on a robot. Elsewhere nearest resizing only copies values, so an int32 map
         goes through the float32 kernel as its raw bits (a view, no conversion pass over the output
-        and exact for every id).
+        and exact for every id); a composed grid (``then``) is two gathers.
         """
         if labels.dtype not in (torch.int32, torch.uint8):
             raise TypeError(f"labels must be int32 or uint8, got {labels.dtype}")
         if labels.device.type == "cpu":
             return take_grid(labels, self.rows, self.cols)
+        if not self.direct:  # no single interpolation reads these rows and columns
+            return labels.index_select(-2, self.rows).index_select(-1, self.cols)
         lead = labels.shape[:-2]
         flat = labels.reshape(-1, 1, *labels.shape[-2:])
         if labels.dtype == torch.int32:
