@@ -16,8 +16,9 @@ from panoptic_ros.arguments import CTRL_C_STATUS
 
 
 def import_held_back(module: str, signals: tuple[signal.Signals, ...]) -> ModuleType | None:
-    """``module`` imported with ``signals`` held back (whatever their inherited disposition); None if one
-    came meanwhile. Afterwards SIGINT raises ``KeyboardInterrupt`` and the others are at their default."""
+    """``module`` imported with ``signals`` held back; None if one came meanwhile. A signal the process
+    inherited ignored (``trap '' INT``, a job started with ``&``) stays ignored, then and afterwards;
+    the others are as they were afterwards."""
     interrupted: list[int] = []
 
     def hold_back(signum: int, frame: object) -> None:
@@ -25,15 +26,15 @@ def import_held_back(module: str, signals: tuple[signal.Signals, ...]) -> Module
             raise KeyboardInterrupt
         interrupted.append(signum)
 
-    for signum in signals:
-        signal.signal(signum, hold_back)
+    previous = {signum: signal.signal(signum, hold_back) for signum in signals
+                if signal.getsignal(signum) is not signal.SIG_IGN}
     try:
         imported = importlib.import_module(module)
     except KeyboardInterrupt:
         return None
     finally:
-        for signum in signals:
-            signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
+        for signum, disposition in previous.items():
+            signal.signal(signum, disposition)
     return None if interrupted else imported
 
 

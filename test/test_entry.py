@@ -20,3 +20,12 @@ def test_a_ctrl_c_during_a_tool_s_imports_is_one_line_and_status_130(monkeypatch
 def test_without_a_signal_the_tool_s_main_runs(monkeypatch):
     monkeypatch.setattr(entry.importlib, "import_module", lambda name: types.SimpleNamespace(main=lambda: 7))
     assert entry.predict() == 7
+
+
+def test_a_ctrl_c_the_tool_was_started_ignoring_stays_ignored(monkeypatch, fresh_dispositions):
+    """``trap '' INT`` or a job started with ``&``: Python leaves an inherited ignored SIGINT alone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    monkeypatch.setattr(entry.importlib, "import_module", swallowing_import(signal.SIGINT))
+    with pytest.raises(pytest.fail.Exception, match="ran after the signal"):  # the tool ran on: ignored
+        entry.predict()
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN

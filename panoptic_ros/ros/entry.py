@@ -1,8 +1,8 @@
 """Console-script entry of ``panoptic_node``: importing PyTorch and rclpy takes seconds, and a Ctrl-C or
 SIGTERM (systemd, launch) in that time should end the process as quietly as one a moment later
 (``node.main`` handles those): the node is imported with both held back (``entry.import_held_back``),
-and a stop that came meanwhile exits 0. Held back whatever the inherited disposition, as rclpy handles
-both from its start on whatever it was; left unhandled, SIGTERM killed the process."""
+and a stop that came meanwhile exits 0 (left unhandled, SIGTERM killed the process). rclpy handles both
+from its start on, whatever the inherited disposition."""
 from __future__ import annotations
 
 import signal
