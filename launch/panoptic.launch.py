@@ -53,8 +53,9 @@ def _node(context):
     overrides = validate(overrides)  # 1 -> 1.0 for float parameters, and a bad value stops the launch here
     namespace = LaunchConfiguration("namespace").perform(context)
     name = LaunchConfiguration("node_name").perform(context)
+    qualified = node_name(namespace, name)  # a name rcl would refuse stops the launch here
     cameras = overrides.get("cameras") or file_parameters(
-        LaunchConfiguration("params_file").perform(context), node_name(namespace, name)).get("cameras", [""])
+        LaunchConfiguration("params_file").perform(context), qualified).get("cameras", [""])
     cameras = validate({"cameras": cameras})["cameras"]
     overrides = {name: ParameterValue(value, value_type=str) if name in STRING_PARAMETERS else value
                  for name, value in overrides.items()}

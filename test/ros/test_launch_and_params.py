@@ -162,5 +162,6 @@ def test_a_second_node_in_one_namespace_takes_another_name_and_its_params_file_s
     _, node = _launch(launch_file, namespace="car", node_name="panoptic_rear", params_file=str(params))
     assert node["name"] == "panoptic_rear"
     assert node["remappings"] == [("rear/image", DEFAULT_CAMERA.lstrip("/"))]  # its own section's one camera
-    with pytest.raises(ValueError, match="node name '2nd'"):
-        _launch(launch_file, node_name="2nd")
+    for cameras in ("", "[front]"):  # refused whether or not the params file is read for the cameras
+        with pytest.raises(ValueError, match="node name '2nd'"):
+            _launch(launch_file, node_name="2nd", cameras=cameras)
