@@ -246,10 +246,16 @@ class PanopticNode(LifecycleNode):
 
     def _load_predictor(self) -> TorchPredictor:
         p = self.params
-        options = PredictorOptions(p["device"], p["precision"], p["mask_cues"], p["head"] or None,
-                                   score_threshold_option(p["score_threshold"]),
+        threshold = score_threshold_option(p["score_threshold"])
+        options = PredictorOptions(p["device"], p["precision"], p["mask_cues"], p["head"] or None, threshold,
                                    tuple(p["inference_size"]))  # type: ignore[arg-type]
-        return TorchPredictor.from_checkpoint(p["model"], options)
+        predictor = TorchPredictor.from_checkpoint(p["model"], options)
+        if threshold is not None and threshold != predictor.checkpoint_score_threshold:  # an old params file, say
+            self.get_logger().warning(
+                f"model {predictor.model_name!r} was evaluated at score threshold "
+                f"{predictor.checkpoint_score_threshold:g} (its config's, panoptic-eval's too); this node keeps "
+                f"instances from {threshold:g} (parameter score_threshold; -1: the model's own)")
+        return predictor
 
     # ---- frames -------------------------------------------------------------------------------
     def _on_image(self, camera: str, msg: Image | CompressedImage, info: MessageInfo) -> None:

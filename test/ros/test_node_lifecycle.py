@@ -223,7 +223,7 @@ def test_a_configure_that_fails_after_loading_takes_back_the_network_and_its_pub
     assert result.successful, result.reason
 
 
-def test_the_score_threshold_is_the_checkpoint_s_own_unless_the_parameter_sets_one(tmp_path):
+def test_the_score_threshold_is_the_checkpoint_s_own_unless_the_parameter_sets_one(tmp_path, capfd):
     cfg = small_model_config()
     cfg = dataclasses.replace(cfg, instance=dataclasses.replace(cfg.instance, score_threshold=0.05))
     path = save_checkpoint(tmp_path / "own.pt", PanopticNet(cfg, small_categories()), "own")
@@ -234,6 +234,11 @@ def test_the_score_threshold_is_the_checkpoint_s_own_unless_the_parameter_sets_o
     try:
         assert node.trigger_configure() == SUCCESS
         assert node.predictor.score_threshold == 0.05  # as panoptic-eval scored it
+        assert "evaluated at score threshold" not in capfd.readouterr().err
+        assert node.trigger_cleanup() == SUCCESS
+        assert node.set_parameters([Parameter("score_threshold", value=0.5)])[0].successful  # an old params file's
+        assert node.trigger_configure() == SUCCESS and node.predictor.score_threshold == 0.5
+        assert "'own' was evaluated at score threshold 0.05" in capfd.readouterr().err  # said, not silent
         assert node.set_parameters([Parameter("score_threshold", value=0.3)])[0].successful
         assert node.predictor.score_threshold == 0.3
         assert node.set_parameters([Parameter("score_threshold", value=-1.0)])[0].successful
