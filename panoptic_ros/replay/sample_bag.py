@@ -11,6 +11,7 @@ whole drive.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def write_sample_bag(path: Path, source: SampleSource, frames: int, rate_hz: flo
 @quiet_ctrl_c("sample_bag")
 def main(argv: list[str] | None = None) -> int:
     """The sample-bag writer's entry: writes a bag of a data source's frames with their ground truth; 0,
-    or 2 with one line for a data set it cannot read."""
+    or 2 with one line for a data set it cannot read (and no half-written bag)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path)
     parser.add_argument("--data", default="synthetic", choices=SOURCE_KINDS)
@@ -68,10 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         source = build_source(SourceConfig(kind=args.data, root=args.root, split=args.split, images=args.frames,
                                            seed=args.seed, height=args.height, width=args.width))
+        print(write_sample_bag(args.out, source, args.frames, args.rate, args.storage))
     except (OSError, ValueError, KeyError) as exc:
+        shutil.rmtree(args.out, ignore_errors=True)  # refused above if it existed: what is there is ours
         print(f"sample_bag: {exc}", file=sys.stderr)
         return 2
-    print(write_sample_bag(args.out, source, args.frames, args.rate, args.storage))
     return 0
 
 
