@@ -47,8 +47,8 @@ from panoptic_ros.replay.report import ReplayRecorder, combined_report, markdown
 from panoptic_ros.ros.child_node import ChildNode
 from panoptic_ros.ros.private_ros import large_frames_transport, private_ros_env
 from panoptic_ros.ros.parameters import CAMERA_NAME, CAMERA_NAME_RULE
-from panoptic_ros.ros.topics import (COMPRESSED, DEFAULT_CAMERA, ENCODINGS, PANOPTIC, RAW, SEGMENTS, camera_topic,
-                                    input_topic)
+from panoptic_ros.ros.topics import (COMPRESSED, DEFAULT_CAMERA, ENCODINGS, NODE_NAME, PANOPTIC, RAW, SEGMENTS,
+                                    camera_topic, input_topic, node_name)
 from panoptic_ros.structures import ID_DIVISOR
 from sensor_msgs.msg import CompressedImage
 
@@ -162,8 +162,8 @@ def _none_answered(args: argparse.Namespace, camera: ReplayCamera, report: dict[
     if counted:
         why = f": {counted} bad or failed ({'; '.join(_reasons(report)[:3])})"
     elif args.no_start_node:
-        why = (f" (is the running node's namespace {args.namespace or '/'!r} and camera "
-               f"{camera.name or '(unnamed)'!r}? --namespace, --camera)")
+        why = (f" (is the running node {node_name(args.namespace, args.node_name)!r} with camera "
+               f"{camera.name or '(unnamed)'!r}? --namespace, --node-name, --camera)")
     return f"the node answered none of the {report['frames']} frames of {camera.topic} on {outputs}{why}"
 
 
@@ -190,7 +190,7 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path, f
             remappings = {camera_topic(c.name, input_topic(compressed)): c.topic for c in cameras}
             node = stack.enter_context(ChildNode(params, out / NODE_LOG, remappings, ros_env))
         alive = node.alive if node else (lambda: True)
-        session = LiveSession(cameras, compressed, ros_env, args.namespace, best_effort)
+        session = LiveSession(cameras, compressed, ros_env, args.namespace, best_effort, args.node_name)
         stack.callback(session.close)
         try:
             session.wait_ready(args.startup_timeout, alive, counters=args.no_start_node)
@@ -249,7 +249,7 @@ def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path
 
 
 LIVE_ONLY = ("rate", "settle", "startup_timeout", "no_start_node")
-RUNNING_NODE_ONLY = ("namespace",)
+RUNNING_NODE_ONLY = ("namespace", "node_name")
 # what a node this replay starts is given; a running node has its own
 NODE_SETTINGS = PREDICTOR_ARGUMENTS
 
@@ -286,9 +286,13 @@ def _check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> No
         p.error(f"{given(LIVE_ONLY)}: for a live replay (--live) only")
     if args.live and given(("batch",)):
         p.error("--batch applies offline only: the node batches its cameras' newest frames itself")
+    try:
+        node_name(args.namespace, args.node_name)
+    except ValueError as exc:
+        p.error(f"--node-name: {exc}")
     if not args.no_start_node and given(RUNNING_NODE_ONLY):
         p.error(f"{given(RUNNING_NODE_ONLY)}: for a node already running (--no-start-node) only; a node this "
-                "replay starts is in no namespace")
+                "replay starts is in no namespace, with the default name")
     if args.no_start_node and given(NODE_SETTINGS):
         p.error(f"--no-start-node replays through the running node with its own settings; {given(NODE_SETTINGS)} "
                 "would be ignored (set them on that node: ros2 param set, or its params file)")
@@ -320,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-start-node", action="store_true",
                    help="live: use a panoptic_node already running (its own model and settings)")
     p.add_argument("--namespace", default="", help="--no-start-node: the running node's namespace")
+    p.add_argument("--node-name", default=NODE_NAME, help="--no-start-node: the running node's name (launch's "
+                   "node_name:=)")
     p.add_argument("--camera", action="append", help="the node's camera name for a --topic's frames: outputs are "
                    "~/CAMERA/... as the node publishes a named camera's; one per --topic, in its order, when there "
                    "are several (the node's `cameras`; each gets preview_CAMERA.mp4 (or .webm) and .png, a / in "

@@ -36,7 +36,8 @@ from panoptic_ros.ros.diagnostics import camera_status_name, status_name
 from panoptic_ros.ros.qos import camera_publisher_qos, diagnostics_qos, latched_qos, output_qos
 from panoptic_ros.ros.spinning_node import SpinningNode
 from panoptic_ros.ros.topics import (
-    CATEGORIES, DIAGNOSTICS, OUTPUTS, OVERLAY, PANOPTIC, SEGMENTS, camera_output_topic, node_name, node_topic,
+    CATEGORIES, DIAGNOSTICS, NODE_NAME, OUTPUTS, OVERLAY, PANOPTIC, SEGMENTS, camera_output_topic, node_name,
+    node_topic,
 )
 
 # the node's counters of frames it took in but did not answer (``ros/diagnostics.py``)
@@ -59,16 +60,16 @@ class LiveSession:
     """Publishes camera frames and queues the node's outputs with their arrival times.
 
     ``cameras``: the replay's cameras, each published on its topic (as a driver on the sensor-data
-    profile does where its topic is in ``best_effort``); ``namespace``: the node's. A named camera's
+    profile does where its topic is in ``best_effort``); ``namespace`` and ``name``: the node's. A named camera's
     outputs are the node's ``~/<camera>/...``, and its frame counters that camera's status; the
     unnamed one's are the node's own.
     """
 
     def __init__(self, cameras: list[ReplayCamera], compressed: bool, ros_env: dict[str, str], namespace: str = "",
-                 best_effort: frozenset[str] = frozenset()) -> None:
+                 best_effort: frozenset[str] = frozenset(), name: str = NODE_NAME) -> None:
         self.spinning = SpinningNode("panoptic_replay", ros_env)
         self.node = self.spinning.node
-        node = node_name(namespace)
+        node = node_name(namespace, name)
         self.status_name = status_name(node)  # the node's entry in /diagnostics
         self.camera_status_prefix = camera_status_name(node, "")  # its cameras' entries, but for their names
         self.links: dict[str, _CameraLink] = {}
@@ -76,9 +77,9 @@ class LiveSession:
             pub = self.node.create_publisher(CompressedImage if compressed else Image, camera.topic,
                                              camera_publisher_qos(camera.topic in best_effort))
             self.links[camera.topic] = _CameraLink(
-                pub, {name: camera_output_topic(name, camera.name, namespace) for name in OUTPUTS},
+                pub, {output: camera_output_topic(output, camera.name, namespace, name) for output in OUTPUTS},
                 camera_status_name(node, camera.name) if camera.name else self.status_name)
-        self.categories_topic = node_topic(CATEGORIES, namespace)
+        self.categories_topic = node_topic(CATEGORIES, namespace, name)
         # (camera topic, output name, arrival, message)
         self.outputs: queue.SimpleQueue[tuple[str, str, float, Any]] = queue.SimpleQueue()
         self.info: PanopticInfo | None = None

@@ -65,12 +65,13 @@ def node_name(namespace: str = "", name: str = NODE_NAME) -> str:
     return f"/{namespace}/{name}" if namespace else f"/{name}"
 
 
-def node_topic(name: str, namespace: str = "") -> str:
-    """The absolute name of the node's private topic ``name`` in ``namespace``: ``/panoptic/segments``."""
-    return f"{node_name(namespace)}/{name}"
+def node_topic(name: str, namespace: str = "", node: str = NODE_NAME) -> str:
+    """The absolute name of the private topic ``name`` of the node ``node`` in ``namespace``:
+    ``/panoptic/segments``."""
+    return f"{node_name(namespace, node)}/{name}"
 
 
-def camera_output_topic(name: str, camera: str = "", namespace: str = "") -> str:
-    """The absolute name of camera ``camera``'s output ``name`` of the node in ``namespace``:
+def camera_output_topic(name: str, camera: str = "", namespace: str = "", node: str = NODE_NAME) -> str:
+    """The absolute name of camera ``camera``'s output ``name`` of the node ``node`` in ``namespace``:
     ``/panoptic/segments``, ``/robot1/panoptic/front/segments``."""
-    return node_topic(camera_topic(camera, name), namespace)
+    return node_topic(camera_topic(camera, name), namespace, node)

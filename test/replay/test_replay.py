@@ -180,38 +180,39 @@ def test_unknown_encodings_are_counted_and_an_all_bad_bag_fails(tmp_path, model,
 
 def test_a_running_node_in_a_namespace_is_replayed_through_its_named_camera(bag, model, tmp_path, monkeypatch,
                                                                           capsys):
-    """``--no-start-node``: the node as a robot runs it (a namespace; camera ``front`` remapped to the
-    bag's topic) answers on ``~/front/...``; the output bag keeps those names, and the report's node
+    """``--no-start-node``: the node as a robot runs it (a namespace, a name of its own; camera ``front``
+    remapped to the bag's topic) answers on ``~/front/...``; the output bag keeps those names, and the report's node
     counters have seen the last answer. The bag recorded its camera best effort, but the running node
     listens reliable (nothing published when it activated), so the replay publishes reliable."""
     original, bag = bag, _best_effort_copy(bag, tmp_path / "sensor_data")
     env = isolated_ros_env()
     node = NodeProcess(env, {"model": model, "score_threshold": "0.0", "inference_size": "[64,128]",
                              "cameras": "[front]", "device": "cpu"}, tmp_path / "node.log",
-                       ("-r", "__ns:=/robot1", "-r", f"front/image:={IMAGE_TOPIC}"))
+                       ("-r", "__ns:=/robot1", "-r", "__node:=panoptic_front", "-r", f"front/image:={IMAGE_TOPIC}"))
     monkeypatch.setenv("ROS_DOMAIN_ID", env["ROS_DOMAIN_ID"])
     out = tmp_path / "live"
     try:
         node.wait_for_log("listening on", 120)
         assert replay([str(bag), "--out", str(out), "--quiet", "--topic", IMAGE_TOPIC, "--live", "--rate", "2",
-                       "--no-start-node", "--namespace", "robot1", "--camera", "front"]) == 0
+                       "--no-start-node", "--namespace", "robot1", "--node-name", "panoptic_front", "--camera",
+                       "front"]) == 0
         assert replay([str(original), "--out", str(tmp_path / "wrong"), "--quiet", "--topic", IMAGE_TOPIC, "--camera",
                        "front", "--topic", GT_TOPIC, "--camera", "rear", "--live", "--no-start-node", "--namespace",
-                       "robot1", "--startup-timeout", "3"]) == 2  # a camera the node does not have
+                       "robot1", "--node-name", "panoptic_front", "--startup-timeout", "3"]) == 2  # no such camera
     finally:
         node.stop()
     err = capsys.readouterr().err
-    assert "no status 'robot1/panoptic: camera rear' on /diagnostics" in err and "reports cameras: front)" in err
+    assert "no status 'robot1/panoptic_front: camera rear' on /diagnostics" in err and "reports cameras: front)" in err
     report = json.loads((out / "report.json").read_text())
     assert report["processed"] >= 1 and report["processed"] + report["dropped"] == 6
     assert int(report["node_diagnostics"]["frames_processed"]) == report["processed"]
     assert report["camera_reliability"] == "reliable"
     assert report["head"] == small_model_config().panoptic.kind and "precision" not in report  # the node's own
     assert report["score_threshold"] == 0.0  # the running node's, from its diagnostics
-    segments = list(read_messages(out / "output_bag", "/robot1/panoptic/front/segments",
+    segments = list(read_messages(out / "output_bag", "/robot1/panoptic_front/front/segments",
                                   {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation}))
     assert len(segments) == report["processed"]
-    assert len(list(read_messages(out / "output_bag", "/robot1/panoptic/categories",
+    assert len(list(read_messages(out / "output_bag", "/robot1/panoptic_front/categories",
                                   {"panoptic_msgs/msg/PanopticInfo": PanopticInfo}))) == 1
 
 
@@ -237,6 +238,8 @@ def test_a_running_node_that_answers_on_other_topics_is_an_error_naming_the_opti
     (["--live", "--no-start-node", "--head", "upsnet"], "--head would be ignored"),
     (["--live", "--no-start-node", "--no-mask-cues"], "--no-mask-cues would be ignored"),
     (["--namespace", "robot1"], "--namespace: for a node already running"),
+    (["--node-name", "panoptic_front"], "--node-name: for a node already running"),
+    (["--live", "--no-start-node", "--node-name", "2nd"], "--node-name: node name '2nd'"),
     (["--camera", "front left"], "a camera name is letters, digits"),
     (["--inference-size", "10", "10"], "--inference-size [10, 10] is out of range"),
     (["--gt-topic", "/gt", "--gt-json", "a.json", "--gt-dir", "d"], "not both"),
