@@ -4,7 +4,7 @@ from __future__ import annotations
 
 DEFAULT_DEVICE = "auto"  # the first GPU if there is one, else the CPU
 DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
-DEFAULT_SCORE_THRESHOLD = 0.5  # minimum detection score of an instance (a model's config starts from it too)
+DEFAULT_SCORE_THRESHOLD = 0.5  # a model config's minimum detection score, unless it sets its own
 SCORE_THRESHOLD_RANGE = (0.0, 1.0)  # what a score threshold may be: scores are probabilities
 CHECKPOINT_SCORE_THRESHOLD = -1.0  # the node's parameter for "the checkpoint's own" (a ROS double has no None)
 DEFAULT_OVERLAY_ALPHA = 0.5  # opacity of the segment colours in the overlay

@@ -38,8 +38,6 @@ def _encode(rgb: np.ndarray, encoding: str) -> np.ndarray:
         return np.dstack([c, np.full(rgb.shape[:2], 255, np.uint8)])
     if encoding == "mono8":
         return rgb[..., 1]
-    if encoding == "mono16":
-        return rgb[..., 1].astype(np.uint16) * 256
     if encoding.startswith("yuv422") or encoding in ("uyvy", "yuyv"):
         return yuv422_from_rgb(rgb, encoding)
     pattern = encoding.split("_")[1][:4].upper()
@@ -387,8 +385,8 @@ def test_ctrl_c_or_sigterm_during_start_up_exits_quietly(checkpoint, tmp_path, d
     node = NodeProcess(isolated_ros_env(), {"model": checkpoint}, tmp_path / "early.log")
     time.sleep(delay)
     node.proc.send_signal(signum)
-    # 0, or killed by the signal itself when it came before the interpreter had started
-    assert node.proc.wait(timeout=60) in (0, -signum), node.log()
+    # 0, or killed by the signal itself when it came before the interpreter had started (not by 2.5 s)
+    assert node.proc.wait(timeout=60) in ((0,) if delay > 1 else (0, -signum)), node.log()
     assert "Traceback" not in node.log() and "FATAL" not in node.log(), node.log()
 
 
