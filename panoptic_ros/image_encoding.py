@@ -5,7 +5,8 @@ encoding, step, is_bigendian, data), honouring row padding; ``rgb_tensor`` turns
 RGB uint8 tensor on the inference device. Headed for a GPU, a BGR(A) frame is copied as it is and its
 channels are swapped there (no pass over the frame on the robot's CPU); on the CPU, and for Bayer
 and YUV frames everywhere, OpenCV converts it first, as cv_bridge does (one OpenCV pass beats an index
-gather over the frame about 40x on the CPU). A 16-bit frame becomes 8-bit first, as cv_bridge scales it.
+gather over the frame about 40x on the CPU). A 16-bit frame is scaled to 8 bits as cv_bridge scales it:
+first where channel order or grey is all that changes (they commute), after demosaicing a mosaic.
 Every malformed buffer raises ``ImageEncodingError`` with a message fit for a log line (bounded in
 length whatever the sender put in the message). Compressed payloads are decoded with Pillow rather
 than OpenCV: Pillow reads the header alone first, so a size is checked before any pixel memory is
@@ -49,9 +50,8 @@ ENCODINGS: dict[str, tuple[str, int]] = {
 }
 INPUT_ENCODINGS = tuple(name for name in ENCODINGS if not name[0].isdigit())
 _DEMOSAIC = {f"bayer_{pattern}{bits}": code for pattern, code in _BAYER.items() for bits, _ in _DEPTHS}
-# Encodings OpenCV converts to RGB, at their own depth; rgb, rgba and mono need no conversion at all
-_TO_RGB = {**{f"{order}{bits}": code for order, code in (("bgr", cv2.COLOR_BGR2RGB), ("bgra", cv2.COLOR_BGRA2RGB))
-              for bits, _ in _DEPTHS}, **_YUV422, **_DEMOSAIC}
+# Encodings OpenCV converts to RGB (a mosaic at its own depth); rgb, rgba and mono need no conversion at all
+_TO_RGB = {"bgr8": cv2.COLOR_BGR2RGB, "bgra8": cv2.COLOR_BGRA2RGB, **_YUV422, **_DEMOSAIC}
 DEVICE_SWAPS = ("bgr8", "bgra8")  # channel orders swapped on a GPU after the upload instead
 _DEEP = [name.removesuffix("16") for name in INPUT_ENCODINGS if ENCODINGS[name][0] == "u2"]  # 8 or 16 bits
 SUPPORTED = (f"{', '.join(_DEEP)}, each as 8 or 16 bits (rgb8, rgb16, ...); "  # for error messages: one short line
@@ -100,11 +100,13 @@ def rgb_tensor(view: np.ndarray, encoding: str, device: torch.device | str = "cp
                                  f"supported: {SUPPORTED}")
     if encoding in _YUV422 and view.shape[1] % 2:
         raise ImageEncodingError(f"{encoding} needs an even width (two pixels share their colour), got {view.shape[1]}")
-    deep = view.dtype.itemsize == 2
+    if view.dtype.itemsize == 2 and encoding not in _DEMOSAIC:  # scaling commutes with channel order
+        view, encoding = to_8_bit(view), encoding.replace("16", "8")
     swap_on_device = encoding in DEVICE_SWAPS and torch.device(device).type != "cpu"
-    if encoding in _TO_RGB and not swap_on_device:  # at the frame's own depth, then to 8 bits, as cv_bridge
-        view = cv2.cvtColor(_native(view) if deep else np.ascontiguousarray(view), _TO_RGB[encoding])
-    if deep:
+    if encoding in _TO_RGB and not swap_on_device:
+        view = cv2.cvtColor(_native(view) if view.dtype.itemsize == 2 else np.ascontiguousarray(view),
+                            _TO_RGB[encoding])
+    if view.dtype != np.uint8:  # a 16-bit mosaic, demosaiced at its own depth, as cv_bridge does
         view = to_8_bit(view)
     t = torch.from_numpy(view if view.flags.writeable else view.copy()).to(device, non_blocking=True)
     if t.dim() == 2:

@@ -136,7 +136,8 @@ class LiveSession:
         missing = [f"nothing subscribes to {link.pub.topic_name}" for link in self.links.values()
                    if link.pub.get_subscription_count() == 0]
         if self.info is None:
-            missing.append(f"no categories on {self.categories_topic} (a node in another namespace: --namespace)")
+            missing.append(f"no categories on {self.categories_topic} (a node of another namespace or name: "
+                           "--namespace, --node-name)")
         if counters and self.diagnostics is None:
             absent = [repr(s) for s in [self.status_name, *(link.counter_status for link in self.links.values())]
                       if s not in self.statuses_seen]

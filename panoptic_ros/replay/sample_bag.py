@@ -69,11 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         source = build_source(SourceConfig(kind=args.data, root=args.root, split=args.split, images=args.frames,
                                            seed=args.seed, height=args.height, width=args.width))
-        print(write_sample_bag(args.out, source, args.frames, args.rate, args.storage))
+        written = write_sample_bag(args.out, source, args.frames, args.rate, args.storage)
     except (OSError, ValueError, KeyError) as exc:
         shutil.rmtree(args.out, ignore_errors=True)  # refused above if it existed: what is there is ours
         print(f"sample_bag: {exc}", file=sys.stderr)
         return 2
+    print(written)
     return 0
 
 

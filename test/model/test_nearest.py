@@ -47,5 +47,6 @@ def test_a_grid_then_another_resize_reads_what_resizing_its_output_would(small, 
     grid = NearestGrid.between(small, out_size, "cpu")
     twice = F.interpolate(grid.resize(labels)[None, None].double(), size=then, mode="nearest")[0, 0].int()
     assert torch.equal(grid.then(then).resize(labels), twice)
+    assert grid.direct and not grid.then(then).direct  # so that off the CPU it is not one interpolation
     if torch.cuda.is_available():  # off the CPU, resize interpolates: not for a composed grid
         assert torch.equal(grid.then(then).to("cuda").resize(labels.cuda()).cpu(), twice)
