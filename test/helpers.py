@@ -89,15 +89,17 @@ def write_coco_panoptic(out_dir: str | Path, samples: Iterable[PanopticSample], 
     return path
 
 
-def damaged_mid_way(folder: Path) -> Path:
-    """A copy of ../shared's sqlite3 sample bag (6 frames on each of its two topics) with one database
-    page zeroed at 60 % of its file, as a disk failing mid-recording leaves one: the bag opens and its
-    first frames read (6 of the 12), then sqlite reports the database malformed."""
-    shutil.copytree(Path(__file__).resolve().parents[2] / "shared" / "data" / "bags" / "coco_sample_sqlite3", folder)
-    db = folder / "coco_sample_sqlite3.db3"
+def damaged_mid_way(folder: Path, bag: Path | None = None, at: float = 0.6) -> Path:
+    """A copy of a sqlite3 bag (default: ../shared's sample, 6 frames on each of its two topics) with
+    one database page zeroed at ``at`` of its file, as a disk failing mid-recording leaves one: the bag
+    opens and its first messages read (6 of the shared one's 12 at 0.6), then sqlite reports the
+    database malformed."""
+    shutil.copytree(bag or Path(__file__).resolve().parents[2] / "shared" / "data" / "bags" / "coco_sample_sqlite3",
+                    folder)
+    (db,) = folder.glob("*.db3")
     db.chmod(0o644)
     data = bytearray(db.read_bytes())
-    page = 4096 * int(len(data) // 4096 * 0.6)
+    page = 4096 * int(len(data) // 4096 * at)
     data[page: page + 4096] = bytes(4096)
     db.write_bytes(bytes(data))
     return folder

@@ -53,16 +53,19 @@ from panoptic_ros.structures import ID_DIVISOR
 from sensor_msgs.msg import CompressedImage
 
 
-def ground_truth(args: argparse.Namespace) -> list[tuple[dict[int, GroundTruthFrame], tuple[Category, ...]]]:
+def ground_truth(args: argparse.Namespace
+                 ) -> tuple[list[tuple[dict[int, GroundTruthFrame], tuple[Category, ...]]], list[str]]:
     """Each camera's ground truth, in the order of ``--topic`` (none given: []): (stamp (ns) -> its
-    frame, the categories it declares by name: a COCO JSON's; a label topic's carry ids only). An
-    empty name stands for a camera without ground truth among cameras with it."""
+    frame, the categories it declares by name: a COCO JSON's; a label topic's carry ids only); and
+    where a damaged bag cut a label topic short. An empty name stands for a camera without ground
+    truth among cameras with it."""
     if args.gt_topic:
-        return [(from_label_topic(args.bag, topic) if topic else {}, ()) for topic in args.gt_topic]
+        read = [from_label_topic(args.bag, topic) if topic else ({}, "") for topic in args.gt_topic]
+        return [(gt, ()) for gt, _ in read], [damage for _, damage in read if damage]
     if args.gt_json:
         return [from_coco_panoptic(Path(json_file), Path(folder)) if json_file else ({}, ())
-                for json_file, folder in zip(args.gt_json, args.gt_dir)]
-    return []
+                for json_file, folder in zip(args.gt_json, args.gt_dir)], []
+    return [], []
 
 
 def with_ground_truth_matches(report: dict[str, Any], gt: dict[int, GroundTruthFrame], label: str = ""
@@ -344,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         summaries = {topic: camera_topic_summary(args.bag, topic) for topic in args.topic}
         if args.live:
             input_compressed(summaries)  # refused before ground truth is decoded
-        cameras = replay_cameras(args.topic, args.camera, list(summaries.values()), ground_truth(args),
+        truth, truth_damage = ground_truth(args)
+        cameras = replay_cameras(args.topic, args.camera, list(summaries.values()), truth,
                                  args.preview_format)
         frames = FrameStream(args.bag, [c.topic for c in cameras], sum(c.summary.count for c in cameras))
         with staged as out:
@@ -356,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
                 reports.append(camera_report)
                 gt_errors += [error] if error else []
             written = {"bag": str(args.out / OUTPUT_BAG)} if (out / OUTPUT_BAG).exists() else {}
-            damaged = {"bag_error": frames.error} if frames.error else {}
+            damage = _bag_error(frames) + truth_damage
+            damaged = {"bag_error": "; ".join(damage)} if damage else {}
             report = combined_report({"bag": str(args.bag), **damaged, **result.common}, reports, result.recorders,
                                      written | {"report": str(args.out / REPORT_JSON)}, result.seconds,
                                      result.inference_seconds)
@@ -371,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         print(markdown(report))
     print(json.dumps({k: report[k] for k in ("frames", "processed", "fps")}))
-    errors = _bag_error(frames)
+    errors = _bag_error(frames) + truth_damage
     if errors + gt_errors:  # the outputs are whole for what could be read, and the status says what was not
         print(f"panoptic-replay: {'; '.join(errors + gt_errors)}; the outputs are in {args.out}", file=sys.stderr)
         return 2

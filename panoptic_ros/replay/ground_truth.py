@@ -13,7 +13,7 @@ from panoptic_ros.categories import Category, CategoryTable
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
 from panoptic_ros.data.sample import panoptic_ids
 from panoptic_ros.image_encoding import ImageEncodingError
-from panoptic_ros.replay.bag_io import label_image, read_messages, stamp_ns
+from panoptic_ros.replay.bag_io import BagError, label_image, read_messages, stamp_ns
 from panoptic_ros.structures import VOID_ID, category_of
 
 
@@ -54,23 +54,31 @@ class GroundTruthFrame:
         return self.labels.unpack()
 
 
-def from_label_topic(bag: Path, topic: str) -> dict[int, GroundTruthFrame]:
-    """Stamp (ns) -> the topic's 32SC1 label images (no crowd regions: the encoding has none).
+def from_label_topic(bag: Path, topic: str) -> tuple[dict[int, GroundTruthFrame], str]:
+    """(stamp (ns) -> the topic's 32SC1 label images (no crowd regions: the encoding has none), "" or
+    where the bag's storage failed). A bag damaged part-way (a bad page, a recording cut short) keeps
+    the label images before the damage, which are scored as any others.
 
     Raises:
         ValueError: two label images share a stamp, so which frame each labels is unknown.
+        BagError: the storage failed before the first label image.
     """
     out: dict[int, GroundTruthFrame] = {}
-    for _, msg in read_messages(bag, topic, {"sensor_msgs/msg/Image": Image}):
-        stamp = stamp_ns(msg)
-        if stamp in out:
-            raise ValueError(f"{topic}: two label images have the stamp {stamp}; ground truth is paired with frames "
-                             "by stamp, so each label image needs its frame's own")
-        try:
-            out[stamp] = GroundTruthFrame.of(label_image(msg))
-        except ImageEncodingError as exc:
-            raise ValueError(f"ground-truth topic {topic}: {exc}") from exc
-    return out
+    try:
+        for _, msg in read_messages(bag, topic, {"sensor_msgs/msg/Image": Image}):
+            stamp = stamp_ns(msg)
+            if stamp in out:
+                raise ValueError(f"{topic}: two label images have the stamp {stamp}; ground truth is paired with "
+                                 "frames by stamp, so each label image needs its frame's own")
+            try:
+                out[stamp] = GroundTruthFrame.of(label_image(msg))
+            except ImageEncodingError as exc:
+                raise ValueError(f"ground-truth topic {topic}: {exc}") from exc
+    except BagError as exc:
+        if not out:
+            raise
+        return out, f"{exc}; the ground truth of {topic} stopped there, after {len(out)} label images"
+    return out, ""
 
 
 def from_coco_panoptic(gt_json: Path, gt_dir: Path) -> tuple[dict[int, GroundTruthFrame], tuple[Category, ...]]:
