@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image as PILImage
 
+from panoptic_ros.defaults import FULL_BITS
 from panoptic_ros.image_size import MAX_PIXELS
 
 COMPRESSED_FORMATS = ("JPEG", "PNG")  # what sensor_msgs/CompressedImage carries from image_transport
@@ -93,21 +94,23 @@ def image_view(height: int, width: int, encoding: str, step: int, data: bytes | 
     return np.ndarray(shape, dtype=dtype, buffer=buf, strides=strides)
 
 
-def rgb_tensor(view: np.ndarray, encoding: str, device: torch.device | str = "cpu") -> torch.Tensor:
-    """RGB uint8 [3, H, W] on ``device`` from an ``image_view`` of an input encoding."""
+def rgb_tensor(view: np.ndarray, encoding: str, device: torch.device | str = "cpu", bits: int = FULL_BITS
+               ) -> torch.Tensor:
+    """RGB uint8 [3, H, W] on ``device`` from an ``image_view`` of an input encoding (``bits``: the
+    significant bits of a 16-bit one, see ``to_8_bit``)."""
     if encoding not in INPUT_ENCODINGS:
         raise ImageEncodingError(f"unsupported input encoding {_short(encoding)}; "
                                  f"supported: {SUPPORTED}")
     if encoding in _YUV422 and view.shape[1] % 2:
         raise ImageEncodingError(f"{encoding} needs an even width (two pixels share their colour), got {view.shape[1]}")
     if view.dtype.itemsize == 2 and encoding not in _DEMOSAIC:  # scaling commutes with channel order
-        view, encoding = to_8_bit(view), encoding.replace("16", "8")
+        view, encoding = to_8_bit(view, bits), encoding.replace("16", "8")
     swap_on_device = encoding in DEVICE_SWAPS and torch.device(device).type != "cpu"
     if encoding in _TO_RGB and not swap_on_device:
         view = cv2.cvtColor(_native(view) if view.dtype.itemsize == 2 else np.ascontiguousarray(view),
                             _TO_RGB[encoding])
     if view.dtype != np.uint8:  # a 16-bit mosaic, demosaiced at its own depth, as cv_bridge does
-        view = to_8_bit(view)
+        view = to_8_bit(view, bits)
     t = torch.from_numpy(view if view.flags.writeable else view.copy()).to(device, non_blocking=True)
     if t.dim() == 2:
         return t.unsqueeze(0).expand(3, -1, -1)
@@ -123,11 +126,12 @@ def _native(pixels: np.ndarray) -> np.ndarray:
     return native.copy() if any(stride % native.itemsize for stride in native.strides) else native
 
 
-def to_8_bit(pixels: np.ndarray) -> np.ndarray:
-    """16-bit pixels (any byte order, any row step) as uint8, scaled as cv_bridge converts 16-bit frames
-    to rgb8: x 255/65535, rounded, so 65535 stays white. A camera that fills only 12 of the 16 bits
-    comes out dark, as in cv_bridge and image_view."""
-    return cv2.convertScaleAbs(_native(pixels), alpha=255 / 65535)
+def to_8_bit(pixels: np.ndarray, bits: int = FULL_BITS) -> np.ndarray:
+    """16-bit pixels (any byte order, any row step) as uint8, x 255 / (2^bits - 1), rounded and
+    saturated. With 16 bits that is how cv_bridge converts 16-bit frames to rgb8 (65535 stays white);
+    a camera that fills only 12 of them (0-4095) would come out nearly black, so ``bits`` 12 scales its
+    4095 to white."""
+    return cv2.convertScaleAbs(_native(pixels), alpha=255 / (2 ** bits - 1))
 
 
 def bgr_to_rgb(t: torch.Tensor) -> torch.Tensor:
@@ -135,13 +139,14 @@ def bgr_to_rgb(t: torch.Tensor) -> torch.Tensor:
     return t.permute(2, 0, 1)[[2, 1, 0]]
 
 
-def decode_compressed(data: bytes | bytearray | memoryview, msg_format: str = "") -> np.ndarray:
+def decode_compressed(data: bytes | bytearray | memoryview, msg_format: str = "", bits: int = FULL_BITS
+                      ) -> np.ndarray:
     """RGB uint8 [H, W, 3] from JPEG/PNG bytes (a ``sensor_msgs/CompressedImage`` payload).
 
     ``msg_format``: the message's ``format``, as image_transport writes it (``"bgr8; jpeg compressed
     bgr8"``): its first word is the camera's encoding. image_transport compresses a Bayer frame as it
     is, a grey mosaic, so a frame whose format names a Bayer pattern is demosaiced after decoding, as
-    its raw frames are."""
+    its raw frames are. ``bits``: the significant bits of a 16-bit PNG, as for raw frames."""
     size = len(memoryview(data).cast("B"))
     if size == 0:
         raise ImageEncodingError("compressed image is empty")
@@ -173,9 +178,9 @@ def decode_compressed(data: bytes | bytearray | memoryview, msg_format: str = ""
         raise ImageEncodingError(f"compressed {image.format} image ({size} bytes) could not be decoded: "
                                  f"{str(exc)[:120]}") from None
     if demosaic is None:
-        return np.repeat((grey if grey.dtype == np.uint8 else to_8_bit(grey))[..., None], 3, axis=2)
+        return np.repeat((grey if grey.dtype == np.uint8 else to_8_bit(grey, bits))[..., None], 3, axis=2)
     rgb = cv2.cvtColor(grey if grey.dtype == np.uint8 else _native(grey), demosaic)  # at its depth, as raw
-    return rgb if rgb.dtype == np.uint8 else to_8_bit(rgb)
+    return rgb if rgb.dtype == np.uint8 else to_8_bit(rgb, bits)
 
 
 def _check_jpeg_cost(data: bytes | bytearray | memoryview, size: int, height: int, width: int) -> None:

@@ -297,3 +297,18 @@ def test_the_gpu_channel_swap_equals_opencvs(encoding):
     channels = 3 if encoding == "bgr8" else 4
     frame = RNG.integers(0, 256, (5, 7, channels), dtype=np.uint8)
     assert torch.equal(bgr_to_rgb(torch.from_numpy(frame)), rgb_tensor(frame, encoding))
+
+
+@pytest.mark.parametrize("encoding", ["mono16", "rgb16", "bayer_rggb16"])
+def test_a_12_bit_camera_s_frames_fill_the_8_bits_when_its_bits_are_given(encoding):
+    """A 12-bit camera sends 0-4095 in a 16-bit encoding: scaled as cv_bridge (x 255/65535) its white
+    is 16 of 255; with ``bits`` 12 it is white again."""
+    import cv2
+    channels = 3 if encoding == "rgb16" else 1
+    twelve = np.full((4, 4, channels)[: 2 + (channels > 1)], 4095, np.uint16)
+    data, step = _buffer(twelve)
+    view = image_view(4, 4, encoding, step, data)
+    assert rgb_tensor(view, encoding).max() == 16
+    assert (rgb_tensor(view, encoding, bits=12) == 255).all()
+    png = cv2.imencode(".png", twelve[..., 0] if channels > 1 else twelve)[1].tobytes()
+    assert (decode_compressed(png, f"{encoding}; png compressed ", bits=12) == 255).all()

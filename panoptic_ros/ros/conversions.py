@@ -11,17 +11,20 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from panoptic_ros.categories import Category as CategoryRecord, CategoryTable
+from panoptic_ros.defaults import FULL_BITS
 from panoptic_ros.image_encoding import decode_compressed, image_fields, image_view, rgb_tensor
 from panoptic_ros.ros.topics import ENCODINGS, LABEL_IMAGES, OVERLAY, PANOPTIC, SEGMENTS
 from panoptic_ros.structures import PanopticResult
 
 
-def rgb_from_message(msg: Image | CompressedImage, device: torch.device | str = "cpu") -> torch.Tensor:
-    """RGB uint8 [3, H, W] on ``device`` from a camera message (raises ``ImageEncodingError``)."""
+def rgb_from_message(msg: Image | CompressedImage, device: torch.device | str = "cpu", bits: int = FULL_BITS
+                     ) -> torch.Tensor:
+    """RGB uint8 [3, H, W] on ``device`` from a camera message (raises ``ImageEncodingError``); ``bits``:
+    the significant bits of a 16-bit frame."""
     if isinstance(msg, CompressedImage):
-        return torch.from_numpy(decode_compressed(msg.data, msg.format)).to(device).permute(2, 0, 1)
+        return torch.from_numpy(decode_compressed(msg.data, msg.format, bits)).to(device).permute(2, 0, 1)
     view = image_view(msg.height, msg.width, msg.encoding, msg.step, msg.data, bool(msg.is_bigendian))
-    return rgb_tensor(view, msg.encoding, device)
+    return rgb_tensor(view, msg.encoding, device, bits)
 
 
 def image_message(array: np.ndarray, encoding: str, header: Header) -> Image:

@@ -280,7 +280,8 @@ class PanopticNode(LifecycleNode):
         frames: dict[str, tuple[Frame, torch.Tensor]] = {}
         for camera, frame in batch.items():
             with self._guard([camera], stopped):
-                frames[camera] = frame, conversions.rgb_from_message(frame[0], self.predictor.device)
+                frames[camera] = frame, conversions.rgb_from_message(frame[0], self.predictor.device,
+                                                                     self.params["input_bits"])
         results = []
         with self._guard(list(frames), stopped):
             if frames:

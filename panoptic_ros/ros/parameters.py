@@ -15,7 +15,7 @@ import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 from panoptic_ros.defaults import (CHECKPOINT_SCORE_THRESHOLD, DEFAULT_DEVICE, DEFAULT_OVERLAY_ALPHA, DEVICE_CHOICES,
-                                   OVERLAY_ALPHA_RANGE, SCORE_THRESHOLD_RANGE)
+                                   FULL_BITS, OVERLAY_ALPHA_RANGE, SCORE_THRESHOLD_RANGE)
 from panoptic_ros.heads import HEAD_KINDS
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, MAX_ASPECT, check_inference_size
 from panoptic_ros.precisions import DEFAULT_PRECISION, PRECISION_NAMES
@@ -59,6 +59,10 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("cameras", [""], "Camera names; camera c subscribes c/image (or c/image/compressed) and publishes "
                   "~/c/panoptic, ~/c/semantic, ~/c/segments and ~/c/overlay. The newest frame of every camera goes "
                   "through the network in one batch. [''] = one camera on image and ~/panoptic, ..."),
+    ParameterSpec("input_bits", FULL_BITS, "Significant bits of 16-bit camera frames (mono16, rgb16, "
+                  "bayer_*16, ...): 16 scales them to 8 bits as cv_bridge does; a camera that sends 12-bit "
+                  "values (0-4095) in them needs 12, or its frames look nearly black.", minimum=9, maximum=FULL_BITS,
+                  dynamic=True),
     ParameterSpec("input_transport", RAW, "raw: subscribe image (sensor_msgs/Image); compressed: "
                   "image/compressed (sensor_msgs/CompressedImage, JPEG/PNG).", choices=TRANSPORTS),
     ParameterSpec("publish_overlay", False, "Publish ~/overlay even when nobody subscribes to it.", dynamic=True),

@@ -306,12 +306,14 @@ def test_parameters_the_node_does_not_own_can_be_set_at_run_time(running):
     assert not refused.successful and "overlay_alpha" in refused.reason
 
 
-def _frames_after_setting(running, name: str, values: dict[int, object], output: str) -> None:
-    """For each stamp: set ``name`` at run time, publish a frame with that stamp, wait for its ``output``."""
+def _frames_after_setting(running, name: str, values: dict[int, object], output: str,
+                          frame: tuple[np.ndarray, str] = (RGB, "rgb8")) -> None:
+    """For each stamp: set ``name`` at run time, publish ``frame`` (array, encoding) with that stamp, wait
+    for its ``output``."""
     node, client = running
     for stamp, value in values.items():
         assert client.set_parameters({name: value}, node)[0].successful
-        client.pub.publish(image_msg(RGB, "rgb8", stamp))
+        client.pub.publish(image_msg(*frame, stamp))
         client.wait_for(lambda: _outputs_for(client, stamp)[output] is not None, 60, f"{output} {stamp}", node)
 
 
@@ -321,6 +323,18 @@ def test_a_run_time_score_threshold_applies_to_the_next_frame(running):
     things = [[s for s in _outputs_for(client, stamp)["segments"].segments if s.is_thing] for stamp in (3001, 3002)]
     assert things[0] and not things[1]  # random weights find instances at 0.0, none survive 1.0
     assert client.set_parameters({"score_threshold": 0.0}, node)[0].successful
+
+
+def test_a_run_time_input_bits_applies_to_the_next_16_bit_frame(running):
+    """A 12-bit camera's mono16 frames: nearly black as cv_bridge scales them, as bright as the scene
+    with ``input_bits`` 12 (the overlay shows the input where it is void, and half of it elsewhere)."""
+    node, client = running
+    twelve = RGB[..., 1].astype(np.uint16) * 16  # 0-4080
+    _frames_after_setting(running, "input_bits", {3201: 16, 3202: 12}, "overlay", (twelve, "mono16"))
+    dark, bright = (np.frombuffer(bytes(_outputs_for(client, stamp)["overlay"].data), np.uint8).mean()
+                    for stamp in (3201, 3202))
+    assert bright > dark + 20, (dark, bright)
+    assert client.set_parameters({"input_bits": 16}, node)[0].successful
 
 
 def test_a_run_time_overlay_cap_shrinks_the_next_overlay(running):
