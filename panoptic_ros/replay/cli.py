@@ -46,7 +46,7 @@ from panoptic_ros.replay.output import NODE_LOG, OUTPUT_BAG, REPORT_JSON, Staged
 from panoptic_ros.replay.report import ReplayRecorder, combined_report, markdown, write_report
 from panoptic_ros.ros.child_node import ChildNode
 from panoptic_ros.ros.private_ros import large_frames_transport, private_ros_env
-from panoptic_ros.ros.parameters import CAMERA_NAME, CAMERA_NAME_RULE
+from panoptic_ros.ros.parameters import BY_NAME, CAMERA_NAME, CAMERA_NAME_RULE
 from panoptic_ros.ros.topics import (COMPRESSED, DEFAULT_CAMERA, ENCODINGS, NODE_NAME, PANOPTIC, RAW, SEGMENTS,
                                     camera_topic, input_topic, node_name)
 from panoptic_ros.structures import ID_DIVISOR
@@ -94,7 +94,7 @@ def with_ground_truth_matches(report: dict[str, Any], gt: dict[int, GroundTruthF
 def _node_params(args: argparse.Namespace) -> dict[str, str]:
     params = {"device": args.device, "precision": args.precision, "mask_cues": str(args.mask_cues).lower(),
               "inference_size": f"[{args.inference_size[0]},{args.inference_size[1]}]",
-              "publish_overlay": "true"}
+              "input_bits": str(args.input_bits), "publish_overlay": "true"}
     if args.score_threshold is not None:
         params["score_threshold"] = str(args.score_threshold)
     if args.model:
@@ -217,7 +217,8 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path, f
     # head and score threshold: the node's own, from its diagnostics; the others a running node keeps to itself
     settings = {"head": diag.get("head"), "score_threshold": _number(diag.get("score_threshold"))}
     if not args.no_start_node:
-        settings |= {"precision": args.precision, "inference_size": list(args.inference_size)}
+        settings |= {"precision": args.precision, "inference_size": list(args.inference_size),
+                     "input_bits": args.input_bits}
     common = {"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
               "mask_cues": diag.get("mask_cues", str(args.mask_cues).lower()) == "true",  # the node's own
               **settings, "node_diagnostics": diag}
@@ -240,21 +241,22 @@ def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path
         if camera.ground_truth:
             check_categories(camera.ground_truth, predictor.categories, camera.declared)
     runs, seconds, inference_seconds = replay_offline(
-        frames, frames.expected, predictor, out, args.batch, cameras, storage=args.storage, progress=not args.quiet)
+        frames, frames.expected, predictor, out, args.batch, cameras, storage=args.storage, progress=not args.quiet,
+        bits=args.input_bits)
     reports = [run.finish(out, args.out, {}) for run in runs]
     unused = [f"no frame of {camera.topic}{f' (camera {camera.name})' if camera.name else ''} could be used: "
               f"{'; '.join(_reasons(report))}"
               for camera, report in zip(cameras, reports) if _unanswered(report, frames)]
     if unused:
         raise ImageEncodingError("; ".join(unused + _bag_error(frames)))
-    common = {"mode": "offline", "batch": args.batch, **predictor.settings()}
+    common = {"mode": "offline", "batch": args.batch, **predictor.settings(), "input_bits": args.input_bits}
     return ModeResult(common, reports, [run.recorder for run in runs], seconds, inference_seconds)
 
 
 LIVE_ONLY = ("rate", "settle", "startup_timeout", "no_start_node")
 RUNNING_NODE_ONLY = ("namespace", "node_name")
 # what a node this replay starts is given; a running node has its own
-NODE_SETTINGS = PREDICTOR_ARGUMENTS
+NODE_SETTINGS = (*PREDICTOR_ARGUMENTS, "input_bits")
 
 
 def _check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -338,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="the preview video's: mp4 (MPEG-4 part 2: VLC, mpv, QuickTime; cheapest to write) or webm "
                    "(VP8: plays in web browsers too; about ten times the encoder's CPU time) (default: %(default)s)")
     p.add_argument("--storage", default=DEFAULT_STORAGE, choices=list(STORAGES), help="the output bag's storage")
+    bits = BY_NAME["input_bits"]
+    p.add_argument("--input-bits", type=int, default=bits.default, metavar="BITS", help=f"the node's input_bits, "
+                   f"{bits.minimum:g}-{bits.maximum:g}: {bits.description}",
+                   choices=range(int(bits.minimum), int(bits.maximum) + 1))
     p.add_argument("--quiet", action="store_true", help="no progress bars, no report on the terminal")
     args = p.parse_args(argv)
     _check_arguments(p, args)

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from panoptic_ros.image_encoding import ImageEncodingError
 from panoptic_ros.inference.overlay import render_overlay
-from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
+from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA, FULL_BITS
 from panoptic_ros.device import synchronize
 from panoptic_ros.inference.predictor import Predictor, predict_each
 from panoptic_ros.replay.bag_io import DEFAULT_STORAGE, BagWriter, Frame, label_image, recorded_qos, rgb_image
@@ -26,11 +26,11 @@ from panoptic_ros.ros.qos import latched_qos
 from panoptic_ros.ros.topics import CATEGORIES, OVERLAY, PANOPTIC, SEGMENTS, camera_output_topic, node_topic
 
 
-def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, runs: dict[str, CameraRun]
+def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, runs: dict[str, CameraRun], bits: int
              ) -> Iterable[list[tuple[Frame, torch.Tensor]]]:
     """The usable frames of every camera, in the bag's order, in batches of ``size`` (one batch may
     hold several frames of a camera, where the node's holds each camera's newest: offline, no frame
-    is dropped); unusable ones are counted for their camera."""
+    is dropped); unusable ones are counted for their camera. ``bits``: the node's ``input_bits``."""
     batch: list[tuple[Frame, torch.Tensor]] = []
     for frame in frames:
         recorder = runs[frame.topic].recorder
@@ -39,7 +39,7 @@ def _batches(frames: Iterable[Frame], size: int, predictor: Predictor, runs: dic
             recorder.bad(frame.error, frame.timestamp)
             continue
         try:
-            batch.append((frame, conversions.rgb_from_message(frame.msg, predictor.device)))
+            batch.append((frame, conversions.rgb_from_message(frame.msg, predictor.device, bits)))
         except ImageEncodingError as exc:
             recorder.bad(str(exc), frame.timestamp)
             continue
@@ -65,12 +65,13 @@ def _predict(predictor: Predictor, batch: list[tuple[Frame, torch.Tensor]], runs
 
 def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predictor, out_dir: Path,
                    batch_size: int, cameras: list[ReplayCamera], storage: str = DEFAULT_STORAGE,
-                   progress: bool = True) -> tuple[list[CameraRun], float, float]:
+                   progress: bool = True, bits: int = FULL_BITS) -> tuple[list[CameraRun], float, float]:
     """Every frame of ``cameras`` through ``predictor`` in batches of ``batch_size`` (a frame that
     fails its batch is retried alone), the node's messages written to ``out_dir``'s output bag, a
     preview per camera, and each camera's figures scored against its ground truth (by stamp).
     Outputs are named as the node names each camera's; the bag's ``~/categories`` (latched) comes
-    first, at the first frame's time, as the node publishes it before its first result.
+    first, at the first frame's time, as the node publishes it before its first result. ``bits``: the
+    significant bits of 16-bit frames (the node's ``input_bits``).
 
     Returns:
         The cameras' runs (their previews still open), the replay's wall-clock time, and the
@@ -84,7 +85,7 @@ def replay_offline(frames: Iterable[Frame], total: int | None, predictor: Predic
     with camera_runs(cameras, predictor.categories, out_dir) as run_list, BagWriter(out_dir / OUTPUT_BAG,
                                                                                      storage) as bag:
         runs = {run.camera.topic: run for run in run_list}
-        for batch in _batches(frames, batch_size, predictor, runs):
+        for batch in _batches(frames, batch_size, predictor, runs, bits):
             synchronize(predictor.device)
             t0 = time.perf_counter()
             done = _predict(predictor, batch, runs)

@@ -194,7 +194,7 @@ def combined_report(common: dict[str, Any], cameras: list[dict[str, Any]], recor
 
 
 # what the network ran with besides model, device and mask cues, as the replay's report names it
-SETTINGS = ("head", "precision", "score_threshold", "inference_size", "batch", "rate")
+SETTINGS = ("head", "precision", "score_threshold", "inference_size", "input_bits", "batch", "rate")
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -237,6 +237,7 @@ def test_a_running_node_that_answers_on_other_topics_is_an_error_naming_the_opti
     (["--live", "--batch", "2"], "--batch applies offline only"),
     (["--live", "--no-start-node", "--head", "upsnet"], "--head would be ignored"),
     (["--live", "--no-start-node", "--no-mask-cues"], "--no-mask-cues would be ignored"),
+    (["--live", "--no-start-node", "--input-bits", "12"], "--input-bits would be ignored"),
     (["--namespace", "robot1"], "--namespace: for a node already running"),
     (["--node-name", "panoptic_front"], "--node-name: for a node already running"),
     (["--live", "--no-start-node", "--node-name", "2nd"], "--node-name: node name '2nd'"),
@@ -414,6 +415,18 @@ def test_ground_truth_in_a_bag_damaged_mid_way_scores_the_frames_before_the_dama
     report = json.loads((out / "report.json").read_text())
     assert 0 < report["ground_truth"]["frames"] < 12 and f"the ground truth of {GT_TOPIC}" in report["bag_error"]
     assert report["ground_truth"]["matched"] > 0 and "pq" in report
+
+
+def test_input_bits_reach_every_frame_s_conversion_and_the_report(bag, model, tmp_path, monkeypatch):
+    """A bag of a 12-bit camera replays as the node with ``input_bits`` 12 would see it."""
+    from panoptic_ros.ros import conversions
+    convert, seen = conversions.rgb_from_message, []
+    monkeypatch.setattr(conversions, "rgb_from_message",
+                        lambda msg, device, bits: seen.append(bits) or convert(msg, device, bits))
+    out = tmp_path / "out"
+    assert replay(_args(bag, out, model, "--input-bits", "12")) == 0
+    assert seen == [12] * 6 and json.loads((out / "report.json").read_text())["input_bits"] == 12
+    assert "input bits: 12" in (out / "report.md").read_text()
 
 
 def test_a_frame_whose_inference_fails_is_counted_and_its_batch_mates_are_kept(bag, model, tmp_path, monkeypatch):
