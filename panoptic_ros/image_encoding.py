@@ -5,8 +5,9 @@ encoding, step, is_bigendian, data), honouring row padding; ``rgb_tensor`` turns
 RGB uint8 tensor on the inference device. Headed for a GPU, a BGR(A) frame is copied as it is and its
 channels are swapped there (no pass over the frame on the robot's CPU); on the CPU, and for Bayer
 and YUV frames everywhere, OpenCV converts it first, as cv_bridge does (one OpenCV pass beats an index
-gather over the frame about 40x on the CPU). A 16-bit frame is scaled to 8 bits as cv_bridge scales it:
-first where channel order or grey is all that changes (they commute), after demosaicing a mosaic.
+gather over the frame about 40x on the CPU). A 16-bit frame is scaled to 8 bits by 255 / (2^bits - 1)
+(``bits`` 16: as cv_bridge scales it): first where channel order or grey is all that changes (they
+commute), after demosaicing a mosaic.
 Every malformed buffer raises ``ImageEncodingError`` with a message fit for a log line (bounded in
 length whatever the sender put in the message). Compressed payloads are decoded with Pillow rather
 than OpenCV: Pillow reads the header alone first, so a size is checked before any pixel memory is
@@ -29,6 +30,7 @@ from panoptic_ros.image_size import MAX_PIXELS
 
 COMPRESSED_FORMATS = ("JPEG", "PNG")  # what sensor_msgs/CompressedImage carries from image_transport
 MAGIC = {"JPEG": b"\xff\xd8\xff", "PNG": b"\x89PNG\r\n\x1a\n"}  # their first bytes
+PNG_BIT_DEPTH = 24  # offset of the bit depth in a PNG: signature (8), IHDR length and type (8), width, height
 GREY_MODES = ("L", "I", "I;16", "I;16B", "I;16L")  # Pillow's modes of one-channel 8- and 16-bit images
 MAX_JPEG_SCANS = 100  # a progressive JPEG has about 10 scans; libjpeg-turbo's tools suggest 500 at most
 
@@ -131,6 +133,8 @@ def to_8_bit(pixels: np.ndarray, bits: int = FULL_BITS) -> np.ndarray:
     saturated. With 16 bits that is how cv_bridge converts 16-bit frames to rgb8 (65535 stays white);
     a camera that fills only 12 of them (0-4095) would come out nearly black, so ``bits`` 12 scales its
     4095 to white."""
+    if not 1 <= bits <= FULL_BITS:
+        raise ValueError(f"bits must be 1..{FULL_BITS}, got {bits}")
     return cv2.convertScaleAbs(_native(pixels), alpha=255 / (2 ** bits - 1))
 
 
@@ -169,10 +173,11 @@ def decode_compressed(data: bytes | bytearray | memoryview, msg_format: str = ""
         _check_jpeg_cost(data, size, image.height, image.width)
     demosaic = _DEMOSAIC.get(msg_format.split(";")[0].strip())
     try:
+        if image.format == "PNG" and bytes(data[PNG_BIT_DEPTH:PNG_BIT_DEPTH + 1]) == b"\x10" \
+                and image.mode in ("RGB", "RGBA"):
+            return _deep_colour_png(data, size, bits)  # Pillow would keep only each value's high byte
         if image.mode not in GREY_MODES:
-            # writeable, so torch.from_numpy takes it without a warning; Pillow keeps a 16-bit colour
-            # PNG's high bytes, within one level of the raw frame's x 255/65535
-            return np.array(image.convert("RGB"))
+            return np.array(image.convert("RGB"))  # writeable, so torch.from_numpy takes it without a warning
         grey = np.asarray(image)
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt image data
         raise ImageEncodingError(f"compressed {image.format} image ({size} bytes) could not be decoded: "
@@ -181,6 +186,15 @@ def decode_compressed(data: bytes | bytearray | memoryview, msg_format: str = ""
         return np.repeat((grey if grey.dtype == np.uint8 else to_8_bit(grey, bits))[..., None], 3, axis=2)
     rgb = cv2.cvtColor(grey if grey.dtype == np.uint8 else _native(grey), demosaic)  # at its depth, as raw
     return rgb if rgb.dtype == np.uint8 else to_8_bit(rgb, bits)
+
+
+def _deep_colour_png(data: bytes | bytearray | memoryview, size: int, bits: int) -> np.ndarray:
+    """RGB uint8 from a 16-bit colour PNG (compressed_image_transport's rgb16 / bgr16), scaled as a raw
+    16-bit frame is; its header has been checked already."""
+    deep = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)  # BGR(A), uint16
+    if deep is None or deep.ndim != 3:
+        raise ImageEncodingError(f"compressed PNG image ({size} bytes) could not be decoded")
+    return to_8_bit(cv2.cvtColor(deep, cv2.COLOR_BGR2RGB if deep.shape[2] == 3 else cv2.COLOR_BGRA2RGB), bits)
 
 
 def _check_jpeg_cost(data: bytes | bytearray | memoryview, size: int, height: int, width: int) -> None:

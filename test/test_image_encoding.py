@@ -310,5 +310,6 @@ def test_a_12_bit_camera_s_frames_fill_the_8_bits_when_its_bits_are_given(encodi
     view = image_view(4, 4, encoding, step, data)
     assert rgb_tensor(view, encoding).max() == 16
     assert (rgb_tensor(view, encoding, bits=12) == 255).all()
-    png = cv2.imencode(".png", twelve[..., 0] if channels > 1 else twelve)[1].tobytes()
+    png = cv2.imencode(".png", twelve)[1].tobytes()  # a 16-bit colour PNG for rgb16, as image_transport sends it
     assert (decode_compressed(png, f"{encoding}; png compressed ", bits=12) == 255).all()
+    assert decode_compressed(png, f"{encoding}; png compressed ").max() == 16

@@ -33,6 +33,10 @@ class BagError(RuntimeError):
     """A bag that cannot be used (missing, corrupt, or without the requested topic)."""
 
 
+class MessageError(BagError):
+    """One message of a readable bag that cannot be deserialised (its storage is fine)."""
+
+
 def typestore() -> Any:
     """rosbags' Kilted type store plus panoptic_msgs."""
     store = get_typestore(Stores.ROS2_KILTED)
@@ -183,12 +187,12 @@ def _deserialized(raw: bytes, cls: type) -> tuple[Any, str]:
 
 
 def read_messages(path: Path, topic: str, types: dict[str, type]) -> Iterator[tuple[int, Any]]:
-    """(timestamp, message) of ``topic``, whose type must be one of ``types``; a damaged message is a
-    ``BagError`` (ground truth must be whole)."""
+    """(timestamp, message) of ``topic``, whose type must be one of ``types``; a message that cannot be
+    deserialised is a ``MessageError``, a storage that fails a ``BagError``."""
     for timestamp, raw, cls, _ in _serialized(path, [topic], types):
         msg, error = _deserialized(raw, cls)
         if msg is None:
-            raise BagError(f"bag {path}, {topic} at bag time {timestamp}: {error}")
+            raise MessageError(f"bag {path}, {topic} at bag time {timestamp}: {error}")
         yield timestamp, msg
 
 

@@ -214,11 +214,14 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path, f
               for camera, report in zip(cameras, reports) if _unanswered(report, frames)]
     if silent:  # a camera the node never answered is a setting to fix, not a figure
         raise RuntimeError("; ".join(silent + _bag_error(frames)))
-    # head and score threshold: the node's own, from its diagnostics; the others a running node keeps to itself
-    settings = {"head": diag.get("head"), "score_threshold": _number(diag.get("score_threshold"))}
+    # head, score threshold, input bits: the node's own, from its diagnostics; the others a running node
+    # keeps to itself
+    bits = _number(diag.get("input_bits"))
+    told = {"head": diag.get("head"), "score_threshold": _number(diag.get("score_threshold")),
+            "input_bits": None if bits is None else int(bits)}
+    settings = {key: value for key, value in told.items() if value is not None}  # what the node did not say
     if not args.no_start_node:
-        settings |= {"precision": args.precision, "inference_size": list(args.inference_size),
-                     "input_bits": args.input_bits}
+        settings |= {"precision": args.precision, "inference_size": list(args.inference_size)}
     common = {"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
               "mask_cues": diag.get("mask_cues", str(args.mask_cues).lower()) == "true",  # the node's own
               **settings, "node_diagnostics": diag}

@@ -13,7 +13,7 @@ from panoptic_ros.categories import Category, CategoryTable
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
 from panoptic_ros.data.sample import panoptic_ids
 from panoptic_ros.image_encoding import ImageEncodingError
-from panoptic_ros.replay.bag_io import BagError, label_image, read_messages, stamp_ns
+from panoptic_ros.replay.bag_io import BagError, MessageError, label_image, read_messages, stamp_ns
 from panoptic_ros.structures import VOID_ID, category_of
 
 
@@ -56,11 +56,12 @@ class GroundTruthFrame:
 
 def from_label_topic(bag: Path, topic: str) -> tuple[dict[int, GroundTruthFrame], str]:
     """(stamp (ns) -> the topic's 32SC1 label images (no crowd regions: the encoding has none), "" or
-    where the bag's storage failed). A bag damaged part-way (a bad page, a recording cut short) keeps
-    the label images before the damage, which are scored as any others.
+    where the bag's storage failed). A bag whose storage fails part-way (a bad page, a recording cut
+    short) keeps the label images before the damage, which are scored as any others.
 
     Raises:
         ValueError: two label images share a stamp, so which frame each labels is unknown.
+        MessageError: a label image cannot be deserialised (ground truth with a hole is refused).
         BagError: the storage failed before the first label image.
     """
     out: dict[int, GroundTruthFrame] = {}
@@ -75,9 +76,9 @@ def from_label_topic(bag: Path, topic: str) -> tuple[dict[int, GroundTruthFrame]
             except ImageEncodingError as exc:
                 raise ValueError(f"ground-truth topic {topic}: {exc}") from exc
     except BagError as exc:
-        if not out:
+        if not out or isinstance(exc, MessageError):
             raise
-        return out, f"{exc}; the ground truth of {topic} stopped there, after {len(out)} label images"
+        return out, f"{exc}; the ground truth of {topic} stopped there, after {len(out)} label image(s)"
     return out, ""
 
 

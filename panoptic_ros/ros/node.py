@@ -337,7 +337,8 @@ class PanopticNode(LifecycleNode):
         statuses = [diagnostic_status(node, device, total, {"model": self.predictor.model_name,
                                                             "mask_cues": str(self.predictor.mask_cues).lower(),
                                                             "head": self.predictor.head,
-                                                            "score_threshold": f"{self.predictor.score_threshold:g}"},
+                                                            "score_threshold": f"{self.predictor.score_threshold:g}",
+                                                            "input_bits": str(self.params["input_bits"])},
                                                active)]
         if self.cameras != [""]:
             statuses += [camera_status(node, device, camera, snapshot, active)

@@ -89,3 +89,22 @@ def test_a_coco_folder_without_categories_is_refused(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="lists no categories"):
         from_coco_panoptic(path, panoptic_dir)
+
+
+def test_a_label_image_that_cannot_be_deserialised_is_refused_not_taken_for_the_storage_s_end(tmp_path, monkeypatch):
+    """Storage damage ends the ground truth where it is; one bad message in a readable bag would drop
+    every label image after it, so it is refused as before."""
+    from panoptic_ros.data.dataset import SyntheticStreetScenes
+    from panoptic_ros.replay import bag_io
+    from panoptic_ros.replay.ground_truth import from_label_topic
+    from panoptic_ros.replay.sample_bag import GT_TOPIC, write_sample_bag
+    bag = write_sample_bag(tmp_path / "bag", SyntheticStreetScenes(6, 5, 32, 64), 6)
+    deserialized, calls = bag_io._deserialized, []
+
+    def second_fails(raw, cls):
+        calls.append(1)
+        return (None, "a message cannot be deserialised (test)") if len(calls) == 2 else deserialized(raw, cls)
+
+    monkeypatch.setattr(bag_io, "_deserialized", second_fails)
+    with pytest.raises(bag_io.MessageError, match="cannot be deserialised"):
+        from_label_topic(bag, GT_TOPIC)

@@ -282,6 +282,7 @@ def test_live_replay_measures_the_running_node(camera, bag, model, tmp_path):
     assert report["mask_cues"] is True and report["node_diagnostics"]["mask_cues"] == "true"  # the node's own
     assert report["head"] == report["node_diagnostics"]["head"] == small_model_config().panoptic.kind
     assert report["score_threshold"] == 0.0 and report["node_diagnostics"]["score_threshold"] == "0"
+    assert report["input_bits"] == 16 and report["node_diagnostics"]["input_bits"] == "16"
     assert report["pq"]["frames"] == report["processed"]
     assert (out / "preview.png").is_file() and (out / "output_bag").is_dir()
     segments = read_messages(out / "output_bag", f"/panoptic/{camera + '/' if camera else ''}segments",
@@ -648,3 +649,11 @@ def test_a_camera_none_of_whose_frames_came_through_is_an_error_naming_it(mode, 
     assert len(list(read_messages(partial / "output_bag", "/panoptic/front/segments", SEGMENTS_TYPE))) >= 1
     if mode:  # the node's log says whose frames it refused
         assert "dropping bad frame of camera left: unsupported" in (partial / "node.log").read_text()
+
+
+def test_the_node_a_live_replay_starts_gets_its_input_bits():
+    import argparse
+    from panoptic_ros.replay.cli import _node_params
+    args = argparse.Namespace(device="cpu", precision="fp32", mask_cues=True, inference_size=[64, 128],
+                              input_bits=12, score_threshold=None, model=None, head=None)
+    assert _node_params(args)["input_bits"] == "12" and "score_threshold" not in _node_params(args)
