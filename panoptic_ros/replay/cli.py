@@ -219,7 +219,7 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path, f
     bits = _number(diag.get("input_bits"))
     told = {"head": diag.get("head"), "score_threshold": _number(diag.get("score_threshold")),
             "input_bits": None if bits is None else int(bits)}
-    settings = {key: value for key, value in told.items() if value is not None}  # what the node did not say
+    settings = {key: value for key, value in told.items() if value is not None}  # what the node said
     if not args.no_start_node:
         settings |= {"precision": args.precision, "inference_size": list(args.inference_size)}
     common = {"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
