@@ -75,8 +75,10 @@ def from_label_topic(bag: Path, topic: str) -> tuple[dict[int, GroundTruthFrame]
                 out[stamp] = GroundTruthFrame.of(label_image(msg))
             except ImageEncodingError as exc:
                 raise ValueError(f"ground-truth topic {topic}: {exc}") from exc
+    except MessageError:
+        raise
     except BagError as exc:
-        if not out or isinstance(exc, MessageError):
+        if not out:
             raise
         return out, f"{exc}; the ground truth of {topic} stopped there, after {len(out)} label image(s)"
     return out, ""
