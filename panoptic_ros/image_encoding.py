@@ -2,12 +2,15 @@
 
 ``image_view`` returns a zero-copy view of a ``sensor_msgs/Image``-style buffer (height, width,
 encoding, step, is_bigendian, data), honouring row padding; ``rgb_tensor`` turns that view into an
-RGB uint8 tensor on the inference device. Headed for a GPU, a BGR(A) frame is copied as it is and its
-channels are swapped there (no pass over the frame on the robot's CPU); on the CPU, and for Bayer
+RGB uint8 tensor on the inference device. Headed for a GPU, a BGR(A) or grey frame is copied as it is
+and its channels are swapped (grey: expanded) there (no pass over the frame on the robot's CPU); on the
+CPU, and for Bayer
 and YUV frames everywhere, OpenCV converts it first, as cv_bridge does (one OpenCV pass beats an index
-gather over the frame about 40x on the CPU). A 16-bit frame is scaled to 8 bits by 255 / (2^bits - 1)
-(``bits`` 16: as cv_bridge scales it): first where channel order or grey is all that changes (they
-commute), after demosaicing a mosaic.
+gather over the frame about 40x on the CPU). The two-plane YUV frames of hardware cameras and decoders
+(nv12, nv21, nv24), which cv_bridge does not convert, decode as BT.601 video range, OpenCV's reading of
+nv12; nv24, which OpenCV lacks, with the same fixed-point coefficients on the inference device.
+A 16-bit frame is scaled to 8 bits by 255 / (2^bits - 1) (``bits`` 16: as cv_bridge scales it): first
+where channel order or grey is all that changes (they commute), after demosaicing a mosaic.
 Every malformed buffer raises ``ImageEncodingError`` with a message fit for a log line (bounded in
 length whatever the sender put in the message). Compressed payloads are decoded with Pillow rather
 than OpenCV: Pillow reads the header alone first, so a size is checked before any pixel memory is
@@ -42,6 +45,14 @@ _BAYER = {"rggb": cv2.COLOR_BayerBG2RGB, "bggr": cv2.COLOR_BayerRG2RGB,
 # deprecated yuv422 / yuv422_yuy2 that drivers still send)
 _YUV422 = {"uyvy": cv2.COLOR_YUV2RGB_UYVY, "yuv422": cv2.COLOR_YUV2RGB_UYVY,
            "yuyv": cv2.COLOR_YUV2RGB_YUY2, "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2}
+# Two-plane YUV, a Y plane then a plane of interleaved chroma pairs (V4L2's layout; its rows padded as
+# the Y rows are) -> chroma subsampling along each axis: 2 for 4:2:0, 1 for 4:4:4
+_TWO_PLANE = {"nv12": 2, "nv21": 2, "nv24": 1}
+_YUV420 = {"nv12": cv2.COLOR_YUV2RGB_NV12, "nv21": cv2.COLOR_YUV2RGB_NV21}
+_YUV444 = tuple(name for name, factor in _TWO_PLANE.items() if factor == 1)
+# BT.601 video range in OpenCV's fixed point for nv12 (coefficients x 2^20): nv24 decodes as nv12 does
+_SHIFT = 20
+_Y, _VR, _VG, _UG, _UB = (round(c * 2 ** _SHIFT) for c in (1.164, 1.596, -0.813, -0.391, 2.018))
 _DEPTHS = (("8", "u1"), ("16", "u2"))
 # encoding -> (numpy dtype, channels)
 ENCODINGS: dict[str, tuple[str, int]] = {
@@ -49,13 +60,19 @@ ENCODINGS: dict[str, tuple[str, int]] = {
     **{f"mono{bits}": (kind, 1) for bits, kind in _DEPTHS},
     **{f"bayer_{pattern}{bits}": (kind, 1) for pattern in _BAYER for bits, kind in _DEPTHS},
     **{name: ("u1", 2) for name in _YUV422},
+    **{name: ("u1", 1) for name in _TWO_PLANE},  # a byte a pixel in the Y plane, which ``step`` describes
     "8UC1": ("u1", 1), "16UC1": ("u2", 1), "32SC1": ("i4", 1),  # label images, not camera frames
 }
 INPUT_ENCODINGS = tuple(name for name in ENCODINGS if not name[0].isdigit())
 _DEMOSAIC = {f"bayer_{pattern}{bits}": code for pattern, code in _BAYER.items() for bits, _ in _DEPTHS}
-# Encodings OpenCV converts to RGB (a mosaic at its own depth); rgb, rgba and mono need no conversion at all
-_TO_RGB = {"bgr8": cv2.COLOR_BGR2RGB, "bgra8": cv2.COLOR_BGRA2RGB, **_YUV422, **_DEMOSAIC}
-DEVICE_SWAPS = ("bgr8", "bgra8")  # channel orders swapped on a GPU after the upload instead
+# Encodings OpenCV converts to RGB (a mosaic at its own depth; 16-bit colour and grey are scaled to 8 bits
+# first); rgb and rgba need no conversion at all
+_TO_RGB = {"bgr8": cv2.COLOR_BGR2RGB, "bgra8": cv2.COLOR_BGRA2RGB, "mono8": cv2.COLOR_GRAY2RGB, **_YUV422,
+           **_YUV420, **_DEMOSAIC}
+# Converted on a GPU after the upload instead (a channel swap, grey expanded), sparing the robot's CPU a
+# pass over the frame. On the CPU OpenCV makes them RGB, laid out channels-last as the input resize and
+# the overlay take it: a grey view expanded to three channels would cost each of them a copy.
+ON_DEVICE = ("bgr8", "bgra8", "mono8")
 _DEEP = [name.removesuffix("16") for name in INPUT_ENCODINGS if ENCODINGS[name][0] == "u2"]  # 8 or 16 bits
 SUPPORTED = (f"{', '.join(_DEEP)}, each as 8 or 16 bits (rgb8, rgb16, ...); "  # for error messages: one short line
              f"{', '.join(n for n in INPUT_ENCODINGS if n.removesuffix('8').removesuffix('16') not in _DEEP)}")
@@ -79,7 +96,8 @@ def _check_size(height: int, width: int) -> None:
 
 def image_view(height: int, width: int, encoding: str, step: int, data: bytes | bytearray | memoryview,
                is_bigendian: bool = False) -> np.ndarray:
-    """Zero-copy [H, W] or [H, W, C] view of an image buffer (row padding in ``step`` is skipped)."""
+    """Zero-copy [H, W] or [H, W, C] view of an image buffer (row padding in ``step`` is skipped); for
+    two-plane YUV see ``_two_plane_view``."""
     if encoding not in ENCODINGS:
         raise ImageEncodingError(f"unsupported encoding {_short(encoding)}; supported: {SUPPORTED}")
     _check_size(height, width)
@@ -89,11 +107,55 @@ def image_view(height: int, width: int, encoding: str, step: int, data: bytes | 
     if step < row:
         raise ImageEncodingError(f"step {step} is smaller than a {encoding} row of width {width} ({row} bytes)")
     buf = np.frombuffer(data, dtype=np.uint8)
+    if encoding in _TWO_PLANE:
+        return _two_plane_view(height, width, encoding, step, buf)
     if buf.size != step * height:
         raise ImageEncodingError(f"data has {buf.size} bytes, expected step*height = {step}*{height} = {step * height}")
     shape = (height, width, channels) if channels > 1 else (height, width)
     strides = (step, channels * dtype.itemsize, dtype.itemsize)[: len(shape)]
     return np.ndarray(shape, dtype=dtype, buffer=buf, strides=strides)
+
+
+def unpadded_layout(height: int, width: int, encoding: str) -> tuple[int, int]:
+    """(step, bytes) of an unpadded ``height`` x ``width`` buffer in ``encoding`` (two-plane YUV: the Y
+    plane's step, both planes' bytes)."""
+    kind, channels = ENCODINGS[encoding]
+    step = width * channels * np.dtype(kind).itemsize
+    return step, step * _rows(height, encoding)
+
+
+def _rows(height: int, encoding: str) -> int:
+    """Rows of the Y plane's step a buffer holds: ``height``, and for two-plane YUV the chroma plane's
+    ``height / factor`` rows of ``2 / factor`` times that step."""
+    factor = _TWO_PLANE.get(encoding)
+    return height if factor is None else height + 2 * (height // factor) // factor
+
+
+def _two_plane_view(height: int, width: int, encoding: str, step: int, buf: np.ndarray) -> np.ndarray:
+    """The planes' rows, W bytes each: nv12 / nv21 [H * 3/2, W] (the Y rows, then H/2 rows of W/2 chroma
+    pairs, as OpenCV decodes them), nv24 [3 H, W] (the Y rows, then each row of W chroma pairs as two);
+    zero-copy but for a padded nv24 frame, whose chroma rows are twice as long as its Y rows, so no single
+    view spans both planes. ``step`` is the Y plane's row step, the chroma rows' being
+    as long as theirs, as V4L2 and libcamera lay them out; a buffer of exactly the unpadded size is taken
+    as unpadded whatever ``step`` says (sensor_msgs counts two channels a pixel for these encodings, which
+    invites a ``step`` of 2 x width)."""
+    factor = _TWO_PLANE[encoding]
+    if height % factor or width % factor:
+        raise ImageEncodingError(f"{encoding} needs an even width and height (four pixels share their colour), "
+                                 f"got {width}x{height}")
+    chroma_rows, rows = height // factor, _rows(height, encoding)
+    if buf.size == unpadded_layout(height, width, encoding)[1]:
+        step = width
+    if buf.size != step * rows:
+        raise ImageEncodingError(f"data has {buf.size} bytes; a {width}x{height} {encoding} frame with row step {step} "
+                                 f"has {step * rows} (Y plane and chroma plane)")
+    if factor == 2:
+        return np.ndarray((height + chroma_rows, width), np.uint8, buffer=buf, strides=(step, 1))
+    if step == width:
+        return np.ndarray((rows, width), np.uint8, buffer=buf)
+    luma = np.ndarray((height, width), np.uint8, buffer=buf, strides=(step, 1))
+    chroma = np.ndarray((height, 2 * width), np.uint8, buffer=buf, offset=step * height, strides=(2 * step, 1))
+    return np.vstack((luma, chroma.reshape(2 * height, width)))
 
 
 def rgb_tensor(view: np.ndarray, encoding: str, device: torch.device | str = "cpu", bits: int = FULL_BITS
@@ -107,18 +169,18 @@ def rgb_tensor(view: np.ndarray, encoding: str, device: torch.device | str = "cp
         raise ImageEncodingError(f"{encoding} needs an even width (two pixels share their colour), got {view.shape[1]}")
     if view.dtype.itemsize == 2 and encoding not in _DEMOSAIC:  # scaling commutes with channel order
         view, encoding = to_8_bit(view, bits), encoding.replace("16", "8")
-    swap_on_device = encoding in DEVICE_SWAPS and torch.device(device).type != "cpu"
-    if encoding in _TO_RGB and not swap_on_device:
+    on_device = encoding in ON_DEVICE and torch.device(device).type != "cpu"
+    if encoding in _TO_RGB and not on_device:
         view = cv2.cvtColor(_native(view) if view.dtype.itemsize == 2 else np.ascontiguousarray(view),
                             _TO_RGB[encoding])
     if view.dtype != np.uint8:  # a 16-bit mosaic, demosaiced at its own depth, as cv_bridge does
         view = to_8_bit(view, bits)
     t = torch.from_numpy(view if view.flags.writeable else view.copy()).to(device, non_blocking=True)
-    if t.dim() == 2:
-        return t.unsqueeze(0).expand(3, -1, -1)
-    if swap_on_device:
-        return bgr_to_rgb(t)
-    return t[..., :3].permute(2, 0, 1)  # rgb8 / rgba8: a view, no copy
+    if encoding in _YUV444:
+        return yuv444_to_rgb(t)
+    if on_device:
+        return t.unsqueeze(0).expand(3, -1, -1) if t.dim() == 2 else bgr_to_rgb(t)
+    return t[..., :3].permute(2, 0, 1)  # RGB(A), channels-last: a view, no copy
 
 
 def _native(pixels: np.ndarray) -> np.ndarray:
@@ -141,6 +203,22 @@ def to_8_bit(pixels: np.ndarray, bits: int = FULL_BITS) -> np.ndarray:
 def bgr_to_rgb(t: torch.Tensor) -> torch.Tensor:
     """[H, W, 3 or 4] BGR(A) uint8 -> RGB [3, H, W] on its own device: one gather, alpha dropped."""
     return t.permute(2, 0, 1)[[2, 1, 0]]
+
+
+def yuv444_to_rgb(planes: torch.Tensor) -> torch.Tensor:
+    """nv24's [3 H, W] uint8 planes (``image_view``; BT.601 video range) -> RGB [3, H, W] uint8 on their
+    own device, in OpenCV's fixed-point arithmetic for nv12, so that an nv24 frame decodes exactly as an
+    nv12 frame of the same colours does, laid out channels-last as OpenCV's conversions are (see
+    ``ON_DEVICE``). In place where it can."""
+    height = planes.shape[0] // 3
+    u, v = planes[height:].view(height, -1, 2).to(torch.int32).sub_(128).unbind(-1)
+    luma = planes[:height].to(torch.int32).sub_(16).clamp_(min=0).mul_(_Y).add_(1 << (_SHIFT - 1))  # rounding
+    rgb = torch.empty((3, *luma.shape), dtype=torch.int32, device=planes.device)
+    torch.mul(v, _VR, out=rgb[0]).add_(luma)
+    torch.mul(v, _VG, out=rgb[1]).add_(luma).add_(u * _UG)
+    torch.mul(u, _UB, out=rgb[2]).add_(luma)
+    channels_last = torch.empty((*luma.shape, 3), dtype=torch.uint8, device=planes.device).permute(2, 0, 1)
+    return channels_last.copy_(rgb.bitwise_right_shift_(_SHIFT).clamp_(0, 255))
 
 
 def decode_compressed(data: bytes | bytearray | memoryview, msg_format: str = "", bits: int = FULL_BITS

@@ -44,15 +44,33 @@ def yuv422_from_rgb(rgb: "np.ndarray", encoding: str) -> "np.ndarray":
     decodes them): ``yuv422`` / ``uyvy`` is UYVY (U Y0 V Y1 per pixel pair), ``yuv422_yuy2`` / ``yuyv`` YUYV
     (Y0 U Y1 V)."""
     import numpy as np
-    r, g, b = np.moveaxis(rgb.astype(np.float64) / 255, -1, 0)
-    y = 16 + 65.481 * r + 128.553 * g + 24.966 * b
-    u = 128 - 37.797 * r - 74.203 * g + 112.0 * b
-    v = 128 + 112.0 * r - 93.786 * g - 18.214 * b
+    y, u, v = _bt601_video_range(rgb)
     pair_u = np.repeat((u[:, 0::2] + u[:, 1::2]) / 2, 2, axis=1)
     pair_v = np.repeat((v[:, 0::2] + v[:, 1::2]) / 2, 2, axis=1)
     chroma = np.where(np.arange(rgb.shape[1]) % 2 == 0, pair_u, pair_v)
     planes = (chroma, y) if encoding in ("yuv422", "uyvy") else (y, chroma)
     return np.clip(np.round(np.stack(planes, axis=-1)), 0, 255).astype(np.uint8)
+
+
+def two_plane_yuv_from_rgb(rgb: "np.ndarray", encoding: str) -> "np.ndarray":
+    """The unpadded buffer of an RGB image as ``nv12`` / ``nv21`` (4:2:0: chroma averaged over each 2x2
+    block, U V or V U pairs) or ``nv24`` (4:4:4, U V pairs), BT.601 video range, as [rows, W] uint8: the
+    Y rows, then the chroma plane cut into rows of W bytes."""
+    import numpy as np
+    y, u, v = _bt601_video_range(rgb)
+    if encoding != "nv24":
+        u, v = ((c[0::2, 0::2] + c[0::2, 1::2] + c[1::2, 0::2] + c[1::2, 1::2]) / 4 for c in (u, v))
+    pairs = np.stack((v, u) if encoding == "nv21" else (u, v), axis=-1)
+    planes = np.concatenate([y.ravel(), pairs.ravel()])
+    return np.clip(np.round(planes), 0, 255).astype(np.uint8).reshape(-1, rgb.shape[1])
+
+
+def _bt601_video_range(rgb: "np.ndarray") -> tuple["np.ndarray", "np.ndarray", "np.ndarray"]:
+    """Y, U, V (float) of an RGB uint8 image, BT.601 video range (Y 16-235), as cameras send them."""
+    import numpy as np
+    r, g, b = np.moveaxis(rgb.astype(np.float64) / 255, -1, 0)
+    return (16 + 65.481 * r + 128.553 * g + 24.966 * b, 128 - 37.797 * r - 74.203 * g + 112.0 * b,
+            128 + 112.0 * r - 93.786 * g - 18.214 * b)
 
 
 def save_small_street_model(folder: Path) -> str:

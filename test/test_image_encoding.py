@@ -5,7 +5,7 @@ import torch
 from panoptic_ros.image_size import MAX_PIXELS
 from panoptic_ros.image_encoding import (INPUT_ENCODINGS, ImageEncodingError, bgr_to_rgb, decode_compressed,
                                          image_fields, image_view, rgb_tensor)
-from helpers import yuv422_from_rgb
+from helpers import two_plane_yuv_from_rgb, yuv422_from_rgb
 from panoptic_ros.tools.hostile_frames import COMPRESSED, jpeg_claiming, jpeg_with_scans
 
 RNG = np.random.default_rng(0)
@@ -73,6 +73,79 @@ def test_the_current_yuv_names_are_the_deprecated_ones(current, deprecated):
     assert torch.equal(*frames)
 
 
+SMOOTH = np.dstack([*np.meshgrid(np.linspace(190, 218, 8), np.linspace(90, 110, 6)), np.full((6, 8), 40.0)]
+                   ).round().astype(np.uint8)  # 6x8, orange, gentle gradients: 4:2:0 chroma loses little
+
+
+@pytest.mark.parametrize("encoding", ["nv12", "nv21", "nv24"])
+@pytest.mark.parametrize("pad", [0, 3])
+def test_two_plane_yuv_frames_decode_to_their_colours(encoding, pad):
+    """Each plane's rows padded as V4L2 pads them: the chroma rows as the Y rows."""
+    planes, chroma_row = two_plane_yuv_from_rgb(SMOOTH, encoding), 16 if encoding == "nv24" else 8
+    luma, step = _buffer(planes[:6], pad)
+    chroma, _ = _buffer(planes[6:].reshape(-1, chroma_row), pad * chroma_row // 8)
+    rgb = rgb_tensor(image_view(6, 8, encoding, step, luma + chroma), encoding).permute(1, 2, 0).numpy()
+    assert np.abs(rgb.astype(int) - SMOOTH).max() <= 3
+
+
+def test_nv24_decodes_exactly_as_nv12_where_their_chroma_agree():
+    """OpenCV decodes nv12, our own arithmetic nv24: a frame whose colour is constant on 2x2 blocks must
+    come out of both the same, to the last bit."""
+    blocks = np.repeat(np.repeat(RNG.integers(0, 256, (3, 4, 3), dtype=np.uint8), 2, 0), 2, 1)
+    nv12, nv24 = (two_plane_yuv_from_rgb(blocks, name) for name in ("nv12", "nv24"))
+    frames = [rgb_tensor(image_view(6, 8, name, 8, bytearray(planes.tobytes())), name)
+              for name, planes in (("nv12", nv12), ("nv24", nv24))]
+    assert torch.equal(*frames)
+
+
+def test_nv21_is_nv12_with_its_chroma_pairs_swapped():
+    nv12 = two_plane_yuv_from_rgb(RGB[:4, :6], "nv12")
+    nv21 = nv12.copy()
+    nv21[4:] = nv12[4:].reshape(-1, 2)[:, ::-1].reshape(-1, 6)
+    assert np.array_equal(nv21, two_plane_yuv_from_rgb(RGB[:4, :6], "nv21"))
+    assert torch.equal(*(rgb_tensor(image_view(4, 6, name, 6, bytearray(planes.tobytes())), name)
+                         for name, planes in (("nv12", nv12), ("nv21", nv21))))
+
+
+@pytest.mark.parametrize("step", [12, 16])
+def test_an_unpadded_two_plane_buffer_is_read_whatever_its_step_says(step):
+    """sensor_msgs counts two channels for nv12, so some drivers send step = 2 x width."""
+    planes = two_plane_yuv_from_rgb(SMOOTH[:, :6], "nv12")
+    frames = [rgb_tensor(image_view(6, 6, "nv12", s, bytearray(planes.tobytes())), "nv12") for s in (6, step)]
+    assert torch.equal(*frames)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"height": 5}, "needs an even width and height"),
+    ({"width": 7, "step": 7}, "needs an even width and height"),
+    ({"data": bytearray(71)}, "data has 71 bytes; a 8x6 nv12 frame with row step 8 has 72"),
+    ({"encoding": "nv24", "data": bytearray(72)}, "a 8x6 nv24 frame with row step 8 has 144"),
+])
+def test_malformed_two_plane_frames_raise_clear_errors(kwargs, message):
+    args = {"height": 6, "width": 8, "encoding": "nv12", "step": 8, "data": bytearray(72)} | kwargs
+    with pytest.raises(ImageEncodingError, match=message):
+        rgb_tensor(image_view(**args), args["encoding"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("encoding", ["nv24", "mono8"])
+def test_frames_converted_on_the_gpu_come_out_as_on_the_cpu(encoding):
+    data = two_plane_yuv_from_rgb(RGB[:4, :6], "nv24") if encoding == "nv24" else RGB[:4, :6, 0].copy()
+    view = image_view(4, 6, encoding, 6, bytearray(data.tobytes()))
+    assert torch.equal(rgb_tensor(view, encoding, "cuda").cpu(), rgb_tensor(view, encoding))
+
+
+@pytest.mark.parametrize("encoding", INPUT_ENCODINGS)
+def test_every_encoding_comes_out_channels_last_on_the_cpu(encoding):
+    """The input resize and the overlay take pixel-interleaved RGB; a planar or expanded-grey frame
+    would cost each of them a copy."""
+    from panoptic_ros.image_encoding import unpadded_layout
+    step, size = unpadded_layout(6, 8, encoding)
+    out = rgb_tensor(image_view(6, 8, encoding, step, bytearray(RNG.integers(0, 256, size, np.uint8).tobytes())),
+                     encoding)
+    assert out.shape == (3, 6, 8) and out.dtype == torch.uint8 and out.stride(0) == 1
+
+
 @pytest.mark.parametrize("big_endian", [False, True])
 def test_mono16_rows_with_an_odd_step_are_read_like_any_padded_rows(big_endian):
     values = RNG.integers(0, 65536, (3, 5), dtype=np.uint16)
@@ -134,7 +207,7 @@ def test_compressed_bayer_frames_are_demosaiced_as_their_format_says(name, patte
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"encoding": "nv12"}, "unsupported encoding"),
+    ({"encoding": "32FC1"}, "unsupported encoding '32FC1'; supported: .*nv12, nv21, nv24"),
     ({"step": 20}, "step 20 is smaller"),
     ({"data": bytearray(10)}, "data has 10 bytes"),
     ({"height": 0}, "empty image"),

@@ -54,7 +54,7 @@ def _gif() -> bytes:
 
 
 RAW: dict[str, dict[str, Any]] = {name: _GOOD | change for name, change in {
-    "unsupported encoding": {"encoding": "nv12"},
+    "unsupported encoding (a depth image)": {"encoding": "32FC1"},
     "step smaller than a row": {"step": 80},
     "truncated data": {"data": RGB.tobytes()[:-7]},
     "empty image": {"height": 0, "width": 0, "step": 0, "data": b""},

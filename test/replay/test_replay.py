@@ -172,10 +172,10 @@ def test_unknown_encodings_are_counted_and_an_all_bad_bag_fails(tmp_path, model,
     path = tmp_path / "bad"
     with BagWriter(path) as bag:
         for i in range(3):
-            bag.write("/cam", Image(header=Header(stamp=Time(sec=i)), height=2, width=2, encoding="nv12", step=4,
+            bag.write("/cam", Image(header=Header(stamp=Time(sec=i)), height=2, width=2, encoding="32FC1", step=4,
                                     data=bytes(8)), i)
     assert replay(_args(path, tmp_path / "out", model, "--topic", "/cam")) == 2
-    assert "no frame of /cam could be used: unsupported encoding 'nv12'" in capsys.readouterr().err
+    assert "no frame of /cam could be used: unsupported encoding '32FC1'" in capsys.readouterr().err
 
 
 def test_a_running_node_in_a_namespace_is_replayed_through_its_named_camera(bag, model, tmp_path, monkeypatch,
@@ -494,7 +494,7 @@ def test_live_accounting_adds_up_with_a_frame_the_node_refuses(bag, model, tmp_p
     with BagWriter(path) as out:
         for k, (t, msg) in enumerate(read_messages(bag, IMAGE_TOPIC, {"sensor_msgs/msg/Image": Image})):
             if k == 2:
-                msg.encoding = "nv12"
+                msg.encoding = "32FC1"  # a depth image on the camera topic
             out.write(IMAGE_TOPIC, msg, t)
     assert replay(_args(path, tmp_path / "live", model, "--live", "--rate", "2", "--settle", "40")) == 0
     report = json.loads((tmp_path / "live" / "report.json").read_text())

@@ -14,7 +14,7 @@ from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from helpers import small_categories, small_model_config, yuv422_from_rgb
+from helpers import small_categories, small_model_config, two_plane_yuv_from_rgb, yuv422_from_rgb
 from panoptic_ros.image_encoding import INPUT_ENCODINGS
 from panoptic_ros.model.checkpoint import save_checkpoint
 from panoptic_ros.model.network import PanopticNet
@@ -40,6 +40,8 @@ def _encode(rgb: np.ndarray, encoding: str) -> np.ndarray:
         return rgb[..., 1]
     if encoding.startswith("yuv422") or encoding in ("uyvy", "yuyv"):
         return yuv422_from_rgb(rgb, encoding)
+    if encoding.startswith("nv"):
+        return two_plane_yuv_from_rgb(rgb, encoding)  # the planes' rows, more than the image has
     pattern = encoding.split("_")[1][:4].upper()
     mosaic = np.zeros(rgb.shape[:2], np.uint8)
     for k, ch in enumerate(pattern):
@@ -48,9 +50,10 @@ def _encode(rgb: np.ndarray, encoding: str) -> np.ndarray:
 
 
 def image_msg(array: np.ndarray, encoding: str, stamp: int, step: int | None = None, data: bytes | None = None,
-              frame_id: str = "camera") -> Image:
+              frame_id: str = "camera", height: int | None = None) -> Image:
+    """``height``: the image's, where ``array`` holds more rows (the chroma plane of two-plane YUV)."""
     array = np.ascontiguousarray(array)
-    h, w = array.shape[:2]
+    h, w = array.shape[0] if height is None else height, array.shape[1]
     row = array.strides[0]
     return Image(header=Header(stamp=Time(sec=stamp), frame_id=frame_id), height=h, width=w, encoding=encoding,
                  is_bigendian=0, step=row if step is None else step, data=array.tobytes() if data is None else data)
@@ -145,7 +148,7 @@ def test_every_encoding_gets_consistent_outputs_and_bad_frames_are_survived(runn
     stamp = 100
     for k, encoding in enumerate(INPUT_ENCODINGS):
         stamp += 1
-        client.pub.publish(image_msg(_encode(RGB, encoding), encoding, stamp))
+        client.pub.publish(image_msg(_encode(RGB, encoding), encoding, stamp, height=H))
         client.wait_for(lambda: all(_outputs_for(client, stamp).values()), 60, f"outputs of a {encoding} frame", node)
         out = _outputs_for(client, stamp)
         _check_consistent(out, H, W)
@@ -162,7 +165,7 @@ def test_every_encoding_gets_consistent_outputs_and_bad_frames_are_survived(runn
     assert diag["frames_processed"] == str(len(INPUT_ENCODINGS)) and diag["device"] == "cpu"
     assert diag["frames_lost"] == "0" and diag["errors"] == "0"
     assert float(diag["latency_p50_ms"]) > 0
-    assert node.log().count("unsupported encoding 'nv12'") >= 1 and node.alive()
+    assert node.log().count("unsupported encoding '32FC1'") >= 1 and node.alive()
 
 
 def test_categories_are_latched(running):
