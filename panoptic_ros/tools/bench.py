@@ -45,6 +45,7 @@ from panoptic_ros.tools.bench_dispatch import count_dispatch, dispatch_table
 from panoptic_ros.tools.bench_node import node_table, time_node_path
 from panoptic_ros.tools.bench_stages import STAGES, StageTimer, medians, run_stages
 from panoptic_ros.heads import HEAD_KINDS, MASK_CUE_MODES
+from panoptic_ros.image_encoding import INPUT_ENCODINGS
 from panoptic_ros.image_size import DEFAULT_INFERENCE_SIZE, check_inference_size, network_size
 from panoptic_ros.config import ModelConfig, load_config
 from panoptic_ros.data.cityscapes import CITYSCAPES_CATEGORIES
@@ -55,6 +56,8 @@ from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.model.checkpoint import CheckpointError, load_checkpoint
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.resources import package_file
+
+DEFAULT_ENCODING = "rgb8"  # the node table's camera frames unless --encoding names others
 from panoptic_ros.structures import ID_DIVISOR
 
 
@@ -130,19 +133,22 @@ def _network_rows(model: PanopticNet, args: argparse.Namespace, device: torch.de
 
 def _node_rows(model: PanopticNet, args: argparse.Namespace) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for size, inference, precision, cues, head, dets in itertools.product(
+    for size, inference, precision, cues, head, dets, encoding in itertools.product(
             args.input_size or [[1024, 2048]], args.inference_size or [list(DEFAULT_INFERENCE_SIZE)], args.precision,
-            args.mask_cues, args.head, args.detections or [model.cfg.instance.detections_per_image]):
+            args.mask_cues, args.head, args.detections or [model.cfg.instance.detections_per_image], args.encoding):
         model.instance.roi_heads.detections_per_img = dets
         ms = time_node_path(model, tuple(size), tuple(inference), precision, cues, head, args.warmup,
-                            args.iters, overlay_max_size=args.overlay_max_size, label_images=args.label_images)
+                            args.iters, overlay_max_size=args.overlay_max_size, label_images=args.label_images,
+                            encoding=encoding)
         net_h, net_w = network_size(tuple(size), tuple(inference))
         name = (f"{size[0]}x{size[1]} <- {net_h}x{net_w} {precision} {head} "  # rows x columns, as the flags
                 f"{_cues_name(cues)} n={dets}")
         if args.label_images is not None:
             name += f" labels={','.join(args.label_images) or 'none'}"
+        if encoding != DEFAULT_ENCODING:
+            name += f" {encoding}"
         rows.append({"name": name, "input_size": size, "inference_size": inference, "precision": precision,
-                     "head": head, "mask_cues": cues, "max_detections": dets,
+                     "head": head, "mask_cues": cues, "max_detections": dets, "encoding": encoding,
                      "label_images": args.label_images, "ms": ms})
         print(f"{name}: own work {ms['own']:.1f} ms = {100 * ms['own_share']:.0f}% of the network's "
               f"{ms['network']:.1f} ms", flush=True)
@@ -198,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
                    f"{' '.join(map(str, DEFAULT_INFERENCE_SIZE))})")
     p.add_argument("--detections", type=positive_int, nargs="+",
                    help="node table: detections per image (default: the model's detections_per_image)")
+    p.add_argument("--encoding", nargs="+", default=[DEFAULT_ENCODING], choices=INPUT_ENCODINGS, metavar="ENCODING",
+                   help=f"node table: the camera frames' encodings (default {DEFAULT_ENCODING}; any of "
+                        f"{', '.join(INPUT_ENCODINGS)})")
     p.add_argument("--overlay-max-size", type=positive_int, help="node table: cap on the overlay's longer side")
     p.add_argument("--label-images", nargs="*", metavar="NAME",
                    help="node table: the label images made each frame, as the node makes those that have "

@@ -17,6 +17,7 @@ import torch
 from panoptic_ros.tools.bench_stages import StageTimer, medians
 from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
 from panoptic_ros.device import autocast
+from panoptic_ros.image_encoding import unpadded_layout
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.image_size import network_size
 from panoptic_ros.inference.resize import resize_batch
@@ -30,10 +31,12 @@ OWN_STAGES = tuple(s for s in NODE_STAGES if s != "network")
 @torch.inference_mode()
 def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_size: tuple[int, int],
                    precision: str, mask_cues: bool, head: str, warmup: int, iters: int,
-                   overlay_max_size: int | None = None, label_images: list[str] | None = None) -> dict[str, float]:
-    """Medians (ms) per stage of one rgb8 frame of ``input_size`` through the node's path, plus
-    ``own`` (all but the network), ``own_share`` (own / network) and ``detections``. ``label_images``:
-    those the messages stage makes, as the node makes the ones with subscribers (None: all)."""
+                   overlay_max_size: int | None = None, label_images: list[str] | None = None,
+                   encoding: str = "rgb8") -> dict[str, float]:
+    """Medians (ms) per stage of one frame of ``input_size`` in ``encoding`` (random bytes: a conversion
+    costs the same whatever the pixels) through the node's path, plus ``own`` (all but the network),
+    ``own_share`` (own / network) and ``detections``. ``label_images``: those the messages stage makes, as
+    the node makes the ones with subscribers (None: all)."""
     from sensor_msgs.msg import Image  # the ROS message packages are needed for this table only
 
     from panoptic_ros.ros import conversions
@@ -43,8 +46,9 @@ def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_si
 
     device = model.device
     h, w = input_size
-    frame = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
-    msg = Image(height=h, width=w, encoding="rgb8", step=3 * w, data=frame.tobytes())
+    step, size = unpadded_layout(h, w, encoding)
+    frame = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8)
+    msg = Image(height=h, width=w, encoding=encoding, step=step, data=frame.tobytes())
     colors = model.categories.colors_by_id(device)
     runs: list[dict[str, float]] = []
     for i in range(warmup + iters):

@@ -64,6 +64,24 @@ def test_node_path_makes_the_label_images_named(names, tmp_path, monkeypatch):
     assert row["name"].endswith("" if names is None else f" labels={','.join(names) or 'none'}")
 
 
+def test_node_path_converts_frames_in_each_encoding_named(tmp_path, monkeypatch):
+    from panoptic_ros.ros import conversions
+
+    seen = []
+    rgb_from_message = conversions.rgb_from_message
+    monkeypatch.setattr(conversions, "rgb_from_message", lambda msg, device: seen.append(msg.encoding) or
+                        rgb_from_message(msg, device))
+    cfg = tmp_path / "model.yaml"
+    cfg.write_text(yaml.safe_dump(to_dict(small_model_config())))
+    out = tmp_path / "bench.json"
+    encodings = ["rgb8", "nv12", "bayer_rggb16", "nv24"]
+    assert main(["--model-config", str(cfg), "--tables", "node", "--input-size", "48", "64", "--head", "upsnet",
+                 "--mask-cues", "on", "--warmup", "0", "--iters", "1", "--out", str(out), "--encoding", *encodings]) == 0
+    rows = json.loads(out.read_text())["node"]
+    assert seen == encodings and [r["encoding"] for r in rows] == encodings
+    assert not rows[0]["name"].endswith("rgb8") and all(r["name"].endswith(e) for r, e in zip(rows[1:], encodings[1:]))
+
+
 def test_attention_table_names_the_fused_kernel(tmp_path):
     cfg = tmp_path / "model.yaml"
     cfg.write_text(yaml.safe_dump(to_dict(small_model_config())))
