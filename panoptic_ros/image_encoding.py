@@ -4,11 +4,11 @@
 encoding, step, is_bigendian, data), honouring row padding; ``rgb_tensor`` turns that view into an
 RGB uint8 tensor on the inference device. Headed for a GPU, a BGR(A) or grey frame is copied as it is
 and its channels are swapped (grey: expanded) there (no pass over the frame on the robot's CPU); on the
-CPU, and for Bayer
-and YUV frames everywhere, OpenCV converts it first, as cv_bridge does (one OpenCV pass beats an index
-gather over the frame about 40x on the CPU). The two-plane YUV frames of hardware cameras and decoders
-(nv12, nv21, nv24), which cv_bridge does not convert, decode as BT.601 video range, OpenCV's reading of
-nv12; nv24, which OpenCV lacks, with the same fixed-point coefficients on the inference device.
+CPU, and for Bayer, 4:2:2 and 4:2:0 YUV frames everywhere, OpenCV converts it first, as cv_bridge does
+(one OpenCV pass beats an index gather over the frame about 40x on the CPU). Two-plane YUV (nv12, nv21,
+nv24), which cv_bridge does not convert, is taken as BT.601 video range, as OpenCV decodes nv12 (a
+message does not say its colour space); nv24, which OpenCV lacks, is decoded with OpenCV's fixed-point
+coefficients for nv12 on the inference device.
 A 16-bit frame is scaled to 8 bits by 255 / (2^bits - 1) (``bits`` 16: as cv_bridge scales it): first
 where channel order or grey is all that changes (they commute), after demosaicing a mosaic.
 Every malformed buffer raises ``ImageEncodingError`` with a message fit for a log line (bounded in
@@ -45,11 +45,12 @@ _BAYER = {"rggb": cv2.COLOR_BayerBG2RGB, "bggr": cv2.COLOR_BayerRG2RGB,
 # deprecated yuv422 / yuv422_yuy2 that drivers still send)
 _YUV422 = {"uyvy": cv2.COLOR_YUV2RGB_UYVY, "yuv422": cv2.COLOR_YUV2RGB_UYVY,
            "yuyv": cv2.COLOR_YUV2RGB_YUY2, "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2}
-# Two-plane YUV, a Y plane then a plane of interleaved chroma pairs (V4L2's layout; its rows padded as
-# the Y rows are) -> chroma subsampling along each axis: 2 for 4:2:0, 1 for 4:4:4
+# Two-plane YUV, a Y plane then a plane of interleaved chroma pairs (V4L2's layout: its rows padded in
+# proportion to the Y rows') -> chroma subsampling along each axis: 2 for 4:2:0, 1 for 4:4:4
 _TWO_PLANE = {"nv12": 2, "nv21": 2, "nv24": 1}
 _YUV420 = {"nv12": cv2.COLOR_YUV2RGB_NV12, "nv21": cv2.COLOR_YUV2RGB_NV21}
 _YUV444 = tuple(name for name, factor in _TWO_PLANE.items() if factor == 1)
+TWO_PLANE_ENCODINGS = tuple(_TWO_PLANE)
 # BT.601 video range in OpenCV's fixed point for nv12 (coefficients x 2^20): nv24 decodes as nv12 does
 _SHIFT = 20
 _Y, _VR, _VG, _UG, _UB = (round(c * 2 ** _SHIFT) for c in (1.164, 1.596, -0.813, -0.391, 2.018))
@@ -104,9 +105,11 @@ def image_view(height: int, width: int, encoding: str, step: int, data: bytes | 
     kind, channels = ENCODINGS[encoding]
     dtype = np.dtype(kind).newbyteorder(">" if is_bigendian else "<")
     row = width * channels * dtype.itemsize
+    buf = np.frombuffer(data, dtype=np.uint8)
+    if encoding in _TWO_PLANE and buf.size == unpadded_layout(height, width, encoding)[1]:
+        step = row  # an unpadded buffer, whatever ``step`` says (see ``_two_plane_view``)
     if step < row:
         raise ImageEncodingError(f"step {step} is smaller than a {encoding} row of width {width} ({row} bytes)")
-    buf = np.frombuffer(data, dtype=np.uint8)
     if encoding in _TWO_PLANE:
         return _two_plane_view(height, width, encoding, step, buf)
     if buf.size != step * height:
@@ -135,17 +138,15 @@ def _two_plane_view(height: int, width: int, encoding: str, step: int, buf: np.n
     """The planes' rows, W bytes each: nv12 / nv21 [H * 3/2, W] (the Y rows, then H/2 rows of W/2 chroma
     pairs, as OpenCV decodes them), nv24 [3 H, W] (the Y rows, then each row of W chroma pairs as two);
     zero-copy but for a padded nv24 frame, whose chroma rows are twice as long as its Y rows, so no single
-    view spans both planes. ``step`` is the Y plane's row step, the chroma rows' being
-    as long as theirs, as V4L2 and libcamera lay them out; a buffer of exactly the unpadded size is taken
-    as unpadded whatever ``step`` says (sensor_msgs counts two channels a pixel for these encodings, which
-    invites a ``step`` of 2 x width)."""
+    view spans both planes. ``step`` is the Y plane's row step; the chroma rows are padded in proportion
+    (nv24's by twice as many bytes), as V4L2 and libcamera lay them out. ``image_view`` takes a buffer of
+    exactly the unpadded size as unpadded whatever ``step`` says: some sensor_msgs versions count two
+    channels a pixel for these encodings, which invites a ``step`` of 2 x width."""
     factor = _TWO_PLANE[encoding]
     if height % factor or width % factor:
         raise ImageEncodingError(f"{encoding} needs an even width and height (four pixels share their colour), "
                                  f"got {width}x{height}")
     chroma_rows, rows = height // factor, _rows(height, encoding)
-    if buf.size == unpadded_layout(height, width, encoding)[1]:
-        step = width
     if buf.size != step * rows:
         raise ImageEncodingError(f"data has {buf.size} bytes; a {width}x{height} {encoding} frame with row step {step} "
                                  f"has {step * rows} (Y plane and chroma plane)")
@@ -207,8 +208,9 @@ def bgr_to_rgb(t: torch.Tensor) -> torch.Tensor:
 
 def yuv444_to_rgb(planes: torch.Tensor) -> torch.Tensor:
     """nv24's [3 H, W] uint8 planes (``image_view``; BT.601 video range) -> RGB [3, H, W] uint8 on their
-    own device, in OpenCV's fixed-point arithmetic for nv12, so that an nv24 frame decodes exactly as an
-    nv12 frame of the same colours does, laid out channels-last as OpenCV's conversions are (see
+    own device, in OpenCV's fixed-point arithmetic for nv12, so that an nv24 frame decodes as an nv12
+    frame of the same colours does (bit for bit with OpenCV's portable code; a platform's accelerated
+    OpenCV build may round nv12 differently), laid out channels-last as OpenCV's conversions are (see
     ``ON_DEVICE``). In place where it can."""
     height = planes.shape[0] // 3
     u, v = planes[height:].view(height, -1, 2).to(torch.int32).sub_(128).unbind(-1)

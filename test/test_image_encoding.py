@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from panoptic_ros.image_size import MAX_PIXELS
-from panoptic_ros.image_encoding import (INPUT_ENCODINGS, ImageEncodingError, bgr_to_rgb, decode_compressed,
-                                         image_fields, image_view, rgb_tensor)
+from panoptic_ros.image_encoding import (INPUT_ENCODINGS, TWO_PLANE_ENCODINGS, ImageEncodingError, bgr_to_rgb,
+                                         decode_compressed, image_fields, image_view, rgb_tensor, unpadded_layout)
 from helpers import two_plane_yuv_from_rgb, yuv422_from_rgb
 from panoptic_ros.tools.hostile_frames import COMPRESSED, jpeg_claiming, jpeg_with_scans
 
@@ -80,7 +80,7 @@ SMOOTH = np.dstack([*np.meshgrid(np.linspace(190, 218, 8), np.linspace(90, 110, 
 @pytest.mark.parametrize("encoding", ["nv12", "nv21", "nv24"])
 @pytest.mark.parametrize("pad", [0, 3])
 def test_two_plane_yuv_frames_decode_to_their_colours(encoding, pad):
-    """Each plane's rows padded as V4L2 pads them: the chroma rows as the Y rows."""
+    """Each plane's rows padded as V4L2 pads them: the chroma rows in proportion to the Y rows."""
     planes, chroma_row = two_plane_yuv_from_rgb(SMOOTH, encoding), 16 if encoding == "nv24" else 8
     luma, step = _buffer(planes[:6], pad)
     chroma, _ = _buffer(planes[6:].reshape(-1, chroma_row), pad * chroma_row // 8)
@@ -89,11 +89,15 @@ def test_two_plane_yuv_frames_decode_to_their_colours(encoding, pad):
 
 
 def test_nv24_decodes_exactly_as_nv12_where_their_chroma_agree():
-    """OpenCV decodes nv12, our own arithmetic nv24: a frame whose colour is constant on 2x2 blocks must
-    come out of both the same, to the last bit."""
-    blocks = np.repeat(np.repeat(RNG.integers(0, 256, (3, 4, 3), dtype=np.uint8), 2, 0), 2, 1)
-    nv12, nv24 = (two_plane_yuv_from_rgb(blocks, name) for name in ("nv12", "nv24"))
-    frames = [rgb_tensor(image_view(6, 8, name, 8, bytearray(planes.tobytes())), name)
+    """OpenCV decodes nv12, our own arithmetic nv24: a frame whose chroma is constant on 2x2 blocks must
+    come out of both the same, to the last bit. Any bytes, Y below 16 and above 235 too, and wide enough
+    for OpenCV's vectorised path."""
+    height, width = 4, 64
+    luma = RNG.integers(0, 256, (height, width), dtype=np.uint8)
+    pairs = RNG.integers(0, 256, (height // 2, width // 2, 2), dtype=np.uint8)
+    nv12 = np.concatenate([luma.ravel(), pairs.ravel()])
+    nv24 = np.concatenate([luma.ravel(), np.repeat(np.repeat(pairs, 2, 0), 2, 1).ravel()])
+    frames = [rgb_tensor(image_view(height, width, name, width, planes.tobytes()), name)
               for name, planes in (("nv12", nv12), ("nv24", nv24))]
     assert torch.equal(*frames)
 
@@ -107,7 +111,7 @@ def test_nv21_is_nv12_with_its_chroma_pairs_swapped():
                          for name, planes in (("nv12", nv12), ("nv21", nv21))))
 
 
-@pytest.mark.parametrize("step", [12, 16])
+@pytest.mark.parametrize("step", [0, 12, 16])
 def test_an_unpadded_two_plane_buffer_is_read_whatever_its_step_says(step):
     """sensor_msgs counts two channels for nv12, so some drivers send step = 2 x width."""
     planes = two_plane_yuv_from_rgb(SMOOTH[:, :6], "nv12")
@@ -139,7 +143,6 @@ def test_frames_converted_on_the_gpu_come_out_as_on_the_cpu(encoding):
 def test_every_encoding_comes_out_channels_last_on_the_cpu(encoding):
     """The input resize and the overlay take pixel-interleaved RGB; a planar or expanded-grey frame
     would cost each of them a copy."""
-    from panoptic_ros.image_encoding import unpadded_layout
     step, size = unpadded_layout(6, 8, encoding)
     out = rgb_tensor(image_view(6, 8, encoding, step, bytearray(RNG.integers(0, 256, size, np.uint8).tobytes())),
                      encoding)
@@ -247,7 +250,7 @@ def test_agrees_with_ros2_cv_bridge_where_installed():
     from sensor_msgs.msg import Image
     bridge = cv_bridge.CvBridge()
     for encoding in INPUT_ENCODINGS:
-        if encoding in ("uyvy", "yuyv"):  # sensor_msgs' current names, which cv_bridge does not know yet
+        if encoding in ("uyvy", "yuyv", *TWO_PLANE_ENCODINGS):  # sensor_msgs names cv_bridge does not convert
             continue
         depth = np.uint16 if "16" in encoding else np.uint8
         channels = 4 if encoding[:4] in ("rgba", "bgra") else 3 if encoding[:3] in ("rgb", "bgr") else 1

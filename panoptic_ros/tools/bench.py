@@ -42,7 +42,8 @@ from panoptic_ros.arguments import non_negative_int, positive_int, quiet_ctrl_c
 from panoptic_ros.tools.bench_attention import attention_check, attention_table
 from panoptic_ros.tools.bench_cameras import cameras_rows, cameras_table
 from panoptic_ros.tools.bench_dispatch import count_dispatch, dispatch_table
-from panoptic_ros.tools.bench_node import node_table, time_node_path
+from panoptic_ros.tools.bench_node import (DEFAULT_ENCODING, DEFAULT_INPUT_SIZE, check_encodings, node_table,
+                                           time_node_path)
 from panoptic_ros.tools.bench_stages import STAGES, StageTimer, medians, run_stages
 from panoptic_ros.heads import HEAD_KINDS, MASK_CUE_MODES
 from panoptic_ros.image_encoding import INPUT_ENCODINGS
@@ -56,8 +57,6 @@ from panoptic_ros.memory import keep_frame_buffers
 from panoptic_ros.model.checkpoint import CheckpointError, load_checkpoint
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.resources import package_file
-
-DEFAULT_ENCODING = "rgb8"  # the node table's camera frames unless --encoding names others
 from panoptic_ros.structures import ID_DIVISOR
 
 
@@ -134,7 +133,7 @@ def _network_rows(model: PanopticNet, args: argparse.Namespace, device: torch.de
 def _node_rows(model: PanopticNet, args: argparse.Namespace) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for size, inference, precision, cues, head, dets, encoding in itertools.product(
-            args.input_size or [[1024, 2048]], args.inference_size or [list(DEFAULT_INFERENCE_SIZE)], args.precision,
+            args.input_size or [DEFAULT_INPUT_SIZE], args.inference_size or [list(DEFAULT_INFERENCE_SIZE)], args.precision,
             args.mask_cues, args.head, args.detections or [model.cfg.instance.detections_per_image], args.encoding):
         model.instance.roi_heads.detections_per_img = dets
         ms = time_node_path(model, tuple(size), tuple(inference), precision, cues, head, args.warmup,
@@ -236,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
 
         if unknown := sorted(set(args.label_images) - set(LABEL_IMAGES)):
             p.error(f"--label-images: unknown {', '.join(unknown)} (choose from {', '.join(LABEL_IMAGES)})")
+    if "node" in args.tables:
+        try:
+            check_encodings(args.encoding, args.input_size or [DEFAULT_INPUT_SIZE])
+        except ValueError as exc:
+            p.error(str(exc))
     if any(n >= ID_DIVISOR for n in args.detections or []):
         p.error(f"--detections must be below {ID_DIVISOR} (panoptic ids are category * {ID_DIVISOR} + instance)")
     keep_frame_buffers()  # as the node does

@@ -9,6 +9,7 @@ share of the network's time from the same runs.
 """
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -17,13 +18,15 @@ import torch
 from panoptic_ros.tools.bench_stages import StageTimer, medians
 from panoptic_ros.defaults import DEFAULT_OVERLAY_ALPHA
 from panoptic_ros.device import autocast
-from panoptic_ros.image_encoding import unpadded_layout
+from panoptic_ros.image_encoding import ImageEncodingError, image_view, rgb_tensor, unpadded_layout
 from panoptic_ros.inference.overlay import render_overlay
 from panoptic_ros.image_size import network_size
 from panoptic_ros.inference.resize import resize_batch
 from panoptic_ros.model.network import PanopticNet
 from panoptic_ros.model.result import build_results
 
+DEFAULT_ENCODING = "rgb8"  # the camera frames' unless ``--encoding`` names others
+DEFAULT_INPUT_SIZE = [1024, 2048]  # a 2 MP camera, unless ``--input-size`` names others
 NODE_STAGES = ("conversion", "resize", "network", "results", "messages", "overlay")
 OWN_STAGES = tuple(s for s in NODE_STAGES if s != "network")
 
@@ -32,7 +35,7 @@ OWN_STAGES = tuple(s for s in NODE_STAGES if s != "network")
 def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_size: tuple[int, int],
                    precision: str, mask_cues: bool, head: str, warmup: int, iters: int,
                    overlay_max_size: int | None = None, label_images: list[str] | None = None,
-                   encoding: str = "rgb8") -> dict[str, float]:
+                   encoding: str = DEFAULT_ENCODING) -> dict[str, float]:
     """Medians (ms) per stage of one frame of ``input_size`` in ``encoding`` (random bytes: a conversion
     costs the same whatever the pixels) through the node's path, plus ``own`` (all but the network),
     ``own_share`` (own / network) and ``detections``. ``label_images``: those the messages stage makes, as
@@ -72,6 +75,17 @@ def time_node_path(model: PanopticNet, input_size: tuple[int, int], inference_si
     own = medians(runs, OWN_STAGES)["total"]
     out.update(own=own, own_share=own / out["network"], detections=float(dets.valid.sum()))
     return out
+
+
+def check_encodings(encodings: list[str], sizes: list[list[int]]) -> None:
+    """Raise ``ValueError`` before any timing where an encoding cannot carry a frame size (nv12 and
+    yuv422 need even sides), naming both, instead of a traceback once the earlier rows have run."""
+    for encoding, (h, w) in itertools.product(encodings, sizes):
+        step, size = unpadded_layout(h, w, encoding)
+        try:
+            rgb_tensor(image_view(h, w, encoding, step, bytearray(size)), encoding)
+        except ImageEncodingError as exc:
+            raise ValueError(f"--encoding {encoding} at --input-size {h} {w}: {exc}") from None
 
 
 def node_table(rows: list[dict[str, Any]]) -> str:

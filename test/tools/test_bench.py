@@ -76,7 +76,8 @@ def test_node_path_converts_frames_in_each_encoding_named(tmp_path, monkeypatch)
     out = tmp_path / "bench.json"
     encodings = ["rgb8", "nv12", "bayer_rggb16", "nv24"]
     assert main(["--model-config", str(cfg), "--tables", "node", "--input-size", "48", "64", "--head", "upsnet",
-                 "--mask-cues", "on", "--warmup", "0", "--iters", "1", "--out", str(out), "--encoding", *encodings]) == 0
+                 "--mask-cues", "on", "--warmup", "0", "--iters", "1", "--out", str(out),
+                 "--encoding", *encodings]) == 0
     rows = json.loads(out.read_text())["node"]
     assert seen == encodings and [r["encoding"] for r in rows] == encodings
     assert not rows[0]["name"].endswith("rgb8") and all(r["name"].endswith(e) for r, e in zip(rows[1:], encodings[1:]))
@@ -143,6 +144,8 @@ def test_what_cannot_be_benchmarked_is_one_clear_line_before_any_work(tmp_path, 
     (["--tables", "node", "--inference-size", "-5", "0"], "--inference-size must be [height, width]"),
     (["--detections", "1000"], "--detections must be below 1000"),
     (["--tables", "node", "--label-images", "overlay"], "unknown overlay (choose from panoptic, semantic)"),
+    (["--tables", "node", "--input-size", "48", "64", "--input-size", "47", "64", "--encoding", "rgb8", "nv12"],
+     "--encoding nv12 at --input-size 47 64: nv12 needs an even width and height"),
     (["--warmup", "-1"], "--warmup: must be at least 0"),
 ])
 def test_sizes_and_counts_out_of_range_are_usage_errors(args, message, capsys):
