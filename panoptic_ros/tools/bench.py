@@ -134,7 +134,8 @@ def _node_rows(model: PanopticNet, args: argparse.Namespace) -> list[dict[str, A
     rows: list[dict[str, Any]] = []
     for size, inference, precision, cues, head, dets, encoding in itertools.product(
             args.input_size or [DEFAULT_INPUT_SIZE], args.inference_size or [list(DEFAULT_INFERENCE_SIZE)],
-            args.precision, args.mask_cues, args.head, args.detections or [model.cfg.instance.detections_per_image], args.encoding):
+            args.precision, args.mask_cues, args.head, args.detections or [model.cfg.instance.detections_per_image],
+            args.encoding):
         model.instance.roi_heads.detections_per_img = dets
         ms = time_node_path(model, tuple(size), tuple(inference), precision, cues, head, args.warmup,
                             args.iters, overlay_max_size=args.overlay_max_size, label_images=args.label_images,
