@@ -190,7 +190,8 @@ def load_model(args: argparse.Namespace, device: torch.device) -> PanopticNet:
 def main(argv: list[str] | None = None) -> int:
     """``panoptic-bench``'s entry: prints the tables asked for (and writes them as JSON with ``--out``)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--tables", nargs="+", default=["network"], choices=["network", "node", "attention", "cameras", "dispatch"])
+    p.add_argument("--tables", nargs="+", default=["network"],
+                   choices=["network", "node", "attention", "cameras", "dispatch"])
     p.add_argument("--model-config", type=Path, default=package_file("panoptic_ros", "config", "model_r50.yaml"))
     p.add_argument("--checkpoint", type=Path, help="time a trained checkpoint instead of --model-config")
     p.add_argument("--size", type=positive_int, nargs=2, action="append", metavar=("H", "W"),
