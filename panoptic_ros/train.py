@@ -105,17 +105,44 @@ def sync_batch_norms(model: torch.nn.Module) -> torch.nn.Module:
     return convert_sync_batchnorm(model)
 
 
+# What a resume may change: how long the run goes on, how often it is saved and scored, and the machine's
+# share of it. Anything else (data, model, schedule, seed, batch) would make it another run, silently.
+RESUMABLE_CHANGES = ("iterations", "checkpoint_every", "held_out", "workers", "backbone_lr_scale")
+
+
 def _check_resumable(saved: dict[str, Any], cfg: TrainConfig, world: int, path: Path) -> None:
-    """Refuse a resume whose data position would silently differ: step N's place in the epoch is N
-    batches of ``batch_size`` on each of ``world`` ranks, shuffled by ``seed``."""
-    before = saved.get("train_config", {})
-    changed = [f"{name} {before[name]} -> {now}" for name, now in (("batch_size", cfg.batch_size), ("seed", cfg.seed))
-               if name in before and before[name] != now]
+    """Refuse a resume whose configuration differs from the run's own beyond ``RESUMABLE_CHANGES``: a
+    command line or config that has drifted (another YAML, overrides left out) would otherwise go on
+    training another recipe from the checkpoint (say, the config's data instead of the overrides a
+    fine-tune started with). The number of processes is the run's too: step N's place
+    in the epoch is N batches of ``batch_size`` on each of them, shuffled by ``seed``."""
+    before, now = _flat(saved.get("train_config", {})), _flat(to_dict(cfg))
+    # keys in both: a setting added to the code since the run began has no value of the run's to compare
+    changed = [f"{key} {_brief(before[key])} -> {_brief(now[key])}" for key in sorted(before.keys() & now.keys())
+               if before[key] != now[key] and key.split(".")[0] not in RESUMABLE_CHANGES]
     if saved.get("world_size", world) != world:
         changed.append(f"processes {saved['world_size']} -> {world}")
     if changed:
-        raise ValueError(f"{path}: cannot resume with {', '.join(changed)}: the run's position in its data "
-                         "depends on them (start another output_dir with init_from= to fine-tune instead)")
+        raise ValueError(f"{path}: cannot resume with {'; '.join(changed)}: a resume goes on with the run's own "
+                         f"settings, all but {', '.join(RESUMABLE_CHANGES)} (start another output_dir with "
+                         "init_from= to fine-tune instead)")
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config dict as {dotted key: value} (lists, such as ``data.sources``, kept whole)."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _brief(value: Any, limit: int = 60) -> str:
+    """A config value for a one-line message (a long list of data sources cut short)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:

@@ -364,6 +364,17 @@ def test_a_resume_with_another_batch_size_is_refused(tmp_path, capsys):
                                                                        "batch_size=1"])
 
 
+def test_a_resume_refuses_a_recipe_that_drifted_and_takes_a_longer_run(tmp_path, capsys):
+    """A fine-tune begun with overrides and resumed without them would go on with the config's own
+    learning rate and data, silently; how long it runs and how often it is saved may change."""
+    config = _config(tmp_path, 2)
+    _trained(["--config", str(config), "--quiet", "--device", "cpu", "lr=0.002"])
+    err = _refused(capsys, ["--config", str(config), "--quiet", "--device", "cpu", "--resume", "seed=3"])
+    assert "cannot resume with lr 0.002 -> " in err and "; seed 0 -> 3:" in err and "init_from=" in err
+    _trained(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "lr=0.002", "iterations=3",
+              "checkpoint_every=3"])
+
+
 def test_batch_norms_become_synchronised_ones_with_their_activations_kept():
     from timm.layers import BatchNormAct2d
 
