@@ -291,6 +291,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         *parents, leaf = key.split(".")
         for p in parents:  # a number indexes a list: data.sources.0.root=/my/camvid
             node = node[_list_index(node, p, key)] if isinstance(node, list) else node.setdefault(p, {})
+            if not isinstance(node, (dict, list)):
+                raise ValueError(f"override {item!r}: {p!r} is a single value ({node!r}), not a group of settings")
         if isinstance(node, list):
             node[_list_index(node, leaf, key)] = yaml.safe_load(raw)
         else:
@@ -306,8 +308,19 @@ def _list_index(items: list[Any], part: str, key: str) -> int:
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
-    """Load ``cls`` from a YAML file (or defaults) plus ``key=value`` overrides."""
-    data: dict[str, Any] = {}
+    """Load ``cls`` from a YAML file (or defaults) plus ``key=value`` overrides.
+
+    Raises:
+        ValueError: an unknown key or a value of the wrong type, in the file or an override (a misspelt
+            ``itertions=2`` is one line for the tools to print, not a traceback).
+        OSError, yaml.YAMLError: the file cannot be read or parsed.
+    """
+    data: Any = {}
     if path is not None:
         data = yaml.safe_load(Path(path).read_text()) or {}
-    return from_dict(cls, apply_overrides(data, overrides or []))
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    try:
+        return from_dict(cls, apply_overrides(data, overrides or []))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(exc.args[0] if exc.args else repr(exc)) from None

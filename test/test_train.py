@@ -355,6 +355,16 @@ def test_a_resumed_run_ends_where_the_unbroken_run_does(tmp_path, monkeypatch, c
     assert all(torch.equal(unbroken[k], resumed[k]) for k in unbroken)
 
 
+@pytest.mark.parametrize("override, message", [
+    ("itertions=2", "config: unknown key(s) ['itertions']"),
+    ("iterations=abc", "config.iterations: expected int, got 'abc'"),
+    ("lr.x=1", "override 'lr.x=1': 'lr' is a single value"),
+])
+def test_a_misspelt_or_mistyped_override_is_one_line(tmp_path, capsys, override, message):
+    err = _refused(capsys, ["--config", str(_config(tmp_path, 2)), "--quiet", "--device", "cpu", override])
+    assert message in err
+
+
 def test_a_resume_with_another_batch_size_is_refused(tmp_path, capsys):
     config = _config(tmp_path, 2)
     _trained(["--config", str(config), "--quiet", "--device", "cpu"])
