@@ -44,7 +44,8 @@ from panoptic_ros.categories import CategoryTable, OtherClasses, check_same_clas
 from panoptic_ros.config import LossWeights, TrainConfig, load_config, to_dict
 from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.dataset import (
-    SampleSource, TrainingDataset, balanced_class_weights, build_source, build_training_source, class_frequencies, collate,
+    HELD_OUT_SPLITS, SampleSource, TrainingDataset, balanced_class_weights, build_source, build_training_source,
+    class_frequencies, collate, same_data,
 )
 from panoptic_ros.data.sampling import EpochSampler
 from panoptic_ros.defaults import DEFAULT_DEVICE, DEVICE_CHOICES
@@ -445,8 +446,21 @@ def _checkpoint(step: int, cfg: TrainConfig, out: Path, model: PanopticNet, extr
         extra |= {"average": average.mean, "averaged": average.count}
 
 
+def _check_held_out(cfg: TrainConfig) -> None:
+    """Refuse a ``held_out`` that reads training data (a split left at its default, ``train``, names the
+    very frames a CamVid or Cityscapes run trains on): ``best.pt`` would follow PQ on them."""
+    if cfg.held_out is None:
+        return
+    trained = [k for k, s in enumerate(cfg.data.sources) if s.weight > 0 and same_data(s, cfg.held_out)]
+    if trained:
+        raise ValueError(f"held_out reads the data of training source {trained[0]} (counted from 0): best.pt would "
+                         f"follow PQ on samples the run trains on; give it a held-out split ({HELD_OUT_SPLITS}) "
+                         "or other data")
+
+
 def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: bool = False) -> Path:
     """Run training; returns the output directory."""
+    _check_held_out(cfg)
     device, distributed, rank, world = _start_processes(device)
     _seed_everything(cfg.seed + rank)
     out = Path(cfg.output_dir)

@@ -365,6 +365,14 @@ def test_a_misspelt_or_mistyped_override_is_one_line(tmp_path, capsys, override,
     assert message in err
 
 
+def test_a_held_out_that_reads_training_data_is_refused_before_any_work(tmp_path, capsys):
+    """A Cityscapes or CamVid ``held_out`` without a split would score the training split."""
+    err = _refused(capsys, ["--config", str(_config(tmp_path, 2)), "--quiet", "--device", "cpu",
+                            "held_out.split=train", "held_out.images=2"])
+    assert "held_out reads the data of training source 0 (counted from 0): best.pt would follow PQ" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_resume_with_another_batch_size_is_refused(tmp_path, capsys):
     config = _config(tmp_path, 2)
     _trained(["--config", str(config), "--quiet", "--device", "cpu"])

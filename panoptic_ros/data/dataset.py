@@ -1,6 +1,7 @@
 """``torch.utils.data`` plumbing: sources of ``PanopticSample``s, augmentation, batching."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -18,6 +19,10 @@ from panoptic_ros.structures import PanopticTargets
 
 
 HELD_OUT_SEED = 1_000_003  # seed offset of the held-out synthetic split: training scenes never use it
+# the split a model is judged on when none is named: data no training run has seen (a COCO panoptic
+# folder is one split already: its root names it)
+HELD_OUT_SPLITS = {"synthetic": "heldout", "camvid": "heldout", "cityscapes": "val", "cityscapes_street": "val"}
+COCO_PANOPTIC_LAYOUT = "panoptic.json, panoptic/, images/"  # a coco_panoptic root's contents
 
 
 class SampleSource(Protocol):
@@ -61,9 +66,22 @@ def build_source(cfg: SourceConfig) -> SampleSource:
         return CamVidDataset(cfg.root, cfg.split)
     if cfg.kind == "coco_panoptic":
         from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
+        if cfg.split != SourceConfig.split:  # it would read the same folder whatever the split said
+            raise ValueError(f"coco_panoptic has no split ({cfg.split!r} given): its root names the split's folder "
+                             f"({COCO_PANOPTIC_LAYOUT})")
         return CocoPanopticDataset(f"{cfg.root}/panoptic.json", f"{cfg.root}/panoptic", f"{cfg.root}/images")
     from panoptic_ros.data.cityscapes import CityscapesDataset
     return CityscapesDataset(cfg.root, cfg.split, street=cfg.kind == "cityscapes_street")
+
+
+def same_data(a: SourceConfig, b: SourceConfig) -> bool:
+    """Whether two source configs read the same samples (a ``held_out`` that would score training
+    data): the same kind, split and folder, or for synthetic scenes the same split, seed and size."""
+    if a.kind != b.kind or a.split != b.split:
+        return False
+    if a.kind == "synthetic":
+        return (a.seed, a.height, a.width) == (b.seed, b.height, b.width)
+    return Path(a.root).expanduser().resolve() == Path(b.root).expanduser().resolve()
 
 
 class MixedSource:

@@ -13,7 +13,7 @@ annotations are paired by their PNG's file name without suffix, else by ``image_
 JSON with ``All``/``Things``/``Stuff`` (fractions, not percent), ``per_class``, and for checkpoints the
 semantic mIoU of the published semantic map (``miou``, ``miou_per_class``, and where each class's
 pixels went: ``confusion``), latency per image and frames per second. Checkpoints are evaluated on a
-held-out split by default (``EVAL_SPLITS``).
+held-out split by default (``data.dataset.HELD_OUT_SPLITS``).
 """
 from __future__ import annotations
 
@@ -33,14 +33,12 @@ from panoptic_ros.config import (INFERENCE_TIME_SETTINGS, SOURCE_KINDS, ModelCon
 from panoptic_ros.defaults import DEFAULT_DEVICE
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
 from panoptic_ros.eval.miou import format_iou_table
+from panoptic_ros.data.dataset import COCO_PANOPTIC_LAYOUT, HELD_OUT_SPLITS
 from panoptic_ros.eval.pq import PQAccumulator, format_table
 from panoptic_ros.image_size import check_inference_size, inference_size_or_none
 from panoptic_ros.model.checkpoint import CheckpointError
 from panoptic_ros.heads import HEAD_KINDS, MASK_CUE_MODES, run_name
 
-# the split a checkpoint is judged on when none is named: data no training run has seen (a COCO
-# panoptic folder is one split already: --root names it)
-EVAL_SPLITS = {"synthetic": "heldout", "camvid": "heldout", "cityscapes": "val", "cityscapes_street": "val"}
 SYNTHETIC_IMAGES = 500  # scenes generated when --images is not given (real data sets: every image)
 
 
@@ -112,15 +110,16 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     if args.data != "synthetic" and not args.root:
         raise ValueError(f"--data {args.data} reads a dataset folder: name it with --root")
     if args.data == "coco_panoptic" and args.split:
-        raise ValueError("--split does not apply to coco_panoptic: --root names the split's folder "
-                         "(panoptic.json, panoptic/, images/)")
+        raise ValueError(f"--split does not apply to coco_panoptic: --root names the split's folder "
+                         f"({COCO_PANOPTIC_LAYOUT})")
     with_inference_overrides(ModelConfig(), args.set)  # a bad --set refused before the checkpoint loads
     device = resolve_device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device)
     model.for_inference()  # as the node runs it
     model.cfg = with_inference_overrides(model.cfg, args.set)
     data = SourceConfig(kind=args.data, root=args.root or "",  # images: what synthetic generates
-                        split=args.split or EVAL_SPLITS.get(args.data, ""), images=args.images or SYNTHETIC_IMAGES,
+                        split=args.split or HELD_OUT_SPLITS.get(args.data, SourceConfig.split),
+                        images=args.images or SYNTHETIC_IMAGES,
                         seed=args.seed, height=args.height, width=args.width)
     source = build_source(data)
     check_same_classes(model.categories, source.categories, "the model", "the data")  # a shared id of another class
@@ -192,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("--data", default="synthetic", choices=SOURCE_KINDS)
     model.add_argument("--root", help="dataset root (camvid: the folder with train.txt; "
                        "coco_panoptic: panoptic.json, panoptic/, images/)")
-    model.add_argument("--split", help=f"default: the held-out split of each kind {EVAL_SPLITS}")
+    model.add_argument("--split", help=f"default: the held-out split of each kind {HELD_OUT_SPLITS}")
     model.add_argument("--images", type=positive_int, help=f"at most this many images (default: all; synthetic: "
                        f"{SYNTHETIC_IMAGES} generated)")
     model.add_argument("--seed", type=int, default=0, help="synthetic seed")

@@ -11,7 +11,7 @@ from panoptic_ros.categories import CategoryTable
 from panoptic_ros.config import DataConfig, SourceConfig
 from panoptic_ros.data.dataset import (
     HELD_OUT_SEED, MixedSource, SyntheticStreetScenes, balanced_class_weights, build_source, build_training_source,
-    class_frequencies,
+    class_frequencies, same_data,
 )
 from panoptic_ros.data.sample import PanopticSample, to_training_arrays
 
@@ -82,6 +82,29 @@ def test_synthetic_held_out_split_is_another_seed_range():
     assert not np.array_equal(train[0].image, held_out[0].image)
     with pytest.raises(ValueError, match="train or heldout"):
         build_source(SourceConfig(split="val"))
+
+
+def test_a_coco_panoptic_split_is_refused_rather_than_ignored(tmp_path):
+    """Its root is one split's folder: ``split: val`` beside the training root would read the same files."""
+    with pytest.raises(ValueError, match="coco_panoptic has no split \\('val' given\\): its root names"):
+        build_source(SourceConfig(kind="coco_panoptic", root=str(tmp_path), split="val"))
+
+
+@pytest.mark.parametrize("other, same", [
+    ({}, True), ({"weight": 5.0, "images": 9}, True), ({"split": "heldout"}, False), ({"seed": 1}, False),
+    ({"height": 64}, False), ({"kind": "camvid"}, False),
+])
+def test_same_data_compares_what_decides_the_samples(other, same):
+    base = SourceConfig(images=3, height=32, width=64)
+    assert same_data(base, dataclasses.replace(base, **other)) is same
+
+
+def test_same_data_compares_dataset_folders_resolved(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "camvid").mkdir()
+    here, there = SourceConfig(kind="camvid", root="camvid"), SourceConfig(kind="camvid", root=str(tmp_path / "camvid"))
+    assert same_data(here, there) and not same_data(here, dataclasses.replace(there, split="heldout"))
+    assert not same_data(here, dataclasses.replace(there, root=str(tmp_path)))
 
 
 def test_class_frequencies_and_median_balancing():
