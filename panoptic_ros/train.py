@@ -1,7 +1,8 @@
 """``panoptic-train``: train PanopticNet end to end (single process, or DDP under ``torchrun``).
 
     panoptic-train --config config/train_camvid.yaml iterations=2000 output_dir=runs/mine
-    panoptic-train --config config/train_camvid.yaml init_from=models/street_lite0.pt lr=0.0002
+    panoptic-train --config config/train_camvid.yaml init_from=models/street_lite0.pt lr=0.0002 \
+        output_dir=runs/finetune
     torchrun --nproc-per-node 2 -m panoptic_ros.train --config ...
 
 Each step runs with mask cues, or without them with probability ``mask_cue_dropout``, so one
@@ -294,7 +295,11 @@ def _start_processes(device: torch.device) -> tuple[torch.device, bool, int, int
     # held-out set of one's own kills the run
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(hours=1))
     if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        local = int(os.environ["LOCAL_RANK"])
+        if local >= torch.cuda.device_count():
+            raise ValueError(f"process {local} of this machine has no GPU of its own ({torch.cuda.device_count()} "
+                             "visible): start at most one process per GPU (torchrun --nproc-per-node)")
+        device = torch.device("cuda", local)
         torch.cuda.set_device(device)
     return device, True, dist.get_rank(), dist.get_world_size()
 
@@ -595,7 +600,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:  # a rank that raised leaves its process group cleanly
         if dist.is_initialized():
             dist.destroy_process_group()
-    print(f"checkpoints and log in {out}")
+    if int(os.environ.get("RANK", "0")) == 0:  # torchrun's ranks: one line, not one each
+        print(f"checkpoints and log in {out}")
     return 0
 
 

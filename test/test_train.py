@@ -408,3 +408,14 @@ def test_batch_norms_become_synchronised_ones_with_their_activations_kept():
         assert norms and all(isinstance(m, torch.nn.SyncBatchNorm) for m in norms), name
         assert [type(m.act) for m in synced.modules() if hasattr(m, "act") and isinstance(
             m, torch.nn.SyncBatchNorm)] == acts, name
+
+
+def test_more_processes_than_gpus_is_one_clear_error(monkeypatch):
+    """torchrun --nproc-per-node above the machine's GPU count: a line naming it, not CUDA's traceback."""
+    from panoptic_ros.train import _start_processes
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr("panoptic_ros.train.dist.init_process_group", lambda *args, **kwargs: None)
+    monkeypatch.setattr("panoptic_ros.train.torch.cuda.device_count", lambda: 1)
+    with pytest.raises(ValueError, match=r"process 1 of this machine has no GPU of its own \(1 visible\)"):
+        _start_processes(torch.device("cuda"))
