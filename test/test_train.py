@@ -419,3 +419,22 @@ def test_more_processes_than_gpus_is_one_clear_error(monkeypatch):
     monkeypatch.setattr("panoptic_ros.train.torch.cuda.device_count", lambda: 1)
     with pytest.raises(ValueError, match=r"process 1 of this machine has no GPU of its own \(1 visible\)"):
         _start_processes(torch.device("cuda"))
+
+
+def test_a_sample_a_data_worker_cannot_read_is_one_line():
+    """torch re-raises a worker's error with the worker's traceback as its message."""
+    from torch.utils.data import DataLoader
+
+    from panoptic_ros.train import one_line
+
+    class Unreadable(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 1
+
+        def __getitem__(self, i: int) -> None:
+            raise ValueError("000002: image (256, 128) and its labels (128, 256) differ in size")
+
+    with pytest.raises(ValueError) as caught:
+        next(iter(DataLoader(Unreadable(), num_workers=1)))
+    assert one_line(caught.value) == "000002: image (256, 128) and its labels (128, 256) differ in size"
+    assert one_line(ValueError("a: b")) == "a: b"

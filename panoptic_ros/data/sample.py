@@ -22,8 +22,12 @@ class PanopticSample:
 
     def __post_init__(self) -> None:
         if self.image.shape[:2] != self.segments.shape:
+            turned = self.image.shape[1::-1] == self.segments.shape  # a camera's EXIF rotation, often
+            hint = ("; turned by a quarter: was the label drawn on the photo as rotated by its EXIF orientation? "
+                    "Pixels are read as stored" if turned else "")
             raise ValueError(f"{self.name or 'sample'}: image {self.image.shape[:2]} and its labels "
-                             f"{self.segments.shape} differ in size (a label must cover its image pixel for pixel)")
+                             f"{self.segments.shape} differ in size (a label must cover its image pixel for pixel)"
+                             f"{hint}")
 
 
 # Thing segments of fewer pixels (at the training crop's scale) train as crowd, not instances: 13 % of
