@@ -575,7 +575,7 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     return out
 
 
-def one_line(exc: BaseException) -> str:
+def error_line(exc: BaseException) -> str:
     """The message of an error that stops a run, as one line. A sample that cannot be read in a
     DataLoader worker (a label of another size, hours into a run on one's own data) comes back as the
     same error type whose message is the worker's whole traceback; its last line is the error itself."""
@@ -601,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(TrainConfig, args.config, args.overrides)
         out = train(cfg, resolve_device(args.device), args.resume, args.quiet)
     except (ValueError, OSError, CheckpointError, FloatingPointError, yaml.YAMLError) as exc:
-        print(f"panoptic-train: {one_line(exc)}", file=sys.stderr)
+        print(f"panoptic-train: {error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # one line, and where the run can go on from
         last = Path(cfg.output_dir) / "last.pt" if cfg is not None else None

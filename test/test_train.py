@@ -425,7 +425,7 @@ def test_a_sample_a_data_worker_cannot_read_is_one_line():
     """torch re-raises a worker's error with the worker's traceback as its message."""
     from torch.utils.data import DataLoader
 
-    from panoptic_ros.train import one_line
+    from panoptic_ros.train import error_line
 
     class Unreadable(torch.utils.data.Dataset):
         def __len__(self) -> int:
@@ -436,5 +436,5 @@ def test_a_sample_a_data_worker_cannot_read_is_one_line():
 
     with pytest.raises(ValueError) as caught:
         next(iter(DataLoader(Unreadable(), num_workers=1)))
-    assert one_line(caught.value) == "000002: image (256, 128) and its labels (128, 256) differ in size"
-    assert one_line(ValueError("a: b")) == "a: b"
+    assert error_line(caught.value) == "000002: image (256, 128) and its labels (128, 256) differ in size"
+    assert error_line(ValueError("a: b")) == "a: b"

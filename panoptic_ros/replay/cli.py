@@ -140,6 +140,8 @@ class ModeResult(NamedTuple):
     recorders: list[ReplayRecorder]  # each camera's recorder, for the figures of all cameras
     seconds: float                   # the replay's wall-clock time
     inference_seconds: float = 0.0   # offline: the predictor's time over all batches
+    unusable: tuple[str, ...] = ()   # a camera none of whose frames gave an output, and why: an error, said
+    # after the report is written (the other cameras' figures stand)
 
 
 def _unanswered(report: dict[str, Any], frames: FrameStream) -> bool:
@@ -212,8 +214,6 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path, f
                for run, fields in zip(runs, live_fields)]
     silent = [_none_answered(args, camera, report, session.links[camera.topic].output_topics[SEGMENTS])
               for camera, report in zip(cameras, reports) if _unanswered(report, frames)]
-    if silent:  # a camera the node never answered is a setting to fix, not a figure
-        raise RuntimeError("; ".join(silent + _bag_error(frames)))
     # head, score threshold, input bits: the node's own, from its diagnostics; the others a running node
     # keeps to itself
     bits = _number(diag.get("input_bits"))
@@ -225,7 +225,7 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path, f
     common = {"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
               "mask_cues": diag.get("mask_cues", str(args.mask_cues).lower()) == "true",  # the node's own
               **settings, "node_diagnostics": diag}
-    return ModeResult(common, reports, [run.recorder for run in runs], seconds)
+    return ModeResult(common, reports, [run.recorder for run in runs], seconds, unusable=tuple(silent))
 
 
 def _number(value: str | None) -> float | None:
@@ -250,10 +250,8 @@ def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path
     unused = [f"no frame of {camera.topic}{f' (camera {camera.name})' if camera.name else ''} could be used: "
               f"{'; '.join(_reasons(report))}"
               for camera, report in zip(cameras, reports) if _unanswered(report, frames)]
-    if unused:
-        raise ImageEncodingError("; ".join(unused + _bag_error(frames)))
     common = {"mode": "offline", "batch": args.batch, **predictor.settings(), "input_bits": args.input_bits}
-    return ModeResult(common, reports, [run.recorder for run in runs], seconds, inference_seconds)
+    return ModeResult(common, reports, [run.recorder for run in runs], seconds, inference_seconds, tuple(unused))
 
 
 LIVE_ONLY = ("rate", "settle", "startup_timeout", "no_start_node")
@@ -385,9 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         print(markdown(report))
     print(json.dumps({k: report[k] for k in ("frames", "processed", "fps")}))
-    errors = _bag_error(frames) + truth_damage
-    if errors + gt_errors:  # the outputs are whole for what could be read, and the status says what was not
-        print(f"panoptic-replay: {'; '.join(errors + gt_errors)}; the outputs are in {args.out}", file=sys.stderr)
+    errors = [*result.unusable, *_bag_error(frames), *truth_damage, *gt_errors]
+    if errors:  # the outputs are whole for what could be read, and the status says what was not
+        print(f"panoptic-replay: {'; '.join(errors)}; the outputs are in {args.out}", file=sys.stderr)
         return 2
     return 0
 

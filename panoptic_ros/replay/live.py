@@ -288,7 +288,7 @@ class _CameraOutputs:
         recorder.bad_frames += node_bad  # besides the messages that could not be read from the bag
         recorder.failed_frames += node_failed
         if node_bad or node_failed:
-            recorder.errors.append("the node's log (node.log when the replay started it) says why")
+            recorder.notes.append("the node's log (node.log when the replay started it) says why")
         dropped = self.published - recorder.processed - node_bad - node_failed  # below 0: the counters disagree
         return {"dropped": dropped, "restamped_frames": self.restamped, "stray_outputs": self.strays}
 

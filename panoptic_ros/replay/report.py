@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from panoptic_ros.categories import CategoryTable
+from panoptic_ros.message_kind import message_kind
 from panoptic_ros.eval.model_eval import panoptic_to_segments, semantic_from_panoptic
 from panoptic_ros.eval.miou import IoUAccumulator, format_iou_table
 from panoptic_ros.eval.pq import PQAccumulator, format_table
@@ -39,8 +40,7 @@ class ReplayRecorder:
     segments_per_frame: list[int] = dataclasses.field(default_factory=list)
     class_segments: dict[int, int] = dataclasses.field(default_factory=dict)
     class_pixels: dict[int, int] = dataclasses.field(default_factory=dict)
-    errors: list[str] = dataclasses.field(default_factory=list)  # distinct bad-frame reasons, each with its first frame
-    failures: list[str] = dataclasses.field(default_factory=list)          # distinct inference errors
+    notes: list[str] = dataclasses.field(default_factory=list)  # said after the bad-frame reasons (live: where)
     gt_skipped: list[str] = dataclasses.field(default_factory=list)        # "stamp: reason" per skipped frame
     gt_matched: set[int] = dataclasses.field(default_factory=set)          # ground-truth stamps scored
     seconds: float = 0.0  # wall-clock time the throughput is measured over (offline: reading the first frame
@@ -51,7 +51,9 @@ class ReplayRecorder:
         self.pq = PQAccumulator(self.categories)
         self.iou = IoUAccumulator(self.categories)
         self.gt_frames = 0
-        self._bad_reasons: set[str] = set()
+        # message kind -> [its first message, frames of that kind]: a reason per kind, not per frame
+        self._bad_reasons: dict[str, list[Any]] = {}
+        self._failures: dict[str, list[Any]] = {}
 
     def add_result(self, category_ids: list[int], areas: list[int], latency: float | None) -> None:
         """Count a processed frame: its segments' categories and areas, and its latency (seconds; None
@@ -98,21 +100,32 @@ class ReplayRecorder:
         self.gt_frames += other.gt_frames
 
     def bad(self, message: str, timestamp: int | None = None) -> None:
-        """Count an unusable input frame; a reason not seen before is kept with the frame's bag time
-        (``timestamp``, ns), so it can be found in a long bag (``ros2 bag play --start-offset``)."""
+        """Count an unusable input frame. Reasons are kept by kind (``message_kind``: a flaky camera's
+        corrupt JPEGs of a thousand sizes are one reason, not a thousand): the first message of a kind
+        with its frame's bag time (``timestamp``, ns), so it can be found in a long bag (``ros2 bag play
+        --start-offset``), and how many frames it stands for."""
         self.bad_frames += 1
-        if message not in self._bad_reasons:
-            self._bad_reasons.add(message)
-            where = ""
-            if timestamp is not None:
-                seconds, nanoseconds = divmod(timestamp, 1_000_000_000)
-                where = f" (first at bag time {seconds}.{nanoseconds:09d} s)"
-            self.errors.append(message + where)
+        where = ""
+        if timestamp is not None:
+            seconds, nanoseconds = divmod(timestamp, 1_000_000_000)
+            where = f" (first at bag time {seconds}.{nanoseconds:09d} s)"
+        _count(self._bad_reasons, message + where, message)
 
     def failed(self, message: str) -> None:
+        """Count a frame whose inference failed, its reason kept by kind as ``bad`` keeps them."""
         self.failed_frames += 1
-        if message not in self.failures:
-            self.failures.append(message)
+        _count(self._failures, message, message)
+
+    @property
+    def errors(self) -> list[str]:
+        """The bad-frame reasons, one per kind, each with its count where it stands for several frames,
+        then the ``notes``."""
+        return _counted(self._bad_reasons) + self.notes
+
+    @property
+    def failures(self) -> list[str]:
+        """The inference errors, one per kind, as ``errors``."""
+        return _counted(self._failures)
 
     def finish(self, extra: dict[str, Any]) -> dict[str, Any]:
         """The report's dictionary from what was counted, with ``extra`` (the mode's own fields) merged in."""
@@ -195,6 +208,18 @@ def combined_report(common: dict[str, Any], cameras: list[dict[str, Any]], recor
 
 # what the network ran with besides model, device and mask cues, as the replay's report names it
 SETTINGS = ("head", "precision", "score_threshold", "inference_size", "input_bits", "batch", "rate")
+
+
+def _count(reasons: dict[str, list[Any]], text: str, message: str) -> None:
+    """Count ``message`` under its kind in ``reasons``, keeping ``text`` where the kind is new."""
+    kind = message_kind(message)
+    if kind not in reasons:
+        reasons[kind] = [text, 0]
+    reasons[kind][1] += 1
+
+
+def _counted(reasons: dict[str, list[Any]]) -> list[str]:
+    return [text if n == 1 else f"{text}; {n} frames of this kind" for text, n in reasons.values()]
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -2,8 +2,9 @@
 said at WARN once, then throttled, so a camera sending bad frames at 30 Hz cannot flood the log."""
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from panoptic_ros.message_kind import message_kind
 
 MAX_CHARS = 300  # of an exception's text in one line
 
@@ -27,7 +28,7 @@ class KindThrottledWarnings:
         self._seen: set[str] = set()
 
     def warn(self, message: str) -> None:
-        kind = re.sub(r"\d+", "N", message)[:80]
+        kind = message_kind(message)
         if kind not in self._seen:
             self._seen.add(kind)
             self._logger.warning(message)

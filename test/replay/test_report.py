@@ -18,13 +18,21 @@ def test_the_page_names_the_settings_and_that_offline_latency_is_a_batchs():
     assert "- inference latency: p50 200.0 ms" in single and "head:" not in single
 
 
-def test_each_bad_frame_reason_is_kept_once_with_where_it_first_happened():
+def test_each_kind_of_bad_frame_reason_is_kept_once_with_where_it_first_happened_and_its_count():
+    """A flaky camera's corrupt JPEGs differ in their byte counts: one reason, not one per frame."""
     recorder = ReplayRecorder(STREET_CATEGORIES)
-    recorder.bad("data has 1000 bytes", 1_700_000_000_200_000_000)
-    recorder.bad("data has 1000 bytes", 1_700_000_001_000_000_000)
+    recorder.bad("compressed image (1000 bytes) could not be decoded", 1_700_000_000_200_000_000)
+    for size in range(2000, 2100):
+        recorder.bad(f"compressed image ({size} bytes) could not be decoded", 1_700_000_001_000_000_000)
     recorder.bad("not a JPEG")
-    assert recorder.bad_frames == 3
-    assert recorder.errors == ["data has 1000 bytes (first at bag time 1700000000.200000000 s)", "not a JPEG"]
+    recorder.failed("inference failed: out of memory (tried 20 MiB)")
+    recorder.failed("inference failed: out of memory (tried 40 MiB)")
+    assert recorder.bad_frames == 102 and recorder.failed_frames == 2
+    assert recorder.errors == ["compressed image (1000 bytes) could not be decoded (first at bag time "
+                               "1700000000.200000000 s); 101 frames of this kind", "not a JPEG"]
+    assert recorder.failures == ["inference failed: out of memory (tried 20 MiB); 2 frames of this kind"]
+    report = recorder.finish({})
+    assert report["bad_frame_errors"] == recorder.errors and report["failures"] == recorder.failures
 
 
 def test_a_label_image_is_scored_against_one_frame_of_its_stamp_only():
