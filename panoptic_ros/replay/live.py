@@ -210,7 +210,9 @@ class _CameraOutputs:
     to the bag as it arrives, restamped as its frame, and recorded in the camera's run.
 
     Frames are keyed by stamp per camera (synchronised cameras share stamps). A frame's entry in
-    ``sent`` goes once its four outputs are in, so what is held does not grow with the bag; panoptic
+    ``sent`` goes once its four outputs are in, or, with none in, once a frame published after it is
+    answered on ``~/segments`` (the node answers a camera's frames in order, and each topic delivers in
+    order: it dropped that frame for a newer one), so the entries do not grow with the bag; panoptic
     images of frames with ground truth are kept, packed, to be scored after the run (scoring a
     camera-sized frame takes a good part of a frame period, which between publishes would delay
     them; packing takes about 1 ms at 480x360, 13 ms at 1920x1080).
@@ -250,6 +252,8 @@ class _CameraOutputs:
             self.strays += 1
             return
         sent.answered.add(name)
+        if name == SEGMENTS:
+            self._forget_dropped_before(key)  # while ``key`` is still there to stop at
         if len(sent.answered) == len(OUTPUTS):
             del self.sent[key]
         msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(sent.stamp, 1_000_000_000)
@@ -263,6 +267,18 @@ class _CameraOutputs:
             self.run.preview.add(rgb_image(msg), sent.timestamp)
         elif name == PANOPTIC and sent.stamp in self.run.camera.ground_truth:
             self.to_score.append((sent.stamp, PackedLabels.pack(label_image(msg))))
+
+    def _forget_dropped_before(self, key: int) -> None:
+        """Drop the entries of frames published before frame ``key`` that have no output: the node
+        skipped them for a newer one (they count as dropped, by the published count)."""
+        dropped = []
+        for earlier, sent in self.sent.items():  # in publish order
+            if earlier == key:
+                break
+            if not sent.answered:
+                dropped.append(earlier)
+        for earlier in dropped:
+            del self.sent[earlier]
 
     def waiting_for_overlay(self) -> bool:
         """Whether a frame answered on ``~/segments`` still lacks its overlay."""

@@ -27,3 +27,36 @@ def test_frames_sharing_a_stamp_get_the_next_free_nanoseconds():
     many = UniqueStamps()
     keys = [many.key(0) for _ in range(20_000)]  # an unclocked driver: each found at once
     assert keys == list(range(20_000)) and len(many.next_free) == 1
+
+
+def test_frames_the_node_skipped_are_forgotten_once_a_later_one_is_answered():
+    """An hour of a 30 Hz camera the node answers one frame in ten of must not keep 97000 entries."""
+    from types import SimpleNamespace
+
+    from builtin_interfaces.msg import Time
+    from panoptic_msgs.msg import PanopticSegmentation
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Header
+
+    from panoptic_ros.data.street_categories import STREET_CATEGORIES
+    from panoptic_ros.replay.live import _CameraOutputs
+    from panoptic_ros.replay.report import ReplayRecorder
+    from panoptic_ros.ros.topics import OUTPUTS, PANOPTIC, SEGMENTS
+
+    run = SimpleNamespace(recorder=ReplayRecorder(STREET_CATEGORIES), camera=SimpleNamespace(ground_truth={}))
+    link = SimpleNamespace(output_topics={name: f"/out/{name}" for name in OUTPUTS}, pub=SimpleNamespace(
+        publish=lambda msg: None))
+    camera = _CameraOutputs(SimpleNamespace(write=lambda *args: None), run, link, {})
+
+    def header(sec: int) -> Header:
+        return Header(stamp=Time(sec=sec))
+
+    for sec in range(1, 7):
+        camera.publish(SimpleNamespace(stamp_ns=sec * SECOND, timestamp=sec, msg=Image(header=header(sec))))
+    camera.take(PANOPTIC, 0.0, Image(header=header(2)))  # frame 2: its panoptic image in, its segments not yet
+    camera.take(SEGMENTS, 0.0, PanopticSegmentation(header=header(4)))
+    assert list(camera.sent) == [2 * SECOND, 4 * SECOND, 5 * SECOND, 6 * SECOND]  # 1 and 3 were skipped
+    camera.take(SEGMENTS, 0.0, PanopticSegmentation(header=header(2)))  # a frame part-answered goes on
+    assert run.recorder.processed == 2 and camera.strays == 0
+    camera.take(SEGMENTS, 0.0, PanopticSegmentation(header=header(3)))  # an answer of a forgotten frame: a stray
+    assert camera.strays == 1
