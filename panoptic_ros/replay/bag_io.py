@@ -79,7 +79,13 @@ def open_reader(path: Path) -> Reader:
     if path.is_file() and path.suffix == ".bag":
         raise BagError(f"{path} is a ROS 1 bag; convert it to rosbag2 first: rosbags-convert --src {path} "
                        f"--dst {path.with_suffix('')}")
+    if path.is_file() and path.suffix == ".zstd":  # ``ros2 bag record --compression-mode file``
+        raise BagError(f"{path} is one compressed file of a bag: give the bag's folder (with its metadata.yaml, "
+                       "which says how it was compressed)")
     if path.is_dir() and not (path / "metadata.yaml").is_file():
+        if any(p.suffix == ".zstd" for p in path.iterdir()):
+            raise BagError(f"{path} holds compressed bag files (.zstd) but no metadata.yaml, which says how they "
+                           "were compressed: restore it, or decompress them (zstd -d) and give the folder again")
         files = [p for p in path.iterdir() if p.suffix in (".mcap", ".db3")]
         if len(files) != 1:
             raise BagError(f"{path} has no metadata.yaml and {len(files)} .mcap/.db3 files: "

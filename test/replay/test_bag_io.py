@@ -54,6 +54,22 @@ def test_a_folder_without_metadata_names_what_to_do(tmp_path):
         open_reader(tmp_path / "empty")
 
 
+def test_a_file_compressed_bag_s_file_or_a_folder_without_its_metadata_names_what_to_do(tmp_path):
+    """``ros2 bag record --compression-mode file`` writes ``*.mcap.zstd``, which only its metadata says."""
+    writer = Writer(tmp_path / "bag", version=8, storage_plugin=StoragePlugin.MCAP)
+    writer.set_compression(CompressionMode.FILE, CompressionFormat.ZSTD)
+    with writer:
+        conn = writer.add_connection("/cam", "sensor_msgs/msg/Image", typestore=typestore())
+        writer.write(conn, 0, serialize_message(Image(height=1, width=1, encoding="mono8", step=1, data=bytes(1))))
+    assert [frame.msg.height for frame in read_frames(tmp_path / "bag", ["/cam"])] == [1]
+    (compressed,) = (tmp_path / "bag").glob("*.zstd")
+    with pytest.raises(BagError, match="is one compressed file of a bag: give the bag's folder"):
+        open_reader(compressed)
+    (tmp_path / "bag" / "metadata.yaml").unlink()
+    with pytest.raises(BagError, match=r"holds compressed bag files \(.zstd\) but no metadata.yaml"):
+        open_reader(tmp_path / "bag")
+
+
 def test_a_topics_summary_comes_from_the_bags_metadata(tmp_path):
     bag = write_sample_bag(tmp_path / "bag", SyntheticStreetScenes(4, 5, 32, 64), 4, rate_hz=20.0)
     summary = topic_summary(bag, IMAGE_TOPIC, IMAGE_TYPES)
