@@ -16,6 +16,7 @@ import yaml
 
 from panoptic_ros.defaults import DEFAULT_SCORE_THRESHOLD
 from panoptic_ros.heads import HeadKind
+from panoptic_ros.image_size import check_inference_size
 from panoptic_ros.structures import ID_DIVISOR
 
 T = TypeVar("T")
@@ -203,6 +204,9 @@ class TrainConfig:
     checkpoint_every: int = 1000
     average_from: int = 0  # > 0: the weights at each checkpoint from this step on are averaged (average.pt)
     held_out: SourceConfig | None = None  # evaluated at each checkpoint; best.pt follows its PQ
+    # the network's input size for held_out, as the node's inference_size (None: each image's own size);
+    # for frames larger than the node runs at, [360, 0] chooses best.pt at the scale the node will see
+    held_out_inference_size: tuple[int, int] | None = None
     init_from: str = ""  # a checkpoint to start from (same parameters and categories), e.g. to fine-tune
     output_dir: str = "runs/default"
 
@@ -215,6 +219,8 @@ class TrainConfig:
         for name in ("lr", "warmup_iterations", "workers", "weight_decay", "average_from"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.held_out_inference_size is not None:
+            check_inference_size(self.held_out_inference_size, "held_out_inference_size")
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:

@@ -52,7 +52,7 @@ from panoptic_ros.data.sampling import EpochSampler
 from panoptic_ros.defaults import DEFAULT_DEVICE, DEVICE_CHOICES
 from panoptic_ros.device import autocast, resolve_device
 from panoptic_ros.eval.model_eval import evaluate_model
-from panoptic_ros.heads import HeadKind
+from panoptic_ros.image_size import inference_size_or_none
 from panoptic_ros.model.backbone import load_pretrained
 from panoptic_ros.model.checkpoint import (
     CheckpointError, check_finite, load_checkpoint, read_checkpoint, save_checkpoint,
@@ -109,7 +109,8 @@ def sync_batch_norms(model: torch.nn.Module) -> torch.nn.Module:
 
 # What a resume may change: how long the run goes on, how often it is saved and scored, and the machine's
 # share of it. Anything else (data, model, schedule, seed, batch) would make it another run, silently.
-RESUMABLE_CHANGES = ("iterations", "checkpoint_every", "held_out", "workers", "backbone_lr_scale")
+RESUMABLE_CHANGES = ("iterations", "checkpoint_every", "held_out", "held_out_inference_size", "workers",
+                     "backbone_lr_scale")
 
 
 def _check_resumable(saved: dict[str, Any], cfg: TrainConfig, world: int, path: Path) -> None:
@@ -191,9 +192,11 @@ class WeightAverage:
         return averaged
 
 
-def _score_held_out(model: PanopticNet, held_out: SampleSource, head: HeadKind, bar: tqdm, label: str) -> float:
-    """The held-out PQ of ``model`` (in eval mode; with mask cues), logged after ``label`` with its mIoU."""
-    summary = evaluate_model(model, held_out, head, True)
+def _score_held_out(model: PanopticNet, held_out: SampleSource, cfg: TrainConfig, bar: tqdm, label: str) -> float:
+    """The held-out PQ of ``model`` (in eval mode; with mask cues, its own head, at
+    ``held_out_inference_size``), logged after ``label`` with its mIoU."""
+    summary = evaluate_model(model, held_out, cfg.model.panoptic.kind, True,
+                             inference_size=inference_size_or_none(cfg.held_out_inference_size))
     pq = summary["All"]["pq"]
     bar.write(f"{label} {100 * pq:.2f}, mIoU {100 * summary['miou']:.2f}")
     return pq
@@ -427,10 +430,10 @@ def _checkpoint(step: int, cfg: TrainConfig, out: Path, model: PanopticNet, extr
     """Rank 0's part of a checkpoint at ``step`` (done): the held-out score and ``best.pt``, the weight
     average and ``average.pt`` (on the checkpoint grid from ``average_from`` on), the average into
     ``extra``, which ``last.pt`` keeps."""
-    head = cfg.model.panoptic.kind
     if held_out is not None:
         model.eval()
-        pq = _score_held_out(model, held_out, head, bar, f"step {step}: held-out PQ ({head}, mask cues)")
+        pq = _score_held_out(model, held_out, cfg, bar,
+                             f"step {step}: held-out PQ ({cfg.model.panoptic.kind}, mask cues)")
         model.train()
         if pq > progress.best_pq:
             progress.best_pq = extra["best_pq"] = pq
@@ -444,7 +447,7 @@ def _checkpoint(step: int, cfg: TrainConfig, out: Path, model: PanopticNet, extr
         averaged = average.model(model)
         save_checkpoint(out / "average.pt", averaged, out.name, extra={"step": step, "averaged": average.count})
         if held_out is not None:
-            _score_held_out(averaged.eval(), held_out, head, bar,
+            _score_held_out(averaged.eval(), held_out, cfg, bar,
                             f"step {step}: held-out PQ of the average of {average.count} checkpoints")
         del averaged, latest  # rank 0 trains on with no more memory than the others
     if average.count:  # in every checkpoint, on the grid or not: a resume from any goes on with it

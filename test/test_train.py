@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from helpers import small_categories, small_model_config, write_coco_panoptic
 from panoptic_ros.categories import CategoryTable
-from panoptic_ros.config import DataConfig, SourceConfig, TrainConfig, to_dict
+from panoptic_ros.config import DataConfig, SourceConfig, TrainConfig, load_config, to_dict
 from panoptic_ros.model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from panoptic_ros.model.network import CLASS_LAYERS, PanopticNet
 from panoptic_ros.data.augment import Augmentation
@@ -438,3 +438,19 @@ def test_a_sample_a_data_worker_cannot_read_is_one_line():
         next(iter(DataLoader(Unreadable(), num_workers=1)))
     assert error_line(caught.value) == "000002: image (256, 128) and its labels (128, 256) differ in size"
     assert error_line(ValueError("a: b")) == "a: b"
+
+
+def test_held_out_is_scored_at_the_inference_size_named(tmp_path, monkeypatch):
+    """Frames larger than the node runs at: best.pt chosen at the scale the node will see them."""
+    from panoptic_ros.eval import model_eval
+    sizes = []
+    evaluate = model_eval.evaluate_model
+
+    def recording(*args, inference_size=None, **kwargs):
+        sizes.append(inference_size)
+        return evaluate(*args, inference_size=inference_size, **kwargs)
+    monkeypatch.setattr("panoptic_ros.train.evaluate_model", recording)
+    _trained(["--config", str(_config(tmp_path, 2)), "--quiet", "--device", "cpu", "held_out_inference_size=[48, 0]"])
+    assert sizes == [(48, 0)]
+    with pytest.raises(ValueError, match="held_out_inference_size must be"):
+        load_config(TrainConfig, None, ["held_out_inference_size=[-1, 0]"])
