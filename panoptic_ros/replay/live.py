@@ -30,9 +30,10 @@ from panoptic_ros.replay.bag_io import (
 )
 from panoptic_ros.replay.cameras import CameraRun, ReplayCamera, camera_runs
 from panoptic_ros.replay.ground_truth import PackedLabels
-from panoptic_ros.replay.output import OUTPUT_BAG
+from panoptic_ros.replay.output import NODE_LOG, OUTPUT_BAG
 from panoptic_ros.ros.conversions import categories_from_message
 from panoptic_ros.ros.diagnostics import camera_status_name, status_name
+from panoptic_ros.ros.log_lines import logged_reasons
 from panoptic_ros.ros.qos import camera_publisher_qos, diagnostics_qos, latched_qos, output_qos
 from panoptic_ros.ros.spinning_node import SpinningNode
 from panoptic_ros.ros.topics import (
@@ -290,9 +291,10 @@ class _CameraOutputs:
         answered = counters.get("frames_processed", 0) - self.baseline.get("frames_processed", 0)
         return answered, sum(counters.get(k, 0) - self.baseline.get(k, 0) for k in UNANSWERED)
 
-    def finish(self, counters: dict[str, int]) -> dict[str, Any]:
-        """Score the frames with ground truth, add the frames the node counted bad or failed, set the
-        time its throughput is over (its first frame published to its last answer), and return the
+    def finish(self, counters: dict[str, int], node_log: str | None) -> dict[str, Any]:
+        """Score the frames with ground truth, add the frames the node counted bad or failed (why, from
+        ``node_log``, the log of a node this replay started; None: a running node's, not at hand), set
+        the time its throughput is over (its first frame published to its last answer), and return the
         camera's live-only report fields (dropped, restamped, stray outputs)."""
         recorder = self.run.recorder
         if self.first_publish is not None and self.last_arrival > self.first_publish:
@@ -304,7 +306,9 @@ class _CameraOutputs:
         recorder.bad_frames += node_bad  # besides the messages that could not be read from the bag
         recorder.failed_frames += node_failed
         if node_bad or node_failed:
-            recorder.notes.append("the node's log (node.log when the replay started it) says why")
+            logged = logged_reasons(node_log, self.run.camera.name) if node_log is not None else []
+            recorder.notes.extend([f"the node's log: {reason}" for reason in logged]
+                                  or ["the node's log says why (node.log when the replay started it)"])
         dropped = self.published - recorder.processed - node_bad - node_failed  # below 0: the counters disagree
         return {"dropped": dropped, "restamped_frames": self.restamped, "stray_outputs": self.strays}
 
@@ -393,7 +397,9 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
     if pacing.gaps_cut > 1:
         print(f"panoptic-replay: {pacing.gaps_cut} gaps over {MAX_HOLD_SECONDS:g} s were played as "
               f"{MAX_HOLD_SECONDS:g} s", file=sys.stderr)
-    live_fields = [camera.finish(session.counters(topic)) for topic, camera in outputs.items()]
+    log_path = out_dir / NODE_LOG
+    node_log = log_path.read_text(errors="replace") if log_path.is_file() else None
+    live_fields = [camera.finish(session.counters(topic), node_log) for topic, camera in outputs.items()]
     last_arrival = max(camera.last_arrival for camera in outputs.values())
     start = pacing.start
     seconds = last_arrival - start if start is not None and last_arrival > start else 0.0

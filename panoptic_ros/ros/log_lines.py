@@ -2,9 +2,14 @@
 said at WARN once, then throttled, so a camera sending bad frames at 30 Hz cannot flood the log."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from panoptic_ros.message_kind import message_kind
+
+BAD_FRAME, FAILED_FRAME = "dropping bad frame", "inference failed on a frame"  # how each warning begins
+# a warning about frames: what, "of camera a, b" (named cameras only), ": " and the reason
+_FRAME_WARNING = re.compile(rf"({BAD_FRAME}|{FAILED_FRAME})(?: of camera ([^:]+))?: (.*)$")
 
 MAX_CHARS = 300  # of an exception's text in one line
 
@@ -16,6 +21,25 @@ def one_line(exc: BaseException, plain: tuple[type[BaseException], ...] = ()) ->
     text = " ".join(str(exc).split())
     text = f"{text[:MAX_CHARS]}{'...' if len(text) > MAX_CHARS else ''}"
     return text if type(exc) in plain else f"{type(exc).__name__}: {text}"
+
+
+def frame_warning(what: str, cameras: list[str], reason: str) -> str:
+    """The node's warning about a frame it could not use: ``what`` (``BAD_FRAME``, ``FAILED_FRAME``), the
+    named ones of the cameras whose frames it was (with several cameras, say whose), and why."""
+    named = [camera for camera in cameras if camera]
+    of = f" of camera {', '.join(named)}" if named else ""
+    return f"{what}{of}: {reason}"
+
+
+def logged_reasons(log: str, camera: str, limit: int = 5) -> list[str]:
+    """Why the node's ``log`` says it could not use frames of ``camera`` ("": an unnamed one), one line
+    per kind of reason, at most ``limit``: for a live replay's report, which sees only the counts."""
+    reasons: dict[str, str] = {}
+    for line in log.splitlines():
+        match = _FRAME_WARNING.search(line)
+        if match and camera in (match[2].split(", ") if match[2] else [""]):
+            reasons.setdefault(message_kind(match[3]), f"{match[1]}: {match[3]}")
+    return list(reasons.values())[:limit]
 
 
 class KindThrottledWarnings:

@@ -51,7 +51,7 @@ from panoptic_ros.ros import conversions
 from panoptic_ros.ros.diagnostics import NodeStats, camera_status, diagnostic_status
 from panoptic_ros.ros.newest_frame import NewestFrameWorker
 from panoptic_ros.ros.parameters import BY_NAME, PARAMETERS, descriptor, score_threshold_option, validate
-from panoptic_ros.ros.log_lines import KindThrottledWarnings, one_line
+from panoptic_ros.ros.log_lines import BAD_FRAME, FAILED_FRAME, KindThrottledWarnings, frame_warning, one_line
 from panoptic_ros.ros.qos import camera_qos_for, diagnostics_qos, latched_qos, output_qos
 from panoptic_ros.ros.topics import (
     CATEGORIES, COMPRESSED, DIAGNOSTICS, LABEL_IMAGES, LEGEND, NODE_NAME, OUTPUTS, OVERLAY, camera_input_topic,
@@ -319,14 +319,12 @@ class PanopticNode(LifecycleNode):
         if stopped.is_set() or not self.context.ok():
             return
         bad = isinstance(exc, ImageEncodingError)
+        if bad:  # said before it is counted: whoever sees the count in /diagnostics finds the line logged
+            self._warnings.warn(frame_warning(BAD_FRAME, cameras, one_line(exc, plain=(ImageEncodingError,))))
+        else:
+            self._warnings.warn(frame_warning(FAILED_FRAME, cameras, one_line(exc)))
         for camera in cameras:
             self.stats.cameras[camera].count("bad" if bad else "errors")
-        named = [camera for camera in cameras if camera]  # with several cameras, say whose frame it was
-        of = f" of camera {', '.join(named)}" if named else ""
-        if bad:
-            self._warnings.warn(f"dropping bad frame{of}: {one_line(exc, plain=(ImageEncodingError,))}")
-        else:
-            self._warnings.warn(f"inference failed on a frame{of}: {one_line(exc)}")
 
     def _publish_diagnostics(self) -> None:
         """The node's status (totals and batch sizes), then one per named camera."""

@@ -26,3 +26,18 @@ def test_each_kind_of_warning_is_said_at_once_then_throttled():
         warnings.warn(message)
     assert logger.lines == [("bad frame of 640x480", {}), ("bad frame of 320x240", {"throttle_duration_sec": 10.0}),
                             ("inference failed: nan", {}), ("bad frame of 1x1", {"throttle_duration_sec": 10.0})]
+
+
+def test_the_reasons_a_node_logged_for_a_camera_s_frames_are_found_once_per_kind():
+    from panoptic_ros.ros.log_lines import BAD_FRAME, FAILED_FRAME, frame_warning, logged_reasons
+    log = "\n".join(f"[WARN] [1700000000.{k}] [panoptic_node]: {line}" for k, line in enumerate([
+        frame_warning(BAD_FRAME, ["left"], "data has 10 bytes, expected 12"),
+        frame_warning(BAD_FRAME, ["left"], "data has 7 bytes, expected 12"),  # the same kind
+        frame_warning(BAD_FRAME, ["front"], "not JPEG or PNG"),
+        frame_warning(FAILED_FRAME, ["front", "left"], "RuntimeError: out of memory: tried 2 GiB"),
+        frame_warning(BAD_FRAME, [""], "unsupported encoding '32FC1'"),
+    ]))
+    assert logged_reasons(log, "left") == ["dropping bad frame: data has 10 bytes, expected 12",
+                                           "inference failed on a frame: RuntimeError: out of memory: tried 2 GiB"]
+    assert logged_reasons(log, "") == ["dropping bad frame: unsupported encoding '32FC1'"]
+    assert logged_reasons(log, "rear") == [] and len(logged_reasons(log, "front", limit=1)) == 1
