@@ -296,7 +296,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         node: Any = data
         *parents, leaf = key.split(".")
         for p in parents:  # a number indexes a list: data.sources.0.root=/my/camvid
-            node = node[_list_index(node, p, key)] if isinstance(node, list) else node.setdefault(p, {})
+            if isinstance(node, dict) and node.get(p) is None:  # an unset optional group (held_out: null)
+                node[p] = {}
+            node = node[_list_index(node, p, key)] if isinstance(node, list) else node[p]
             if not isinstance(node, (dict, list)):
                 raise ValueError(f"override {item!r}: {p!r} is a single value ({node!r}), not a group of settings")
         if isinstance(node, list):
@@ -326,7 +328,13 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         data = yaml.safe_load(Path(path).read_text()) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    return config_from(cls, data, overrides or [])
+
+
+def config_from(cls: type[T], data: dict[str, Any], overrides: list[str]) -> T:
+    """``cls`` from a plain dictionary plus ``key=value`` overrides; an unknown key or a value of the
+    wrong type is a ``ValueError`` (one line for a tool to print)."""
     try:
-        return from_dict(cls, apply_overrides(data, overrides or []))
+        return from_dict(cls, apply_overrides(data, overrides))
     except (KeyError, TypeError) as exc:
         raise ValueError(exc.args[0] if exc.args else repr(exc)) from None

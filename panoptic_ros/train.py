@@ -1,8 +1,7 @@
 """``panoptic-train``: train PanopticNet end to end (single process, or DDP under ``torchrun``).
 
     panoptic-train --config config/train_camvid.yaml iterations=2000 output_dir=runs/mine
-    panoptic-train --config config/train_camvid.yaml init_from=models/street_lite0.pt lr=0.0002 \
-        output_dir=runs/finetune
+    panoptic-train --config config/train_camvid.yaml init_from=models/street_lite0.pt lr=0.0002 output_dir=runs/ft
     torchrun --nproc-per-node 2 -m panoptic_ros.train --config ...
 
 Each step runs with mask cues, or without them with probability ``mask_cue_dropout``, so one
@@ -107,10 +106,15 @@ def sync_batch_norms(model: torch.nn.Module) -> torch.nn.Module:
     return convert_sync_batchnorm(model)
 
 
-# What a resume may change: how long the run goes on, how often it is saved and scored, and the machine's
-# share of it. Anything else (data, model, schedule, seed, batch) would make it another run, silently.
+# What a resume may change: how long the run goes on (which re-times the cosine decay, as a lower body
+# learning rate changes the steps after it: the run no longer ends where the unbroken one would), how often
+# it is saved and scored (a changed held-out set restarts best.pt), and the machine's share of it. Anything
+# else (data, model, schedule, seed, batch) would make it another run, silently.
 RESUMABLE_CHANGES = ("iterations", "checkpoint_every", "held_out", "held_out_inference_size", "workers",
                      "backbone_lr_scale")
+HELD_OUT_SETTINGS = ("held_out", "held_out_inference_size")  # what best.pt's PQ is measured on
+# not the run's recipe: where it is kept (it may be moved), and the start a resume does not use
+_NOT_COMPARED = ("output_dir", "init_from")
 
 
 def _check_resumable(saved: dict[str, Any], cfg: TrainConfig, world: int, path: Path) -> None:
@@ -122,7 +126,7 @@ def _check_resumable(saved: dict[str, Any], cfg: TrainConfig, world: int, path: 
     before, now = _flat(saved.get("train_config", {})), _flat(to_dict(cfg))
     # keys in both: a setting added to the code since the run began has no value of the run's to compare
     changed = [f"{key} {_brief(before[key])} -> {_brief(now[key])}" for key in sorted(before.keys() & now.keys())
-               if before[key] != now[key] and key.split(".")[0] not in RESUMABLE_CHANGES]
+               if before[key] != now[key] and key.split(".")[0] not in (*RESUMABLE_CHANGES, *_NOT_COMPARED)]
     if saved.get("world_size", world) != world:
         changed.append(f"processes {saved['world_size']} -> {world}")
     if changed:
@@ -131,19 +135,27 @@ def _check_resumable(saved: dict[str, Any], cfg: TrainConfig, world: int, path: 
                          "init_from= to fine-tune instead)")
 
 
-def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A nested config dict as {dotted key: value} (lists, such as ``data.sources``, kept whole)."""
+def _flat(tree: dict[str, Any] | list[Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as {dotted key: value}, list elements by index as overrides name them
+    (``data.sources.0.root``), each list's length as ``<key>.count``, dataset folders resolved: so a
+    difference is named by its own key, and a setting added to the code since a run began is missing
+    from its side only, inside a list too."""
     flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree)
+    if isinstance(tree, list):
+        flat[f"{prefix}count"] = len(tree)
+    for key, value in items:
+        if isinstance(value, (dict, list)):
             flat.update(_flat(value, f"{prefix}{key}."))
+        elif key == "root" and value:
+            flat[f"{prefix}{key}"] = str(Path(value).expanduser().resolve())
         else:
             flat[f"{prefix}{key}"] = value
     return flat
 
 
 def _brief(value: Any, limit: int = 60) -> str:
-    """A config value for a one-line message (a long list of data sources cut short)."""
+    """A config value for a one-line message (a long one cut short)."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}..."
 
@@ -401,8 +413,9 @@ class _Progress:
 
 def _resume(state: dict[str, Any], path: Path, cfg: TrainConfig, world: int, rank: int, model: PanopticNet,
             optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, use_amp: bool) -> _Progress:
-    """Load ``state`` (``path``'s) into the model, the optimizer and the scaler; where the run stood."""
-    _check_resumable(state["extra"], cfg, world, path)
+    """Load ``state`` (``path``'s) into the model, the optimizer and the scaler; where the run stood (a
+    best held-out PQ measured on another held-out set or size than this resume's is forgotten: best.pt
+    follows the new one from its first score)."""
     check_finite(path, state["state_dict"])
     model.load_state_dict(state["state_dict"])
     saved = state["extra"]["optimizer"]
@@ -415,7 +428,13 @@ def _resume(state: dict[str, Any], path: Path, cfg: TrainConfig, world: int, ran
     if use_amp and extra.get("scaler"):  # empty where the run had AMP off (a CPU)
         scaler.load_state_dict(extra["scaler"])
     average = WeightAverage(extra.get("average"), extra.get("averaged", 0)) if rank == 0 else WeightAverage()
-    return _Progress(extra["step"], extra["best_pq"], average, extra.get("rng", [None] * world)[rank])
+    before, now = extra.get("train_config", {}), to_dict(cfg)
+    best_pq = extra["best_pq"]
+    if any(_flat({k: before.get(k)}) != _flat({k: now[k]}) for k in HELD_OUT_SETTINGS if k in before):
+        best_pq = -1.0
+        if rank == 0:
+            print(f"{', '.join(HELD_OUT_SETTINGS)} changed: best.pt follows the new held-out PQ from its first score")
+    return _Progress(extra["step"], best_pq, average, extra.get("rng", [None] * world)[rank])
 
 
 def _loss_weights(w: LossWeights) -> dict[str, float]:
@@ -459,7 +478,7 @@ def _check_held_out(cfg: TrainConfig) -> None:
     very frames a CamVid or Cityscapes run trains on): ``best.pt`` would follow PQ on them."""
     if cfg.held_out is None:
         return
-    trained = [k for k, s in enumerate(cfg.data.sources) if s.weight > 0 and same_data(s, cfg.held_out)]
+    trained = [k for k, s in enumerate(cfg.data.sources) if same_data(s, cfg.held_out)]
     if trained:
         raise ValueError(f"held_out reads the data of training source {trained[0]} (counted from 0): best.pt would "
                          f"follow PQ on samples the run trains on; give it a held-out split ({HELD_OUT_SPLITS}) "
@@ -473,6 +492,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     _seed_everything(cfg.seed + rank)
     out = Path(cfg.output_dir)
     state, initial = _starting_point(cfg, out, resume, rank == 0 and not quiet)
+    if state is not None:  # before any data is read: a drifted command line is the likelier error
+        _check_resumable(state["extra"], cfg, world, out / "last.pt")
     source = _training_source(cfg, out, state, initial)
     loader, sampler = _data_loader(cfg, source, rank, world)
     model, loaded = _network(cfg, source.categories, initial, state is not None, rank == 0)

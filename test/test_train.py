@@ -21,7 +21,7 @@ from panoptic_ros.model.network import CLASS_LAYERS, PanopticNet
 from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.dataset import SyntheticStreetScenes, TrainingDataset, collate
 from panoptic_ros.data.sampling import EpochSampler
-from panoptic_ros.train import _batches, learning_rate, main, mean_over_ranks, parameter_groups
+from panoptic_ros.train import _batches, error_line, learning_rate, main, mean_over_ranks, parameter_groups
 
 
 def _config(tmp_path: Path, iterations: int) -> Path:
@@ -388,9 +388,16 @@ def test_a_resume_refuses_a_recipe_that_drifted_and_takes_a_longer_run(tmp_path,
     config = _config(tmp_path, 2)
     _trained(["--config", str(config), "--quiet", "--device", "cpu", "lr=0.002"])
     err = _refused(capsys, ["--config", str(config), "--quiet", "--device", "cpu", "--resume", "seed=3"])
-    assert "cannot resume with lr 0.002 -> " in err and "; seed 0 -> 3:" in err and "init_from=" in err
+    assert "cannot resume with lr 0.002 -> " in err and "; seed 0 -> 3:" in err
+    err = _refused(capsys, ["--config", str(config), "--quiet", "--device", "cpu", "--resume", "lr=0.002",
+                            "data.sources.0.height=32"])
+    assert "cannot resume with data.sources.0.height 64 -> 32:" in err  # named by its own key
+    moved = tmp_path / "moved"
+    (tmp_path / "run").rename(moved)  # a run moved to another folder (or machine) goes on there
+    capsys.readouterr()
     _trained(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "lr=0.002", "iterations=3",
-              "checkpoint_every=3"])
+              "checkpoint_every=3", f"output_dir={moved}", "held_out.seed=5"])
+    assert "held_out, held_out_inference_size changed: best.pt follows the new held-out PQ" in capsys.readouterr().out
 
 
 def test_batch_norms_become_synchronised_ones_with_their_activations_kept():
@@ -425,8 +432,6 @@ def test_a_sample_a_data_worker_cannot_read_is_one_line():
     """torch re-raises a worker's error with the worker's traceback as its message."""
     from torch.utils.data import DataLoader
 
-    from panoptic_ros.train import error_line
-
     class Unreadable(torch.utils.data.Dataset):
         def __len__(self) -> int:
             return 1
@@ -454,3 +459,5 @@ def test_held_out_is_scored_at_the_inference_size_named(tmp_path, monkeypatch):
     assert sizes == [(48, 0)]
     with pytest.raises(ValueError, match="held_out_inference_size must be"):
         load_config(TrainConfig, None, ["held_out_inference_size=[-1, 0]"])
+    # an unset optional group (held_out: null by default) is made by an override of one of its settings
+    assert load_config(TrainConfig, None, ["held_out.split=heldout"]).held_out.split == "heldout"

@@ -75,13 +75,20 @@ def build_source(cfg: SourceConfig) -> SampleSource:
 
 
 def same_data(a: SourceConfig, b: SourceConfig) -> bool:
-    """Whether two source configs read the same samples (a ``held_out`` that would score training
-    data): the same kind, split and folder, or for synthetic scenes the same split, seed and size."""
-    if a.kind != b.kind or a.split != b.split:
+    """Whether two source configs read any of the same samples (a ``held_out`` that would score
+    training data): the same kind and folder and overlapping splits (CamVid's are sets of drives, which
+    ``all`` and the one-drive splits share with ``train`` and ``heldout``), or for synthetic scenes the
+    same split, seed and size."""
+    if a.kind != b.kind:
         return False
     if a.kind == "synthetic":
-        return (a.seed, a.height, a.width) == (b.seed, b.height, b.width)
-    return Path(a.root).expanduser().resolve() == Path(b.root).expanduser().resolve()
+        return (a.split, a.seed, a.height, a.width) == (b.split, b.seed, b.height, b.width)
+    if Path(a.root).expanduser().resolve() != Path(b.root).expanduser().resolve():
+        return False
+    if a.kind == "camvid":
+        from panoptic_ros.data.camvid import SPLITS
+        return bool(set(SPLITS.get(a.split, (a.split,))) & set(SPLITS.get(b.split, (b.split,))))
+    return a.split == b.split
 
 
 class MixedSource:

@@ -28,12 +28,11 @@ import cv2
 
 from panoptic_ros.arguments import given_options, positive_int, quiet_ctrl_c
 from panoptic_ros.categories import Category, check_same_classes
-from panoptic_ros.config import (INFERENCE_TIME_SETTINGS, SOURCE_KINDS, ModelConfig, SourceConfig, apply_overrides,
-                                 from_dict, to_dict)
+from panoptic_ros.config import INFERENCE_TIME_SETTINGS, SOURCE_KINDS, ModelConfig, SourceConfig, config_from, to_dict
 from panoptic_ros.defaults import DEFAULT_DEVICE
 from panoptic_ros.data.coco_panoptic import CocoPanopticDataset
+from panoptic_ros.data.dataset import COCO_PANOPTIC_LAYOUT, HELD_OUT_SPLITS, build_source
 from panoptic_ros.eval.miou import format_iou_table
-from panoptic_ros.data.dataset import COCO_PANOPTIC_LAYOUT, HELD_OUT_SPLITS
 from panoptic_ros.eval.pq import PQAccumulator, format_table
 from panoptic_ros.image_size import check_inference_size, inference_size_or_none
 from panoptic_ros.model.checkpoint import CheckpointError
@@ -91,14 +90,13 @@ def with_inference_overrides(cfg: ModelConfig, overrides: list[str]) -> ModelCon
             raise ValueError(f"--set {item!r}: only {', '.join(allowed)} can be changed (KEY=VALUE; the "
                              "checkpoint's weights fix the rest)")
     try:
-        return from_dict(ModelConfig, apply_overrides(to_dict(cfg), overrides))
-    except (TypeError, KeyError) as exc:
+        return config_from(ModelConfig, to_dict(cfg), overrides)
+    except ValueError as exc:
         raise ValueError(f"--set: {exc}") from None
 
 
 def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     """PQ and mIoU of a checkpoint on a data set, for each head and mask-cue mode asked for."""
-    from panoptic_ros.data.dataset import build_source
     from panoptic_ros.device import resolve_device
     from panoptic_ros.eval.model_eval import evaluate_model
     from panoptic_ros.eval.preview import write_preview
@@ -190,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("--checkpoint", type=Path)
     model.add_argument("--data", default="synthetic", choices=SOURCE_KINDS)
     model.add_argument("--root", help="dataset root (camvid: the folder with train.txt; "
-                       "coco_panoptic: panoptic.json, panoptic/, images/)")
+                       f"coco_panoptic: {COCO_PANOPTIC_LAYOUT})")
     model.add_argument("--split", help=f"default: the held-out split of each kind {HELD_OUT_SPLITS}")
     model.add_argument("--images", type=positive_int, help=f"at most this many images (default: all; synthetic: "
                        f"{SYNTHETIC_IMAGES} generated)")

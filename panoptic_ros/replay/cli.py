@@ -140,8 +140,8 @@ class ModeResult(NamedTuple):
     recorders: list[ReplayRecorder]  # each camera's recorder, for the figures of all cameras
     seconds: float                   # the replay's wall-clock time
     inference_seconds: float = 0.0   # offline: the predictor's time over all batches
-    unusable: tuple[str, ...] = ()   # a camera none of whose frames gave an output, and why: an error, said
-    # after the report is written (the other cameras' figures stand)
+    unusable: tuple[str, ...] = ()   # a camera none of whose frames gave an output, and why, where others
+    # did: an error, said after the report is written (the other cameras' figures stand)
 
 
 def _unanswered(report: dict[str, Any], frames: FrameStream) -> bool:
@@ -214,6 +214,8 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path, f
                for run, fields in zip(runs, live_fields)]
     silent = [_none_answered(args, camera, report, session.links[camera.topic].output_topics[SEGMENTS])
               for camera, report in zip(cameras, reports) if _unanswered(report, frames)]
+    if len(silent) == len(cameras):  # nothing to report: a setting to fix, and an earlier OUT stays as it is
+        raise RuntimeError("; ".join(silent + _bag_error(frames)))
     # head, score threshold, input bits: the node's own, from its diagnostics; the others a running node
     # keeps to itself
     bits = _number(diag.get("input_bits"))
@@ -250,6 +252,8 @@ def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path
     unused = [f"no frame of {camera.topic}{f' (camera {camera.name})' if camera.name else ''} could be used: "
               f"{'; '.join(_reasons(report))}"
               for camera, report in zip(cameras, reports) if _unanswered(report, frames)]
+    if len(unused) == len(cameras):  # nothing to report, and an earlier OUT stays as it is
+        raise ImageEncodingError("; ".join(unused + _bag_error(frames)))
     common = {"mode": "offline", "batch": args.batch, **predictor.settings(), "input_bits": args.input_bits}
     return ModeResult(common, reports, [run.recorder for run in runs], seconds, inference_seconds, tuple(unused))
 

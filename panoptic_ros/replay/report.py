@@ -219,6 +219,7 @@ def _count(reasons: dict[str, list[Any]], text: str, message: str) -> None:
 
 
 def _counted(reasons: dict[str, list[Any]]) -> list[str]:
+    """One line per kind: its first message, with how many frames it stands for where they are several."""
     return [text if n == 1 else f"{text}; {n} frames of this kind" for text, n in reasons.values()]
 
 

@@ -105,6 +105,9 @@ def test_same_data_compares_dataset_folders_resolved(tmp_path, monkeypatch):
     here, there = SourceConfig(kind="camvid", root="camvid"), SourceConfig(kind="camvid", root=str(tmp_path / "camvid"))
     assert same_data(here, there) and not same_data(here, dataclasses.replace(there, split="heldout"))
     assert not same_data(here, dataclasses.replace(there, root=str(tmp_path)))
+    for split in ("all", "0016E5"):  # CamVid's splits are sets of drives
+        assert same_data(dataclasses.replace(here, split=split), there)
+    assert not same_data(dataclasses.replace(here, split="0006R0"), there)
 
 
 def test_class_frequencies_and_median_balancing():

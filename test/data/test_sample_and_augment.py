@@ -126,9 +126,7 @@ def test_blur_smooths():
 
 
 
-
 def test_labels_of_another_size_are_refused_with_a_hint_when_turned_by_a_quarter():
-    from panoptic_ros.data.sample import PanopticSample
     with pytest.raises(ValueError, match="differ in size .*EXIF orientation"):
         PanopticSample(np.zeros((6, 8, 3), np.uint8), np.zeros((8, 6), np.int32), {}, name="photo")
     with pytest.raises(ValueError, match=r"differ in size \(a label must cover its image pixel for pixel\)$"):

@@ -176,6 +176,7 @@ def test_unknown_encodings_are_counted_and_an_all_bad_bag_fails(tmp_path, model,
                                     data=bytes(8)), i)
     assert replay(_args(path, tmp_path / "out", model, "--topic", "/cam")) == 2
     assert "no frame of /cam could be used: unsupported encoding '32FC1'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing to report: an earlier OUT would stay as it was
 
 
 def test_a_running_node_in_a_namespace_is_replayed_through_its_named_camera(bag, model, tmp_path, monkeypatch,
