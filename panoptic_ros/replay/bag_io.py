@@ -126,24 +126,29 @@ def camera_rate(timestamps: list[int]) -> float | None:
     return 1e9 / float(np.median(spacing)) if len(spacing) else None
 
 
-def topic_summary(path: Path, topic: str, types: dict[str, type]) -> TopicSummary:
-    """``topic``'s summary, from the metadata and the first ``RATE_SAMPLE`` messages' receive times;
-    ``BagError`` when the bag cannot be read or lacks the topic (naming what it has)."""
+def topic_summaries(path: Path, topics: Sequence[str], types: dict[str, type]) -> dict[str, TopicSummary]:
+    """Each topic's summary, from the metadata and its first ``RATE_SAMPLE`` messages' receive times, in
+    one opening of the bag (``rosbags`` decompresses a bag compressed by file on each opening); ``BagError``
+    when the bag cannot be read or lacks a topic (naming what it has)."""
     reader = open_reader(path)
     try:
-        conns, cls = _connections(reader, path, topic, types)
-        count = sum(c.msgcount for c in conns)
-        timestamps: list[int] = []
-        try:
-            for _, timestamp, _ in itertools.islice(reader.messages(connections=conns), RATE_SAMPLE):
-                timestamps.append(timestamp)
-        except Exception:  # a damaged storage: the replay reports it frame by frame; the rate stays unknown
-            timestamps = []
-        offered = [q for c in conns for q in c.ext.offered_qos_profiles]
-        return TopicSummary(cls, count, camera_rate(timestamps),
-                            bool(offered) and all(q.reliability == QosReliability.BEST_EFFORT for q in offered))
+        return {topic: _summary(reader, path, topic, types) for topic in topics}
     finally:
         reader.close()
+
+
+def _summary(reader: Reader, path: Path, topic: str, types: dict[str, type]) -> TopicSummary:
+    conns, cls = _connections(reader, path, topic, types)
+    count = sum(c.msgcount for c in conns)
+    timestamps: list[int] = []
+    try:
+        for _, timestamp, _ in itertools.islice(reader.messages(connections=conns), RATE_SAMPLE):
+            timestamps.append(timestamp)
+    except Exception:  # a damaged storage: the replay reports it frame by frame; the rate stays unknown
+        timestamps = []
+    offered = [q for c in conns for q in c.ext.offered_qos_profiles]
+    return TopicSummary(cls, count, camera_rate(timestamps),
+                        bool(offered) and all(q.reliability == QosReliability.BEST_EFFORT for q in offered))
 
 
 def _connections(reader: Reader, path: Path, topic: str, types: dict[str, type]) -> tuple[list[Any], type]:

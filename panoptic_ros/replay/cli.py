@@ -35,7 +35,7 @@ from panoptic_ros.arguments import (
     positive_float, positive_int, predictor_from_arguments,
 )
 from panoptic_ros.replay.bag_io import (
-    DEFAULT_STORAGE, IMAGE_TYPES, STORAGES, BagError, FrameStream, TopicSummary, topic_summary,
+    DEFAULT_STORAGE, IMAGE_TYPES, STORAGES, BagError, FrameStream, TopicSummary, topic_summaries,
 )
 from panoptic_ros.replay.ground_truth import (
     GroundTruthFrame, check_categories, from_coco_panoptic, from_label_topic,
@@ -104,17 +104,18 @@ def _node_params(args: argparse.Namespace) -> dict[str, str]:
     return params
 
 
-def camera_topic_summary(bag: Path, topic: str) -> TopicSummary:
-    """A camera topic's summary, checked before a model loads or a node starts for nothing.
+def camera_topic_summaries(bag: Path, topics: list[str]) -> dict[str, TopicSummary]:
+    """The camera topics' summaries, checked before a model loads or a node starts for nothing.
 
     Raises:
-        BagError: the bag cannot be read, lacks the topic (the error lists its topics), or the topic is empty.
+        BagError: the bag cannot be read, lacks a topic (the error lists its topics), or a topic is empty.
     """
-    summary = topic_summary(bag, topic, IMAGE_TYPES)
-    if summary.count == 0:
-        raise BagError(f"topic {topic} of {bag} has no messages (a camera that recorded nothing: leave its --topic "
-                       "out)")
-    return summary
+    summaries = topic_summaries(bag, topics, IMAGE_TYPES)
+    for topic, summary in summaries.items():
+        if summary.count == 0:
+            raise BagError(f"topic {topic} of {bag} has no messages (a camera that recorded nothing: leave its "
+                           "--topic out)")
+    return summaries
 
 
 def input_compressed(summaries: dict[str, TopicSummary]) -> bool:
@@ -355,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     keep_frame_buffers()  # frames at camera resolution, as in the node
     staged = StagedOutput(args.out)
     try:
-        summaries = {topic: camera_topic_summary(args.bag, topic) for topic in args.topic}
+        summaries = camera_topic_summaries(args.bag, args.topic)
         if args.live:
             input_compressed(summaries)  # refused before ground truth is decoded
         truth, truth_damage = ground_truth(args)

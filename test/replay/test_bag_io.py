@@ -14,7 +14,7 @@ from std_msgs.msg import Header
 from helpers import damaged_mid_way
 from panoptic_ros.data.dataset import SyntheticStreetScenes
 from panoptic_ros.replay.bag_io import (
-    IMAGE_TYPES, BagError, FrameStream, camera_rate, open_reader, read_frames, topic_summary, typestore,
+    IMAGE_TYPES, BagError, FrameStream, camera_rate, open_reader, read_frames, topic_summaries, typestore,
 )
 from panoptic_ros.replay.sample_bag import IMAGE_TOPIC, write_sample_bag
 
@@ -72,11 +72,11 @@ def test_a_file_compressed_bag_s_file_or_a_folder_without_its_metadata_names_wha
 
 def test_a_topics_summary_comes_from_the_bags_metadata(tmp_path):
     bag = write_sample_bag(tmp_path / "bag", SyntheticStreetScenes(4, 5, 32, 64), 4, rate_hz=20.0)
-    summary = topic_summary(bag, IMAGE_TOPIC, IMAGE_TYPES)
+    summary = topic_summaries(bag, [IMAGE_TOPIC], IMAGE_TYPES)[IMAGE_TOPIC]
     assert (summary.cls, summary.count, summary.best_effort) == (Image, 4, False)
     assert summary.rate == pytest.approx(20.0, rel=1e-6)
     one = write_sample_bag(tmp_path / "one", SyntheticStreetScenes(1, 5, 32, 64), 1)
-    assert topic_summary(one, IMAGE_TOPIC, IMAGE_TYPES).rate is None
+    assert topic_summaries(one, [IMAGE_TOPIC], IMAGE_TYPES)[IMAGE_TOPIC].rate is None
 
 
 def test_a_cameras_rate_is_its_own_spacing_not_the_bags_span(tmp_path):
@@ -90,8 +90,22 @@ def test_a_cameras_rate_is_its_own_spacing_not_the_bags_span(tmp_path):
         for t in [*range(0, 1000, 100), *range(61_000, 62_000, 100)]:
             writer.write(cam, t * ms, msg)
         writer.write(other, 600_000 * ms, msg)
-    summary = topic_summary(tmp_path / "bag", "/cam", IMAGE_TYPES)
+    summary = topic_summaries(tmp_path / "bag", ["/cam"], IMAGE_TYPES)["/cam"]
     assert summary.count == 20 and summary.rate == pytest.approx(10.0)
+
+
+def test_several_topics_are_summarised_in_one_opening_of_the_bag(tmp_path, monkeypatch):
+    """A bag compressed by file is decompressed on each opening: one for all cameras."""
+    from panoptic_ros.replay import bag_io
+    with Writer(tmp_path / "bag", version=8, storage_plugin=StoragePlugin.MCAP) as writer:
+        msg = serialize_message(Image(height=1, width=1, encoding="mono8", step=1, data=bytes(1)))
+        for k, topic in enumerate(("/front", "/left")):
+            writer.write(writer.add_connection(topic, "sensor_msgs/msg/Image", typestore=typestore()), k, msg)
+    opened = []
+    monkeypatch.setattr(bag_io, "open_reader", lambda path, opening=bag_io.open_reader: opened.append(path) or
+                        opening(path))
+    summaries = topic_summaries(tmp_path / "bag", ["/front", "/left"], IMAGE_TYPES)
+    assert [s.count for s in summaries.values()] == [1, 1] and len(opened) == 1
 
 
 def test_camera_rate_ignores_repeated_times_and_knows_when_it_cannot_tell():
