@@ -203,9 +203,9 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path, f
             for camera in cameras:
                 if camera.ground_truth:
                     check_categories(camera.ground_truth, session.categories(), camera.declared)
-            runs, live_fields, diag, seconds = replay_live(frames, frames.expected, session, out,
-                                                           cameras, args.rate, args.settle, alive, args.storage,
-                                                           not args.quiet)
+            runs, live_fields, diag, seconds, late = replay_live(frames, frames.expected, session, out, cameras,
+                                                                 args.rate, args.settle, alive, args.storage,
+                                                                 not args.quiet)
         except RuntimeError as exc:
             if node is not None and not node.alive():  # the node's own words, not only that it ended
                 raise RuntimeError(f"{exc} ({node.exit_reason()})") from None
@@ -225,7 +225,8 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path, f
     settings = {key: value for key, value in told.items() if value is not None}  # what the node said
     if not args.no_start_node:
         settings |= {"precision": args.precision, "inference_size": list(args.inference_size)}
-    common = {"mode": "live", "rate": args.rate, "model": diag.get("model"), "device": diag.get("device"),
+    common = {"mode": "live", "rate": args.rate, "publish_late_ms": late, "model": diag.get("model"),
+              "device": diag.get("device"),
               "mask_cues": diag.get("mask_cues", str(args.mask_cues).lower()) == "true",  # the node's own
               **settings, "node_diagnostics": diag}
     return ModeResult(common, reports, [run.recorder for run in runs], seconds, unusable=tuple(silent))

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from panoptic_ros.categories import CategoryTable
 from panoptic_ros.inference.video import MAX_HOLD_SECONDS, GapCutClock
+from panoptic_ros.latency import latency_percentiles
 from panoptic_ros.replay.bag_io import (
     DEFAULT_STORAGE, BagWriter, Frame, label_image, recorded_qos, rgb_image, stamp_ns,
 )
@@ -346,7 +347,7 @@ def _all_answers_in(session: LiveSession, cameras: dict[str, _CameraOutputs]) ->
 def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession, out_dir: Path,
                 cameras: list[ReplayCamera], rate: float, settle: float, alive: Callable[[], bool],
                 storage: str = DEFAULT_STORAGE, progress: bool = True
-                ) -> tuple[list[CameraRun], list[dict[str, Any]], dict[str, str], float]:
+                ) -> tuple[list[CameraRun], list[dict[str, Any]], dict[str, str], float, dict[str, float]]:
     """Publish ``frames`` of ``cameras`` at ``rate`` times their recorded pace and record the node's answers.
 
     The wait after the last frame ends once the node's counters account for every frame (answered,
@@ -356,14 +357,18 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
 
     Returns:
         The cameras' runs (previews still open), each camera's live-only report fields (frames
-        dropped, frames restamped, stray outputs), the node's own diagnostics at the end, and the
-        replay's time from its first frame published to the last answer (seconds; 0: none came).
+        dropped, frames restamped, stray outputs), the node's own diagnostics at the end, the
+        replay's time from its first frame published to the last answer (seconds; 0: none came), and
+        how late the frames went out against the bag's pace (``latency_percentiles``, ms): the outputs
+        are written to the bag and the preview between frames, so on a slow machine the replay, not the
+        node, can set the pace, which this says.
     """
     with camera_runs(cameras, session.categories(), out_dir, rate, "e2e_latency_ms") as runs, \
             BagWriter(out_dir / OUTPUT_BAG, storage) as bag:
         outputs = {run.camera.topic: _CameraOutputs(bag, run, session.links[run.camera.topic],
                                                     session.counters(run.camera.topic)) for run in runs}
         pacing = Pacing(rate)
+        late: list[float] = []  # seconds each frame went out after it was due
         for frame in tqdm(frames, total=total, unit="frame", disable=not progress, desc="publish"):
             camera = outputs[frame.topic]
             camera.run.recorder.frames_in += 1
@@ -377,6 +382,7 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
                 print(f"panoptic-replay: the bag pauses for more than {MAX_HOLD_SECONDS:g} s before bag time "
                       f"{frame.timestamp}; such gaps are played as {MAX_HOLD_SECONDS:g} s", file=sys.stderr)
             _drain(session, outputs, due, alive)
+            late.append(max(0.0, time.monotonic() - due))  # the outputs taken in between can delay it
             camera.publish(frame)
         last_publish = time.monotonic()
         deadline = last_publish + settle
@@ -404,4 +410,4 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
     start = pacing.start
     seconds = last_arrival - start if start is not None and last_arrival > start else 0.0
     node_diag = session.diagnostics[1] if session.diagnostics else {}
-    return runs, live_fields, node_diag, seconds
+    return runs, live_fields, node_diag, seconds, latency_percentiles(late)

@@ -232,6 +232,9 @@ def markdown(report: dict[str, Any]) -> str:
              + "".join(f", {key.replace('_', ' ')}: {report[key]}" for key in SETTINGS if key in report)]
     if report.get("bag_error"):
         lines.append(f"- **the bag is damaged**: {report['bag_error']}")
+    if late := report.get("publish_late_ms"):
+        lines.append(f"- frames published late against the bag's pace (the replay's own work, not the node's): "
+                     f"p50 {late['p50']:.1f} ms, p90 {late['p90']:.1f} ms, max {late['max']:.1f} ms")
     batch = report.get("batch", 1)
     if "cameras" not in report:
         return "\n".join(lines + _camera_lines(report, batch, "##")) + "\n"

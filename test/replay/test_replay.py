@@ -285,6 +285,8 @@ def test_live_replay_measures_the_running_node(camera, bag, model, tmp_path):
     assert report["score_threshold"] == 0.0 and report["node_diagnostics"]["score_threshold"] == "0"
     assert report["input_bits"] == 16 and report["node_diagnostics"]["input_bits"] == "16"
     assert report["pq"]["frames"] == report["processed"]
+    late = report["publish_late_ms"]  # whether the replay's own work kept up with the bag's pace
+    assert 0 <= late["p50"] <= late["max"] and "frames published late" in (out / "report.md").read_text()
     assert (out / "preview.png").is_file() and (out / "output_bag").is_dir()
     segments = read_messages(out / "output_bag", f"/panoptic/{camera + '/' if camera else ''}segments",
                              {"panoptic_msgs/msg/PanopticSegmentation": PanopticSegmentation})
