@@ -295,10 +295,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             raise ValueError(f"override {item!r} is not key=value")
         node: Any = data
         *parents, leaf = key.split(".")
-        for p in parents:  # a number indexes a list: data.sources.0.root=/my/camvid
-            if isinstance(node, dict) and node.get(p) is None:  # an unset optional group (held_out: null)
-                node[p] = {}
-            node = node[_list_index(node, p, key)] if isinstance(node, list) else node[p]
+        for p, child in zip(parents, [*parents[1:], leaf]):  # a number indexes a list: data.sources.0.root=/x
+            if isinstance(node, dict) and node.get(p) is None and not child.isdigit():
+                node[p] = {}  # an unset optional group (held_out: null), given one of its settings
+            node = node[_list_index(node, p, key)] if isinstance(node, list) else node.get(p)
             if not isinstance(node, (dict, list)):
                 raise ValueError(f"override {item!r}: {p!r} is a single value ({node!r}), not a group of settings")
         if isinstance(node, list):

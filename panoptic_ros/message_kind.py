@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-KIND_CHARS = 80  # of a message's start that decides its kind
+KIND_CHARS = 160  # of a message's start that decides its kind (a camera list and a reason fit)
 
 
 def message_kind(message: str) -> str:

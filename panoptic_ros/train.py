@@ -45,7 +45,7 @@ from panoptic_ros.config import LossWeights, TrainConfig, load_config, to_dict
 from panoptic_ros.data.augment import Augmentation
 from panoptic_ros.data.dataset import (
     HELD_OUT_SPLITS, SampleSource, TrainingDataset, balanced_class_weights, build_source, build_training_source,
-    class_frequencies, collate, same_data,
+    class_frequencies, collate, resolved_folder, same_data,
 )
 from panoptic_ros.data.sampling import EpochSampler
 from panoptic_ros.defaults import DEFAULT_DEVICE, DEVICE_CHOICES
@@ -110,9 +110,8 @@ def sync_batch_norms(model: torch.nn.Module) -> torch.nn.Module:
 # learning rate changes the steps after it: the run no longer ends where the unbroken one would), how often
 # it is saved and scored (a changed held-out set restarts best.pt), and the machine's share of it. Anything
 # else (data, model, schedule, seed, batch) would make it another run, silently.
-RESUMABLE_CHANGES = ("iterations", "checkpoint_every", "held_out", "held_out_inference_size", "workers",
-                     "backbone_lr_scale")
 HELD_OUT_SETTINGS = ("held_out", "held_out_inference_size")  # what best.pt's PQ is measured on
+RESUMABLE_CHANGES = ("iterations", "checkpoint_every", *HELD_OUT_SETTINGS, "workers", "backbone_lr_scale")
 # not the run's recipe: where it is kept (it may be moved), and the start a resume does not use
 _NOT_COMPARED = ("output_dir", "init_from")
 
@@ -123,10 +122,8 @@ def _check_resumable(saved: dict[str, Any], cfg: TrainConfig, world: int, path: 
     training another recipe from the checkpoint (say, the config's data instead of the overrides a
     fine-tune started with). The number of processes is the run's too: step N's place
     in the epoch is N batches of ``batch_size`` on each of them, shuffled by ``seed``."""
-    before, now = _flat(saved.get("train_config", {})), _flat(to_dict(cfg))
-    # keys in both: a setting added to the code since the run began has no value of the run's to compare
-    changed = [f"{key} {_brief(before[key])} -> {_brief(now[key])}" for key in sorted(before.keys() & now.keys())
-               if before[key] != now[key] and key.split(".")[0] not in (*RESUMABLE_CHANGES, *_NOT_COMPARED)]
+    changed = [f"{key} {_brief(was)} -> {_brief(now)}" for key, (was, now) in sorted(_differences(saved, cfg).items())
+               if key.split(".")[0] not in (*RESUMABLE_CHANGES, *_NOT_COMPARED)]
     if saved.get("world_size", world) != world:
         changed.append(f"processes {saved['world_size']} -> {world}")
     if changed:
@@ -135,20 +132,34 @@ def _check_resumable(saved: dict[str, Any], cfg: TrainConfig, world: int, path: 
                          "init_from= to fine-tune instead)")
 
 
-def _flat(tree: dict[str, Any] | list[Any], prefix: str = "") -> dict[str, Any]:
+def _differences(saved: dict[str, Any], cfg: TrainConfig) -> dict[str, tuple[Any, Any]]:
+    """{dotted key: (the run's value, this command's)} of every setting that differs between the run's
+    saved configuration and ``cfg``. Only settings both sides know are compared (one added to the code
+    since the run began has no value of the run's), but a group set on one side only (``held_out``)
+    differs as a whole; dataset folders are compared resolved, each side's relative ones from the
+    directory it ran in (the run's is saved with it)."""
+    run, this = saved.get("train_config", {}), to_dict(cfg)
+    before, now = _flat(run, base=saved.get("cwd")), _flat(this, base=os.getcwd())
+    differences = {key: (before[key], now[key]) for key in before.keys() & now.keys() if before[key] != now[key]}
+    differences |= {key: (run[key], value) for key, value in this.items()
+                    if key in run and (run[key] is None) != (value is None)}
+    return differences
+
+
+def _flat(tree: dict[str, Any] | list[Any], prefix: str = "", base: str | None = None) -> dict[str, Any]:
     """A nested config as {dotted key: value}, list elements by index as overrides name them
-    (``data.sources.0.root``), each list's length as ``<key>.count``, dataset folders resolved: so a
-    difference is named by its own key, and a setting added to the code since a run began is missing
-    from its side only, inside a list too."""
+    (``data.sources.0.root``), each list's length as ``<key>.count``, dataset folders resolved from
+    ``base`` (``resolved_folder``): so a difference is named by its own key, and a setting added to the
+    code since a run began is missing from its side only, inside a list too."""
     flat: dict[str, Any] = {}
     items = tree.items() if isinstance(tree, dict) else enumerate(tree)
     if isinstance(tree, list):
         flat[f"{prefix}count"] = len(tree)
     for key, value in items:
         if isinstance(value, (dict, list)):
-            flat.update(_flat(value, f"{prefix}{key}."))
+            flat.update(_flat(value, f"{prefix}{key}.", base))
         elif key == "root" and value:
-            flat[f"{prefix}{key}"] = str(Path(value).expanduser().resolve())
+            flat[f"{prefix}{key}"] = resolved_folder(value, base)
         else:
             flat[f"{prefix}{key}"] = value
     return flat
@@ -412,7 +423,8 @@ class _Progress:
 
 
 def _resume(state: dict[str, Any], path: Path, cfg: TrainConfig, world: int, rank: int, model: PanopticNet,
-            optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, use_amp: bool) -> _Progress:
+            optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, use_amp: bool, announce: bool
+            ) -> _Progress:
     """Load ``state`` (``path``'s) into the model, the optimizer and the scaler; where the run stood (a
     best held-out PQ measured on another held-out set or size than this resume's is forgotten: best.pt
     follows the new one from its first score)."""
@@ -428,12 +440,12 @@ def _resume(state: dict[str, Any], path: Path, cfg: TrainConfig, world: int, ran
     if use_amp and extra.get("scaler"):  # empty where the run had AMP off (a CPU)
         scaler.load_state_dict(extra["scaler"])
     average = WeightAverage(extra.get("average"), extra.get("averaged", 0)) if rank == 0 else WeightAverage()
-    before, now = extra.get("train_config", {}), to_dict(cfg)
     best_pq = extra["best_pq"]
-    if any(_flat({k: before.get(k)}) != _flat({k: now[k]}) for k in HELD_OUT_SETTINGS if k in before):
+    held = sorted({key.split(".")[0] for key in _differences(extra, cfg)} & set(HELD_OUT_SETTINGS))
+    if held and cfg.held_out is not None:
         best_pq = -1.0
-        if rank == 0:
-            print(f"{', '.join(HELD_OUT_SETTINGS)} changed: best.pt follows the new held-out PQ from its first score")
+        if announce:
+            print(f"{' and '.join(held)} changed: best.pt follows the new held-out PQ from its first score")
     return _Progress(extra["step"], best_pq, average, extra.get("rng", [None] * world)[rank])
 
 
@@ -512,7 +524,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
     scaler = torch.amp.GradScaler(enabled=use_amp)
     progress = _Progress()
     if state is not None:
-        progress = _resume(state, out / "last.pt", cfg, world, rank, model, optimizer, scaler, use_amp)
+        progress = _resume(state, out / "last.pt", cfg, world, rank, model, optimizer, scaler, use_amp,
+                           rank == 0 and not quiet)
         del state  # the optimizer and the average hold their own copies
     if distributed and cfg.model.backbone.norm == "bn" and device.type == "cuda":
         model = sync_batch_norms(model)
@@ -583,7 +596,8 @@ def train(cfg: TrainConfig, device: torch.device, resume: bool = False, quiet: b
             bar.update(1)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.iterations:
             extra = {"step": step + 1, "best_pq": progress.best_pq, "optimizer": optimizer.state_dict(),
-                     "scaler": scaler.state_dict(), "train_config": to_dict(cfg), "world_size": world}
+                     "scaler": scaler.state_dict(), "train_config": to_dict(cfg), "world_size": world,
+                     "cwd": os.getcwd()}
             if rank == 0:
                 log_file.flush()
                 _checkpoint(step + 1, cfg, out, model, extra, progress, held_out, bar)

@@ -392,12 +392,17 @@ def test_a_resume_refuses_a_recipe_that_drifted_and_takes_a_longer_run(tmp_path,
     err = _refused(capsys, ["--config", str(config), "--quiet", "--device", "cpu", "--resume", "lr=0.002",
                             "data.sources.0.height=32"])
     assert "cannot resume with data.sources.0.height 64 -> 32:" in err  # named by its own key
+    err = _refused(capsys, ["--config", str(config), "--quiet", "--device", "cpu", "--resume", "lr=0.002",
+                            "data.sources=[{images: 8, height: 64, width: 128}, {images: 8, height: 64, width: 128}]"])
+    assert "cannot resume with data.sources.count 1 -> 2:" in err  # a source added
     moved = tmp_path / "moved"
     (tmp_path / "run").rename(moved)  # a run moved to another folder (or machine) goes on there
     capsys.readouterr()
-    _trained(["--config", str(config), "--quiet", "--device", "cpu", "--resume", "lr=0.002", "iterations=3",
+    _trained(["--config", str(config), "--device", "cpu", "--resume", "lr=0.002", "iterations=3",
               "checkpoint_every=3", f"output_dir={moved}", "held_out.seed=5"])
-    assert "held_out, held_out_inference_size changed: best.pt follows the new held-out PQ" in capsys.readouterr().out
+    assert "held_out changed: best.pt follows the new held-out PQ from its first score" in capsys.readouterr().out
+    best = read_checkpoint(moved / "best.pt")["extra"]
+    assert best["step"] == 3 and read_checkpoint(moved / "last.pt")["extra"]["best_pq"] == best["pq"]
 
 
 def test_batch_norms_become_synchronised_ones_with_their_activations_kept():
@@ -461,3 +466,5 @@ def test_held_out_is_scored_at_the_inference_size_named(tmp_path, monkeypatch):
         load_config(TrainConfig, None, ["held_out_inference_size=[-1, 0]"])
     # an unset optional group (held_out: null by default) is made by an override of one of its settings
     assert load_config(TrainConfig, None, ["held_out.split=heldout"]).held_out.split == "heldout"
+    with pytest.raises(ValueError, match="'held_out_inference_size' is a single value"):  # a list, not a group
+        load_config(TrainConfig, None, ["held_out_inference_size.0=360"])

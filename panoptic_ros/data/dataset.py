@@ -74,6 +74,13 @@ def build_source(cfg: SourceConfig) -> SampleSource:
     return CityscapesDataset(cfg.root, cfg.split, street=cfg.kind == "cityscapes_street")
 
 
+def resolved_folder(folder: str, base: str | None = None) -> str:
+    """A dataset folder as an absolute path, ``~`` expanded and a relative one taken from ``base`` (else
+    the working directory), so that two spellings of one folder compare equal."""
+    path = Path(folder).expanduser()
+    return str((Path(base) / path if base and not path.is_absolute() else path).resolve())
+
+
 def same_data(a: SourceConfig, b: SourceConfig) -> bool:
     """Whether two source configs read any of the same samples (a ``held_out`` that would score
     training data): the same kind and folder and overlapping splits (CamVid's are sets of drives, which
@@ -83,7 +90,7 @@ def same_data(a: SourceConfig, b: SourceConfig) -> bool:
         return False
     if a.kind == "synthetic":
         return (a.split, a.seed, a.height, a.width) == (b.split, b.seed, b.height, b.width)
-    if Path(a.root).expanduser().resolve() != Path(b.root).expanduser().resolve():
+    if resolved_folder(a.root) != resolved_folder(b.root):
         return False
     if a.kind == "camvid":
         from panoptic_ros.data.camvid import SPLITS

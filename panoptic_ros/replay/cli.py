@@ -205,7 +205,7 @@ def run_live(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path, f
                     check_categories(camera.ground_truth, session.categories(), camera.declared)
             runs, live_fields, diag, seconds, late = replay_live(frames, frames.expected, session, out, cameras,
                                                                  args.rate, args.settle, alive, args.storage,
-                                                                 not args.quiet)
+                                                                 not args.quiet, node.log if node else None)
         except RuntimeError as exc:
             if node is not None and not node.alive():  # the node's own words, not only that it ended
                 raise RuntimeError(f"{exc} ({node.exit_reason()})") from None
@@ -255,9 +255,14 @@ def run_offline(args: argparse.Namespace, cameras: list[ReplayCamera], out: Path
               f"{'; '.join(_reasons(report))}"
               for camera, report in zip(cameras, reports) if _unanswered(report, frames)]
     if len(unused) == len(cameras):  # nothing to report, and an earlier OUT stays as it is
-        raise ImageEncodingError("; ".join(unused + _bag_error(frames)))
+        raise RuntimeError("; ".join(unused + _bag_error(frames)))
     common = {"mode": "offline", "batch": args.batch, **predictor.settings(), "input_bits": args.input_bits}
     return ModeResult(common, reports, [run.recorder for run in runs], seconds, inference_seconds, tuple(unused))
+
+
+def _kept(staged: StagedOutput) -> str:
+    """Where a replay that stopped short left its work, for its last line ("" where it wrote none)."""
+    return f"; what it wrote is in {staged.path}" if staged.entered and staged.path.exists() else ""
 
 
 LIVE_ONLY = ("rate", "settle", "startup_timeout", "no_start_node")
@@ -380,11 +385,10 @@ def main(argv: list[str] | None = None) -> int:
                                      result.inference_seconds)
             write_report(out, report)
     except (BagError, ImageEncodingError, CheckpointError, RuntimeError, OSError, ValueError) as exc:
-        print(f"panoptic-replay: {exc}", file=sys.stderr)
+        print(f"panoptic-replay: {exc}{_kept(staged)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: the node and the outputs are closed on the way out
-        kept = f"; what it wrote is in {staged.path}" if staged.entered and staged.path.exists() else ""
-        print(f"panoptic-replay: interrupted{kept}", file=sys.stderr)
+        print(f"panoptic-replay: interrupted{_kept(staged)}", file=sys.stderr)
         return CTRL_C_STATUS
     if not args.quiet:
         print(markdown(report))

@@ -31,10 +31,10 @@ from panoptic_ros.replay.bag_io import (
 )
 from panoptic_ros.replay.cameras import CameraRun, ReplayCamera, camera_runs
 from panoptic_ros.replay.ground_truth import PackedLabels
-from panoptic_ros.replay.output import NODE_LOG, OUTPUT_BAG
+from panoptic_ros.replay.output import OUTPUT_BAG
 from panoptic_ros.ros.conversions import categories_from_message
 from panoptic_ros.ros.diagnostics import camera_status_name, status_name
-from panoptic_ros.ros.log_lines import logged_reasons
+from panoptic_ros.ros.log_lines import BAD_FRAME, FAILED_FRAME, logged_reasons
 from panoptic_ros.ros.qos import camera_publisher_qos, diagnostics_qos, latched_qos, output_qos
 from panoptic_ros.ros.spinning_node import SpinningNode
 from panoptic_ros.ros.topics import (
@@ -306,10 +306,12 @@ class _CameraOutputs:
         node_failed = counters.get("errors", 0) - self.baseline.get("errors", 0)
         recorder.bad_frames += node_bad  # besides the messages that could not be read from the bag
         recorder.failed_frames += node_failed
-        if node_bad or node_failed:
-            logged = logged_reasons(node_log, self.run.camera.name) if node_log is not None else []
-            recorder.notes.extend([f"the node's log: {reason}" for reason in logged]
-                                  or ["the node's log says why (node.log when the replay started it)"])
+        for count, what, notes in ((node_bad, BAD_FRAME, recorder.notes),
+                                   (node_failed, FAILED_FRAME, recorder.failure_notes)):
+            if count:
+                logged = logged_reasons(node_log, self.run.camera.name, what) if node_log is not None else []
+                notes.extend([f"the node's log: {reason}" for reason in logged]
+                             or ["the node's log says why (node.log when the replay started it)"])
         dropped = self.published - recorder.processed - node_bad - node_failed  # below 0: the counters disagree
         return {"dropped": dropped, "restamped_frames": self.restamped, "stray_outputs": self.strays}
 
@@ -346,7 +348,7 @@ def _all_answers_in(session: LiveSession, cameras: dict[str, _CameraOutputs]) ->
 
 def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession, out_dir: Path,
                 cameras: list[ReplayCamera], rate: float, settle: float, alive: Callable[[], bool],
-                storage: str = DEFAULT_STORAGE, progress: bool = True
+                storage: str = DEFAULT_STORAGE, progress: bool = True, node_log_path: Path | None = None
                 ) -> tuple[list[CameraRun], list[dict[str, Any]], dict[str, str], float, dict[str, float]]:
     """Publish ``frames`` of ``cameras`` at ``rate`` times their recorded pace and record the node's answers.
 
@@ -403,8 +405,7 @@ def replay_live(frames: Iterable[Frame], total: int | None, session: LiveSession
     if pacing.gaps_cut > 1:
         print(f"panoptic-replay: {pacing.gaps_cut} gaps over {MAX_HOLD_SECONDS:g} s were played as "
               f"{MAX_HOLD_SECONDS:g} s", file=sys.stderr)
-    log_path = out_dir / NODE_LOG
-    node_log = log_path.read_text(errors="replace") if log_path.is_file() else None
+    node_log = node_log_path.read_text(errors="replace") if node_log_path is not None else None
     live_fields = [camera.finish(session.counters(topic), node_log) for topic, camera in outputs.items()]
     last_arrival = max(camera.last_arrival for camera in outputs.values())
     start = pacing.start

@@ -41,6 +41,7 @@ class ReplayRecorder:
     class_segments: dict[int, int] = dataclasses.field(default_factory=dict)
     class_pixels: dict[int, int] = dataclasses.field(default_factory=dict)
     notes: list[str] = dataclasses.field(default_factory=list)  # said after the bad-frame reasons (live: where)
+    failure_notes: list[str] = dataclasses.field(default_factory=list)  # said after the inference errors
     gt_skipped: list[str] = dataclasses.field(default_factory=list)        # "stamp: reason" per skipped frame
     gt_matched: set[int] = dataclasses.field(default_factory=set)          # ground-truth stamps scored
     seconds: float = 0.0  # wall-clock time the throughput is measured over (offline: reading the first frame
@@ -124,8 +125,8 @@ class ReplayRecorder:
 
     @property
     def failures(self) -> list[str]:
-        """The inference errors, one per kind, as ``errors``."""
-        return _counted(self._failures)
+        """The inference errors, one per kind, as ``errors``, then the ``failure_notes``."""
+        return _counted(self._failures) + self.failure_notes
 
     def finish(self, extra: dict[str, Any]) -> dict[str, Any]:
         """The report's dictionary from what was counted, with ``extra`` (the mode's own fields) merged in."""

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
+from panoptic_ros.ros.log_lines import PLAIN_CONSOLE
+
 STOP_TIMEOUT_S = 60.0  # after Ctrl-C, how long the node may take to finish its frame and shut down
 
 
@@ -44,7 +46,7 @@ class ChildNode:
         try:
             self.process = subprocess.Popen(node_command(params, remappings), stdout=self._log_file,
                                             stderr=subprocess.STDOUT, preexec_fn=_default_ctrl_c,
-                                            env=os.environ | (env or {}) | {"PYTHONUNBUFFERED": "1"})
+                                            env=os.environ | (env or {}) | {"PYTHONUNBUFFERED": "1", **PLAIN_CONSOLE})
         except BaseException:
             self._log_file.close()
             raise

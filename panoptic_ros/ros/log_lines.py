@@ -8,8 +8,13 @@ from typing import Any
 from panoptic_ros.message_kind import message_kind
 
 BAD_FRAME, FAILED_FRAME = "dropping bad frame", "inference failed on a frame"  # how each warning begins
-# a warning about frames: what, "of camera a, b" (named cameras only), ": " and the reason
-_FRAME_WARNING = re.compile(rf"({BAD_FRAME}|{FAILED_FRAME})(?: of camera ([^:]+))?: (.*)$")
+# a warning about frames, as rclpy's console line ends ("[WARN] [stamp] [node]: <message>"): what, "of
+# camera a, b" (named cameras only), ": " and the reason
+_FRAME_WARNING = re.compile(rf"^\[WARN\] .*?\]: ({re.escape(BAD_FRAME)}|{re.escape(FAILED_FRAME)})"
+                            r"(?: of camera ([^:]+))?: (.*)$")
+# rclpy's console output as the parsing above reads it, whatever the user's environment asks for
+PLAIN_CONSOLE = {"RCUTILS_COLORIZED_OUTPUT": "0",
+                 "RCUTILS_CONSOLE_OUTPUT_FORMAT": "[{severity}] [{time}] [{name}]: {message}"}
 
 MAX_CHARS = 300  # of an exception's text in one line
 
@@ -31,14 +36,15 @@ def frame_warning(what: str, cameras: list[str], reason: str) -> str:
     return f"{what}{of}: {reason}"
 
 
-def logged_reasons(log: str, camera: str, limit: int = 5) -> list[str]:
-    """Why the node's ``log`` says it could not use frames of ``camera`` ("": an unnamed one), one line
-    per kind of reason, at most ``limit``: for a live replay's report, which sees only the counts."""
+def logged_reasons(log: str, camera: str, what: str, limit: int = 5) -> list[str]:
+    """Why the node's ``log`` (written with ``PLAIN_CONSOLE``) says it could not use frames of ``camera``
+    ("": an unnamed one), for ``what`` (``BAD_FRAME``, ``FAILED_FRAME``), one line per kind of reason, at
+    most ``limit``: for a live replay's report, which sees only the counts."""
     reasons: dict[str, str] = {}
     for line in log.splitlines():
-        match = _FRAME_WARNING.search(line)
-        if match and camera in (match[2].split(", ") if match[2] else [""]):
-            reasons.setdefault(message_kind(match[3]), f"{match[1]}: {match[3]}")
+        match = _FRAME_WARNING.match(line)
+        if match and match[1] == what and camera in (match[2].split(", ") if match[2] else [""]):
+            reasons.setdefault(message_kind(match[3]), match[3])
     return list(reasons.values())[:limit]
 
 

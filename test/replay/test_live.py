@@ -1,8 +1,19 @@
-"""The live replay's pacing and restamping (its runs through a real node are in test_replay.py)."""
+"""The live replay's pacing, restamping and accounting (its runs through a real node are in test_replay.py)."""
+from types import SimpleNamespace
+
 import pytest
 
+from builtin_interfaces.msg import Time
+from panoptic_msgs.msg import PanopticSegmentation
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from panoptic_ros.data.street_categories import STREET_CATEGORIES
 from panoptic_ros.inference.video import MAX_HOLD_SECONDS
-from panoptic_ros.replay.live import Pacing, UniqueStamps
+from panoptic_ros.replay.live import Pacing, UniqueStamps, _CameraOutputs
+from panoptic_ros.replay.report import ReplayRecorder
+from panoptic_ros.ros.log_lines import BAD_FRAME, FAILED_FRAME, frame_warning
+from panoptic_ros.ros.topics import OUTPUTS, PANOPTIC, SEGMENTS
 
 SECOND = 1_000_000_000
 
@@ -29,24 +40,18 @@ def test_frames_sharing_a_stamp_get_the_next_free_nanoseconds():
     assert keys == list(range(20_000)) and len(many.next_free) == 1
 
 
-def test_frames_the_node_skipped_are_forgotten_once_a_later_one_is_answered():
-    """An hour of a 30 Hz camera the node answers one frame in ten of must not keep 97000 entries."""
-    from types import SimpleNamespace
-
-    from builtin_interfaces.msg import Time
-    from panoptic_msgs.msg import PanopticSegmentation
-    from sensor_msgs.msg import Image
-    from std_msgs.msg import Header
-
-    from panoptic_ros.data.street_categories import STREET_CATEGORIES
-    from panoptic_ros.replay.live import _CameraOutputs
-    from panoptic_ros.replay.report import ReplayRecorder
-    from panoptic_ros.ros.topics import OUTPUTS, PANOPTIC, SEGMENTS
-
-    run = SimpleNamespace(recorder=ReplayRecorder(STREET_CATEGORIES), camera=SimpleNamespace(ground_truth={}))
+def _camera_outputs(name: str = "") -> tuple["_CameraOutputs", SimpleNamespace]:
+    """One camera's side of a live replay, with a bag and a publisher that keep nothing."""
+    run = SimpleNamespace(recorder=ReplayRecorder(STREET_CATEGORIES),
+                          camera=SimpleNamespace(ground_truth={}, name=name))
     link = SimpleNamespace(output_topics={name: f"/out/{name}" for name in OUTPUTS}, pub=SimpleNamespace(
         publish=lambda msg: None))
-    camera = _CameraOutputs(SimpleNamespace(write=lambda *args: None), run, link, {})
+    return _CameraOutputs(SimpleNamespace(write=lambda *args: None), run, link, {}), run
+
+
+def test_frames_the_node_skipped_are_forgotten_once_a_later_one_is_answered():
+    """An hour of a 30 Hz camera the node answers one frame in ten of must not keep 97000 entries."""
+    camera, run = _camera_outputs()
 
     def header(sec: int) -> Header:
         return Header(stamp=Time(sec=sec))
@@ -60,3 +65,17 @@ def test_frames_the_node_skipped_are_forgotten_once_a_later_one_is_answered():
     assert run.recorder.processed == 2 and camera.strays == 0
     camera.take(SEGMENTS, 0.0, PanopticSegmentation(header=header(3)))  # an answer of a forgotten frame: a stray
     assert camera.strays == 1
+
+
+def test_why_the_node_refused_or_failed_frames_comes_from_its_log_each_under_its_own_heading():
+    camera, run = _camera_outputs("left")
+    log = "\n".join(f"[WARN] [1.0] [panoptic]: {line}" for line in (
+        frame_warning(BAD_FRAME, ["left"], "not JPEG or PNG"), frame_warning(FAILED_FRAME, ["left"], "CUDA error")))
+    camera.finish({"bad_frames": 2, "errors": 1}, log)
+    report = run.recorder.finish({})
+    assert report["bad_frame_errors"] == ["the node's log: not JPEG or PNG"]
+    assert report["failures"] == ["the node's log: CUDA error"] and report["failed_frames"] == 1
+    camera, run = _camera_outputs("left")
+    camera.finish({"bad_frames": 1}, None)  # a running node's log is not at hand
+    said = run.recorder.finish({})["bad_frame_errors"]
+    assert said == ["the node's log says why (node.log when the replay started it)"]

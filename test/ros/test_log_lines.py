@@ -30,14 +30,16 @@ def test_each_kind_of_warning_is_said_at_once_then_throttled():
 
 def test_the_reasons_a_node_logged_for_a_camera_s_frames_are_found_once_per_kind():
     from panoptic_ros.ros.log_lines import BAD_FRAME, FAILED_FRAME, frame_warning, logged_reasons
-    log = "\n".join(f"[WARN] [1700000000.{k}] [panoptic_node]: {line}" for k, line in enumerate([
-        frame_warning(BAD_FRAME, ["left"], "data has 10 bytes, expected 12"),
-        frame_warning(BAD_FRAME, ["left"], "data has 7 bytes, expected 12"),  # the same kind
-        frame_warning(BAD_FRAME, ["front"], "not JPEG or PNG"),
-        frame_warning(FAILED_FRAME, ["front", "left"], "RuntimeError: out of memory: tried 2 GiB"),
-        frame_warning(BAD_FRAME, [""], "unsupported encoding '32FC1'"),
+    log = "\n".join(f"[{level}] [1700000000.{k}] [panoptic_node]: {line}" for k, (level, line) in enumerate([
+        ("WARN", frame_warning(BAD_FRAME, ["left"], "data has 10 bytes, expected 12")),
+        ("WARN", frame_warning(BAD_FRAME, ["left"], "data has 7 bytes, expected 12")),  # the same kind
+        ("WARN", frame_warning(BAD_FRAME, ["front"], "not JPEG or PNG")),
+        ("WARN", frame_warning(FAILED_FRAME, ["front", "left"], "RuntimeError: out of memory: tried 2 GiB")),
+        ("WARN", frame_warning(BAD_FRAME, [""], "unsupported encoding '32FC1'")),
+        ("INFO", frame_warning(BAD_FRAME, ["left"], "an INFO line is not a warning")),
+        ("WARN", frame_warning(BAD_FRAME, ["left_wide"], "another camera whose name starts alike")),
     ]))
-    assert logged_reasons(log, "left") == ["dropping bad frame: data has 10 bytes, expected 12",
-                                           "inference failed on a frame: RuntimeError: out of memory: tried 2 GiB"]
-    assert logged_reasons(log, "") == ["dropping bad frame: unsupported encoding '32FC1'"]
-    assert logged_reasons(log, "rear") == [] and len(logged_reasons(log, "front", limit=1)) == 1
+    assert logged_reasons(log, "left", BAD_FRAME) == ["data has 10 bytes, expected 12"]
+    assert logged_reasons(log, "left", FAILED_FRAME) == ["RuntimeError: out of memory: tried 2 GiB"]
+    assert logged_reasons(log, "", BAD_FRAME) == ["unsupported encoding '32FC1'"]
+    assert logged_reasons(log, "rear", BAD_FRAME) == [] and len(logged_reasons(log, "front", BAD_FRAME, limit=0)) == 0
