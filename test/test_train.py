@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -269,12 +270,17 @@ def test_data_listing_the_same_classes_in_another_order_trains_on_the_checkpoint
     assert all(torch.equal(p, weights[name]) for name, p in before.named_parameters())
     assert main(["--config", str(tuned), "--quiet", "--device", "cpu", "--resume", "iterations=2"]) == 0
     assert load_checkpoint(tmp_path / "tuned" / "last.pt")[0].categories == street
-    # other classes: refused at the start, naming the checkpoint, the data and the classes
-    other = _street_scenes_as_coco(tmp_path / "other", CategoryTable(tuple(
-        dataclasses.replace(c, name="automobile") if c.name == "car" else c for c in street.categories)))
-    err = _refused(capsys, ["--config", str(tuned), "--quiet", "--device", "cpu", "--resume", "iterations=3",
-                            f"data.sources=[{{kind: coco_panoptic, root: {other.root}}}]"])
+    # other classes: refused at the start, naming the checkpoint, the data and the classes (the same folder,
+    # exported again with a class renamed: another folder would be refused as a changed setting)
+    renamed = CategoryTable(tuple(dataclasses.replace(c, name="automobile") if c.name == "car" else c
+                                  for c in street.categories))
+    shutil.rmtree(tmp_path / "exported")
+    _street_scenes_as_coco(tmp_path / "exported", renamed)
+    err = _refused(capsys, ["--config", str(tuned), "--quiet", "--device", "cpu", "--resume", "iterations=3"])
     assert f"{tmp_path / 'tuned' / 'last.pt'}'s categories differ from data source 0's" in err and "automobile" in err
+    shutil.rmtree(tmp_path / "exported")
+    _street_scenes_as_coco(tmp_path / "exported", exported)
+    other = _street_scenes_as_coco(tmp_path / "other", renamed)
     err = _refused(capsys, ["--config", str(tuned), "--quiet", "--device", "cpu", f"output_dir={tmp_path / 'other'}",
                             f"held_out={{kind: coco_panoptic, root: {other.root}}}"])
     assert "the model's categories differ from held_out's" in err and not (tmp_path / "other" / "log.csv").exists()
