@@ -187,24 +187,38 @@ class Pacing:
         return self.start + self.clock.elapsed_ns / 1e9 / self.rate, cut
 
 
+STAMP_WINDOW = 10_000  # frames of a camera whose stamps stay taken: minutes, long after their outputs came
+
+
 class UniqueStamps:
     """The stamps a camera's frames are published with: a frame's own, or the next nanosecond after it
-    that no earlier frame had, found without stepping through all of them (a driver without a clock
-    stamps every frame 0: frame k would otherwise look at k stamps, 8 ms a frame after an hour at 30 Hz)."""
+    that none of the last ``window`` frames had, found without stepping through all of them (a driver
+    without a clock stamps every frame 0: frame k would otherwise look at k stamps, 8 ms a frame after an
+    hour at 30 Hz). Only the last ``window`` are remembered, so a long bag does not grow them: a stamp
+    comes back free once its frame's outputs are long in (or the frame long dropped)."""
 
-    def __init__(self) -> None:
-        self.used: set[int] = set()
-        self.next_free: dict[int, int] = {}  # per stamp shared, where its next search starts
+    def __init__(self, window: int = STAMP_WINDOW) -> None:
+        self.window = window
+        self.used: dict[int, None] = {}  # keys taken, oldest first
+        self.next_free: dict[int, int] = {}  # per stamp shared, where its next search starts; oldest first
 
     def key(self, stamp: int) -> int:
         """``stamp``, or the next free nanosecond after it; taken from now on."""
         key = self.next_free.get(stamp, stamp)
         while key in self.used:
             key += 1
-        self.used.add(key)
+        _remember(self.used, key, None, self.window)
         if key != stamp:  # a stamp shared: where the next frame with it starts looking
-            self.next_free[stamp] = key + 1
+            _remember(self.next_free, stamp, key + 1, self.window)
         return key
+
+
+def _remember(recent: dict[int, Any], key: int, value: Any, window: int) -> None:
+    """Set ``recent[key]`` as its newest entry, forgetting the oldest beyond ``window``."""
+    recent.pop(key, None)
+    recent[key] = value
+    if len(recent) > window:
+        del recent[next(iter(recent))]
 
 
 class _CameraOutputs:

@@ -40,6 +40,15 @@ def test_frames_sharing_a_stamp_get_the_next_free_nanoseconds():
     assert keys == list(range(20_000)) and len(many.next_free) == 1
 
 
+def test_only_the_last_frames_stamps_are_remembered():
+    """An hour of a 30 Hz camera must not keep 108000 stamps."""
+    stamps = UniqueStamps(window=4)
+    assert [stamps.key(s) for s in (5, 5, 5, 6, 7, 8, 9)] == [5, 6, 7, 8, 9, 10, 11]  # 6-9 shared with earlier
+    assert len(stamps.used) == 4 and stamps.key(5) == 5  # 5's frame is long gone: its stamp is free again
+    unclocked = UniqueStamps(window=4)
+    assert [unclocked.key(0) for _ in range(10)] == list(range(10))  # still unique, found at once
+
+
 def _camera_outputs(name: str = "") -> tuple["_CameraOutputs", SimpleNamespace]:
     """One camera's side of a live replay, with a bag and a publisher that keep nothing."""
     run = SimpleNamespace(recorder=ReplayRecorder(STREET_CATEGORIES),
